@@ -1,0 +1,168 @@
+// buildApp(config) is the whole service: `npm start` and every test build it the same way.
+// Order: database and migrations, services, plugins, routes, then the error handler.
+import formbody from '@fastify/formbody';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import type { AppContext } from './context.js';
+import { openDatabase, type DatabaseHandle } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { isValidEmail } from './lib/email-address.js';
+import { createPasswordHasher, type PasswordHasher } from './lib/passwords.js';
+import { createTokenService } from './lib/tokens.js';
+import { ensureAdmin } from './modules/admin/create-admin.js';
+import { authRoutes } from './modules/auth/auth.routes.js';
+import { healthRoutes } from './modules/health/health.routes.js';
+import { resolveSigningSecret } from './modules/sessions/signing-secret.js';
+import { registerErrorHandling } from './plugins/errors.js';
+import { registerInputGuard } from './plugins/input-guard.js';
+import { registerOpenApi } from './plugins/openapi.js';
+import { registerRateLimit } from './plugins/rate-limit.js';
+import { registerSecurity } from './plugins/security.js';
+
+export interface AppDeps {
+  clock?: Clock;
+  /** An already-open database (tests that restart the app on one database). */
+  database?: DatabaseHandle;
+  /** Where logs go; default stdout. Tests pass a stream to read them. */
+  logStream?: NodeJS.WritableStream;
+  passwords?: PasswordHasher;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ctx: AppContext;
+  }
+}
+
+export type App = FastifyInstance;
+
+const BODY_LIMIT_BYTES = 64 * 1024;
+
+export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
+  const app = Fastify({
+    logger: loggerOptions(config, deps.logStream),
+    // A hop count is valid at run time (proxy-addr) though Fastify's types omit it.
+    trustProxy: config.trustProxy as boolean | string[],
+    bodyLimit: BODY_LIMIT_BYTES,
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
+      plugins: [useOwnEmailFormat],
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const database =
+    deps.database ??
+    (await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      poolSize: config.databasePoolSize,
+      onPoolError: (err) => app.log.warn({ err: { message: err.message } }, 'database connection lost'),
+    }));
+  const ownsDatabase = deps.database === undefined;
+  try {
+    await migrateToLatest(database.db);
+  } catch (err) {
+    if (ownsDatabase) await database.close();
+    throw err;
+  }
+
+  const clock = deps.clock ?? systemClock;
+  const secret = await resolveSigningSecret(database.db, config.jwtSecret);
+  const ctx: AppContext = {
+    config,
+    db: database.db,
+    clock,
+    log: app.log,
+    passwords: deps.passwords ?? createPasswordHasher(config.argon2),
+    tokens: createTokenService({
+      secret,
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      clock,
+      lifetimesSeconds: {
+        access: config.accessTokenExpireMinutes * 60,
+        refresh: config.refreshTokenExpireDays * 86_400,
+        password_reset: 3600,
+        email_verification: 86_400,
+      },
+    }),
+  };
+  app.decorate('ctx', ctx);
+
+  if (config.bootstrapAdmin) {
+    const { created } = await ensureAdmin(ctx, config.bootstrapAdmin);
+    if (created) app.log.info({ email: config.bootstrapAdmin.email }, 'bootstrap admin created');
+  }
+
+  const redis = config.redisUrl && config.rateLimitEnabled ? connectRedis(config.redisUrl, app) : undefined;
+  let shuttingDown = false;
+  app.addHook('preClose', async () => {
+    shuttingDown = true;
+  });
+  app.addHook('onClose', async () => {
+    redis?.disconnect();
+    if (ownsDatabase) await database.close();
+  });
+
+  await app.register(formbody);
+  await registerSecurity(app, { corsOrigins: config.corsOrigins, apiPrefix: config.apiPrefix });
+  await registerRateLimit(app, { enabled: config.rateLimitEnabled, redis });
+  await registerOpenApi(app);
+  registerInputGuard(app);
+  registerErrorHandling(app);
+
+  await app.register(healthRoutes, {
+    probe: {
+      isShuttingDown: () => shuttingDown,
+      checkDatabase: () => database.ping(),
+      rateLimitStore: () => ({
+        store: !config.rateLimitEnabled ? 'disabled' : redis ? 'redis' : 'memory',
+        healthy: !redis || redis.status === 'ready',
+      }),
+    },
+  });
+  await app.register(
+    async (api) => {
+      await api.register(authRoutes, { ctx });
+    },
+    { prefix: config.apiPrefix },
+  );
+  return app;
+}
+
+// Emails are trimmed before they are stored, so the format check must accept what trimming fixes.
+function useOwnEmailFormat<T extends { addFormat(name: string, fn: (v: string) => boolean): unknown }>(ajv: T): T {
+  ajv.addFormat('email', isValidEmail);
+  return ajv;
+}
+
+function connectRedis(url: string, app: FastifyInstance): Redis {
+  const redis = new Redis(url, {
+    // Fail rate-limit lookups fast while Redis is away instead of queueing them.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    lazyConnect: false,
+  });
+  let lastState = '';
+  redis.on('error', (err) => {
+    if (lastState !== 'error') app.log.warn({ err: { message: err.message } }, 'redis unavailable');
+    lastState = 'error';
+  });
+  redis.on('ready', () => {
+    lastState = 'ready';
+  });
+  return redis;
+}
+
+function loggerOptions(config: Readonly<Config>, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
+  return {
+    level: config.logLevel,
+    // Credentials travel in headers; they never reach a log line.
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
+    ...(stream ? { stream } : {}),
+  };
+}

@@ -1,0 +1,267 @@
+// The environment is read here and only here, validated once at start, and frozen.
+// Every option is documented where its default lives (and in the README's table).
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface OidcProviderConfig {
+  /** Name in the URL: /auth/{name}/authorize. */
+  name: string;
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+  scopes: string[];
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  apiPrefix: string;
+  /** Unset: the embedded database in dataDir. */
+  databaseUrl?: string;
+  dataDir: string;
+  databasePoolSize: number;
+  /** Unset: rate-limit counters live in process memory. */
+  redisUrl?: string;
+  /** Unset: a secret is generated once and kept in the database. */
+  jwtSecret?: string;
+  jwtIssuer: string;
+  jwtAudience: string;
+  accessTokenExpireMinutes: number;
+  refreshTokenExpireDays: number;
+  refreshReuseIntervalSeconds: number;
+  frontendUrl: string;
+  requireInviteCode: boolean;
+  selfServeEnabled: boolean;
+  trialDays: number;
+  /** Unset: emails are written to the log and kept in the outbox table. */
+  smtpUrl?: string;
+  emailFrom: string;
+  rateLimitEnabled: boolean;
+  /** Fastify's trustProxy: false, true, a hop count, or a list of addresses/CIDRs. */
+  trustProxy: boolean | number | string[];
+  corsOrigins: string[];
+  oauthProviders: OidcProviderConfig[];
+  oauthRedirectUris: string[];
+  bootstrapAdmin?: { email: string; password: string };
+  logLevel: string;
+  argon2: { memoryKib: number; iterations: number; parallelism: number };
+  shutdownGraceSeconds: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const read = new EnvReader(env);
+  const config: Config = {
+    port: read.int('PORT', 8000, { min: 0, max: 65_535 }),
+    host: read.string('HOST', '127.0.0.1'),
+    apiPrefix: read.prefix('API_PREFIX', '/api/v1'),
+    databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: read.string('DATA_DIR', './data'),
+    databasePoolSize: read.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 1000 }),
+    redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
+    jwtSecret: read.secret('JWT_SECRET', 16),
+    jwtIssuer: read.string('JWT_ISSUER', 'keyhold'),
+    jwtAudience: read.string('JWT_AUDIENCE', 'keyhold'),
+    accessTokenExpireMinutes: read.int('ACCESS_TOKEN_EXPIRE_MINUTES', 15, { min: 1, max: 24 * 60 }),
+    refreshTokenExpireDays: read.int('REFRESH_TOKEN_EXPIRE_DAYS', 7, { min: 1, max: 365 }),
+    refreshReuseIntervalSeconds: read.int('REFRESH_REUSE_INTERVAL_SECONDS', 10, { min: 0, max: 300 }),
+    frontendUrl: (read.url('FRONTEND_URL', ['http:', 'https:']) ?? 'http://localhost:3000').replace(/\/+$/, ''),
+    requireInviteCode: read.bool('REQUIRE_INVITE_CODE', false),
+    selfServeEnabled: read.bool('SELF_SERVE_ENABLED', true),
+    trialDays: read.int('TRIAL_DAYS', 14, { min: 0, max: 3650 }),
+    smtpUrl: read.url('SMTP_URL', ['smtp:', 'smtps:']),
+    emailFrom: read.string('EMAIL_FROM', 'Keyhold <no-reply@keyhold.local>'),
+    rateLimitEnabled: read.bool('RATE_LIMIT_ENABLED', true),
+    trustProxy: read.trustProxy('TRUST_PROXY'),
+    corsOrigins: read.list('CORS_ORIGINS').map((origin) => read.checkOrigin('CORS_ORIGINS', origin)),
+    oauthProviders: readOauthProviders(read),
+    oauthRedirectUris: read.list('OAUTH_REDIRECT_URIS').map((uri) => read.checkUrl('OAUTH_REDIRECT_URIS', uri)),
+    bootstrapAdmin: readBootstrapAdmin(read),
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    argon2: {
+      memoryKib: read.int('ARGON2_MEMORY_KIB', 19_456, { min: 19_456, max: 262_144 }),
+      iterations: read.int('ARGON2_ITERATIONS', 2, { min: 2, max: 16 }),
+      parallelism: read.int('ARGON2_PARALLELISM', 1, { min: 1, max: 16 }),
+    },
+    shutdownGraceSeconds: read.int('SHUTDOWN_GRACE_SECONDS', 10, { min: 0, max: 600 }),
+  };
+  return Object.freeze(config);
+}
+
+function readOauthProviders(read: EnvReader): OidcProviderConfig[] {
+  const providers: OidcProviderConfig[] = [];
+  const googleId = read.string('GOOGLE_CLIENT_ID', '');
+  if (googleId) {
+    providers.push({
+      name: 'google',
+      issuer: read.url('GOOGLE_ISSUER', ['http:', 'https:']) ?? 'https://accounts.google.com',
+      clientId: googleId,
+      clientSecret: read.string('GOOGLE_CLIENT_SECRET', '') || undefined,
+      scopes: ['openid', 'email', 'profile'],
+    });
+  }
+  const microsoftId = read.string('MICROSOFT_CLIENT_ID', '');
+  if (microsoftId) {
+    const tenant = read.string('MICROSOFT_TENANT', 'common');
+    if (!/^[\w.-]+$/.test(tenant)) throw new ConfigError('MICROSOFT_TENANT', 'must be a tenant id or name');
+    providers.push({
+      name: 'microsoft',
+      issuer:
+        read.url('MICROSOFT_ISSUER', ['http:', 'https:']) ?? `https://login.microsoftonline.com/${tenant}/v2.0`,
+      clientId: microsoftId,
+      clientSecret: read.string('MICROSOFT_CLIENT_SECRET', '') || undefined,
+      scopes: ['openid', 'email', 'profile'],
+    });
+  }
+  // Generic OpenID Connect providers: OIDC_PROVIDERS=okta,keycloak and, for each name,
+  // OIDC_<NAME>_ISSUER, OIDC_<NAME>_CLIENT_ID, OIDC_<NAME>_CLIENT_SECRET, OIDC_<NAME>_SCOPES.
+  for (const name of read.list('OIDC_PROVIDERS')) {
+    if (!/^[a-z][a-z0-9-]{0,31}$/.test(name) || name === 'google' || name === 'microsoft') {
+      throw new ConfigError('OIDC_PROVIDERS', `has an invalid provider name "${name}" (lower-case letters, digits, -)`);
+    }
+    const prefix = `OIDC_${name.toUpperCase().replace(/-/g, '_')}_`;
+    const issuer = read.url(`${prefix}ISSUER`, ['http:', 'https:']);
+    const clientId = read.string(`${prefix}CLIENT_ID`, '');
+    if (!issuer) throw new ConfigError(`${prefix}ISSUER`, `is required for OIDC provider "${name}"`);
+    if (!clientId) throw new ConfigError(`${prefix}CLIENT_ID`, `is required for OIDC provider "${name}"`);
+    const scopes = read.list(`${prefix}SCOPES`);
+    providers.push({
+      name,
+      issuer,
+      clientId,
+      clientSecret: read.string(`${prefix}CLIENT_SECRET`, '') || undefined,
+      scopes: scopes.length > 0 ? scopes : ['openid', 'email', 'profile'],
+    });
+  }
+  return providers;
+}
+
+function readBootstrapAdmin(read: EnvReader): Config['bootstrapAdmin'] {
+  const email = read.string('BOOTSTRAP_ADMIN_EMAIL', '');
+  const password = read.string('BOOTSTRAP_ADMIN_PASSWORD', '');
+  if (!email && !password) return undefined;
+  if (!email) throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL', 'is required when BOOTSTRAP_ADMIN_PASSWORD is set');
+  if (!password) throw new ConfigError('BOOTSTRAP_ADMIN_PASSWORD', 'is required when BOOTSTRAP_ADMIN_EMAIL is set');
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim())) {
+    throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL', 'must be an email address');
+  }
+  if ([...password].length < 8 || [...password].length > 128) {
+    throw new ConfigError('BOOTSTRAP_ADMIN_PASSWORD', 'must be 8 to 128 characters');
+  }
+  return { email: email.trim().toLowerCase(), password };
+}
+
+class EnvReader {
+  constructor(private readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  int(name: string, fallback: number, range: { min: number; max: number }): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value) || Number(value) < range.min || Number(value) > range.max) {
+      throw new ConfigError(name, `must be a whole number from ${range.min} to ${range.max} (got "${value}")`);
+    }
+    return Number(value);
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (['true', '1', 'yes', 'on'].includes(value)) return true;
+    if (['false', '0', 'no', 'off'].includes(value)) return false;
+    throw new ConfigError(name, `must be true or false (got "${value}")`);
+  }
+
+  oneOf(name: string, allowed: string[], fallback: string): string {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (!allowed.includes(value)) throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${value}")`);
+    return value;
+  }
+
+  url(name: string, protocols: string[]): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new ConfigError(name, 'must be a URL');
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      throw new ConfigError(name, `must be a ${protocols.map((p) => p.replace(':', '://')).join(' or ')} URL`);
+    }
+    return value;
+  }
+
+  checkUrl(name: string, value: string): string {
+    try {
+      const parsed = new URL(value);
+      if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return value;
+    } catch {
+      // fall through to the error below
+    }
+    throw new ConfigError(name, `has an entry that is not an http(s) URL: "${value}"`);
+  }
+
+  checkOrigin(name: string, value: string): string {
+    const url = this.checkUrl(name, value);
+    return new URL(url).origin;
+  }
+
+  /** A secret never echoes its value in an error. */
+  secret(name: string, minLength: number): string | undefined {
+    const value = this.raw(name);
+    if (value !== undefined && value.length < minLength) {
+      throw new ConfigError(name, `must be at least ${minLength} characters`);
+    }
+    return value;
+  }
+
+  prefix(name: string, fallback: string): string {
+    const value = this.raw(name) ?? fallback;
+    if (value === '' || value === '/') return '';
+    if (!/^\/[\w\-/.]*[^/]$/.test(value)) throw new ConfigError(name, `must look like /api/v1 (got "${value}")`);
+    return value;
+  }
+
+  list(name: string): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return [];
+    return value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+  }
+
+  trustProxy(name: string): Config['trustProxy'] {
+    const value = this.raw(name);
+    if (value === undefined) return false;
+    const lower = value.toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(lower)) return true;
+    if (['false', '0', 'no', 'off'].includes(lower)) return false;
+    if (/^\d+$/.test(value)) return Number(value);
+    const entries = this.list(name);
+    if (entries.every((entry) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry))) return entries;
+    throw new ConfigError(name, 'must be true, false, a hop count, or a comma-separated list of addresses/CIDRs');
+  }
+}

@@ -1,0 +1,60 @@
+// The one place that opens the database: embedded PGlite by default, a pooled
+// PostgreSQL connection when DATABASE_URL is set.
+import { mkdirSync } from 'node:fs';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+import { PGlitePool } from './pglite-pool.js';
+
+export type Db = Kysely<Database>;
+
+export interface DatabaseHandle {
+  db: Db;
+  kind: 'embedded' | 'postgres';
+  /** Throws when the database cannot answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string;
+  /** Directory of the embedded database; `memory://` keeps it in memory (tests). */
+  dataDir: string;
+  poolSize?: number;
+  onPoolError?: (err: Error) => void;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
+  if (options.databaseUrl) return openPostgres(options);
+  const inMemory = options.dataDir.startsWith('memory://');
+  if (!inMemory) mkdirSync(options.dataDir, { recursive: true });
+  const pool = await PGlitePool.open(inMemory ? undefined : options.dataDir);
+  return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'embedded');
+}
+
+function openPostgres(options: DatabaseOptions): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: options.poolSize ?? 10,
+    // Fail fast when the server is gone: a request should get a 503 in seconds, not hang.
+    connectionTimeoutMillis: 3000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client killed by the server (restart, pg_terminate_backend) emits 'error' on
+  // the pool; unhandled, that would crash the process. The pool replaces the client itself.
+  pool.on('error', (err) => options.onPoolError?.(err));
+  return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+}
+
+function wrap(db: Db, kind: DatabaseHandle['kind']): DatabaseHandle {
+  return {
+    db,
+    kind,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,194 @@
+// Kysely's view of the tables in migrations/*.sql. Keep the two in step.
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface AccountsTable {
+  id: string;
+  name: string;
+  display_code: string;
+  owner_id: string | null;
+  created_at: CreatedAt;
+}
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  password_hash: string | null;
+  name: string;
+  role: Generated<'engineer' | 'admin'>;
+  account_id: string;
+  account_role: 'owner' | 'admin' | 'member';
+  is_active: Generated<boolean>;
+  email_verified_at: NullableTimestamp;
+  must_change_password: Generated<boolean>;
+  phone: string | null;
+  job_title: string | null;
+  timezone: string | null;
+  last_login: NullableTimestamp;
+  invite_code_id: string | null;
+  failed_login_count: Generated<number>;
+  lockout_count: Generated<number>;
+  locked_until: NullableTimestamp;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface SubscriptionsTable {
+  id: Generated<string>;
+  account_id: string;
+  plan: string;
+  status: 'trialing' | 'active' | 'past_due' | 'canceled';
+  current_period_start: NullableTimestamp;
+  current_period_end: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface InviteCodesTable {
+  id: Generated<string>;
+  code: string;
+  assigned_plan: string | null;
+  trial_duration_days: number | null;
+  expires_at: NullableTimestamp;
+  used_at: NullableTimestamp;
+  used_by_id: string | null;
+  created_by_id: string | null;
+  created_at: CreatedAt;
+}
+
+export interface AccountInvitesTable {
+  id: Generated<string>;
+  account_id: string;
+  code: string;
+  email: string;
+  role: 'admin' | 'member';
+  invited_by_id: string | null;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  accepted_by_id: string | null;
+  revoked_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  created_at: CreatedAt;
+  revoked_at: NullableTimestamp;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  session_id: string;
+  parent_id: string | null;
+  replaced_by_id: string | null;
+  issued_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface SingleUseTokensTable {
+  id: Generated<string>;
+  token_hash: string;
+  user_id: string;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface EmailVerificationTokensTable extends SingleUseTokensTable {
+  email: string;
+}
+
+export interface OAuthIdentitiesTable {
+  id: Generated<string>;
+  user_id: string;
+  provider: string;
+  subject: string;
+  email: string | null;
+  created_at: CreatedAt;
+}
+
+export interface OAuthStatesTable {
+  state_hash: string;
+  provider: string;
+  code_verifier: string;
+  nonce: string;
+  redirect_uri: string;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface AuditLogsTable {
+  /** bigint, returned as a string so it never loses precision */
+  id: ColumnType<string, never, never>;
+  created_at: CreatedAt;
+  user_id: string | null;
+  action: string;
+  resource_type: string | null;
+  resource_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  details: ColumnType<Record<string, unknown>, string | undefined, string>;
+}
+
+export interface PlatformSettingsTable {
+  key: string;
+  value: ColumnType<unknown, string, string>;
+  updated_at: UpdatedAt;
+  updated_by: string | null;
+}
+
+export interface AppSecretsTable {
+  name: string;
+  value: string;
+  created_at: CreatedAt;
+}
+
+export interface EmailOutboxTable {
+  id: Generated<string>;
+  kind: string;
+  to_address: string;
+  subject: string;
+  text_body: string | null;
+  html_body: string | null;
+  status: Generated<'pending' | 'sent' | 'failed'>;
+  attempts: Generated<number>;
+  next_attempt_at: UpdatedAt;
+  last_error: string | null;
+  sent_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  users: UsersTable;
+  subscriptions: SubscriptionsTable;
+  invite_codes: InviteCodesTable;
+  account_invites: AccountInvitesTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  password_reset_tokens: SingleUseTokensTable;
+  email_verification_tokens: EmailVerificationTokensTable;
+  oauth_identities: OAuthIdentitiesTable;
+  oauth_states: OAuthStatesTable;
+  audit_logs: AuditLogsTable;
+  platform_settings: PlatformSettingsTable;
+  app_secrets: AppSecretsTable;
+  email_outbox: EmailOutboxTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type AccountRow = Selectable<AccountsTable>;
+export type SubscriptionRow = Selectable<SubscriptionsTable>;
+export type InviteCodeRow = Selectable<InviteCodesTable>;
+export type AccountInviteRow = Selectable<AccountInvitesTable>;
+export type AuditLogRow = Selectable<AuditLogsTable>;

@@ -1,0 +1,17 @@
+// Small TypeBox helpers shared by every feature's schemas.
+import { Type, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { MAX_EMAIL_LENGTH } from '../lib/email-address.js';
+
+/** A JSON-schema `type: [T, "null"]`, which fast-json-stringify and OpenAPI 3.1 both read well. */
+export function Nullable<T extends TSchema>(schema: T): TUnsafe<T['static'] | null> {
+  const { type, ...rest } = schema as unknown as { type: string };
+  return Type.Unsafe<T['static'] | null>({ ...rest, type: [type, 'null'] });
+}
+
+export const Email = Type.String({ format: 'email', maxLength: MAX_EMAIL_LENGTH, description: 'Compared case-insensitively' });
+export const NewPassword = Type.String({ minLength: 8, maxLength: 128, description: '8 to 128 characters' });
+/** A password being checked, not set: imported users may have shorter ones. */
+export const PresentedPassword = Type.String({ minLength: 1, maxLength: 128 });
+export const Uuid = Type.String({ format: 'uuid' });
+export const DateTime = Type.String({ format: 'date-time' });
+export const Message = Type.Object({ message: Type.String() });

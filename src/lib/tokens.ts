@@ -1,0 +1,120 @@
+// The one token module: every JWT Keyhold issues or accepts goes through here.
+import { createHmac, randomUUID } from 'node:crypto';
+import { SignJWT, decodeProtectedHeader, jwtVerify, errors as joseErrors } from 'jose';
+import type { Clock } from './clock.js';
+
+export type TokenType = 'access' | 'refresh' | 'password_reset' | 'email_verification';
+
+// Distinct `typ` headers as well as the `type` claim: a token of one kind can never be
+// replayed where another is expected, even by a verifier that forgets to check the claim.
+const TYP_HEADER: Record<TokenType, string> = {
+  access: 'at+jwt',
+  refresh: 'rt+jwt',
+  password_reset: 'reset+jwt',
+  email_verification: 'verify+jwt',
+};
+
+const ALGORITHM = 'HS256';
+/** Largest tolerated clock skew for an `iat` in the future. */
+const MAX_FUTURE_IAT_SECONDS = 60;
+/** Header parameters that would let a token pick its own key; never accepted. */
+const FORBIDDEN_HEADERS = ['jwk', 'jku', 'x5u', 'x5c', 'kid'] as const;
+
+export interface TokenClaims {
+  sub: string;
+  jti: string;
+  type: TokenType;
+  iat: number;
+  exp: number;
+  /** Session (refresh-token family) the token belongs to; access and refresh tokens only. */
+  sid?: string;
+}
+
+export interface IssuedToken {
+  token: string;
+  jti: string;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+export interface TokenServiceOptions {
+  secret: string;
+  issuer: string;
+  audience: string;
+  clock: Clock;
+  lifetimesSeconds: Record<TokenType, number>;
+}
+
+export interface IssueOptions {
+  sid?: string;
+  jti?: string;
+  /** Re-issue a token with an exact issue time (refresh-token grace reissue). */
+  issuedAt?: Date;
+  expiresAt?: Date;
+}
+
+export interface TokenService {
+  issue(type: TokenType, subject: string, options?: IssueOptions): Promise<IssuedToken>;
+  /** The claims of a valid token of exactly this type, or null. Never throws. */
+  verify(token: unknown, type: TokenType): Promise<TokenClaims | null>;
+  /** The jti the rotation of refresh token `parentJti` produces: deterministic, and only
+   *  derivable by whoever holds the parent token and the server secret. */
+  childJti(parentJti: string): string;
+}
+
+export function createTokenService(options: TokenServiceOptions): TokenService {
+  const key = new TextEncoder().encode(options.secret);
+  const { clock, issuer, audience } = options;
+
+  return {
+    async issue(type, subject, issueOptions = {}) {
+      const issuedAt = issueOptions.issuedAt ?? clock.now();
+      const iat = Math.floor(issuedAt.getTime() / 1000);
+      const exp = issueOptions.expiresAt
+        ? Math.floor(issueOptions.expiresAt.getTime() / 1000)
+        : iat + options.lifetimesSeconds[type];
+      const jti = issueOptions.jti ?? randomUUID();
+      const claims: Record<string, unknown> = { type };
+      if (issueOptions.sid) claims.sid = issueOptions.sid;
+      const token = await new SignJWT(claims)
+        .setProtectedHeader({ alg: ALGORITHM, typ: TYP_HEADER[type] })
+        .setSubject(subject)
+        .setJti(jti)
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .setIssuedAt(iat)
+        .setExpirationTime(exp)
+        .sign(key);
+      return { token, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
+    },
+
+    async verify(token, type) {
+      if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return null;
+      try {
+        const header = decodeProtectedHeader(token);
+        if (FORBIDDEN_HEADERS.some((name) => name in header)) return null;
+        const now = clock.now();
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: [ALGORITHM],
+          issuer,
+          audience,
+          typ: TYP_HEADER[type],
+          currentDate: now,
+          requiredClaims: ['sub', 'jti', 'iat', 'exp'],
+        });
+        if (payload.type !== type) return null;
+        if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string') return null;
+        if (typeof payload.iat !== 'number' || payload.iat > now.getTime() / 1000 + MAX_FUTURE_IAT_SECONDS) return null;
+        if (payload.sid !== undefined && typeof payload.sid !== 'string') return null;
+        return payload as unknown as TokenClaims;
+      } catch (err) {
+        if (err instanceof joseErrors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) return null;
+        throw err;
+      }
+    },
+
+    childJti(parentJti) {
+      return createHmac('sha256', key).update(`refresh-rotation:${parentJti}`).digest('base64url');
+    },
+  };
+}

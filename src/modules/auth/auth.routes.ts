@@ -1,0 +1,59 @@
+// Registration, sign-in, sessions and the profile: /auth/register, /auth/login[/json],
+// /auth/refresh, /auth/logout, /auth/me.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AppContext } from '../../context.js';
+import { Message } from '../../http/schema-types.js';
+import { currentUser, requestMeta, requireUser } from '../../plugins/authenticate.js';
+import { perMinute } from '../../plugins/rate-limit.js';
+import { refreshSession, logout } from '../sessions/sessions.service.js';
+import { toUserResponse, UserResponse } from '../users/user.schemas.js';
+import { LoginForm, LoginJsonBody, RefreshTokenBody, RegisterBody, TokenResponse, UpdateProfileBody } from './auth.schemas.js';
+import { login } from './login.service.js';
+import { updateProfile } from './profile.service.js';
+import { register } from './registration.service.js';
+
+export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (app, { ctx }) => {
+  const authenticated = requireUser(ctx);
+  const tags = ['auth'];
+  const bearer = [{ bearer: [] }];
+
+  app.post('/auth/register', {
+    config: perMinute(3),
+    schema: { tags, body: RegisterBody, response: { 201: UserResponse } },
+  }, async (request, reply) => {
+    const user = await register(ctx, request.body, requestMeta(request));
+    return reply.code(201).send(toUserResponse(user));
+  });
+
+  app.post('/auth/login', {
+    config: perMinute(5),
+    schema: { tags, consumes: ['application/x-www-form-urlencoded'], body: LoginForm, response: { 200: TokenResponse } },
+  }, async (request) => login(ctx, request.body.username, request.body.password, requestMeta(request)));
+
+  app.post('/auth/login/json', {
+    config: perMinute(5),
+    schema: { tags, body: LoginJsonBody, response: { 200: TokenResponse } },
+  }, async (request) => login(ctx, request.body.email, request.body.password, requestMeta(request)));
+
+  app.post('/auth/refresh', {
+    config: perMinute(10),
+    schema: { tags, body: RefreshTokenBody, response: { 200: TokenResponse } },
+  }, async (request) => refreshSession(ctx, request.body.refresh_token));
+
+  app.post('/auth/logout', {
+    schema: { tags, body: RefreshTokenBody, response: { 200: Message } },
+  }, async (request) => {
+    await logout(ctx, request.body.refresh_token, requestMeta(request));
+    return { message: 'Successfully logged out' };
+  });
+
+  app.get('/auth/me', {
+    onRequest: authenticated,
+    schema: { tags, security: bearer, response: { 200: UserResponse } },
+  }, async (request) => toUserResponse(currentUser(request)));
+
+  app.patch('/auth/me', {
+    onRequest: authenticated,
+    schema: { tags, security: bearer, body: UpdateProfileBody, response: { 200: UserResponse } },
+  }, async (request) => toUserResponse(await updateProfile(ctx, currentUser(request), request.body, requestMeta(request))));
+};

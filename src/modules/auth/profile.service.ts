@@ -1,0 +1,67 @@
+// GET and PATCH /auth/me.
+import type { AppContext, RequestMeta } from '../../context.js';
+import type { UserRow } from '../../db/schema.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import { badRequest, unauthorized } from '../../lib/errors.js';
+import { normalizeEmail } from '../../lib/email-address.js';
+import { recordAudit } from '../audit/audit.repo.js';
+import { findUserByEmail, updateUser } from '../users/users.repo.js';
+import { queueVerificationEmail } from './email-verification.js';
+import { rejectPasswordless } from './login.service.js';
+
+export interface ProfileChanges {
+  name?: string | null;
+  email?: string;
+  current_password?: string | null;
+  phone?: string | null;
+  job_title?: string | null;
+  timezone?: string | null;
+}
+
+const PROFILE_FIELDS = ['phone', 'job_title', 'timezone'] as const;
+
+export async function updateProfile(ctx: AppContext, user: UserRow, changes: ProfileChanges, meta: RequestMeta): Promise<UserRow> {
+  const fields = Object.keys(changes).filter((key) => key !== 'current_password');
+  if (fields.length === 0) return user;
+
+  const update: Partial<Pick<UserRow, 'name' | 'email' | 'phone' | 'job_title' | 'timezone' | 'email_verified_at'>> = {};
+  let newEmail: string | undefined;
+  if (changes.email !== undefined) {
+    newEmail = normalizeEmail(changes.email);
+    if (newEmail !== user.email) {
+      await rejectPasswordless(ctx, user);
+      if (!changes.current_password) throw badRequest('Current password is required to change email');
+      const { valid } = await ctx.passwords.verify(user.password_hash, changes.current_password);
+      if (!valid) throw unauthorized('Current password is incorrect');
+      const holder = await findUserByEmail(ctx.db, newEmail);
+      if (holder && holder.id !== user.id) throw badRequest('Email already registered');
+      update.email = newEmail;
+      update.email_verified_at = null;
+    } else {
+      newEmail = undefined;
+    }
+  }
+  if (changes.name !== undefined && changes.name !== null) update.name = changes.name.trim();
+  for (const field of PROFILE_FIELDS) {
+    if (changes[field] !== undefined) update[field] = changes[field] ?? null;
+  }
+
+  const now = ctx.clock.now();
+  try {
+    return await ctx.db.transaction().execute(async (trx) => {
+      const updated = await updateUser(trx, user.id, update, now);
+      await recordAudit(trx, meta, {
+        action: 'auth.profile_update',
+        userId: user.id,
+        resourceType: 'user',
+        resourceId: user.id,
+        details: { fields: Object.keys(update).filter((f) => f !== 'email_verified_at') },
+      });
+      if (newEmail) await queueVerificationEmail(ctx, trx, updated);
+      return updated;
+    });
+  } catch (err) {
+    if (isUniqueViolation(err, 'users_email_key')) throw badRequest('Email already registered');
+    throw err;
+  }
+}

@@ -1,0 +1,56 @@
+// One plain-text and one HTML body per kind of message. Links point at FRONTEND_URL.
+
+export type EmailKind = 'verify_email' | 'reset_password' | 'account_invite';
+
+export interface EmailMessage {
+  kind: EmailKind;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const escapeHtml = (value: string): string =>
+  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function render(kind: EmailKind, to: string, subject: string, lines: string[], link: { url: string; label: string }): EmailMessage {
+  const text = [...lines, '', link.url, ''].join('\n');
+  const html = [
+    '<!doctype html><html><body style="font-family:sans-serif">',
+    ...lines.map((line) => `<p>${escapeHtml(line)}</p>`),
+    `<p><a href="${escapeHtml(link.url)}">${escapeHtml(link.label)}</a></p>`,
+    `<p style="color:#666;font-size:12px">${escapeHtml(link.url)}</p>`,
+    '</body></html>',
+  ].join('\n');
+  return { kind, to, subject, text, html };
+}
+
+export const verifyEmailMessage = (frontendUrl: string, to: string, token: string): EmailMessage =>
+  render(
+    'verify_email',
+    to,
+    'Verify your email address',
+    ['Please confirm your email address by opening the link below.', 'The link is valid for 24 hours.'],
+    { url: `${frontendUrl}/verify-email?token=${encodeURIComponent(token)}`, label: 'Verify email address' },
+  );
+
+export const resetPasswordMessage = (frontendUrl: string, to: string, token: string): EmailMessage =>
+  render(
+    'reset_password',
+    to,
+    'Reset your password',
+    [
+      'Someone asked to reset the password of your account. If it was you, open the link below.',
+      'The link is valid for 1 hour and works once. If it was not you, ignore this email.',
+    ],
+    { url: `${frontendUrl}/reset-password?token=${encodeURIComponent(token)}`, label: 'Reset password' },
+  );
+
+export const accountInviteMessage = (frontendUrl: string, to: string, accountName: string, code: string): EmailMessage =>
+  render(
+    'account_invite',
+    to,
+    `You are invited to join ${accountName}`,
+    [`You have been invited to join ${accountName}.`, 'Open the link below to create your account.'],
+    { url: `${frontendUrl}/register?account_invite_code=${encodeURIComponent(code)}`, label: 'Accept invitation' },
+  );

@@ -1,0 +1,151 @@
+// Sessions and the tokens that carry them: issue on sign-in, rotate on refresh, revoke on
+// logout. A session is a family of refresh tokens with at most one live member.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { AppContext, RequestMeta } from '../../context.js';
+import type { Database } from '../../db/schema.js';
+import { addDays } from '../../lib/clock.js';
+import { inactiveUser, unauthorized } from '../../lib/errors.js';
+import { hashSecret } from '../../lib/random.js';
+import { recordAudit } from '../audit/audit.repo.js';
+import {
+  findPresentedToken,
+  findSessionOfToken,
+  insertSession,
+  revokeSession,
+  rotateRefreshToken,
+} from './sessions.repo.js';
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'bearer';
+  must_change_password: boolean;
+}
+
+type SessionDeps = Pick<AppContext, 'tokens' | 'clock' | 'config'>;
+
+const wholeSeconds = (date: Date): Date => new Date(Math.floor(date.getTime() / 1000) * 1000);
+
+/** Starts a session for a user who has just proven who they are. Call inside the sign-in transaction. */
+export async function startSession(
+  deps: SessionDeps,
+  db: Kysely<Database>,
+  user: { id: string; must_change_password: boolean },
+): Promise<TokenPair> {
+  const sessionId = randomUUID();
+  const issuedAt = wholeSeconds(deps.clock.now());
+  const refresh = await deps.tokens.issue('refresh', user.id, {
+    sid: sessionId,
+    issuedAt,
+    expiresAt: addDays(issuedAt, deps.config.refreshTokenExpireDays),
+  });
+  await insertSession(db, {
+    sessionId,
+    userId: user.id,
+    tokenId: randomUUID(),
+    tokenHash: hashSecret(refresh.jti),
+    issuedAt: refresh.issuedAt,
+    expiresAt: refresh.expiresAt,
+  });
+  const access = await deps.tokens.issue('access', user.id, { sid: sessionId });
+  return tokenPair(access.token, refresh.token, user.must_change_password);
+}
+
+const REVOKED = 'Refresh token has been revoked';
+
+/**
+ * Rotation with a grace window. The fast path is one statement. When it matches nothing,
+ * the presented token is examined: the immediate parent of the live token, within
+ * REFRESH_REUSE_INTERVAL_SECONDS, gets that same live token again (a lost response or two
+ * tabs never log a user out); any other reuse means the token leaked, and the whole
+ * session is revoked.
+ */
+export async function refreshSession(ctx: AppContext, presented: unknown): Promise<TokenPair> {
+  const claims = await ctx.tokens.verify(presented, 'refresh');
+  if (!claims || !claims.sid) throw unauthorized('Invalid refresh token');
+
+  const now = ctx.clock.now();
+  const issuedAt = wholeSeconds(now);
+  const parentHash = hashSecret(claims.jti);
+  const childJti = ctx.tokens.childJti(claims.jti);
+  const expiresAt = addDays(issuedAt, ctx.config.refreshTokenExpireDays);
+
+  const rotated = await rotateRefreshToken(ctx.db, {
+    parentHash,
+    userId: claims.sub,
+    childId: randomUUID(),
+    childHash: hashSecret(childJti),
+    issuedAt,
+    expiresAt,
+    now,
+  });
+  if (rotated) {
+    return issuePair(ctx, claims.sub, rotated.session_id, childJti, issuedAt, expiresAt, rotated.must_change_password);
+  }
+
+  const token = await findPresentedToken(ctx.db, parentHash);
+  if (!token || token.user_id !== claims.sub) throw unauthorized(REVOKED);
+  if (!token.user_exists) throw unauthorized('User not found');
+  if (!token.user_active) throw inactiveUser();
+
+  const graceMs = ctx.config.refreshReuseIntervalSeconds * 1000;
+  const withinGrace =
+    token.revoked_at !== null &&
+    token.has_child &&
+    token.child_revoked_at === null &&
+    token.child_expires_at !== null &&
+    token.child_issued_at !== null &&
+    token.child_expires_at.getTime() > now.getTime() &&
+    now.getTime() - token.revoked_at.getTime() < graceMs;
+  if (withinGrace) {
+    return issuePair(
+      ctx, claims.sub, token.session_id, childJti,
+      token.child_issued_at!, token.child_expires_at!, token.must_change_password ?? false,
+    );
+  }
+
+  await ctx.db.transaction().execute(async (trx) => {
+    await revokeSession(trx, token.session_id, now);
+    await recordAudit(trx, null, {
+      action: 'auth.refresh_token_reuse',
+      userId: token.user_id,
+      resourceType: 'session',
+      resourceId: token.session_id,
+    });
+  });
+  throw unauthorized(REVOKED);
+}
+
+async function issuePair(
+  ctx: AppContext,
+  userId: string,
+  sessionId: string,
+  refreshJti: string,
+  issuedAt: Date,
+  expiresAt: Date,
+  mustChangePassword: boolean,
+): Promise<TokenPair> {
+  const refresh = await ctx.tokens.issue('refresh', userId, { sid: sessionId, jti: refreshJti, issuedAt, expiresAt });
+  const access = await ctx.tokens.issue('access', userId, { sid: sessionId });
+  return tokenPair(access.token, refresh.token, mustChangePassword);
+}
+
+/** Logout ends the session the refresh token belongs to, which kills its access tokens too. */
+export async function logout(ctx: AppContext, presented: unknown, meta: RequestMeta): Promise<void> {
+  const claims = await ctx.tokens.verify(presented, 'refresh');
+  if (!claims) throw unauthorized('Invalid refresh token');
+  const token = await findSessionOfToken(ctx.db, hashSecret(claims.jti));
+  if (!token || token.user_id !== claims.sub) return;
+  await ctx.db.transaction().execute(async (trx) => {
+    await revokeSession(trx, token.session_id, ctx.clock.now());
+    await recordAudit(trx, meta, { action: 'auth.logout', userId: token.user_id, resourceType: 'session', resourceId: token.session_id });
+  });
+}
+
+const tokenPair = (access: string, refresh: string, mustChangePassword: boolean): TokenPair => ({
+  access_token: access,
+  refresh_token: refresh,
+  token_type: 'bearer',
+  must_change_password: mustChangePassword,
+});

@@ -1,0 +1,54 @@
+// Bearer authentication. `requireUser` loads the user in one statement and only while the
+// token's session is live, so logout and password changes kill access tokens at once.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.js';
+import type { UserRow } from '../db/schema.js';
+import { credentialsError, forbidden, inactiveUser } from '../lib/errors.js';
+import { findUserInLiveSession } from '../modules/users/users.repo.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user?: UserRow;
+  }
+}
+
+function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? match[1]! : null;
+}
+
+/** Runs as an onRequest hook: credentials are checked before the body is even parsed,
+ *  so an anonymous caller learns nothing from validation errors (401 comes first). */
+export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+export function requireUser(ctx: AppContext): AuthHook {
+  return async function authenticate(request: FastifyRequest) {
+    const claims = await ctx.tokens.verify(bearerToken(request), 'access');
+    if (!claims || !claims.sid) throw credentialsError();
+    const user = await findUserInLiveSession(ctx.db, claims.sub, claims.sid);
+    if (!user) throw credentialsError();
+    if (!user.is_active) throw inactiveUser();
+    request.user = user;
+  };
+}
+
+export function requireAdmin(ctx: AppContext): AuthHook {
+  const authenticate = requireUser(ctx);
+  return async function authenticateAdmin(request, reply) {
+    await authenticate(request, reply);
+    if (request.user?.role !== 'admin') throw forbidden();
+  };
+}
+
+/** The authenticated user; only valid in a route guarded by requireUser/requireAdmin. */
+export function currentUser(request: FastifyRequest): UserRow {
+  if (!request.user) throw credentialsError();
+  return request.user;
+}
+
+export const requestMeta = (request: FastifyRequest) => ({
+  ip: request.ip ?? null,
+  userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : null,
+});
