@@ -13,7 +13,13 @@ import { isValidEmail } from './lib/email-address.js';
 import { createPasswordHasher, type PasswordHasher } from './lib/passwords.js';
 import { createTokenService } from './lib/tokens.js';
 import { ensureAdmin } from './modules/admin/create-admin.js';
+import { accountsRoutes } from './modules/accounts/accounts.routes.js';
+import { adminRoutes } from './modules/admin/admin.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
+import { emailVerificationRoutes } from './modules/auth/email-verification.routes.js';
+import { createOutboxWorker } from './modules/email/outbox.worker.js';
+import { oauthRoutes } from './modules/oauth/oauth.routes.js';
+import { passwordRoutes } from './modules/passwords/passwords.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { resolveSigningSecret } from './modules/sessions/signing-secret.js';
 import { registerErrorHandling } from './plugins/errors.js';
@@ -71,11 +77,13 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   const clock = deps.clock ?? systemClock;
   const secret = await resolveSigningSecret(database.db, config.jwtSecret);
+  const outbox = createOutboxWorker({ db: database.db, config, clock, log: app.log });
   const ctx: AppContext = {
     config,
     db: database.db,
     clock,
     log: app.log,
+    outbox,
     passwords: deps.passwords ?? createPasswordHasher(config.argon2),
     tokens: createTokenService({
       secret,
@@ -99,10 +107,14 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   const redis = config.redisUrl && config.rateLimitEnabled ? connectRedis(config.redisUrl, app) : undefined;
   let shuttingDown = false;
+  app.addHook('onReady', async () => {
+    outbox.start();
+  });
   app.addHook('preClose', async () => {
     shuttingDown = true;
   });
   app.addHook('onClose', async () => {
+    await outbox.stop();
     redis?.disconnect();
     if (ownsDatabase) await database.close();
   });
@@ -127,6 +139,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   await app.register(
     async (api) => {
       await api.register(authRoutes, { ctx });
+      await api.register(passwordRoutes, { ctx });
+      await api.register(emailVerificationRoutes, { ctx });
+      await api.register(oauthRoutes, { ctx });
+      await api.register(accountsRoutes, { ctx });
+      await api.register(adminRoutes, { ctx });
     },
     { prefix: config.apiPrefix },
   );

@@ -54,6 +54,8 @@ export interface Config {
   logLevel: string;
   argon2: { memoryKib: number; iterations: number; parallelism: number };
   shutdownGraceSeconds: number;
+  /** How often the email worker looks for due messages (it is also woken after each commit). */
+  outboxPollIntervalMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -95,6 +97,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       parallelism: read.int('ARGON2_PARALLELISM', 1, { min: 1, max: 16 }),
     },
     shutdownGraceSeconds: read.int('SHUTDOWN_GRACE_SECONDS', 10, { min: 0, max: 600 }),
+    outboxPollIntervalMs: read.int('OUTBOX_POLL_INTERVAL_MS', 2000, { min: 50, max: 600_000 }),
   };
   return Object.freeze(config);
 }

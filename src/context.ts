@@ -13,6 +13,8 @@ export interface AppContext {
   tokens: TokenService;
   passwords: PasswordHasher;
   log: FastifyBaseLogger;
+  /** Wakes the email delivery worker after a transaction that queued mail has committed. */
+  outbox: { notify(): void };
 }
 
 /** Who made a request: recorded in the audit log. */

@@ -48,7 +48,7 @@ export async function updateProfile(ctx: AppContext, user: UserRow, changes: Pro
 
   const now = ctx.clock.now();
   try {
-    return await ctx.db.transaction().execute(async (trx) => {
+    const updated = await ctx.db.transaction().execute(async (trx) => {
       const updated = await updateUser(trx, user.id, update, now);
       await recordAudit(trx, meta, {
         action: 'auth.profile_update',
@@ -60,6 +60,8 @@ export async function updateProfile(ctx: AppContext, user: UserRow, changes: Pro
       if (newEmail) await queueVerificationEmail(ctx, trx, updated);
       return updated;
     });
+    if (newEmail) ctx.outbox.notify();
+    return updated;
   } catch (err) {
     if (isUniqueViolation(err, 'users_email_key')) throw badRequest('Email already registered');
     throw err;

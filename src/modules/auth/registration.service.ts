@@ -28,9 +28,11 @@ export async function register(ctx: AppContext, input: RegistrationInput, meta: 
   // and pooled connections should not wait on it.
   const passwordHash = await ctx.passwords.hash(input.password);
   try {
-    return await ctx.db.transaction().execute((trx) =>
+    const user = await ctx.db.transaction().execute((trx) =>
       createUser(ctx, trx, { ...input, email, name: input.name.trim() }, passwordHash, meta),
     );
+    ctx.outbox.notify();
+    return user;
   } catch (err) {
     // Two registrations of one address at once: the unique index decides.
     if (isUniqueViolation(err, 'users_email_key')) throw badRequest('Email already registered');
