@@ -2,6 +2,8 @@
 // Order: database and migrations, services, plugins, routes, then the error handler.
 import formbody from '@fastify/formbody';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
@@ -27,6 +29,9 @@ import { registerInputGuard } from './plugins/input-guard.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
 import { registerSecurity } from './plugins/security.js';
+
+// ajv-formats is CommonJS with a default export property.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 export interface AppDeps {
   clock?: Clock;
@@ -55,7 +60,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     bodyLimit: BODY_LIMIT_BYTES,
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
-      plugins: [useOwnEmailFormat],
+      plugins: [formatsPlugin],
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -150,8 +155,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   return app;
 }
 
-// Emails are trimmed before they are stored, so the format check must accept what trimming fixes.
-function useOwnEmailFormat<T extends { addFormat(name: string, fn: (v: string) => boolean): unknown }>(ajv: T): T {
+// Emails are trimmed before they are stored, so the format check must accept what trimming
+// fixes. Fastify adds ajv-formats after user plugins unless one is named `formatsPlugin`.
+function formatsPlugin(ajv: Ajv): Ajv {
+  addFormats(ajv);
   ajv.addFormat('email', isValidEmail);
   return ajv;
 }

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestApp, type TestApp } from './helpers/app.js';
+import { PASSWORD, uniqueEmail } from './helpers/fixtures.js';
+
+// HTTP behaviour that does not depend on the database flavour: run on the embedded one.
+describe('HTTP surface', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp('pglite', { env: { CORS_ORIGINS: 'https://app.example.com' } });
+  });
+  after(() => t.close());
+
+  it('answers 404 for unknown routes and 405 for a wrong method, in the FastAPI shape', async () => {
+    const missing = await t.api.get('/nope');
+    assert.deepEqual([missing.status, missing.body], [404, { detail: 'Not Found' }]);
+    const wrongMethod = await t.api.get('/auth/login/json');
+    assert.deepEqual([wrongMethod.status, wrongMethod.body], [405, { detail: 'Method Not Allowed' }]);
+    assert.equal(wrongMethod.headers.get('allow'), 'POST');
+  });
+
+  it('turns malformed, empty, oversized and mistyped bodies into 4xx, never 500', async () => {
+    const badJson = await t.api.request('POST', '/auth/login/json', { raw: '{"email": ' });
+    assert.equal(badJson.status, 422);
+    assert.equal(badJson.body.detail[0].type, 'json_invalid');
+    const empty = await t.api.request('POST', '/auth/login/json', { raw: '' });
+    assert.equal(empty.status, 422);
+    const huge = await t.api.request('POST', '/auth/register', { raw: JSON.stringify({ email: 'a@b.io', password: PASSWORD, name: 'x'.repeat(70_000) }) });
+    assert.deepEqual([huge.status, huge.body], [413, { detail: 'Request body too large' }]);
+    const text = await t.api.request('POST', '/auth/login/json', { raw: 'hello', headers: { 'content-type': 'text/plain' } });
+    assert.equal(text.status, 422);
+    const xml = await t.api.request('POST', '/auth/login/json', { raw: '<a/>', headers: { 'content-type': 'application/xml' } });
+    assert.equal(xml.status, 415);
+    const nested = await t.api.post('/auth/login/json', { email: { $ne: null }, password: ['x'] });
+    assert.equal(nested.status, 422);
+    const proto = await t.api.request('POST', '/auth/login/json', { raw: '{"__proto__": {"admin": true}, "email": "a@b.io", "password": "x"}' });
+    assert.ok(proto.status >= 400 && proto.status < 500, String(proto.status));
+    const nulInKey = await t.api.request('POST', '/auth/login/json', { raw: '{"email\\u0000": "a@b.io", "password": "x"}' });
+    assert.equal(nulInKey.status, 422);
+    const nulInForm = await t.api.request('POST', '/auth/login', { form: { username: 'a\u0000@b.io', password: 'x' } });
+    assert.equal(nulInForm.status, 422);
+  });
+
+  it('sets security headers and no-store on every API response', async () => {
+    const res = await t.api.post('/auth/login/json', { email: uniqueEmail(), password: PASSWORD });
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(res.headers.get('x-frame-options'), 'DENY');
+    assert.match(res.headers.get('strict-transport-security') ?? '', /max-age=\d+/);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+  });
+
+  it('allows cross-origin calls only from CORS_ORIGINS', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${t.api.base}/auth/login/json`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+    const allowed = await preflight('https://app.example.com');
+    assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example.com');
+    const denied = await preflight('https://evil.example.com');
+    assert.equal(denied.headers.get('access-control-allow-origin'), null);
+  });
+
+  it('serves health, readiness, the OpenAPI document and the docs at the root', async () => {
+    const health = await fetch(`${t.baseUrl}/healthz`);
+    assert.equal(health.status, 200);
+    const ready = await fetch(`${t.baseUrl}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.equal((await ready.json()).database, 'ok');
+    const openapi = await fetch(`${t.baseUrl}/openapi.json`);
+    assert.equal(openapi.status, 200);
+    const doc = await openapi.json();
+    assert.ok(doc.paths['/api/v1/auth/register'], 'routes appear under the API prefix');
+    assert.ok(doc.paths['/api/v1/auth/login/json'].post);
+    const docs = await fetch(`${t.baseUrl}/docs`, { redirect: 'follow' });
+    assert.equal(docs.status, 200);
+    assert.match(await docs.text(), /swagger/i);
+  });
+});
+
+describe('configuration', () => {
+  it('refuses a bad value with one line naming the variable', async () => {
+    const { loadConfig } = await import('../src/config.js');
+    assert.throws(() => loadConfig({ PORT: 'eighty' }), /PORT/);
+    assert.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }), /DATABASE_URL/);
+    assert.throws(() => loadConfig({ RATE_LIMIT_ENABLED: 'maybe' }), /RATE_LIMIT_ENABLED/);
+    assert.throws(() => loadConfig({ ACCESS_TOKEN_EXPIRE_MINUTES: '-5' }), /ACCESS_TOKEN_EXPIRE_MINUTES/);
+    assert.throws(() => loadConfig({ BOOTSTRAP_ADMIN_EMAIL: 'a@b.io' }), /BOOTSTRAP_ADMIN_PASSWORD/);
+    assert.throws(() => loadConfig({ OIDC_PROVIDERS: 'okta' }), /OIDC_OKTA_ISSUER/);
+    assert.throws(() => loadConfig({ CORS_ORIGINS: 'not a url' }), /CORS_ORIGINS/);
+    const config = loadConfig({});
+    assert.equal(config.port, 8000);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.apiPrefix, '/api/v1');
+    assert.equal(config.trialDays, 14);
+    assert.equal(config.refreshReuseIntervalSeconds, 10);
+    assert.equal(Object.isFrozen(config), true);
+  });
+
+  it('stops the server at start with that one line', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      env: { ...process.env, PORT: 'eighty', DATA_DIR: 'memory://' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(result.status, 1);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr, /^Invalid configuration: PORT /);
+  });
+});

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestApp, type TestApp } from './helpers/app.js';
+import { DATABASE_KINDS } from './helpers/database.js';
+import { PASSWORD, registerUser, uniqueEmail } from './helpers/fixtures.js';
+
+for (const kind of DATABASE_KINDS) {
+  describe(`registration (${kind})`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(kind);
+    });
+    after(() => t.close());
+
+    const db = () => t.app.ctx.db;
+    const insertInviteCode = async (values: { code: string; assigned_plan?: string | null; trial_duration_days?: number | null; expires_at?: Date | null }) =>
+      db().insertInto('invite_codes').values({ assigned_plan: null, trial_duration_days: null, expires_at: null, ...values }).returningAll().executeTakeFirstOrThrow();
+
+    it('creates the user, a personal account they own and a pro trial', async () => {
+      const email = uniqueEmail();
+      const res = await t.api.post('/auth/register', { email, password: PASSWORD, name: 'Ada' });
+      assert.equal(res.status, 201);
+      assert.equal(res.body.email, email);
+      assert.equal(res.body.role, 'engineer');
+      assert.equal(res.body.account_role, 'owner');
+      assert.equal(res.body.has_password, true);
+      assert.equal(res.body.email_verified_at, null);
+      assert.equal('password_hash' in res.body, false);
+      const account = await db().selectFrom('accounts').selectAll().where('id', '=', res.body.account_id).executeTakeFirstOrThrow();
+      assert.equal(account.name, "Ada's Account");
+      assert.match(account.display_code, /^[A-Z0-9]{8}$/);
+      assert.equal(account.owner_id, res.body.id);
+      const sub = await db().selectFrom('subscriptions').selectAll().where('account_id', '=', account.id).executeTakeFirstOrThrow();
+      assert.equal(sub.plan, 'pro');
+      assert.equal(sub.status, 'trialing');
+      const days = (sub.current_period_end!.getTime() - sub.current_period_start!.getTime()) / 86_400_000;
+      assert.equal(days, 14);
+      const audit = await db().selectFrom('audit_logs').selectAll().where('user_id', '=', res.body.id).where('action', '=', 'auth.register').execute();
+      assert.equal(audit.length, 1);
+      assert.equal(audit[0]!.ip, '127.0.0.1');
+    });
+
+    it('stores emails trimmed and lower-cased and refuses a case variant', async () => {
+      const email = uniqueEmail('MiXeD').toUpperCase();
+      const res = await t.api.post('/auth/register', { email: `  ${email} `, password: PASSWORD, name: 'Case' });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal(res.body.email, email.toLowerCase());
+      const again = await t.api.post('/auth/register', { email: email.toLowerCase(), password: PASSWORD, name: 'Case' });
+      assert.equal(again.status, 400);
+      assert.deepEqual(again.body, { detail: 'Email already registered' });
+    });
+
+    it('applies an invite code plan (active, or trialing for its trial days) and spends the code', async () => {
+      await insertInviteCode({ code: 'PILOT1', assigned_plan: 'enterprise' });
+      await insertInviteCode({ code: 'TRIAL30', assigned_plan: 'team', trial_duration_days: 30 });
+      const active = await registerUser(t.api, { invite_code: 'pilot1' });
+      const trial = await registerUser(t.api, { invite_code: 'TRIAL30' });
+      const subOf = (accountId: string) => db().selectFrom('subscriptions').selectAll().where('account_id', '=', accountId).executeTakeFirstOrThrow();
+      const a = await subOf(active.user.account_id);
+      assert.deepEqual([a.plan, a.status, a.current_period_end], ['enterprise', 'active', null]);
+      const b = await subOf(trial.user.account_id);
+      assert.deepEqual([b.plan, b.status], ['team', 'trialing']);
+      assert.equal((b.current_period_end!.getTime() - b.current_period_start!.getTime()) / 86_400_000, 30);
+      const code = await db().selectFrom('invite_codes').selectAll().where('code', '=', 'PILOT1').executeTakeFirstOrThrow();
+      assert.equal(code.used_by_id, active.user.id);
+      assert.ok(code.used_at);
+      const reuse = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X', invite_code: 'PILOT1' });
+      assert.deepEqual([reuse.status, reuse.body], [400, { detail: 'Invite code has already been used' }]);
+    });
+
+    it('refuses unknown and expired invite codes without writing anything', async () => {
+      await insertInviteCode({ code: 'OLDCODE', expires_at: new Date(t.clock.now().getTime() - 1000) });
+      const email = uniqueEmail();
+      const unknown = await t.api.post('/auth/register', { email, password: PASSWORD, name: 'X', invite_code: 'NOPE' });
+      assert.deepEqual([unknown.status, unknown.body], [400, { detail: 'Invalid invite code' }]);
+      const expired = await t.api.post('/auth/register', { email, password: PASSWORD, name: 'X', invite_code: 'oldcode' });
+      assert.deepEqual([expired.status, expired.body], [400, { detail: 'Invite code has expired' }]);
+      const users = await db().selectFrom('users').select('id').where('email', '=', email).execute();
+      assert.equal(users.length, 0);
+    });
+
+    it('joins an account through an account invite with its role', async () => {
+      const owner = await registerUser(t.api);
+      const email = uniqueEmail('invitee');
+      await db().insertInto('account_invites').values({
+        account_id: owner.user.account_id, code: 'acct-invite-1', email, role: 'admin',
+        invited_by_id: owner.user.id, expires_at: new Date(t.clock.now().getTime() + 86_400_000),
+      }).execute();
+      const mismatch = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X', account_invite_code: 'acct-invite-1' });
+      assert.deepEqual([mismatch.status, mismatch.body], [400, { detail: { error: 'invite_email_mismatch' } }]);
+      const res = await t.api.post('/auth/register', { email: email.toUpperCase(), password: PASSWORD, name: 'Invitee', account_invite_code: 'acct-invite-1' });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal(res.body.account_id, owner.user.account_id);
+      assert.equal(res.body.account_role, 'admin');
+      const invite = await db().selectFrom('account_invites').selectAll().where('code', '=', 'acct-invite-1').executeTakeFirstOrThrow();
+      assert.equal(invite.accepted_by_id, res.body.id);
+      const again = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X', account_invite_code: 'acct-invite-1' });
+      assert.deepEqual([again.status, again.body], [400, { detail: 'Account invite code has already been used' }]);
+      const unknown = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X', account_invite_code: 'nope' });
+      assert.deepEqual([unknown.status, unknown.body], [400, { detail: 'Invalid account invite code' }]);
+    });
+
+    it('refuses an expired account invite', async () => {
+      const owner = await registerUser(t.api);
+      const email = uniqueEmail();
+      await db().insertInto('account_invites').values({
+        account_id: owner.user.account_id, code: 'acct-expired', email, role: 'member',
+        expires_at: new Date(t.clock.now().getTime() + 1000),
+      }).execute();
+      t.clock.advanceSeconds(2);
+      const res = await t.api.post('/auth/register', { email, password: PASSWORD, name: 'X', account_invite_code: 'acct-expired' });
+      assert.deepEqual([res.status, res.body], [400, { detail: 'Account invite code has expired' }]);
+    });
+
+    it('of eight concurrent registrations with one single-use code exactly one succeeds', async () => {
+      await insertInviteCode({ code: 'RACE8', assigned_plan: 'pro' });
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => t.api.post('/auth/register', { email: uniqueEmail('race'), password: PASSWORD, name: 'Racer', invite_code: 'RACE8' })),
+      );
+      const statuses = results.map((r) => r.status).sort();
+      assert.deepEqual(statuses, [201, 400, 400, 400, 400, 400, 400, 400]);
+      for (const r of results.filter((r) => r.status === 400)) assert.deepEqual(r.body, { detail: 'Invite code has already been used' });
+      const spentBy = await db().selectFrom('users').select('users.id').where('invite_code_id', 'is not', null)
+        .innerJoin('invite_codes', 'invite_codes.id', 'users.invite_code_id').where('invite_codes.code', '=', 'RACE8').execute();
+      assert.equal(spentBy.length, 1);
+    });
+
+    it('of concurrent registrations of one address exactly one succeeds', async () => {
+      const email = uniqueEmail('same');
+      const results = await Promise.all(Array.from({ length: 5 }, () => t.api.post('/auth/register', { email, password: PASSWORD, name: 'Same' })));
+      assert.deepEqual(results.map((r) => r.status).sort(), [201, 400, 400, 400, 400]);
+      const accounts = await db().selectFrom('accounts').select('id').where('name', '=', "Same's Account").execute();
+      assert.equal(accounts.length, 1, 'losers leave no half-written account behind');
+    });
+
+    it('validates the body in the FastAPI shape', async () => {
+      const missing = await t.api.post('/auth/register', { email: uniqueEmail(), name: 'X' });
+      assert.equal(missing.status, 422);
+      assert.deepEqual(missing.body.detail[0].loc, ['body', 'password']);
+      assert.equal(missing.body.detail[0].type, 'missing');
+      const short = await t.api.post('/auth/register', { email: uniqueEmail(), password: 'short', name: 'X' });
+      assert.equal(short.status, 422);
+      assert.deepEqual(short.body.detail[0].loc, ['body', 'password']);
+      const long = await t.api.post('/auth/register', { email: uniqueEmail(), password: 'x'.repeat(129), name: 'X' });
+      assert.equal(long.status, 422);
+      const badEmail = await t.api.post('/auth/register', { email: 'not-an-email', password: PASSWORD, name: 'X' });
+      assert.equal(badEmail.status, 422);
+      assert.deepEqual(badEmail.body.detail[0].loc, ['body', 'email']);
+      const longEmail = await t.api.post('/auth/register', { email: `${'a'.repeat(250)}@x.io`, password: PASSWORD, name: 'X' });
+      assert.equal(longEmail.status, 422);
+      const wrongType = await t.api.post('/auth/register', { email: 42, password: PASSWORD, name: 'X' });
+      assert.equal(wrongType.status, 422);
+      const nul = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X\u0000Y' });
+      assert.equal(nul.status, 422);
+      assert.deepEqual(nul.body.detail[0].loc, ['body', 'name']);
+      const array = await t.api.post('/auth/register', [1, 2]);
+      assert.equal(array.status, 422);
+    });
+  });
+
+  describe(`registration gating (${kind})`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(kind, { env: { REQUIRE_INVITE_CODE: 'true', SELF_SERVE_ENABLED: 'false' } });
+    });
+    after(() => t.close());
+
+    it('requires an invite code when self-serve is off', async () => {
+      const res = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X' });
+      assert.deepEqual([res.status, res.body], [400, { detail: 'Invite code is required' }]);
+      await t.app.ctx.db.insertInto('invite_codes').values({ code: 'LETMEIN' }).execute();
+      const ok = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X', invite_code: 'letmein' });
+      assert.equal(ok.status, 201);
+    });
+
+    it('lets an account invite bypass the platform gate', async () => {
+      const owner = await t.app.ctx.db.insertInto('invite_codes').values({ code: 'OWNER' }).returning('id').executeTakeFirstOrThrow();
+      assert.ok(owner);
+      const founder = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'F', invite_code: 'OWNER' });
+      const email = uniqueEmail();
+      await t.app.ctx.db.insertInto('account_invites').values({
+        account_id: founder.body.account_id, code: 'gate-bypass', email, role: 'member', expires_at: new Date(t.clock.now().getTime() + 60_000),
+      }).execute();
+      const res = await t.api.post('/auth/register', { email, password: PASSWORD, name: 'M', account_invite_code: 'gate-bypass' });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal(res.body.account_role, 'member');
+    });
+  });
+
+  describe(`self-serve with invite codes (${kind})`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(kind, { env: { REQUIRE_INVITE_CODE: 'true', SELF_SERVE_ENABLED: 'true' } });
+    });
+    after(() => t.close());
+
+    it('lets anyone register while self-serve is on', async () => {
+      const res = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X' });
+      assert.equal(res.status, 201);
+    });
+  });
+}

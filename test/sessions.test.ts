@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { startTestApp, type TestApp } from './helpers/app.js';
+import { DATABASE_KINDS } from './helpers/database.js';
+import { PASSWORD, registerAndSignIn, registerUser, signIn, uniqueEmail } from './helpers/fixtures.js';
+
+for (const kind of DATABASE_KINDS) {
+  describe(`login and sessions (${kind})`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(kind);
+    });
+    after(() => t.close());
+    const db = () => t.app.ctx.db;
+
+    it('signs in with the form and with JSON, sets last_login, stores only the refresh hash', async () => {
+      const { email, user } = await registerUser(t.api);
+      const form = await t.api.request('POST', '/auth/login', { form: { username: email.toUpperCase(), password: PASSWORD } });
+      assert.equal(form.status, 200, JSON.stringify(form.body));
+      assert.equal(form.body.token_type, 'bearer');
+      assert.equal(form.body.must_change_password, false);
+      assert.equal(form.headers.get('cache-control'), 'no-store');
+      const json = await t.api.post('/auth/login/json', { email, password: PASSWORD });
+      assert.equal(json.status, 200);
+
+      const access = decodeJwt(json.body.access_token);
+      assert.equal(access.type, 'access');
+      assert.equal(access.sub, user.id);
+      assert.ok(access.jti && access.iss && access.aud && access.exp && access.iat);
+      assert.equal(access.exp! - access.iat!, 15 * 60);
+      assert.equal(decodeProtectedHeader(json.body.access_token).typ, 'at+jwt');
+      const refresh = decodeJwt(json.body.refresh_token);
+      assert.equal(refresh.type, 'refresh');
+      assert.equal(refresh.exp! - refresh.iat!, 7 * 86_400);
+
+      const rows = await db().selectFrom('refresh_tokens').selectAll().where('user_id', '=', user.id).execute();
+      assert.equal(rows.length, 2);
+      for (const row of rows) assert.notEqual(row.token_hash, refresh.jti);
+      const me = await db().selectFrom('users').select('last_login').where('id', '=', user.id).executeTakeFirstOrThrow();
+      assert.ok(me.last_login);
+      const events = await db().selectFrom('audit_logs').select('action').where('user_id', '=', user.id).where('action', '=', 'auth.login').execute();
+      assert.equal(events.length, 2);
+    });
+
+    it('answers 401 with a Bearer challenge for a wrong password or an unknown user, and audits it', async () => {
+      const { email, user } = await registerUser(t.api);
+      const wrong = await t.api.post('/auth/login/json', { email, password: 'wrong password' });
+      assert.deepEqual([wrong.status, wrong.body], [401, { detail: 'Incorrect email or password' }]);
+      assert.equal(wrong.headers.get('www-authenticate'), 'Bearer');
+      const unknown = await t.api.request('POST', '/auth/login', { form: { username: uniqueEmail(), password: PASSWORD } });
+      assert.deepEqual([unknown.status, unknown.body], [401, { detail: 'Incorrect email or password' }]);
+      const failed = await db().selectFrom('audit_logs').selectAll().where('user_id', '=', user.id).where('action', '=', 'auth.login_failed').execute();
+      assert.equal(failed.length, 1);
+      assert.equal(JSON.stringify(failed[0]!.details).includes('wrong password'), false);
+    });
+
+    it('refuses a deactivated user with the right password: 403 Inactive user', async () => {
+      const { email, user } = await registerUser(t.api);
+      await db().updateTable('users').set({ is_active: false }).where('id', '=', user.id).execute();
+      const res = await t.api.post('/auth/login/json', { email, password: PASSWORD });
+      assert.deepEqual([res.status, res.body], [403, { detail: 'Inactive user' }]);
+    });
+
+    it('tells a user without a password which OAuth providers to use', async () => {
+      const { email, user } = await registerUser(t.api);
+      await db().updateTable('users').set({ password_hash: null }).where('id', '=', user.id).execute();
+      await db().insertInto('oauth_identities').values({ user_id: user.id, provider: 'google', subject: `g-${user.id}` }).execute();
+      const res = await t.api.post('/auth/login/json', { email, password: PASSWORD });
+      assert.deepEqual([res.status, res.body], [400, { detail: { error: 'use_oauth_provider', providers: ['google'] } }]);
+    });
+
+    it('verifies imported bcrypt hashes and upgrades them to argon2id', async () => {
+      const { email, user } = await registerUser(t.api);
+      const bcrypt = await import('bcryptjs');
+      await db().updateTable('users').set({ password_hash: await bcrypt.default.hash('legacy-password', 4) }).where('id', '=', user.id).execute();
+      const res = await t.api.post('/auth/login/json', { email, password: 'legacy-password' });
+      assert.equal(res.status, 200);
+      const row = await db().selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
+      assert.match(row.password_hash!, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$|^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+      assert.equal((await t.api.post('/auth/login/json', { email, password: 'legacy-password' })).status, 200);
+    });
+
+    it('rotates a refresh token and refuses a refresh token where an access token belongs', async () => {
+      const u = await registerAndSignIn(t.api);
+      const res = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+      assert.equal(res.status, 200);
+      assert.notEqual(res.body.refresh_token, u.refreshToken);
+      assert.equal(decodeJwt(res.body.refresh_token).sid, decodeJwt(u.refreshToken).sid);
+      assert.equal((await t.api.get('/auth/me', res.body.access_token)).status, 200);
+      assert.equal((await t.api.get('/auth/me', u.refreshToken)).status, 401);
+      const asRefresh = await t.api.post('/auth/refresh', { refresh_token: u.accessToken });
+      assert.deepEqual([asRefresh.status, asRefresh.body], [401, { detail: 'Invalid refresh token' }]);
+      const garbage = await t.api.post('/auth/refresh', { refresh_token: 'not.a.jwt' });
+      assert.deepEqual([garbage.status, garbage.body], [401, { detail: 'Invalid refresh token' }]);
+    });
+
+    it('within the reuse interval the parent gets the same child back; later reuse revokes the session', async () => {
+      const u = await registerAndSignIn(t.api);
+      const first = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+      const again = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+      assert.equal(again.status, 200);
+      assert.equal(again.body.refresh_token, first.body.refresh_token, 'same child: same jti and expiry');
+      t.clock.advanceSeconds(11);
+      const late = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+      assert.deepEqual([late.status, late.body], [401, { detail: 'Refresh token has been revoked' }]);
+      const child = await t.api.post('/auth/refresh', { refresh_token: first.body.refresh_token });
+      assert.equal(child.status, 401, 'the whole family is revoked');
+      assert.equal((await t.api.get('/auth/me', first.body.access_token)).status, 401, 'its access tokens die too');
+      const other = await signIn(t.api, u.email);
+      assert.equal((await t.api.get('/auth/me', other.accessToken)).status, 200, 'other sessions live on');
+    });
+
+    it('reuse of an older ancestor revokes the session at once', async () => {
+      const u = await registerAndSignIn(t.api);
+      const r1 = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+      const r2 = await t.api.post('/auth/refresh', { refresh_token: r1.body.refresh_token });
+      assert.equal(r2.status, 200);
+      const stale = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+      assert.deepEqual([stale.status, stale.body], [401, { detail: 'Refresh token has been revoked' }]);
+      assert.equal((await t.api.post('/auth/refresh', { refresh_token: r2.body.refresh_token })).status, 401);
+    });
+
+    it('ten concurrent refreshes of one token leave exactly one live child', async () => {
+      const u = await registerAndSignIn(t.api);
+      const results = await Promise.all(Array.from({ length: 10 }, () => t.api.post('/auth/refresh', { refresh_token: u.refreshToken })));
+      assert.ok(results.every((r) => r.status === 200), JSON.stringify(results.map((r) => r.status)));
+      assert.equal(new Set(results.map((r) => r.body.refresh_token)).size, 1);
+      const live = await db().selectFrom('refresh_tokens').select('id').where('user_id', '=', u.id).where('revoked_at', 'is', null).execute();
+      assert.equal(live.length, 1);
+    });
+
+    it('refuses an expired refresh token', async () => {
+      const u = await registerAndSignIn(t.api);
+      t.clock.advanceDays(7);
+      t.clock.advanceSeconds(1);
+      const res = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+      assert.deepEqual([res.status, res.body], [401, { detail: 'Invalid refresh token' }]);
+      assert.equal((await t.api.get('/auth/me', u.accessToken)).status, 401, 'the access token expired long ago');
+    });
+
+    it('logout revokes the session: its refresh and access tokens stop working at once', async () => {
+      const u = await registerAndSignIn(t.api);
+      const res = await t.api.post('/auth/logout', { refresh_token: u.refreshToken });
+      assert.deepEqual([res.status, res.body], [200, { message: 'Successfully logged out' }]);
+      assert.equal((await t.api.get('/auth/me', u.accessToken)).status, 401);
+      const refresh = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+      assert.deepEqual([refresh.status, refresh.body], [401, { detail: 'Refresh token has been revoked' }]);
+      const bad = await t.api.post('/auth/logout', { refresh_token: 'garbage' });
+      assert.deepEqual([bad.status, bad.body], [401, { detail: 'Invalid refresh token' }]);
+      const events = await db().selectFrom('audit_logs').select('action').where('user_id', '=', u.id).where('action', '=', 'auth.logout').execute();
+      assert.equal(events.length, 1);
+    });
+  });
+
+  describe(`strict rotation with REFRESH_REUSE_INTERVAL_SECONDS=0 (${kind})`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(kind, { env: { REFRESH_REUSE_INTERVAL_SECONDS: '0' } });
+    });
+    after(() => t.close());
+
+    it('of ten concurrent refreshes of one token exactly one succeeds', async () => {
+      const u = await registerAndSignIn(t.api);
+      const results = await Promise.all(Array.from({ length: 10 }, () => t.api.post('/auth/refresh', { refresh_token: u.refreshToken })));
+      const ok = results.filter((r) => r.status === 200);
+      assert.equal(ok.length, 1, JSON.stringify(results.map((r) => r.status)));
+      for (const r of results.filter((r) => r.status !== 200)) assert.deepEqual([r.status, r.body], [401, { detail: 'Refresh token has been revoked' }]);
+      const live = await t.app.ctx.db.selectFrom('refresh_tokens').select('id').where('user_id', '=', u.id).where('revoked_at', 'is', null).execute();
+      assert.ok(live.length <= 1);
+    });
+  });
+}
