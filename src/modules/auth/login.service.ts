@@ -5,6 +5,7 @@ import { AppError, badRequest, inactiveUser } from '../../lib/errors.js';
 import { normalizeEmail } from '../../lib/email-address.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { startSession, type TokenPair } from '../sessions/sessions.service.js';
+import { clearLoginFailures, lockIfExhausted, reserveLoginAttempt } from './lockout.repo.js';
 import { findUserByEmail, linkedProviders, updateUser } from '../users/users.repo.js';
 
 const incorrectCredentials = (): AppError =>
@@ -15,26 +16,54 @@ export async function login(ctx: AppContext, emailInput: string, password: strin
   const user = await findUserByEmail(ctx.db, email);
   if (user && user.password_hash === null) await rejectPasswordless(ctx, user);
 
-  // Unknown users cost the same argon2 work as known ones (verify(null) hashes a dummy).
-  const { valid, needsRehash } = await ctx.passwords.verify(user?.password_hash ?? null, password);
+  const now = ctx.clock.now();
+  const mayTry = user ? await reserveLoginAttempt(ctx.db, user.id, now) : false;
+  // Unknown and locked users cost the same argon2 work as a real check (verify(null) hashes
+  // a dummy), and get the same answer as a wrong password.
+  const { valid, needsRehash } = await ctx.passwords.verify(mayTry ? user!.password_hash : null, password);
   if (!user || !valid) {
-    await recordAudit(ctx.db, meta, {
-      action: 'auth.login_failed',
-      userId: user?.id ?? null,
-      resourceType: 'user',
-      resourceId: user?.id,
-      details: user ? { reason: 'bad_password' } : { reason: 'unknown_email', email },
-    });
+    await recordFailure(ctx, meta, email, user, mayTry, now);
     throw incorrectCredentials();
   }
   if (!user.is_active) throw inactiveUser();
 
   const newHash = needsRehash ? await ctx.passwords.hash(password) : undefined;
-  const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
+    await clearLoginFailures(trx, user.id);
     await updateUser(trx, user.id, { last_login: now, ...(newHash ? { password_hash: newHash } : {}) }, now);
     await recordAudit(trx, meta, { action: 'auth.login', userId: user.id, resourceType: 'user', resourceId: user.id });
     return startSession(ctx, trx, user);
+  });
+}
+
+async function recordFailure(
+  ctx: AppContext,
+  meta: RequestMeta,
+  email: string,
+  user: UserRow | undefined,
+  guessCounted: boolean,
+  now: Date,
+): Promise<void> {
+  await ctx.db.transaction().execute(async (trx) => {
+    const reason = !user ? 'unknown_email' : guessCounted ? 'bad_password' : 'account_locked';
+    await recordAudit(trx, meta, {
+      action: 'auth.login_failed',
+      userId: user?.id ?? null,
+      resourceType: 'user',
+      resourceId: user?.id,
+      details: user ? { reason } : { reason, email },
+    });
+    if (!user || !guessCounted) return;
+    const lockedUntil = await lockIfExhausted(trx, user.id, now);
+    if (lockedUntil) {
+      await recordAudit(trx, meta, {
+        action: 'auth.account_locked',
+        userId: user.id,
+        resourceType: 'user',
+        resourceId: user.id,
+        details: { locked_until: lockedUntil.toISOString() },
+      });
+    }
   });
 }
 

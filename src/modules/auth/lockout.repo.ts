@@ -1,0 +1,49 @@
+// Per-account brute-force protection, on top of the per-IP limits. Every statement is one
+// atomic UPDATE on the user's row, so parallel guesses serialise on the row lock and cannot
+// slip past the counter.
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../../db/schema.js';
+
+/** Consecutive failures that lock the account. */
+export const MAX_FAILED_LOGINS = 10;
+const FIRST_LOCK_SECONDS = 60;
+const MAX_LOCK_SECONDS = 15 * 60;
+
+/**
+ * Takes one of the account's guesses before the password is checked. Returns false while
+ * the account is locked or its guesses are all in flight: the password must not be tried.
+ */
+export async function reserveLoginAttempt(db: Kysely<Database>, userId: string, now: Date): Promise<boolean> {
+  const result = await sql`
+    UPDATE users SET failed_login_count = failed_login_count + 1
+     WHERE id = ${userId}
+       AND (locked_until IS NULL OR locked_until <= ${now})
+       AND failed_login_count < ${MAX_FAILED_LOGINS}
+    RETURNING failed_login_count
+  `.execute(db);
+  return result.rows.length === 1;
+}
+
+/** After a failed guess: locks the account once the guesses are used up. Returns the lock end, if it locked. */
+export async function lockIfExhausted(db: Kysely<Database>, userId: string, now: Date): Promise<Date | null> {
+  // 1 minute, doubling with each lock since the last success, at most 15 minutes.
+  const result = await sql<{ locked_until: Date }>`
+    UPDATE users
+       SET locked_until = ${now}::timestamptz
+             + make_interval(secs => least(${MAX_LOCK_SECONDS}, ${FIRST_LOCK_SECONDS} * power(2, least(lockout_count, 10)))),
+           lockout_count = lockout_count + 1,
+           failed_login_count = 0
+     WHERE id = ${userId} AND failed_login_count >= ${MAX_FAILED_LOGINS}
+    RETURNING locked_until
+  `.execute(db);
+  return result.rows[0]?.locked_until ?? null;
+}
+
+/** A successful login (or a password reset) starts the count afresh. */
+export async function clearLoginFailures(db: Kysely<Database>, userId: string): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ failed_login_count: 0, lockout_count: 0, locked_until: null })
+    .where('id', '=', userId)
+    .execute();
+}
