@@ -88,7 +88,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     trustProxy: read.trustProxy('TRUST_PROXY'),
     corsOrigins: read.list('CORS_ORIGINS').map((origin) => read.checkOrigin('CORS_ORIGINS', origin)),
     oauthProviders: readOauthProviders(read),
-    oauthRedirectUris: read.list('OAUTH_REDIRECT_URIS').map((uri) => read.checkUrl('OAUTH_REDIRECT_URIS', uri)),
+    oauthRedirectUris: read.list('OAUTH_REDIRECT_URIS').map((uri) => read.checkRedirectUri('OAUTH_REDIRECT_URIS', uri)),
     bootstrapAdmin: readBootstrapAdmin(read),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     argon2: {
@@ -224,6 +224,13 @@ class EnvReader {
       // fall through to the error below
     }
     throw new ConfigError(name, `has an entry that is not an http(s) URL: "${value}"`);
+  }
+
+  /** Providers are sent the callback URL without its query, so an entry may not have one. */
+  checkRedirectUri(name: string, value: string): string {
+    const url = new URL(this.checkUrl(name, value));
+    if (url.search || url.hash) throw new ConfigError(name, `has an entry with a query string or fragment: "${value}"`);
+    return value;
   }
 
   checkOrigin(name: string, value: string): string {

@@ -73,8 +73,8 @@ describe('fuzzing every public endpoint', () => {
   before(async () => {
     t = await startTestApp('pglite');
     user = await registerAndSignIn(t.api);
-    const doc = await (await fetch(`${t.baseUrl}/openapi.json`)).json();
-    routes = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, methods]) =>
+    const doc = (await (await fetch(`${t.baseUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.keys(methods).map((method) => ({ method: method.toUpperCase(), path })),
     );
   });
@@ -111,7 +111,7 @@ describe('fuzzing every public endpoint', () => {
           const headers: Record<string, string> = { 'content-type': contentType };
           if (auth !== undefined) headers.authorization = auth.replace(/[\r\n\u0000-\u001f\u007f-\uffff]/g, '');
           const raw = contentType.startsWith('application/x-www-form-urlencoded') && payload && typeof payload === 'object'
-            ? new URLSearchParams(Object.entries(payload).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v) ?? ''])).toString()
+            ? new URLSearchParams(Object.entries(payload).map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v) ?? ''])).toString()
             : JSON.stringify(payload ?? null);
           const method = route.method;
           const res = await t.api.request(method, path, method === 'GET' || method === 'DELETE' ? { headers } : { raw, headers });

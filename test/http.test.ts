@@ -66,12 +66,12 @@ describe('HTTP surface', () => {
     assert.equal(health.status, 200);
     const ready = await fetch(`${t.baseUrl}/readyz`);
     assert.equal(ready.status, 200);
-    assert.equal((await ready.json()).database, 'ok');
+    assert.equal(((await ready.json()) as { database: string }).database, 'ok');
     const openapi = await fetch(`${t.baseUrl}/openapi.json`);
     assert.equal(openapi.status, 200);
-    const doc = await openapi.json();
+    const doc = (await openapi.json()) as { paths: Record<string, Record<string, unknown>> };
     assert.ok(doc.paths['/api/v1/auth/register'], 'routes appear under the API prefix');
-    assert.ok(doc.paths['/api/v1/auth/login/json'].post);
+    assert.ok(doc.paths['/api/v1/auth/login/json']?.post);
     const docs = await fetch(`${t.baseUrl}/docs`, { redirect: 'follow' });
     assert.equal(docs.status, 200);
     assert.match(await docs.text(), /swagger/i);

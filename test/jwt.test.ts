@@ -5,6 +5,8 @@ import { SignJWT, generateKeyPair, exportJWK, decodeJwt, base64url } from 'jose'
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { registerAndSignIn, type SignedInUser } from './helpers/fixtures.js';
 
+type SigningKey = Parameters<SignJWT['sign']>[0];
+
 const SECRET = 'jwt-hygiene-test-secret-0123456789abcdef';
 const key = new TextEncoder().encode(SECRET);
 
@@ -24,7 +26,7 @@ describe('JWT hygiene', () => {
     sub: user.id, sid, type: 'access', jti: randomUUID(), iss: 'keyhold', aud: 'keyhold',
     iat: nowSeconds(), exp: nowSeconds() + 600, ...overrides,
   });
-  const forge = (header: Record<string, unknown>, payload: Record<string, unknown>, signingKey: Uint8Array | CryptoKey = key) => {
+  const forge = (header: Record<string, unknown>, payload: Record<string, unknown>, signingKey: SigningKey = key) => {
     const { alg, ...rest } = header;
     return new SignJWT(payload).setProtectedHeader({ alg: String(alg), ...rest }).sign(signingKey);
   };
@@ -45,9 +47,9 @@ describe('JWT hygiene', () => {
   it('accepts one algorithm only: no HS384, no RS256 (key confusion)', async () => {
     assert.equal(await meWith(await forge({ alg: 'HS384', typ: 'at+jwt' }, claims())), 401);
     const { privateKey, publicKey } = await generateKeyPair('RS256');
-    assert.equal(await meWith(await forge({ alg: 'RS256', typ: 'at+jwt' }, claims(), privateKey as CryptoKey)), 401);
+    assert.equal(await meWith(await forge({ alg: 'RS256', typ: 'at+jwt' }, claims(), privateKey as SigningKey)), 401);
     const jwk = await exportJWK(publicKey);
-    assert.equal(await meWith(await forge({ alg: 'RS256', typ: 'at+jwt', jwk }, claims(), privateKey as CryptoKey)), 401);
+    assert.equal(await meWith(await forge({ alg: 'RS256', typ: 'at+jwt', jwk }, claims(), privateKey as SigningKey)), 401);
   });
 
   it('refuses key-selecting headers even on a correctly signed token', async () => {

@@ -36,7 +36,7 @@ for (const store of stores) {
       for (let i = 0; i < 5; i++) assert.equal((await attempt(`10.0.0.${i}`)).status, 401);
       const limited = await attempt('10.0.0.99');
       assert.deepEqual([limited.status, limited.body], [429, { detail: 'Rate limit exceeded: 5 per 1 minute' }]);
-      if (store === 'redis') assert.match((await (await fetch(`${t.baseUrl}/readyz`)).json()).rate_limit_store, /^redis/);
+      if (store === 'redis') assert.match(((await (await fetch(`${t.baseUrl}/readyz`)).json()) as { rate_limit_store: string }).rate_limit_store, /^redis/);
     });
   });
 }

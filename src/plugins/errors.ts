@@ -36,7 +36,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body, headers } = toReply(error);
     if (status >= 500 && status !== 503) request.log.error({ err: error }, 'unhandled error');
-    else if (status === 503) request.log.warn({ err: { message: error.message, code: error.code } }, 'database unavailable');
+    else if (status === 503) {
+      const reason = isDatabaseUnavailable(error) ? 'database unavailable' : 'service unavailable';
+      request.log.warn({ err: { message: error.message, code: error.code } }, reason);
+    }
     return reply.code(status).headers(headers).send(body);
   });
 }

@@ -1,0 +1,93 @@
+// The authorization code grant with openid-client, and what Keyhold takes from its answer.
+import * as oidc from 'openid-client';
+import type { OidcProviderConfig } from '../../config.js';
+import type { AppContext } from '../../context.js';
+import { isValidEmail, normalizeEmail } from '../../lib/email-address.js';
+import { describeProviderError, isProviderUnreachable, providerUnavailable, signInFailed } from './providers.js';
+
+/** Who the provider says signed in. Only `subject` is stable; the rest may change at the provider. */
+export interface ProviderIdentity {
+  provider: string;
+  subject: string;
+  email: string | null;
+  /** Only an explicit `email_verified: true` counts: Microsoft, for one, never asserts it. */
+  emailVerified: boolean;
+  name: string | null;
+}
+
+export interface AuthorizationResponse {
+  code: string;
+  state: string;
+  iss?: string;
+}
+
+/** The server-side half of the flow, kept since /authorize. */
+export interface PendingFlow {
+  code_verifier: string;
+  nonce: string;
+}
+
+const MAX_NAME_LENGTH = 200;
+
+/**
+ * Exchanges the code (with the PKCE verifier) and verifies the ID token: signature against the
+ * provider's JWKS, exact issuer (Entra ID's tenant template resolved from `tid`), audience =
+ * our client id, expiry, and the nonce sent with this very flow. RFC 9207 `iss` is checked when
+ * present, and required when the provider advertises it.
+ */
+export async function exchangeCode(
+  ctx: Pick<AppContext, 'log'>,
+  provider: OidcProviderConfig,
+  configuration: oidc.Configuration,
+  redirectUri: URL,
+  response: AuthorizationResponse,
+  flow: PendingFlow,
+): Promise<ProviderIdentity> {
+  // openid-client reads the authorization response from the URL the provider redirected to, and
+  // sends that URL without its query as the token request's redirect_uri.
+  const callbackUrl = new URL(redirectUri.href);
+  callbackUrl.searchParams.set('code', response.code);
+  callbackUrl.searchParams.set('state', response.state);
+  if (response.iss !== undefined) callbackUrl.searchParams.set('iss', response.iss);
+
+  try {
+    const tokens = await oidc.authorizationCodeGrant(configuration, callbackUrl, {
+      pkceCodeVerifier: flow.code_verifier,
+      expectedNonce: flow.nonce,
+      expectedState: response.state,
+      idTokenExpected: true,
+    });
+    const claims = tokens.claims();
+    if (!claims) throw new Error('no ID token');
+    let identity = identityFromClaims(provider.name, claims);
+    // Some providers put profile claims only in the UserInfo response (as OpenID Connect allows
+    // for the code flow). openid-client checks that its `sub` is the ID token's.
+    if (identity.email === null && configuration.serverMetadata().userinfo_endpoint) {
+      const userinfo = await oidc.fetchUserInfo(configuration, tokens.access_token, claims.sub);
+      identity = { ...identityFromClaims(provider.name, { ...userinfo, sub: claims.sub }), name: identity.name ?? displayName(userinfo) };
+    }
+    return identity;
+  } catch (err) {
+    ctx.log.warn({ provider: provider.name, reason: describeProviderError(err) }, 'OAuth sign-in failed');
+    throw isProviderUnreachable(err) ? providerUnavailable() : signInFailed();
+  }
+}
+
+function identityFromClaims(provider: string, claims: Record<string, unknown> & { sub: string }): ProviderIdentity {
+  const email = typeof claims.email === 'string' && isValidEmail(claims.email) ? normalizeEmail(claims.email) : null;
+  return {
+    provider,
+    subject: claims.sub,
+    email,
+    // Some providers send the boolean as a string.
+    emailVerified: email !== null && (claims.email_verified === true || claims.email_verified === 'true'),
+    name: displayName(claims),
+  };
+}
+
+function displayName(claims: Record<string, unknown>): string | null {
+  const text = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : null);
+  const joined = [text(claims.given_name), text(claims.family_name)].filter(Boolean).join(' ');
+  const name = text(claims.name) ?? (joined || null);
+  return name ? [...name].slice(0, MAX_NAME_LENGTH).join('') : null;
+}

@@ -1,0 +1,88 @@
+// The only place that reads and writes oauth_states and oauth_identities.
+import type { Kysely } from 'kysely';
+import type { Database, UserRow } from '../../db/schema.js';
+
+type Executor = Kysely<Database>;
+
+export interface NewOAuthState {
+  stateHash: string;
+  provider: string;
+  codeVerifier: string;
+  nonce: string;
+  redirectUri: string;
+  expiresAt: Date;
+}
+
+export async function insertOAuthState(db: Executor, state: NewOAuthState): Promise<void> {
+  await db
+    .insertInto('oauth_states')
+    .values({
+      state_hash: state.stateHash,
+      provider: state.provider,
+      code_verifier: state.codeVerifier,
+      nonce: state.nonce,
+      redirect_uri: state.redirectUri,
+      expires_at: state.expiresAt,
+    })
+    .execute();
+}
+
+/** Expired states are useless; dropping them keeps the table as small as the traffic of ten minutes. */
+export async function deleteExpiredOAuthStates(db: Executor, now: Date): Promise<void> {
+  await db.deleteFrom('oauth_states').where('expires_at', '<=', now).execute();
+}
+
+export interface ConsumedOAuthState {
+  code_verifier: string;
+  nonce: string;
+  redirect_uri: string;
+}
+
+/**
+ * Spends a state in one statement: of two callbacks presenting it at once, the second waits
+ * for the first, re-reads `used_at` and matches nothing. A state only answers for the provider
+ * and redirect_uri it was issued for.
+ */
+export async function consumeOAuthState(
+  db: Executor,
+  where: { stateHash: string; provider: string; redirectUri: string; now: Date },
+): Promise<ConsumedOAuthState | undefined> {
+  return db
+    .updateTable('oauth_states')
+    .set({ used_at: where.now })
+    .where('state_hash', '=', where.stateHash)
+    .where('provider', '=', where.provider)
+    .where('redirect_uri', '=', where.redirectUri)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', where.now)
+    .returning(['code_verifier', 'nonce', 'redirect_uri'])
+    .executeTakeFirst();
+}
+
+/** The user an identity is linked to, row-locked so a concurrent deactivation or link waits. */
+export async function findUserByIdentity(db: Executor, provider: string, subject: string): Promise<UserRow | undefined> {
+  return db
+    .selectFrom('oauth_identities')
+    .innerJoin('users', 'users.id', 'oauth_identities.user_id')
+    .selectAll('users')
+    .where('oauth_identities.provider', '=', provider)
+    .where('oauth_identities.subject', '=', subject)
+    .forUpdate('users')
+    .executeTakeFirst();
+}
+
+export async function insertOAuthIdentity(
+  db: Executor,
+  identity: { userId: string; provider: string; subject: string; email: string | null; now: Date },
+): Promise<void> {
+  await db
+    .insertInto('oauth_identities')
+    .values({
+      user_id: identity.userId,
+      provider: identity.provider,
+      subject: identity.subject,
+      email: identity.email,
+      created_at: identity.now,
+    })
+    .execute();
+}
