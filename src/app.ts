@@ -12,6 +12,7 @@ import { openDatabase, type DatabaseHandle } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { isValidEmail } from './lib/email-address.js';
+import { isCommonPassword, NOT_COMMON_PASSWORD_KEYWORD } from './lib/password-policy.js';
 import { createPasswordHasher, type PasswordHasher } from './lib/passwords.js';
 import { createTokenService } from './lib/tokens.js';
 import { ensureAdmin } from './modules/admin/create-admin.js';
@@ -118,6 +119,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   app.addHook('preClose', async () => {
     shuttingDown = true;
   });
+  // Replies finished during shutdown close their connection, so keep-alive clients do not
+  // hold the server open until their idle timeout.
+  app.addHook('onSend', async (_request, reply) => {
+    if (shuttingDown) reply.header('Connection', 'close');
+  });
   app.addHook('onClose', async () => {
     await outbox.stop();
     redis?.disconnect();
@@ -160,6 +166,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 function formatsPlugin(ajv: Ajv): Ajv {
   addFormats(ajv);
   ajv.addFormat('email', isValidEmail);
+  ajv.addKeyword({
+    keyword: NOT_COMMON_PASSWORD_KEYWORD,
+    type: 'string',
+    schemaType: 'boolean',
+    validate: (enabled: boolean, value: string) => !enabled || !isCommonPassword(value),
+  });
   return ajv;
 }
 

@@ -28,6 +28,9 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceSeconds * 1000);
     timer.unref();
+    // Connections that turn idle after close() began would otherwise wait for keep-alive expiry.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 200);
+    sweep.unref();
     try {
       await app.close();
       process.exit(0);

@@ -200,3 +200,26 @@ for (const kind of DATABASE_KINDS) {
     });
   });
 }
+
+describe('password policy', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp('pglite');
+  });
+  after(() => t.close());
+
+  it('refuses the most common passwords with a clear 422, whatever their case or width', async () => {
+    for (const password of ['password', 'PASSWORD1', 'qwertyuiop', 'ｐａｓｓｗｏｒｄ']) {
+      const res = await t.api.post('/auth/register', { email: uniqueEmail(), password, name: 'X' });
+      assert.equal(res.status, 422, password);
+      assert.deepEqual(res.body.detail[0].loc, ['body', 'password']);
+      assert.equal(res.body.detail[0].type, 'password_too_common');
+    }
+  });
+
+  it('compares NFKC-normalised passwords', async () => {
+    const email = uniqueEmail();
+    await t.api.post('/auth/register', { email, password: 'Ｃａｆｅ-ｓｅｃｒｅｔ-９', name: 'X' });
+    assert.equal((await t.api.post('/auth/login/json', { email, password: 'Cafe-secret-9' })).status, 200);
+  });
+});

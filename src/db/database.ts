@@ -43,6 +43,12 @@ function openPostgres(options: DatabaseOptions): DatabaseHandle {
   // An idle client killed by the server (restart, pg_terminate_backend) emits 'error' on
   // the pool; unhandled, that would crash the process. The pool replaces the client itself.
   pool.on('error', (err) => options.onPoolError?.(err));
+  // A client checked out by a transaction gets no such handler from the pool: without this,
+  // a connection killed mid-transaction would be an uncaught exception that ends the process.
+  // The query in flight still fails (and the request gets its 503).
+  pool.on('connect', (client) => {
+    client.on('error', (err) => options.onPoolError?.(err));
+  });
   return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
 }
 

@@ -1,6 +1,7 @@
 // Small TypeBox helpers shared by every feature's schemas.
 import { Type, type TSchema, type TUnsafe } from '@sinclair/typebox';
 import { MAX_EMAIL_LENGTH } from '../lib/email-address.js';
+import { NOT_COMMON_PASSWORD_KEYWORD } from '../lib/password-policy.js';
 
 /** A JSON-schema `type: [T, "null"]`, which fast-json-stringify and OpenAPI 3.1 both read well. */
 export function Nullable<T extends TSchema>(schema: T): TUnsafe<T['static'] | null> {
@@ -9,7 +10,12 @@ export function Nullable<T extends TSchema>(schema: T): TUnsafe<T['static'] | nu
 }
 
 export const Email = Type.String({ format: 'email', maxLength: MAX_EMAIL_LENGTH, description: 'Compared case-insensitively' });
-export const NewPassword = Type.String({ minLength: 8, maxLength: 128, description: '8 to 128 characters' });
+export const NewPassword = Type.String({
+  minLength: 8,
+  maxLength: 128,
+  [NOT_COMMON_PASSWORD_KEYWORD]: true,
+  description: '8 to 128 characters, not one of the 1,000 most common passwords',
+});
 /** A password being checked, not set: imported users may have shorter ones. */
 export const PresentedPassword = Type.String({ minLength: 1, maxLength: 128 });
 export const Uuid = Type.String({ format: 'uuid' });

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { AppError } from '../lib/errors.js';
+import { COMMON_PASSWORD_MESSAGE, NOT_COMMON_PASSWORD_KEYWORD } from '../lib/password-policy.js';
 
 interface ValidationIssue {
   loc: Array<string | number>;
@@ -96,6 +97,8 @@ function toIssue(where: string, issue: AjvIssue): ValidationIssue {
       return { loc, msg: `String should have at most ${issue.params.limit} characters`, type: 'string_too_long' };
     case 'minLength':
       return { loc, msg: `String should have at least ${issue.params.limit} characters`, type: 'string_too_short' };
+    case NOT_COMMON_PASSWORD_KEYWORD:
+      return { loc, msg: COMMON_PASSWORD_MESSAGE, type: 'password_too_common' };
     case 'format':
       return { loc, msg: `value is not a valid ${issue.params.format}`, type: 'value_error' };
     case 'type':
