@@ -97,12 +97,12 @@ describe('configuration', () => {
     assert.equal(Object.isFrozen(config), true);
   });
 
-  it('stops the server at start with that one line', async () => {
+  it('stops the server at start with that one line', { timeout: 120_000 }, async () => {
     const { spawnSync } = await import('node:child_process');
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       env: { ...process.env, PORT: 'eighty', DATA_DIR: 'memory://' },
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: 90_000,
     });
     assert.equal(result.status, 1);
     assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
