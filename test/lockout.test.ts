@@ -45,3 +45,20 @@ for (const kind of DATABASE_KINDS) {
     });
   });
 }
+
+describe('a password reset ends a lockout', () => {
+  it('lets the user in with the new password at once', async () => {
+    const t = await startTestApp('pglite');
+    try {
+      const { email, user } = await registerUser(t.api);
+      for (let i = 0; i < 10; i++) await t.api.post('/auth/login/json', { email, password: 'wrong password' });
+      assert.equal((await t.api.post('/auth/login/json', { email, password: PASSWORD })).status, 401);
+      const { replacePassword } = await import('../src/modules/passwords/passwords.service.js');
+      const hash = await t.app.ctx.passwords.hash('a-brand-new-passphrase');
+      await t.app.ctx.db.transaction().execute((trx) => replacePassword(trx, user.id, hash, t.clock.now()));
+      assert.equal((await t.api.post('/auth/login/json', { email, password: 'a-brand-new-passphrase' })).status, 200);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -108,3 +108,21 @@ if (DATABASE_KINDS.includes('postgres')) {
     });
   });
 }
+
+describe('the embedded data directory', () => {
+  it('cannot be opened by two processes at once, and a stale lock is taken over', async () => {
+    const { openDatabase } = await import('../src/db/database.js');
+    const { writeFile } = await import('node:fs/promises');
+    const database = await createTestDatabase('pglite', { persistent: true });
+    try {
+      const first = await openDatabase({ dataDir: database.env.DATA_DIR! });
+      await assert.rejects(openDatabase({ dataDir: database.env.DATA_DIR! }), /in use by another Keyhold process/);
+      await first.close();
+      await writeFile(`${database.env.DATA_DIR}/keyhold.lock`, '999999999');
+      const second = await openDatabase({ dataDir: database.env.DATA_DIR! });
+      await second.close();
+    } finally {
+      await database.drop();
+    }
+  });
+});

@@ -70,6 +70,23 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(queued.length, 1, 'a verification email goes to the new address');
     });
 
+    it('retires reset links sent to the old address when the email changes', async () => {
+      const u = await registerAndSignIn(t.api);
+      await t.api.post('/auth/password/forgot', { email: u.email });
+      let body: string | null = null;
+      for (let i = 0; i < 50 && !body; i++) {
+        const row = await t.app.ctx.db.selectFrom('email_outbox').select('text_body').where('to_address', '=', u.email).where('kind', '=', 'reset_password').executeTakeFirst();
+        body = row?.text_body ?? null;
+        if (!body) await new Promise((r) => setTimeout(r, 50));
+      }
+      const token = /token=([^\s&]+)/.exec(body ?? '')?.[1];
+      assert.ok(token, 'the reset link was queued');
+      const moved = await t.api.patch('/auth/me', { email: uniqueEmail('moved'), current_password: PASSWORD }, u.accessToken);
+      assert.equal(moved.status, 200);
+      const reset = await t.api.post('/auth/password/reset', { token: decodeURIComponent(token!), new_password: 'a-takeover-passphrase' });
+      assert.deepEqual([reset.status, reset.body], [400, { detail: 'Reset token has already been used or has expired' }]);
+    });
+
     it('validates the body', async () => {
       const u = await registerAndSignIn(t.api);
       assert.equal((await t.api.patch('/auth/me', { name: 5 }, u.accessToken)).status, 422);

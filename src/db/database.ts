@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { PGlitePool } from './pglite-pool.js';
 
 export type Db = Kysely<Database>;
@@ -26,10 +27,19 @@ export interface DatabaseOptions {
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) return openPostgres(options);
-  const inMemory = options.dataDir.startsWith('memory://');
-  if (!inMemory) mkdirSync(options.dataDir, { recursive: true });
-  const pool = await PGlitePool.open(inMemory ? undefined : options.dataDir);
-  return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'embedded');
+  if (options.dataDir.startsWith('memory://')) {
+    const pool = await PGlitePool.open(undefined);
+    return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'embedded');
+  }
+  mkdirSync(options.dataDir, { recursive: true });
+  const lock = lockDataDir(options.dataDir);
+  try {
+    const pool = await PGlitePool.open(options.dataDir);
+    return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'embedded', () => lock.release());
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
 }
 
 function openPostgres(options: DatabaseOptions): DatabaseHandle {
@@ -52,7 +62,7 @@ function openPostgres(options: DatabaseOptions): DatabaseHandle {
   return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
 }
 
-function wrap(db: Db, kind: DatabaseHandle['kind']): DatabaseHandle {
+function wrap(db: Db, kind: DatabaseHandle['kind'], afterClose?: () => void): DatabaseHandle {
   return {
     db,
     kind,
@@ -61,6 +71,7 @@ function wrap(db: Db, kind: DatabaseHandle['kind']): DatabaseHandle {
     },
     async close() {
       await db.destroy();
+      afterClose?.();
     },
   };
 }

@@ -18,6 +18,8 @@ export const NewPassword = Type.String({
 });
 /** A password being checked, not set: imported users may have shorter ones. */
 export const PresentedPassword = Type.String({ minLength: 1, maxLength: 128 });
-export const Uuid = Type.String({ format: 'uuid' });
+// The plain hyphenated form only: ajv's `uuid` format also admits `urn:uuid:…`, which
+// PostgreSQL's uuid type refuses.
+export const Uuid = Type.String({ format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
 export const DateTime = Type.String({ format: 'date-time' });
 export const Message = Type.Object({ message: Type.String() });

@@ -1,8 +1,10 @@
 // Making a platform admin: BOOTSTRAP_ADMIN_* at start, or the `create-admin` command.
 import { randomUUID } from 'node:crypto';
-import type { AppContext } from '../../context.js';
+import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
-import { normalizeEmail } from '../../lib/email-address.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import { isValidEmail, normalizeEmail } from '../../lib/email-address.js';
+import { validationError } from '../../lib/errors.js';
 import { createPersonalAccount } from '../accounts/personal-account.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { findUserByEmail, insertUser, updateUser } from '../users/users.repo.js';
@@ -13,41 +15,64 @@ export interface AdminInput {
   name?: string;
 }
 
-export type AdminOutcome = { user: UserRow; created: boolean };
+/** `created`: a new user; `promoted`: an existing user became admin; neither: already an admin. */
+export type AdminOutcome = { user: UserRow; created: boolean; promoted: boolean };
+
+type Deps = Pick<AppContext, 'db' | 'clock' | 'passwords' | 'config'>;
+
+/** The rules registration applies to an email and a new password (the command line checks before opening a database). */
+export function checkAdminInput(input: AdminInput): void {
+  if (!isValidEmail(input.email)) throw validationError(['body', 'email'], 'value is not a valid email', 'value_error');
+  const passwordLength = [...input.password].length;
+  if (passwordLength < 8 || passwordLength > 128) {
+    throw validationError(['body', 'password'], 'Password must be 8 to 128 characters', 'string_length');
+  }
+}
 
 /** Creates the admin, or promotes an existing user of that email; never resets a password. */
-export async function ensureAdmin(ctx: Pick<AppContext, 'db' | 'clock' | 'passwords' | 'config'>, input: AdminInput): Promise<AdminOutcome> {
+export async function ensureAdmin(ctx: Deps, input: AdminInput, meta: RequestMeta | null = null): Promise<AdminOutcome> {
+  checkAdminInput(input);
   const email = normalizeEmail(input.email);
   const existing = await findUserByEmail(ctx.db, email);
-  const now = ctx.clock.now();
-  if (existing) {
-    if (existing.role === 'admin') return { user: existing, created: false };
-    const user = await ctx.db.transaction().execute(async (trx) => {
-      const promoted = await updateUser(trx, existing.id, { role: 'admin' }, now);
-      await recordAudit(trx, null, { action: 'admin.user_promoted', userId: existing.id, resourceType: 'user', resourceId: existing.id });
-      return promoted;
-    });
-    return { user, created: false };
-  }
+  if (existing) return promote(ctx, existing, meta);
   const passwordHash = await ctx.passwords.hash(input.password);
   const name = input.name?.trim() || 'Administrator';
-  const user = await ctx.db.transaction().execute(async (trx) => {
-    const userId = randomUUID();
-    const accountId = await createPersonalAccount(trx, { ownerId: userId, ownerName: name, inviteCode: null, trialDays: ctx.config.trialDays, now });
-    const created = await insertUser(trx, {
-      id: userId,
-      email,
-      password_hash: passwordHash,
-      name,
-      role: 'admin',
-      account_id: accountId,
-      account_role: 'owner',
-      email_verified_at: now,
-      created_at: now,
-      updated_at: now,
+  const now = ctx.clock.now();
+  try {
+    const user = await ctx.db.transaction().execute(async (trx) => {
+      const userId = randomUUID();
+      const accountId = await createPersonalAccount(trx, { ownerId: userId, ownerName: name, inviteCode: null, trialDays: ctx.config.trialDays, now });
+      const created = await insertUser(trx, {
+        id: userId,
+        email,
+        password_hash: passwordHash,
+        name,
+        role: 'admin',
+        account_id: accountId,
+        account_role: 'owner',
+        email_verified_at: now,
+        created_at: now,
+        updated_at: now,
+      });
+      await recordAudit(trx, meta, { action: 'admin.created', userId, resourceType: 'user', resourceId: userId });
+      return created;
     });
-    await recordAudit(trx, null, { action: 'admin.created', userId, resourceType: 'user', resourceId: userId });
-    return created;
+    return { user, created: true, promoted: false };
+  } catch (err) {
+    // Two instances bootstrapping the same admin at once: the other one made it.
+    if (!isUniqueViolation(err, 'users_email_key')) throw err;
+    const winner = await findUserByEmail(ctx.db, email);
+    if (!winner) throw err;
+    return promote(ctx, winner, meta);
+  }
+}
+
+async function promote(ctx: Deps, existing: UserRow, meta: RequestMeta | null): Promise<AdminOutcome> {
+  if (existing.role === 'admin') return { user: existing, created: false, promoted: false };
+  const user = await ctx.db.transaction().execute(async (trx) => {
+    const promoted = await updateUser(trx, existing.id, { role: 'admin' }, ctx.clock.now());
+    await recordAudit(trx, meta, { action: 'admin.user_promoted', userId: existing.id, resourceType: 'user', resourceId: existing.id });
+    return promoted;
   });
-  return { user, created: true };
+  return { user, created: false, promoted: true };
 }

@@ -5,6 +5,7 @@ import { isUniqueViolation } from '../../db/errors.js';
 import { badRequest, unauthorized } from '../../lib/errors.js';
 import { normalizeEmail } from '../../lib/email-address.js';
 import { recordAudit } from '../audit/audit.repo.js';
+import { retireResetTokens } from '../passwords/passwords.repo.js';
 import { findUserByEmail, updateUser } from '../users/users.repo.js';
 import { queueVerificationEmail } from './email-verification.js';
 import { rejectPasswordless } from './login.service.js';
@@ -57,7 +58,11 @@ export async function updateProfile(ctx: AppContext, user: UserRow, changes: Pro
         resourceId: user.id,
         details: { fields: Object.keys(update).filter((f) => f !== 'email_verified_at') },
       });
-      if (newEmail) await queueVerificationEmail(ctx, trx, updated);
+      if (newEmail) {
+        // A reset link mailed to the old address must not take over the account at the new one.
+        await retireResetTokens(trx, user.id, now);
+        await queueVerificationEmail(ctx, trx, updated);
+      }
       return updated;
     });
     if (newEmail) ctx.outbox.notify();

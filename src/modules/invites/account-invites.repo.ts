@@ -1,11 +1,78 @@
-// Account (tenant) invites as registration uses them.
+// Account (tenant) invites: the only place that queries account_invites.
 import type { Kysely } from 'kysely';
 import type { AccountInviteRow, Database } from '../../db/schema.js';
 
-export async function lockAccountInvite(db: Kysely<Database>, code: string): Promise<AccountInviteRow | undefined> {
+type Executor = Kysely<Database>;
+
+export async function lockAccountInvite(db: Executor, code: string): Promise<AccountInviteRow | undefined> {
   return db.selectFrom('account_invites').selectAll().where('code', '=', code).forUpdate().executeTakeFirst();
 }
 
-export async function markAccountInviteAccepted(db: Kysely<Database>, id: string, userId: string, now: Date): Promise<void> {
+export async function markAccountInviteAccepted(db: Executor, id: string, userId: string, now: Date): Promise<void> {
   await db.updateTable('account_invites').set({ accepted_by_id: userId, used_at: now }).where('id', '=', id).execute();
+}
+
+export interface NewAccountInvite {
+  accountId: string;
+  code: string;
+  email: string;
+  role: AccountInviteRow['role'];
+  invitedById: string;
+  expiresAt: Date;
+  now: Date;
+}
+
+export async function insertAccountInvite(db: Executor, invite: NewAccountInvite): Promise<AccountInviteRow> {
+  return db
+    .insertInto('account_invites')
+    .values({
+      account_id: invite.accountId,
+      code: invite.code,
+      email: invite.email,
+      role: invite.role,
+      invited_by_id: invite.invitedById,
+      expires_at: invite.expiresAt,
+      created_at: invite.now,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Open = neither used nor revoked (expired ones included: they still block a new one). */
+export async function revokeOpenInvitesForEmail(db: Executor, accountId: string, email: string, now: Date): Promise<string[]> {
+  const rows = await db
+    .updateTable('account_invites')
+    .set({ revoked_at: now })
+    .where('account_id', '=', accountId)
+    .where('email', '=', email)
+    .where('used_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .returning('id')
+    .execute();
+  return rows.map((row) => row.id);
+}
+
+/** The conditional UPDATE is the check: a used, revoked or foreign invite matches nothing. */
+export async function revokeOpenInvite(db: Executor, accountId: string, id: string, now: Date): Promise<AccountInviteRow | undefined> {
+  return db
+    .updateTable('account_invites')
+    .set({ revoked_at: now })
+    .where('id', '=', id)
+    .where('account_id', '=', accountId)
+    .where('used_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function listOpenAccountInvites(db: Executor, accountId: string): Promise<AccountInviteRow[]> {
+  return db
+    .selectFrom('account_invites')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('used_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .execute();
 }

@@ -2,11 +2,54 @@
 import type { Kysely } from 'kysely';
 import type { Database, InviteCodeRow } from '../../db/schema.js';
 
+type Executor = Kysely<Database>;
+
 /** Locks the row until the transaction ends, so two registrations cannot both spend it. */
-export async function lockInviteCode(db: Kysely<Database>, code: string): Promise<InviteCodeRow | undefined> {
+export async function lockInviteCode(db: Executor, code: string): Promise<InviteCodeRow | undefined> {
   return db.selectFrom('invite_codes').selectAll().where('code', '=', code.toUpperCase()).forUpdate().executeTakeFirst();
 }
 
-export async function markInviteCodeUsed(db: Kysely<Database>, id: string, userId: string, now: Date): Promise<void> {
+export async function markInviteCodeUsed(db: Executor, id: string, userId: string, now: Date): Promise<void> {
   await db.updateTable('invite_codes').set({ used_by_id: userId, used_at: now }).where('id', '=', id).execute();
+}
+
+export interface NewInviteCode {
+  code: string;
+  assignedPlan: string | null;
+  trialDurationDays: number | null;
+  expiresAt: Date | null;
+  createdById: string | null;
+  now: Date;
+}
+
+/** Inserts the code unless it already exists (then undefined: the caller draws another). */
+export async function insertInviteCode(db: Executor, code: NewInviteCode): Promise<InviteCodeRow | undefined> {
+  return db
+    .insertInto('invite_codes')
+    .values({
+      code: code.code,
+      assigned_plan: code.assignedPlan,
+      trial_duration_days: code.trialDurationDays,
+      expires_at: code.expiresAt,
+      created_by_id: code.createdById,
+      created_at: code.now,
+    })
+    .onConflict((oc) => oc.column('code').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export type InviteCodeWithUser = InviteCodeRow & { used_by_email: string | null };
+
+export async function listInviteCodes(db: Executor, page: { limit: number; offset: number }): Promise<InviteCodeWithUser[]> {
+  return db
+    .selectFrom('invite_codes')
+    .leftJoin('users', 'users.id', 'invite_codes.used_by_id')
+    .selectAll('invite_codes')
+    .select('users.email as used_by_email')
+    .orderBy('invite_codes.created_at', 'desc')
+    .orderBy('invite_codes.id')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute();
 }

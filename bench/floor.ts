@@ -1,0 +1,189 @@
+// What the hardware allows, measured in this process with the service's own building blocks:
+// argon2id verifies at the configured cost (through the libuv threadpool, as the server runs
+// them), and a JWT verify plus one primary-key SELECT (the least GET /auth/me can do).
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import type { Config } from '../src/config.js';
+import { systemClock } from '../src/lib/clock.js';
+import { createPasswordHasher } from '../src/lib/passwords.js';
+import { createTokenService, type TokenService } from '../src/lib/tokens.js';
+import { cpuBetween, snapshot } from './proc-cpu.js';
+
+/** Keeps `concurrency` calls of `op` in flight for `seconds`; returns how many completed. */
+async function saturate(seconds: number, concurrency: number, op: () => Promise<unknown>): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        await op();
+        done++;
+      }
+    }),
+  );
+  return done;
+}
+
+async function timed(seconds: number, concurrency: number, op: () => Promise<unknown>) {
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const ops = await saturate(seconds, concurrency, op);
+  const wall = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { ops, perSecond: ops / wall, cpuSecondsPerOp: (cpu.user + cpu.system) / 1e6 / ops, wall };
+}
+
+export interface Argon2Floor {
+  params: Config['argon2'];
+  threadpoolSize: number;
+  concurrency: number;
+  verifiesPerSecond: number;
+  /** CPU per verify: the rate one core sustains is its inverse. */
+  cpuMsPerVerify: number;
+}
+
+export async function measureArgon2Floor(params: Config['argon2'], seconds: number): Promise<Argon2Floor> {
+  const hasher = createPasswordHasher(params);
+  const password = 'floor-password-1';
+  const hash = await hasher.hash(password);
+  await hasher.verify(hash, password);
+  const threadpoolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  // As many in flight as the threadpool runs at once, plus a queue, like a busy login endpoint.
+  const concurrency = threadpoolSize * 2;
+  const result = await timed(seconds, concurrency, () => hasher.verify(hash, password));
+  return {
+    params,
+    threadpoolSize,
+    concurrency,
+    verifiesPerSecond: result.perSecond,
+    cpuMsPerVerify: result.cpuSecondsPerOp * 1000,
+  };
+}
+
+export interface LookupFloor {
+  database: 'postgres' | 'embedded';
+  concurrency: number;
+  jwtVerifyMicros: number;
+  lookupsPerSecond: number;
+  /** Client-side CPU (JWT verify + driver) per lookup: what a perfect /auth/me would cost the server. */
+  clientCpuMicrosPerLookup: number;
+  /** PostgreSQL's CPU per lookup (null for the embedded database: it is in the client's figure). */
+  postgresCpuMicrosPerLookup: number | null;
+}
+
+export function benchTokenService(config: Readonly<Config>): TokenService {
+  return createTokenService({
+    secret: config.jwtSecret!,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    clock: systemClock,
+    lifetimesSeconds: {
+      access: config.accessTokenExpireMinutes * 60,
+      refresh: config.refreshTokenExpireDays * 86_400,
+      password_reset: 3600,
+      email_verification: 86_400,
+    },
+  });
+}
+
+async function jwtVerifyMicros(tokens: TokenService, accessToken: string): Promise<number> {
+  for (let i = 0; i < 500; i++) await tokens.verify(accessToken, 'access');
+  const n = 5000;
+  const cpuBefore = process.cpuUsage();
+  for (let i = 0; i < n; i++) await tokens.verify(accessToken, 'access');
+  const cpu = process.cpuUsage(cpuBefore);
+  return (cpu.user + cpu.system) / n;
+}
+
+const PK_SELECT = 'SELECT * FROM users WHERE id = $1';
+const MIGRATIONS_DIR = new URL('../migrations/', import.meta.url).pathname;
+
+export interface LookupFloorMeter {
+  measure(seconds: number): Promise<LookupFloor>;
+  close(): Promise<void>;
+}
+
+const LOOKUP_CONCURRENCY = 32;
+
+function lookupMeter(
+  database: LookupFloor['database'],
+  tokens: TokenService,
+  accessToken: string,
+  select: (userId: string) => Promise<number>,
+  close: () => Promise<void>,
+  postgresPids?: () => Promise<number[]>,
+): LookupFloorMeter {
+  const lookup = async (): Promise<void> => {
+    const claims = await tokens.verify(accessToken, 'access');
+    if (!claims) throw new Error('floor: the access token does not verify');
+    if ((await select(claims.sub)) !== 1) throw new Error('floor: the user is missing');
+  };
+  return {
+    async measure(seconds) {
+      await saturate(Math.min(1, seconds / 2), LOOKUP_CONCURRENCY, lookup); // fills the pool, warms up
+      const pgBefore = postgresPids ? snapshot(await postgresPids()) : undefined;
+      const result = await timed(seconds, LOOKUP_CONCURRENCY, lookup);
+      let postgresCpuMicrosPerLookup: number | null = null;
+      if (postgresPids && pgBefore) {
+        const pids = new Set([...pgBefore.keys(), ...(await postgresPids())]);
+        postgresCpuMicrosPerLookup = (cpuBetween(pgBefore, snapshot(pids)) / result.ops) * 1e6;
+      }
+      return {
+        database,
+        concurrency: LOOKUP_CONCURRENCY,
+        jwtVerifyMicros: await jwtVerifyMicros(tokens, accessToken),
+        lookupsPerSecond: result.perSecond,
+        clientCpuMicrosPerLookup: result.cpuSecondsPerOp * 1e6,
+        postgresCpuMicrosPerLookup,
+      };
+    },
+    close,
+  };
+}
+
+/** JWT verify + `SELECT * FROM users WHERE id = $1` through `pg`, with the server's pool size,
+ *  on the bench database (the seeded user of `accessToken`). */
+export function postgresLookupFloor(options: {
+  url: string;
+  poolSize: number;
+  tokens: TokenService;
+  accessToken: string;
+  postgresPids: () => Promise<number[]>;
+}): LookupFloorMeter {
+  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize });
+  const select = async (userId: string) => (await pool.query(PK_SELECT, [userId])).rowCount ?? 0;
+  return lookupMeter('postgres', options.tokens, options.accessToken, select, () => pool.end(), options.postgresPids);
+}
+
+/**
+ * The same on the embedded database: an in-memory PGlite in this process with the schema and
+ * one user (the server holds its own data directory exclusively).
+ */
+export async function embeddedLookupFloor(tokens: TokenService): Promise<LookupFloorMeter> {
+  const db = await PGlite.create();
+  const migrations = readdirSync(MIGRATIONS_DIR).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort();
+  for (const file of migrations) await db.exec(readFileSync(join(MIGRATIONS_DIR, file), 'utf8'));
+  const [accountId, userId] = [randomUUID(), randomUUID()];
+  await db.query(`INSERT INTO accounts (id, name, display_code) VALUES ($1, 'Floor', 'FLOOR001')`, [accountId]);
+  await db.query(
+    `INSERT INTO users (id, email, name, account_id, account_role, password_hash) VALUES ($1, 'floor@example.com', 'Floor', $2, 'owner', 'x')`,
+    [userId, accountId],
+  );
+  const { token } = await tokens.issue('access', userId, { sid: randomUUID() });
+  const select = async (id: string) => (await db.query(PK_SELECT, [id])).rows.length;
+  return lookupMeter('embedded', tokens, token, select, () => db.close());
+}
+
+/** Two measurements of a floor, before and after the run it is compared with, averaged:
+ *  the machine's background load drifts, and this puts the floor where the run was. */
+export function meanOf<T extends object>(a: T, b: T): T {
+  const mean: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(a)) {
+    const other = (b as Record<string, unknown>)[key];
+    if (typeof value === 'number' && typeof other === 'number') mean[key] = (value + other) / 2;
+  }
+  return mean as T;
+}

@@ -1,0 +1,72 @@
+// The account (tenant) and its members: the only SQL of the accounts feature.
+import { sql, type Kysely } from 'kysely';
+import type { Database, UserRow } from '../../db/schema.js';
+
+type Executor = Kysely<Database>;
+
+export interface AccountWithSubscription {
+  id: string;
+  name: string;
+  display_code: string;
+  owner_id: string | null;
+  created_at: Date;
+  plan: string | null;
+  status: string | null;
+  current_period_start: Date | null;
+  current_period_end: Date | null;
+}
+
+export async function findAccountWithSubscription(db: Executor, accountId: string): Promise<AccountWithSubscription | undefined> {
+  return db
+    .selectFrom('accounts')
+    .leftJoin('subscriptions', 'subscriptions.account_id', 'accounts.id')
+    .select([
+      'accounts.id',
+      'accounts.name',
+      'accounts.display_code',
+      'accounts.owner_id',
+      'accounts.created_at',
+      'subscriptions.plan',
+      'subscriptions.status',
+      'subscriptions.current_period_start',
+      'subscriptions.current_period_end',
+    ])
+    .where('accounts.id', '=', accountId)
+    .executeTakeFirst();
+}
+
+export async function findAccountName(db: Executor, accountId: string): Promise<string> {
+  const row = await db.selectFrom('accounts').select('name').where('id', '=', accountId).executeTakeFirstOrThrow();
+  return row.name;
+}
+
+export async function listAccountMembers(db: Executor, accountId: string): Promise<UserRow[]> {
+  return db.selectFrom('users').selectAll().where('account_id', '=', accountId).orderBy('created_at').orderBy('id').execute();
+}
+
+/**
+ * Locks the named users that belong to the account, in id order (two managers acting on
+ * each other lock in the same order, so they queue instead of deadlocking). Users of
+ * other accounts are simply absent: the caller answers 404 without saying they exist.
+ */
+export async function lockAccountMembers(db: Executor, accountId: string, userIds: string[]): Promise<Map<string, UserRow>> {
+  const rows = await db
+    .selectFrom('users')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('id', 'in', userIds)
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+export async function isAccountMemberEmail(db: Executor, accountId: string, email: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('users')
+    .select('id')
+    .where('account_id', '=', accountId)
+    .where(sql<string>`lower(email)`, '=', email.toLowerCase())
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -1,0 +1,126 @@
+// The caller's own account: read it and its members, change a member's role, remove a member.
+//
+// Who may do what (account_role):
+//   owner  — everything below, and demote or remove admins;
+//   admin  — invite, promote members to admin, remove members; NOT demote or remove another
+//            admin (an admin cannot oust a peer; only the owner can);
+//   member — read the account and the member list.
+// The owner can be neither demoted nor removed, and nobody changes or removes themself here.
+// Removing a member moves them to a fresh personal account they own (users.account_id is
+// NOT NULL) with the standard trial, and signs them out everywhere, in one transaction.
+import type { Kysely } from 'kysely';
+import type { AppContext, RequestMeta } from '../../context.js';
+import type { Database, UserRow } from '../../db/schema.js';
+import { badRequest, forbidden, notFound } from '../../lib/errors.js';
+import { recordAudit } from '../audit/audit.repo.js';
+import { revokeAllSessions } from '../sessions/sessions.repo.js';
+import { updateUser } from '../users/users.repo.js';
+import { findAccountWithSubscription, listAccountMembers, lockAccountMembers, type AccountWithSubscription } from './accounts.repo.js';
+import { createPersonalAccount } from './personal-account.js';
+
+export type AccountRole = UserRow['account_role'];
+export type AssignableAccountRole = Exclude<AccountRole, 'owner'>;
+
+type Deps = Pick<AppContext, 'db' | 'clock' | 'config'>;
+
+const canManageAccount = (user: Pick<UserRow, 'account_role'>): boolean =>
+  user.account_role === 'owner' || user.account_role === 'admin';
+
+/** Owners and admins manage the account; anyone else gets 403 `Not enough permissions`. */
+export function requireAccountManager(user: Pick<UserRow, 'account_role'>): void {
+  if (!canManageAccount(user)) throw forbidden();
+}
+
+/**
+ * Re-reads the acting manager under a row lock inside a transaction: a manager demoted or
+ * removed a moment ago (after their request was authenticated) cannot still act.
+ */
+export async function lockManager(trx: Kysely<Database>, actor: UserRow, otherIds: string[] = []): Promise<Map<string, UserRow>> {
+  const rows = await lockAccountMembers(trx, actor.account_id, [...new Set([actor.id, ...otherIds])]);
+  const fresh = rows.get(actor.id);
+  if (!fresh || !canManageAccount(fresh)) throw forbidden();
+  return rows;
+}
+
+export async function getAccount(ctx: Pick<AppContext, 'db'>, user: UserRow): Promise<AccountWithSubscription> {
+  const account = await findAccountWithSubscription(ctx.db, user.account_id);
+  if (!account) throw notFound('Account not found');
+  return account;
+}
+
+export async function listMembers(ctx: Pick<AppContext, 'db'>, user: UserRow): Promise<UserRow[]> {
+  return listAccountMembers(ctx.db, user.account_id);
+}
+
+type MemberAction = 'change' | 'remove';
+
+function assertMayManageMember(actor: UserRow, target: UserRow, action: MemberAction): void {
+  if (target.account_role === 'owner') {
+    throw badRequest(action === 'change' ? 'The account owner cannot be demoted' : 'The account owner cannot be removed');
+  }
+  if (target.id === actor.id) {
+    throw badRequest(action === 'change' ? 'You cannot change your own account role' : 'You cannot remove yourself from the account');
+  }
+  if (target.account_role === 'admin' && actor.account_role !== 'owner') throw forbidden();
+}
+
+async function lockActorAndTarget(trx: Kysely<Database>, actor: UserRow, targetId: string): Promise<{ actor: UserRow; target: UserRow }> {
+  const rows = await lockManager(trx, actor, [targetId]);
+  const target = rows.get(targetId);
+  if (!target) throw notFound('User not found');
+  return { actor: rows.get(actor.id)!, target };
+}
+
+export async function changeMemberRole(
+  ctx: Deps,
+  actor: UserRow,
+  targetId: string,
+  role: AssignableAccountRole,
+  meta: RequestMeta | null,
+): Promise<UserRow> {
+  requireAccountManager(actor);
+  const now = ctx.clock.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    const locked = await lockActorAndTarget(trx, actor, targetId);
+    const { target } = locked;
+    // Promoting a member to admin is an admin's right; anything touching an admin is the owner's.
+    assertMayManageMember(locked.actor, target, 'change');
+    if (target.account_role === role) return target;
+    const updated = await updateUser(trx, target.id, { account_role: role }, now);
+    await recordAudit(trx, meta, {
+      action: 'account.member_role_changed',
+      userId: actor.id,
+      resourceType: 'user',
+      resourceId: target.id,
+      details: { account_id: actor.account_id, from: target.account_role, to: role },
+    });
+    return updated;
+  });
+}
+
+export async function removeMember(ctx: Deps, actor: UserRow, targetId: string, meta: RequestMeta | null): Promise<void> {
+  requireAccountManager(actor);
+  const now = ctx.clock.now();
+  await ctx.db.transaction().execute(async (trx) => {
+    const locked = await lockActorAndTarget(trx, actor, targetId);
+    const { target } = locked;
+    assertMayManageMember(locked.actor, target, 'remove');
+    const personalAccountId = await createPersonalAccount(trx, {
+      ownerId: target.id,
+      ownerName: target.name,
+      inviteCode: null,
+      trialDays: ctx.config.trialDays,
+      now,
+    });
+    await updateUser(trx, target.id, { account_id: personalAccountId, account_role: 'owner' }, now);
+    // Their tokens were minted while they belonged to the account: end them now.
+    await revokeAllSessions(trx, target.id, now);
+    await recordAudit(trx, meta, {
+      action: 'account.member_removed',
+      userId: actor.id,
+      resourceType: 'user',
+      resourceId: target.id,
+      details: { account_id: actor.account_id, role: target.account_role, new_account_id: personalAccountId },
+    });
+  });
+}

@@ -1,0 +1,82 @@
+// Platform administration of users: search, activate/deactivate, grant/remove the admin
+// role. Shared by /admin/users and the `keyhold users` commands (actor null = operator).
+import type { AppContext, RequestMeta } from '../../context.js';
+import type { UserRow } from '../../db/schema.js';
+import { normalizeEmail } from '../../lib/email-address.js';
+import { badRequest, forbidden, notFound } from '../../lib/errors.js';
+import { recordAudit } from '../audit/audit.repo.js';
+import { revokeAllSessions } from '../sessions/sessions.repo.js';
+import { findUserByEmail, findUserById, updateUser } from '../users/users.repo.js';
+import { searchUsers as selectUsers, lockUsers } from './admin-users.repo.js';
+import { checkPage, type PageRequest } from './paging.js';
+
+export const USER_PAGE = { defaultLimit: 50, maxLimit: 200 } as const;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface UserChanges {
+  is_active?: boolean;
+  role?: UserRow['role'];
+}
+
+/** Newest first; `q` searches email and name. */
+export async function listUsers(ctx: Pick<AppContext, 'db'>, query: PageRequest & { q?: string }): Promise<UserRow[]> {
+  const page = checkPage(query, USER_PAGE);
+  return selectUsers(ctx.db, { q: query.q?.trim() || undefined, ...page });
+}
+
+/** A user named by id or by email (the command line takes either). */
+export async function findUserByReference(ctx: Pick<AppContext, 'db'>, reference: string): Promise<UserRow> {
+  const user = UUID.test(reference) ? await findUserById(ctx.db, reference) : await findUserByEmail(ctx.db, normalizeEmail(reference));
+  if (!user) throw notFound('User not found');
+  return user;
+}
+
+/**
+ * Applies the changes that differ from the stored user. Deactivation revokes every session
+ * and refresh token in the same transaction, so the user's live access tokens stop working
+ * on their next request. An admin can neither deactivate nor demote themself (the platform
+ * would be one click from having no admin).
+ */
+export async function updateUserAsAdmin(
+  ctx: Pick<AppContext, 'db' | 'clock'>,
+  actorId: string | null,
+  userId: string,
+  changes: UserChanges,
+  meta: RequestMeta | null,
+): Promise<UserRow> {
+  if (actorId === userId && changes.is_active === false) throw badRequest('You cannot deactivate your own account');
+  if (actorId === userId && changes.role === 'engineer') throw badRequest('You cannot remove your own admin role');
+  const now = ctx.clock.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    const locked = await lockUsers(trx, actorId ? [actorId, userId] : [userId]);
+    if (actorId) {
+      // The admin check ran when the request was authenticated; re-check under the lock.
+      const actor = locked.get(actorId);
+      if (!actor || actor.role !== 'admin' || !actor.is_active) throw forbidden();
+    }
+    const user = locked.get(userId);
+    if (!user) throw notFound('User not found');
+
+    const update: UserChanges = {};
+    const diff: Record<string, { from: unknown; to: unknown }> = {};
+    for (const key of ['is_active', 'role'] as const) {
+      const value = changes[key];
+      if (value !== undefined && value !== user[key]) {
+        Object.assign(update, { [key]: value });
+        diff[key] = { from: user[key], to: value };
+      }
+    }
+    if (Object.keys(update).length === 0) return user;
+
+    const updated = await updateUser(trx, user.id, update, now);
+    if (update.is_active === false) await revokeAllSessions(trx, user.id, now);
+    await recordAudit(trx, meta, {
+      action: 'admin.user_updated',
+      userId: actorId,
+      resourceType: 'user',
+      resourceId: user.id,
+      details: { changes: diff, sessions_revoked: update.is_active === false },
+    });
+    return updated;
+  });
+}

@@ -1,0 +1,92 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { AuditLogRow, InviteCodeRow } from '../../db/schema.js';
+import { DateTime, Nullable, Uuid } from '../../http/schema-types.js';
+import { AUDIT_LOG_PAGE } from '../audit/audit-logs.service.js';
+import { INVITE_CODE_RULES } from '../invites/invite-codes.service.js';
+import { QueryInteger } from './request-params.js';
+
+export const CreateInviteCodesBody = Type.Object({
+  count: Type.Optional(Type.Integer({ minimum: 1, maximum: INVITE_CODE_RULES.maxCount, default: 1 })),
+  assigned_plan: Type.Optional(Nullable(Type.String({ pattern: INVITE_CODE_RULES.planPattern }))),
+  trial_duration_days: Type.Optional(
+    Nullable(Type.Integer({ minimum: 1, maximum: INVITE_CODE_RULES.maxTrialDays, description: 'Needs assigned_plan' })),
+  ),
+  expires_at: Type.Optional(Nullable(DateTime)),
+});
+
+export const InviteCodeResponse = Type.Object({
+  id: Uuid,
+  code: Type.String(),
+  assigned_plan: Nullable(Type.String()),
+  trial_duration_days: Nullable(Type.Integer()),
+  expires_at: Nullable(DateTime),
+  used_at: Nullable(DateTime),
+  used_by_id: Nullable(Uuid),
+  used_by_email: Nullable(Type.String()),
+  created_at: DateTime,
+});
+export type InviteCodeResponse = Static<typeof InviteCodeResponse>;
+
+export const toInviteCodeResponse = (code: InviteCodeRow & { used_by_email?: string | null }): InviteCodeResponse => ({
+  id: code.id,
+  code: code.code,
+  assigned_plan: code.assigned_plan,
+  trial_duration_days: code.trial_duration_days,
+  expires_at: code.expires_at?.toISOString() ?? null,
+  used_at: code.used_at?.toISOString() ?? null,
+  used_by_id: code.used_by_id,
+  used_by_email: code.used_by_email ?? null,
+  created_at: code.created_at.toISOString(),
+});
+
+export const PageQuery = Type.Object({ limit: Type.Optional(QueryInteger), offset: Type.Optional(QueryInteger) });
+
+export const SettingsResponse = Type.Record(Type.String(), Type.Unknown());
+export const SettingParams = Type.Object({ key: Type.String({ maxLength: 100 }) });
+export const SettingBody = Type.Object({ value: Type.Unknown() });
+export const SettingResponse = Type.Object({ key: Type.String(), value: Type.Unknown() });
+
+export const UsersQuery = Type.Object({
+  q: Type.Optional(Type.String({ maxLength: 254, description: 'Matches anywhere in the email or name' })),
+  limit: Type.Optional(QueryInteger),
+  offset: Type.Optional(QueryInteger),
+});
+export const UserParams = Type.Object({ id: Uuid });
+export const UpdateUserBody = Type.Object({
+  is_active: Type.Optional(Type.Boolean()),
+  role: Type.Optional(Type.Union([Type.Literal('engineer'), Type.Literal('admin')])),
+});
+
+export const AuditLogsQuery = Type.Object({
+  user_id: Type.Optional(Uuid),
+  action: Type.Optional(Type.String({ maxLength: 100 })),
+  limit: Type.Optional(QueryInteger),
+  before: Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$', description: 'The id of the last row seen: the next page' })),
+  since: Type.Optional(DateTime),
+  until: Type.Optional(DateTime),
+});
+
+export const AuditLogResponse = Type.Object({
+  id: Type.String({ description: `A bigint as a decimal string; newest first, at most ${AUDIT_LOG_PAGE.maxLimit} a page` }),
+  created_at: DateTime,
+  user_id: Nullable(Uuid),
+  action: Type.String(),
+  resource_type: Nullable(Type.String()),
+  resource_id: Nullable(Type.String()),
+  ip: Nullable(Type.String()),
+  user_agent: Nullable(Type.String()),
+  details: Type.Object({}, { additionalProperties: true }),
+});
+export type AuditLogResponse = Static<typeof AuditLogResponse>;
+
+export const toAuditLogResponse = (row: AuditLogRow): AuditLogResponse => ({
+  id: row.id,
+  created_at: row.created_at.toISOString(),
+  user_id: row.user_id,
+  action: row.action,
+  resource_type: row.resource_type,
+  resource_id: row.resource_id,
+  ip: row.ip,
+  user_agent: row.user_agent,
+  details: row.details,
+});

@@ -1,0 +1,48 @@
+// The SMTP side of email delivery: one nodemailer transport for SMTP_URL, sending as EMAIL_FROM.
+// Only the outbox worker calls it, so no request ever waits on an SMTP server.
+import nodemailer from 'nodemailer';
+
+export interface OutgoingMessage {
+  /** The outbox row id: it becomes the Message-ID, so a resend after a crash is recognisably the same mail. */
+  id: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string | null;
+}
+
+export interface Mailer {
+  send(message: OutgoingMessage): Promise<void>;
+  close(): void;
+}
+
+// Short timeouts: a dead or hanging server should fail the attempt (and be retried) in
+// seconds, well inside the outbox lease, not hold the worker for nodemailer's default hour.
+const TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000, dnsTimeout: 10_000 };
+
+export function createSmtpMailer(smtpUrl: string, from: string): Mailer {
+  const transport = nodemailer.createTransport({ url: smtpUrl, ...TIMEOUTS });
+  const messageIdDomain = domainOf(from);
+  return {
+    async send(message) {
+      await transport.sendMail({
+        from,
+        to: message.to,
+        subject: message.subject,
+        text: message.text,
+        ...(message.html ? { html: message.html } : {}),
+        messageId: `<${message.id}@${messageIdDomain}>`,
+        // Tells mail servers and auto-responders this is machine-sent (RFC 3834).
+        headers: { 'Auto-Submitted': 'auto-generated' },
+      });
+    },
+    close() {
+      transport.close();
+    },
+  };
+}
+
+function domainOf(from: string): string {
+  const match = /@([^\s>]+)>?\s*$/.exec(from);
+  return match?.[1] ?? 'keyhold.local';
+}

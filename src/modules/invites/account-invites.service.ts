@@ -1,0 +1,97 @@
+// Inviting people into the caller's account. An invite is a random, single-use code bound
+// to one email address and one role, valid for ACCOUNT_INVITE_TTL_DAYS; registration with
+// `account_invite_code` spends it (see auth/registration.service.ts claimInvites).
+import type { AppContext, RequestMeta } from '../../context.js';
+import type { AccountInviteRow, UserRow } from '../../db/schema.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import { addDays } from '../../lib/clock.js';
+import { normalizeEmail } from '../../lib/email-address.js';
+import { badRequest, notFound } from '../../lib/errors.js';
+import { randomToken } from '../../lib/random.js';
+import { findAccountName, isAccountMemberEmail } from '../accounts/accounts.repo.js';
+import { lockManager, requireAccountManager, type AssignableAccountRole } from '../accounts/accounts.service.js';
+import { recordAudit } from '../audit/audit.repo.js';
+import { enqueueEmail } from '../email/outbox.repo.js';
+import { accountInviteMessage } from '../email/templates.js';
+import {
+  insertAccountInvite,
+  listOpenAccountInvites,
+  revokeOpenInvite,
+  revokeOpenInvitesForEmail,
+} from './account-invites.repo.js';
+
+export const ACCOUNT_INVITE_TTL_DAYS = 7;
+const OPEN_INVITE_INDEX = 'account_invites_open_key';
+
+type Deps = Pick<AppContext, 'db' | 'clock' | 'config' | 'outbox'>;
+
+export interface AccountInviteInput {
+  email: string;
+  role: AssignableAccountRole;
+}
+
+export async function createAccountInvite(ctx: Deps, actor: UserRow, input: AccountInviteInput, meta: RequestMeta | null): Promise<AccountInviteRow> {
+  requireAccountManager(actor);
+  const email = normalizeEmail(input.email);
+  // Two re-invites of one address at once: the partial unique index lets one insert win;
+  // the loser runs again, now revoking the winner's invite, so the last one stands.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const invite = await ctx.db.transaction().execute(async (trx) => {
+        await lockManager(trx, actor);
+        if (await isAccountMemberEmail(trx, actor.account_id, email)) {
+          throw badRequest('This email address already belongs to a member of this account');
+        }
+        const now = ctx.clock.now();
+        const replaced = await revokeOpenInvitesForEmail(trx, actor.account_id, email, now);
+        const invite = await insertAccountInvite(trx, {
+          accountId: actor.account_id,
+          code: randomToken(24),
+          email,
+          role: input.role,
+          invitedById: actor.id,
+          expiresAt: addDays(now, ACCOUNT_INVITE_TTL_DAYS),
+          now,
+        });
+        const accountName = await findAccountName(trx, actor.account_id);
+        await enqueueEmail(trx, accountInviteMessage(ctx.config.frontendUrl, email, accountName, invite.code));
+        await recordAudit(trx, meta, {
+          action: 'account.invite_created',
+          userId: actor.id,
+          resourceType: 'account_invite',
+          resourceId: invite.id,
+          details: { account_id: actor.account_id, email, role: input.role, replaced_invite_ids: replaced },
+        });
+        return invite;
+      });
+      ctx.outbox.notify();
+      return invite;
+    } catch (err) {
+      if (attempt < 3 && isUniqueViolation(err, OPEN_INVITE_INDEX)) continue;
+      throw err;
+    }
+  }
+}
+
+/** The account's open invites (not used, not revoked; expired ones too, so they can be re-sent). */
+export async function listAccountInvites(ctx: Pick<AppContext, 'db'>, actor: UserRow): Promise<AccountInviteRow[]> {
+  requireAccountManager(actor);
+  return listOpenAccountInvites(ctx.db, actor.account_id);
+}
+
+export async function revokeAccountInvite(ctx: Pick<AppContext, 'db' | 'clock'>, actor: UserRow, inviteId: string, meta: RequestMeta | null): Promise<void> {
+  requireAccountManager(actor);
+  await ctx.db.transaction().execute(async (trx) => {
+    await lockManager(trx, actor);
+    // Unknown, already used or revoked, or another account's: all the same 404.
+    const revoked = await revokeOpenInvite(trx, actor.account_id, inviteId, ctx.clock.now());
+    if (!revoked) throw notFound('Invite not found');
+    await recordAudit(trx, meta, {
+      action: 'account.invite_revoked',
+      userId: actor.id,
+      resourceType: 'account_invite',
+      resourceId: revoked.id,
+      details: { account_id: actor.account_id, email: revoked.email, role: revoked.role },
+    });
+  });
+}

@@ -1,0 +1,49 @@
+// POST /auth/password/change, and what every password change shares with a reset.
+import type { Kysely } from 'kysely';
+import type { AppContext, RequestMeta } from '../../context.js';
+import type { Database, UserRow } from '../../db/schema.js';
+import { badRequest, unauthorized } from '../../lib/errors.js';
+import { normalizePassword } from '../../lib/passwords.js';
+import { recordAudit } from '../audit/audit.repo.js';
+import { rejectPasswordless } from '../auth/login.service.js';
+import { revokeAllSessions } from '../sessions/sessions.repo.js';
+import { updateUser } from '../users/users.repo.js';
+import { retireResetTokens } from './passwords.repo.js';
+
+export async function changePassword(
+  ctx: AppContext,
+  user: UserRow,
+  input: { current_password: string; new_password: string },
+  meta: RequestMeta,
+): Promise<void> {
+  await rejectPasswordless(ctx, user);
+  const { valid } = await ctx.passwords.verify(user.password_hash, input.current_password);
+  if (!valid) throw unauthorized('Current password is incorrect');
+  if (normalizePassword(input.current_password) === normalizePassword(input.new_password)) {
+    throw badRequest('New password must be different from current password');
+  }
+  // argon2 before the transaction: no connection or row lock waits on it.
+  const passwordHash = await ctx.passwords.hash(input.new_password);
+  const now = ctx.clock.now();
+  await ctx.db.transaction().execute(async (trx) => {
+    await replacePassword(trx, user.id, passwordHash, now);
+    await recordAudit(trx, meta, { action: 'auth.password_change', userId: user.id, resourceType: 'user', resourceId: user.id });
+  });
+}
+
+/**
+ * Sets a new password and ends everything the old one opened: every session (so access
+ * tokens die at once, not at expiry) with its refresh tokens, and every reset link not yet
+ * used. A lockout from guessing the old password ends too. Call inside the transaction of
+ * the change.
+ */
+export async function replacePassword(trx: Kysely<Database>, userId: string, passwordHash: string, now: Date): Promise<void> {
+  await updateUser(
+    trx,
+    userId,
+    { password_hash: passwordHash, must_change_password: false, failed_login_count: 0, lockout_count: 0, locked_until: null },
+    now,
+  );
+  await revokeAllSessions(trx, userId, now);
+  await retireResetTokens(trx, userId, now);
+}
