@@ -29,13 +29,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   if (options.databaseUrl) return openPostgres(options);
   if (options.dataDir.startsWith('memory://')) {
     const pool = await PGlitePool.open(undefined);
-    return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'embedded');
+    return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'embedded', () => pool.end());
   }
   mkdirSync(options.dataDir, { recursive: true });
   const lock = lockDataDir(options.dataDir);
   try {
     const pool = await PGlitePool.open(options.dataDir);
-    return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'embedded', () => lock.release());
+    // Kysely ends the pool only if it ever used it; end it ourselves so PGlite always closes.
+    return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'embedded', async () => {
+      await pool.end();
+      lock.release();
+    });
   } catch (err) {
     lock.release();
     throw err;
@@ -62,7 +66,7 @@ function openPostgres(options: DatabaseOptions): DatabaseHandle {
   return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
 }
 
-function wrap(db: Db, kind: DatabaseHandle['kind'], afterClose?: () => void): DatabaseHandle {
+function wrap(db: Db, kind: DatabaseHandle['kind'], afterClose?: () => Promise<void>): DatabaseHandle {
   return {
     db,
     kind,
@@ -71,7 +75,7 @@ function wrap(db: Db, kind: DatabaseHandle['kind'], afterClose?: () => void): Da
     },
     async close() {
       await db.destroy();
-      afterClose?.();
+      await afterClose?.();
     },
   };
 }
