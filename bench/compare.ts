@@ -4,14 +4,13 @@
 // each and the ratio.
 //   npx tsx bench/compare.ts --candidate <dir>/dist/server.js [--base <server.js>]
 //        [--scenario me|refresh|login|register|mix ...] [--rounds 8] [--burst 1.5] [--db postgres|embedded]
-import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { createBenchDatabase, postgresPidsFor, type BenchDatabase, type DatabaseKind } from './databases.js';
+import { ADMIN_URL, createBenchDatabase, postgresPidsFor, type BenchDatabase, type DatabaseKind } from './databases.js';
 import { runLoad, type LoadResult, type Meters } from './load.js';
 import { SCENARIO_LABELS, scenarioRequests, usesRefreshPool, type ScenarioName, type ScenarioState } from './scenarios.js';
 import { seed } from './seed.js';
-import { prepareServer, startServer, type RunningServer, type ServerEntry } from './server.js';
+import { BENCH_SERVER_ENV, customEntry, prepareServer, startServer, type RunningServer, type ServerEntry } from './server.js';
 import { RefreshTokenPool } from './token-pool.js';
 
 const { values: args } = parseArgs({
@@ -30,8 +29,6 @@ const ROUNDS = Number(args.rounds);
 const BURST_SECONDS = Number(args.burst);
 const KIND = args.db as DatabaseKind;
 const CONNECTIONS: Record<ScenarioName, number> = { me: 32, refresh: 32, login: 8, register: 8, mix: 32 };
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const SERVER_ENV = { JWT_SECRET: 'keyhold-bench-signing-secret-0123456789abcdef', RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'warn' };
 
 interface Variant {
   name: string;
@@ -51,7 +48,7 @@ async function setUp(variant: Variant): Promise<void> {
     variant.admin = new pg.Client({ connectionString: ADMIN_URL });
     await variant.admin.connect();
   }
-  variant.server = await startServer({ entry: variant.entry, env: { ...SERVER_ENV, ...variant.database.env } });
+  variant.server = await startServer({ entry: variant.entry, env: { ...BENCH_SERVER_ENV, ...variant.database.env } });
   const runId = `${Date.now().toString(36)}${variant.name}`;
   const seeded = await seed(variant.server.baseUrl, { runId, users: 40, sessionsPerUser: 2, concurrency: 8 });
   variant.state = {
@@ -103,9 +100,9 @@ const add = (t: Totals, r: LoadResult): void => {
 async function main(): Promise<void> {
   const base: Variant = {
     name: 'a',
-    entry: args.base ? { args: [resolve(args.base)], label: args.base } : await prepareServer({ build: true }),
+    entry: args.base ? customEntry(args.base) : await prepareServer({ build: true }),
   };
-  const candidate: Variant = { name: 'b', entry: { args: [resolve(args.candidate!)], label: args.candidate! } };
+  const candidate: Variant = { name: 'b', entry: customEntry(args.candidate!) };
   const deadline = setTimeout(() => {
     log('still running after 10 minutes; stopping');
     void Promise.all([tearDown(base), tearDown(candidate)]).finally(() => process.exit(2));

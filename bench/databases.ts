@@ -9,6 +9,12 @@ import pg from 'pg';
 
 export type DatabaseKind = 'postgres' | 'embedded';
 
+/** The PostgreSQL server the bench creates its databases on: loopback only. */
+export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+if (!['127.0.0.1', 'localhost', '[::1]'].includes(new URL(ADMIN_URL).hostname)) {
+  throw new Error(`the benchmark only runs against a loopback PostgreSQL (got ${new URL(ADMIN_URL).hostname})`);
+}
+
 export interface BenchDatabase {
   kind: DatabaseKind;
   /** Environment that points the server at it. */
@@ -20,13 +26,21 @@ export interface BenchDatabase {
   drop(): Promise<void>;
 }
 
-export async function createBenchDatabase(kind: DatabaseKind, adminUrl: string): Promise<BenchDatabase> {
+/** `settings`: PostgreSQL parameters for this database only (ALTER DATABASE … SET), e.g. to
+ *  see what synchronous_commit costs; names and values are checked before use. */
+export async function createBenchDatabase(kind: DatabaseKind, adminUrl: string, settings: Record<string, string> = {}): Promise<BenchDatabase> {
   if (kind === 'embedded') {
     const dataDir = await mkdtemp(join(tmpdir(), 'keyhold-bench-'));
     return { kind, env: { DATA_DIR: dataDir }, dataDir, drop: () => rm(dataDir, { recursive: true, force: true }) };
   }
   const name = `keyhold_bench_${randomBytes(6).toString('hex')}`;
-  await withClient(adminUrl, (client) => client.query(`CREATE DATABASE ${name}`));
+  await withClient(adminUrl, async (client) => {
+    await client.query(`CREATE DATABASE ${name}`);
+    for (const [setting, value] of Object.entries(settings)) {
+      if (!/^[a-z_.]+$/.test(setting) || !/^[\w.-]+$/.test(value)) throw new Error(`invalid PostgreSQL setting ${setting}=${value}`);
+      await client.query(`ALTER DATABASE ${name} SET ${setting} = '${value}'`);
+    }
+  });
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {

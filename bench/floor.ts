@@ -2,15 +2,32 @@
 // argon2id verifies at the configured cost (through the libuv threadpool, as the server runs
 // them), and a JWT verify plus one primary-key SELECT (the least GET /auth/me can do).
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { pathToFileURL } from 'node:url';
 import type { Config } from '../src/config.js';
 import { systemClock } from '../src/lib/clock.js';
-import { createPasswordHasher } from '../src/lib/passwords.js';
-import { createTokenService, type TokenService } from '../src/lib/tokens.js';
+import type * as PasswordsModule from '../src/lib/passwords.js';
+import type * as TokensModule from '../src/lib/tokens.js';
+import type { TokenService } from '../src/lib/tokens.js';
 import { cpuBetween, snapshot } from './proc-cpu.js';
+
+export interface ServerLib {
+  passwords: typeof PasswordsModule;
+  tokens: typeof TokensModule;
+}
+
+/** The hasher and token service of the server under test (compiled .js, or the .ts source). */
+export async function loadServerLib(libDir: string): Promise<ServerLib> {
+  const load = (name: string) => {
+    const file = [`${name}.js`, `${name}.ts`].map((f) => join(libDir, f)).find((f) => existsSync(f));
+    if (!file) throw new Error(`no ${name} module in ${libDir}`);
+    return import(pathToFileURL(file).href);
+  };
+  return { passwords: await load('passwords'), tokens: await load('tokens') };
+}
 
 /** Keeps `concurrency` calls of `op` in flight for `seconds`; returns how many completed. */
 async function saturate(seconds: number, concurrency: number, op: () => Promise<unknown>): Promise<number> {
@@ -45,8 +62,8 @@ export interface Argon2Floor {
   cpuMsPerVerify: number;
 }
 
-export async function measureArgon2Floor(params: Config['argon2'], seconds: number): Promise<Argon2Floor> {
-  const hasher = createPasswordHasher(params);
+export async function measureArgon2Floor(lib: ServerLib, params: Config['argon2'], seconds: number): Promise<Argon2Floor> {
+  const hasher = lib.passwords.createPasswordHasher(params);
   const password = 'floor-password-1';
   const hash = await hasher.hash(password);
   await hasher.verify(hash, password);
@@ -74,8 +91,8 @@ export interface LookupFloor {
   postgresCpuMicrosPerLookup: number | null;
 }
 
-export function benchTokenService(config: Readonly<Config>): TokenService {
-  return createTokenService({
+export function benchTokenService(lib: ServerLib, config: Readonly<Config>): TokenService {
+  return lib.tokens.createTokenService({
     secret: config.jwtSecret!,
     issuer: config.jwtIssuer,
     audience: config.jwtAudience,

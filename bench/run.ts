@@ -5,15 +5,17 @@
 // Options: --db postgres|embedded and --scenario me|refresh|login|register|mix (repeatable),
 // --no-build (run the TypeScript source with tsx), --profile (the server writes a .cpuprofile
 // into bench/results/profiles/; summarise it with bench/profile-summary.ts), --entry <server.js>
-// (benchmark another compiled tree, e.g. a proposed change, against the same floor).
+// (benchmark another compiled tree, e.g. a proposed change; the floors then use its lib/ too),
+// --pg-set name=value (a PostgreSQL setting for the bench database, e.g. synchronous_commit=off).
 import { cpus, loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.js';
-import { createBenchDatabase, postgresPidsFor, type BenchDatabase, type DatabaseKind } from './databases.js';
+import { ADMIN_URL, createBenchDatabase, postgresPidsFor, type BenchDatabase, type DatabaseKind } from './databases.js';
 import {
   benchTokenService,
+  loadServerLib,
   meanOf,
   measureArgon2Floor,
   embeddedLookupFloor,
@@ -25,7 +27,7 @@ import { runLoad, type Meters } from './load.js';
 import { checkTargets, endpointResult, formatTable, formatTargets, writeReport, type BenchReport, type DatabaseReport, type EndpointResult } from './report.js';
 import { SCENARIO_LABELS, scenarioRequests, usesRefreshPool, type ScenarioName, type ScenarioState } from './scenarios.js';
 import { seed } from './seed.js';
-import { prepareServer, REPO_ROOT, startServer, type RunningServer, type ServerEntry } from './server.js';
+import { BENCH_SERVER_ENV, customEntry, prepareServer, REPO_ROOT, startServer, type RunningServer, type ServerEntry } from './server.js';
 import { countStatements } from './statement-count.js';
 import { RefreshTokenPool } from './token-pool.js';
 
@@ -37,6 +39,7 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     scenario: { type: 'string', multiple: true },
     entry: { type: 'string' },
+    'pg-set': { type: 'string', multiple: true },
   },
 });
 
@@ -50,20 +53,11 @@ const WIDE = QUICK ? 16 : 32;
 const CONNECTIONS: Record<ScenarioName, number> = { me: WIDE, refresh: WIDE, login: 8, register: 8, mix: WIDE };
 const SCENARIOS = (args.scenario ?? ['me', 'refresh', 'login', 'register', 'mix']) as ScenarioName[];
 const DATABASES = (args.db ?? ['postgres', 'embedded']) as DatabaseKind[];
+const PG_SETTINGS = Object.fromEntries((args['pg-set'] ?? []).map((pair) => [pair.split('=')[0]!, pair.slice(pair.indexOf('=') + 1)]));
 for (const name of SCENARIOS) if (!(name in CONNECTIONS)) throw new Error(`unknown --scenario ${name}`);
 for (const name of DATABASES) if (name !== 'postgres' && name !== 'embedded') throw new Error(`unknown --db ${name}`);
 
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-if (!['127.0.0.1', 'localhost', '[::1]'].includes(new URL(ADMIN_URL).hostname)) {
-  throw new Error(`the benchmark only runs against a loopback PostgreSQL (got ${new URL(ADMIN_URL).hostname})`);
-}
-
-/** Environment of every benchmarked server: limits off, quiet logs, a fixed signing key. */
-const SERVER_ENV: Record<string, string> = {
-  JWT_SECRET: 'keyhold-bench-signing-secret-0123456789abcdef',
-  RATE_LIMIT_ENABLED: 'false',
-  LOG_LEVEL: 'warn',
-};
+const SERVER_ENV = BENCH_SERVER_ENV;
 
 // Whatever happens, the bench ends: servers are stopped and databases dropped.
 const cleanups = new Set<() => Promise<void>>();
@@ -86,9 +80,7 @@ const log = (message: string): void => {
 
 async function main(): Promise<void> {
   const startedAt = new Date();
-  const entry: ServerEntry = args.entry
-    ? { args: [resolve(args.entry)], label: `custom (${args.entry})` }
-    : await prepareServer({ build: !args['no-build'] });
+  const entry: ServerEntry = args.entry ? customEntry(args.entry) : await prepareServer({ build: !args['no-build'] });
   if (entry.buildError) log(`tsc build failed, running the source with tsx instead:\n${entry.buildError}`);
   log(`server: ${entry.label}`);
 
@@ -113,7 +105,7 @@ async function main(): Promise<void> {
 
 async function benchDatabase(kind: DatabaseKind, entry: ServerEntry, config: Readonly<Config>): Promise<DatabaseReport> {
   log(`${kind}: creating the database`);
-  const database = await createBenchDatabase(kind, ADMIN_URL);
+  const database = await createBenchDatabase(kind, ADMIN_URL, PG_SETTINGS);
   const drop = () => database.drop();
   cleanups.add(drop);
   let admin: pg.Client | undefined;
@@ -141,14 +133,15 @@ async function benchDatabase(kind: DatabaseKind, entry: ServerEntry, config: Rea
     };
 
     const meters: Meters = { serverPid: server.pid, postgresPids };
-    const tokens = benchTokenService(config);
+    const lib = await loadServerLib(entry.libDir);
+    const tokens = benchTokenService(lib, config);
     const lookupMeter =
       kind === 'postgres'
         ? postgresLookupFloor({ url: database.url!, poolSize: config.databasePoolSize, tokens, accessToken: state.accessTokens[0]!, postgresPids: postgresPids! })
         : await embeddedLookupFloor(tokens);
     cleanups.add(lookupMeter.close);
     const lookupFloor = (): Promise<LookupFloor> => lookupMeter.measure(PLAN.floorSeconds);
-    const argon2Floor = (): Promise<Argon2Floor> => measureArgon2Floor(config.argon2, PLAN.floorSeconds);
+    const argon2Floor = (): Promise<Argon2Floor> => measureArgon2Floor(lib, config.argon2, PLAN.floorSeconds);
 
     for (const scenario of SCENARIOS) {
       // The floors are measured right before and after the run they are compared with, and

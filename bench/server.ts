@@ -14,17 +14,37 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BUILD_ROOT = join(REPO_ROOT, 'bench', 'results', '.build');
 const OUT_DIR = join(BUILD_ROOT, 'dist');
 
+/** Environment of every benchmarked server: limits off, quiet logs, a fixed signing key. */
+export const BENCH_SERVER_ENV: Readonly<Record<string, string>> = {
+  JWT_SECRET: 'keyhold-bench-signing-secret-0123456789abcdef',
+  RATE_LIMIT_ENABLED: 'false',
+  LOG_LEVEL: 'warn',
+};
+
 export interface ServerEntry {
   /** node arguments that start the server. */
   args: string[];
   label: string;
+  /** The server's own lib/ (tokens, passwords), so the floors use the code being measured. */
+  libDir: string;
   buildError?: string;
 }
+
+/** A compiled server.js given on the command line (e.g. a proposed change built elsewhere). */
+export const customEntry = (serverJs: string): ServerEntry => ({
+  args: [resolve(serverJs)],
+  label: `custom (${serverJs})`,
+  libDir: join(dirname(resolve(serverJs)), 'lib'),
+});
 
 /** Compiled JavaScript when the tree builds; `node --import tsx` on the source otherwise
  *  (another engineer's half-written file must not stop the benchmark). */
 export async function prepareServer(options: { build: boolean }): Promise<ServerEntry> {
-  const tsx: ServerEntry = { args: ['--import', 'tsx', join(REPO_ROOT, 'src', 'server.ts')], label: 'tsx (source)' };
+  const tsx: ServerEntry = {
+    args: ['--import', 'tsx', join(REPO_ROOT, 'src', 'server.ts')],
+    label: 'tsx (source)',
+    libDir: join(REPO_ROOT, 'src', 'lib'),
+  };
   if (!options.build) return tsx;
   mkdirSync(BUILD_ROOT, { recursive: true });
   const migrationsLink = join(BUILD_ROOT, 'migrations');
@@ -39,7 +59,7 @@ export async function prepareServer(options: { build: boolean }): Promise<Server
     const output = (err as { stdout?: string }).stdout ?? String(err);
     return { ...tsx, buildError: output.split('\n').slice(0, 5).join('\n') };
   }
-  return { args: [join(OUT_DIR, 'server.js')], label: 'compiled (tsc)' };
+  return { args: [join(OUT_DIR, 'server.js')], label: 'compiled (tsc)', libDir: join(OUT_DIR, 'lib') };
 }
 
 export async function freePort(): Promise<number> {

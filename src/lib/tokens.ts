@@ -63,7 +63,9 @@ export interface TokenService {
 }
 
 export function createTokenService(options: TokenServiceOptions): TokenService {
-  const key = new TextEncoder().encode(options.secret);
+  const secret = new TextEncoder().encode(options.secret);
+  // Imported once: handing jose raw bytes makes it import the key again on every call.
+  const key = crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
   const { clock, issuer, audience } = options;
 
   return {
@@ -84,7 +86,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         .setAudience(audience)
         .setIssuedAt(iat)
         .setExpirationTime(exp)
-        .sign(key);
+        .sign(await key);
       return { token, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
     },
 
@@ -94,7 +96,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         const header = decodeProtectedHeader(token);
         if (FORBIDDEN_HEADERS.some((name) => name in header)) return null;
         const now = clock.now();
-        const { payload } = await jwtVerify(token, key, {
+        const { payload } = await jwtVerify(token, await key, {
           algorithms: [ALGORITHM],
           issuer,
           audience,
@@ -114,7 +116,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     },
 
     childJti(parentJti) {
-      return createHmac('sha256', key).update(`refresh-rotation:${parentJti}`).digest('base64url');
+      return createHmac('sha256', secret).update(`refresh-rotation:${parentJti}`).digest('base64url');
     },
   };
 }

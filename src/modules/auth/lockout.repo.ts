@@ -39,11 +39,5 @@ export async function lockIfExhausted(db: Kysely<Database>, userId: string, now:
   return result.rows[0]?.locked_until ?? null;
 }
 
-/** A successful login (or a password reset) starts the count afresh. */
-export async function clearLoginFailures(db: Kysely<Database>, userId: string): Promise<void> {
-  await db
-    .updateTable('users')
-    .set({ failed_login_count: 0, lockout_count: 0, locked_until: null })
-    .where('id', '=', userId)
-    .execute();
-}
+/** The columns a successful login or a new password resets: the count starts afresh. */
+export const LOCKOUT_CLEARED = { failed_login_count: 0, lockout_count: 0, locked_until: null } as const;

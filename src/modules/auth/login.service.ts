@@ -5,7 +5,7 @@ import { AppError, badRequest, inactiveUser } from '../../lib/errors.js';
 import { normalizeEmail } from '../../lib/email-address.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { startSession, type TokenPair } from '../sessions/sessions.service.js';
-import { clearLoginFailures, lockIfExhausted, reserveLoginAttempt } from './lockout.repo.js';
+import { LOCKOUT_CLEARED, lockIfExhausted, reserveLoginAttempt } from './lockout.repo.js';
 import { findUserByEmail, linkedProviders, updateUser } from '../users/users.repo.js';
 
 const incorrectCredentials = (): AppError =>
@@ -29,8 +29,8 @@ export async function login(ctx: AppContext, emailInput: string, password: strin
 
   const newHash = needsRehash ? await ctx.passwords.hash(password) : undefined;
   return ctx.db.transaction().execute(async (trx) => {
-    await clearLoginFailures(trx, user.id);
-    await updateUser(trx, user.id, { last_login: now, ...(newHash ? { password_hash: newHash } : {}) }, now);
+    // One statement: the sign-in is recorded and the failure count starts afresh.
+    await updateUser(trx, user.id, { last_login: now, ...LOCKOUT_CLEARED, ...(newHash ? { password_hash: newHash } : {}) }, now);
     await recordAudit(trx, meta, { action: 'auth.login', userId: user.id, resourceType: 'user', resourceId: user.id });
     return startSession(ctx, trx, user);
   });

@@ -5,6 +5,7 @@ import type { Database, UserRow } from '../../db/schema.js';
 import { badRequest, unauthorized } from '../../lib/errors.js';
 import { normalizePassword } from '../../lib/passwords.js';
 import { recordAudit } from '../audit/audit.repo.js';
+import { LOCKOUT_CLEARED } from '../auth/lockout.repo.js';
 import { rejectPasswordless } from '../auth/login.service.js';
 import { revokeAllSessions } from '../sessions/sessions.repo.js';
 import { updateUser } from '../users/users.repo.js';
@@ -41,7 +42,7 @@ export async function replacePassword(trx: Kysely<Database>, userId: string, pas
   await updateUser(
     trx,
     userId,
-    { password_hash: passwordHash, must_change_password: false, failed_login_count: 0, lockout_count: 0, locked_until: null },
+    { password_hash: passwordHash, must_change_password: false, ...LOCKOUT_CLEARED },
     now,
   );
   await revokeAllSessions(trx, userId, now);
