@@ -130,6 +130,19 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(live.length, 1);
     });
 
+    it('answers a refresh for a deactivated user: 403 while the token is live, 401 once revoked', async () => {
+      const u = await registerAndSignIn(t.api);
+      await db().updateTable('users').set({ is_active: false }).where('id', '=', u.id).execute();
+      const live = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+      assert.deepEqual([live.status, live.body], [403, { detail: 'Inactive user' }]);
+      const { revokeAllSessions } = await import('../src/modules/sessions/sessions.repo.js');
+      await revokeAllSessions(db(), u.id, t.clock.now());
+      const revoked = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+      assert.deepEqual([revoked.status, revoked.body], [401, { detail: 'Refresh token has been revoked' }]);
+      const reuse = await db().selectFrom('audit_logs').select('id').where('user_id', '=', u.id).where('action', '=', 'auth.refresh_token_reuse').execute();
+      assert.equal(reuse.length, 0, 'a token revoked on purpose is not reported as stolen');
+    });
+
     it('refuses an expired refresh token', async () => {
       const u = await registerAndSignIn(t.api);
       t.clock.advanceDays(7);

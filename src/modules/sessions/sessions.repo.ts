@@ -94,11 +94,13 @@ export async function findPresentedToken(db: Executor, tokenHash: string): Promi
   return result.rows[0];
 }
 
-export async function revokeSession(db: Executor, sessionId: string, now: Date): Promise<void> {
-  await sql`
-    WITH s AS (UPDATE sessions SET revoked_at = ${now} WHERE id = ${sessionId} AND revoked_at IS NULL)
-    UPDATE refresh_tokens SET revoked_at = ${now} WHERE session_id = ${sessionId} AND revoked_at IS NULL
+/** Ends a session and its refresh tokens; true when it was still live. */
+export async function revokeSession(db: Executor, sessionId: string, now: Date): Promise<boolean> {
+  const result = await sql<{ id: string }>`
+    WITH t AS (UPDATE refresh_tokens SET revoked_at = ${now} WHERE session_id = ${sessionId} AND revoked_at IS NULL)
+    UPDATE sessions SET revoked_at = ${now} WHERE id = ${sessionId} AND revoked_at IS NULL RETURNING id
   `.execute(db);
+  return result.rows.length > 0;
 }
 
 /** Every session of the user: password change or reset, deactivation, suspected theft. */

@@ -87,11 +87,12 @@ export async function refreshSession(ctx: AppContext, presented: unknown): Promi
   const token = await findPresentedToken(ctx.db, parentHash);
   if (!token || token.user_id !== claims.sub) throw unauthorized(REVOKED);
   if (!token.user_exists) throw unauthorized('User not found');
-  if (!token.user_active) throw inactiveUser();
+  // Still live, yet it did not rotate: its user was deactivated (or it just expired).
+  if (token.revoked_at === null) throw token.user_active ? unauthorized(REVOKED) : inactiveUser();
 
   const graceMs = ctx.config.refreshReuseIntervalSeconds * 1000;
   const withinGrace =
-    token.revoked_at !== null &&
+    token.user_active === true &&
     token.has_child &&
     token.child_revoked_at === null &&
     token.child_expires_at !== null &&
@@ -105,8 +106,11 @@ export async function refreshSession(ctx: AppContext, presented: unknown): Promi
     );
   }
 
+  // Reuse of a rotated token outside the grace window: it leaked. End its session. (A token
+  // revoked by logout, a password change or deactivation finds nothing left to revoke.)
   await ctx.db.transaction().execute(async (trx) => {
-    await revokeSession(trx, token.session_id, now);
+    const revoked = await revokeSession(trx, token.session_id, now);
+    if (!revoked) return;
     await recordAudit(trx, null, {
       action: 'auth.refresh_token_reuse',
       userId: token.user_id,
