@@ -2,7 +2,7 @@
 // atomic UPDATE on the user's row, so parallel guesses serialise on the row lock and cannot
 // slip past the counter.
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '../../db/schema.js';
+import type { Database, UserRow } from '../../db/schema.js';
 
 /** Consecutive failures that lock the account. */
 export const MAX_FAILED_LOGINS = 10;
@@ -10,18 +10,33 @@ const FIRST_LOCK_SECONDS = 60;
 const MAX_LOCK_SECONDS = 15 * 60;
 
 /**
- * Takes one of the account's guesses before the password is checked. Returns false while
- * the account is locked or its guesses are all in flight: the password must not be tried.
+ * Finds the user by email and, in the same statement, takes one of the account's guesses
+ * before the password is checked. `mayTry` is false while the account is locked or its
+ * guesses are all in flight (the password must not be tried), and for a user without one.
  */
-export async function reserveLoginAttempt(db: Kysely<Database>, userId: string, now: Date): Promise<boolean> {
-  const result = await sql`
-    UPDATE users SET failed_login_count = failed_login_count + 1
-     WHERE id = ${userId}
-       AND (locked_until IS NULL OR locked_until <= ${now})
-       AND failed_login_count < ${MAX_FAILED_LOGINS}
-    RETURNING failed_login_count
+export async function findUserAndReserveAttempt(
+  db: Kysely<Database>,
+  email: string,
+  now: Date,
+): Promise<{ user: UserRow | undefined; mayTry: boolean }> {
+  // The UPDATE re-checks its conditions on the locked row, so concurrent guesses count one by one.
+  const result = await sql<UserRow & { may_try: boolean }>`
+    WITH found AS (SELECT * FROM users WHERE lower(email) = ${email.toLowerCase()}),
+    reserved AS (
+      UPDATE users SET failed_login_count = users.failed_login_count + 1
+        FROM found
+       WHERE users.id = found.id
+         AND found.password_hash IS NOT NULL
+         AND (users.locked_until IS NULL OR users.locked_until <= ${now})
+         AND users.failed_login_count < ${MAX_FAILED_LOGINS}
+      RETURNING users.id
+    )
+    SELECT found.*, EXISTS (SELECT 1 FROM reserved) AS may_try FROM found
   `.execute(db);
-  return result.rows.length === 1;
+  const row = result.rows[0];
+  if (!row) return { user: undefined, mayTry: false };
+  const { may_try: mayTry, ...user } = row;
+  return { user: user as UserRow, mayTry };
 }
 
 /** After a failed guess: locks the account once the guesses are used up. Returns the lock end, if it locked. */

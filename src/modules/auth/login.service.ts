@@ -5,19 +5,18 @@ import { AppError, badRequest, inactiveUser } from '../../lib/errors.js';
 import { normalizeEmail } from '../../lib/email-address.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { startSession, type TokenPair } from '../sessions/sessions.service.js';
-import { LOCKOUT_CLEARED, lockIfExhausted, reserveLoginAttempt } from './lockout.repo.js';
-import { findUserByEmail, linkedProviders, updateUser } from '../users/users.repo.js';
+import { linkedProviders, updateUser } from '../users/users.repo.js';
+import { findUserAndReserveAttempt, LOCKOUT_CLEARED, lockIfExhausted } from './lockout.repo.js';
 
 const incorrectCredentials = (): AppError =>
   new AppError(401, 'Incorrect email or password', { 'WWW-Authenticate': 'Bearer' });
 
 export async function login(ctx: AppContext, emailInput: string, password: string, meta: RequestMeta): Promise<TokenPair> {
   const email = normalizeEmail(emailInput);
-  const user = await findUserByEmail(ctx.db, email);
+  const now = ctx.clock.now();
+  const { user, mayTry } = await findUserAndReserveAttempt(ctx.db, email, now);
   if (user && user.password_hash === null) await rejectPasswordless(ctx, user);
 
-  const now = ctx.clock.now();
-  const mayTry = user ? await reserveLoginAttempt(ctx.db, user.id, now) : false;
   // Unknown and locked users cost the same argon2 work as a real check (verify(null) hashes
   // a dummy), and get the same answer as a wrong password.
   const { valid, needsRehash } = await ctx.passwords.verify(mayTry ? user!.password_hash : null, password);
