@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { generateKeyPair, type CryptoKey } from 'jose';
+import { generateKeyPair, type KeyLike as CryptoKey } from 'jose';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerAndSignIn, uniqueEmail } from './helpers/fixtures.js';

@@ -11,7 +11,7 @@ import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { createServer, request as httpsRequest, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyLike as CryptoKey } from 'jose';
 // @ts-expect-error -- oidc-provider ships no type declarations; the little used here is typed below.
 import ProviderModule from 'oidc-provider';
 
