@@ -1,6 +1,7 @@
 // buildApp(config) is the whole service: `npm start` and every test build it the same way.
 // Order: database and migrations, services, plugins, routes, then the error handler.
 import formbody from '@fastify/formbody';
+import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -131,6 +132,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   });
 
   await app.register(formbody);
+  // OAuth2 password-form clients (FastAPI's OAuth2PasswordRequestForm) may post multipart
+  // form data: fields only, small, never files.
+  await app.register(multipart, {
+    attachFieldsToBody: 'keyValues',
+    limits: { files: 0, fileSize: 0, fields: 16, fieldSize: 4096, parts: 16, fieldNameSize: 100 },
+  });
   await registerSecurity(app, { corsOrigins: config.corsOrigins, apiPrefix: config.apiPrefix });
   await registerRateLimit(app, { enabled: config.rateLimitEnabled, redis });
   await registerOpenApi(app);

@@ -39,6 +39,12 @@ describe('HTTP surface', () => {
     assert.equal(nulInKey.status, 422);
     const nulInForm = await t.api.request('POST', '/auth/login', { form: { username: 'a\u0000@b.io', password: 'x' } });
     assert.equal(nulInForm.status, 422);
+    const loneSurrogate = await t.api.request('POST', '/auth/login/json', { raw: '{"email": "a\\ud800@x.io", "password": "whatever1"}' });
+    assert.equal(loneSurrogate.status, 422, 'jsonb cannot store it: refused, not a 500');
+    const register = await t.api.request('POST', '/auth/register', { raw: '{"email": "b@x.io", "password": "a-long-passphrase", "name": "\\udc00"}' });
+    assert.equal(register.status, 422);
+    const lowerCasedTooLong = await t.api.post('/auth/register', { email: `${'İ'.repeat(125)}@ex.io`, password: 'a-long-passphrase', name: 'X' });
+    assert.equal(lowerCasedTooLong.status, 422, 'the length limit applies to the stored, lower-cased form');
   });
 
   it('sets security headers and no-store on every API response', async () => {

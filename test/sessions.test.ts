@@ -43,6 +43,20 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(events.length, 2);
     });
 
+    it('accepts the password form as multipart form data too', async () => {
+      const { email } = await registerUser(t.api);
+      const form = new FormData();
+      form.append('username', email);
+      form.append('password', PASSWORD);
+      const ok = await fetch(`${t.api.base}/auth/login`, { method: 'POST', body: form });
+      assert.equal(ok.status, 200);
+      const withFile = new FormData();
+      withFile.append('username', email);
+      withFile.append('password', new Blob(['x']), 'password.txt');
+      const refused = await fetch(`${t.api.base}/auth/login`, { method: 'POST', body: withFile });
+      assert.ok(refused.status >= 400 && refused.status < 500, String(refused.status));
+    });
+
     it('answers 401 with a Bearer challenge for a wrong password or an unknown user, and audits it', async () => {
       const { email, user } = await registerUser(t.api);
       const wrong = await t.api.post('/auth/login/json', { email, password: 'wrong password' });

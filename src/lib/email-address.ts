@@ -8,5 +8,6 @@ const EMAIL_PATTERN = /^[^\s@\u0000-\u001f]+@[^\s@\u0000-\u001f]+\.[^\s@\u0000-\
 
 export const isValidEmail = (email: string): boolean => {
   const trimmed = email.trim();
-  return trimmed.length <= MAX_EMAIL_LENGTH && EMAIL_PATTERN.test(trimmed);
+  // The limit applies to what is stored: lower-casing can lengthen a string ('İ' → 'i̇').
+  return normalizeEmail(email).length <= MAX_EMAIL_LENGTH && EMAIL_PATTERN.test(trimmed);
 };

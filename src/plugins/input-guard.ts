@@ -1,24 +1,27 @@
-// PostgreSQL text cannot hold NUL, and no field of this API has a use for it: refuse it at
-// the door (422) rather than letting the database answer with a 500.
+// PostgreSQL text cannot hold NUL, nor can jsonb hold a lone UTF-16 surrogate, and no field
+// of this API has a use for either: refuse them at the door (422) rather than letting the
+// database answer with a 500 or store a mangled character.
 import type { FastifyInstance } from 'fastify';
 import { validationError } from '../lib/errors.js';
 
 const MAX_DEPTH = 32;
 
-function findNul(value: unknown, path: Array<string | number>, depth = 0): Array<string | number> | null {
+const isUnstorable = (value: string): boolean => value.includes('\u0000') || !value.isWellFormed();
+
+function findUnstorable(value: unknown, path: Array<string | number>, depth = 0): Array<string | number> | null {
   if (depth > MAX_DEPTH) return path;
-  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (typeof value === 'string') return isUnstorable(value) ? path : null;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findNul(value[i], [...path, i], depth + 1);
+      const found = findUnstorable(value[i], [...path, i], depth + 1);
       if (found) return found;
     }
     return null;
   }
   if (value !== null && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
-      if (key.includes('\u0000')) return [...path, key];
-      const found = findNul(item, [...path, key], depth + 1);
+      if (isUnstorable(key)) return [...path, key];
+      const found = findUnstorable(item, [...path, key], depth + 1);
       if (found) return found;
     }
   }
@@ -28,8 +31,8 @@ function findNul(value: unknown, path: Array<string | number>, depth = 0): Array
 export function registerInputGuard(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
     for (const [where, value] of [['body', request.body], ['query', request.query], ['path', request.params]] as const) {
-      const path = findNul(value, [where]);
-      if (path) throw validationError(path, 'String must not contain NUL characters', 'string_pattern_mismatch');
+      const path = findUnstorable(value, [where]);
+      if (path) throw validationError(path, 'String must not contain NUL characters or unpaired surrogates', 'string_pattern_mismatch');
     }
   });
 }

@@ -27,7 +27,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async 
 
   app.post('/auth/login', {
     config: perMinute(5),
-    schema: { tags, consumes: ['application/x-www-form-urlencoded'], body: LoginForm, response: { 200: TokenResponse } },
+    schema: { tags, consumes: ['application/x-www-form-urlencoded', 'multipart/form-data'], body: LoginForm, response: { 200: TokenResponse } },
   }, async (request) => login(ctx, request.body.username, request.body.password, requestMeta(request)));
 
   app.post('/auth/login/json', {
