@@ -38,7 +38,8 @@ export async function createTestDatabase(kind: DatabaseKind, options: { persiste
   };
 }
 
-async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+/** One short-lived connection (also used by bench/ to create and drop its databases). */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
