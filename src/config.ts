@@ -1,5 +1,6 @@
 // The environment is read here and only here, validated once at start, and frozen.
 // Every option is documented where its default lives (and in the README's table).
+import { isValidEmail, normalizeEmail } from './lib/email-address.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -156,13 +157,11 @@ function readBootstrapAdmin(read: EnvReader): Config['bootstrapAdmin'] {
   if (!email && !password) return undefined;
   if (!email) throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL', 'is required when BOOTSTRAP_ADMIN_PASSWORD is set');
   if (!password) throw new ConfigError('BOOTSTRAP_ADMIN_PASSWORD', 'is required when BOOTSTRAP_ADMIN_EMAIL is set');
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim())) {
-    throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL', 'must be an email address');
-  }
+  if (!isValidEmail(email)) throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL', 'must be an email address');
   if ([...password].length < 8 || [...password].length > 128) {
     throw new ConfigError('BOOTSTRAP_ADMIN_PASSWORD', 'must be 8 to 128 characters');
   }
-  return { email: email.trim().toLowerCase(), password };
+  return { email: normalizeEmail(email), password };
 }
 
 class EnvReader {

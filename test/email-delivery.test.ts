@@ -12,10 +12,10 @@ import { MAX_DELIVERY_ATTEMPTS, retryDelayMs, type OutboxWorker } from '../src/m
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { registerUser, uniqueEmail } from './helpers/fixtures.js';
-import { closedPort, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
+import { closedPort, smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
 
 const EMAIL_FROM = 'Keyhold Test <auth@keyhold.test>';
-const smtpEnv = (url: string) => ({ SMTP_URL: url, EMAIL_FROM, OUTBOX_POLL_INTERVAL_MS: '100' });
+const deliveryEnv = (server: { url: string }) => ({ ...smtpEnv(server), EMAIL_FROM });
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -58,7 +58,7 @@ for (const kind of DATABASE_KINDS) {
     let t: TestApp;
     before(async () => {
       smtp = await startSmtpServer();
-      t = await startTestApp(kind, { env: smtpEnv(smtp.url) });
+      t = await startTestApp(kind, { env: deliveryEnv(smtp) });
     });
     after(async () => {
       await t.close();
@@ -138,7 +138,7 @@ for (const kind of DATABASE_KINDS) {
 
     it('two instances on one database send each message exactly once', async () => {
       const second = await startTestApp(kind, {
-        env: smtpEnv(smtp.url),
+        env: deliveryEnv(smtp),
         ...(kind === 'postgres' ? { database: t.database } : { sharedDatabase: shareHandle(t) }),
       });
       try {
@@ -162,7 +162,7 @@ for (const kind of DATABASE_KINDS) {
   describe(`email delivery through an outage (${kind})`, () => {
     it('keeps mail while SMTP is down and delivers it once SMTP is back', async () => {
       const port = await closedPort();
-      const t = await startTestApp(kind, { env: smtpEnv(`smtp://127.0.0.1:${port}`) });
+      const t = await startTestApp(kind, { env: deliveryEnv({ url: `smtp://127.0.0.1:${port}` }) });
       let smtp: TestSmtpServer | undefined;
       try {
         const { email } = await registerUser(t.api);
@@ -196,7 +196,7 @@ for (const kind of DATABASE_KINDS) {
       await once(silent, 'listening');
       const address = silent.address();
       const port = typeof address === 'object' && address ? address.port : 0;
-      const t = await startTestApp(kind, { env: smtpEnv(`smtp://127.0.0.1:${port}`) });
+      const t = await startTestApp(kind, { env: deliveryEnv({ url: `smtp://127.0.0.1:${port}` }) });
       try {
         await registerUser(t.api);
         await waitFor('a connection to the silent server', async () => sockets.size > 0);
@@ -242,7 +242,7 @@ for (const kind of DATABASE_KINDS) {
       await waitFor('logged', async () => (await outboxRows(t, email))[0]?.last_error === LOGGED_NOT_SENT);
       const smtp = await startSmtpServer();
       const withSmtp = await startTestApp(kind, {
-        env: smtpEnv(smtp.url),
+        env: deliveryEnv(smtp),
         ...(kind === 'postgres' ? { database: t.database } : { sharedDatabase: shareHandle(t) }),
       });
       try {

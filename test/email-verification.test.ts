@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { registerAndSignIn, registerUser, uniqueEmail } from './helpers/fixtures.js';
-import { startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
+import { smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
 
 const isVerify = (m: { subject: string }) => m.subject === 'Verify your email address';
 
@@ -15,7 +15,7 @@ for (const kind of DATABASE_KINDS) {
     let t: TestApp;
     before(async () => {
       smtp = await startSmtpServer();
-      t = await startTestApp(kind, { env: { SMTP_URL: smtp.url, OUTBOX_POLL_INTERVAL_MS: '100' } });
+      t = await startTestApp(kind, { env: { ...smtpEnv(smtp) } });
     });
     after(async () => {
       await t.close();

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerAndSignIn, registerUser, signIn, uniqueEmail } from './helpers/fixtures.js';
-import { startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
+import { smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
 
 const NEW_PASSWORD = 'a whole new passphrase';
 const FORGOT_MESSAGE = 'If an account with that email exists, a reset link has been sent.';
@@ -18,7 +18,7 @@ for (const kind of DATABASE_KINDS) {
     let t: TestApp;
     before(async () => {
       smtp = await startSmtpServer();
-      t = await startTestApp(kind, { env: { SMTP_URL: smtp.url, OUTBOX_POLL_INTERVAL_MS: '100' } });
+      t = await startTestApp(kind, { env: { ...smtpEnv(smtp) } });
     });
     after(async () => {
       await t.close();

@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { uniqueEmail } from './helpers/fixtures.js';
-import { startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
+import { smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
 
 const FIRST_PASSWORD = 'first-Secret-passphrase-1';
 const SECOND_PASSWORD = 'second-Secret-passphrase-2';
@@ -18,7 +18,7 @@ for (const kind of DATABASE_KINDS) {
     let smtp: TestSmtpServer;
     before(async () => {
       smtp = await startSmtpServer();
-      t = await startTestApp(kind, { env: { SMTP_URL: smtp.url, OUTBOX_POLL_INTERVAL_MS: '100', LOG_LEVEL: 'trace' } });
+      t = await startTestApp(kind, { env: { ...smtpEnv(smtp), LOG_LEVEL: 'trace' } });
     });
     after(async () => {
       await t.close();

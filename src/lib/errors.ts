@@ -26,4 +26,3 @@ export const validationError = (loc: Array<string | number>, msg: string, type =
 
 export const credentialsError = (): AppError => unauthorized('Could not validate credentials', true);
 export const inactiveUser = (): AppError => forbidden('Inactive user');
-export const serviceUnavailable = (): AppError => new AppError(503, 'Service unavailable');

@@ -117,6 +117,9 @@ export async function startSmtpServer(options: { port?: number } = {}): Promise<
 }
 
 /** A loopback port with nothing listening on it (for "SMTP is down"). */
+/** Environment that points the app at `server`, with a worker that polls often. */
+export const smtpEnv = (server: { url: string }): Record<string, string> => ({ SMTP_URL: server.url, OUTBOX_POLL_INTERVAL_MS: '100' });
+
 export async function closedPort(): Promise<number> {
   const probe = createServer();
   probe.listen(0, '127.0.0.1');
