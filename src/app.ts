@@ -72,6 +72,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
       poolSize: config.databasePoolSize,
+      preparedStatements: config.databasePreparedStatements,
       onPoolError: (err) => app.log.warn({ err: { message: err.message } }, 'database connection lost'),
     }));
   const ownsDatabase = deps.database === undefined;
@@ -122,8 +123,9 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   });
   // Replies finished during shutdown close their connection, so keep-alive clients do not
   // hold the server open until their idle timeout.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (shuttingDown) reply.header('Connection', 'close');
+    done(null, payload);
   });
   app.addHook('onClose', async () => {
     await outbox.stop();
@@ -138,7 +140,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     attachFieldsToBody: 'keyValues',
     limits: { files: 0, fileSize: 0, fields: 16, fieldSize: 4096, parts: 16, fieldNameSize: 100 },
   });
-  await registerSecurity(app, { corsOrigins: config.corsOrigins, apiPrefix: config.apiPrefix });
+  await registerSecurity(app, { corsOrigins: config.corsOrigins });
   await registerRateLimit(app, { enabled: config.rateLimitEnabled, redis });
   await registerOpenApi(app);
   registerInputGuard(app);

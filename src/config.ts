@@ -29,6 +29,8 @@ export interface Config {
   databaseUrl?: string;
   dataDir: string;
   databasePoolSize: number;
+  /** Hot statements as named prepared statements; off for PgBouncer's transaction mode before 1.21. */
+  databasePreparedStatements: boolean;
   /** Unset: rate-limit counters live in process memory. */
   redisUrl?: string;
   /** Unset: a secret is generated once and kept in the database. */
@@ -72,6 +74,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: read.string('DATA_DIR', './data'),
     databasePoolSize: read.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 1000 }),
+    databasePreparedStatements: read.bool('DATABASE_PREPARED_STATEMENTS', true),
     redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
     jwtSecret: read.secret('JWT_SECRET', 16),
     jwtIssuer: read.string('JWT_ISSUER', 'keyhold'),

@@ -53,6 +53,21 @@ describe('HTTP surface', () => {
     assert.equal(res.headers.get('x-frame-options'), 'DENY');
     assert.match(res.headers.get('strict-transport-security') ?? '', /max-age=\d+/);
     assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.equal(res.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'");
+    assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+    const unauthenticated = await t.api.get('/auth/me');
+    assert.equal(unauthenticated.status, 401);
+    assert.equal(unauthenticated.headers.get('x-content-type-options'), 'nosniff', 'errors carry them too');
+    assert.equal(unauthenticated.headers.get('cache-control'), 'no-store');
+  });
+
+  it('gives the docs page the browser-page headers and lets it be cached', async () => {
+    const docs = await fetch(`${t.baseUrl}/docs/`, { redirect: 'follow' });
+    assert.equal(docs.status, 200);
+    assert.match(docs.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    assert.equal(docs.headers.get('cross-origin-opener-policy'), 'same-origin');
+    assert.equal(docs.headers.get('x-frame-options'), 'DENY');
+    assert.notEqual(docs.headers.get('cache-control'), 'no-store');
   });
 
   it('allows cross-origin calls only from CORS_ORIGINS', async () => {
@@ -81,6 +96,27 @@ describe('HTTP surface', () => {
     const docs = await fetch(`${t.baseUrl}/docs`, { redirect: 'follow' });
     assert.equal(docs.status, 200);
     assert.match(await docs.text(), /swagger/i);
+  });
+});
+
+describe('HTTP surface without CORS_ORIGINS', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp('pglite');
+  });
+  after(() => t.close());
+
+  it('allows no cross-origin call at all', async () => {
+    const origin = 'https://app.example.com';
+    const preflight = await fetch(`${t.api.base}/auth/login/json`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    assert.ok(preflight.status >= 400, `preflight refused (${preflight.status})`);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), null);
+    const call = await t.api.request('POST', '/auth/login/json', { json: { email: uniqueEmail(), password: PASSWORD }, headers: { origin } });
+    assert.equal(call.status, 401);
+    assert.equal(call.headers.get('access-control-allow-origin'), null);
   });
 });
 

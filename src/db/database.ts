@@ -1,11 +1,12 @@
 // The one place that opens the database: embedded PGlite by default, a pooled
 // PostgreSQL connection when DATABASE_URL is set.
 import { mkdirSync } from 'node:fs';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type PostgresPool } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { PGlitePool } from './pglite-pool.js';
+import { preparedStatementName, registerPool } from './prepared.js';
 
 export type Db = Kysely<Database>;
 
@@ -22,6 +23,8 @@ export interface DatabaseOptions {
   /** Directory of the embedded database; `memory://` keeps it in memory (tests). */
   dataDir: string;
   poolSize?: number;
+  /** PostgreSQL only: run the statements of `preparedStatement` (db/prepared.ts) as named prepared statements. */
+  preparedStatements?: boolean;
   onPoolError?: (err: Error) => void;
 }
 
@@ -29,14 +32,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   if (options.databaseUrl) return openPostgres(options);
   if (options.dataDir.startsWith('memory://')) {
     const pool = await PGlitePool.open(undefined);
-    return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'embedded', () => pool.end());
+    return wrap(pool, 'embedded', () => pool.end());
   }
   mkdirSync(options.dataDir, { recursive: true });
   const lock = lockDataDir(options.dataDir);
   try {
     const pool = await PGlitePool.open(options.dataDir);
     // Kysely ends the pool only if it ever used it; end it ourselves so PGlite always closes.
-    return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'embedded', async () => {
+    return wrap(pool, 'embedded', async () => {
       await pool.end();
       lock.release();
     });
@@ -53,6 +56,7 @@ function openPostgres(options: DatabaseOptions): DatabaseHandle {
     // Fail fast when the server is gone: a request should get a 503 in seconds, not hang.
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30_000,
+    ...(options.preparedStatements === false ? {} : { Client: PreparingClient }),
   });
   // An idle client killed by the server (restart, pg_terminate_backend) emits 'error' on
   // the pool; unhandled, that would crash the process. The pool replaces the client itself.
@@ -63,10 +67,33 @@ function openPostgres(options: DatabaseOptions): DatabaseHandle {
   pool.on('connect', (client) => {
     client.on('error', (err) => options.onPoolError?.(err));
   });
-  return wrap(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+  return wrap(pool, 'postgres');
 }
 
-function wrap(db: Db, kind: DatabaseHandle['kind'], afterClose?: () => Promise<void>): DatabaseHandle {
+/** A `pg` client that runs the statements of `preparedStatement(name, …)` as prepared statement
+ *  `name`: parsed and planned once per connection (Kysely passes only text and values). */
+class PreparingClient extends pg.Client {
+  constructor(config?: pg.ClientConfig) {
+    super(config);
+    const query = this.query.bind(this) as (...args: unknown[]) => unknown;
+    this.query = ((...args: unknown[]) => {
+      const [text, values] = args;
+      const name = typeof text === 'string' && Array.isArray(values) ? preparedStatementName(text) : undefined;
+      if (!name) return query(...args);
+      return new Promise((resolve, reject) => {
+        // Named after construction: given a config object, pg copies it through property
+        // descriptors, which showed in /auth/me's profile (bench/).
+        const prepared = new pg.Query(text as string, values as unknown[], (err, result) => (err ? reject(err) : resolve(result)));
+        (prepared as { name?: string }).name = name;
+        query(prepared);
+      });
+    }) as pg.Client['query'];
+  }
+}
+
+function wrap(pool: PostgresPool, kind: DatabaseHandle['kind'], afterClose?: () => Promise<void>): DatabaseHandle {
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  registerPool(db, pool);
   return {
     db,
     kind,

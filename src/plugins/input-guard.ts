@@ -1,7 +1,7 @@
 // PostgreSQL text cannot hold NUL, nor can jsonb hold a lone UTF-16 surrogate, and no field
 // of this API has a use for either: refuse them at the door (422) rather than letting the
 // database answer with a 500 or store a mangled character.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validationError } from '../lib/errors.js';
 
 const MAX_DEPTH = 32;
@@ -28,11 +28,23 @@ function findUnstorable(value: unknown, path: Array<string | number>, depth = 0)
   return null;
 }
 
+/** Must be registered before the routes: it attaches itself to each route that takes input. */
 export function registerInputGuard(app: FastifyInstance): void {
-  app.addHook('preValidation', async (request) => {
-    for (const [where, value] of [['body', request.body], ['query', request.query], ['path', request.params]] as const) {
-      const path = findUnstorable(value, [where]);
-      if (path) throw validationError(path, 'String must not contain NUL characters or unpaired surrogates', 'string_pattern_mismatch');
-    }
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema ?? {};
+    const methods = [route.method].flat();
+    const takesBody = methods.some((method) => method !== 'GET' && method !== 'HEAD');
+    const takesParams = schema.params !== undefined || route.url.includes(':');
+    // A route with no body, query or path parameters reads no input (GET /auth/me, the hot path).
+    if (!takesBody && !takesParams && !schema.querystring) return;
+    route.preValidation = [guardInput, ...[route.preValidation ?? []].flat()];
   });
+}
+
+function guardInput(request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+  for (const [where, value] of [['body', request.body], ['query', request.query], ['path', request.params]] as const) {
+    const path = findUnstorable(value, [where]);
+    if (path) return done(validationError(path, 'String must not contain NUL characters or unpaired surrogates', 'string_pattern_mismatch'));
+  }
+  done();
 }

@@ -1,5 +1,6 @@
 // The only place that reads and writes sessions and refresh_tokens.
 import { sql, type Kysely } from 'kysely';
+import { preparedStatement } from '../../db/prepared.js';
 import type { Database } from '../../db/schema.js';
 
 type Executor = Kysely<Database>;
@@ -38,31 +39,33 @@ export interface RotatedSession {
   must_change_password: boolean;
 }
 
+// $1 now, $2 child id, $3 parent hash, $4 user id, $5 child hash, $6 issued at, $7 expires at.
+const rotation = preparedStatement<RotatedSession>('rotate_refresh_token', `
+  WITH parent AS (
+    UPDATE refresh_tokens
+       SET revoked_at = $1, replaced_by_id = $2
+     WHERE token_hash = $3
+       AND user_id = $4
+       AND revoked_at IS NULL
+       AND expires_at > $1
+       AND EXISTS (SELECT 1 FROM users u WHERE u.id = refresh_tokens.user_id AND u.is_active)
+    RETURNING id, user_id, session_id
+  ), child AS (
+    INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, parent_id, issued_at, expires_at)
+    SELECT $2, $5, user_id, session_id, id, $6, $7 FROM parent
+    RETURNING user_id, session_id
+  )
+  SELECT child.session_id, u.must_change_password
+    FROM child JOIN users u ON u.id = child.user_id`);
+
 /**
  * Revokes the presented refresh token and inserts its successor in one statement. The
  * conditional UPDATE is the lock: of two concurrent rotations of one token, the second
  * waits for the first, re-reads `revoked_at`, matches nothing and inserts nothing.
  */
 export async function rotateRefreshToken(db: Executor, r: Rotation): Promise<RotatedSession | undefined> {
-  const result = await sql<RotatedSession>`
-    WITH parent AS (
-      UPDATE refresh_tokens
-         SET revoked_at = ${r.now}, replaced_by_id = ${r.childId}
-       WHERE token_hash = ${r.parentHash}
-         AND user_id = ${r.userId}
-         AND revoked_at IS NULL
-         AND expires_at > ${r.now}
-         AND EXISTS (SELECT 1 FROM users u WHERE u.id = refresh_tokens.user_id AND u.is_active)
-      RETURNING id, user_id, session_id
-    ), child AS (
-      INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, parent_id, issued_at, expires_at)
-      SELECT ${r.childId}, ${r.childHash}, user_id, session_id, id, ${r.issuedAt}, ${r.expiresAt} FROM parent
-      RETURNING user_id, session_id
-    )
-    SELECT child.session_id, u.must_change_password
-      FROM child JOIN users u ON u.id = child.user_id
-  `.execute(db);
-  return result.rows[0];
+  const rows = await rotation(db, [r.now, r.childId, r.parentHash, r.userId, r.childHash, r.issuedAt, r.expiresAt]);
+  return rows[0];
 }
 
 export interface PresentedToken {

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Updateable } from 'kysely';
+import { preparedStatement, USERS_COLUMNS } from '../../db/prepared.js';
 import type { Database, NewUser, UserRow, UsersTable } from '../../db/schema.js';
 
 type Executor = Kysely<Database>;
@@ -11,16 +12,15 @@ export async function findUserById(db: Executor, id: string): Promise<UserRow | 
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** The user behind an access token, in one statement: only while its session is live. */
+const userInLiveSession = preparedStatement<UserRow>('user_in_live_session', `
+  SELECT ${USERS_COLUMNS}
+    FROM users JOIN sessions ON sessions.user_id = users.id
+   WHERE users.id = $1 AND sessions.id = $2 AND sessions.revoked_at IS NULL`);
+
+/** The user behind an access token, in one statement: only while its session is live.
+ *  Every authenticated request runs it, so it is a prepared statement. */
 export async function findUserInLiveSession(db: Executor, userId: string, sessionId: string): Promise<UserRow | undefined> {
-  return db
-    .selectFrom('users')
-    .innerJoin('sessions', 'sessions.user_id', 'users.id')
-    .selectAll('users')
-    .where('users.id', '=', userId)
-    .where('sessions.id', '=', sessionId)
-    .where('sessions.revoked_at', 'is', null)
-    .executeTakeFirst();
+  return (await userInLiveSession(db, [userId, sessionId]))[0];
 }
 
 export async function insertUser(db: Executor, user: NewUser): Promise<UserRow> {

@@ -1,0 +1,60 @@
+// Hot statements (the access-token lookup, the refresh rotation) run as named prepared
+// statements on PostgreSQL: each connection parses and plans them once instead of on every
+// request, and their text is fixed here rather than built per request. Their text must not
+// vary (no variable-length lists) and must name its columns, since a prepared `SELECT *`
+// fails on running servers after a migration adds a column ("cached plan must not change
+// result type").
+import { CompiledQuery, type PostgresPool } from 'kysely';
+import type { Db } from './database.js';
+import type { UsersTable } from './schema.js';
+
+const MARKER = '/* prepared:';
+const MARKER_END = ' */';
+
+export type PreparedStatement<Row> = (db: Db, parameters: unknown[]) => Promise<Row[]>;
+
+/** The pool behind each open database (see openDatabase). */
+const pools = new WeakMap<Db, PostgresPool>();
+
+export function registerPool(db: Db, pool: PostgresPool): void {
+  pools.set(db, pool);
+}
+
+/** `text` uses $1, $2, … for the parameters, in the order the caller passes them. */
+export function preparedStatement<Row>(name: string, text: string): PreparedStatement<Row> {
+  if (!/^[a-z_]+$/.test(name)) throw new Error(`bad prepared statement name: ${name}`);
+  // Kysely hands the driver only text and values, so the name travels in the text.
+  const marked = `${MARKER}${name}${MARKER_END}\n${text}`;
+  return async (db, parameters) => {
+    const pool = pools.get(db);
+    // Inside a transaction `db` is the transaction, and Kysely holds its connection.
+    if (!pool) return (await db.executeQuery<Row>(CompiledQuery.raw(marked, parameters))).rows;
+    // Otherwise straight to the pool, as Kysely would do it, minus its layers: a measurable
+    // share of the CPU of GET /auth/me (bench/).
+    const client = await pool.connect();
+    try {
+      return (await client.query<Row>(marked, parameters)).rows;
+    } finally {
+      client.release();
+    }
+  };
+}
+
+/** The name a statement was prepared as (see the driver in database.ts), or undefined. */
+export function preparedStatementName(text: string): string | undefined {
+  if (!text.startsWith(MARKER)) return undefined;
+  const end = text.indexOf(MARKER_END, MARKER.length);
+  return end > 0 ? text.slice(MARKER.length, end) : undefined;
+}
+
+// `satisfies` keeps this in step with the table type: a column added to UsersTable and not
+// here (or the reverse) fails to compile.
+const userColumns = {
+  id: true, email: true, password_hash: true, name: true, role: true, account_id: true,
+  account_role: true, is_active: true, email_verified_at: true, must_change_password: true,
+  phone: true, job_title: true, timezone: true, last_login: true, invite_code_id: true,
+  failed_login_count: true, lockout_count: true, locked_until: true, created_at: true, updated_at: true,
+} as const satisfies Record<keyof UsersTable, true>;
+
+/** `users.id, users.email, …`: every column of users, named, for prepared statements. */
+export const USERS_COLUMNS = Object.keys(userColumns).map((column) => `users.${column}`).join(', ');
