@@ -2,6 +2,7 @@
 // change commit or roll back together.
 import type { Kysely } from 'kysely';
 import type { RequestMeta } from '../../context.js';
+import { preparedStatement } from '../../db/prepared.js';
 import type { Database } from '../../db/schema.js';
 
 export interface AuditEvent {
@@ -15,17 +16,19 @@ export interface AuditEvent {
 
 const MAX_USER_AGENT = 512;
 
+// Nearly every change writes one, so it is a prepared statement.
+const insertAudit = preparedStatement('record_audit', `
+  INSERT INTO audit_logs (user_id, action, resource_type, resource_id, ip, user_agent, details)
+  VALUES ($1, $2, $3, $4, $5, $6, $7)`);
+
 export async function recordAudit(db: Kysely<Database>, meta: RequestMeta | null, event: AuditEvent): Promise<void> {
-  await db
-    .insertInto('audit_logs')
-    .values({
-      user_id: event.userId ?? null,
-      action: event.action,
-      resource_type: event.resourceType ?? null,
-      resource_id: event.resourceId ?? null,
-      ip: meta?.ip ?? null,
-      user_agent: meta?.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
-      details: JSON.stringify(event.details ?? {}),
-    })
-    .execute();
+  await insertAudit(db, [
+    event.userId ?? null,
+    event.action,
+    event.resourceType ?? null,
+    event.resourceId ?? null,
+    meta?.ip ?? null,
+    meta?.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
+    JSON.stringify(event.details ?? {}),
+  ]);
 }

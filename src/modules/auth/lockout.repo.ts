@@ -2,12 +2,28 @@
 // atomic UPDATE on the user's row, so parallel guesses serialise on the row lock and cannot
 // slip past the counter.
 import { sql, type Kysely } from 'kysely';
+import { preparedStatement, USERS_COLUMNS } from '../../db/prepared.js';
 import type { Database, UserRow } from '../../db/schema.js';
 
 /** Consecutive failures that lock the account. */
 export const MAX_FAILED_LOGINS = 10;
 const FIRST_LOCK_SECONDS = 60;
 const MAX_LOCK_SECONDS = 15 * 60;
+
+// The UPDATE re-checks its conditions on the locked row, so concurrent guesses count one by one.
+// $1 lower-cased email, $2 now, $3 MAX_FAILED_LOGINS. Every login runs it: prepared.
+const findAndReserve = preparedStatement<UserRow & { may_try: boolean }>('find_user_and_reserve_attempt', `
+  WITH found AS (SELECT ${USERS_COLUMNS} FROM users WHERE lower(email) = $1),
+  reserved AS (
+    UPDATE users SET failed_login_count = users.failed_login_count + 1
+      FROM found
+     WHERE users.id = found.id
+       AND found.password_hash IS NOT NULL
+       AND (users.locked_until IS NULL OR users.locked_until <= $2)
+       AND users.failed_login_count < $3
+    RETURNING users.id
+  )
+  SELECT found.*, EXISTS (SELECT 1 FROM reserved) AS may_try FROM found`);
 
 /**
  * Finds the user by email and, in the same statement, takes one of the account's guesses
@@ -19,21 +35,7 @@ export async function findUserAndReserveAttempt(
   email: string,
   now: Date,
 ): Promise<{ user: UserRow | undefined; mayTry: boolean }> {
-  // The UPDATE re-checks its conditions on the locked row, so concurrent guesses count one by one.
-  const result = await sql<UserRow & { may_try: boolean }>`
-    WITH found AS (SELECT * FROM users WHERE lower(email) = ${email.toLowerCase()}),
-    reserved AS (
-      UPDATE users SET failed_login_count = users.failed_login_count + 1
-        FROM found
-       WHERE users.id = found.id
-         AND found.password_hash IS NOT NULL
-         AND (users.locked_until IS NULL OR users.locked_until <= ${now})
-         AND users.failed_login_count < ${MAX_FAILED_LOGINS}
-      RETURNING users.id
-    )
-    SELECT found.*, EXISTS (SELECT 1 FROM reserved) AS may_try FROM found
-  `.execute(db);
-  const row = result.rows[0];
+  const [row] = await findAndReserve(db, [email.toLowerCase(), now, MAX_FAILED_LOGINS]);
   if (!row) return { user: undefined, mayTry: false };
   const { may_try: mayTry, ...user } = row;
   return { user: user as UserRow, mayTry };
@@ -52,6 +54,19 @@ export async function lockIfExhausted(db: Kysely<Database>, userId: string, now:
     RETURNING locked_until
   `.execute(db);
   return result.rows[0]?.locked_until ?? null;
+}
+
+// $1 user id, $2 now, $3 a rehashed password or null. Every login runs it: prepared.
+const signIn = preparedStatement('record_successful_login', `
+  UPDATE users
+     SET last_login = $2, updated_at = $2, failed_login_count = 0, lockout_count = 0, locked_until = NULL,
+         password_hash = COALESCE($3, password_hash)
+   WHERE id = $1`);
+
+/** After a successful login: records it, the failure count starts afresh, and a hash with
+ *  outdated parameters is replaced. */
+export async function recordSuccessfulLogin(db: Kysely<Database>, userId: string, now: Date, newHash?: string): Promise<void> {
+  await signIn(db, [userId, now, newHash ?? null]);
 }
 
 /** The columns a successful login or a new password resets: the count starts afresh. */

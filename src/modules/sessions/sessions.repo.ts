@@ -14,14 +14,16 @@ export interface NewSession {
   expiresAt: Date;
 }
 
+// $1 session id, $2 user id, $3 issued at, $4 token id, $5 token hash, $6 expires at.
+const sessionStart = preparedStatement('insert_session', `
+  WITH session AS (
+    INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)
+  )
+  INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, issued_at, expires_at)
+  VALUES ($4, $5, $2, $1, $3, $6)`);
+
 export async function insertSession(db: Executor, s: NewSession): Promise<void> {
-  await sql`
-    WITH session AS (
-      INSERT INTO sessions (id, user_id, created_at) VALUES (${s.sessionId}, ${s.userId}, ${s.issuedAt})
-    )
-    INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, issued_at, expires_at)
-    VALUES (${s.tokenId}, ${s.tokenHash}, ${s.userId}, ${s.sessionId}, ${s.issuedAt}, ${s.expiresAt})
-  `.execute(db);
+  await sessionStart(db, [s.sessionId, s.userId, s.issuedAt, s.tokenId, s.tokenHash, s.expiresAt]);
 }
 
 export interface Rotation {
