@@ -69,6 +69,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   // behind argon2 (measured with bench/; see the README's performance section).
   const key = createSecretKey(secret);
   const { clock, issuer, audience } = options;
+  const verifiedAccessTokens = new VerifiedTokenCache(VERIFIED_ACCESS_TOKENS_KEPT);
 
   return {
     async issue(type, subject, issueOptions = {}) {
@@ -94,8 +95,12 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
     async verify(token, type) {
       if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return null;
+      const now = clock.now();
+      if (type === 'access') {
+        const verified = verifiedAccessTokens.get(token, now);
+        if (verified) return verified;
+      }
       try {
-        const now = clock.now();
         // The key is fixed, so a key-selecting header cannot have chosen it; such a token is
         // still refused, once its signature has been checked (one decode, not two).
         const { payload, protectedHeader } = await jwtVerify(token, key, {
@@ -111,7 +116,9 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string') return null;
         if (typeof payload.iat !== 'number' || payload.iat > now.getTime() / 1000 + MAX_FUTURE_IAT_SECONDS) return null;
         if (payload.sid !== undefined && typeof payload.sid !== 'string') return null;
-        return payload as unknown as TokenClaims;
+        const claims = Object.freeze(payload) as unknown as TokenClaims;
+        if (type === 'access') verifiedAccessTokens.add(token, claims);
+        return claims;
       } catch (err) {
         if (err instanceof joseErrors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) return null;
         throw err;
@@ -122,4 +129,39 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       return createHmac('sha256', secret).update(`refresh-rotation:${parentJti}`).digest('base64url');
     },
   };
+}
+
+/** Access tokens whose signature and claims have been checked, kept while the process lives. */
+const VERIFIED_ACCESS_TOKENS_KEPT = 10_000;
+
+/**
+ * A client presents the same access token on every request for its 15 minutes, and checking it
+ * (HS256 over the exact bytes, then the claims) is the largest CPU cost of GET /auth/me
+ * after the database (bench/). So a token that passed is remembered by its exact string, with
+ * what can change re-checked on every use: expiry and a future `iat` against the clock here,
+ * the session and the user in the database by the caller, as for any token. A token differing
+ * in one byte is a different key and is checked in full; nothing that failed is remembered.
+ * The signing secret is fixed for the life of the process, so entries cannot outlive it.
+ */
+class VerifiedTokenCache {
+  readonly #claims = new Map<string, TokenClaims>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(token: string, now: Date): TokenClaims | undefined {
+    const claims = this.#claims.get(token);
+    if (!claims) return undefined;
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    if (claims.exp <= nowSeconds || claims.iat > nowSeconds + MAX_FUTURE_IAT_SECONDS) {
+      this.#claims.delete(token);
+      return undefined;
+    }
+    return claims;
+  }
+
+  add(token: string, claims: TokenClaims): void {
+    // Oldest first: a Map iterates in insertion order.
+    if (this.#claims.size >= this.capacity) this.#claims.delete(this.#claims.keys().next().value!);
+    this.#claims.set(token, claims);
+  }
 }
