@@ -1,9 +1,9 @@
-// Hot statements (the access-token lookup, the refresh rotation, the login's writes, audit
-// rows) run as named prepared statements on PostgreSQL: each connection parses and plans
-// them once instead of on every request, and their text is fixed here rather than built per
-// request. Their text must not vary (no variable-length lists) and must name its columns,
-// since a prepared `SELECT *` fails on running servers after a migration adds a column
-// ("cached plan must not change result type").
+// Hot statements (the access-token lookup, the refresh rotation, the login's lockout
+// reservation, session inserts, audit rows) run as named prepared statements on PostgreSQL:
+// each connection parses and plans them once instead of on every request, and their text is
+// fixed here rather than built per request. Their text must not vary (no variable-length
+// lists) and must name its columns, since a prepared `SELECT *` fails on running servers
+// after a migration adds a column ("cached plan must not change result type").
 import { CompiledQuery, type PostgresPool } from 'kysely';
 import type { Db } from './database.js';
 import type { UsersTable } from './schema.js';

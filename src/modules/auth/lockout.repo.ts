@@ -56,18 +56,5 @@ export async function lockIfExhausted(db: Kysely<Database>, userId: string, now:
   return result.rows[0]?.locked_until ?? null;
 }
 
-// $1 user id, $2 now, $3 a rehashed password or null. Every login runs it: prepared.
-const signIn = preparedStatement('record_successful_login', `
-  UPDATE users
-     SET last_login = $2, updated_at = $2, failed_login_count = 0, lockout_count = 0, locked_until = NULL,
-         password_hash = COALESCE($3, password_hash)
-   WHERE id = $1`);
-
-/** After a successful login: records it, the failure count starts afresh, and a hash with
- *  outdated parameters is replaced. */
-export async function recordSuccessfulLogin(db: Kysely<Database>, userId: string, now: Date, newHash?: string): Promise<void> {
-  await signIn(db, [userId, now, newHash ?? null]);
-}
-
 /** The columns a successful login or a new password resets: the count starts afresh. */
 export const LOCKOUT_CLEARED = { failed_login_count: 0, lockout_count: 0, locked_until: null } as const;

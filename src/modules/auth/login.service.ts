@@ -5,8 +5,8 @@ import { AppError, badRequest, inactiveUser } from '../../lib/errors.js';
 import { normalizeEmail } from '../../lib/email-address.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { startSession, type TokenPair } from '../sessions/sessions.service.js';
-import { linkedProviders } from '../users/users.repo.js';
-import { findUserAndReserveAttempt, lockIfExhausted, recordSuccessfulLogin } from './lockout.repo.js';
+import { linkedProviders, updateUser } from '../users/users.repo.js';
+import { findUserAndReserveAttempt, LOCKOUT_CLEARED, lockIfExhausted } from './lockout.repo.js';
 
 const incorrectCredentials = (): AppError =>
   new AppError(401, 'Incorrect email or password', { 'WWW-Authenticate': 'Bearer' });
@@ -28,7 +28,8 @@ export async function login(ctx: AppContext, emailInput: string, password: strin
 
   const newHash = needsRehash ? await ctx.passwords.hash(password) : undefined;
   return ctx.db.transaction().execute(async (trx) => {
-    await recordSuccessfulLogin(trx, user.id, now, newHash);
+    // One statement: the sign-in is recorded and the failure count starts afresh.
+    await updateUser(trx, user.id, { last_login: now, ...LOCKOUT_CLEARED, ...(newHash ? { password_hash: newHash } : {}) }, now);
     await recordAudit(trx, meta, { action: 'auth.login', userId: user.id, resourceType: 'user', resourceId: user.id });
     return startSession(ctx, trx, user);
   });
