@@ -5,9 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { registerAndSignIn, registerUser, uniqueEmail } from './helpers/fixtures.js';
-import { smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
-
-const isVerify = (m: { subject: string }) => m.subject === 'Verify your email address';
+import { isResetEmail, isVerificationEmail, smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
 
 for (const kind of DATABASE_KINDS) {
   describe(`email verification (${kind})`, () => {
@@ -22,7 +20,7 @@ for (const kind of DATABASE_KINDS) {
       await smtp.close();
     });
 
-    const linkFor = async (email: string) => tokenFromLink(await smtp.waitForMessage(email, 5000, isVerify), '/verify-email');
+    const linkFor = async (email: string) => tokenFromLink(await smtp.waitForMessage(email, 5000, isVerificationEmail), '/verify-email');
     const verify = (token: unknown) => t.api.post('/auth/email/verify', { token });
     const setEnabled = (enabled: boolean) =>
       t.app.ctx.db
@@ -61,7 +59,7 @@ for (const kind of DATABASE_KINDS) {
 
     it('send-verification emails a new link; it needs a bearer token', async () => {
       const user = await registerAndSignIn(t.api);
-      await smtp.waitForMessage(user.email, 5000, isVerify); // the registration email
+      await smtp.waitForMessage(user.email, 5000, isVerificationEmail); // the registration email
       assert.equal((await t.api.post('/auth/email/send-verification', {})).status, 401);
 
       const send = await t.api.post('/auth/email/send-verification', {}, user.accessToken);
@@ -106,7 +104,7 @@ for (const kind of DATABASE_KINDS) {
     it('refuses tokens of other kinds', async () => {
       const user = await registerAndSignIn(t.api);
       await t.api.post('/auth/password/forgot', { email: user.email });
-      const reset = tokenFromLink(await smtp.waitForMessage(user.email, 5000, (m) => m.subject === 'Reset your password'), '/reset-password');
+      const reset = tokenFromLink(await smtp.waitForMessage(user.email, 5000, isResetEmail), '/reset-password');
       for (const token of [user.accessToken, user.refreshToken, reset, 'not-a-jwt', 'x'.repeat(10_000), 12345, ['a'], { a: 1 }]) {
         const response = await verify(token);
         assert.deepEqual([response.status, response.body], [400, { detail: 'Invalid or expired verification token' }], JSON.stringify(token).slice(0, 40));

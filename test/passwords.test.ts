@@ -5,12 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerAndSignIn, registerUser, signIn, uniqueEmail } from './helpers/fixtures.js';
-import { smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
+import { isResetEmail, isVerificationEmail, smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
 
 const NEW_PASSWORD = 'a whole new passphrase';
 const FORGOT_MESSAGE = 'If an account with that email exists, a reset link has been sent.';
-const isReset = (m: { subject: string }) => m.subject === 'Reset your password';
-const isVerify = (m: { subject: string }) => m.subject === 'Verify your email address';
 
 for (const kind of DATABASE_KINDS) {
   describe(`passwords (${kind})`, () => {
@@ -28,7 +26,7 @@ for (const kind of DATABASE_KINDS) {
     async function resetTokenFor(email: string): Promise<string> {
       const forgot = await t.api.post('/auth/password/forgot', { email });
       assert.equal(forgot.status, 200);
-      return tokenFromLink(await smtp.waitForMessage(email, 5000, isReset), '/reset-password');
+      return tokenFromLink(await smtp.waitForMessage(email, 5000, isResetEmail), '/reset-password');
     }
 
     const auditActions = async (userId: string) =>
@@ -42,7 +40,7 @@ for (const kind of DATABASE_KINDS) {
       // Case and spaces do not matter; the link goes to the stored address.
       const forgot = await t.api.post('/auth/password/forgot', { email: `  ${user.email.toUpperCase()} ` });
       assert.deepEqual([forgot.status, forgot.body], [200, { message: FORGOT_MESSAGE }]);
-      const message = await smtp.waitForMessage(user.email, 5000, isReset);
+      const message = await smtp.waitForMessage(user.email, 5000, isResetEmail);
       assert.match(message.text, /^http:\/\/frontend\.test\/reset-password\?token=/m);
       assert.match(message.html, /href="http:\/\/frontend\.test\/reset-password\?token=/);
       const token = tokenFromLink(message, '/reset-password');
@@ -96,7 +94,7 @@ for (const kind of DATABASE_KINDS) {
 
     it('refuses tokens of other kinds and garbage', async () => {
       const user = await registerAndSignIn(t.api);
-      const verification = tokenFromLink(await smtp.waitForMessage(user.email, 5000, isVerify), '/verify-email');
+      const verification = tokenFromLink(await smtp.waitForMessage(user.email, 5000, isVerificationEmail), '/verify-email');
       for (const token of [verification, user.accessToken, user.refreshToken, 'not-a-jwt', '']) {
         const reset = await t.api.post('/auth/password/reset', { token, new_password: NEW_PASSWORD });
         assert.deepEqual([reset.status, reset.body], [400, { detail: 'Invalid or expired reset token' }], token);

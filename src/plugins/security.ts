@@ -10,7 +10,7 @@ import helmet from 'helmet';
  * adds (cross-origin isolation, XSS auditor, DNS prefetch, …) have nothing to act on in
  * JSON, and every header is work on every request of the hottest endpoints.
  */
-export const API_HEADERS: Readonly<Record<string, string>> = {
+const API_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
   'strict-transport-security': 'max-age=31536000; includeSubDomains',
@@ -21,7 +21,7 @@ export const API_HEADERS: Readonly<Record<string, string>> = {
 
 /** The API reference at /docs is an HTML page: helmet's full set, with a policy that lets
  *  Swagger UI run from its own files. Worked out once; none of it depends on the request. */
-export function docsPageHeaders(): Record<string, string> {
+function docsPageHeaders(): Record<string, string> {
   const headers: Record<string, string> = {};
   const response = {
     setHeader: (name: string, value: string | number) => void (headers[name.toLowerCase()] = String(value)),

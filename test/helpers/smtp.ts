@@ -118,6 +118,10 @@ export async function startSmtpServer(options: { port?: number } = {}): Promise<
 
 /** A loopback port with nothing listening on it (for "SMTP is down"). */
 /** Environment that points the app at `server`, with a worker that polls often. */
+/** Which email a message is, by the subject Keyhold gives it (for waitForMessage). */
+export const isVerificationEmail = (m: { subject: string }): boolean => m.subject === 'Verify your email address';
+export const isResetEmail = (m: { subject: string }): boolean => m.subject === 'Reset your password';
+
 export const smtpEnv = (server: { url: string }): Record<string, string> => ({ SMTP_URL: server.url, OUTBOX_POLL_INTERVAL_MS: '100' });
 
 export async function closedPort(): Promise<number> {
