@@ -1,16 +1,18 @@
 // buildApp(config) is the whole service: `npm start` and every test build it the same way.
 // Order: database and migrations, services, plugins, routes, then the error handler.
-import formbody from '@fastify/formbody';
-import multipart from '@fastify/multipart';
+import { createRequire } from 'node:module';
+import type { ValidatorFactory } from '@fastify/ajv-compiler';
+import type { SerializerFactory } from '@fastify/fast-json-stringify-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import { openDatabase, type DatabaseHandle } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { PLAIN_TEXT_KEYWORD } from './http/schema-types.js';
+import { hasControlOrBidiCharacters } from './lib/plain-text.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { isValidEmail } from './lib/email-address.js';
 import { isCommonPassword, NOT_COMMON_PASSWORD_KEYWORD } from './lib/password-policy.js';
@@ -21,19 +23,23 @@ import { accountsRoutes } from './modules/accounts/accounts.routes.js';
 import { adminRoutes } from './modules/admin/admin.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { emailVerificationRoutes } from './modules/auth/email-verification.routes.js';
-import { createOutboxWorker } from './modules/email/outbox.worker.js';
+import { registerEmailJobs } from './modules/email/email-job.js';
+import { createJobQueue } from './modules/jobs/job-queue.js';
 import { oauthRoutes } from './modules/oauth/oauth.routes.js';
 import { passwordRoutes } from './modules/passwords/passwords.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
+import { createMetrics } from './modules/metrics/metrics.js';
+import { jobQueueStats } from './modules/metrics/metrics.repo.js';
+import { metricsRoutes, registerRequestMetrics } from './modules/metrics/metrics.routes.js';
 import { resolveSigningSecret } from './modules/sessions/signing-secret.js';
-import { registerErrorHandling } from './plugins/errors.js';
-import { registerInputGuard } from './plugins/input-guard.js';
+import { handleClientError, handleError, registerErrorHandling } from './plugins/errors.js';
+import { registerBodyParsers, registerInputGuard } from './plugins/input-guard.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
 import { registerSecurity } from './plugins/security.js';
 
-// ajv-formats is CommonJS with a default export property.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+// For what is loaded on first use rather than at start (see lazySchemaCompilers).
+const requireCjs = createRequire(import.meta.url);
 
 export interface AppDeps {
   clock?: Clock;
@@ -56,14 +62,20 @@ const BODY_LIMIT_BYTES = 64 * 1024;
 
 export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
   const app = Fastify({
-    logger: loggerOptions(config, deps.logStream),
+    logger: loggerOptions(config, { stream: deps.logStream, isTTY: process.stdout.isTTY === true }),
     // A hop count is valid at run time (proxy-addr) though Fastify's types omit it.
     trustProxy: config.trustProxy as boolean | string[],
     bodyLimit: BODY_LIMIT_BYTES,
+    // What the router and Node's HTTP parser refuse themselves (a path that is not valid
+    // percent-encoding, a path parameter over 100 characters, malformed request framing) is
+    // answered in the contract's {"detail": …} shape too, without echoing the request.
+    frameworkErrors: handleError,
+    clientErrorHandler: handleClientError,
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
       plugins: [formatsPlugin],
     },
+    schemaController: { compilersFactory: lazySchemaCompilers() },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const database =
@@ -85,13 +97,22 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   const clock = deps.clock ?? systemClock;
   const secret = await resolveSigningSecret(database.db, config.jwtSecret);
-  const outbox = createOutboxWorker({ db: database.db, config, clock, log: app.log });
+  const jobs = createJobQueue({ db: database.db, config, log: app.log });
+  const metrics = await createMetrics({
+    enabled: config.metricsEnabled,
+    // Queue depth by job kind, read at scrape time.
+    queueStats: () => jobQueueStats(database.db, jobs.kinds()),
+    onQueueStatsError: (err) => app.log.warn({ err: { message: (err as Error).message } }, 'metrics: queue depth unavailable'),
+  });
+  // One durable queue for background work; each kind registers its handler (email first).
+  registerEmailJobs(jobs, { config, log: app.log, metrics });
   const ctx: AppContext = {
     config,
     db: database.db,
     clock,
     log: app.log,
-    outbox,
+    jobs,
+    metrics,
     passwords: deps.passwords ?? createPasswordHasher(config.argon2),
     tokens: createTokenService({
       secret,
@@ -113,10 +134,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     if (created) app.log.info({ email: config.bootstrapAdmin.email }, 'bootstrap admin created');
   }
 
-  const redis = config.redisUrl && config.rateLimitEnabled ? connectRedis(config.redisUrl, app) : undefined;
+  const redis = config.redisUrl && config.rateLimitEnabled ? await connectRedis(config.redisUrl, app) : undefined;
   let shuttingDown = false;
   app.addHook('onReady', async () => {
-    outbox.start();
+    jobs.start();
   });
   app.addHook('preClose', async () => {
     shuttingDown = true;
@@ -128,24 +149,22 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     done(null, payload);
   });
   app.addHook('onClose', async () => {
-    await outbox.stop();
+    await jobs.stop();
     redis?.disconnect();
     if (ownsDatabase) await database.close();
   });
 
-  await app.register(formbody);
-  // OAuth2 password-form clients (FastAPI's OAuth2PasswordRequestForm) may post multipart
-  // form data: fields only, small, never files.
-  await app.register(multipart, {
-    attachFieldsToBody: 'keyValues',
-    limits: { files: 0, fileSize: 0, fields: 16, fieldSize: 4096, parts: 16, fieldNameSize: 100 },
-  });
+  // Before every route, so each one is timed (only when METRICS_ENABLED: no hook otherwise).
+  registerRequestMetrics(app, metrics);
+  // JSON, URL-encoded and (for the OAuth2 password form only) multipart bodies; see input-guard.ts.
+  await registerBodyParsers(app);
   await registerSecurity(app, { corsOrigins: config.corsOrigins });
   await registerRateLimit(app, { enabled: config.rateLimitEnabled, redis });
   await registerOpenApi(app);
   registerInputGuard(app);
   registerErrorHandling(app);
 
+  await app.register(metricsRoutes, { metrics, token: config.metricsToken });
   await app.register(healthRoutes, {
     probe: {
       isShuttingDown: () => shuttingDown,
@@ -173,7 +192,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 // Emails are trimmed before they are stored, so the format check must accept what trimming
 // fixes. Fastify adds ajv-formats after user plugins unless one is named `formatsPlugin`.
 function formatsPlugin(ajv: Ajv): Ajv {
-  addFormats(ajv);
+  // Loaded with Ajv itself, on the first request that validates anything.
+  (requireCjs('ajv-formats') as (ajv: Ajv) => Ajv)(ajv);
   ajv.addFormat('email', isValidEmail);
   ajv.addKeyword({
     keyword: NOT_COMMON_PASSWORD_KEYWORD,
@@ -181,10 +201,82 @@ function formatsPlugin(ajv: Ajv): Ajv {
     schemaType: 'boolean',
     validate: (enabled: boolean, value: string) => !enabled || !isCommonPassword(value),
   });
+  ajv.addKeyword({
+    keyword: PLAIN_TEXT_KEYWORD,
+    type: 'string',
+    schemaType: 'boolean',
+    validate: (enabled: boolean, value: string) => !enabled || !hasControlOrBidiCharacters(value),
+  });
   return ajv;
 }
 
-function connectRedis(url: string, app: FastifyInstance): Redis {
+/**
+ * Route schemas are compiled on each route's first request instead of at start: compiling every
+ * route's validators (Ajv) and reply serializers (fast-json-stringify) was the largest part of
+ * start-up time and idle memory, for routes a given instance may seldom or never serve. The
+ * compilers are Fastify's defaults with the options Fastify gives them; only the moment
+ * differs. A schema that does not compile fails its route's first request (a logged 500 naming
+ * the route) rather than the start; the test suites exercise every route.
+ * (A custom validator factory also means Fastify leaves `headers` schemas as written: write
+ * their property names in lower case. No route has one today.)
+ */
+function lazySchemaCompilers(): { buildValidator: ValidatorFactory; buildSerializer: SerializerFactory } {
+  type AjvCompilerModule = () => ValidatorFactory;
+  type SerializerModule = () => SerializerFactory;
+  // One of each per app, as Fastify makes them (Ajv instances are pooled per selector).
+  let validatorSelector: ValidatorFactory | undefined;
+  let serializerSelector: SerializerFactory | undefined;
+  const buildValidator: ValidatorFactory = (externalSchemas, ajvOptions) => {
+    let compilerOf: ReturnType<ValidatorFactory> | undefined;
+    return (route) => {
+      let compiled: ReturnType<ReturnType<ValidatorFactory>> | undefined;
+      const compile = (): NonNullable<typeof compiled> => {
+        if (compiled) return compiled;
+        validatorSelector ??= (requireCjs('@fastify/ajv-compiler') as AjvCompilerModule)();
+        compilerOf ??= validatorSelector(externalSchemas, ajvOptions);
+        try {
+          compiled = compilerOf(route);
+        } catch (err) {
+          throw new Error(`Failed building the validation schema for ${route.method}: ${route.url}, due to error ${(err as Error).message}`);
+        }
+        return compiled;
+      };
+      const validate = function (this: unknown, data: unknown, dataContext?: unknown) {
+        const ajvValidate = compile();
+        const valid = (ajvValidate as (this: unknown, data: unknown, dataContext?: unknown) => unknown).call(this, data, dataContext);
+        validate.errors = ajvValidate.errors;
+        return valid;
+      } as ((this: unknown, data: unknown, dataContext?: unknown) => unknown) & { errors?: unknown };
+      // Fastify reads schemaEnv just before it validates, to let Ajv change the root value.
+      Object.defineProperty(validate, 'schemaEnv', { get: () => compile().schemaEnv });
+      return validate as unknown as NonNullable<typeof compiled>;
+    };
+  };
+  const buildSerializer: SerializerFactory = (externalSchemas, serializerOptions) => {
+    let compilerOf: ReturnType<SerializerFactory> | undefined;
+    return (route) => {
+      let serialize: ((doc: unknown) => string) | undefined;
+      return (doc: unknown) => {
+        if (!serialize) {
+          serializerSelector ??= (requireCjs('@fastify/fast-json-stringify-compiler') as SerializerModule)();
+          compilerOf ??= serializerSelector(externalSchemas, serializerOptions);
+          try {
+            serialize = compilerOf(route);
+          } catch (err) {
+            const { method, url } = route as { method?: string; url?: string };
+            throw new Error(`Failed building the serialization schema for ${method}: ${url}, due to error ${(err as Error).message}`);
+          }
+        }
+        return serialize(doc);
+      };
+    };
+  };
+  return { buildValidator, buildSerializer };
+}
+
+/** ioredis is loaded only when REDIS_URL is set. */
+async function connectRedis(url: string, app: FastifyInstance): Promise<Redis> {
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, {
     // Fail rate-limit lookups fast while Redis is away instead of queueing them.
     enableOfflineQueue: false,
@@ -203,11 +295,32 @@ function connectRedis(url: string, app: FastifyInstance): Redis {
   return redis;
 }
 
-function loggerOptions(config: Readonly<Config>, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
-  return {
+export interface LogOutput {
+  /** Where JSON lines go instead of stdout (tests read them). */
+  stream?: NodeJS.WritableStream;
+  /** Whether stdout is a terminal: then lines are printed for a person to read. */
+  isTTY: boolean;
+}
+
+/**
+ * JSON lines on stdout (or `output.stream`), as a log collector wants them; on a terminal with
+ * no stream given, pino-pretty's readable lines instead (resolved here, loaded by pino's
+ * transport worker only in that case). LOG_LEVEL and the redaction apply either way: both
+ * happen before a line is formatted.
+ */
+export function loggerOptions(config: Readonly<Config>, output: LogOutput): FastifyServerOptions['logger'] {
+  const common = {
     level: config.logLevel,
     // Credentials travel in headers; they never reach a log line.
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
-    ...(stream ? { stream } : {}),
+  };
+  if (output.stream) return { ...common, stream: output.stream };
+  if (!output.isTTY) return common;
+  return {
+    ...common,
+    transport: {
+      target: createRequire(import.meta.url).resolve('pino-pretty'),
+      options: { colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+    },
   };
 }

@@ -18,6 +18,7 @@ import { toInviteCodeResponse } from './modules/admin/admin.schemas.js';
 import { findUserByReference, listUsers, updateUserAsAdmin } from './modules/admin/admin-users.service.js';
 import { checkAdminInput, ensureAdmin } from './modules/admin/create-admin.js';
 import { createInviteCodes, listInviteCodes } from './modules/invites/invite-codes.service.js';
+import { purgeExpiredRows } from './modules/retention/retention.service.js';
 import { changeSetting, getAllSettings, readSetting, SETTINGS, type SettingKey } from './modules/settings/settings.service.js';
 import { toUserResponse } from './modules/users/user.schemas.js';
 
@@ -242,6 +243,27 @@ for (const [name, isActive] of [['deactivate', false], ['activate', true]] as co
       }),
     );
 }
+
+program
+  .command('purge')
+  .description('remove expired rows now, as the hourly retention run does (the embedded database: stop the server first)')
+  .option('--dry-run', 'count what would be removed; remove nothing')
+  .action((options: { dryRun?: boolean }) =>
+    withDatabase(async (ctx) => {
+      const report = await purgeExpiredRows(ctx, { dryRun: options.dryRun === true });
+      const column = report.dryRun ? 'would_remove' : 'removed';
+      const rows = Object.entries(report.removed).map(([name, n]) => ({ table: name, [column]: n, rule: report.rules[name] }));
+      const total = Object.values(report.removed).reduce<number>((sum, n) => sum + (n ?? 0), 0);
+      print({ dry_run: report.dryRun, removed: report.removed, complete: report.complete }, () =>
+        [
+          table(rows, ['table', column, 'rule']),
+          report.dryRun
+            ? `Dry run: ${total} rows would be removed; nothing was.`
+            : `Removed ${total} rows in ${report.batches} batches (${(report.elapsedMs / 1000).toFixed(1)} s; longest batch ${Math.round(report.longestBatchMs)} ms).`,
+        ].join('\n'),
+      );
+    }),
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`keyhold: ${describeError(err)}\n`);

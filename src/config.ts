@@ -19,6 +19,13 @@ export interface OidcProviderConfig {
   clientId: string;
   clientSecret?: string;
   scopes: string[];
+  /**
+   * Whether the provider's `email_verified` is believed: only then may a sign-in link an
+   * existing user by email or start a new user verified. Google: yes. Microsoft: never, since
+   * an Entra ID tenant admin can put any address in `email` ("nOAuth"); no claim turns it on.
+   * Generic providers: only with OIDC_<NAME>_TRUST_EMAIL=true.
+   */
+  trustEmail: boolean;
 }
 
 export interface Config {
@@ -59,6 +66,12 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** How often the email worker looks for due messages (it is also woken after each commit). */
   outboxPollIntervalMs: number;
+  /** Prometheus metrics at GET /metrics; off: no route, no per-request hook. */
+  metricsEnabled: boolean;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. A secret: never logged or echoed. */
+  metricsToken?: string;
+  /** Audit events older than this many days are purged (modules/retention); 0 keeps them forever. */
+  auditRetentionDays: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -76,7 +89,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     databasePoolSize: read.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 1000 }),
     databasePreparedStatements: read.bool('DATABASE_PREPARED_STATEMENTS', true),
     redisUrl: read.url('REDIS_URL', ['redis:', 'rediss:']),
-    jwtSecret: read.secret('JWT_SECRET', 16),
+    // RFC 7518 §3.2: an HS256 key has at least 256 bits.
+    jwtSecret: read.secret('JWT_SECRET', 32),
     jwtIssuer: read.string('JWT_ISSUER', 'keyhold'),
     jwtAudience: read.string('JWT_AUDIENCE', 'keyhold'),
     accessTokenExpireMinutes: read.int('ACCESS_TOKEN_EXPIRE_MINUTES', 15, { min: 1, max: 24 * 60 }),
@@ -102,6 +116,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     },
     shutdownGraceSeconds: read.int('SHUTDOWN_GRACE_SECONDS', 10, { min: 0, max: 600 }),
     outboxPollIntervalMs: read.int('OUTBOX_POLL_INTERVAL_MS', 2000, { min: 50, max: 600_000 }),
+    metricsEnabled: read.bool('METRICS_ENABLED', false),
+    metricsToken: readMetricsToken(read),
+    auditRetentionDays: read.int('AUDIT_RETENTION_DAYS', 365, { min: 0, max: 36_500 }),
   };
   return Object.freeze(config);
 }
@@ -116,6 +133,7 @@ function readOauthProviders(read: EnvReader): OidcProviderConfig[] {
       clientId: googleId,
       clientSecret: read.string('GOOGLE_CLIENT_SECRET', '') || undefined,
       scopes: ['openid', 'email', 'profile'],
+      trustEmail: true,
     });
   }
   const microsoftId = read.string('MICROSOFT_CLIENT_ID', '');
@@ -129,10 +147,12 @@ function readOauthProviders(read: EnvReader): OidcProviderConfig[] {
       clientId: microsoftId,
       clientSecret: read.string('MICROSOFT_CLIENT_SECRET', '') || undefined,
       scopes: ['openid', 'email', 'profile'],
+      trustEmail: false,
     });
   }
   // Generic OpenID Connect providers: OIDC_PROVIDERS=okta,keycloak and, for each name,
-  // OIDC_<NAME>_ISSUER, OIDC_<NAME>_CLIENT_ID, OIDC_<NAME>_CLIENT_SECRET, OIDC_<NAME>_SCOPES.
+  // OIDC_<NAME>_ISSUER, OIDC_<NAME>_CLIENT_ID, OIDC_<NAME>_CLIENT_SECRET, OIDC_<NAME>_SCOPES,
+  // OIDC_<NAME>_TRUST_EMAIL (default false: see OidcProviderConfig.trustEmail).
   for (const name of read.list('OIDC_PROVIDERS')) {
     if (!/^[a-z][a-z0-9-]{0,31}$/.test(name) || name === 'google' || name === 'microsoft') {
       throw new ConfigError('OIDC_PROVIDERS', `has an invalid provider name "${name}" (lower-case letters, digits, -)`);
@@ -149,9 +169,19 @@ function readOauthProviders(read: EnvReader): OidcProviderConfig[] {
       clientId,
       clientSecret: read.string(`${prefix}CLIENT_SECRET`, '') || undefined,
       scopes: scopes.length > 0 ? scopes : ['openid', 'email', 'profile'],
+      trustEmail: read.bool(`${prefix}TRUST_EMAIL`, false),
     });
   }
   return providers;
+}
+
+/** Sent as `Authorization: Bearer <token>`, so it must be one visible-ASCII word. */
+function readMetricsToken(read: EnvReader): string | undefined {
+  const token = read.secret('METRICS_TOKEN', 16);
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
+    throw new ConfigError('METRICS_TOKEN', 'must be printable ASCII without spaces (e.g. openssl rand -hex 32)');
+  }
+  return token;
 }
 
 function readBootstrapAdmin(read: EnvReader): Config['bootstrapAdmin'] {
@@ -240,11 +270,11 @@ class EnvReader {
     return new URL(url).origin;
   }
 
-  /** A secret never echoes its value in an error. */
-  secret(name: string, minLength: number): string | undefined {
+  /** A secret never echoes its value in an error. Its length is counted in UTF-8 bytes. */
+  secret(name: string, minBytes: number): string | undefined {
     const value = this.raw(name);
-    if (value !== undefined && value.length < minLength) {
-      throw new ConfigError(name, `must be at least ${minLength} characters`);
+    if (value !== undefined && Buffer.byteLength(value, 'utf8') < minBytes) {
+      throw new ConfigError(name, `must be at least ${minBytes} bytes (use a long random value, e.g. openssl rand -base64 48)`);
     }
     return value;
   }

@@ -5,6 +5,8 @@ import type { Db } from './db/database.js';
 import type { Clock } from './lib/clock.js';
 import type { PasswordHasher } from './lib/passwords.js';
 import type { TokenService } from './lib/tokens.js';
+import type { JobQueue } from './modules/jobs/job-queue.js';
+import type { Metrics } from './modules/metrics/metrics.js';
 
 export interface AppContext {
   config: Readonly<Config>;
@@ -13,8 +15,11 @@ export interface AppContext {
   tokens: TokenService;
   passwords: PasswordHasher;
   log: FastifyBaseLogger;
-  /** Wakes the email delivery worker after a transaction that queued mail has committed. */
-  outbox: { notify(): void };
+  /** The durable job queue: enqueue with jobs.repo.ts's enqueue(trx, …) in the transaction of
+   *  the change, then call jobs.notify() after it has committed to wake the worker. */
+  jobs: JobQueue;
+  /** Prometheus counters (METRICS_ENABLED); a no-op when disabled, so callers never check. */
+  metrics: Metrics;
 }
 
 /** Who made a request: recorded in the audit log. */

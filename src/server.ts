@@ -15,7 +15,6 @@ async function main(): Promise<void> {
   }
 
   const app = await buildApp(config);
-  if (config.jwtSecret && config.jwtSecret.length < 32) app.log.warn('JWT_SECRET is shorter than 32 characters; use a longer random secret');
   if (!config.databaseUrl) app.log.info({ dataDir: config.dataDir }, 'using the embedded database');
 
   let closing = false;

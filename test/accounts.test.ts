@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { registerAndSignIn, signIn, uniqueEmail, PASSWORD, type SignedInUser } from './helpers/fixtures.js';
+import { queuedEmails } from './helpers/jobs.js';
 
 for (const kind of DATABASE_KINDS) {
   describe(`accounts and invites (${kind})`, () => {
@@ -68,10 +69,10 @@ for (const kind of DATABASE_KINDS) {
       const days = (Date.parse(created.body.expires_at) - Date.parse(created.body.created_at)) / 86_400_000;
       assert.equal(Math.round(days), 7);
 
-      const mail = await t.app.ctx.db.selectFrom('email_outbox').selectAll().where('to_address', '=', email.toLowerCase()).execute();
+      const mail = await queuedEmails(t.app.ctx.db, { to: email.toLowerCase() });
       assert.equal(mail.length, 1);
-      assert.equal(mail[0]!.kind, 'account_invite');
-      assert.ok(mail[0]!.text_body!.includes(`http://frontend.test/register?account_invite_code=${created.body.code}`));
+      assert.equal(mail[0]!.template, 'account_invite');
+      assert.ok(mail[0]!.text!.includes(`http://frontend.test/register?account_invite_code=${created.body.code}`));
       const [audit] = await auditRows('account.invite_created', created.body.id);
       assert.equal(audit?.user_id, owner.id);
       assert.ok(!JSON.stringify(audit?.details).includes(created.body.code), 'no invite code in the audit log');

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestApp } from './helpers/app.js';
+import { FakeClock } from './helpers/clock.js';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/database.js';
 import { registerAndSignIn, signIn, uniqueEmail } from './helpers/fixtures.js';
@@ -123,6 +124,40 @@ describe('keyhold command line', { concurrency: true }, () => {
         }
         const setting = await runCliJson(['settings', 'get', 'email_verification_enabled'], { env });
         assert.deepEqual(setting, { key: 'email_verification_enabled', value: false }, 'the bad value was not written');
+      });
+
+      it('purge --dry-run counts what purge then removes', async () => {
+        // Two sessions of 40 days ago (the app's clock; the command line runs on the real one):
+        // one left to expire, one signed out then.
+        const t = await startTestApp(kind, { database, clock: new FakeClock(new Date(Date.now() - 40 * 86_400_000)) });
+        try {
+          const user = await registerAndSignIn(t.api);
+          const second = await signIn(t.api, user.email, user.password);
+          assert.equal((await t.api.post('/auth/logout', { refresh_token: second.refreshToken })).status, 200);
+        } finally {
+          await t.close();
+        }
+
+        const dryRun = await runCliJson(['purge', '--dry-run'], { env });
+        assert.equal(dryRun.dry_run, true);
+        assert.ok(dryRun.removed.refresh_tokens >= 2 && dryRun.removed.sessions >= 2, JSON.stringify(dryRun));
+        const table = await runCli(['purge', '--dry-run'], { env });
+        assert.equal(table.code, 0, table.stderr);
+        assert.match(table.stdout, /^table\s+would_remove\s+rule\n/);
+        assert.match(table.stdout, new RegExp(`^refresh_tokens\\s+${dryRun.removed.refresh_tokens}\\s+every token of a session whose newest token has expired`, 'm'));
+        assert.match(table.stdout, /^audit_logs\s+0\s+older than 365 days$/m);
+        assert.match(table.stdout, /^Dry run: \d+ rows would be removed; nothing was\.$/m);
+
+        const purged = await runCliJson(['purge'], { env });
+        assert.equal(purged.dry_run, false);
+        assert.equal(purged.complete, true);
+        for (const [name, n] of Object.entries(dryRun.removed)) {
+          if (n !== null) assert.equal(purged.removed[name], n, `${name}: purge removed what the dry run counted`);
+        }
+        const again = await runCli(['purge'], { env });
+        assert.equal(again.code, 0, again.stderr);
+        assert.match(again.stdout, /^refresh_tokens\s+0\s/m);
+        assert.match(again.stdout, /^Removed 0 rows in \d+ batches/m);
       });
     });
   }

@@ -1,17 +1,18 @@
-// The outbox and its worker against a real SMTP server on loopback: delivery, bodies cleared
-// after sending, retries through an outage, giving up, several instances, stop(), and the
-// log fallback without SMTP_URL.
+// Email jobs and the queue's worker against a real SMTP server on loopback: delivery, bodies
+// cleared after sending, retries through an outage, giving up, several instances, stop(), and
+// the log fallback without SMTP_URL.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import type { DatabaseHandle } from '../src/db/database.js';
-import { LOGGED_NOT_SENT } from '../src/modules/email/outbox.repo.js';
-import { MAX_DELIVERY_ATTEMPTS, retryDelayMs, type OutboxWorker } from '../src/modules/email/outbox.worker.js';
+import { LOGGED_NOT_SENT, MAX_DELIVERY_ATTEMPTS } from '../src/modules/email/email-job.js';
+import { retryDelayMs } from '../src/modules/jobs/job-queue.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { registerUser, uniqueEmail } from './helpers/fixtures.js';
+import { queuedEmails } from './helpers/jobs.js';
 import { closedPort, smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
 
 const EMAIL_FROM = 'Keyhold Test <auth@keyhold.test>';
@@ -27,19 +28,19 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
   }
 }
 
-const outboxRows = (t: TestApp, to: string) =>
-  t.app.ctx.db.selectFrom('email_outbox').selectAll().where('to_address', '=', to).orderBy('created_at').execute();
+const emailJobs = (t: TestApp, to: string) => queuedEmails(t.app.ctx.db, { to });
 
 async function queueRaw(t: TestApp, to: string, subject: string, extra: { attempts?: number } = {}): Promise<string> {
+  const payload = { template: 'verify_email', to, subject, text: `hello ${subject}`, html: `<p>${subject}</p>` };
   const row = await t.app.ctx.db
-    .insertInto('email_outbox')
-    .values({ kind: 'verify_email', to_address: to, subject, text_body: `hello ${subject}`, html_body: `<p>${subject}</p>`, ...extra })
+    .insertInto('jobs')
+    .values({ kind: 'email', payload: JSON.stringify(payload), ...extra })
     .returning('id')
     .executeTakeFirstOrThrow();
   return row.id;
 }
 
-const worker = (t: TestApp) => t.app.ctx.outbox as OutboxWorker;
+const worker = (t: TestApp) => t.app.ctx.jobs;
 
 describe('retryDelayMs', () => {
   it('doubles from the poll interval up to an hour, with bounded jitter', () => {
@@ -75,15 +76,16 @@ for (const kind of DATABASE_KINDS) {
       assert.ok(tokenFromLink(message, '/verify-email').length > 20);
       assert.equal(message.headers.get('auto-submitted'), 'auto-generated');
 
-      const [row] = await waitFor('row marked sent', async () => {
-        const rows = await outboxRows(t, email);
-        return rows[0]?.status === 'sent' && rows;
+      const [row] = await waitFor('job marked succeeded', async () => {
+        const rows = await emailJobs(t, email);
+        return rows[0]?.status === 'succeeded' && rows;
       });
-      assert.equal(row!.text_body, null);
-      assert.equal(row!.html_body, null);
+      assert.equal(row!.text, null);
+      assert.equal(row!.html, null);
+      assert.equal(row!.subject, 'Verify your email address', 'what an operator needs stays');
       assert.equal(row!.attempts, 1);
-      assert.ok(row!.sent_at instanceof Date);
-      assert.ok(message.messageId.includes(row!.id), 'the outbox id is the Message-ID');
+      assert.ok(row!.finished_at instanceof Date);
+      assert.ok(message.messageId.includes(row!.id), 'the job id is the Message-ID');
       // With SMTP configured no log line carries a link (and so no token).
       assert.ok(!t.logs.some((line) => line.includes('token=')), 'no token in the logs');
     });
@@ -96,8 +98,8 @@ for (const kind of DATABASE_KINDS) {
       const message = await smtp.waitForMessage(to);
       assert.equal(message.subject, 'retry me');
       const [row] = await waitFor('sent', async () => {
-        const rows = await outboxRows(t, to);
-        return rows[0]?.status === 'sent' && rows;
+        const rows = await emailJobs(t, to);
+        return rows[0]?.status === 'succeeded' && rows;
       });
       assert.equal(row!.attempts, 2);
       assert.equal(row!.last_error, null);
@@ -109,30 +111,40 @@ for (const kind of DATABASE_KINDS) {
       await queueRaw(t, to, 'doomed', { attempts: MAX_DELIVERY_ATTEMPTS - 1 });
       worker(t).notify();
       const [row] = await waitFor('failed', async () => {
-        const rows = await outboxRows(t, to);
+        const rows = await emailJobs(t, to);
         return rows[0]?.status === 'failed' && rows;
       });
       assert.equal(row!.attempts, MAX_DELIVERY_ATTEMPTS);
       assert.match(row!.last_error ?? '', /451|Try again later/);
-      assert.equal(row!.text_body, null);
-      assert.equal(row!.html_body, null);
+      assert.ok(row!.finished_at instanceof Date);
+      assert.equal(row!.text, null);
+      assert.equal(row!.html, null);
       assert.equal(smtp.messagesTo(to).length, 0);
     });
 
-    it('stop() finishes the message in flight', async () => {
+    it('stop() finishes the message in flight, then claims nothing more', async () => {
+      // An app of its own: stop() is final (it closes the mailer).
+      const own = await startTestApp(kind, {
+        env: deliveryEnv(smtp),
+        ...(kind === 'postgres' ? { database: t.database } : { sharedDatabase: shareHandle(t) }),
+      });
       smtp.setDelay(300);
       try {
         const to = uniqueEmail('inflight');
         await queueRaw(t, to, 'in flight');
-        worker(t).notify();
-        await waitFor('claimed', async () => (await outboxRows(t, to))[0]?.attempts === 1);
-        await worker(t).stop();
-        const [row] = await outboxRows(t, to);
-        assert.equal(row!.status, 'sent');
+        worker(own).notify();
+        await waitFor('claimed', async () => (await emailJobs(t, to))[0]?.attempts === 1);
+        // Queued while the first is being sent: stop() must not start it.
+        const laterId = await queueRaw(t, uniqueEmail('after-stop'), 'after stop');
+        await worker(own).stop();
+        const [row] = await emailJobs(t, to);
+        assert.equal(row!.status, 'succeeded', 'stop() waited for the send in flight');
         assert.equal(smtp.messagesTo(to).length, 1);
+        // (The first app's worker sends that one.)
+        assert.ok(!own.logs.some((line) => line.includes(laterId)), 'the stopped worker claimed nothing more');
       } finally {
         smtp.setDelay(0);
-        worker(t).start();
+        await own.close();
       }
     });
 
@@ -147,12 +159,12 @@ for (const kind of DATABASE_KINDS) {
         for (let i = 0; i < 20; i++) ids.push(await queueRaw(t, to, `message ${i}`));
         worker(t).notify();
         worker(second).notify();
-        await waitFor('all sent', async () => (await outboxRows(t, to)).every((row) => row.status === 'sent'), 10_000);
+        await waitFor('all sent', async () => (await emailJobs(t, to)).every((row) => row.status === 'succeeded'), 10_000);
         const received = smtp.messagesTo(to);
         assert.equal(received.length, 20);
         assert.equal(new Set(received.map((m) => m.messageId)).size, 20);
         for (const id of ids) assert.ok(received.some((m) => m.messageId.includes(id)));
-        assert.ok((await outboxRows(t, to)).every((row) => row.attempts === 1));
+        assert.ok((await emailJobs(t, to)).every((row) => row.attempts === 1));
       } finally {
         await second.close();
       }
@@ -167,17 +179,17 @@ for (const kind of DATABASE_KINDS) {
       try {
         const { email } = await registerUser(t.api);
         const [row] = await waitFor('two failed attempts', async () => {
-          const rows = await outboxRows(t, email);
+          const rows = await emailJobs(t, email);
           return rows[0] && rows[0].attempts >= 2 && rows;
         });
         assert.equal(row!.status, 'pending');
         assert.match(row!.last_error ?? '', /ECONNREFUSED/);
-        assert.ok(row!.text_body, 'the message is kept until it is sent');
+        assert.ok(row!.text, 'the message is kept until it is sent');
 
         smtp = await startSmtpServer({ port });
         const message = await smtp.waitForMessage(email, 8000);
         assert.equal(message.subject, 'Verify your email address');
-        await waitFor('sent', async () => (await outboxRows(t, email))[0]?.status === 'sent');
+        await waitFor('sent', async () => (await emailJobs(t, email))[0]?.status === 'succeeded');
         assert.ok(!t.logs.some((line) => line.includes('token=')), 'no token in the logs');
       } finally {
         await t.close();
@@ -207,7 +219,9 @@ for (const kind of DATABASE_KINDS) {
         // A send to this server waits out the mailer's 10 s greeting timeout; requests must not.
         assert.ok(Date.now() - started < 5000, 'requests do not wait on SMTP');
       } finally {
-        for (const socket of sockets) socket.destroy();
+        // Answer at last (421: closing), so the mailer ends the attempt and clears its greeting
+        // timer; a socket only cut would leave that 10 s timer holding the test process open.
+        for (const socket of sockets) socket.end('421 closing\r\n');
         await t.close();
         await new Promise((resolve) => silent.close(resolve));
       }
@@ -221,7 +235,7 @@ for (const kind of DATABASE_KINDS) {
     });
     after(() => t.close());
 
-    it('writes the message, link included, to the log once and keeps it in the outbox', async () => {
+    it('writes the message, link included, to the log once and keeps it pending', async () => {
       const { email } = await registerUser(t.api);
       const line = await waitFor('log line', async () => t.logs.find((l) => l.includes(email) && l.includes('/verify-email?token=')));
       const logged = JSON.parse(line);
@@ -230,16 +244,16 @@ for (const kind of DATABASE_KINDS) {
 
       await new Promise((resolve) => setTimeout(resolve, 350));
       assert.equal(t.logs.filter((l) => l.includes(email) && l.includes('/verify-email?token=')).length, 1, 'logged once');
-      const [row] = await outboxRows(t, email);
+      const [row] = await emailJobs(t, email);
       assert.equal(row!.status, 'pending');
       assert.equal(row!.attempts, 0);
       assert.equal(row!.last_error, LOGGED_NOT_SENT);
-      assert.ok(row!.text_body?.includes('/verify-email?token='));
+      assert.ok(row!.text?.includes('/verify-email?token='));
     });
 
     it('delivers what was kept once an instance with SMTP_URL starts', async () => {
       const { email } = await registerUser(t.api);
-      await waitFor('logged', async () => (await outboxRows(t, email))[0]?.last_error === LOGGED_NOT_SENT);
+      await waitFor('logged', async () => (await emailJobs(t, email))[0]?.last_error === LOGGED_NOT_SENT);
       const smtp = await startSmtpServer();
       const withSmtp = await startTestApp(kind, {
         env: deliveryEnv(smtp),

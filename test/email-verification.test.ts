@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { registerAndSignIn, registerUser, uniqueEmail } from './helpers/fixtures.js';
+import { queuedEmails } from './helpers/jobs.js';
 import { isResetEmail, isVerificationEmail, smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
 
 for (const kind of DATABASE_KINDS) {
@@ -130,7 +131,7 @@ for (const kind of DATABASE_KINDS) {
         const send = await t.api.post('/auth/email/send-verification', {}, user.accessToken);
         assert.deepEqual([send.status, send.body], [403, { detail: 'Email verification is currently disabled' }]);
         const { email } = await registerUser(t.api);
-        const rows = await t.app.ctx.db.selectFrom('email_outbox').select('id').where('to_address', '=', email).execute();
+        const rows = await queuedEmails(t.app.ctx.db, { to: email });
         assert.equal(rows.length, 0);
       } finally {
         await setEnabled(true);

@@ -2,13 +2,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
-import { PASSWORD, registerUser } from './helpers/fixtures.js';
+import { PASSWORD, registerUser, uniqueEmail } from './helpers/fixtures.js';
+import { createTestHasher } from './helpers/hasher.js';
+import { holdLock } from './helpers/locks.js';
 
 for (const kind of DATABASE_KINDS) {
   describe(`per-account lockout (${kind})`, () => {
     let t: TestApp;
+    const hasher = createTestHasher();
     before(async () => {
-      t = await startTestApp(kind);
+      // Enough connections for 25 guesses to wait on one row lock at once (postgres).
+      t = await startTestApp(kind, { passwords: hasher, env: { DATABASE_POOL_SIZE: '30' } });
     });
     after(() => t.close());
 
@@ -43,22 +47,53 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(await guesses(user.id, 'account_locked'), 15);
       assert.equal((await login(email, PASSWORD)).status, 401, 'locked even for the right password');
     });
-  });
-}
 
-describe('a password reset ends a lockout', () => {
-  it('lets the user in with the new password at once', async () => {
-    const t = await startTestApp('pglite');
-    try {
+    // The embedded database runs one statement at a time, so there the reservation cannot
+    // interleave; on PostgreSQL the interleaving is forced rather than hoped for.
+    it('lets no more than 10 of 25 guesses be checked when all 25 read the row before any counts', { skip: kind !== 'postgres' && 'needs a second connection' }, async () => {
       const { email, user } = await registerUser(t.api);
-      for (let i = 0; i < 10; i++) await t.api.post('/auth/login/json', { email, password: 'wrong password' });
-      assert.equal((await t.api.post('/auth/login/json', { email, password: PASSWORD })).status, 401);
+      const lock = await holdLock(t.database.url!, 'SELECT id FROM users WHERE id = $1 FOR UPDATE', [user.id]);
+      let pending: Promise<Array<{ status: number }>> | undefined;
+      try {
+        pending = Promise.all(Array.from({ length: 25 }, () => login(email, 'wrong password')));
+        // Each guess has read the user row (failed_login_count 0) and waits to count itself.
+        await lock.waitForBlocked(25);
+      } finally {
+        await lock.release();
+      }
+      const results = await pending!;
+      assert.deepEqual(new Set(results.map((r) => r.status)), new Set([401]));
+      assert.equal(await guesses(user.id, 'bad_password'), 10, 'only guesses whose reservation counted are checked');
+      assert.equal(await guesses(user.id, 'account_locked'), 15);
+      assert.equal((await login(email, PASSWORD)).status, 401, 'locked even for the right password');
+    });
+
+    it('spends a password check on unknown emails and locked accounts, as on a wrong password', async () => {
+      const { email } = await registerUser(t.api);
+      const before = { ...hasher.calls };
+      assert.equal((await login(email, 'wrong password')).status, 401);
+      assert.deepEqual([hasher.calls.verify - before.verify, hasher.calls.verifyWithoutHash - before.verifyWithoutHash], [1, 0], 'a wrong password is checked');
+
+      const unknown = { ...hasher.calls };
+      const res = await login(uniqueEmail('nobody'), 'wrong password');
+      assert.deepEqual([res.status, res.body], [401, { detail: 'Incorrect email or password' }]);
+      assert.deepEqual([hasher.calls.verify - unknown.verify, hasher.calls.verifyWithoutHash - unknown.verifyWithoutHash], [1, 1], 'an unknown email costs a dummy check');
+
+      for (let i = 0; i < 9; i++) await login(email, 'wrong password');
+      const locked = { ...hasher.calls };
+      assert.equal((await login(email, PASSWORD)).status, 401);
+      assert.deepEqual([hasher.calls.verify - locked.verify, hasher.calls.verifyWithoutHash - locked.verifyWithoutHash], [1, 1], 'a locked account costs a dummy check');
+      assert.equal(hasher.calls.hash, before.hash, 'no failure hashes a new password');
+    });
+
+    it('a password reset ends a lockout: the new password lets the user in at once', async () => {
+      const { email, user } = await registerUser(t.api);
+      for (let i = 0; i < 10; i++) await login(email, 'wrong password');
+      assert.equal((await login(email, PASSWORD)).status, 401);
       const { replacePassword } = await import('../src/modules/passwords/passwords.service.js');
       const hash = await t.app.ctx.passwords.hash('a-brand-new-passphrase');
       await t.app.ctx.db.transaction().execute((trx) => replacePassword(trx, user.id, hash, t.clock.now()));
-      assert.equal((await t.api.post('/auth/login/json', { email, password: 'a-brand-new-passphrase' })).status, 200);
-    } finally {
-      await t.close();
-    }
+      assert.equal((await login(email, 'a-brand-new-passphrase')).status, 200);
+    });
   });
-});
+}

@@ -10,6 +10,7 @@ import { generateKeyPair, type KeyLike as CryptoKey } from 'jose';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerAndSignIn, uniqueEmail } from './helpers/fixtures.js';
+import { queuedEmails } from './helpers/jobs.js';
 import { signInAtProvider, TestOpenIdServer, type TestAccount, type TestIssuer } from './helpers/oidc-provider.js';
 
 const REDIRECT_URI = 'https://app.test/oauth/callback';
@@ -23,6 +24,7 @@ let google: TestIssuer;
 let microsoft: TestIssuer;
 let acme: TestIssuer;
 let flaky: TestIssuer;
+let plain: TestIssuer;
 let providerEnv: Record<string, string>;
 let untrust: () => void;
 
@@ -49,6 +51,8 @@ before(async () => {
   // A generic provider with a public client (PKCE only) that puts profile claims only in UserInfo.
   acme = await idp.addIssuer({ path: '/acme', clients: [{ clientId: 'keyhold-acme' }], redirectUris, claimsIn: 'userinfo' });
   flaky = await idp.addIssuer({ path: '/flaky', clients: [{ clientId: 'keyhold-flaky' }], redirectUris });
+  // A generic provider the operator did not mark as trusted for email.
+  plain = await idp.addIssuer({ path: '/plain', clients: [{ clientId: 'keyhold-plain' }], redirectUris });
   untrust = idp.trustTestServer();
 
   providerEnv = {
@@ -58,9 +62,12 @@ before(async () => {
     // MICROSOFT_ISSUER left at its default: https://login.microsoftonline.com/common/v2.0
     MICROSOFT_CLIENT_ID: 'keyhold-microsoft',
     MICROSOFT_CLIENT_SECRET: 'microsoft-secret',
-    OIDC_PROVIDERS: 'acme,flaky,offline',
+    OIDC_PROVIDERS: 'acme,flaky,offline,plain',
     OIDC_ACME_ISSUER: acme.issuer,
     OIDC_ACME_CLIENT_ID: 'keyhold-acme',
+    OIDC_ACME_TRUST_EMAIL: 'true',
+    OIDC_PLAIN_ISSUER: plain.issuer,
+    OIDC_PLAIN_CLIENT_ID: 'keyhold-plain',
     OIDC_FLAKY_ISSUER: flaky.issuer,
     OIDC_FLAKY_CLIENT_ID: 'keyhold-flaky',
     OIDC_OFFLINE_ISSUER: `https://127.0.0.1:${await closedPort()}`,
@@ -370,7 +377,7 @@ for (const kind of DATABASE_KINDS) {
       const me = await t.api.get('/auth/me', response.body.access_token);
       assert.equal(me.body.email, account.email);
       assert.equal(me.body.email_verified_at, null);
-      const mail = await t.app.ctx.db.selectFrom('email_outbox').select('id').where('to_address', '=', account.email!).execute();
+      const mail = await queuedEmails(t.app.ctx.db, { to: account.email! });
       assert.equal(mail.length, 1);
 
       // A user of another tenant: the issuer follows the token's own `tid`.
@@ -388,6 +395,68 @@ for (const kind of DATABASE_KINDS) {
       const claimer = newAccount(microsoft, { tid: TENANT, email: owner.email, email_verified: undefined });
       const refused = await oauthSignIn(t, claimer, { provider: 'microsoft' });
       assert.equal(refused.response.status, 409);
+    });
+
+    // nOAuth: an Entra ID tenant admin can set any `email` and `email_verified: true` on their
+    // own users, so Microsoft's word about an address must never hand over an account.
+    it('never links or verifies by a Microsoft email, even one claimed verified', async () => {
+      const victim = await registerAndSignIn(t.api);
+      await t.app.ctx.db.updateTable('users').set({ email_verified_at: new Date() }).where('id', '=', victim.id).execute();
+      const attacker = newAccount(microsoft, { tid: TENANT, email: victim.email, email_verified: true });
+      const { response } = await oauthSignIn(t, attacker, { provider: 'microsoft' });
+      assert.deepEqual([response.status, response.body], [409, { detail: { error: 'account_exists_unverified_email' } }]);
+      // The same through a hand-made ID token that asserts the claim as plainly as possible.
+      const forgedClaim = (nonce: string) =>
+        ({ iss: `${ENTRA}/${TENANT}/v2.0`, tid: TENANT, aud: 'keyhold-microsoft', sub: attacker.sub, nonce, email: victim.email, email_verified: true });
+      assert.equal((await callbackWithIdToken(t, microsoft, 'microsoft', forgedClaim)).status, 409);
+      const identities = await t.app.ctx.db.selectFrom('oauth_identities').select('id').where('user_id', '=', victim.id).execute();
+      assert.equal(identities.length, 0);
+      assert.equal((await t.api.post('/auth/login/json', { email: victim.email, password: PASSWORD })).status, 200, 'password kept');
+      assert.equal((await t.api.post('/auth/refresh', { refresh_token: victim.refreshToken })).status, 200, 'sessions kept');
+
+      // An unverified registration is not reclaimed either: its password and sessions stay.
+      const unverified = await registerAndSignIn(t.api);
+      const claimer = newAccount(microsoft, { tid: TENANT, email: unverified.email, email_verified: true });
+      assert.equal((await oauthSignIn(t, claimer, { provider: 'microsoft' })).response.status, 409);
+      assert.equal((await t.api.post('/auth/refresh', { refresh_token: unverified.refreshToken })).status, 200);
+
+      // A new Microsoft user starts unverified whatever the token says, and is sent the email.
+      const newcomer = newAccount(microsoft, { tid: TENANT, email_verified: true });
+      const signedUp = await oauthSignIn(t, newcomer, { provider: 'microsoft' });
+      assert.equal(signedUp.response.status, 200, JSON.stringify(signedUp.response.body));
+      assert.equal((await t.api.get('/auth/me', signedUp.response.body.access_token)).body.email_verified_at, null);
+      const mail = await queuedEmails(t.app.ctx.db, { to: newcomer.email! });
+      assert.equal(mail.length, 1);
+    });
+
+    it('keeps a provider-supplied name to one line without control or bidi characters', async () => {
+      const account = newAccount(google, { name: 'Acme\r\n\r\nSECURITY ALERT:\u202e visit http://evil.example' });
+      const { response } = await oauthSignIn(t, account);
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      const me = await t.api.get('/auth/me', response.body.access_token);
+      assert.equal(me.body.name, 'Acme SECURITY ALERT: visit http://evil.example');
+    });
+
+    it('trusts a generic provider for email only with OIDC_<NAME>_TRUST_EMAIL=true', async () => {
+      const owner = await registerAndSignIn(t.api);
+      await t.app.ctx.db.updateTable('users').set({ email_verified_at: new Date() }).where('id', '=', owner.id).execute();
+      const claimer = newAccount(plain, { email: owner.email, email_verified: true });
+      const refused = await oauthSignIn(t, claimer, { provider: 'plain' });
+      assert.deepEqual([refused.response.status, refused.response.body], [409, { detail: { error: 'account_exists_unverified_email' } }]);
+      assert.equal((await t.api.post('/auth/login/json', { email: owner.email, password: PASSWORD })).status, 200);
+
+      const newcomer = newAccount(plain, { email_verified: true });
+      const signedUp = await oauthSignIn(t, newcomer, { provider: 'plain' });
+      assert.equal(signedUp.response.status, 200, JSON.stringify(signedUp.response.body));
+      assert.equal((await t.api.get('/auth/me', signedUp.response.body.access_token)).body.email_verified_at, null);
+      const audit = await t.app.ctx.db.selectFrom('audit_logs').select('details').where('action', '=', 'auth.oauth_register')
+        .where('user_id', '=', (await usersWithEmail(t, newcomer.email!))[0]!.id).executeTakeFirstOrThrow();
+      assert.equal(audit.details.email_verified, false);
+
+      // The trusted generic provider (acme) links the same kind of claim.
+      const linked = await oauthSignIn(t, newAccount(acme, { email: owner.email, email_verified: true }), { provider: 'acme' });
+      assert.equal(linked.response.status, 200, JSON.stringify(linked.response.body));
+      assert.equal((await t.api.get('/auth/me', linked.response.body.access_token)).body.id, owner.id);
     });
 
     it('reads the email from UserInfo when the ID token has none (generic provider)', async () => {

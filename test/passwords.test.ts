@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerAndSignIn, registerUser, signIn, uniqueEmail } from './helpers/fixtures.js';
+import { queuedEmails } from './helpers/jobs.js';
 import { isResetEmail, isVerificationEmail, smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
 
 const NEW_PASSWORD = 'a whole new passphrase';
@@ -110,7 +111,7 @@ for (const kind of DATABASE_KINDS) {
       // A known address asked after it is delivered; by then the unknown one would have been too.
       const known = await registerUser(t.api);
       await resetTokenFor(known.email);
-      const rows = await t.app.ctx.db.selectFrom('email_outbox').select('id').where('to_address', '=', email).execute();
+      const rows = await queuedEmails(t.app.ctx.db, { to: email });
       assert.equal(rows.length, 0);
       assert.equal(smtp.messagesTo(email).length, 0);
     });
@@ -129,12 +130,7 @@ for (const kind of DATABASE_KINDS) {
       await resetTokenFor(known.email);
       const tokens = await t.app.ctx.db.selectFrom('password_reset_tokens').select('id').where('user_id', '=', user.id).execute();
       assert.equal(tokens.length, 0);
-      const resets = await t.app.ctx.db
-        .selectFrom('email_outbox')
-        .select('id')
-        .where('to_address', '=', user.email)
-        .where('kind', '=', 'reset_password')
-        .execute();
+      const resets = await queuedEmails(t.app.ctx.db, { to: user.email, template: 'reset_password' });
       assert.equal(resets.length, 0);
     });
 

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerAndSignIn, uniqueEmail } from './helpers/fixtures.js';
+import { queuedEmails } from './helpers/jobs.js';
 
 for (const kind of DATABASE_KINDS) {
   describe(`profile (${kind})`, () => {
@@ -66,7 +67,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(ok.status, 200);
       assert.equal(ok.body.email, newEmail);
       assert.equal(ok.body.email_verified_at, null);
-      const queued = await t.app.ctx.db.selectFrom('email_outbox').select('to_address').where('to_address', '=', newEmail).execute();
+      const queued = await queuedEmails(t.app.ctx.db, { to: newEmail });
       assert.equal(queued.length, 1, 'a verification email goes to the new address');
     });
 
@@ -75,8 +76,8 @@ for (const kind of DATABASE_KINDS) {
       await t.api.post('/auth/password/forgot', { email: u.email });
       let body: string | null = null;
       for (let i = 0; i < 50 && !body; i++) {
-        const row = await t.app.ctx.db.selectFrom('email_outbox').select('text_body').where('to_address', '=', u.email).where('kind', '=', 'reset_password').executeTakeFirst();
-        body = row?.text_body ?? null;
+        const [row] = await queuedEmails(t.app.ctx.db, { to: u.email, template: 'reset_password' });
+        body = row?.text ?? null;
         if (!body) await new Promise((r) => setTimeout(r, 50));
       }
       const token = /token=([^\s&]+)/.exec(body ?? '')?.[1];

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { startTestApp, type TestApp } from './helpers/app.js';
-import { PASSWORD, uniqueEmail } from './helpers/fixtures.js';
+import { ApiClient, startTestApp, type TestApp } from './helpers/app.js';
+import { PASSWORD, registerAndSignIn, uniqueEmail } from './helpers/fixtures.js';
 
 const stores = ['memory', ...(process.env.TEST_REDIS_URL ? ['redis'] : [])] as const;
 
@@ -38,6 +38,67 @@ for (const store of stores) {
       assert.deepEqual([limited.status, limited.body], [429, { detail: 'Rate limit exceeded: 5 per 1 minute' }]);
       if (store === 'redis') assert.match(((await (await fetch(`${t.baseUrl}/readyz`)).json()) as { rate_limit_store: string }).rate_limit_store, /^redis/);
     });
+
+    it('gives both login routes one budget per IP, not one each', async () => {
+      const ip = '198.51.100.1';
+      const t2 = await startProxiedApp();
+      try {
+        const headers = { 'x-forwarded-for': ip };
+        for (let i = 0; i < 3; i++) {
+          const form = await t2.api.request('POST', '/auth/login', { form: { username: uniqueEmail(), password: PASSWORD }, headers });
+          assert.equal(form.status, 401);
+        }
+        for (let i = 0; i < 2; i++) {
+          assert.equal((await t2.api.request('POST', '/auth/login/json', { json: { email: uniqueEmail(), password: PASSWORD }, headers })).status, 401);
+        }
+        const json = await t2.api.request('POST', '/auth/login/json', { json: { email: uniqueEmail(), password: PASSWORD }, headers });
+        assert.deepEqual([json.status, json.body], [429, { detail: 'Rate limit exceeded: 5 per 1 minute' }]);
+        const form = await t2.api.request('POST', '/auth/login', { form: { username: uniqueEmail(), password: PASSWORD }, headers });
+        assert.equal(form.status, 429);
+        assert.ok(Number(form.headers.get('retry-after')) > 0);
+      } finally {
+        await t2.close();
+      }
+    });
+
+    it('limits checks of the current password per IP (email and password change share it), not plain profile edits', async () => {
+      const t2 = await startProxiedApp();
+      try {
+        // Sign up and in from elsewhere, so only the checks below spend this IP's budgets.
+        const u = await registerAndSignIn(fromAddress(t2, '198.51.100.2'));
+        const api = fromAddress(t2, '198.51.100.3');
+        for (let i = 0; i < 8; i++) assert.equal((await api.patch('/auth/me', { name: `Name ${i}` }, u.accessToken)).status, 200);
+        for (let i = 0; i < 3; i++) {
+          assert.equal((await api.patch('/auth/me', { email: uniqueEmail(), current_password: 'wrong one' }, u.accessToken)).status, 401);
+        }
+        for (let i = 0; i < 2; i++) {
+          const change = await api.post('/auth/password/change', { current_password: 'wrong one', new_password: 'another passphrase' }, u.accessToken);
+          assert.equal(change.status, 401);
+        }
+        const limited = await api.patch('/auth/me', { email: uniqueEmail(), current_password: PASSWORD }, u.accessToken);
+        assert.deepEqual([limited.status, limited.body], [429, { detail: 'Rate limit exceeded: 5 per 1 minute' }]);
+        const change = await api.post('/auth/password/change', { current_password: PASSWORD, new_password: 'another passphrase' }, u.accessToken);
+        assert.equal(change.status, 429);
+        assert.equal((await api.patch('/auth/me', { name: 'Still editable' }, u.accessToken)).status, 200);
+      } finally {
+        await t2.close();
+      }
+    });
+
+    /** A client whose every request comes from `ip` (through the trusted proxy). */
+    function fromAddress(app: TestApp, ip: string): ApiClient {
+      const client = new ApiClient(app.api.base);
+      const send = client.request.bind(client);
+      client.request = (method, path, options = {}) => send(method, path, { ...options, headers: { 'x-forwarded-for': ip, ...options.headers } });
+      return client;
+    }
+
+    /** An app that believes X-Forwarded-For, so each test can act from addresses of its own. */
+    function startProxiedApp(): Promise<TestApp> {
+      const env: Record<string, string> = { RATE_LIMIT_ENABLED: 'true', TRUST_PROXY: 'true' };
+      if (store === 'redis') env.REDIS_URL = process.env.TEST_REDIS_URL!;
+      return startTestApp('pglite', { env });
+    }
   });
 }
 

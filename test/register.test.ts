@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerUser, uniqueEmail } from './helpers/fixtures.js';
+import { holdLock } from './helpers/locks.js';
+import { markInviteCodeUsed } from '../src/modules/invites/invite-codes.repo.js';
 
 for (const kind of DATABASE_KINDS) {
   describe(`registration (${kind})`, () => {
@@ -125,12 +127,80 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(spentBy.length, 1);
     });
 
+    // The embedded database runs one transaction at a time, so there registrations cannot
+    // interleave; on PostgreSQL the race is forced: all eight are started while a second
+    // connection holds the code's row, and let go together.
+    const onPostgres = { skip: kind !== 'postgres' && 'needs a second connection' };
+
+    it('of eight registrations held at the code and let go at once, exactly one spends it', onPostgres, async () => {
+      await insertInviteCode({ code: 'HELD8', assigned_plan: 'pro' });
+      const lock = await holdLock(t.database.url!, 'SELECT id FROM invite_codes WHERE code = $1 FOR UPDATE', ['HELD8']);
+      let pending: Promise<Array<{ status: number; body: unknown }>> | undefined;
+      try {
+        pending = Promise.all(
+          Array.from({ length: 8 }, () => t.api.post('/auth/register', { email: uniqueEmail('held'), password: PASSWORD, name: 'Held Racer', invite_code: 'HELD8' })),
+        );
+        await lock.waitForBlocked(8);
+      } finally {
+        await lock.release();
+      }
+      const results = await pending!;
+      assert.deepEqual(results.map((r) => r.status).sort(), [201, 400, 400, 400, 400, 400, 400, 400]);
+      for (const r of results.filter((r) => r.status === 400)) assert.deepEqual(r.body, { detail: 'Invite code has already been used' });
+      const users = await db().selectFrom('users').select(['id', 'invite_code_id']).where('name', '=', 'Held Racer').execute();
+      assert.equal(users.length, 1, 'the losers rolled back');
+      const code = await db().selectFrom('invite_codes').selectAll().where('code', '=', 'HELD8').executeTakeFirstOrThrow();
+      assert.deepEqual([code.used_by_id, users[0]!.invite_code_id], [users[0]!.id, code.id]);
+      const accounts = await db().selectFrom('accounts').select('id').where('name', '=', "Held Racer's Account").execute();
+      assert.equal(accounts.length, 1, 'no half-written account is left behind');
+    });
+
+    it('takes the code\'s row lock before it writes anything', onPostgres, async () => {
+      await insertInviteCode({ code: 'LOCKFIRST' });
+      const lock = await holdLock(t.database.url!, 'SELECT id FROM invite_codes WHERE code = $1 FOR UPDATE', ['LOCKFIRST']);
+      let pending: Promise<{ status: number }> | undefined;
+      try {
+        pending = t.api.post('/auth/register', { email: uniqueEmail('first'), password: PASSWORD, name: 'X', invite_code: 'LOCKFIRST' });
+        await lock.waitForBlocked(1);
+        const [waiting] = await lock.blocked();
+        assert.deepEqual(waiting!.relationsLocked, ['invite_codes'], 'it waits on the code, before any user or account exists');
+      } finally {
+        await lock.release();
+      }
+      assert.equal((await pending!).status, 201);
+    });
+
+    it('the spend itself refuses a code that is already used', async () => {
+      const { user } = await registerUser(t.api);
+      const code = await insertInviteCode({ code: 'SPENTONCE' });
+      await db().transaction().execute((trx) => markInviteCodeUsed(trx, code.id, user.id, t.clock.now()));
+      await assert.rejects(
+        db().transaction().execute((trx) => markInviteCodeUsed(trx, code.id, user.id, t.clock.now())),
+        (err: { statusCode?: number; detail?: unknown }) => err.statusCode === 400 && err.detail === 'Invite code has already been used',
+      );
+    });
+
     it('of concurrent registrations of one address exactly one succeeds', async () => {
       const email = uniqueEmail('same');
       const results = await Promise.all(Array.from({ length: 5 }, () => t.api.post('/auth/register', { email, password: PASSWORD, name: 'Same' })));
       assert.deepEqual(results.map((r) => r.status).sort(), [201, 400, 400, 400, 400]);
       const accounts = await db().selectFrom('accounts').select('id').where('name', '=', "Same's Account").execute();
       assert.equal(accounts.length, 1, 'losers leave no half-written account behind');
+    });
+
+    it('refuses the most common passwords with a clear 422, whatever their case or width', async () => {
+      for (const password of ['password', 'PASSWORD1', 'qwertyuiop', 'ｐａｓｓｗｏｒｄ']) {
+        const res = await t.api.post('/auth/register', { email: uniqueEmail(), password, name: 'X' });
+        assert.equal(res.status, 422, password);
+        assert.deepEqual(res.body.detail[0].loc, ['body', 'password']);
+        assert.equal(res.body.detail[0].type, 'password_too_common');
+      }
+    });
+
+    it('compares NFKC-normalised passwords', async () => {
+      const email = uniqueEmail();
+      await t.api.post('/auth/register', { email, password: 'Ｃａｆｅ-ｓｅｃｒｅｔ-９', name: 'X' });
+      assert.equal((await t.api.post('/auth/login/json', { email, password: 'Cafe-secret-9' })).status, 200);
     });
 
     it('validates the body in the FastAPI shape', async () => {
@@ -201,25 +271,3 @@ for (const kind of DATABASE_KINDS) {
   });
 }
 
-describe('password policy', () => {
-  let t: TestApp;
-  before(async () => {
-    t = await startTestApp('pglite');
-  });
-  after(() => t.close());
-
-  it('refuses the most common passwords with a clear 422, whatever their case or width', async () => {
-    for (const password of ['password', 'PASSWORD1', 'qwertyuiop', 'ｐａｓｓｗｏｒｄ']) {
-      const res = await t.api.post('/auth/register', { email: uniqueEmail(), password, name: 'X' });
-      assert.equal(res.status, 422, password);
-      assert.deepEqual(res.body.detail[0].loc, ['body', 'password']);
-      assert.equal(res.body.detail[0].type, 'password_too_common');
-    }
-  });
-
-  it('compares NFKC-normalised passwords', async () => {
-    const email = uniqueEmail();
-    await t.api.post('/auth/register', { email, password: 'Ｃａｆｅ-ｓｅｃｒｅｔ-９', name: 'X' });
-    assert.equal((await t.api.post('/auth/login/json', { email, password: 'Cafe-secret-9' })).status, 200);
-  });
-});

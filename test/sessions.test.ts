@@ -1,9 +1,31 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../src/db/schema.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerAndSignIn, registerUser, signIn, uniqueEmail } from './helpers/fixtures.js';
+
+/**
+ * An injected fault: inserts into `table` for this user fail, from inside the database (a
+ * trigger), so the app's code is untouched. Works on PGlite and PostgreSQL alike.
+ */
+async function failInsertsFor(db: Kysely<Database>, table: 'sessions' | 'audit_logs', userId: string, extraCondition = 'true'): Promise<() => Promise<void>> {
+  assert.match(userId, /^[0-9a-f-]{36}$/);
+  const name = `test_fault_${table}_${userId.replaceAll('-', '')}`;
+  await sql.raw(`
+    CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.user_id = '${userId}' AND ${extraCondition} THEN RAISE EXCEPTION 'injected fault'; END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER ${name} BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION ${name}();
+  `).execute(db);
+  return async () => {
+    await sql.raw(`DROP TRIGGER ${name} ON ${table}; DROP FUNCTION ${name}();`).execute(db);
+  };
+}
 
 for (const kind of DATABASE_KINDS) {
   describe(`login and sessions (${kind})`, () => {
@@ -84,15 +106,39 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([res.status, res.body], [400, { detail: { error: 'use_oauth_provider', providers: ['google'] } }]);
     });
 
-    it('verifies imported bcrypt hashes and upgrades them to argon2id', async () => {
+    it('writes the sign-in whole or not at all: a failed session insert leaves no auth.login row and no last_login', async () => {
       const { email, user } = await registerUser(t.api);
-      const bcrypt = await import('bcryptjs');
-      await db().updateTable('users').set({ password_hash: await bcrypt.default.hash('legacy-password', 4) }).where('id', '=', user.id).execute();
-      const res = await t.api.post('/auth/login/json', { email, password: 'legacy-password' });
-      assert.equal(res.status, 200);
-      const row = await db().selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
-      assert.match(row.password_hash!, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$|^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
-      assert.equal((await t.api.post('/auth/login/json', { email, password: 'legacy-password' })).status, 200);
+      const before = await db().selectFrom('users').select(['last_login', 'updated_at']).where('id', '=', user.id).executeTakeFirstOrThrow();
+      const restore = await failInsertsFor(db(), 'sessions', user.id);
+      try {
+        const res = await t.api.post('/auth/login/json', { email, password: PASSWORD });
+        assert.equal(res.status, 500, JSON.stringify(res.body));
+        assert.equal(res.body.access_token, undefined);
+      } finally {
+        await restore();
+      }
+      const events = await db().selectFrom('audit_logs').select('action').where('user_id', '=', user.id).where('action', '=', 'auth.login').execute();
+      assert.deepEqual(events, [], 'the audit row went with the failed session');
+      const after = await db().selectFrom('users').select(['last_login', 'updated_at']).where('id', '=', user.id).executeTakeFirstOrThrow();
+      assert.deepEqual(after, before, 'last_login unchanged');
+      assert.equal(before.last_login, null);
+      assert.equal((await t.api.post('/auth/login/json', { email, password: PASSWORD })).status, 200, 'the next sign-in works');
+    });
+
+    it('writes the sign-in whole or not at all: a failed auth.login insert leaves no session', async () => {
+      const { email, user } = await registerUser(t.api);
+      const restore = await failInsertsFor(db(), 'audit_logs', user.id, "NEW.action = 'auth.login'");
+      try {
+        const res = await t.api.post('/auth/login/json', { email, password: PASSWORD });
+        assert.equal(res.status, 500, JSON.stringify(res.body));
+        assert.equal(res.body.access_token, undefined);
+      } finally {
+        await restore();
+      }
+      assert.deepEqual(await db().selectFrom('sessions').select('id').where('user_id', '=', user.id).execute(), []);
+      assert.deepEqual(await db().selectFrom('refresh_tokens').select('id').where('user_id', '=', user.id).execute(), []);
+      const row = await db().selectFrom('users').select('last_login').where('id', '=', user.id).executeTakeFirstOrThrow();
+      assert.equal(row.last_login, null);
     });
 
     it('rotates a refresh token and refuses a refresh token where an access token belongs', async () => {
@@ -123,6 +169,48 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await t.api.get('/auth/me', first.body.access_token)).status, 401, 'its access tokens die too');
       const other = await signIn(t.api, u.email);
       assert.equal((await t.api.get('/auth/me', other.accessToken)).status, 200, 'other sessions live on');
+    });
+
+    it('pins the reuse interval\'s edge: 1 s before it the parent gets its child, at it and after it the session is revoked', async () => {
+      const interval = t.app.ctx.config.refreshReuseIntervalSeconds;
+      assert.equal(interval, 10);
+      const sessionOf = async (token: string) =>
+        db().selectFrom('sessions').select('revoked_at').where('id', '=', String(decodeJwt(token).sid)).executeTakeFirstOrThrow();
+      // `now - rotated_at < interval`: the grace is the interval's open end; at exactly the
+      // interval the parent is an ordinary reuse.
+      for (const [offset, within] of [[interval - 1, true], [interval, false], [interval + 1, false]] as const) {
+        const u = await registerAndSignIn(t.api);
+        const child = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+        assert.equal(child.status, 200);
+        t.clock.advanceSeconds(offset);
+        const again = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+        if (within) {
+          assert.equal(again.status, 200, `at ${offset} s`);
+          assert.equal(again.body.refresh_token, child.body.refresh_token, `at ${offset} s: the same child`);
+          assert.equal((await sessionOf(u.refreshToken)).revoked_at, null);
+        } else {
+          assert.deepEqual([again.status, again.body], [401, { detail: 'Refresh token has been revoked' }], `at ${offset} s`);
+          assert.ok((await sessionOf(u.refreshToken)).revoked_at, `at ${offset} s: the session is revoked`);
+          assert.equal((await t.api.post('/auth/refresh', { refresh_token: child.body.refresh_token })).status, 401, `at ${offset} s: the child dies too`);
+          const reuse = await db().selectFrom('audit_logs').select('id').where('user_id', '=', u.id).where('action', '=', 'auth.refresh_token_reuse').execute();
+          assert.equal(reuse.length, 1, `at ${offset} s: reported as reuse`);
+        }
+      }
+    });
+
+    it('gives a deactivated user no grace: the just-rotated parent gets no new pair', async () => {
+      const u = await registerAndSignIn(t.api);
+      const child = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+      assert.equal(child.status, 200);
+      await db().updateTable('users').set({ is_active: false }).where('id', '=', u.id).execute();
+      const parent = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+      // Within the interval the parent stands for its live child, whose answer is 403.
+      assert.deepEqual([parent.status, parent.body], [403, { detail: 'Inactive user' }]);
+      const live = await t.api.post('/auth/refresh', { refresh_token: child.body.refresh_token });
+      assert.deepEqual([live.status, live.body], [403, { detail: 'Inactive user' }]);
+      // Not treated as a leak: reactivated, the session goes on.
+      await db().updateTable('users').set({ is_active: true }).where('id', '=', u.id).execute();
+      assert.equal((await t.api.post('/auth/refresh', { refresh_token: child.body.refresh_token })).status, 200);
     });
 
     it('reuse of an older ancestor revokes the session at once', async () => {
@@ -177,6 +265,26 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([bad.status, bad.body], [401, { detail: 'Invalid refresh token' }]);
       const events = await db().selectFrom('audit_logs').select('action').where('user_id', '=', u.id).where('action', '=', 'auth.logout').execute();
       assert.equal(events.length, 1);
+    });
+  });
+
+  describe(`password upgrades on login (${kind})`, () => {
+    let t: TestApp;
+    before(async () => {
+      t = await startTestApp(kind, { passwords: 'argon2' });
+    });
+    after(() => t.close());
+    const db = () => t.app.ctx.db;
+
+    it('verifies imported bcrypt hashes and upgrades them to argon2id', async () => {
+      const { email, user } = await registerUser(t.api);
+      const bcrypt = await import('bcryptjs');
+      await db().updateTable('users').set({ password_hash: await bcrypt.default.hash('legacy-password', 4) }).where('id', '=', user.id).execute();
+      const res = await t.api.post('/auth/login/json', { email, password: 'legacy-password' });
+      assert.equal(res.status, 200);
+      const row = await db().selectFrom('users').select('password_hash').where('id', '=', user.id).executeTakeFirstOrThrow();
+      assert.match(row.password_hash!, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$|^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+      assert.equal((await t.api.post('/auth/login/json', { email, password: 'legacy-password' })).status, 200);
     });
   });
 

@@ -1,4 +1,5 @@
-// SIGTERM: readiness turns 503, in-flight requests finish, the process exits within the grace period.
+// SIGTERM: readiness turns 503, in-flight requests finish, the job in flight (an email being
+// sent) finishes and is recorded, the process exits within the grace period.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -6,7 +7,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { SMTPServer } from 'smtp-server';
+import { openDatabase } from '../src/db/database.js';
 import { PASSWORD, uniqueEmail } from './helpers/fixtures.js';
+import { queuedEmails } from './helpers/jobs.js';
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -20,7 +24,8 @@ describe('graceful shutdown', () => {
   it('finishes in-flight requests and exits 0 on SIGTERM', { timeout: 120_000 }, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'keyhold-shutdown-'));
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    // --liftoff-only: see helpers/cli.ts.
+    const child = spawn(process.execPath, ['--liftoff-only', '--import', 'tsx', 'src/server.ts'], {
       env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info', SHUTDOWN_GRACE_SECONDS: '10' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -58,6 +63,83 @@ describe('graceful shutdown', () => {
       assert.ok(Date.now() - signalled < 10_000, 'exits within the grace period');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('finishes the email it is sending, records it, then exits 0', { timeout: 120_000 }, async () => {
+    // An SMTP server that takes its time over each message, and says when one has begun.
+    const HOLD_MS = 1500;
+    let dataStarted!: () => void;
+    const sending = new Promise<void>((resolve) => (dataStarted = resolve));
+    const accepted: string[] = [];
+    const smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      logger: false,
+      disableReverseLookup: true,
+      onData(stream, session, callback) {
+        dataStarted();
+        stream.resume();
+        stream.on('end', () => {
+          setTimeout(() => {
+            accepted.push(...session.envelope.rcptTo.map((r) => r.address));
+            callback();
+          }, HOLD_MS);
+        });
+      },
+    });
+    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    const smtpPort = (smtp.server.address() as net.AddressInfo).port;
+
+    const dataDir = await mkdtemp(join(tmpdir(), 'keyhold-shutdown-'));
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--liftoff-only', '--import', 'tsx', 'src/server.ts'], {
+      env: {
+        ...process.env, PORT: String(port), DATA_DIR: dataDir, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info',
+        SHUTDOWN_GRACE_SECONDS: '10', SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, OUTBOX_POLL_INTERVAL_MS: '100',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let output = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stdout.on('data', (chunk) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      let up = false;
+      for (let i = 0; i < 600 && !up; i++) {
+        up = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+        if (!up) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(up, `server did not start: ${stderr}`);
+      const email = uniqueEmail('shutdown-mail');
+      const registered = await fetch(`${base}/api/v1/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password: PASSWORD, name: 'S' }),
+      });
+      assert.equal(registered.status, 201);
+      await sending;
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      const code = await exited;
+      assert.equal(code, 0, stderr + output.slice(-2000));
+      assert.ok(Date.now() - signalled >= HOLD_MS - 200, 'it waited for the send in flight');
+      assert.ok(Date.now() - signalled < 10_000, 'exits within the grace period');
+      assert.deepEqual(accepted, [email], 'the message was delivered');
+
+      const database = await openDatabase({ dataDir });
+      try {
+        const [job] = await queuedEmails(database.db, { to: email });
+        assert.deepEqual([job?.status, job?.attempts, job?.text], ['succeeded', 1, null], 'and recorded as sent, so it is not sent again');
+      } finally {
+        await database.close();
+      }
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await new Promise<void>((resolve) => smtp.close(() => resolve()));
       await rm(dataDir, { recursive: true, force: true });
     }
   });

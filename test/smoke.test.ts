@@ -8,7 +8,9 @@ for (const kind of DATABASE_KINDS) {
   describe(`smoke (${kind})`, () => {
     let t: TestApp;
     before(async () => {
-      t = await startTestApp(kind);
+      // As in production: the app opens its database itself (elsewhere a fresh embedded one is
+      // unpacked from a cached cluster, see helpers/database.ts) and hashes with argon2.
+      t = await startTestApp(kind, { appOpensDatabase: true, passwords: 'argon2' });
     });
     after(() => t.close());
 

@@ -3,12 +3,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { SignJWT } from 'jose';
 import { createTokenService, type TokenService } from '../src/lib/tokens.js';
 import { FakeClock } from './helpers/clock.js';
 
 const LIFETIMES = { access: 900, refresh: 7 * 86_400, password_reset: 3600, email_verification: 86_400 };
 
-function service(clock: FakeClock, secret = 'tokens-test-secret-0123456789abcdef'): TokenService {
+const SECRET = 'tokens-test-secret-0123456789abcdef';
+
+function service(clock: FakeClock, secret = SECRET): TokenService {
   return createTokenService({ secret, issuer: 'keyhold', audience: 'keyhold', clock, lifetimesSeconds: LIFETIMES });
 }
 
@@ -64,5 +67,42 @@ describe('token service', () => {
     for (const { token } of issued) assert.ok(await tokens.verify(token, 'access'));
     assert.ok(await tokens.verify(issued[0]!.token, 'access'), 'the oldest, no longer remembered, verifies in full');
     assert.equal(await tokens.verify(`${issued[0]!.token}x`, 'access'), null);
+  });
+
+  /** A token signed with the service's own secret, so only its claims can make it fail. */
+  const signed = (clock: FakeClock, claims: Record<string, unknown>) => {
+    const now = Math.floor(clock.now().getTime() / 1000);
+    return new SignJWT({ type: 'access', sub: randomUUID(), sid: randomUUID(), jti: randomUUID(), iss: 'keyhold', aud: 'keyhold', iat: now, exp: now + 600, ...claims })
+      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
+      .sign(new TextEncoder().encode(SECRET));
+  };
+
+  it('refuses correctly signed tokens whose sub, sid or jti is not of the shape Keyhold issues', async () => {
+    const clock = new FakeClock();
+    const tokens = service(clock);
+    assert.ok(await tokens.verify(await signed(clock, {}), 'access'), 'the control');
+    assert.ok(await tokens.verify(await signed(clock, { sub: randomUUID().toUpperCase() }), 'access'), 'a uuid in capitals is a uuid');
+    assert.ok(await tokens.verify(await signed(clock, { sid: undefined }), 'access'), 'sid is optional here; the session check needs it');
+    assert.ok(await tokens.verify(await signed(clock, { jti: tokens.childJti(randomUUID()) }), 'access'), 'a rotated jti');
+    const odd = [
+      { sub: 'admin' }, { sub: '' }, { sub: 7 }, { sub: `{${randomUUID()}}` }, { sub: `${randomUUID()} ` },
+      { sid: 'x' }, { sid: 5 }, { sid: `${randomUUID()}0` },
+      { jti: '' }, { jti: 3 }, { jti: 'x'.repeat(129) }, { jti: 'line\nbreak' }, { jti: 'é' },
+    ];
+    for (const claims of odd) assert.equal(await tokens.verify(await signed(clock, claims), 'access'), null, JSON.stringify(claims));
+  });
+
+  it('refuses other spellings of a valid token before any decoding', async () => {
+    const clock = new FakeClock();
+    const tokens = service(clock);
+    const { token } = await tokens.issue('refresh', randomUUID(), { sid: randomUUID() });
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const strayBit = `${signature.slice(0, -1)}${alphabet[alphabet.indexOf(signature.at(-1)!) ^ 1]}`;
+    assert.ok(await tokens.verify(token, 'refresh'), 'the control');
+    for (const spelling of [`${token}=`, `${token}==`, `${header}.${payload}.${strayBit}`, `${header}=.${payload}.${signature}`,
+      `${header}.${payload}.${signature.replace(/-/g, '+').replace(/_/g, '/')}${/[-_]/.test(signature) ? '' : '='}`, `${token}.`, `${token}\n`]) {
+      assert.equal(await tokens.verify(spelling, 'refresh'), null, spelling);
+    }
   });
 });

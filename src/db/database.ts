@@ -2,13 +2,18 @@
 // PostgreSQL connection when DATABASE_URL is set.
 import { mkdirSync } from 'node:fs';
 import { Kysely, PostgresDialect, sql, type PostgresPool } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Database } from './schema.js';
 import { lockDataDir } from './data-dir-lock.js';
-import { PGlitePool } from './pglite-pool.js';
 import { preparedStatementName, registerPool } from './prepared.js';
 
-export type Db = Kysely<Database>;
+/**
+ * What runs statements: the pool, or a transaction of it. Repos take an Executor, so the same
+ * function serves a lone statement and one step of a larger transaction.
+ */
+export type Executor = Kysely<Database>;
+/** The app's pool (AppContext.db). */
+export type Db = Executor;
 
 export interface DatabaseHandle {
   db: Db;
@@ -28,8 +33,10 @@ export interface DatabaseOptions {
   onPoolError?: (err: Error) => void;
 }
 
+// Each kind loads only its own driver: pg for DATABASE_URL, PGlite (a large module) otherwise.
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) return openPostgres(options);
+  const { PGlitePool } = await import('./pglite-pool.js');
   if (options.dataDir.startsWith('memory://')) {
     const pool = await PGlitePool.open(undefined);
     return wrap(pool, 'embedded', () => pool.end());
@@ -49,14 +56,15 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   }
 }
 
-function openPostgres(options: DatabaseOptions): DatabaseHandle {
+async function openPostgres(options: DatabaseOptions): Promise<DatabaseHandle> {
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: options.databaseUrl,
     max: options.poolSize ?? 10,
     // Fail fast when the server is gone: a request should get a 503 in seconds, not hang.
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30_000,
-    ...(options.preparedStatements === false ? {} : { Client: PreparingClient }),
+    ...(options.preparedStatements === false ? {} : { Client: preparingClient(pg) }),
   });
   // An idle client killed by the server (restart, pg_terminate_backend) emits 'error' on
   // the pool; unhandled, that would crash the process. The pool replaces the client itself.
@@ -72,23 +80,28 @@ function openPostgres(options: DatabaseOptions): DatabaseHandle {
 
 /** A `pg` client that runs the statements of `preparedStatement(name, …)` as prepared statement
  *  `name`: parsed and planned once per connection (Kysely passes only text and values). */
-class PreparingClient extends pg.Client {
-  constructor(config?: pg.ClientConfig) {
-    super(config);
-    const query = this.query.bind(this) as (...args: unknown[]) => unknown;
-    this.query = ((...args: unknown[]) => {
-      const [text, values] = args;
-      const name = typeof text === 'string' && Array.isArray(values) ? preparedStatementName(text) : undefined;
-      if (!name) return query(...args);
-      return new Promise((resolve, reject) => {
-        // Named after construction: given a config object, pg copies it through property
-        // descriptors, which showed in /auth/me's profile (bench/).
-        const prepared = new pg.Query(text as string, values as unknown[], (err, result) => (err ? reject(err) : resolve(result)));
-        (prepared as { name?: string }).name = name;
-        query(prepared);
-      });
-    }) as pg.Client['query'];
-  }
+let PreparingClient: typeof pg.Client | undefined;
+
+function preparingClient(driver: typeof pg): typeof pg.Client {
+  PreparingClient ??= class extends driver.Client {
+    constructor(config?: pg.ClientConfig) {
+      super(config);
+      const query = this.query.bind(this) as (...args: unknown[]) => unknown;
+      this.query = ((...args: unknown[]) => {
+        const [text, values] = args;
+        const name = typeof text === 'string' && Array.isArray(values) ? preparedStatementName(text) : undefined;
+        if (!name) return query(...args);
+        return new Promise((resolve, reject) => {
+          // Named after construction: given a config object, pg copies it through property
+          // descriptors, which showed in /auth/me's profile (bench/).
+          const prepared = new driver.Query(text as string, values as unknown[], (err, result) => (err ? reject(err) : resolve(result)));
+          (prepared as { name?: string }).name = name;
+          query(prepared);
+        });
+      }) as pg.Client['query'];
+    }
+  };
+  return PreparingClient;
 }
 
 function wrap(pool: PostgresPool, kind: DatabaseHandle['kind'], afterClose?: () => Promise<void>): DatabaseHandle {

@@ -4,6 +4,16 @@
 // fixed here rather than built per request. Their text must not vary (no variable-length
 // lists) and must name its columns, since a prepared `SELECT *` fails on running servers
 // after a migration adds a column ("cached plan must not change result type").
+//
+// Which way to write a statement (the rule for every *.repo.ts):
+// - A prepared statement here, for a statement that runs on most requests of a hot route
+//   (named in bench/: /auth/me, refresh, login) and whose text never varies.
+// - Kysely's query builder for everything else: typed against db/schema.ts, so a renamed
+//   column fails the type-check.
+// - Kysely's `sql` template where the builder cannot say it (a data-modifying CTE, UPDATE …
+//   RETURNING with computed conditions, FOR UPDATE SKIP LOCKED, make_interval): still
+//   parameterised, never string-concatenated.
+// And only in a feature's *.repo.ts: services call repo functions, never the database.
 import { CompiledQuery, type PostgresPool } from 'kysely';
 import type { Db } from './database.js';
 import type { UsersTable } from './schema.js';

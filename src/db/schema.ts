@@ -152,19 +152,30 @@ export interface AppSecretsTable {
   created_at: CreatedAt;
 }
 
-export interface EmailOutboxTable {
+/** A job's payload: JSON, written as its text (JSON.stringify), read back parsed. Its type per
+ *  kind is modules/jobs/jobs.types.ts's JobPayloads. */
+type JsonColumn = ColumnType<unknown, string, string>;
+
+export interface JobsTable {
   id: Generated<string>;
   kind: string;
-  to_address: string;
-  subject: string;
-  text_body: string | null;
-  html_body: string | null;
-  status: Generated<'pending' | 'sent' | 'failed'>;
+  payload: JsonColumn;
+  status: Generated<'pending' | 'succeeded' | 'failed'>;
   attempts: Generated<number>;
   next_attempt_at: UpdatedAt;
   last_error: string | null;
-  sent_at: NullableTimestamp;
   created_at: CreatedAt;
+  finished_at: NullableTimestamp;
+}
+
+export interface PeriodicTasksTable {
+  name: string;
+  next_run_at: Timestamp;
+  running_until: NullableTimestamp;
+  run_id: string | null;
+  last_started_at: NullableTimestamp;
+  last_finished_at: NullableTimestamp;
+  last_error: string | null;
 }
 
 export interface Database {
@@ -182,7 +193,8 @@ export interface Database {
   audit_logs: AuditLogsTable;
   platform_settings: PlatformSettingsTable;
   app_secrets: AppSecretsTable;
-  email_outbox: EmailOutboxTable;
+  jobs: JobsTable;
+  periodic_tasks: PeriodicTasksTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -1,5 +1,6 @@
-// The one error type of the service. Domain code throws an AppError; the error plugin
-// (src/plugins/errors.ts) is the only place that turns errors into HTTP replies.
+// The one error type of the service, and the catalogue of every error a client can see.
+// Domain code throws `Errors.<name>()`; the error plugin (src/plugins/errors.ts) is the only
+// place that turns errors into HTTP replies.
 
 export class AppError extends Error {
   constructor(
@@ -13,16 +14,75 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (detail: unknown): AppError => new AppError(400, detail);
-export const forbidden = (detail: unknown = 'Not enough permissions'): AppError => new AppError(403, detail);
-export const notFound = (detail: unknown = 'Not Found'): AppError => new AppError(404, detail);
-export const conflict = (detail: unknown): AppError => new AppError(409, detail);
-export const unauthorized = (detail: unknown, bearerChallenge = false): AppError =>
-  new AppError(401, detail, bearerChallenge ? { 'WWW-Authenticate': 'Bearer' } : {});
-
 /** A 422 in FastAPI's request-validation shape, for rules JSON schema cannot express. */
 export const validationError = (loc: Array<string | number>, msg: string, type = 'value_error'): AppError =>
   new AppError(422, [{ loc, msg, type }]);
 
-export const credentialsError = (): AppError => unauthorized('Could not validate credentials', true);
-export const inactiveUser = (): AppError => forbidden('Inactive user');
+/**
+ * The error catalogue: every message a client can see, defined once and referenced by name.
+ * The messages are the contract's exact strings (../shared/API.md): clients match on them, so
+ * a message never changes; a new situation gets a new entry. Request-validation issues (422,
+ * FastAPI's `loc`/`msg`/`type` list) are built by `validationError` or the schema layer.
+ */
+export const Errors = {
+  // Credentials and sessions
+  credentials: (): AppError => new AppError(401, 'Could not validate credentials', { 'WWW-Authenticate': 'Bearer' }),
+  incorrectEmailOrPassword: (): AppError => new AppError(401, 'Incorrect email or password', { 'WWW-Authenticate': 'Bearer' }),
+  inactiveUser: (): AppError => new AppError(403, 'Inactive user'),
+  notEnoughPermissions: (): AppError => new AppError(403, 'Not enough permissions'),
+  invalidRefreshToken: (): AppError => new AppError(401, 'Invalid refresh token'),
+  refreshTokenRevoked: (): AppError => new AppError(401, 'Refresh token has been revoked'),
+  refreshUserNotFound: (): AppError => new AppError(401, 'User not found'),
+  currentPasswordIncorrect: (): AppError => new AppError(401, 'Current password is incorrect'),
+  currentPasswordRequiredForEmail: (): AppError => new AppError(400, 'Current password is required to change email'),
+  newPasswordSameAsCurrent: (): AppError => new AppError(400, 'New password must be different from current password'),
+  // Registration and invites
+  emailAlreadyRegistered: (): AppError => new AppError(400, 'Email already registered'),
+  inviteCodeRequired: (): AppError => new AppError(400, 'Invite code is required'),
+  invalidInviteCode: (): AppError => new AppError(400, 'Invalid invite code'),
+  inviteCodeUsed: (): AppError => new AppError(400, 'Invite code has already been used'),
+  inviteCodeExpired: (): AppError => new AppError(400, 'Invite code has expired'),
+  invalidAccountInviteCode: (): AppError => new AppError(400, 'Invalid account invite code'),
+  accountInviteCodeUsed: (): AppError => new AppError(400, 'Account invite code has already been used'),
+  accountInviteCodeExpired: (): AppError => new AppError(400, 'Account invite code has expired'),
+  inviteEmailMismatch: (): AppError => new AppError(400, { error: 'invite_email_mismatch' }),
+  // Passwords and email verification
+  invalidOrExpiredResetToken: (): AppError => new AppError(400, 'Invalid or expired reset token'),
+  invalidResetToken: (): AppError => new AppError(400, 'Invalid reset token'),
+  resetTokenSpent: (): AppError => new AppError(400, 'Reset token has already been used or has expired'),
+  verificationDisabled: (): AppError => new AppError(403, 'Email verification is currently disabled'),
+  emailAlreadyVerified: (): AppError => new AppError(400, 'Email is already verified'),
+  verificationTokenRequired: (): AppError => new AppError(400, 'Token is required'),
+  invalidOrExpiredVerificationToken: (): AppError => new AppError(400, 'Invalid or expired verification token'),
+  invalidVerificationToken: (): AppError => new AppError(400, 'Invalid verification token'),
+  verificationTokenSpent: (): AppError => new AppError(400, 'Verification token has already been used or has expired'),
+  // OAuth sign-in
+  providerNotConfigured: (): AppError => new AppError(404, 'Provider not configured'),
+  invalidRedirectUri: (): AppError => new AppError(400, 'Invalid redirect_uri'),
+  invalidOAuthState: (): AppError => new AppError(400, 'Invalid OAuth state'),
+  oauthSignInFailed: (): AppError => new AppError(400, 'OAuth sign-in failed'),
+  oauthProviderUnavailable: (): AppError => new AppError(503, 'OAuth provider unavailable', { 'Retry-After': '30' }),
+  oauthNoEmail: (): AppError => new AppError(400, 'OAuth provider did not share an email address'),
+  accountExistsUnverifiedEmail: (): AppError => new AppError(409, { error: 'account_exists_unverified_email' }),
+  // Accounts and administration
+  accountNotFound: (): AppError => new AppError(404, 'Account not found'),
+  userNotFound: (): AppError => new AppError(404, 'User not found'),
+  inviteNotFound: (): AppError => new AppError(404, 'Invite not found'),
+  settingNotFound: (): AppError => new AppError(404, 'Setting not found'),
+  alreadyAMember: (): AppError => new AppError(400, 'This email address already belongs to a member of this account'),
+  ownerCannotBeDemoted: (): AppError => new AppError(400, 'The account owner cannot be demoted'),
+  ownerCannotBeRemoved: (): AppError => new AppError(400, 'The account owner cannot be removed'),
+  cannotChangeOwnRole: (): AppError => new AppError(400, 'You cannot change your own account role'),
+  cannotRemoveSelf: (): AppError => new AppError(400, 'You cannot remove yourself from the account'),
+  cannotDeactivateSelf: (): AppError => new AppError(400, 'You cannot deactivate your own account'),
+  cannotRemoveOwnAdminRole: (): AppError => new AppError(400, 'You cannot remove your own admin role'),
+  // HTTP
+  unsupportedMediaType: (): AppError => new AppError(415, 'Unsupported media type'),
+  bodyTooLarge: (): AppError => new AppError(413, 'Request body too large'),
+  serviceUnavailable: (): AppError => new AppError(503, 'Service unavailable', { 'Retry-After': '5' }),
+  internal: (): AppError => new AppError(500, 'Internal server error'),
+  /** 400 for a user who has no password: sign in through one of these providers. */
+  useOAuthProvider: (providers: string[]): AppError => new AppError(400, { error: 'use_oauth_provider', providers }),
+  rateLimitExceeded: (max: number, retryAfterSeconds: number): AppError =>
+    new AppError(429, `Rate limit exceeded: ${max} per 1 minute`, { 'Retry-After': String(retryAfterSeconds) }),
+} as const;

@@ -1,7 +1,7 @@
 // Password hashing: argon2id for every new hash; bcrypt hashes of imported users still
 // verify and are upgraded on the next successful login.
 import argon2 from 'argon2';
-import bcrypt from 'bcryptjs';
+import type * as Bcrypt from 'bcryptjs';
 
 export interface Argon2Params {
   memoryKib: number;
@@ -51,7 +51,7 @@ export function createPasswordHasher(params: Argon2Params = MIN_ARGON2_PARAMS): 
         return { valid: false, needsRehash: false };
       }
       if (isBcrypt(storedHash)) {
-        const valid = await bcrypt.compare(password, storedHash);
+        const valid = await (await loadBcrypt()).compare(password, storedHash);
         return { valid, needsRehash: valid };
       }
       const stored = parseArgon2Params(storedHash);
@@ -70,6 +70,19 @@ export function createPasswordHasher(params: Argon2Params = MIN_ARGON2_PARAMS): 
       return { valid, needsRehash: valid && needsRehash };
     },
   };
+}
+
+// Only users imported with bcrypt hashes need bcryptjs, once each: loaded on first use.
+let bcrypt: Promise<typeof Bcrypt> | undefined;
+function loadBcrypt(): Promise<typeof Bcrypt> {
+  bcrypt ??= import('bcryptjs').then(
+    (module) => (module.default ?? module) as typeof Bcrypt,
+    (err: unknown) => {
+      bcrypt = undefined;
+      throw new Error(`bcryptjs could not be loaded, so bcrypt password hashes cannot be verified: ${(err as Error).message}`);
+    },
+  );
+  return bcrypt;
 }
 
 const isBcrypt = (hash: string): boolean => /^\$2[abxy]\$\d{2}\$/.test(hash);

@@ -19,6 +19,15 @@ const ALGORITHM = 'HS256';
 const MAX_FUTURE_IAT_SECONDS = 60;
 /** Header parameters that would let a token pick its own key; never accepted. */
 const FORBIDDEN_HEADERS = ['jwk', 'jku', 'x5u', 'x5c', 'kid'] as const;
+/** Three unpadded base64url segments (RFC 7515 §2), nothing else: no `=`, no `+`/`/`, no spaces. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+// Claim shapes are part of verification: `sub` and `sid` go into uuid columns and `jti` is
+// hashed into a lookup key, so a correctly signed token whose claims Keyhold would never have
+// issued (minted by hand or by another tool that holds the secret) is refused here, as any
+// invalid token is, rather than reaching the database as a value PostgreSQL rejects (a 500).
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** Our jtis are UUIDs or base64url HMACs (childJti); 1 to 128 visible ASCII characters admits both. */
+const JTI = /^[\x21-\x7e]{1,128}$/;
 
 export interface TokenClaims {
   sub: string;
@@ -100,6 +109,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         const verified = verifiedAccessTokens.get(token, now);
         if (verified) return verified;
       }
+      if (!isCanonicalCompactJws(token)) return null;
       try {
         // The key is fixed, so a key-selecting header cannot have chosen it; such a token is
         // still refused, once its signature has been checked (one decode, not two).
@@ -113,9 +123,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         });
         if (FORBIDDEN_HEADERS.some((name) => name in protectedHeader)) return null;
         if (payload.type !== type) return null;
-        if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string') return null;
+        if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) return null;
+        if (typeof payload.jti !== 'string' || !JTI.test(payload.jti)) return null;
         if (typeof payload.iat !== 'number' || payload.iat > now.getTime() / 1000 + MAX_FUTURE_IAT_SECONDS) return null;
-        if (payload.sid !== undefined && typeof payload.sid !== 'string') return null;
+        if (payload.sid !== undefined && (typeof payload.sid !== 'string' || !UUID.test(payload.sid))) return null;
         const claims = Object.freeze(payload) as unknown as TokenClaims;
         if (type === 'access') verifiedAccessTokens.add(token, claims);
         return claims;
@@ -129,6 +140,18 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       return createHmac('sha256', secret).update(`refresh-rotation:${parentJti}`).digest('base64url');
     },
   };
+}
+
+/**
+ * One token, one spelling. Base64 decoders (Node's, and so jose's) skip padding and take the
+ * standard alphabet too, and the last character of a segment carries unused bits that they
+ * ignore: without this check one signed token has many accepted spellings, each a different
+ * string to the verified-token cache and to anything that compares or logs tokens. A segment
+ * is canonical when decoding and re-encoding it gives it back unchanged.
+ */
+function isCanonicalCompactJws(token: string): boolean {
+  if (!COMPACT_JWS.test(token)) return false;
+  return token.split('.').every((segment) => Buffer.from(segment, 'base64url').toString('base64url') === segment);
 }
 
 /** Access tokens whose signature and claims have been checked, kept while the process lives. */

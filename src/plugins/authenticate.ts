@@ -3,7 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import type { UserRow } from '../db/schema.js';
-import { credentialsError, forbidden, inactiveUser } from '../lib/errors.js';
+import { Errors } from '../lib/errors.js';
 import { findUserInLiveSession } from '../modules/users/users.repo.js';
 
 declare module 'fastify' {
@@ -26,10 +26,10 @@ export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise
 export function requireUser(ctx: AppContext): AuthHook {
   return async function authenticate(request: FastifyRequest) {
     const claims = await ctx.tokens.verify(bearerToken(request), 'access');
-    if (!claims || !claims.sid) throw credentialsError();
+    if (!claims || !claims.sid) throw Errors.credentials();
     const user = await findUserInLiveSession(ctx.db, claims.sub, claims.sid);
-    if (!user) throw credentialsError();
-    if (!user.is_active) throw inactiveUser();
+    if (!user) throw Errors.credentials();
+    if (!user.is_active) throw Errors.inactiveUser();
     request.user = user;
   };
 }
@@ -38,13 +38,13 @@ export function requireAdmin(ctx: AppContext): AuthHook {
   const authenticate = requireUser(ctx);
   return async function authenticateAdmin(request, reply) {
     await authenticate(request, reply);
-    if (request.user?.role !== 'admin') throw forbidden();
+    if (request.user?.role !== 'admin') throw Errors.notEnoughPermissions();
   };
 }
 
 /** The authenticated user; only valid in a route guarded by requireUser/requireAdmin. */
 export function currentUser(request: FastifyRequest): UserRow {
-  if (!request.user) throw credentialsError();
+  if (!request.user) throw Errors.credentials();
   return request.user;
 }
 

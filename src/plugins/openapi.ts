@@ -1,20 +1,111 @@
 // OpenAPI generated from the route schemas, served at /openapi.json, with docs at /docs.
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance } from 'fastify';
+//
+// Both are built on their first request, not at start: @fastify/swagger and swagger-ui (with
+// @fastify/static and a YAML library, about 120 modules) were a tenth of the start-up time,
+// for pages an instance seldom serves. Each route is recorded as it is added (what
+// @fastify/swagger's own hook does); the first request registers the recorded routes, without
+// handlers or compiled schemas, on a private Fastify instance that carries the two plugins
+// with the options they always had. That instance builds the same document, and /docs
+// requests are passed to it and its answers passed back unchanged (the service's own hooks,
+// security headers included, still run on them).
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+
+const swaggerOptions = () => ({
+  openapi: {
+    openapi: '3.1.0',
+    info: {
+      title: 'Keyhold',
+      description: 'Authentication and account service for multi-tenant SaaS products.',
+      version: '0.1.0',
+    },
+    components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer', bearerFormat: 'JWT' } } },
+  },
+});
+
+const DOCS_PREFIX = '/docs';
+const SWAGGER_UI_OPTIONS = { routePrefix: DOCS_PREFIX, staticCSP: true } as const;
+
+/** The routes @fastify/swagger-ui 5.2 adds under the prefix (its static files under
+ *  /static/*), so the service answers exactly the paths it answered with the plugin
+ *  registered (404 and 405 included). */
+const DOCS_ROUTES = ['', '/', '/json', '/yaml', '/static/index.html', '/static/swagger-initializer.js', '/static/*'].map(
+  (path) => `${DOCS_PREFIX}${path}`,
+);
+
+type RecordedRoute = Pick<RouteOptions, 'method' | 'url' | 'schema' | 'config' | 'exposeHeadRoute'> & { links?: unknown };
 
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Keyhold',
-        description: 'Authentication and account service for multi-tenant SaaS products.',
-        version: '0.1.0',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
+  const routes: RecordedRoute[] = [];
+  app.addHook('onRoute', (route) => {
+    // HEAD twins of GET routes are made again by the private instance.
+    if (route.method === 'HEAD') return;
+    const { method, url, schema, config, exposeHeadRoute } = route;
+    const { links } = route as { links?: unknown };
+    routes.push({ method, url, schema, config, exposeHeadRoute, ...(links === undefined ? {} : { links }) });
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  let docs: Promise<FastifyInstance> | undefined;
+  const docsApp = (): Promise<FastifyInstance> => {
+    docs ??= buildDocsApp(routes).catch((err: unknown) => {
+      docs = undefined; // a failed load is tried again by the next request
+      throw new Error(`the API documentation could not be built: ${(err as Error).message}`);
+    });
+    return docs;
+  };
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => (await docsApp()).swagger());
+
+  const forward = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const response = await (await docsApp()).inject({
+      method: 'GET',
+      url: request.url,
+      headers: withoutHopByHop(request.headers),
+    });
+    const copyHeaders = (skip: ReadonlySet<string>): void => {
+      for (const [name, value] of Object.entries(response.headers)) {
+        if (value !== undefined && !HOP_BY_HOP.has(name) && !skip.has(name)) reply.header(name, value);
+      }
+    };
+    // A file swagger-ui does not have: the service's own 404 (with swagger-ui's headers), as before.
+    if (response.statusCode === 404) {
+      copyHeaders(new Set(['content-type', 'content-length', 'date']));
+      reply.callNotFound();
+      return reply;
+    }
+    // Its failures are the service's: logged, and answered in the service's shape.
+    if (response.statusCode >= 500) throw new Error(`the API documentation answered ${response.statusCode} for ${request.routeOptions.url}`);
+    reply.code(response.statusCode);
+    copyHeaders(new Set(['content-length', 'date']));
+    return response.rawPayload.length === 0 ? reply.send() : reply.send(response.rawPayload);
+  };
+  for (const url of DOCS_ROUTES) app.get(url, { schema: { hide: true } }, forward);
+}
+
+async function buildDocsApp(routes: readonly RecordedRoute[]): Promise<FastifyInstance> {
+  const [{ default: swagger }, { default: swaggerUi }] = await Promise.all([import('@fastify/swagger'), import('@fastify/swagger-ui')]);
+  const docs = Fastify({ logger: false });
+  // Only the document is wanted from these routes: nothing is validated or serialised here.
+  docs.setValidatorCompiler(() => () => true);
+  docs.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  await docs.register(swagger, swaggerOptions());
+  await docs.register(swaggerUi, { ...SWAGGER_UI_OPTIONS });
+  const unused = async (): Promise<never> => {
+    throw new Error('documentation routes are never called');
+  };
+  for (const route of routes) {
+    if (DOCS_ROUTES.includes(route.url) || route.url === '/openapi.json') continue;
+    docs.route({ ...route, handler: unused } as RouteOptions);
+  }
+  await docs.ready();
+  return docs;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+
+function withoutHopByHop(headers: FastifyRequest['headers']): Record<string, string | string[]> {
+  const forwarded: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name) && name !== 'content-length') forwarded[name] = value;
+  }
+  return forwarded;
 }

@@ -1,14 +1,50 @@
-// Per-IP rate limits. Routes opt in with `config: perMinute(n)`; counters live in process
-// memory, or in Redis when REDIS_URL is set so every instance shares them.
+// Per-IP rate limits. A route opts in with `config: perMinute(n)` for a budget of its own, or
+// with `preHandler: sharedBudget('name')` for one it shares with other routes (both login
+// routes; every check of a password). Counters live in process memory, or in Redis when
+// REDIS_URL is set so every instance shares them.
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { AppError } from '../lib/errors.js';
+import { AppError, Errors } from '../lib/errors.js';
 import { failoverStoreClass } from './failover-store.js';
 
 export const perMinute = (max: number) => ({ rateLimit: { max, timeWindow: '1 minute' } });
 
 const NAMESPACE = 'keyhold-rl:';
+
+/** Budgets several routes draw from, per IP and minute. */
+const SHARED_BUDGETS = {
+  /** POST /auth/login and /auth/login/json: one budget, not one each. */
+  login: 5,
+  /** Every check of a signed-in user's password or code outside login. */
+  'password-check': 5,
+} as const;
+
+export type SharedBudget = keyof typeof SHARED_BUDGETS;
+
+type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Set only while rate limits are on. */
+    sharedRateLimits?: Map<SharedBudget, Limiter>;
+  }
+}
+
+/**
+ * A preHandler that spends one unit of a shared budget; `when` limits it to the requests that
+ * actually check a secret. A no-op with rate limits off.
+ */
+export function sharedBudget(name: SharedBudget, when: (request: FastifyRequest) => boolean = () => true) {
+  return async function spendSharedBudget(request: FastifyRequest): Promise<void> {
+    const limiter = request.server.sharedRateLimits?.get(name);
+    if (!limiter || !when(request)) return;
+    const result = await limiter(request);
+    if (!result.isAllowed && result.isExceeded) throw rateLimitExceeded(result.max, result.ttl);
+  };
+}
+
+const rateLimitExceeded = (max: number, ttlMs: number): AppError => Errors.rateLimitExceeded(max, Math.max(1, Math.ceil(ttlMs / 1000)));
 
 export async function registerRateLimit(app: FastifyInstance, options: { enabled: boolean; redis?: Redis }): Promise<void> {
   if (!options.enabled) return;
@@ -27,9 +63,13 @@ export async function registerRateLimit(app: FastifyInstance, options: { enabled
     // Only reached if even the fallback fails: never lock every user out over a counter.
     skipOnError: true,
     keyGenerator: (request) => request.ip,
-    errorResponseBuilder: (_request, context) =>
-      new AppError(429, `Rate limit exceeded: ${context.max} per 1 minute`, {
-        'Retry-After': String(Math.max(1, Math.ceil(context.ttl / 1000))),
-      }),
+    errorResponseBuilder: (_request, context) => rateLimitExceeded(context.max, context.ttl),
   });
+  // One limiter (one counter store) per shared budget, keyed by its name so that budgets never
+  // share a counter, in memory or in Redis.
+  const limiters = new Map<SharedBudget, Limiter>();
+  for (const [name, max] of Object.entries(SHARED_BUDGETS) as Array<[SharedBudget, number]>) {
+    limiters.set(name, app.createRateLimit({ max, timeWindow: '1 minute', keyGenerator: (request: FastifyRequest) => `${name}:${request.ip}` }));
+  }
+  app.decorate('sharedRateLimits', limiters);
 }

@@ -1,8 +1,8 @@
 // Security headers on every response, CORS only for configured origins, and no caching of
 // anything the API answers (tokens, profiles).
-import cors from '@fastify/cors';
+import { createRequire } from 'node:module';
 import type { FastifyInstance } from 'fastify';
-import helmet from 'helmet';
+import type Helmet from 'helmet';
 
 /**
  * What a JSON API response needs (OWASP REST Security Cheat Sheet): never cached, never
@@ -20,8 +20,10 @@ const API_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /** The API reference at /docs is an HTML page: helmet's full set, with a policy that lets
- *  Swagger UI run from its own files. Worked out once; none of it depends on the request. */
+ *  Swagger UI run from its own files. Worked out once, on the first /docs request (helmet is
+ *  loaded then, not at start); none of it depends on the request. */
 function docsPageHeaders(): Record<string, string> {
+  const helmet = createRequire(import.meta.url)('helmet') as typeof Helmet;
   const headers: Record<string, string> = {};
   const response = {
     setHeader: (name: string, value: string | number) => void (headers[name.toLowerCase()] = String(value)),
@@ -46,14 +48,16 @@ function docsPageHeaders(): Record<string, string> {
 
 export async function registerSecurity(app: FastifyInstance, options: { corsOrigins: string[] }): Promise<void> {
   const api = Object.entries(API_HEADERS);
-  const docs = Object.entries(docsPageHeaders());
+  let docs: Array<[string, string]> | undefined;
   app.addHook('onRequest', (request, reply, done) => {
-    for (const [name, value] of request.url.startsWith('/docs') ? docs : api) reply.header(name, value);
+    const headers = request.url.startsWith('/docs') ? (docs ??= Object.entries(docsPageHeaders())) : api;
+    for (const [name, value] of headers) reply.header(name, value);
     done();
   });
   // Without configured origins there is nothing to allow: no CORS headers, and preflights
   // find no route (404), which a browser treats as the refusal it is.
   if (options.corsOrigins.length === 0) return;
+  const { default: cors } = await import('@fastify/cors');
   await app.register(cors, {
     origin: options.corsOrigins,
     credentials: true,

@@ -3,14 +3,24 @@ import { Writable } from 'node:stream';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { DatabaseHandle } from '../../src/db/database.js';
+import type { PasswordHasher } from '../../src/lib/passwords.js';
 import { FakeClock } from './clock.js';
-import { createTestDatabase, type DatabaseKind, type TestDatabase } from './database.js';
+import { createTestDatabase, openMemoryDatabase, type DatabaseKind, type TestDatabase } from './database.js';
+import { createTestHasher } from './hasher.js';
 
 export interface TestAppOptions {
   env?: Record<string, string>;
   clock?: FakeClock;
   database?: TestDatabase;
   sharedDatabase?: DatabaseHandle;
+  /**
+   * The password hasher. Default: a fresh cheap one (helpers/hasher.ts); 'argon2' for the
+   * app's own argon2id, for tests about hashing itself.
+   */
+  passwords?: PasswordHasher | 'argon2';
+  /** A fresh in-memory database opened by the app itself (PGlite's own initdb), not unpacked
+   *  from the cached cluster: keeps that production path tested. */
+  appOpensDatabase?: boolean;
 }
 
 export interface TestApp {
@@ -42,7 +52,20 @@ export async function startTestApp(kind: DatabaseKind, options: TestAppOptions =
     },
   });
   const config = loadConfig({ ...TEST_ENV, ...database.env, ...options.env });
-  const app = await buildApp(config, { clock, logStream, database: options.sharedDatabase });
+  // A fresh in-memory database is unpacked from a cached cluster rather than initdb'd (see
+  // openMemoryDatabase); the app then migrates it as usual.
+  const memory =
+    !options.sharedDatabase && !options.appOpensDatabase && config.databaseUrl === undefined && config.dataDir.startsWith('memory://')
+      ? await openMemoryDatabase()
+      : undefined;
+  const passwords = options.passwords === 'argon2' ? undefined : (options.passwords ?? createTestHasher());
+  let app: App;
+  try {
+    app = await buildApp(config, { clock, logStream, database: options.sharedDatabase ?? memory, passwords });
+  } catch (err) {
+    await memory?.close();
+    throw err;
+  }
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const baseUrl = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
@@ -56,6 +79,7 @@ export async function startTestApp(kind: DatabaseKind, options: TestAppOptions =
     logs,
     async close() {
       await app.close();
+      await memory?.close();
       if (ownsDatabase) await database.drop();
     },
   };

@@ -28,7 +28,10 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     ...options.env,
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // --liftoff-only: V8 keeps PGlite's WebAssembly at its baseline tier instead of
+    // recompiling all 9 MB of it in background threads, CPU a short command never earns back
+    // (helpers/database.ts does the same for test processes). No behaviour changes.
+    const child = spawn(process.execPath, ['--liftoff-only', BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));

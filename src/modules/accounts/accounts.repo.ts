@@ -1,8 +1,8 @@
 // The account (tenant) and its members: the only SQL of the accounts feature.
-import { sql, type Kysely } from 'kysely';
-import type { Database, UserRow } from '../../db/schema.js';
-
-type Executor = Kysely<Database>;
+import { sql, type Insertable } from 'kysely';
+import type { SubscriptionsTable, UserRow } from '../../db/schema.js';
+import { randomCode } from '../../lib/random.js';
+import type { Executor } from '../../db/database.js';
 
 export interface AccountWithSubscription {
   id: string;
@@ -69,4 +69,26 @@ export async function isAccountMemberEmail(db: Executor, accountId: string, emai
     .where(sql<string>`lower(email)`, '=', email.toLowerCase())
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/** Inserts an account with a random display code; 36^8 codes make a clash rare, and ON
+ *  CONFLICT DO NOTHING retries one without aborting the transaction. */
+export async function insertAccountWithFreshDisplayCode(
+  db: Executor,
+  account: { id: string; name: string; ownerId: string; codeLength: number },
+): Promise<void> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const inserted = await db
+      .insertInto('accounts')
+      .values({ id: account.id, name: account.name, display_code: randomCode(account.codeLength), owner_id: account.ownerId })
+      .onConflict((oc) => oc.column('display_code').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (inserted) return;
+  }
+  throw new Error('could not find a free account display code');
+}
+
+export async function insertSubscription(db: Executor, subscription: Insertable<SubscriptionsTable>): Promise<void> {
+  await db.insertInto('subscriptions').values(subscription).execute();
 }

@@ -8,15 +8,15 @@
 // The owner can be neither demoted nor removed, and nobody changes or removes themself here.
 // Removing a member moves them to a fresh personal account they own (users.account_id is
 // NOT NULL) with the standard trial, and signs them out everywhere, in one transaction.
-import type { Kysely } from 'kysely';
 import type { AppContext, RequestMeta } from '../../context.js';
-import type { Database, UserRow } from '../../db/schema.js';
-import { badRequest, forbidden, notFound } from '../../lib/errors.js';
+import type { UserRow } from '../../db/schema.js';
+import { Errors } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { revokeAllSessions } from '../sessions/sessions.repo.js';
 import { updateUser } from '../users/users.repo.js';
 import { findAccountWithSubscription, listAccountMembers, lockAccountMembers, type AccountWithSubscription } from './accounts.repo.js';
 import { createPersonalAccount } from './personal-account.js';
+import type { Executor } from '../../db/database.js';
 
 export type AccountRole = UserRow['account_role'];
 export type AssignableAccountRole = Exclude<AccountRole, 'owner'>;
@@ -28,23 +28,23 @@ const canManageAccount = (user: Pick<UserRow, 'account_role'>): boolean =>
 
 /** Owners and admins manage the account; anyone else gets 403 `Not enough permissions`. */
 export function requireAccountManager(user: Pick<UserRow, 'account_role'>): void {
-  if (!canManageAccount(user)) throw forbidden();
+  if (!canManageAccount(user)) throw Errors.notEnoughPermissions();
 }
 
 /**
  * Re-reads the acting manager under a row lock inside a transaction: a manager demoted or
  * removed a moment ago (after their request was authenticated) cannot still act.
  */
-export async function lockManager(trx: Kysely<Database>, actor: UserRow, otherIds: string[] = []): Promise<Map<string, UserRow>> {
+export async function lockManager(trx: Executor, actor: UserRow, otherIds: string[] = []): Promise<Map<string, UserRow>> {
   const rows = await lockAccountMembers(trx, actor.account_id, [...new Set([actor.id, ...otherIds])]);
   const fresh = rows.get(actor.id);
-  if (!fresh || !canManageAccount(fresh)) throw forbidden();
+  if (!fresh || !canManageAccount(fresh)) throw Errors.notEnoughPermissions();
   return rows;
 }
 
 export async function getAccount(ctx: Pick<AppContext, 'db'>, user: UserRow): Promise<AccountWithSubscription> {
   const account = await findAccountWithSubscription(ctx.db, user.account_id);
-  if (!account) throw notFound('Account not found');
+  if (!account) throw Errors.accountNotFound();
   return account;
 }
 
@@ -56,18 +56,18 @@ type MemberAction = 'change' | 'remove';
 
 function assertMayManageMember(actor: UserRow, target: UserRow, action: MemberAction): void {
   if (target.account_role === 'owner') {
-    throw badRequest(action === 'change' ? 'The account owner cannot be demoted' : 'The account owner cannot be removed');
+    throw action === 'change' ? Errors.ownerCannotBeDemoted() : Errors.ownerCannotBeRemoved();
   }
   if (target.id === actor.id) {
-    throw badRequest(action === 'change' ? 'You cannot change your own account role' : 'You cannot remove yourself from the account');
+    throw action === 'change' ? Errors.cannotChangeOwnRole() : Errors.cannotRemoveSelf();
   }
-  if (target.account_role === 'admin' && actor.account_role !== 'owner') throw forbidden();
+  if (target.account_role === 'admin' && actor.account_role !== 'owner') throw Errors.notEnoughPermissions();
 }
 
-async function lockActorAndTarget(trx: Kysely<Database>, actor: UserRow, targetId: string): Promise<{ actor: UserRow; target: UserRow }> {
+async function lockActorAndTarget(trx: Executor, actor: UserRow, targetId: string): Promise<{ actor: UserRow; target: UserRow }> {
   const rows = await lockManager(trx, actor, [targetId]);
   const target = rows.get(targetId);
-  if (!target) throw notFound('User not found');
+  if (!target) throw Errors.userNotFound();
   return { actor: rows.get(actor.id)!, target };
 }
 

@@ -1,10 +1,10 @@
 // Every user who does not join an existing account gets a personal account they own,
 // with a subscription: the plan an invite code assigns, else the standard trial.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { Database, InviteCodeRow } from '../../db/schema.js';
+import type { InviteCodeRow } from '../../db/schema.js';
 import { addDays } from '../../lib/clock.js';
-import { randomCode } from '../../lib/random.js';
+import type { Executor } from '../../db/database.js';
+import { insertAccountWithFreshDisplayCode, insertSubscription } from './accounts.repo.js';
 
 export const STANDARD_TRIAL_PLAN = 'pro';
 const DISPLAY_CODE_LENGTH = 8;
@@ -18,10 +18,10 @@ export interface PersonalAccountInput {
 }
 
 /** Inserts the account and its subscription; the owner row may follow in the same transaction (deferred FK). */
-export async function createPersonalAccount(db: Kysely<Database>, input: PersonalAccountInput): Promise<string> {
+export async function createPersonalAccount(db: Executor, input: PersonalAccountInput): Promise<string> {
   const accountId = randomUUID();
-  await insertWithUniqueDisplayCode(db, accountId, `${input.ownerName}'s Account`, input.ownerId);
-  await db.insertInto('subscriptions').values({ account_id: accountId, ...subscriptionTerms(input) }).execute();
+  await insertAccountWithFreshDisplayCode(db, { id: accountId, name: `${input.ownerName}'s Account`, ownerId: input.ownerId, codeLength: DISPLAY_CODE_LENGTH });
+  await insertSubscription(db, { account_id: accountId, ...subscriptionTerms(input) });
   return accountId;
 }
 
@@ -41,18 +41,4 @@ function subscriptionTerms({ inviteCode, trialDays, now }: PersonalAccountInput)
     current_period_start: now,
     current_period_end: addDays(now, trialDays),
   };
-}
-
-async function insertWithUniqueDisplayCode(db: Kysely<Database>, id: string, name: string, ownerId: string): Promise<void> {
-  // 36^8 codes make a clash rare; ON CONFLICT DO NOTHING retries one without aborting the transaction.
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const inserted = await db
-      .insertInto('accounts')
-      .values({ id, name, display_code: randomCode(DISPLAY_CODE_LENGTH), owner_id: ownerId })
-      .onConflict((oc) => oc.column('display_code').doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (inserted) return;
-  }
-  throw new Error('could not find a free account display code');
 }

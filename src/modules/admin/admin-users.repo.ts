@@ -1,8 +1,6 @@
 // Platform-wide user queries for administrators (users.repo.ts holds the per-user ones).
-import type { Kysely } from 'kysely';
-import type { Database, UserRow } from '../../db/schema.js';
-
-type Executor = Kysely<Database>;
+import type { UserRow } from '../../db/schema.js';
+import type { Executor } from '../../db/database.js';
 
 /** `q` matches anywhere in the email or name, case-insensitively; LIKE wildcards in it are literal. */
 export async function searchUsers(db: Executor, filter: { q?: string; limit: number; offset: number }): Promise<UserRow[]> {

@@ -3,7 +3,7 @@
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
 import { normalizeEmail } from '../../lib/email-address.js';
-import { badRequest, forbidden, notFound } from '../../lib/errors.js';
+import { Errors } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { revokeAllSessions } from '../sessions/sessions.repo.js';
 import { findUserByEmail, findUserById, updateUser } from '../users/users.repo.js';
@@ -27,7 +27,7 @@ export async function listUsers(ctx: Pick<AppContext, 'db'>, query: PageRequest 
 /** A user named by id or by email (the command line takes either). */
 export async function findUserByReference(ctx: Pick<AppContext, 'db'>, reference: string): Promise<UserRow> {
   const user = UUID.test(reference) ? await findUserById(ctx.db, reference) : await findUserByEmail(ctx.db, normalizeEmail(reference));
-  if (!user) throw notFound('User not found');
+  if (!user) throw Errors.userNotFound();
   return user;
 }
 
@@ -44,18 +44,18 @@ export async function updateUserAsAdmin(
   changes: UserChanges,
   meta: RequestMeta | null,
 ): Promise<UserRow> {
-  if (actorId === userId && changes.is_active === false) throw badRequest('You cannot deactivate your own account');
-  if (actorId === userId && changes.role === 'engineer') throw badRequest('You cannot remove your own admin role');
+  if (actorId === userId && changes.is_active === false) throw Errors.cannotDeactivateSelf();
+  if (actorId === userId && changes.role === 'engineer') throw Errors.cannotRemoveOwnAdminRole();
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
     const locked = await lockUsers(trx, actorId ? [actorId, userId] : [userId]);
     if (actorId) {
       // The admin check ran when the request was authenticated; re-check under the lock.
       const actor = locked.get(actorId);
-      if (!actor || actor.role !== 'admin' || !actor.is_active) throw forbidden();
+      if (!actor || actor.role !== 'admin' || !actor.is_active) throw Errors.notEnoughPermissions();
     }
     const user = locked.get(userId);
-    if (!user) throw notFound('User not found');
+    if (!user) throw Errors.userNotFound();
 
     const update: UserChanges = {};
     const diff: Record<string, { from: unknown; to: unknown }> = {};

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { AuditLogRow, InviteCodeRow } from '../../db/schema.js';
-import { DateTime, Nullable, Uuid } from '../../http/schema-types.js';
+import { DateTime, FreeText, Nullable, Uuid } from '../../http/schema-types.js';
 import { AUDIT_LOG_PAGE } from '../audit/audit-logs.service.js';
 import { INVITE_CODE_RULES } from '../invites/invite-codes.service.js';
 import { QueryInteger } from './request-params.js';
@@ -42,12 +42,12 @@ export const toInviteCodeResponse = (code: InviteCodeRow & { used_by_email?: str
 export const PageQuery = Type.Object({ limit: Type.Optional(QueryInteger), offset: Type.Optional(QueryInteger) });
 
 export const SettingsResponse = Type.Record(Type.String(), Type.Unknown());
-export const SettingParams = Type.Object({ key: Type.String({ maxLength: 100 }) });
+export const SettingParams = Type.Object({ key: FreeText({ maxLength: 100 }) });
 export const SettingBody = Type.Object({ value: Type.Unknown() });
 export const SettingResponse = Type.Object({ key: Type.String(), value: Type.Unknown() });
 
 export const UsersQuery = Type.Object({
-  q: Type.Optional(Type.String({ maxLength: 254, description: 'Matches anywhere in the email or name' })),
+  q: Type.Optional(FreeText({ maxLength: 254, description: 'Matches anywhere in the email or name' })),
   limit: Type.Optional(QueryInteger),
   offset: Type.Optional(QueryInteger),
 });
@@ -59,7 +59,7 @@ export const UpdateUserBody = Type.Object({
 
 export const AuditLogsQuery = Type.Object({
   user_id: Type.Optional(Uuid),
-  action: Type.Optional(Type.String({ maxLength: 100 })),
+  action: Type.Optional(FreeText({ maxLength: 100 })),
   limit: Type.Optional(QueryInteger),
   before: Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$', description: 'The id of the last row seen: the next page' })),
   since: Type.Optional(DateTime),

@@ -1,13 +1,12 @@
 // Making a platform admin: BOOTSTRAP_ADMIN_* at start, or the `create-admin` command.
-import { randomUUID } from 'node:crypto';
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { isValidEmail, normalizeEmail } from '../../lib/email-address.js';
 import { validationError } from '../../lib/errors.js';
-import { createPersonalAccount } from '../accounts/personal-account.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { findUserByEmail, insertUser, updateUser } from '../users/users.repo.js';
+import { createUser } from '../users/create-user.js';
+import { findUserByEmail, updateUser } from '../users/users.repo.js';
 
 export interface AdminInput {
   email: string;
@@ -39,24 +38,10 @@ export async function ensureAdmin(ctx: Deps, input: AdminInput, meta: RequestMet
   const name = input.name?.trim() || 'Administrator';
   const now = ctx.clock.now();
   try {
-    const user = await ctx.db.transaction().execute(async (trx) => {
-      const userId = randomUUID();
-      const accountId = await createPersonalAccount(trx, { ownerId: userId, ownerName: name, inviteCode: null, trialDays: ctx.config.trialDays, now });
-      const created = await insertUser(trx, {
-        id: userId,
-        email,
-        password_hash: passwordHash,
-        name,
-        role: 'admin',
-        account_id: accountId,
-        account_role: 'owner',
-        email_verified_at: now,
-        created_at: now,
-        updated_at: now,
-      });
-      await recordAudit(trx, meta, { action: 'admin.created', userId, resourceType: 'user', resourceId: userId });
-      return created;
-    });
+    const user = await ctx.db.transaction().execute((trx) =>
+      // An operator vouches for the address: no verification email.
+      createUser(ctx, trx, { email, name, passwordHash, role: 'admin', emailVerifiedAt: now, audit: { action: 'admin.created' } }, meta),
+    );
     return { user, created: true, promoted: false };
   } catch (err) {
     // Two instances bootstrapping the same admin at once: the other one made it.

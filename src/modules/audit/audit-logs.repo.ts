@@ -1,7 +1,7 @@
 // Reading the audit log (writing is audit.repo.ts recordAudit). Newest first by id, with
 // keyset paging: `before` is the id of the last row the reader has seen.
-import type { Kysely } from 'kysely';
-import type { AuditLogRow, Database } from '../../db/schema.js';
+import type { AuditLogRow } from '../../db/schema.js';
+import type { Executor } from '../../db/database.js';
 
 export interface AuditLogFilter {
   userId?: string;
@@ -13,7 +13,7 @@ export interface AuditLogFilter {
   limit: number;
 }
 
-export async function listAuditLogs(db: Kysely<Database>, filter: AuditLogFilter): Promise<AuditLogRow[]> {
+export async function listAuditLogs(db: Executor, filter: AuditLogFilter): Promise<AuditLogRow[]> {
   let query = db.selectFrom('audit_logs').selectAll();
   if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
   if (filter.action !== undefined) query = query.where('action', '=', filter.action);

@@ -1,12 +1,13 @@
 // Audit rows are written with the executor of the change they record, so the row and the
 // change commit or roll back together.
-import type { Kysely } from 'kysely';
 import type { RequestMeta } from '../../context.js';
 import { preparedStatement } from '../../db/prepared.js';
-import type { Database } from '../../db/schema.js';
+import type { AuditAction } from './audit-actions.js';
+import type { Executor } from '../../db/database.js';
 
 export interface AuditEvent {
-  action: string;
+  /** One of the catalogue's (audit-actions.ts): a typo does not compile. */
+  action: AuditAction;
   userId?: string | null;
   resourceType?: string;
   resourceId?: string;
@@ -21,7 +22,7 @@ const insertAudit = preparedStatement('record_audit', `
   INSERT INTO audit_logs (user_id, action, resource_type, resource_id, ip, user_agent, details)
   VALUES ($1, $2, $3, $4, $5, $6, $7)`);
 
-export async function recordAudit(db: Kysely<Database>, meta: RequestMeta | null, event: AuditEvent): Promise<void> {
+export async function recordAudit(db: Executor, meta: RequestMeta | null, event: AuditEvent): Promise<void> {
   await insertAudit(db, [
     event.userId ?? null,
     event.action,
@@ -31,4 +32,27 @@ export async function recordAudit(db: Kysely<Database>, meta: RequestMeta | null
     meta?.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
     JSON.stringify(event.details ?? {}),
   ]);
+}
+
+// ---- retention (modules/retention): AUDIT_RETENTION_DAYS --------------------------------
+
+/** Deletes up to `limit` audit events recorded before `before`; returns how many. */
+export async function purgeAuditLogs(db: Executor, before: Date, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('audit_logs')
+    .where('id', 'in', (eb) =>
+      eb.selectFrom('audit_logs').select('id').where('created_at', '<', before).limit(limit).forUpdate().skipLocked(),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** How many audit events `purgeAuditLogs` would remove, all batches together (a dry run). */
+export async function countAuditLogs(db: Executor, before: Date): Promise<number> {
+  const row = await db
+    .selectFrom('audit_logs')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('created_at', '<', before)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../../context.js';
 import { Message } from '../../http/schema-types.js';
 import { currentUser, requestMeta, requireUser } from '../../plugins/authenticate.js';
-import { perMinute } from '../../plugins/rate-limit.js';
+import { perMinute, sharedBudget } from '../../plugins/rate-limit.js';
 import { refreshSession, logout } from '../sessions/sessions.service.js';
 import { toUserResponse, UserResponse } from '../users/user.schemas.js';
 import { LoginForm, LoginJsonBody, RefreshTokenBody, RegisterBody, TokenResponse, UpdateProfileBody } from './auth.schemas.js';
@@ -26,12 +26,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async 
   });
 
   app.post('/auth/login', {
-    config: perMinute(5),
+    onRequest: sharedBudget('login'),
     schema: { tags, consumes: ['application/x-www-form-urlencoded', 'multipart/form-data'], body: LoginForm, response: { 200: TokenResponse } },
   }, async (request) => login(ctx, request.body.username, request.body.password, requestMeta(request)));
 
   app.post('/auth/login/json', {
-    config: perMinute(5),
+    onRequest: sharedBudget('login'),
     schema: { tags, body: LoginJsonBody, response: { 200: TokenResponse } },
   }, async (request) => login(ctx, request.body.email, request.body.password, requestMeta(request)));
 
@@ -54,6 +54,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async 
 
   app.patch('/auth/me', {
     onRequest: authenticated,
+    // Only a request that carries the password has it checked, and only that one counts.
+    preHandler: sharedBudget('password-check', (request) => typeof (request.body as { current_password?: unknown }).current_password === 'string'),
     schema: { tags, security: bearer, body: UpdateProfileBody, response: { 200: UserResponse } },
   }, async (request) => toUserResponse(await updateProfile(ctx, currentUser(request), request.body, requestMeta(request))));
 };

@@ -1,23 +1,28 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Email, NewPassword, Nullable, PresentedPassword } from '../../http/schema-types.js';
+import { Email, FreeText, NewPassword, Nullable, PresentedPassword } from '../../http/schema-types.js';
 
 const Code = Type.String({ maxLength: 128 });
+// A person's name is shown to others (member lists, the account name in invitation emails).
+const PersonName = FreeText({ minLength: 1, maxLength: 200, pattern: '\\S' });
 
 export const RegisterBody = Type.Object({
   email: Email,
   password: NewPassword,
-  name: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }),
+  name: PersonName,
   invite_code: Type.Optional(Nullable(Code)),
   account_invite_code: Type.Optional(Nullable(Code)),
 });
 export type RegisterBody = Static<typeof RegisterBody>;
 
+// The failed-login audit row keeps the username when it is a valid email; the other OAuth2
+// form fields are not used, but nothing legitimate puts control characters in them either.
+// client_secret is a secret, like the password: anything goes.
 export const LoginForm = Type.Object({
-  username: Type.String({ maxLength: 254 }),
+  username: FreeText({ maxLength: 254 }),
   password: PresentedPassword,
-  grant_type: Type.Optional(Type.String({ maxLength: 64 })),
-  scope: Type.Optional(Type.String({ maxLength: 1024 })),
-  client_id: Type.Optional(Type.String({ maxLength: 256 })),
+  grant_type: Type.Optional(FreeText({ maxLength: 64 })),
+  scope: Type.Optional(FreeText({ maxLength: 1024 })),
+  client_id: Type.Optional(FreeText({ maxLength: 256 })),
   client_secret: Type.Optional(Type.String({ maxLength: 256 })),
 });
 export type LoginForm = Static<typeof LoginForm>;
@@ -39,11 +44,11 @@ export const TokenResponse = Type.Object(
 );
 
 export const UpdateProfileBody = Type.Object({
-  name: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }))),
+  name: Type.Optional(Nullable(PersonName)),
   email: Type.Optional(Email),
   current_password: Type.Optional(Nullable(PresentedPassword)),
-  phone: Type.Optional(Nullable(Type.String({ maxLength: 50 }))),
-  job_title: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
-  timezone: Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
+  phone: Type.Optional(Nullable(FreeText({ maxLength: 50 }))),
+  job_title: Type.Optional(Nullable(FreeText({ maxLength: 200 }))),
+  timezone: Type.Optional(Nullable(FreeText({ maxLength: 64 }))),
 });
 export type UpdateProfileBody = Static<typeof UpdateProfileBody>;

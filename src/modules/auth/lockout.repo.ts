@@ -1,9 +1,10 @@
 // Per-account brute-force protection, on top of the per-IP limits. Every statement is one
 // atomic UPDATE on the user's row, so parallel guesses serialise on the row lock and cannot
 // slip past the counter.
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { preparedStatement, USERS_COLUMNS } from '../../db/prepared.js';
-import type { Database, UserRow } from '../../db/schema.js';
+import type { UserRow } from '../../db/schema.js';
+import type { Executor } from '../../db/database.js';
 
 /** Consecutive failures that lock the account. */
 export const MAX_FAILED_LOGINS = 10;
@@ -31,7 +32,7 @@ const findAndReserve = preparedStatement<UserRow & { may_try: boolean }>('find_u
  * guesses are all in flight (the password must not be tried), and for a user without one.
  */
 export async function findUserAndReserveAttempt(
-  db: Kysely<Database>,
+  db: Executor,
   email: string,
   now: Date,
 ): Promise<{ user: UserRow | undefined; mayTry: boolean }> {
@@ -41,8 +42,30 @@ export async function findUserAndReserveAttempt(
   return { user: user as UserRow, mayTry };
 }
 
+/**
+ * Takes one of the account's guesses before a password is checked outside login (an email or
+ * password change by a signed-in user): a stolen access token must not give unlimited tries.
+ * The same atomic conditions as the login's reservation. False: locked, or out of guesses.
+ */
+export async function reserveGuess(db: Executor, userId: string, now: Date): Promise<boolean> {
+  const result = await sql<{ id: string }>`
+    UPDATE users SET failed_login_count = failed_login_count + 1
+     WHERE id = ${userId}
+       AND password_hash IS NOT NULL
+       AND (locked_until IS NULL OR locked_until <= ${now}::timestamptz)
+       AND failed_login_count < ${MAX_FAILED_LOGINS}
+    RETURNING id
+  `.execute(db);
+  return result.rows.length === 1;
+}
+
+/** A right password outside login: the guesses it used start afresh (as a login does). */
+export async function clearFailedGuesses(db: Executor, userId: string): Promise<void> {
+  await db.updateTable('users').set(LOCKOUT_CLEARED).where('id', '=', userId).execute();
+}
+
 /** After a failed guess: locks the account once the guesses are used up. Returns the lock end, if it locked. */
-export async function lockIfExhausted(db: Kysely<Database>, userId: string, now: Date): Promise<Date | null> {
+export async function lockIfExhausted(db: Executor, userId: string, now: Date): Promise<Date | null> {
   // 1 minute, doubling with each lock since the last success, at most 15 minutes.
   const result = await sql<{ locked_until: Date }>`
     UPDATE users

@@ -1,17 +1,15 @@
 // POST /auth/login and /auth/login/json.
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
-import { AppError, badRequest, inactiveUser } from '../../lib/errors.js';
-import { normalizeEmail } from '../../lib/email-address.js';
+import { Errors } from '../../lib/errors.js';
+import { isValidEmail, normalizeEmail } from '../../lib/email-address.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { startSession, type TokenPair } from '../sessions/sessions.service.js';
-import { linkedProviders, updateUser } from '../users/users.repo.js';
-import { findUserAndReserveAttempt, LOCKOUT_CLEARED, lockIfExhausted } from './lockout.repo.js';
+import { linkedProviders } from '../users/users.repo.js';
+import { findUserAndReserveAttempt } from './lockout.repo.js';
+import { lockAfterLastGuess } from './password-check.js';
+import { completeSignIn, type SignInResult } from './sign-in.js';
 
-const incorrectCredentials = (): AppError =>
-  new AppError(401, 'Incorrect email or password', { 'WWW-Authenticate': 'Bearer' });
-
-export async function login(ctx: AppContext, emailInput: string, password: string, meta: RequestMeta): Promise<TokenPair> {
+export async function login(ctx: AppContext, emailInput: string, password: string, meta: RequestMeta): Promise<SignInResult> {
   const email = normalizeEmail(emailInput);
   const now = ctx.clock.now();
   const { user, mayTry } = await findUserAndReserveAttempt(ctx.db, email, now);
@@ -22,17 +20,14 @@ export async function login(ctx: AppContext, emailInput: string, password: strin
   const { valid, needsRehash } = await ctx.passwords.verify(mayTry ? user!.password_hash : null, password);
   if (!user || !valid) {
     await recordFailure(ctx, meta, email, user, mayTry, now);
-    throw incorrectCredentials();
+    throw Errors.incorrectEmailOrPassword();
   }
-  if (!user.is_active) throw inactiveUser();
+  if (!user.is_active) throw Errors.inactiveUser();
 
-  const newHash = needsRehash ? await ctx.passwords.hash(password) : undefined;
-  return ctx.db.transaction().execute(async (trx) => {
-    // One statement: the sign-in is recorded and the failure count starts afresh.
-    await updateUser(trx, user.id, { last_login: now, ...LOCKOUT_CLEARED, ...(newHash ? { password_hash: newHash } : {}) }, now);
-    await recordAudit(trx, meta, { action: 'auth.login', userId: user.id, resourceType: 'user', resourceId: user.id });
-    return startSession(ctx, trx, user);
-  });
+  const rehashedPassword = needsRehash ? await ctx.passwords.hash(password) : undefined;
+  return ctx.db.transaction().execute((trx) =>
+    completeSignIn(ctx, trx, user, { method: 'pwd', audit: { action: 'auth.login' }, rehashedPassword }, meta),
+  );
 }
 
 async function recordFailure(
@@ -45,29 +40,23 @@ async function recordFailure(
 ): Promise<void> {
   await ctx.db.transaction().execute(async (trx) => {
     const reason = !user ? 'unknown_email' : guessCounted ? 'bad_password' : 'account_locked';
+    // People type passwords into the username field: an unknown "email" is kept only when it
+    // is one, so a mistyped password never lands in the audit log.
+    const attempted = !user && isValidEmail(email) ? { email } : {};
     await recordAudit(trx, meta, {
       action: 'auth.login_failed',
       userId: user?.id ?? null,
       resourceType: 'user',
       resourceId: user?.id,
-      details: user ? { reason } : { reason, email },
+      details: { reason, ...attempted },
     });
-    if (!user || !guessCounted) return;
-    const lockedUntil = await lockIfExhausted(trx, user.id, now);
-    if (lockedUntil) {
-      await recordAudit(trx, meta, {
-        action: 'auth.account_locked',
-        userId: user.id,
-        resourceType: 'user',
-        resourceId: user.id,
-        details: { locked_until: lockedUntil.toISOString() },
-      });
-    }
+    if (user && guessCounted) await lockAfterLastGuess(trx, meta, user.id, now);
   });
+  ctx.metrics.signIns.inc('pwd', user && !guessCounted ? 'locked' : 'failure');
 }
 
 /** A user who signs in only through OAuth is told which providers to use. */
 export async function rejectPasswordless(ctx: Pick<AppContext, 'db'>, user: UserRow): Promise<void> {
   if (user.password_hash !== null) return;
-  throw badRequest({ error: 'use_oauth_provider', providers: await linkedProviders(ctx.db, user.id) });
+  throw Errors.useOAuthProvider(await linkedProviders(ctx.db, user.id));
 }

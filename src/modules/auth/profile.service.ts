@@ -2,13 +2,14 @@
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { badRequest, unauthorized } from '../../lib/errors.js';
+import { Errors } from '../../lib/errors.js';
 import { normalizeEmail } from '../../lib/email-address.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { retireResetTokens } from '../passwords/passwords.repo.js';
 import { findUserByEmail, updateUser } from '../users/users.repo.js';
 import { queueVerificationEmail } from './email-verification.js';
 import { rejectPasswordless } from './login.service.js';
+import { verifyCurrentPassword } from './password-check.js';
 
 export interface ProfileChanges {
   name?: string | null;
@@ -31,11 +32,10 @@ export async function updateProfile(ctx: AppContext, user: UserRow, changes: Pro
     newEmail = normalizeEmail(changes.email);
     if (newEmail !== user.email) {
       await rejectPasswordless(ctx, user);
-      if (!changes.current_password) throw badRequest('Current password is required to change email');
-      const { valid } = await ctx.passwords.verify(user.password_hash, changes.current_password);
-      if (!valid) throw unauthorized('Current password is incorrect');
+      if (!changes.current_password) throw Errors.currentPasswordRequiredForEmail();
+      await verifyCurrentPassword(ctx, user, changes.current_password, 'email_change', meta);
       const holder = await findUserByEmail(ctx.db, newEmail);
-      if (holder && holder.id !== user.id) throw badRequest('Email already registered');
+      if (holder && holder.id !== user.id) throw Errors.emailAlreadyRegistered();
       update.email = newEmail;
       update.email_verified_at = null;
     } else {
@@ -65,10 +65,10 @@ export async function updateProfile(ctx: AppContext, user: UserRow, changes: Pro
       }
       return updated;
     });
-    if (newEmail) ctx.outbox.notify();
+    if (newEmail) ctx.jobs.notify();
     return updated;
   } catch (err) {
-    if (isUniqueViolation(err, 'users_email_key')) throw badRequest('Email already registered');
+    if (isUniqueViolation(err, 'users_email_key')) throw Errors.emailAlreadyRegistered();
     throw err;
   }
 }

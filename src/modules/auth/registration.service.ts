@@ -1,18 +1,15 @@
 // POST /auth/register: invite gating, the user, their account and subscription, the
 // invite spent, the audit row and the verification email, in one transaction.
-import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import type { AppContext, RequestMeta } from '../../context.js';
-import type { AccountInviteRow, Database, InviteCodeRow, UserRow } from '../../db/schema.js';
+import type { AccountInviteRow, InviteCodeRow, UserRow } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { badRequest } from '../../lib/errors.js';
+import { Errors } from '../../lib/errors.js';
 import { normalizeEmail } from '../../lib/email-address.js';
-import { createPersonalAccount } from '../accounts/personal-account.js';
-import { recordAudit } from '../audit/audit.repo.js';
-import { lockAccountInvite, markAccountInviteAccepted } from '../invites/account-invites.repo.js';
-import { lockInviteCode, markInviteCodeUsed } from '../invites/invite-codes.repo.js';
-import { findUserByEmail, insertUser } from '../users/users.repo.js';
+import { lockAccountInvite } from '../invites/account-invites.repo.js';
+import { lockInviteCode } from '../invites/invite-codes.repo.js';
+import { createUser } from '../users/create-user.js';
 import { queueVerificationEmail } from './email-verification.js';
+import type { Executor } from '../../db/database.js';
 
 export interface RegistrationInput {
   email: string;
@@ -28,57 +25,26 @@ export async function register(ctx: AppContext, input: RegistrationInput, meta: 
   // and pooled connections should not wait on it.
   const passwordHash = await ctx.passwords.hash(input.password);
   try {
-    const user = await ctx.db.transaction().execute((trx) =>
-      createUser(ctx, trx, { ...input, email, name: input.name.trim() }, passwordHash, meta),
-    );
-    ctx.outbox.notify();
+    const user = await ctx.db.transaction().execute(async (trx) => {
+      const claimed = await claimInvites(ctx, trx, { ...input, email }, ctx.clock.now());
+      const created = await createUser(ctx, trx, {
+        email,
+        name: input.name.trim(),
+        passwordHash,
+        emailVerifiedAt: null,
+        ...claimed,
+        audit: { action: 'auth.register', details: { via: claimed.accountInvite ? 'account_invite' : claimed.inviteCode ? 'invite_code' : 'self_serve' } },
+      }, meta);
+      await queueVerificationEmail(ctx, trx, created);
+      return created;
+    });
+    ctx.jobs.notify();
     return user;
   } catch (err) {
     // Two registrations of one address at once: the unique index decides.
-    if (isUniqueViolation(err, 'users_email_key')) throw badRequest('Email already registered');
+    if (isUniqueViolation(err, 'users_email_key')) throw Errors.emailAlreadyRegistered();
     throw err;
   }
-}
-
-async function createUser(
-  ctx: AppContext,
-  trx: Kysely<Database>,
-  input: RegistrationInput,
-  passwordHash: string | null,
-  meta: RequestMeta,
-): Promise<UserRow> {
-  const now = ctx.clock.now();
-  const { accountInvite, inviteCode } = await claimInvites(ctx, trx, input, now);
-
-  if (await findUserByEmail(trx, input.email)) throw badRequest('Email already registered');
-
-  const userId = randomUUID();
-  const accountId = accountInvite
-    ? accountInvite.account_id
-    : await createPersonalAccount(trx, { ownerId: userId, ownerName: input.name, inviteCode, trialDays: ctx.config.trialDays, now });
-  const user = await insertUser(trx, {
-    id: userId,
-    email: input.email,
-    password_hash: passwordHash,
-    name: input.name,
-    account_id: accountId,
-    account_role: accountInvite ? accountInvite.role : 'owner',
-    invite_code_id: inviteCode?.id ?? null,
-    created_at: now,
-    updated_at: now,
-  });
-
-  if (accountInvite) await markAccountInviteAccepted(trx, accountInvite.id, user.id, now);
-  if (inviteCode) await markInviteCodeUsed(trx, inviteCode.id, user.id, now);
-  await recordAudit(trx, meta, {
-    action: 'auth.register',
-    userId: user.id,
-    resourceType: 'user',
-    resourceId: user.id,
-    details: { account_id: accountId, via: accountInvite ? 'account_invite' : inviteCode ? 'invite_code' : 'self_serve' },
-  });
-  await queueVerificationEmail(ctx, trx, user);
-  return user;
 }
 
 export interface ClaimedInvites {
@@ -92,27 +58,27 @@ export interface ClaimedInvites {
  */
 export async function claimInvites(
   ctx: Pick<AppContext, 'config'>,
-  trx: Kysely<Database>,
+  trx: Executor,
   input: { email: string; invite_code?: string | null; account_invite_code?: string | null },
   now: Date,
 ): Promise<ClaimedInvites> {
   if (input.account_invite_code) {
     const invite = await lockAccountInvite(trx, input.account_invite_code);
-    if (!invite || invite.revoked_at) throw badRequest('Invalid account invite code');
-    if (invite.used_at) throw badRequest('Account invite code has already been used');
-    if (invite.expires_at.getTime() <= now.getTime()) throw badRequest('Account invite code has expired');
-    if (invite.email !== normalizeEmail(input.email)) throw badRequest({ error: 'invite_email_mismatch' });
+    if (!invite || invite.revoked_at) throw Errors.invalidAccountInviteCode();
+    if (invite.used_at) throw Errors.accountInviteCodeUsed();
+    if (invite.expires_at.getTime() <= now.getTime()) throw Errors.accountInviteCodeExpired();
+    if (invite.email !== normalizeEmail(input.email)) throw Errors.inviteEmailMismatch();
     return { accountInvite: invite, inviteCode: null };
   }
 
   if (ctx.config.requireInviteCode && !ctx.config.selfServeEnabled && !input.invite_code) {
-    throw badRequest('Invite code is required');
+    throw Errors.inviteCodeRequired();
   }
   if (!input.invite_code) return { accountInvite: null, inviteCode: null };
 
   const code = await lockInviteCode(trx, input.invite_code);
-  if (!code) throw badRequest('Invalid invite code');
-  if (code.used_at) throw badRequest('Invite code has already been used');
-  if (code.expires_at && code.expires_at.getTime() <= now.getTime()) throw badRequest('Invite code has expired');
+  if (!code) throw Errors.invalidInviteCode();
+  if (code.used_at) throw Errors.inviteCodeUsed();
+  if (code.expires_at && code.expires_at.getTime() <= now.getTime()) throw Errors.inviteCodeExpired();
   return { accountInvite: null, inviteCode: code };
 }

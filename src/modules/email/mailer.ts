@@ -1,9 +1,10 @@
 // The SMTP side of email delivery: one nodemailer transport for SMTP_URL, sending as EMAIL_FROM.
-// Only the outbox worker calls it, so no request ever waits on an SMTP server.
+// Only the email job (email-job.ts) calls it, from the job queue's worker, so no request ever
+// waits on an SMTP server.
 import nodemailer from 'nodemailer';
 
 export interface OutgoingMessage {
-  /** The outbox row id: it becomes the Message-ID, so a resend after a crash is recognisably the same mail. */
+  /** The job id: it becomes the Message-ID, so a resend after a crash is recognisably the same mail. */
   id: string;
   to: string;
   subject: string;
@@ -17,7 +18,7 @@ export interface Mailer {
 }
 
 // Short timeouts: a dead or hanging server should fail the attempt (and be retried) in
-// seconds, well inside the outbox lease, not hold the worker for nodemailer's default hour.
+// seconds, well inside the email job's lease, not hold the worker for nodemailer's default hour.
 const TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000, dnsTimeout: 10_000 };
 
 export function createSmtpMailer(smtpUrl: string, from: string): Mailer {

@@ -1,4 +1,10 @@
 // One plain-text and one HTML body per kind of message. Links point at FRONTEND_URL.
+//
+// Text someone else typed (an account name comes from its owner's name) can be made to read
+// like a message from us: it appears only on a labelled line, in quotes, on one line, and
+// never in the Subject. The 422 rule on control characters keeps new names clean; rendering
+// cleans again for rows stored before it and for names from elsewhere (OAuth providers).
+import { singleLine } from '../../lib/plain-text.js';
 
 export type EmailKind = 'verify_email' | 'reset_password' | 'account_invite';
 
@@ -13,6 +19,9 @@ export interface EmailMessage {
 const escapeHtml = (value: string): string =>
   value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
+/** Someone else's text, quoted; quotes inside it are straightened so it cannot close ours. */
+const quoted = (value: string): string => `“${singleLine(value).replace(/[“”]/g, '"')}”`;
+
 function render(kind: EmailKind, to: string, subject: string, lines: string[], link: { url: string; label: string }): EmailMessage {
   const text = [...lines, '', link.url, ''].join('\n');
   const html = [
@@ -22,7 +31,8 @@ function render(kind: EmailKind, to: string, subject: string, lines: string[], l
     `<p style="color:#666;font-size:12px">${escapeHtml(link.url)}</p>`,
     '</body></html>',
   ].join('\n');
-  return { kind, to, subject, text, html };
+  // A Subject is one header line: nothing in it may start another (nodemailer folds too).
+  return { kind, to, subject: singleLine(subject), text, html };
 }
 
 export const verifyEmailMessage = (frontendUrl: string, to: string, token: string): EmailMessage =>
@@ -50,7 +60,11 @@ export const accountInviteMessage = (frontendUrl: string, to: string, accountNam
   render(
     'account_invite',
     to,
-    `You are invited to join ${accountName}`,
-    [`You have been invited to join ${accountName}.`, 'Open the link below to create your account.'],
+    'You are invited to join an account',
+    [
+      'You have been invited to join an account.',
+      `Account name, as its owner entered it: ${quoted(accountName)}`,
+      'Open the link below to create your account. If you were not expecting this invitation, ignore this email.',
+    ],
     { url: `${frontendUrl}/register?account_invite_code=${encodeURIComponent(code)}`, label: 'Accept invitation' },
   );

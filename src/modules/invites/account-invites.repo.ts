@@ -1,8 +1,6 @@
 // Account (tenant) invites: the only place that queries account_invites.
-import type { Kysely } from 'kysely';
-import type { AccountInviteRow, Database } from '../../db/schema.js';
-
-type Executor = Kysely<Database>;
+import type { AccountInviteRow } from '../../db/schema.js';
+import type { Executor } from '../../db/database.js';
 
 export async function lockAccountInvite(db: Executor, code: string): Promise<AccountInviteRow | undefined> {
   return db.selectFrom('account_invites').selectAll().where('code', '=', code).forUpdate().executeTakeFirst();

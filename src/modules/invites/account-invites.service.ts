@@ -6,12 +6,12 @@ import type { AccountInviteRow, UserRow } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { addDays } from '../../lib/clock.js';
 import { normalizeEmail } from '../../lib/email-address.js';
-import { badRequest, notFound } from '../../lib/errors.js';
+import { Errors } from '../../lib/errors.js';
 import { randomToken } from '../../lib/random.js';
 import { findAccountName, isAccountMemberEmail } from '../accounts/accounts.repo.js';
 import { lockManager, requireAccountManager, type AssignableAccountRole } from '../accounts/accounts.service.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { enqueueEmail } from '../email/outbox.repo.js';
+import { enqueueEmail } from '../email/email-job.js';
 import { accountInviteMessage } from '../email/templates.js';
 import {
   insertAccountInvite,
@@ -23,7 +23,7 @@ import {
 export const ACCOUNT_INVITE_TTL_DAYS = 7;
 const OPEN_INVITE_INDEX = 'account_invites_open_key';
 
-type Deps = Pick<AppContext, 'db' | 'clock' | 'config' | 'outbox'>;
+type Deps = Pick<AppContext, 'db' | 'clock' | 'config' | 'jobs'>;
 
 export interface AccountInviteInput {
   email: string;
@@ -40,7 +40,7 @@ export async function createAccountInvite(ctx: Deps, actor: UserRow, input: Acco
       const invite = await ctx.db.transaction().execute(async (trx) => {
         await lockManager(trx, actor);
         if (await isAccountMemberEmail(trx, actor.account_id, email)) {
-          throw badRequest('This email address already belongs to a member of this account');
+          throw Errors.alreadyAMember();
         }
         const now = ctx.clock.now();
         const replaced = await revokeOpenInvitesForEmail(trx, actor.account_id, email, now);
@@ -64,7 +64,7 @@ export async function createAccountInvite(ctx: Deps, actor: UserRow, input: Acco
         });
         return invite;
       });
-      ctx.outbox.notify();
+      ctx.jobs.notify();
       return invite;
     } catch (err) {
       if (attempt < 3 && isUniqueViolation(err, OPEN_INVITE_INDEX)) continue;
@@ -85,7 +85,7 @@ export async function revokeAccountInvite(ctx: Pick<AppContext, 'db' | 'clock'>,
     await lockManager(trx, actor);
     // Unknown, already used or revoked, or another account's: all the same 404.
     const revoked = await revokeOpenInvite(trx, actor.account_id, inviteId, ctx.clock.now());
-    if (!revoked) throw notFound('Invite not found');
+    if (!revoked) throw Errors.inviteNotFound();
     await recordAudit(trx, meta, {
       action: 'account.invite_revoked',
       userId: actor.id,

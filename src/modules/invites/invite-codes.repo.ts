@@ -1,6 +1,7 @@
 // Platform invite codes: the only place that queries invite_codes.
 import type { Kysely } from 'kysely';
 import type { Database, InviteCodeRow } from '../../db/schema.js';
+import { Errors } from '../../lib/errors.js';
 
 type Executor = Kysely<Database>;
 
@@ -9,8 +10,20 @@ export async function lockInviteCode(db: Executor, code: string): Promise<Invite
   return db.selectFrom('invite_codes').selectAll().where('code', '=', code.toUpperCase()).forUpdate().executeTakeFirst();
 }
 
+/**
+ * Spends the code. The row lock of lockInviteCode already serialises registrations; the
+ * `used_at IS NULL` guard makes the database itself refuse a second spend, so the caller's
+ * transaction fails (and rolls back) with the contract's answer even if the lock were lost.
+ */
 export async function markInviteCodeUsed(db: Executor, id: string, userId: string, now: Date): Promise<void> {
-  await db.updateTable('invite_codes').set({ used_by_id: userId, used_at: now }).where('id', '=', id).execute();
+  const spent = await db
+    .updateTable('invite_codes')
+    .set({ used_by_id: userId, used_at: now })
+    .where('id', '=', id)
+    .where('used_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst();
+  if (!spent) throw Errors.inviteCodeUsed();
 }
 
 export interface NewInviteCode {

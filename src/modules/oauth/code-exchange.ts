@@ -1,16 +1,22 @@
 // The authorization code grant with openid-client, and what Keyhold takes from its answer.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import type { OidcProviderConfig } from '../../config.js';
 import type { AppContext } from '../../context.js';
 import { isValidEmail, normalizeEmail } from '../../lib/email-address.js';
-import { describeProviderError, isProviderUnreachable, providerUnavailable, signInFailed } from './providers.js';
+import { singleLine } from '../../lib/plain-text.js';
+import { describeProviderError, isProviderUnreachable, openIdClient } from './providers.js';
+import { Errors } from '../../lib/errors.js';
 
 /** Who the provider says signed in. Only `subject` is stable; the rest may change at the provider. */
 export interface ProviderIdentity {
   provider: string;
   subject: string;
   email: string | null;
-  /** Only an explicit `email_verified: true` counts: Microsoft, for one, never asserts it. */
+  /**
+   * The address is proven: the provider is trusted for email (OidcProviderConfig.trustEmail)
+   * and says `email_verified: true`. Only then may it link an existing user or start a new
+   * one verified; an untrusted provider's claim counts for nothing.
+   */
   emailVerified: boolean;
   name: string | null;
 }
@@ -50,8 +56,9 @@ export async function exchangeCode(
   callbackUrl.searchParams.set('state', response.state);
   if (response.iss !== undefined) callbackUrl.searchParams.set('iss', response.iss);
 
+  const client = await openIdClient();
   try {
-    const tokens = await oidc.authorizationCodeGrant(configuration, callbackUrl, {
+    const tokens = await client.authorizationCodeGrant(configuration, callbackUrl, {
       pkceCodeVerifier: flow.code_verifier,
       expectedNonce: flow.nonce,
       expectedState: response.state,
@@ -59,34 +66,37 @@ export async function exchangeCode(
     });
     const claims = tokens.claims();
     if (!claims) throw new Error('no ID token');
-    let identity = identityFromClaims(provider.name, claims);
+    let identity = identityFromClaims(provider, claims);
     // Some providers put profile claims only in the UserInfo response (as OpenID Connect allows
     // for the code flow). openid-client checks that its `sub` is the ID token's.
     if (identity.email === null && configuration.serverMetadata().userinfo_endpoint) {
-      const userinfo = await oidc.fetchUserInfo(configuration, tokens.access_token, claims.sub);
-      identity = { ...identityFromClaims(provider.name, { ...userinfo, sub: claims.sub }), name: identity.name ?? displayName(userinfo) };
+      const userinfo = await client.fetchUserInfo(configuration, tokens.access_token, claims.sub);
+      identity = { ...identityFromClaims(provider, { ...userinfo, sub: claims.sub }), name: identity.name ?? displayName(userinfo) };
     }
     return identity;
   } catch (err) {
     ctx.log.warn({ provider: provider.name, reason: describeProviderError(err) }, 'OAuth sign-in failed');
-    throw isProviderUnreachable(err) ? providerUnavailable() : signInFailed();
+    throw isProviderUnreachable(err) ? Errors.oauthProviderUnavailable() : Errors.oauthSignInFailed();
   }
 }
 
-function identityFromClaims(provider: string, claims: Record<string, unknown> & { sub: string }): ProviderIdentity {
+function identityFromClaims(provider: OidcProviderConfig, claims: Record<string, unknown> & { sub: string }): ProviderIdentity {
   const email = typeof claims.email === 'string' && isValidEmail(claims.email) ? normalizeEmail(claims.email) : null;
+  // Some providers send the boolean as a string.
+  const claimsVerified = claims.email_verified === true || claims.email_verified === 'true';
   return {
-    provider,
+    provider: provider.name,
     subject: claims.sub,
     email,
-    // Some providers send the boolean as a string.
-    emailVerified: email !== null && (claims.email_verified === true || claims.email_verified === 'true'),
+    emailVerified: provider.trustEmail && email !== null && claimsVerified,
     name: displayName(claims),
   };
 }
 
+/** The provider's name for the person, held to the same rule as a typed name: one line, no
+ *  control or bidi-override characters (they would reach emails and other users' screens). */
 function displayName(claims: Record<string, unknown>): string | null {
-  const text = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : null);
+  const text = (value: unknown) => (typeof value === 'string' && singleLine(value) ? singleLine(value) : null);
   const joined = [text(claims.given_name), text(claims.family_name)].filter(Boolean).join(' ');
   const name = text(claims.name) ?? (joined || null);
   return name ? [...name].slice(0, MAX_NAME_LENGTH).join('') : null;

@@ -1,8 +1,7 @@
 // The only place that reads and writes oauth_states and oauth_identities.
-import type { Kysely } from 'kysely';
-import type { Database, UserRow } from '../../db/schema.js';
-
-type Executor = Kysely<Database>;
+import type { UserRow } from '../../db/schema.js';
+import type { Executor } from '../../db/database.js';
+import { spentRows } from '../retention/spent-rows.repo.js';
 
 export interface NewOAuthState {
   stateHash: string;
@@ -86,3 +85,6 @@ export async function insertOAuthIdentity(
     })
     .execute();
 }
+
+/** Retention: authorization states used or expired over a day ago (modules/retention). */
+export const spentOAuthStates = spentRows('oauth_states', 'state_hash');

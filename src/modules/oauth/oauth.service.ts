@@ -1,16 +1,15 @@
 // OAuth / OpenID Connect sign-in: GET /auth/{provider}/authorize and POST /auth/{provider}/callback.
 // Authorization code flow with PKCE (S256), state and nonce; the server keeps its half of each
 // flow in oauth_states (hashed state, single use, ten minutes, bound to provider and redirect_uri).
-import * as oidc from 'openid-client';
 import type { AppContext, RequestMeta } from '../../context.js';
 import { addSeconds } from '../../lib/clock.js';
-import { badRequest } from '../../lib/errors.js';
+import { Errors } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/random.js';
 import type { TokenPair } from '../sessions/sessions.service.js';
 import { exchangeCode } from './code-exchange.js';
 import { consumeOAuthState, deleteExpiredOAuthStates, insertOAuthState } from './oauth.repo.js';
 import type { AuthorizeResponse, CallbackBody } from './oauth.schemas.js';
-import type { OAuthProviders } from './providers.js';
+import { openIdClient, type OAuthProviders } from './providers.js';
 import { signInWithIdentity } from './sign-in.js';
 
 const STATE_LIFETIME_SECONDS = 10 * 60;
@@ -24,6 +23,7 @@ export async function startAuthorization(
   const provider = providers.get(providerName);
   const redirectUri = allowedRedirectUri(ctx, redirectUriInput);
   const configuration = await providers.configuration(provider);
+  const oidc = await openIdClient();
 
   const state = oidc.randomState();
   const nonce = oidc.randomNonce();
@@ -70,7 +70,7 @@ export async function completeAuthorization(
     redirectUri: input.redirect_uri,
     now: ctx.clock.now(),
   });
-  if (!flow) throw badRequest('Invalid OAuth state');
+  if (!flow) throw Errors.invalidOAuthState();
 
   // The provider round trip happens outside any transaction: no lock waits on the network.
   const identity = await exchangeCode(ctx, provider, configuration, redirectUri, input, flow);
@@ -83,8 +83,8 @@ export async function completeAuthorization(
  * (the token request repeats the callback URL without its query), so it is refused too.
  */
 function allowedRedirectUri(ctx: AppContext, uri: string): URL {
-  if (!ctx.config.oauthRedirectUris.includes(uri)) throw badRequest('Invalid redirect_uri');
+  if (!ctx.config.oauthRedirectUris.includes(uri)) throw Errors.invalidRedirectUri();
   const url = new URL(uri);
-  if (url.search || url.hash) throw badRequest('Invalid redirect_uri');
+  if (url.search || url.hash) throw Errors.invalidRedirectUri();
   return url;
 }

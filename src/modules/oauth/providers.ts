@@ -12,10 +12,10 @@
 // by the configured issuer's origin and then expects each ID token's `iss` to be that template
 // with the token's own `tid` substituted. That only happens when discovery is given the bare
 // issuer URL (not the .../.well-known/openid-configuration address), which is what we pass.
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import type { OidcProviderConfig } from '../../config.js';
 import type { AppContext } from '../../context.js';
-import { AppError, notFound } from '../../lib/errors.js';
+import { Errors } from '../../lib/errors.js';
 
 /** How long a discovery document is reused; keys rotate through openid-client's JWKS cache. */
 const DISCOVERY_TTL_MS = 60 * 60 * 1000;
@@ -24,8 +24,25 @@ const DISCOVERY_FAILURE_TTL_MS = 10 * 1000;
 /** Seconds to wait for any provider request; a user is waiting on the other end. */
 const PROVIDER_TIMEOUT_SECONDS = 10;
 
-export const providerUnavailable = (): AppError => new AppError(503, 'OAuth provider unavailable', { 'Retry-After': '30' });
-export const signInFailed = (): AppError => new AppError(400, 'OAuth sign-in failed');
+type OpenIdClient = typeof oidc;
+let openIdClientLoaded: OpenIdClient | undefined;
+let openIdClientLoading: Promise<OpenIdClient> | undefined;
+
+/**
+ * openid-client, loaded by the first OAuth request rather than at start (most instances
+ * configure no provider, and the rest use it only on sign-in). A failed load fails that
+ * request with a 500 whose logged error names the package; the next request tries again.
+ */
+export function openIdClient(): Promise<OpenIdClient> {
+  openIdClientLoading ??= import('openid-client').then(
+    (module) => (openIdClientLoaded = module),
+    (err: unknown) => {
+      openIdClientLoading = undefined;
+      throw new Error(`openid-client could not be loaded, so OAuth sign-in is unavailable: ${(err as Error).message}`);
+    },
+  );
+  return openIdClientLoading;
+}
 
 interface CachedDiscovery {
   configuration: Promise<oidc.Configuration>;
@@ -47,16 +64,24 @@ export function createOAuthProviders(ctx: Pick<AppContext, 'config' | 'clock' | 
     const started = ctx.clock.now().getTime();
     // Concurrent callers share one pending discovery; a failure shortens the entry's life.
     const entry = { expiresAt: started + DISCOVERY_TTL_MS } as CachedDiscovery;
-    entry.configuration = oidc
-      .discovery(new URL(provider.issuer), provider.clientId, provider.clientSecret, undefined, {
-        timeout: PROVIDER_TIMEOUT_SECONDS,
-        execute: [oidc.enableNonRepudiationChecks],
-      })
-      .catch((err: unknown) => {
-        entry.expiresAt = started + DISCOVERY_FAILURE_TTL_MS;
-        ctx.log.warn({ provider: provider.name, reason: describeProviderError(err) }, 'OAuth provider discovery failed');
-        throw providerUnavailable();
-      });
+    entry.configuration = openIdClient().then(
+      (client) =>
+        client
+          .discovery(new URL(provider.issuer), provider.clientId, provider.clientSecret, undefined, {
+            timeout: PROVIDER_TIMEOUT_SECONDS,
+            execute: [client.enableNonRepudiationChecks],
+          })
+          .catch((err: unknown) => {
+            entry.expiresAt = started + DISCOVERY_FAILURE_TTL_MS;
+            ctx.log.warn({ provider: provider.name, reason: describeProviderError(err) }, 'OAuth provider discovery failed');
+            throw Errors.oauthProviderUnavailable();
+          }),
+      (err: unknown) => {
+        // openid-client did not load: not remembered, the next request loads it again.
+        entry.expiresAt = started;
+        throw err;
+      },
+    );
     // Callers attach their own handlers; this one only keeps a failure from being "unhandled".
     entry.configuration.catch(() => {});
     cache.set(provider.name, entry);
@@ -66,7 +91,7 @@ export function createOAuthProviders(ctx: Pick<AppContext, 'config' | 'clock' | 
   return {
     get(name) {
       const provider = byName.get(name);
-      if (!provider) throw notFound('Provider not configured');
+      if (!provider) throw Errors.providerNotConfigured();
       return provider;
     },
     configuration(provider) {
@@ -83,9 +108,11 @@ export function createOAuthProviders(ctx: Pick<AppContext, 'config' | 'clock' | 
  * failed ID-token check) is a failed sign-in (400).
  */
 export function isProviderUnreachable(err: unknown): boolean {
-  if (err instanceof oidc.ResponseBodyError) return err.status >= 500;
+  // An openid-client error can only exist once openid-client is loaded.
+  const oidc = openIdClientLoaded;
+  if (oidc && err instanceof oidc.ResponseBodyError) return err.status >= 500;
   if (err instanceof TypeError) return err.message === 'fetch failed';
-  if (err instanceof oidc.ClientError) {
+  if (oidc && err instanceof oidc.ClientError) {
     if (err.code === 'OAUTH_TIMEOUT' || err.code === 'OAUTH_ABORT') return true;
     if (err.cause instanceof Response) return err.cause.status >= 500;
     return err.cause instanceof TypeError && err.cause.message === 'fetch failed';

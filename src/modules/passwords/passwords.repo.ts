@@ -1,9 +1,8 @@
 // The only SQL over password_reset_tokens. Only hash(jti) is stored; the token itself
 // exists solely in the email and the user's hands.
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '../../db/schema.js';
-
-type Executor = Kysely<Database>;
+import { sql } from 'kysely';
+import type { Executor } from '../../db/database.js';
+import { spentRows } from '../retention/spent-rows.repo.js';
 
 export async function insertResetToken(
   db: Executor,
@@ -49,3 +48,6 @@ export async function retireResetTokens(db: Executor, userId: string, now: Date)
     .where('used_at', 'is', null)
     .execute();
 }
+
+/** Retention: reset tokens used or expired over a day ago (modules/retention). */
+export const spentResetTokens = spentRows('password_reset_tokens', 'id');

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../../context.js';
 import { Message } from '../../http/schema-types.js';
 import { currentUser, requestMeta, requireUser } from '../../plugins/authenticate.js';
-import { perMinute } from '../../plugins/rate-limit.js';
+import { perMinute, sharedBudget } from '../../plugins/rate-limit.js';
 import { checkResetToken, requestPasswordReset, resetPassword } from './password-reset.service.js';
 import {
   ChangePasswordBody,
@@ -19,7 +19,7 @@ export const passwordRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = as
 
   app.post('/auth/password/change', {
     onRequest: requireUser(ctx),
-    config: perMinute(5),
+    preHandler: sharedBudget('password-check'),
     schema: { tags, security: [{ bearer: [] }], body: ChangePasswordBody, response: { 200: Message } },
   }, async (request) => {
     await changePassword(ctx, currentUser(request), request.body, requestMeta(request));

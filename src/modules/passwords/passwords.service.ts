@@ -1,15 +1,16 @@
 // POST /auth/password/change, and what every password change shares with a reset.
-import type { Kysely } from 'kysely';
 import type { AppContext, RequestMeta } from '../../context.js';
-import type { Database, UserRow } from '../../db/schema.js';
-import { badRequest, unauthorized } from '../../lib/errors.js';
+import type { UserRow } from '../../db/schema.js';
+import { Errors } from '../../lib/errors.js';
 import { normalizePassword } from '../../lib/passwords.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { LOCKOUT_CLEARED } from '../auth/lockout.repo.js';
 import { rejectPasswordless } from '../auth/login.service.js';
+import { verifyCurrentPassword } from '../auth/password-check.js';
 import { revokeAllSessions } from '../sessions/sessions.repo.js';
 import { updateUser } from '../users/users.repo.js';
 import { retireResetTokens } from './passwords.repo.js';
+import type { Executor } from '../../db/database.js';
 
 export async function changePassword(
   ctx: AppContext,
@@ -18,10 +19,9 @@ export async function changePassword(
   meta: RequestMeta,
 ): Promise<void> {
   await rejectPasswordless(ctx, user);
-  const { valid } = await ctx.passwords.verify(user.password_hash, input.current_password);
-  if (!valid) throw unauthorized('Current password is incorrect');
+  await verifyCurrentPassword(ctx, user, input.current_password, 'password_change', meta);
   if (normalizePassword(input.current_password) === normalizePassword(input.new_password)) {
-    throw badRequest('New password must be different from current password');
+    throw Errors.newPasswordSameAsCurrent();
   }
   // argon2 before the transaction: no connection or row lock waits on it.
   const passwordHash = await ctx.passwords.hash(input.new_password);
@@ -38,7 +38,7 @@ export async function changePassword(
  * used. A lockout from guessing the old password ends too. Call inside the transaction of
  * the change.
  */
-export async function replacePassword(trx: Kysely<Database>, userId: string, passwordHash: string, now: Date): Promise<void> {
+export async function replacePassword(trx: Executor, userId: string, passwordHash: string, now: Date): Promise<void> {
   await updateUser(
     trx,
     userId,

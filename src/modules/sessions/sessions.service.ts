@@ -1,11 +1,9 @@
 // Sessions and the tokens that carry them: issue on sign-in, rotate on refresh, revoke on
 // logout. A session is a family of refresh tokens with at most one live member.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import type { AppContext, RequestMeta } from '../../context.js';
-import type { Database } from '../../db/schema.js';
 import { addDays } from '../../lib/clock.js';
-import { inactiveUser, unauthorized } from '../../lib/errors.js';
+import { Errors, type AppError } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/random.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import {
@@ -15,6 +13,7 @@ import {
   revokeSession,
   rotateRefreshToken,
 } from './sessions.repo.js';
+import type { Executor } from '../../db/database.js';
 
 export interface TokenPair {
   access_token: string;
@@ -30,7 +29,7 @@ const wholeSeconds = (date: Date): Date => new Date(Math.floor(date.getTime() / 
 /** Starts a session for a user who has just proven who they are. Call inside the sign-in transaction. */
 export async function startSession(
   deps: SessionDeps,
-  db: Kysely<Database>,
+  db: Executor,
   user: { id: string; must_change_password: boolean },
 ): Promise<TokenPair> {
   const sessionId = randomUUID();
@@ -52,8 +51,6 @@ export async function startSession(
   return tokenPair(access.token, refresh.token, user.must_change_password);
 }
 
-const REVOKED = 'Refresh token has been revoked';
-
 /**
  * Rotation with a grace window. The fast path is one statement. When it matches nothing,
  * the presented token is examined: the immediate parent of the live token, within
@@ -63,7 +60,7 @@ const REVOKED = 'Refresh token has been revoked';
  */
 export async function refreshSession(ctx: AppContext, presented: unknown): Promise<TokenPair> {
   const claims = await ctx.tokens.verify(presented, 'refresh');
-  if (!claims || !claims.sid) throw unauthorized('Invalid refresh token');
+  if (!claims || !claims.sid) throw refused(ctx, Errors.invalidRefreshToken());
 
   const now = ctx.clock.now();
   const issuedAt = wholeSeconds(now);
@@ -81,25 +78,29 @@ export async function refreshSession(ctx: AppContext, presented: unknown): Promi
     now,
   });
   if (rotated) {
+    ctx.metrics.refreshes.inc('rotated');
     return issuePair(ctx, claims.sub, rotated.session_id, childJti, issuedAt, expiresAt, rotated.must_change_password);
   }
 
   const token = await findPresentedToken(ctx.db, parentHash);
-  if (!token || token.user_id !== claims.sub) throw unauthorized(REVOKED);
-  if (!token.user_exists) throw unauthorized('User not found');
+  if (!token || token.user_id !== claims.sub) throw refused(ctx, Errors.refreshTokenRevoked());
+  if (!token.user_exists) throw refused(ctx, Errors.refreshUserNotFound());
   // Still live, yet it did not rotate: its user was deactivated (or it just expired).
-  if (token.revoked_at === null) throw token.user_active ? unauthorized(REVOKED) : inactiveUser();
+  if (token.revoked_at === null) throw refused(ctx, token.user_active ? Errors.refreshTokenRevoked() : Errors.inactiveUser());
 
   const graceMs = ctx.config.refreshReuseIntervalSeconds * 1000;
   const withinGrace =
-    token.user_active === true &&
     token.has_child &&
     token.child_revoked_at === null &&
     token.child_expires_at !== null &&
     token.child_issued_at !== null &&
     token.child_expires_at.getTime() > now.getTime() &&
     now.getTime() - token.revoked_at.getTime() < graceMs;
+  // Within the window the parent stands for its live child, so it gets the child's answer: a
+  // deactivated user's live token is 403, never a fresh pair (and it is no leak to punish).
+  if (withinGrace && token.user_active !== true) throw refused(ctx, Errors.inactiveUser());
   if (withinGrace) {
+    ctx.metrics.refreshes.inc('grace');
     return issuePair(
       ctx, claims.sub, token.session_id, childJti,
       token.child_issued_at!, token.child_expires_at!, token.must_change_password ?? false,
@@ -108,17 +109,26 @@ export async function refreshSession(ctx: AppContext, presented: unknown): Promi
 
   // Reuse of a rotated token outside the grace window: it leaked. End its session. (A token
   // revoked by logout, a password change or deactivation finds nothing left to revoke.)
-  await ctx.db.transaction().execute(async (trx) => {
+  const endedSession = await ctx.db.transaction().execute(async (trx) => {
     const revoked = await revokeSession(trx, token.session_id, now);
-    if (!revoked) return;
+    if (!revoked) return false;
     await recordAudit(trx, null, {
       action: 'auth.refresh_token_reuse',
       userId: token.user_id,
       resourceType: 'session',
       resourceId: token.session_id,
     });
+    return true;
   });
-  throw unauthorized(REVOKED);
+  // `reuse` counts what the audit log records: a leaked token that ended a live session.
+  ctx.metrics.refreshes.inc(endedSession ? 'reuse' : 'refused');
+  throw Errors.refreshTokenRevoked();
+}
+
+/** Counts a refused refresh (any 401 or 403) and returns the error to throw. */
+function refused(ctx: Pick<AppContext, 'metrics'>, error: AppError): AppError {
+  ctx.metrics.refreshes.inc('refused');
+  return error;
 }
 
 async function issuePair(
@@ -138,7 +148,7 @@ async function issuePair(
 /** Logout ends the session the refresh token belongs to, which kills its access tokens too. */
 export async function logout(ctx: AppContext, presented: unknown, meta: RequestMeta): Promise<void> {
   const claims = await ctx.tokens.verify(presented, 'refresh');
-  if (!claims) throw unauthorized('Invalid refresh token');
+  if (!claims) throw Errors.invalidRefreshToken();
   const token = await findSessionOfToken(ctx.db, hashSecret(claims.jti));
   if (!token || token.user_id !== claims.sub) return;
   await ctx.db.transaction().execute(async (trx) => {

@@ -2,11 +2,11 @@
 // the default used while a key has never been written. Admins change them over HTTP
 // (PUT /admin/settings/{key}) and operators with `keyhold settings set`: both go through
 // changeSetting, so a value is checked against the registry in exactly one place.
-import type { Kysely } from 'kysely';
 import type { AppContext, RequestMeta } from '../../context.js';
-import type { Database } from '../../db/schema.js';
-import { notFound, validationError } from '../../lib/errors.js';
+import { Errors, validationError } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
+import type { Executor } from '../../db/database.js';
+import { findStoredSetting, listStoredSettings, writeSetting } from './settings.repo.js';
 
 interface SettingDefinition<T> {
   default: T;
@@ -33,15 +33,15 @@ export type SettingValue<K extends SettingKey> = (typeof SETTINGS)[K]['default']
 
 export const isSettingKey = (key: string): key is SettingKey => Object.hasOwn(SETTINGS, key);
 
-export async function getSetting<K extends SettingKey>(db: Kysely<Database>, key: K): Promise<SettingValue<K>> {
-  const row = await db.selectFrom('platform_settings').select('value').where('key', '=', key).executeTakeFirst();
+export async function getSetting<K extends SettingKey>(db: Executor, key: K): Promise<SettingValue<K>> {
+  const row = await findStoredSetting(db, key);
   if (row === undefined) return SETTINGS[key].default;
   const parsed = SETTINGS[key].parse(row.value);
   return (parsed ?? SETTINGS[key].default) as SettingValue<K>;
 }
 
-export async function getAllSettings(db: Kysely<Database>): Promise<Record<SettingKey, unknown>> {
-  const rows = await db.selectFrom('platform_settings').select(['key', 'value']).execute();
+export async function getAllSettings(db: Executor): Promise<Record<SettingKey, unknown>> {
+  const rows = await listStoredSettings(db);
   const stored = new Map(rows.map((row) => [row.key, row.value]));
   const result = {} as Record<SettingKey, unknown>;
   for (const key of Object.keys(SETTINGS) as SettingKey[]) {
@@ -51,23 +51,8 @@ export async function getAllSettings(db: Kysely<Database>): Promise<Record<Setti
   return result;
 }
 
-/** Stores a value already checked with SETTINGS[key].parse. */
-export async function writeSetting(
-  db: Kysely<Database>,
-  key: SettingKey,
-  value: unknown,
-  updatedBy: string | null,
-  now: Date,
-): Promise<void> {
-  await db
-    .insertInto('platform_settings')
-    .values({ key, value: JSON.stringify(value), updated_by: updatedBy, updated_at: now })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ value: JSON.stringify(value), updated_by: updatedBy, updated_at: now }))
-    .execute();
-}
-
 export function settingKey(key: string): SettingKey {
-  if (!isSettingKey(key)) throw notFound('Setting not found');
+  if (!isSettingKey(key)) throw Errors.settingNotFound();
   return key;
 }
 

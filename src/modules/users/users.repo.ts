@@ -1,8 +1,7 @@
-import { sql, type Kysely, type Updateable } from 'kysely';
+import { sql, type Updateable } from 'kysely';
 import { preparedStatement, USERS_COLUMNS } from '../../db/prepared.js';
-import type { Database, NewUser, UserRow, UsersTable } from '../../db/schema.js';
-
-type Executor = Kysely<Database>;
+import type { NewUser, UserRow, UsersTable } from '../../db/schema.js';
+import type { Executor } from '../../db/database.js';
 
 export async function findUserByEmail(db: Executor, email: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where(sql<string>`lower(email)`, '=', email.toLowerCase()).executeTakeFirst();

@@ -1,0 +1,227 @@
+// The worker of the durable job queue: runs due jobs of every registered kind, one at a time,
+// polling every OUTBOX_POLL_INTERVAL_MS and whenever a service calls notify() after a commit
+// that queued a job. Requests never wait on a job; an outage of what a job talks to, or a
+// restart, delays it (it stays pending and is retried) but never drops it.
+//
+// It also carries the periodic tasks (periodic.ts): every(name, intervalMs, fn).
+import type { AppContext } from '../../context.js';
+import {
+  claimDueJob,
+  markJobFailed,
+  markJobSucceeded,
+  markParkedJobs,
+  scheduleJobRetry,
+} from './jobs.repo.js';
+import type { AttemptResult, ClaimedJob, JobHandler, JobKind, JobPayloads, ParkedKind } from './jobs.types.js';
+import { PermanentJobError } from './jobs.types.js';
+import { createPeriodicScheduler, type PeriodicScheduler, type PeriodicTask, type PeriodicTaskOptions } from './periodic.js';
+
+export interface JobQueue {
+  /** Runs jobs of `handler.kind` on this instance. One handler per kind. */
+  register<K extends JobKind>(handler: JobHandler<K>): void;
+  /** This instance does not run `kind`; its jobs are shown once and left pending (jobs.types.ts). */
+  park<K extends JobKind>(parked: ParkedKind<K>): void;
+  /** The kinds registered or parked here (for the queue-depth metrics). */
+  kinds(): JobKind[];
+  /** A periodic task run on one instance at a time, at most once per interval (periodic.ts). */
+  every(name: string, intervalMs: number, fn: PeriodicTask, options?: PeriodicTaskOptions): void;
+  /** The scheduler of every() tasks; tests drive it with runDue(). */
+  readonly periodic: PeriodicScheduler;
+  start(): void;
+  /** Wake the worker now (after a commit that queued a job). */
+  notify(): void;
+  /** Finish the job (and periodic runs) in flight, then stop. */
+  stop(): Promise<void>;
+}
+
+export type JobQueueDeps = Pick<AppContext, 'db' | 'config' | 'log'>;
+
+const DEFAULT_LEASE_SECONDS = 5 * 60;
+const PARKED_BATCH = 50;
+const MAX_ERROR_LENGTH = 500;
+export const MAX_RETRY_DELAY_MS = 60 * 60 * 1000;
+
+/**
+ * Exponential back-off: the first retry one base interval (the poll interval) after the
+ * failure, doubling up to an hour, with ±20% jitter so instances and jobs do not retry in
+ * lock-step after an outage.
+ */
+export function retryDelayMs(attempts: number, baseMs: number, random: () => number = Math.random): number {
+  const delay = Math.min(baseMs * 2 ** Math.max(0, attempts - 1), MAX_RETRY_DELAY_MS);
+  return jitter(delay, random);
+}
+
+/** ±20% of `delayMs`, rounded to the millisecond. */
+export function jitter(delayMs: number, random: () => number = Math.random): number {
+  return Math.round(delayMs * (0.8 + 0.4 * random()));
+}
+
+/**
+ * A fixed schedule of retry delays (with jitter): after attempt n the n-th delay, the last one
+ * repeating. Webhooks, say: [5 s, 1 min, 5 min, 30 min, 2 h, 6 h, 12 h] with maxAttempts 13
+ * retry for about three days.
+ */
+export function stepSchedule(delaysMs: readonly number[], random: () => number = Math.random): (attempt: number) => number {
+  if (delaysMs.length === 0) throw new Error('stepSchedule needs at least one delay');
+  return (attempt) => jitter(delaysMs[Math.min(Math.max(attempt, 1), delaysMs.length) - 1]!, random);
+}
+
+export function createJobQueue(deps: JobQueueDeps): JobQueue {
+  const { db, config, log } = deps;
+  const handlers = new Map<JobKind, JobHandler<JobKind>>();
+  const parked = new Map<JobKind, ParkedKind<JobKind>>();
+  const periodic = createPeriodicScheduler({ db, log, tickMs: config.outboxPollIntervalMs });
+  let running = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let pass: Promise<void> | undefined;
+  let wokenDuringPass = false;
+  let databaseFailing = false;
+
+  function wake(): void {
+    if (!running) return;
+    // A pass is running: it may already have looked past the job just committed, so run one
+    // more pass when it ends. Any number of notifies in between coalesce into that one.
+    if (pass) {
+      wokenDuringPass = true;
+      return;
+    }
+    clearTimeout(timer);
+    pass = runPass().finally(() => {
+      pass = undefined;
+      if (!running) return;
+      if (wokenDuringPass) {
+        wokenDuringPass = false;
+        wake();
+      } else {
+        timer = setTimeout(wake, config.outboxPollIntervalMs);
+        timer.unref();
+      }
+    });
+  }
+
+  async function runPass(): Promise<void> {
+    try {
+      await showParked();
+      await runDue();
+      databaseFailing = false;
+    } catch (err) {
+      // The database is unreachable (or a query failed): nothing was lost, the jobs are still
+      // pending. Say so once per outage and try again at the next poll.
+      if (!databaseFailing) log.warn({ err: { message: (err as Error).message } }, 'job queue unavailable; will retry');
+      databaseFailing = true;
+    }
+  }
+
+  async function runDue(): Promise<void> {
+    const paused = new Set<JobKind>();
+    while (running) {
+      const leases: Record<string, number> = {};
+      for (const [kind, handler] of handlers) {
+        if (!paused.has(kind)) leases[kind] = handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+      }
+      const job = await claimDueJob(db, leases);
+      if (!job) return;
+      const handler = handlers.get(job.kind)!;
+      // After such a failure the service is probably down: leave the kind's other due jobs
+      // for the next poll instead of spending an attempt of each of them on it now.
+      if ((await attempt(handler, job)) === 'retry' && handler.pauseAfterFailure) paused.add(job.kind);
+    }
+  }
+
+  async function attempt(handler: JobHandler<JobKind>, job: ClaimedJob): Promise<AttemptResult> {
+    const about = { id: job.id, kind: job.kind, attempt: job.attempt, ...handler.describe?.(job.payload) };
+    let result: AttemptResult;
+    let recorded: boolean;
+    try {
+      await handler.run(job);
+      result = 'succeeded';
+    } catch (err) {
+      // Only the error is logged, never the payload: it may carry a token.
+      const reason = describeError(err);
+      if (err instanceof PermanentJobError || job.attempt >= handler.maxAttempts) {
+        recorded = await markJobFailed(db, job, reason, handler.finalPayload?.(job.payload));
+        result = 'failed';
+        log.error({ job: about, reason }, 'job failed; giving up');
+      } else {
+        const delayMs = Math.max(0, Math.round(handler.retryDelayMs(job.attempt)));
+        recorded = await scheduleJobRetry(db, job, delayMs, reason);
+        result = 'retry';
+        log.warn({ job: { ...about, retryInMs: delayMs }, reason }, 'job failed; will retry');
+      }
+      finish(handler, job, result, recorded);
+      return result;
+    }
+    recorded = await markJobSucceeded(db, job, handler.finalPayload?.(job.payload));
+    log.info({ job: about }, 'job succeeded');
+    finish(handler, job, result, recorded);
+    return result;
+  }
+
+  function finish(handler: JobHandler<JobKind>, job: ClaimedJob, result: AttemptResult, recorded: boolean): void {
+    // The lease ran out during the attempt and another worker claimed the job: its attempt
+    // decides. (A lease far longer than any attempt makes this a worker that was stalled.)
+    if (!recorded) log.warn({ job: { id: job.id, kind: job.kind, attempt: job.attempt } }, 'job lease lost; result not recorded');
+    try {
+      handler.onResult?.(result, job);
+    } catch (err) {
+      log.warn({ err: { message: (err as Error).message }, job: { id: job.id, kind: job.kind } }, 'job result hook failed');
+    }
+  }
+
+  async function showParked(): Promise<void> {
+    for (const entry of parked.values()) {
+      for (;;) {
+        const batch = await markParkedJobs(db, entry.kind, entry.reason, PARKED_BATCH);
+        for (const job of batch) entry.onParked({ id: job.id, kind: entry.kind, payload: job.payload as JobPayloads[JobKind] });
+        if (batch.length < PARKED_BATCH) break;
+      }
+    }
+  }
+
+  function claimKind(kind: JobKind): void {
+    if (handlers.has(kind) || parked.has(kind)) throw new Error(`job kind ${kind} is already registered`);
+  }
+
+  return {
+    register(handler) {
+      claimKind(handler.kind);
+      if (!(handler.maxAttempts >= 1)) throw new Error(`job kind ${handler.kind}: maxAttempts must be at least 1`);
+      handlers.set(handler.kind, handler as unknown as JobHandler<JobKind>);
+    },
+    park(entry) {
+      claimKind(entry.kind);
+      parked.set(entry.kind, entry as unknown as ParkedKind<JobKind>);
+    },
+    kinds() {
+      return [...handlers.keys(), ...parked.keys()];
+    },
+    every(name, intervalMs, fn, options) {
+      periodic.every(name, intervalMs, fn, options);
+    },
+    periodic,
+    start() {
+      if (running || stopped) return;
+      running = true;
+      periodic.start();
+      wake();
+    },
+    notify() {
+      wake();
+    },
+    async stop() {
+      running = false;
+      stopped = true;
+      clearTimeout(timer);
+      await Promise.all([pass, periodic.stop()]);
+      for (const handler of handlers.values()) handler.close?.();
+    },
+  };
+}
+
+export function describeError(err: unknown): string {
+  const e = err as { message?: unknown; code?: unknown };
+  const parts = [typeof e?.message === 'string' ? e.message : String(err)];
+  if (typeof e?.code === 'string' && !parts[0]!.includes(e.code)) parts.push(`(${e.code})`);
+  return parts.join(' ').replace(/\s+/g, ' ').slice(0, MAX_ERROR_LENGTH);
+}

@@ -1,0 +1,202 @@
+// The job queue's tables: jobs (one row per piece of background work) and periodic_tasks (the
+// schedule of every(name, …) tasks).
+//
+// Times (next_attempt_at, finished_at, next_run_at, leases) are the database's clock, not the
+// app's: rows are created with its now(), and several instances sharing one queue must agree
+// on what is due.
+import { sql } from 'kysely';
+import type { Executor } from '../../db/database.js';
+import type { ClaimedJob, JobKind, JobPayloads } from './jobs.types.js';
+
+/**
+ * Queues a job. Call it with the transaction of the change that causes the job, so the two
+ * commit (or roll back) together; then, after the commit, wake the worker (ctx.jobs.notify()).
+ */
+export async function enqueue<K extends JobKind>(db: Executor, kind: K, payload: JobPayloads[K]): Promise<string> {
+  const row = await db
+    .insertInto('jobs')
+    .values({ kind, payload: JSON.stringify(payload) })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+interface ClaimedRow {
+  id: string;
+  kind: JobKind;
+  payload: unknown;
+  attempts: number;
+  last_error: string | null;
+}
+
+const toClaimed = (row: ClaimedRow): ClaimedJob =>
+  ({ id: row.id, kind: row.kind, payload: row.payload, attempt: row.attempts, lastError: row.last_error }) as ClaimedJob;
+
+/**
+ * Claims the oldest due job of one of `leaseSeconds`' kinds for one attempt. SKIP LOCKED lets
+ * instances claim side by side without waiting on each other; the lease (next_attempt_at
+ * pushed forward by the kind's lease) keeps the job away from every other instance while it
+ * runs, without holding a transaction (or the embedded database's only connection) open
+ * meanwhile. A worker that dies mid-run leaves the job to be retried when the lease runs out.
+ */
+export async function claimDueJob(db: Executor, leaseSeconds: Readonly<Record<string, number>>): Promise<ClaimedJob | undefined> {
+  const kinds = Object.keys(leaseSeconds);
+  if (kinds.length === 0) return undefined;
+  const result = await sql<ClaimedRow>`
+    UPDATE jobs
+       SET attempts = attempts + 1,
+           next_attempt_at = now() + make_interval(secs => (${JSON.stringify(leaseSeconds)}::jsonb ->> jobs.kind)::float8)
+     WHERE id = (
+       SELECT id FROM jobs
+        WHERE status = 'pending' AND next_attempt_at <= now() AND kind = ANY(${kinds}::text[])
+        ORDER BY next_attempt_at, created_at
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED)
+    RETURNING id, kind, payload, attempts, last_error
+  `.execute(db);
+  const row = result.rows[0];
+  return row && toClaimed(row);
+}
+
+// The three ways an attempt ends. Each applies only while the job is still pending at the
+// attempt this worker claimed: if the lease ran out and another worker claimed it since
+// (attempts moved on), the newer attempt decides, and these return false.
+
+export async function markJobSucceeded(db: Executor, job: ClaimedJob, finalPayload: unknown): Promise<boolean> {
+  const result = await sql<{ id: string }>`
+    UPDATE jobs
+       SET status = 'succeeded', finished_at = now(), last_error = NULL,
+           payload = COALESCE(${finalPayload === undefined ? null : JSON.stringify(finalPayload)}::jsonb, payload)
+     WHERE id = ${job.id} AND status = 'pending' AND attempts = ${job.attempt}
+    RETURNING id
+  `.execute(db);
+  return result.rows.length > 0;
+}
+
+export async function scheduleJobRetry(db: Executor, job: ClaimedJob, delayMs: number, error: string): Promise<boolean> {
+  const result = await sql<{ id: string }>`
+    UPDATE jobs
+       SET next_attempt_at = now() + make_interval(secs => ${delayMs / 1000}), last_error = ${error}
+     WHERE id = ${job.id} AND status = 'pending' AND attempts = ${job.attempt}
+    RETURNING id
+  `.execute(db);
+  return result.rows.length > 0;
+}
+
+export async function markJobFailed(db: Executor, job: ClaimedJob, error: string, finalPayload: unknown): Promise<boolean> {
+  const result = await sql<{ id: string }>`
+    UPDATE jobs
+       SET status = 'failed', finished_at = now(), last_error = ${error},
+           payload = COALESCE(${finalPayload === undefined ? null : JSON.stringify(finalPayload)}::jsonb, payload)
+     WHERE id = ${job.id} AND status = 'pending' AND attempts = ${job.attempt}
+    RETURNING id
+  `.execute(db);
+  return result.rows.length > 0;
+}
+
+/**
+ * For a kind this instance does not run: marks up to `limit` pending jobs of `kind` that
+ * nothing has recorded anything about yet (last_error IS NULL) with `reason`, and returns them,
+ * so each is shown (logged) once. They stay pending and due, with their attempts, for an
+ * instance that runs the kind.
+ */
+export async function markParkedJobs(
+  db: Executor,
+  kind: JobKind,
+  reason: string,
+  limit: number,
+): Promise<Array<{ id: string; payload: unknown }>> {
+  const result = await sql<{ id: string; payload: unknown }>`
+    UPDATE jobs
+       SET last_error = ${reason}
+     WHERE id IN (
+       SELECT id FROM jobs
+        WHERE status = 'pending' AND kind = ${kind} AND last_error IS NULL
+        ORDER BY created_at
+        LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED)
+    RETURNING id, payload
+  `.execute(db);
+  return result.rows;
+}
+
+/**
+ * Retention: deletes up to `limit` succeeded or failed jobs that finished before `before`,
+ * oldest first, and returns how many it deleted. Pending jobs are never touched. Bounded, so
+ * a caller repeats it until it returns less than `limit`.
+ */
+export async function purgeFinishedJobs(db: Executor, before: Date, limit: number): Promise<number> {
+  const result = await sql<{ n: number }>`
+    WITH doomed AS (
+      SELECT id FROM jobs
+       WHERE status IN ('succeeded', 'failed') AND finished_at < ${before}
+       ORDER BY finished_at
+       LIMIT ${limit}),
+    deleted AS (
+      DELETE FROM jobs WHERE id IN (SELECT id FROM doomed) RETURNING 1)
+    SELECT count(*)::int AS n FROM deleted
+  `.execute(db);
+  return result.rows[0]?.n ?? 0;
+}
+
+/** What purgeFinishedJobs would delete with this cut-off, all batches together (a dry run). */
+export async function countFinishedJobs(db: Executor, before: Date): Promise<number> {
+  const result = await sql<{ n: number }>`
+    SELECT count(*)::int AS n FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_at < ${before}
+  `.execute(db);
+  return result.rows[0]?.n ?? 0;
+}
+
+// Periodic tasks ----------------------------------------------------------------------------
+
+/**
+ * Makes sure `name` has its schedule row: a new task is due at once. A task whose interval was
+ * shortened since its last run is due no later than one new interval after that run.
+ */
+export async function ensurePeriodicTask(db: Executor, name: string, intervalMs: number): Promise<void> {
+  await sql`
+    INSERT INTO periodic_tasks (name, next_run_at) VALUES (${name}, now())
+    ON CONFLICT (name) DO UPDATE
+       SET next_run_at = LEAST(periodic_tasks.next_run_at,
+                               COALESCE(periodic_tasks.last_started_at, now()) + make_interval(secs => ${intervalMs / 1000}))
+  `.execute(db);
+}
+
+/**
+ * Claims one run of a due task that is not running anywhere (no live lease). One conditional
+ * UPDATE: of two instances claiming at once, the second waits on the row lock, then finds the
+ * row no longer due (next_run_at moved one interval on) and claims nothing. So each interval
+ * has at most one run, and a run still going (lease live) is never joined by another.
+ */
+export async function claimPeriodicRun(db: Executor, name: string, intervalMs: number, leaseMs: number, runId: string): Promise<boolean> {
+  const result = await sql<{ name: string }>`
+    UPDATE periodic_tasks
+       SET next_run_at = now() + make_interval(secs => ${intervalMs / 1000}),
+           running_until = now() + make_interval(secs => ${leaseMs / 1000}),
+           run_id = ${runId},
+           last_started_at = now()
+     WHERE name = ${name} AND next_run_at <= now()
+       AND (running_until IS NULL OR running_until <= now())
+    RETURNING name
+  `.execute(db);
+  return result.rows.length > 0;
+}
+
+/** The heartbeat of a run: extends its lease; false once the run no longer holds it. */
+export async function renewPeriodicLease(db: Executor, name: string, runId: string, leaseMs: number): Promise<boolean> {
+  const result = await sql<{ name: string }>`
+    UPDATE periodic_tasks
+       SET running_until = now() + make_interval(secs => ${leaseMs / 1000})
+     WHERE name = ${name} AND run_id = ${runId}
+    RETURNING name
+  `.execute(db);
+  return result.rows.length > 0;
+}
+
+export async function finishPeriodicRun(db: Executor, name: string, runId: string, error: string | null): Promise<void> {
+  await sql`
+    UPDATE periodic_tasks
+       SET running_until = NULL, run_id = NULL, last_finished_at = now(), last_error = ${error}
+     WHERE name = ${name} AND run_id = ${runId}
+  `.execute(db);
+}

@@ -1,0 +1,83 @@
+// The kinds of job and what each carries. enqueue(trx, kind, payload) and every handler are
+// typed by this map, so a payload of the wrong shape (or an unknown kind) does not compile.
+//
+// A new kind adds one line here (or augments the interface from its own module:
+// `declare module '../jobs/jobs.types.js' { interface JobPayloads { webhook: … } }`).
+// Payloads are stored as JSON: plain objects of strings, numbers, booleans, null and arrays —
+// a Date comes back as a string. Never put anything in a payload you would not keep in the
+// database; what must not outlive the job (an email body with a token) is erased by the
+// handler's `finalPayload` when the job finishes.
+import type { EmailJobPayload } from '../email/email-job.js';
+
+export interface JobPayloads {
+  email: EmailJobPayload;
+}
+
+export type JobKind = keyof JobPayloads & string;
+
+export type JobStatus = 'pending' | 'succeeded' | 'failed';
+
+/** A job claimed for one attempt. */
+export interface ClaimedJob<K extends JobKind = JobKind> {
+  id: string;
+  kind: K;
+  payload: JobPayloads[K];
+  /** The attempt this claim starts: 1 the first time. */
+  attempt: number;
+  /** What the previous attempt (or a parked instance) recorded; null on a first attempt. */
+  lastError: string | null;
+}
+
+/** The result of one attempt, as handlers' `onResult` sees it. */
+export type AttemptResult = 'succeeded' | 'retry' | 'failed';
+
+/** One per kind, registered with the queue (JobQueue.register). */
+export interface JobHandler<K extends JobKind> {
+  readonly kind: K;
+  /** Attempts before the job is given up (status 'failed'). */
+  readonly maxAttempts: number;
+  /**
+   * Delay before the next attempt after attempt number `attempt` (1-based) failed. Any
+   * schedule fits: exponential back-off (retryDelayMs), or a fixed list (stepSchedule).
+   */
+  retryDelayMs(attempt: number): number;
+  /**
+   * How long a claimed job is hidden from every other worker. Far longer than one attempt can
+   * take: a job is only run again while this one may still be running if its worker died.
+   * Default 300 s.
+   */
+  readonly leaseSeconds?: number;
+  /**
+   * After a failed attempt, leave this kind's other due jobs for the next poll (default false):
+   * for a kind whose failures usually mean the one service it talks to is down (SMTP).
+   */
+  readonly pauseAfterFailure?: boolean;
+  /** Does the work. Throwing fails the attempt: retried, or given up after maxAttempts, or at
+   *  once for a PermanentJobError. The error's message (never the payload) is recorded and logged. */
+  run(job: ClaimedJob<K>): Promise<void>;
+  /** The payload kept once the job has finished either way (e.g. without a body carrying a
+   *  token). Default: unchanged. */
+  finalPayload?(payload: JobPayloads[K]): JobPayloads[K];
+  /** Extra, non-secret fields for the queue's log lines about this job. */
+  describe?(payload: JobPayloads[K]): Record<string, unknown>;
+  /** After each attempt is recorded (metrics). */
+  onResult?(result: AttemptResult, job: ClaimedJob<K>): void;
+  /** Called once when the queue stops, after the job in flight (close a connection). */
+  close?(): void;
+}
+
+/**
+ * For a kind this instance does not run (email without SMTP_URL): each new pending job of the
+ * kind is shown to `onParked` once and marked with `reason` as its last_error; it stays pending
+ * for an instance that runs the kind. Its attempts are not touched.
+ */
+export interface ParkedKind<K extends JobKind> {
+  readonly kind: K;
+  readonly reason: string;
+  onParked(job: { id: string; kind: K; payload: JobPayloads[K] }): void;
+}
+
+/** Thrown by a handler for a failure no retry can fix: the job is given up at once. */
+export class PermanentJobError extends Error {
+  override readonly name = 'PermanentJobError';
+}

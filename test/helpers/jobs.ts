@@ -1,0 +1,29 @@
+// What the job queue holds, for tests: queued emails (jobs of kind 'email'), flattened.
+import { sql } from 'kysely';
+import type { Executor } from '../../src/db/database.js';
+import type { JobStatus } from '../../src/modules/jobs/jobs.types.js';
+import type { EmailJobPayload } from '../../src/modules/email/email-job.js';
+
+export interface QueuedEmail extends EmailJobPayload {
+  /** The job id (the message's Message-ID). */
+  id: string;
+  status: JobStatus;
+  attempts: number;
+  next_attempt_at: Date;
+  last_error: string | null;
+  created_at: Date;
+  finished_at: Date | null;
+}
+
+/** Email jobs, oldest first; `to` matches the recipient exactly, `template` the message kind. */
+export async function queuedEmails(
+  db: Executor,
+  filter: { to?: string; template?: EmailJobPayload['template']; status?: JobStatus } = {},
+): Promise<QueuedEmail[]> {
+  let query = db.selectFrom('jobs').selectAll().where('kind', '=', 'email');
+  if (filter.to !== undefined) query = query.where(sql<string>`payload ->> 'to'`, '=', filter.to);
+  if (filter.template !== undefined) query = query.where(sql<string>`payload ->> 'template'`, '=', filter.template);
+  if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+  const rows = await query.orderBy('created_at').orderBy('id').execute();
+  return rows.map(({ payload, kind: _kind, ...job }) => ({ ...(payload as EmailJobPayload), ...job }));
+}
