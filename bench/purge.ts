@@ -1,10 +1,10 @@
-// Retention purge throughput and lock-hold bound (src/modules/retention), on PostgreSQL.
+// Retention purge throughput and lock-hold bound (src/modules/retention), on PostgreSQL (or embedded).
 //
-//   npx tsx bench/purge.ts [--tokens 500000] [--batch-size 2000[,5000,…]] [--keep-seconds]
+//   npx tsx bench/purge.ts [--tokens 500000] [--batch-size 1000[,2000,…]] [--db postgres|embedded]
 //
 // For each batch size: a throw-away database on TEST_DATABASE_URL / BENCH_DATABASE_URL's server
-// (loopback only, as bench/databases.ts), migrated, then seeded with INSERT … SELECT
-// generate_series:
+// (loopback only, as bench/databases.ts), or with `--db embedded` a temporary embedded one,
+// migrated, then seeded with INSERT … SELECT generate_series:
 //   - `--tokens` expired refresh tokens in dead families (a tenth in sessions that never refreshed,
 //     half in families of 10, the rest in families of 100), a tenth of those sessions revoked
 //     within the last 30 days (the session row stays);
@@ -19,13 +19,13 @@
 // over 100 ms. Figures, not a test: the machine's other load moves them.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { loadConfig } from '../src/config.js';
-import { openDatabase } from '../src/db/database.js';
+import { openDatabase, type Executor } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { systemClock } from '../src/lib/clock.js';
 import { DEFAULT_BATCH_SIZE, purgeExpiredRows } from '../src/modules/retention/retention.service.js';
-import { withClient } from '../test/helpers/database.js';
 import { ADMIN_URL, createBenchDatabase, postgresPidsFor } from './databases.js';
 import { cpuBetween, snapshot } from './proc-cpu.js';
 
@@ -33,8 +33,11 @@ const { values: args } = parseArgs({
   options: {
     tokens: { type: 'string', default: '500000' },
     'batch-size': { type: 'string', default: String(DEFAULT_BATCH_SIZE) },
+    db: { type: 'string', default: 'postgres' },
   },
 });
+const KIND = args.db;
+if (KIND !== 'postgres' && KIND !== 'embedded') throw new Error('--db must be postgres or embedded');
 const TOKENS = Number(args.tokens);
 const BATCH_SIZES = args['batch-size']!.split(',').map(Number);
 if (!Number.isInteger(TOKENS) || TOKENS < 1000) throw new Error('--tokens must be a whole number of at least 1000');
@@ -82,7 +85,7 @@ interface Expected {
   kept: Record<string, number>;
 }
 
-async function seed(client: pg.Client): Promise<Expected> {
+async function seed(db: Executor): Promise<Expected> {
   const singles = Math.round(TOKENS / 10);
   const tens = Math.round(TOKENS / 2 / 10);
   const hundreds = Math.floor((TOKENS - singles - tens * 10) / 100);
@@ -138,7 +141,7 @@ async function seed(client: pg.Client): Promise<Expected> {
             CASE WHEN i % 5 = 0 THEN now() - interval '1 day' ELSE now() - interval '31 days' END
        FROM generate_series(1, ${OTHER_ROWS}) i`,
   ];
-  for (const statement of statements) await client.query(statement);
+  for (const statement of statements) await sql.raw(statement).execute(db);
   const deadSessions = singlesTotal + tens + hundreds;
   const spent = OTHER_ROWS - OTHER_ROWS / 5;
   return {
@@ -167,25 +170,23 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function runOnce(batchSize: number): Promise<void> {
-  const database = await createBenchDatabase('postgres', ADMIN_URL);
+  const database = await createBenchDatabase(KIND as 'postgres' | 'embedded', ADMIN_URL);
   try {
-    const config = loadConfig({ DATABASE_URL: database.url!, LOG_LEVEL: 'silent' });
-    const handle = await openDatabase({ databaseUrl: database.url!, dataDir: 'unused', poolSize: 2 });
+    const config = loadConfig({ ...database.env, LOG_LEVEL: 'silent' });
+    const handle = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
     try {
       await migrateToLatest(handle.db);
       const seedStarted = performance.now();
-      const expected = await withClient(database.url!, async (client) => {
-        const result = await seed(client);
-        await client.query('VACUUM ANALYZE');
-        return result;
-      });
-      process.stdout.write(`\nbatch size ${fmt(batchSize)}: seeded in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s\n`);
+      const expected = await seed(handle.db);
+      await sql`VACUUM ANALYZE`.execute(handle.db);
+      process.stdout.write(`\n${KIND}, batch size ${fmt(batchSize)}: seeded in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s\n`);
 
       // PostgreSQL's CPU for the run (its backends, WAL writer, checkpointer): the figure that
       // holds when other work shares the machine, unlike the wall-clock durations.
-      const admin = new pg.Client({ connectionString: ADMIN_URL });
-      await admin.connect();
-      const pids = await postgresPidsFor(admin, database.name!);
+      // (Embedded: the database runs in this process, so this process's CPU.)
+      const admin = KIND === 'postgres' ? new pg.Client({ connectionString: ADMIN_URL }) : undefined;
+      await admin?.connect();
+      const pids = admin ? await postgresPidsFor(admin, database.name!) : [process.pid];
       const cpuBefore = snapshot(pids);
       const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
       const perPurge = new Map<string, { rows: number; ms: number[] }>();
@@ -204,8 +205,8 @@ async function runOnce(batchSize: number): Promise<void> {
         },
       );
 
-      const pgCpuSeconds = cpuBetween(cpuBefore, snapshot(await postgresPidsFor(admin, database.name!)));
-      await admin.end();
+      const pgCpuSeconds = cpuBetween(cpuBefore, snapshot(admin ? await postgresPidsFor(admin, database.name!) : [process.pid]));
+      await admin?.end();
       const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
       const lines = [['purge', 'rows', 'batches', 'rows/s', 'p50 ms', 'p95 ms', 'max ms']];
       for (const [purge, { rows, ms }] of perPurge) {
@@ -220,7 +221,7 @@ async function runOnce(batchSize: number): Promise<void> {
       process.stdout.write(
         `${fmt(totalRows)} rows in ${(report.elapsedMs / 1000).toFixed(2)} s: ${fmt(totalRows / (report.elapsedMs / 1000))} rows/s; ` +
           `longest batch ${report.longestBatchMs.toFixed(1)} ms (targets: ≥ 50,000 rows/s, ≤ 100 ms)\n` +
-          `PostgreSQL CPU ${pgCpuSeconds.toFixed(2)} s: ${fmt(totalRows / pgCpuSeconds)} rows per PostgreSQL CPU-second; ` +
+          `${admin ? 'PostgreSQL' : 'process (database included)'} CPU ${pgCpuSeconds.toFixed(2)} s: ${fmt(totalRows / pgCpuSeconds)} rows per CPU-second; ` +
           `load average ${loadBefore} before, ${loadAfter} after (2 vCPUs)\n` +
           `the longest: ${slowest.purge}, removing ${Object.entries(slowest.removed).map(([table, n]) => `${fmt(n)} ${table}`).join(' and ')}\n`,
       );
@@ -231,7 +232,7 @@ async function runOnce(batchSize: number): Promise<void> {
         if (report.removed[table] !== n) problems.push(`${table}: removed ${report.removed[table]}, expected ${n}`);
       }
       for (const [table, n] of Object.entries(expected.kept)) {
-        const { rows } = await withClient(database.url!, (client) => client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`));
+        const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(table)}`.execute(handle.db);
         if (rows[0]!.n !== n) problems.push(`${table}: ${rows[0]!.n} rows left, expected ${n}`);
       }
       if (problems.length > 0) throw new Error(`the purge removed the wrong rows:\n  ${problems.join('\n  ')}`);

@@ -67,5 +67,5 @@ export async function countStatements(options: {
   }
 }
 
-/** Lets work a request started after answering (an outbox pass) finish before counting. */
+/** Lets work a request started after answering (a job-queue pass) finish before counting. */
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 300));

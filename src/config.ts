@@ -51,7 +51,7 @@ export interface Config {
   requireInviteCode: boolean;
   selfServeEnabled: boolean;
   trialDays: number;
-  /** Unset: emails are written to the log and kept in the outbox table. */
+  /** Unset: emails are written to the log and stay queued in the job queue. */
   smtpUrl?: string;
   emailFrom: string;
   rateLimitEnabled: boolean;
@@ -64,7 +64,7 @@ export interface Config {
   logLevel: string;
   argon2: { memoryKib: number; iterations: number; parallelism: number };
   shutdownGraceSeconds: number;
-  /** How often the email worker looks for due messages (it is also woken after each commit). */
+  /** How often the job worker looks for due jobs and periodic tasks (it is also woken after each commit). */
   outboxPollIntervalMs: number;
   /** Prometheus metrics at GET /metrics; off: no route, no per-request hook. */
   metricsEnabled: boolean;

@@ -1,7 +1,7 @@
 // The SMTP side of email delivery: one nodemailer transport for SMTP_URL, sending as EMAIL_FROM.
 // Only the email job (email-job.ts) calls it, from the job queue's worker, so no request ever
 // waits on an SMTP server.
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 
 export interface OutgoingMessage {
   /** The job id: it becomes the Message-ID, so a resend after a crash is recognisably the same mail. */
@@ -22,11 +22,21 @@ export interface Mailer {
 const TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000, dnsTimeout: 10_000 };
 
 export function createSmtpMailer(smtpUrl: string, from: string): Mailer {
-  const transport = nodemailer.createTransport({ url: smtpUrl, ...TIMEOUTS });
+  // nodemailer (dozens of modules) is loaded with the first message, not at every start: an
+  // instance without SMTP_URL, or one that has nothing to send yet, never pays for it.
+  let transport: Promise<Transporter> | undefined;
+  const connect = (): Promise<Transporter> =>
+    (transport ??= import('nodemailer').then(
+      ({ default: nodemailer }) => nodemailer.createTransport({ url: smtpUrl, ...TIMEOUTS }),
+      (err: unknown) => {
+        transport = undefined; // a failed load is retried with the next attempt, not remembered
+        throw err;
+      },
+    ));
   const messageIdDomain = domainOf(from);
   return {
     async send(message) {
-      await transport.sendMail({
+      await (await connect()).sendMail({
         from,
         to: message.to,
         subject: message.subject,
@@ -38,7 +48,7 @@ export function createSmtpMailer(smtpUrl: string, from: string): Mailer {
       });
     },
     close() {
-      transport.close();
+      void transport?.then((opened) => opened.close(), () => {});
     },
   };
 }

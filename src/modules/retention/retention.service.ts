@@ -1,21 +1,22 @@
 // Retention: every table that grows with traffic is purged, so none grows without bound.
 //
 //   refresh_tokens, sessions   a session's tokens once its newest token has expired (never
-//                              earlier: reuse detection needs them), with the session unless it
-//                              was revoked; revoked sessions 30 days after revocation, with any
+//                              earlier: reuse detection needs them; 5 minutes after, for clock
+//                              skew between instances), with the session unless it was
+//                              revoked; revoked sessions 30 days after revocation, with any
 //                              tokens left
 //   single-use rows            reset and verification tokens, OAuth states: 1 day after they
 //                              were used or expired
 //   audit_logs                 after AUDIT_RETENTION_DAYS (0: kept forever)
 //   jobs                       sent or failed (emails, webhook deliveries) after 30 days
 //
-// Each feature's repo holds its purge (one bounded batch, one short statement that locks only
-// rows nobody else holds: FOR UPDATE SKIP LOCKED) and a count for dry runs. This module runs
+// Each feature's repo holds its purge (one bounded batch: one short statement that skips rows
+// another transaction holds, FOR UPDATE SKIP LOCKED) and a count for dry runs. This module runs
 // the batches, one purge after another in turn, until each is done or the time budget is spent,
 // and counts the rows per table. Nothing here holds a lock between batches.
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
-import { addDays } from '../../lib/clock.js';
+import { addDays, addSeconds } from '../../lib/clock.js';
 import { countAuditLogs, purgeAuditLogs } from '../audit/audit.repo.js';
 import { spentVerificationTokens } from '../auth/email-verification.repo.js';
 import { purgeFinishedJobs } from '../jobs/jobs.repo.js';
@@ -30,6 +31,11 @@ import {
 } from '../sessions/sessions.repo.js';
 import type { SpentRows } from './spent-rows.repo.js';
 
+/**
+ * A family goes once its newest token expired this long ago, not at the very second: another
+ * instance whose clock runs a little behind this one's must not still accept a token of it.
+ */
+export const EXPIRY_MARGIN_SECONDS = 300;
 /** Revoked sessions are kept this long after revocation. */
 export const REVOKED_SESSION_DAYS = 30;
 /** Used or expired single-use rows are kept this long. */
@@ -63,6 +69,7 @@ interface Purge {
   count?(db: Executor, now: Date): Promise<Counts>;
 }
 
+const expiredBy = (now: Date): Date => addSeconds(now, -EXPIRY_MARGIN_SECONDS);
 const families = (p: FamilyPurge) => ({ removed: { refresh_tokens: p.refreshTokens, sessions: p.sessions }, more: p.more });
 const asCounts = (c: { refreshTokens: number; sessions: number }): Counts => ({ refresh_tokens: c.refreshTokens, sessions: c.sessions });
 
@@ -93,14 +100,14 @@ function purges(config: AppContext['config']): Purge[] {
         refresh_tokens: `every token of a session whose newest token has expired, or revoked over ${REVOKED_SESSION_DAYS} days ago`,
         sessions: `gone with their last token if never revoked; revoked ones over ${REVOKED_SESSION_DAYS} days ago`,
       },
-      batch: async (db, now, limit) => families(await purgeExpiredRefreshFamilies(db, now, limit)),
-      count: async (db, now) => asCounts(await countExpiredRefreshFamilies(db, now)),
+      batch: async (db, now, limit) => families(await purgeExpiredRefreshFamilies(db, expiredBy(now), limit)),
+      count: async (db, now) => asCounts(await countExpiredRefreshFamilies(db, expiredBy(now))),
     },
     {
       name: 'revoked sessions',
       rules: {},
       batch: async (db, now, limit) => families(await purgeRevokedSessions(db, addDays(now, -REVOKED_SESSION_DAYS), limit)),
-      count: async (db, now) => asCounts(await countRevokedSessions(db, addDays(now, -REVOKED_SESSION_DAYS), now)),
+      count: async (db, now) => asCounts(await countRevokedSessions(db, addDays(now, -REVOKED_SESSION_DAYS), expiredBy(now))),
     },
     ...SPENT_ROWS.map((spent) =>
       simplePurge(
@@ -175,7 +182,12 @@ export async function purgeExpiredRows(deps: RetentionDeps, options: RetentionOp
   if (options.dryRun) {
     for (const purge of list) {
       if (purge.count) add(removed, await purge.count(deps.db, now));
-      else for (const table of Object.keys(purge.rules)) removed[table] = null;
+      else {
+        for (const table of Object.keys(purge.rules)) {
+          removed[table] = null;
+          rules[table] = `${rules[table]} (a dry run cannot count these yet)`;
+        }
+      }
     }
   } else {
     const limit = options.batchSize ?? DEFAULT_BATCH_SIZE;

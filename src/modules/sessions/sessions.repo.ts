@@ -134,7 +134,8 @@ export async function findSessionOfToken(db: Executor, tokenHash: string): Promi
 // A batch is one statement. Large families span batches: the newest token goes last, in the
 // batch that removes the family's last other token, so a family half purged is still found by
 // its newest token. Every row it deletes is locked first with SKIP LOCKED: a batch never waits
-// for a request's transaction (nor another purger), it leaves those rows to the next one.
+// for a request's transaction (nor another purger), so it can take part in no deadlock; it
+// leaves those rows to the next batch. Rows are deleted by the ctid they were locked at.
 
 export interface FamilyPurge {
   refreshTokens: number;
@@ -180,17 +181,19 @@ export async function purgeExpiredRefreshFamilies(db: Executor, now: Date, limit
       SELECT CASE WHEN count(*) < ${limit} THEN ${limit} ELSE max(ord) - 1 END AS families FROM older
     ), emptied AS (
       -- Of those, the families this batch takes every other token of (none left to a
-      -- transaction that holds it): their newest token goes too.
-      SELECT n.newest, n.session_id
+      -- transaction that holds it): their newest token goes too, and the session unless revoked.
+      SELECT n.newest, s.ctid AS session, s.revoked_at
         FROM (SELECT newest, session_id, size, ord FROM numbered LIMIT (SELECT families FROM reached)) n
+        JOIN sessions s ON s.id = n.session_id
         LEFT JOIN (SELECT ord, count(*) AS taken FROM older GROUP BY ord) f ON f.ord = n.ord
        WHERE n.size = coalesce(f.taken, 0) + 1
+         FOR UPDATE OF s SKIP LOCKED
     ), tokens AS (
       DELETE FROM refresh_tokens
        WHERE ctid = ANY (ARRAY(SELECT ctid FROM older UNION ALL SELECT newest FROM emptied))
       RETURNING 1
     ), ended AS (
-      DELETE FROM sessions WHERE id IN (SELECT session_id FROM emptied) AND revoked_at IS NULL RETURNING 1
+      DELETE FROM sessions WHERE ctid = ANY (ARRAY(SELECT session FROM emptied WHERE revoked_at IS NULL)) RETURNING 1
     )
     SELECT (SELECT count(*) FROM tokens)::int AS refresh_tokens,
            (SELECT count(*) FROM ended)::int AS sessions,
