@@ -27,6 +27,7 @@ import { registerEmailJobs } from './modules/email/email-job.js';
 import { createJobQueue } from './modules/jobs/job-queue.js';
 import { oauthRoutes } from './modules/oauth/oauth.routes.js';
 import { passwordRoutes } from './modules/passwords/passwords.routes.js';
+import { RETENTION_INTERVAL_MS, runRetention } from './modules/retention/retention.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { createMetrics } from './modules/metrics/metrics.js';
 import { jobQueueStats } from './modules/metrics/metrics.repo.js';
@@ -128,6 +129,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     }),
   };
   app.decorate('ctx', ctx);
+  jobs.every('retention', RETENTION_INTERVAL_MS, async (signal) => void (await runRetention(ctx, signal)));
 
   if (config.bootstrapAdmin) {
     const { created } = await ensureAdmin(ctx, config.bootstrapAdmin);

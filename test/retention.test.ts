@@ -10,10 +10,31 @@ import { addDays } from '../src/lib/clock.js';
 import { hashSecret } from '../src/lib/random.js';
 import { EXPIRY_MARGIN_SECONDS, purgeExpiredRows, type RetentionReport } from '../src/modules/retention/retention.service.js';
 import { refreshSession } from '../src/modules/sessions/sessions.service.js';
-import { startTestApp, type TestApp } from './helpers/app.js';
+import { startTestApp, type TestApp, type TestAppOptions } from './helpers/app.js';
 import { FakeClock } from './helpers/clock.js';
-import { createTestDatabase, DATABASE_KINDS } from './helpers/database.js';
+import { createTestDatabase, DATABASE_KINDS, type DatabaseKind } from './helpers/database.js';
 import { registerUser, signIn } from './helpers/fixtures.js';
+
+/**
+ * The app, once the retention run it starts with (its hourly periodic task, due at once on a new
+ * database) has finished: that run must not race the test's own purges.
+ */
+async function startApp(kind: DatabaseKind, options: TestAppOptions = {}): Promise<TestApp> {
+  const t = await startTestApp(kind, options);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const task = await t.app.ctx.db.selectFrom('periodic_tasks').selectAll().where('name', '=', 'retention').executeTakeFirst();
+    if (task?.last_finished_at && task.running_until === null) {
+      assert.equal(task.last_error, null);
+      return t;
+    }
+    if (Date.now() > deadline) {
+      await t.close();
+      throw new Error('the start-up retention run did not finish');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 const tokenHash = (refreshToken: string): string => hashSecret(decodeJwt(refreshToken).jti!);
 
@@ -97,7 +118,7 @@ describe('retention', { concurrency: true }, () => {
   for (const kind of DATABASE_KINDS) {
     describe(kind, { concurrency: false }, () => {
       it('10,000 refreshes across 100 sessions: the purge leaves exactly the live families, and reuse detection still holds', async () => {
-        const t = await startTestApp(kind, { env: { METRICS_ENABLED: 'true' } });
+        const t = await startApp(kind, { env: { METRICS_ENABLED: 'true' } });
         try {
           // 10 users, 10 sessions each.
           const families: Family[] = [];
@@ -189,7 +210,7 @@ describe('retention', { concurrency: true }, () => {
       });
 
       it('revoked sessions go 30 days after revocation, with their tokens; newer ones stay', async () => {
-        const t = await startTestApp(kind);
+        const t = await startApp(kind);
         try {
           const { user, email, password } = await registerUser(t.api);
           const login = () => startFamily(t, email, password, user.id);
@@ -222,12 +243,15 @@ describe('retention', { concurrency: true }, () => {
           setEqual(await sessionIds(t), new Set([recent.sessionId, fresh.sessionId]), 'sessions left');
           setEqual(await tableHashes(t), new Set([fresh.tokens[0]!.hash]), 'refresh tokens left');
 
-          // An hour before `recent` has been revoked for 30 days, it stays; an hour after, it goes.
+          // An hour before `recent` has been revoked for 30 days, it stays; an hour after, the
+          // app's own hourly run (the periodic task app.ts registers) removes it.
           t.clock.advanceDays(19 - 1 / 24);
           assert.equal((await purge(t, 5)).removed.sessions, 0);
           t.clock.advanceDays(2 / 24);
-          assert.equal((await purge(t, 5)).removed.sessions, 1);
+          await t.app.ctx.db.updateTable('periodic_tasks').set({ next_run_at: sql`now()` }).where('name', '=', 'retention').execute();
+          assert.deepEqual(await t.app.ctx.jobs.periodic.runDue(), ['retention']);
           setEqual(await sessionIds(t), new Set([fresh.sessionId]), 'sessions left');
+          assert.ok(t.logs.some((line) => line.includes('"retention: purged expired rows"') && line.includes('"sessions":1')), 'the run is logged');
         } finally {
           await t.close();
         }
@@ -239,14 +263,14 @@ describe('retention', { concurrency: true }, () => {
         try {
           // Signed in while tokens lasted 30 days; refreshed once they last 7.
           let family: Family;
-          let t = await startTestApp(kind, { database, clock, env: { REFRESH_TOKEN_EXPIRE_DAYS: '30' } });
+          let t = await startApp(kind, { database, clock, env: { REFRESH_TOKEN_EXPIRE_DAYS: '30' } });
           try {
             const { user, email, password } = await registerUser(t.api);
             family = await startFamily(t, email, password, user.id);
           } finally {
             await t.close();
           }
-          t = await startTestApp(kind, { database, clock });
+          t = await startApp(kind, { database, clock });
           try {
             await refreshFamily(t, family, 1, true);
             t.clock.advanceDays(8);
@@ -273,7 +297,7 @@ describe('retention', { concurrency: true }, () => {
       });
 
       it('single-use rows go a day after they were used or expired; usable and recent ones stay', async () => {
-        const t = await startTestApp(kind);
+        const t = await startApp(kind);
         try {
           const { user } = await registerUser(t.api);
           const db = t.app.ctx.db;
@@ -319,7 +343,7 @@ describe('retention', { concurrency: true }, () => {
 
       it('audit events go after AUDIT_RETENTION_DAYS; with 0 none ever do', async () => {
         for (const days of [30, 0]) {
-          const t = await startTestApp(kind, { env: { AUDIT_RETENTION_DAYS: String(days) } });
+          const t = await startApp(kind, { env: { AUDIT_RETENTION_DAYS: String(days) } });
           try {
             await registerUser(t.api); // some real events, just recorded
             const now = t.clock.now();

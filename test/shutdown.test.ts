@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { SMTPServer } from 'smtp-server';
 import { openDatabase } from '../src/db/database.js';
 import { PASSWORD, uniqueEmail } from './helpers/fixtures.js';
+import { createTestDatabase } from './helpers/database.js';
 import { queuedEmails } from './helpers/jobs.js';
 
 async function freePort(): Promise<number> {
@@ -92,7 +93,9 @@ describe('graceful shutdown', () => {
     await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
     const smtpPort = (smtp.server.address() as net.AddressInfo).port;
 
-    const dataDir = await mkdtemp(join(tmpdir(), 'keyhold-shutdown-'));
+    // A ready-made cluster (the first test pays for a real initdb in an empty directory).
+    const database = await createTestDatabase('pglite', { persistent: true });
+    const dataDir = database.env.DATA_DIR!;
     const port = await freePort();
     const child = spawn(process.execPath, ['--liftoff-only', '--import', 'tsx', 'src/server.ts'], {
       env: {
@@ -140,7 +143,7 @@ describe('graceful shutdown', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       await new Promise<void>((resolve) => smtp.close(() => resolve()));
-      await rm(dataDir, { recursive: true, force: true });
+      await database.drop();
     }
   });
 });
