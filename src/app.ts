@@ -283,7 +283,7 @@ async function connectRedis(url: string, app: FastifyInstance): Promise<Redis> {
     // Fail rate-limit lookups fast while Redis is away instead of queueing them.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    connectTimeout: 2000,
+    connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
     lazyConnect: false,
   });
   let lastState = '';
@@ -294,8 +294,22 @@ async function connectRedis(url: string, app: FastifyInstance): Promise<Redis> {
   redis.on('ready', () => {
     lastState = 'ready';
   });
+  // Serve only once the shared counters can be reached (or the first attempt has failed):
+  // requests answered before would count in this instance's memory, and one client's first
+  // requests would slip past the limit shared by every instance.
+  await new Promise<void>((resolve) => {
+    const settle = () => {
+      clearTimeout(timer);
+      redis.off('ready', settle).off('error', settle);
+      resolve();
+    };
+    const timer = setTimeout(settle, REDIS_CONNECT_TIMEOUT_MS);
+    redis.once('ready', settle).once('error', settle);
+  });
   return redis;
 }
+
+const REDIS_CONNECT_TIMEOUT_MS = 2000;
 
 export interface LogOutput {
   /** Where JSON lines go instead of stdout (tests read them). */
