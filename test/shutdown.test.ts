@@ -13,6 +13,15 @@ import { PASSWORD, uniqueEmail } from './helpers/fixtures.js';
 import { createTestDatabase } from './helpers/database.js';
 import { queuedEmails } from './helpers/jobs.js';
 
+/** Polls /readyz for up to a minute. */
+async function becameReady(base: string): Promise<boolean> {
+  for (let i = 0; i < 600; i++) {
+    if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
 async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -38,12 +47,7 @@ describe('graceful shutdown', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       const base = `http://127.0.0.1:${port}`;
-      let up = false;
-      for (let i = 0; i < 600 && !up; i++) {
-        up = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
-        if (!up) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(up, `server did not start: ${stderr}`);
+      assert.ok(await becameReady(base), `server did not start: ${stderr}`);
 
       const register = () =>
         fetch(`${base}/api/v1/auth/register`, {
@@ -111,12 +115,7 @@ describe('graceful shutdown', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       const base = `http://127.0.0.1:${port}`;
-      let up = false;
-      for (let i = 0; i < 600 && !up; i++) {
-        up = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
-        if (!up) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.ok(up, `server did not start: ${stderr}`);
+      assert.ok(await becameReady(base), `server did not start: ${stderr}`);
       const email = uniqueEmail('shutdown-mail');
       const registered = await fetch(`${base}/api/v1/auth/register`, {
         method: 'POST',
