@@ -12,21 +12,11 @@ import { retryDelayMs } from '../src/modules/jobs/job-queue.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { registerUser, uniqueEmail } from './helpers/fixtures.js';
-import { queuedEmails } from './helpers/jobs.js';
+import { queuedEmails, waitFor } from './helpers/jobs.js';
 import { closedPort, smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
 
 const EMAIL_FROM = 'Keyhold Test <auth@keyhold.test>';
 const deliveryEnv = (server: { url: string }) => ({ ...smtpEnv(server), EMAIL_FROM });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 const emailJobs = (t: TestApp, to: string) => queuedEmails(t.app.ctx.db, { to });
 

@@ -17,7 +17,7 @@ import { jobQueueStats } from '../src/modules/metrics/metrics.repo.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTestDatabase, DATABASE_KINDS, openMemoryDatabase, type DatabaseKind } from './helpers/database.js';
 import { uniqueEmail } from './helpers/fixtures.js';
-import { queuedEmails } from './helpers/jobs.js';
+import { queuedEmails, waitFor } from './helpers/jobs.js';
 import { smtpEnv, startSmtpServer } from './helpers/smtp.js';
 
 // Kinds for these tests only (the queue is typed by this map: jobs.types.ts).
@@ -41,16 +41,6 @@ export function wrongPayloadsDoNotCompile(db: Executor): void {
 }
 
 const HOUR = 3_600_000;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Resolves with `held`, or when `signal` aborts (so a failed test's stop() does not hang). */
 const until = (held: Promise<void>, signal: AbortSignal) =>

@@ -27,3 +27,14 @@ export async function queuedEmails(
   const rows = await query.orderBy('created_at').orderBy('id').execute();
   return rows.map(({ payload, kind: _kind, ...job }) => ({ ...(payload as EmailJobPayload), ...job }));
 }
+
+/** Polls `probe` every 20 ms until it returns something truthy; fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

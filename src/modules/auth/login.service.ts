@@ -22,8 +22,7 @@ export async function login(ctx: AppContext, emailInput: string, password: strin
     await recordFailure(ctx, meta, email, user, mayTry, now);
     throw Errors.incorrectEmailOrPassword();
   }
-  if (!user.is_active) throw Errors.inactiveUser();
-
+  // An inactive user is refused by completeSignIn (403), the one place that rule lives.
   const rehashedPassword = needsRehash ? await ctx.passwords.hash(password) : undefined;
   return ctx.db.transaction().execute((trx) =>
     completeSignIn(ctx, trx, user, { method: 'pwd', audit: { action: 'auth.login' }, rehashedPassword }, meta),
