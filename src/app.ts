@@ -17,6 +17,7 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { isValidEmail } from './lib/email-address.js';
 import { isCommonPassword, NOT_COMMON_PASSWORD_KEYWORD } from './lib/password-policy.js';
 import { createPasswordHasher, type PasswordHasher } from './lib/passwords.js';
+import { createSecretBox, resolveSecretsKey } from './lib/secret-box.js';
 import { createTokenService } from './lib/tokens.js';
 import { ensureAdmin } from './modules/admin/create-admin.js';
 import { accountsRoutes } from './modules/accounts/accounts.routes.js';
@@ -107,8 +108,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   });
   // One durable queue for background work; each kind registers its handler (email first).
   registerEmailJobs(jobs, { config, log: app.log, metrics });
+  const secrets = createSecretBox(await resolveSecretsKey(config, (message) => app.log.warn(message)));
   const ctx: AppContext = {
     config,
+    secrets,
     db: database.db,
     clock,
     log: app.log,

@@ -72,6 +72,9 @@ export interface Config {
   metricsToken?: string;
   /** Audit events older than this many days are purged (modules/retention); 0 keeps them forever. */
   auditRetentionDays: number;
+  /** AES-256-GCM key for secrets at rest (lib/secret-box.ts). Unset: a key file in DATA_DIR for
+   *  the embedded database; none (secrets unencrypted, one warning per start) on DATABASE_URL. */
+  secretsEncryptionKey?: Buffer;
 }
 
 type Env = Record<string, string | undefined>;
@@ -119,6 +122,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     metricsEnabled: read.bool('METRICS_ENABLED', false),
     metricsToken: readMetricsToken(read),
     auditRetentionDays: read.int('AUDIT_RETENTION_DAYS', 365, { min: 0, max: 36_500 }),
+    secretsEncryptionKey: read.base64Key('SECRETS_ENCRYPTION_KEY', 32),
   };
   return Object.freeze(config);
 }
@@ -277,6 +281,17 @@ class EnvReader {
       throw new ConfigError(name, `must be at least ${minBytes} bytes (use a long random value, e.g. openssl rand -base64 48)`);
     }
     return value;
+  }
+
+  /** A key given as base64 of exactly `bytes` bytes; the value is never echoed. */
+  base64Key(name: string, bytes: number): Buffer | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    const key = /^[A-Za-z0-9+/]+={0,2}$/.test(value) ? Buffer.from(value, 'base64') : Buffer.alloc(0);
+    if (key.length !== bytes) {
+      throw new ConfigError(name, `must be ${bytes} random bytes in base64 (e.g. openssl rand -base64 ${bytes})`);
+    }
+    return key;
   }
 
   prefix(name: string, fallback: string): string {

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/database.js';
 import type { Clock } from './lib/clock.js';
 import type { PasswordHasher } from './lib/passwords.js';
+import type { SecretBox } from './lib/secret-box.js';
 import type { TokenService } from './lib/tokens.js';
 import type { JobQueue } from './modules/jobs/job-queue.js';
 import type { Metrics } from './modules/metrics/metrics.js';
@@ -20,6 +21,8 @@ export interface AppContext {
   jobs: JobQueue;
   /** Prometheus counters (METRICS_ENABLED); a no-op when disabled, so callers never check. */
   metrics: Metrics;
+  /** Seals and opens secrets kept in the database (private keys, TOTP and webhook secrets). */
+  secrets: SecretBox;
 }
 
 /** Who made a request: recorded in the audit log. */

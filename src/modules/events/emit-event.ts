@@ -1,0 +1,35 @@
+// The one way a change announces itself to other services. Call it with the transaction of the
+// change, so the event commits or rolls back with it, then ctx.jobs.notify() after the commit.
+//
+// The event is a job of kind `event`; the webhooks module fans it out to the endpoints that
+// subscribe to its type (until it is registered, events wait in the queue, parked).
+import { randomUUID } from 'node:crypto';
+import type { Executor } from '../../db/database.js';
+import type { Clock } from '../../lib/clock.js';
+import { enqueue } from '../jobs/jobs.repo.js';
+import type { EventPayloads, EventType } from './event-types.js';
+
+export interface EventJobPayload {
+  /** `msg_…`: the Standard Webhooks `webhook-id`, the same on every retry. */
+  id: string;
+  type: EventType;
+  timestamp: string;
+  data: unknown;
+}
+
+declare module '../jobs/jobs.types.js' {
+  interface JobPayloads {
+    event: EventJobPayload;
+  }
+}
+
+export async function emitEvent<T extends EventType>(
+  ctx: { clock: Clock },
+  trx: Executor,
+  type: T,
+  data: EventPayloads[T],
+): Promise<string> {
+  const id = `msg_${randomUUID().replace(/-/g, '')}`;
+  await enqueue(trx, 'event', { id, type, timestamp: ctx.clock.now().toISOString(), data });
+  return id;
+}
