@@ -64,7 +64,7 @@ async function refreshFamily(t: TestApp, family: Family, count: number, http = f
       assert.equal(response.status, 200, JSON.stringify(response.body));
       next = response.body.refresh_token;
     } else {
-      next = (await refreshSession(t.app.ctx, current)).refresh_token;
+      next = (await refreshSession(t.app.ctx, current, { ip: null, userAgent: null })).refresh_token;
     }
     family.tokens.push(issued(next));
   }

@@ -36,6 +36,36 @@ for (const kind of DATABASE_KINDS) {
     after(() => t.close());
     const db = () => t.app.ctx.db;
 
+    it('a session keeps how and where it began; refresh moves last_used_at and keeps aal/amr in the access token', async () => {
+      const { email, user } = await registerUser(t.api);
+      const agent = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36';
+      const login = await t.api.request('POST', '/auth/login/json', { json: { email, password: PASSWORD }, headers: { 'user-agent': agent } });
+      assert.equal(login.status, 200);
+      const first = decodeJwt(login.body.access_token);
+      assert.equal(first.aal, 'aal1');
+      assert.deepEqual(first.amr, ['pwd']);
+      const session = await db().selectFrom('sessions').selectAll().where('user_id', '=', user.id).executeTakeFirstOrThrow();
+      assert.equal(session.user_agent, agent);
+      assert.equal(session.ip, '127.0.0.1');
+      assert.equal(session.last_ip, '127.0.0.1');
+      assert.equal(session.aal, 'aal1');
+      assert.deepEqual(session.amr, ['pwd']);
+      assert.equal(session.last_used_at?.getTime(), session.created_at.getTime());
+
+      t.clock.advanceSeconds(60);
+      const refreshed = await t.api.post('/auth/refresh', { refresh_token: login.body.refresh_token });
+      assert.equal(refreshed.status, 200);
+      const second = decodeJwt(refreshed.body.access_token);
+      assert.equal(second.aal, 'aal1');
+      assert.deepEqual(second.amr, ['pwd']);
+      const touched = await db().selectFrom('sessions').selectAll().where('id', '=', session.id).executeTakeFirstOrThrow();
+      assert.ok(touched.last_used_at!.getTime() >= session.created_at.getTime() + 60_000, 'last_used_at moved on refresh');
+      // The grace re-issue (same token presented again at once) answers with the session's claims too.
+      const again = await t.api.post('/auth/refresh', { refresh_token: login.body.refresh_token });
+      assert.equal(again.status, 200);
+      assert.deepEqual(decodeJwt(again.body.access_token).amr, ['pwd']);
+    });
+
     it('signs in with the form and with JSON, sets last_login, stores only the refresh hash', async () => {
       const { email, user } = await registerUser(t.api);
       const form = await t.api.request('POST', '/auth/login', { form: { username: email.toUpperCase(), password: PASSWORD } });

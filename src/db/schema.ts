@@ -78,6 +78,12 @@ export interface SessionsTable {
   user_id: string;
   created_at: CreatedAt;
   revoked_at: NullableTimestamp;
+  ip: string | null;
+  user_agent: string | null;
+  last_used_at: NullableTimestamp;
+  last_ip: string | null;
+  aal: Generated<'aal1' | 'aal2'>;
+  amr: Generated<string[]>;
 }
 
 export interface RefreshTokensTable {

@@ -37,6 +37,9 @@ export interface TokenClaims {
   exp: number;
   /** Session (refresh-token family) the token belongs to; access and refresh tokens only. */
   sid?: string;
+  /** Access tokens: the session's assurance level and authentication methods (RFC 8176). */
+  aal?: 'aal1' | 'aal2';
+  amr?: string[];
 }
 
 export interface IssuedToken {
@@ -56,6 +59,9 @@ export interface TokenServiceOptions {
 
 export interface IssueOptions {
   sid?: string;
+  /** Access tokens: how the session's user signed in (from the session row). */
+  aal?: 'aal1' | 'aal2';
+  amr?: string[];
   jti?: string;
   /** Re-issue a token with an exact issue time (refresh-token grace reissue). */
   issuedAt?: Date;
@@ -90,6 +96,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       const jti = issueOptions.jti ?? randomUUID();
       const claims: Record<string, unknown> = { type };
       if (issueOptions.sid) claims.sid = issueOptions.sid;
+      if (type === 'access' && issueOptions.aal) claims.aal = issueOptions.aal;
+      if (type === 'access' && issueOptions.amr) claims.amr = issueOptions.amr;
       const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: ALGORITHM, typ: TYP_HEADER[type] })
         .setSubject(subject)
@@ -127,6 +135,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         if (typeof payload.jti !== 'string' || !JTI.test(payload.jti)) return null;
         if (typeof payload.iat !== 'number' || payload.iat > now.getTime() / 1000 + MAX_FUTURE_IAT_SECONDS) return null;
         if (payload.sid !== undefined && (typeof payload.sid !== 'string' || !UUID.test(payload.sid))) return null;
+        if (payload.aal !== undefined && payload.aal !== 'aal1' && payload.aal !== 'aal2') return null;
+        if (payload.amr !== undefined && !(Array.isArray(payload.amr) && payload.amr.every((m) => typeof m === 'string'))) return null;
         const claims = Object.freeze(payload) as unknown as TokenClaims;
         if (type === 'access') verifiedAccessTokens.add(token, claims);
         return claims;

@@ -38,7 +38,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async 
   app.post('/auth/refresh', {
     config: perMinute(10),
     schema: { tags, body: RefreshTokenBody, response: { 200: TokenResponse } },
-  }, async (request) => refreshSession(ctx, request.body.refresh_token));
+  }, async (request) => refreshSession(ctx, request.body.refresh_token, requestMeta(request)));
 
   app.post('/auth/logout', {
     schema: { tags, body: RefreshTokenBody, response: { 200: Message } },

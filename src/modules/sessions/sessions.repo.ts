@@ -5,6 +5,9 @@ import type { Database } from '../../db/schema.js';
 
 type Executor = Kysely<Database>;
 
+/** Authenticator assurance level: aal2 once a second factor (or a user-verifying passkey) passed. */
+export type Aal = 'aal1' | 'aal2';
+
 export interface NewSession {
   sessionId: string;
   userId: string;
@@ -12,18 +15,24 @@ export interface NewSession {
   tokenHash: string;
   issuedAt: Date;
   expiresAt: Date;
+  ip: string | null;
+  userAgent: string | null;
+  aal: Aal;
+  amr: string[];
 }
 
-// $1 session id, $2 user id, $3 issued at, $4 token id, $5 token hash, $6 expires at.
+// $1 session id, $2 user id, $3 issued at, $4 token id, $5 token hash, $6 expires at, $7 ip,
+// $8 user agent, $9 aal, $10 amr.
 const sessionStart = preparedStatement('insert_session', `
   WITH session AS (
-    INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)
+    INSERT INTO sessions (id, user_id, created_at, last_used_at, ip, last_ip, user_agent, aal, amr)
+    VALUES ($1, $2, $3, $3, $7, $7, $8, $9, $10)
   )
   INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, issued_at, expires_at)
   VALUES ($4, $5, $2, $1, $3, $6)`);
 
 export async function insertSession(db: Executor, s: NewSession): Promise<void> {
-  await sessionStart(db, [s.sessionId, s.userId, s.issuedAt, s.tokenId, s.tokenHash, s.expiresAt]);
+  await sessionStart(db, [s.sessionId, s.userId, s.issuedAt, s.tokenId, s.tokenHash, s.expiresAt, s.ip, s.userAgent, s.aal, s.amr]);
 }
 
 export interface Rotation {
@@ -34,14 +43,19 @@ export interface Rotation {
   issuedAt: Date;
   expiresAt: Date;
   now: Date;
+  /** The refreshing client's address, kept as the session's last IP. */
+  ip: string | null;
 }
 
 export interface RotatedSession {
   session_id: string;
   must_change_password: boolean;
+  aal: Aal;
+  amr: string[];
 }
 
-// $1 now, $2 child id, $3 parent hash, $4 user id, $5 child hash, $6 issued at, $7 expires at.
+// $1 now, $2 child id, $3 parent hash, $4 user id, $5 child hash, $6 issued at, $7 expires at,
+// $8 ip. The session is touched by its primary key, in the same statement.
 const rotation = preparedStatement<RotatedSession>('rotate_refresh_token', `
   WITH parent AS (
     UPDATE refresh_tokens
@@ -56,9 +70,15 @@ const rotation = preparedStatement<RotatedSession>('rotate_refresh_token', `
     INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, parent_id, issued_at, expires_at)
     SELECT $2, $5, user_id, session_id, id, $6, $7 FROM parent
     RETURNING user_id, session_id
+  ), session AS (
+    UPDATE sessions SET last_used_at = $1, last_ip = $8
+     WHERE id = (SELECT session_id FROM parent)
+    RETURNING id, aal, amr
   )
-  SELECT child.session_id, u.must_change_password
-    FROM child JOIN users u ON u.id = child.user_id`);
+  SELECT child.session_id, u.must_change_password, session.aal, session.amr
+    FROM child
+    JOIN session ON session.id = child.session_id
+    JOIN users u ON u.id = child.user_id`);
 
 /**
  * Revokes the presented refresh token and inserts its successor in one statement. The
@@ -66,7 +86,7 @@ const rotation = preparedStatement<RotatedSession>('rotate_refresh_token', `
  * waits for the first, re-reads `revoked_at`, matches nothing and inserts nothing.
  */
 export async function rotateRefreshToken(db: Executor, r: Rotation): Promise<RotatedSession | undefined> {
-  const rows = await rotation(db, [r.now, r.childId, r.parentHash, r.userId, r.childHash, r.issuedAt, r.expiresAt]);
+  const rows = await rotation(db, [r.now, r.childId, r.parentHash, r.userId, r.childHash, r.issuedAt, r.expiresAt, r.ip]);
   return rows[0];
 }
 
@@ -82,6 +102,8 @@ export interface PresentedToken {
   child_issued_at: Date | null;
   child_expires_at: Date | null;
   has_child: boolean;
+  aal: Aal;
+  amr: string[];
 }
 
 /** A refresh token that failed to rotate, with its successor, to tell reuse from theft. */
@@ -90,8 +112,9 @@ export async function findPresentedToken(db: Executor, tokenHash: string): Promi
     SELECT t.id, t.user_id, t.session_id, t.revoked_at,
            u.id IS NOT NULL AS user_exists, u.is_active AS user_active, u.must_change_password,
            c.id IS NOT NULL AS has_child, c.revoked_at AS child_revoked_at,
-           c.issued_at AS child_issued_at, c.expires_at AS child_expires_at
+           c.issued_at AS child_issued_at, c.expires_at AS child_expires_at, s.aal, s.amr
       FROM refresh_tokens t
+      JOIN sessions s ON s.id = t.session_id
       LEFT JOIN users u ON u.id = t.user_id
       LEFT JOIN refresh_tokens c ON c.id = t.replaced_by_id
      WHERE t.token_hash = ${tokenHash}

@@ -12,6 +12,7 @@ import {
   insertSession,
   revokeSession,
   rotateRefreshToken,
+  type Aal,
 } from './sessions.repo.js';
 import type { Executor } from '../../db/database.js';
 
@@ -26,11 +27,24 @@ type SessionDeps = Pick<AppContext, 'tokens' | 'clock' | 'config'>;
 
 const wholeSeconds = (date: Date): Date => new Date(Math.floor(date.getTime() / 1000) * 1000);
 
-/** Starts a session for a user who has just proven who they are. Call inside the sign-in transaction. */
+/** How the user proved who they are: kept on the session and carried by its access tokens. */
+export interface Assurance {
+  aal: Aal;
+  /** Authentication method references (RFC 8176), e.g. ['pwd'] or ['pwd', 'otp']. */
+  amr: string[];
+}
+
+/** Stored user agents are cut to this many characters: the device list needs no more. */
+const USER_AGENT_KEPT = 512;
+
+/** Starts a session for a user who has just proven who they are. Call inside the sign-in
+ *  transaction (completeSignIn is the only caller). */
 export async function startSession(
   deps: SessionDeps,
   db: Executor,
   user: { id: string; must_change_password: boolean },
+  assurance: Assurance,
+  meta: RequestMeta,
 ): Promise<TokenPair> {
   const sessionId = randomUUID();
   const issuedAt = wholeSeconds(deps.clock.now());
@@ -46,8 +60,12 @@ export async function startSession(
     tokenHash: hashSecret(refresh.jti),
     issuedAt: refresh.issuedAt,
     expiresAt: refresh.expiresAt,
+    ip: meta.ip,
+    userAgent: meta.userAgent?.slice(0, USER_AGENT_KEPT) ?? null,
+    aal: assurance.aal,
+    amr: assurance.amr,
   });
-  const access = await deps.tokens.issue('access', user.id, { sid: sessionId });
+  const access = await deps.tokens.issue('access', user.id, { sid: sessionId, aal: assurance.aal, amr: assurance.amr });
   return tokenPair(access.token, refresh.token, user.must_change_password);
 }
 
@@ -58,7 +76,7 @@ export async function startSession(
  * tabs never log a user out); any other reuse means the token leaked, and the whole
  * session is revoked.
  */
-export async function refreshSession(ctx: AppContext, presented: unknown): Promise<TokenPair> {
+export async function refreshSession(ctx: AppContext, presented: unknown, meta: RequestMeta): Promise<TokenPair> {
   const claims = await ctx.tokens.verify(presented, 'refresh');
   if (!claims || !claims.sid) throw refused(ctx, Errors.invalidRefreshToken());
 
@@ -76,10 +94,11 @@ export async function refreshSession(ctx: AppContext, presented: unknown): Promi
     issuedAt,
     expiresAt,
     now,
+    ip: meta.ip,
   });
   if (rotated) {
     ctx.metrics.refreshes.inc('rotated');
-    return issuePair(ctx, claims.sub, rotated.session_id, childJti, issuedAt, expiresAt, rotated.must_change_password);
+    return issuePair(ctx, claims.sub, rotated.session_id, childJti, issuedAt, expiresAt, rotated.must_change_password, rotated);
   }
 
   const token = await findPresentedToken(ctx.db, parentHash);
@@ -103,7 +122,7 @@ export async function refreshSession(ctx: AppContext, presented: unknown): Promi
     ctx.metrics.refreshes.inc('grace');
     return issuePair(
       ctx, claims.sub, token.session_id, childJti,
-      token.child_issued_at!, token.child_expires_at!, token.must_change_password ?? false,
+      token.child_issued_at!, token.child_expires_at!, token.must_change_password ?? false, token,
     );
   }
 
@@ -139,9 +158,10 @@ async function issuePair(
   issuedAt: Date,
   expiresAt: Date,
   mustChangePassword: boolean,
+  assurance: Assurance,
 ): Promise<TokenPair> {
   const refresh = await ctx.tokens.issue('refresh', userId, { sid: sessionId, jti: refreshJti, issuedAt, expiresAt });
-  const access = await ctx.tokens.issue('access', userId, { sid: sessionId });
+  const access = await ctx.tokens.issue('access', userId, { sid: sessionId, aal: assurance.aal, amr: assurance.amr });
   return tokenPair(access.token, refresh.token, mustChangePassword);
 }
 
