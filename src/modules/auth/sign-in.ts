@@ -52,7 +52,7 @@ export async function completeSignIn(
     resourceId: user.id,
     details: { ...factor.audit.details, amr },
   });
-  const session = await startSession(ctx, trx, user);
+  const session = await startSession(ctx, trx, user, { meta, amr });
   ctx.metrics.signIns.inc(factor.method, 'success');
   return session;
 }
