@@ -188,9 +188,9 @@ describe('webhook delivery: the server killed mid-delivery (postgres)', { skip: 
     const adminEmail = uniqueEmail('admin');
     const api = `http://127.0.0.1:${port}/api/v1`;
     const first = await startServer(port, adminEmail);
-    const login = await (await fetch(`${api}/auth/login/json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: adminEmail, password: PASSWORD }) })).json();
+    const login: any = await (await fetch(`${api}/auth/login/json`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: adminEmail, password: PASSWORD }) })).json();
     const auth = { 'content-type': 'application/json', authorization: `Bearer ${login.access_token}` };
-    const hook = await (await fetch(`${api}/admin/webhooks`, { method: 'POST', headers: auth, body: JSON.stringify({ url: `${receiver.url}/killed`, events: ['user.created'] }) })).json();
+    const hook: any = await (await fetch(`${api}/admin/webhooks`, { method: 'POST', headers: auth, body: JSON.stringify({ url: `${receiver.url}/killed`, events: ['user.created'] }) })).json();
 
     // The first attempt reaches the receiver, which holds it; the server dies meanwhile.
     receiver.answer = () => 'hang';
