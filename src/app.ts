@@ -34,6 +34,8 @@ import { createMetrics } from './modules/metrics/metrics.js';
 import { jobQueueStats } from './modules/metrics/metrics.repo.js';
 import { metricsRoutes, registerRequestMetrics } from './modules/metrics/metrics.routes.js';
 import { resolveSigningSecret } from './modules/sessions/signing-secret.js';
+import { registerWebhookJobs, type WebhookDeliveryOptions } from './modules/webhooks/webhook-jobs.js';
+import { webhookRoutes } from './modules/webhooks/webhooks.routes.js';
 import { handleClientError, handleError, registerErrorHandling } from './plugins/errors.js';
 import { registerBodyParsers, registerInputGuard } from './plugins/input-guard.js';
 import { registerOpenApi } from './plugins/openapi.js';
@@ -50,6 +52,8 @@ export interface AppDeps {
   /** Where logs go; default stdout. Tests pass a stream to read them. */
   logStream?: NodeJS.WritableStream;
   passwords?: PasswordHasher;
+  /** Webhook delivery timing and name resolution (tests: short delays, a fake resolver). */
+  webhooks?: Partial<WebhookDeliveryOptions>;
 }
 
 declare module 'fastify' {
@@ -132,6 +136,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     }),
   };
   app.decorate('ctx', ctx);
+  registerWebhookJobs(jobs, ctx, deps.webhooks);
   jobs.every('retention', RETENTION_INTERVAL_MS, async (signal) => void (await runRetention(ctx, signal)));
 
   if (config.bootstrapAdmin) {
@@ -188,6 +193,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.register(oauthRoutes, { ctx });
       await api.register(accountsRoutes, { ctx });
       await api.register(adminRoutes, { ctx });
+      await api.register(webhookRoutes, { ctx, resolver: deps.webhooks?.resolver });
     },
     { prefix: config.apiPrefix },
   );

@@ -75,6 +75,8 @@ export interface Config {
   /** AES-256-GCM key for secrets at rest (lib/secret-box.ts). Unset: a key file in DATA_DIR for
    *  the embedded database; none (secrets unencrypted, one warning per start) on DATABASE_URL. */
   secretsEncryptionKey?: Buffer;
+  /** WEBHOOK_ALLOW_INSECURE_URLS: http:// and private addresses as webhook targets (development and tests only). */
+  webhookAllowInsecureUrls: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -123,6 +125,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     metricsToken: readMetricsToken(read),
     auditRetentionDays: read.int('AUDIT_RETENTION_DAYS', 365, { min: 0, max: 36_500 }),
     secretsEncryptionKey: read.base64Key('SECRETS_ENCRYPTION_KEY', 32),
+    webhookAllowInsecureUrls: read.bool('WEBHOOK_ALLOW_INSECURE_URLS', false),
   };
   return Object.freeze(config);
 }

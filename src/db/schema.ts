@@ -174,6 +174,37 @@ export interface JobsTable {
   finished_at: NullableTimestamp;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  url: string;
+  description: string | null;
+  events: string[] | null;
+  enabled: Generated<boolean>;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: NullableTimestamp;
+  active_delivery_id: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  seq: ColumnType<string, never, never>;
+  endpoint_id: string;
+  event_id: string;
+  type: string;
+  body: string;
+  status: Generated<'pending' | 'succeeded' | 'failed'>;
+  attempts: Generated<number>;
+  response_status: number | null;
+  duration_ms: number | null;
+  error: string | null;
+  created_at: CreatedAt;
+  last_attempt_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+}
+
 export interface PeriodicTasksTable {
   name: string;
   next_run_at: Timestamp;
@@ -201,6 +232,8 @@ export interface Database {
   app_secrets: AppSecretsTable;
   jobs: JobsTable;
   periodic_tasks: PeriodicTasksTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

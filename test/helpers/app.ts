@@ -1,6 +1,6 @@
 // Builds the real app on a fresh database, listening on loopback, and a small HTTP client.
 import { Writable } from 'node:stream';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App, type AppDeps } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import type { PasswordHasher } from '../../src/lib/passwords.js';
@@ -21,6 +21,8 @@ export interface TestAppOptions {
   /** A fresh in-memory database opened by the app itself (PGlite's own initdb), not unpacked
    *  from the cached cluster: keeps that production path tested. */
   appOpensDatabase?: boolean;
+  /** Webhook delivery timing and name resolution (short retry delays, a fake resolver). */
+  webhooks?: AppDeps['webhooks'];
 }
 
 export interface TestApp {
@@ -61,7 +63,7 @@ export async function startTestApp(kind: DatabaseKind, options: TestAppOptions =
   const passwords = options.passwords === 'argon2' ? undefined : (options.passwords ?? createTestHasher());
   let app: App;
   try {
-    app = await buildApp(config, { clock, logStream, database: options.sharedDatabase ?? memory, passwords });
+    app = await buildApp(config, { clock, logStream, database: options.sharedDatabase ?? memory, passwords, webhooks: options.webhooks });
   } catch (err) {
     await memory?.close();
     throw err;

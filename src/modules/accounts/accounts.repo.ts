@@ -1,5 +1,5 @@
 // The account (tenant) and its members: the only SQL of the accounts feature.
-import { sql, type Insertable } from 'kysely';
+import { sql, type Insertable, type Selectable } from 'kysely';
 import type { SubscriptionsTable, UserRow } from '../../db/schema.js';
 import { randomCode } from '../../lib/random.js';
 import type { Executor } from '../../db/database.js';
@@ -89,6 +89,6 @@ export async function insertAccountWithFreshDisplayCode(
   throw new Error('could not find a free account display code');
 }
 
-export async function insertSubscription(db: Executor, subscription: Insertable<SubscriptionsTable>): Promise<void> {
-  await db.insertInto('subscriptions').values(subscription).execute();
+export async function insertSubscription(db: Executor, subscription: Insertable<SubscriptionsTable>): Promise<Selectable<SubscriptionsTable>> {
+  return db.insertInto('subscriptions').values(subscription).returningAll().executeTakeFirstOrThrow();
 }

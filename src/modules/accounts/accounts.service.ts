@@ -13,6 +13,8 @@ import type { UserRow } from '../../db/schema.js';
 import { Errors } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { revokeAllSessions } from '../sessions/sessions.repo.js';
+import { emitEvent } from '../events/emit-event.js';
+import { emitSessionsRevoked } from '../events/session-events.js';
 import { updateUser } from '../users/users.repo.js';
 import { findAccountWithSubscription, listAccountMembers, lockAccountMembers, type AccountWithSubscription } from './accounts.repo.js';
 import { createPersonalAccount } from './personal-account.js';
@@ -21,7 +23,7 @@ import type { Executor } from '../../db/database.js';
 export type AccountRole = UserRow['account_role'];
 export type AssignableAccountRole = Exclude<AccountRole, 'owner'>;
 
-type Deps = Pick<AppContext, 'db' | 'clock' | 'config'>;
+type Deps = Pick<AppContext, 'db' | 'clock' | 'config' | 'jobs'>;
 
 const canManageAccount = (user: Pick<UserRow, 'account_role'>): boolean =>
   user.account_role === 'owner' || user.account_role === 'admin';
@@ -80,13 +82,14 @@ export async function changeMemberRole(
 ): Promise<UserRow> {
   requireAccountManager(actor);
   const now = ctx.clock.now();
-  return ctx.db.transaction().execute(async (trx) => {
+  const changed = await ctx.db.transaction().execute(async (trx) => {
     const locked = await lockActorAndTarget(trx, actor, targetId);
     const { target } = locked;
     // Promoting a member to admin is an admin's right; anything touching an admin is the owner's.
     assertMayManageMember(locked.actor, target, 'change');
     if (target.account_role === role) return target;
     const updated = await updateUser(trx, target.id, { account_role: role }, now);
+    await emitEvent(ctx, trx, 'account.member_role_changed', { account_id: actor.account_id, user_id: target.id, role, previous_role: target.account_role });
     await recordAudit(trx, meta, {
       action: 'account.member_role_changed',
       userId: actor.id,
@@ -96,6 +99,8 @@ export async function changeMemberRole(
     });
     return updated;
   });
+  ctx.jobs.notify();
+  return changed;
 }
 
 export async function removeMember(ctx: Deps, actor: UserRow, targetId: string, meta: RequestMeta | null): Promise<void> {
@@ -114,7 +119,8 @@ export async function removeMember(ctx: Deps, actor: UserRow, targetId: string, 
     });
     await updateUser(trx, target.id, { account_id: personalAccountId, account_role: 'owner' }, now);
     // Their tokens were minted while they belonged to the account: end them now.
-    await revokeAllSessions(trx, target.id, now);
+    await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, target.id, now), 'member_removed');
+    await emitEvent(ctx, trx, 'account.member_removed', { account_id: actor.account_id, user_id: target.id, role: target.account_role });
     await recordAudit(trx, meta, {
       action: 'account.member_removed',
       userId: actor.id,
@@ -123,4 +129,5 @@ export async function removeMember(ctx: Deps, actor: UserRow, targetId: string, 
       details: { account_id: actor.account_id, role: target.account_role, new_account_id: personalAccountId },
     });
   });
+  ctx.jobs.notify();
 }

@@ -5,6 +5,7 @@ import type { InviteCodeRow } from '../../db/schema.js';
 import { addDays } from '../../lib/clock.js';
 import type { Executor } from '../../db/database.js';
 import { insertAccountWithFreshDisplayCode, insertSubscription } from './accounts.repo.js';
+import { emitEvent } from '../events/emit-event.js';
 
 export const STANDARD_TRIAL_PLAN = 'pro';
 const DISPLAY_CODE_LENGTH = 8;
@@ -21,7 +22,14 @@ export interface PersonalAccountInput {
 export async function createPersonalAccount(db: Executor, input: PersonalAccountInput): Promise<string> {
   const accountId = randomUUID();
   await insertAccountWithFreshDisplayCode(db, { id: accountId, name: `${input.ownerName}'s Account`, ownerId: input.ownerId, codeLength: DISPLAY_CODE_LENGTH });
-  await insertSubscription(db, { account_id: accountId, ...subscriptionTerms(input) });
+  const subscription = await insertSubscription(db, { account_id: accountId, ...subscriptionTerms(input) });
+  await emitEvent({ clock: { now: () => input.now } }, db, 'subscription.created', {
+    id: subscription.id,
+    account_id: accountId,
+    plan: subscription.plan,
+    status: subscription.status,
+    current_period_end: subscription.current_period_end?.toISOString() ?? null,
+  });
   return accountId;
 }
 

@@ -6,6 +6,9 @@ import { normalizeEmail } from '../../lib/email-address.js';
 import { Errors } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { revokeAllSessions } from '../sessions/sessions.repo.js';
+import { emitEvent } from '../events/emit-event.js';
+import { emitSessionsRevoked } from '../events/session-events.js';
+import { toUserResponse } from '../users/user.schemas.js';
 import { findUserByEmail, findUserById, updateUser } from '../users/users.repo.js';
 import { searchUsers as selectUsers, lockUsers } from './admin-users.repo.js';
 import { checkPage, type PageRequest } from './paging.js';
@@ -69,7 +72,9 @@ export async function updateUserAsAdmin(
     if (Object.keys(update).length === 0) return user;
 
     const updated = await updateUser(trx, user.id, update, now);
-    if (update.is_active === false) await revokeAllSessions(trx, user.id, now);
+    if (update.is_active === false) await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, user.id, now), 'user_deactivated');
+    const event = update.is_active === false ? 'user.deactivated' : update.is_active === true ? 'user.reactivated' : 'user.updated';
+    await emitEvent(ctx, trx, event, toUserResponse(updated));
     await recordAudit(trx, meta, {
       action: 'admin.user_updated',
       userId: actorId,

@@ -30,6 +30,13 @@ export const AUDIT_ACTIONS = [
   'admin.user_updated',
   'admin.invite_codes_created',
   'admin.setting_changed',
+  // Webhooks (modules/webhooks)
+  'webhook.endpoint_created',
+  'webhook.endpoint_updated',
+  'webhook.endpoint_deleted',
+  'webhook.secret_rotated',
+  'webhook.test_sent',
+  'webhook.endpoint_disabled',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -2,6 +2,9 @@
 // change, on request), and spending the token.
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
+import { emitEvent } from '../events/emit-event.js';
+import { toUserResponse } from '../users/user.schemas.js';
+import { findUserById } from '../users/users.repo.js';
 import { Errors } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/random.js';
 import { recordAudit } from '../audit/audit.repo.js';
@@ -53,7 +56,10 @@ export async function verifyEmail(ctx: AppContext, token: unknown, meta: Request
     // the current one. Throwing rolls the token back too; it stays unusable all the same.
     if (outcome === 'email_changed') throw Errors.invalidOrExpiredVerificationToken();
     await recordAudit(trx, meta, { action: 'auth.email_verified', userId: spent.user_id, resourceType: 'user', resourceId: spent.user_id });
+    const verified = await findUserById(trx, spent.user_id);
+    if (verified) await emitEvent(ctx, trx, 'user.email_verified', toUserResponse(verified));
   });
+  ctx.jobs.notify();
 }
 
 /** The reference's `if not token`: Python's falsy values. Anything else is judged as a token. */

@@ -24,9 +24,11 @@ export async function login(ctx: AppContext, emailInput: string, password: strin
   }
   // An inactive user is refused by completeSignIn (403), the one place that rule lives.
   const rehashedPassword = needsRehash ? await ctx.passwords.hash(password) : undefined;
-  return ctx.db.transaction().execute((trx) =>
+  const tokens = await ctx.db.transaction().execute((trx) =>
     completeSignIn(ctx, trx, user, { method: 'pwd', audit: { action: 'auth.login' }, rehashedPassword }, meta),
   );
+  ctx.jobs.notify(); // session.created
+  return tokens;
 }
 
 async function recordFailure(

@@ -7,6 +7,8 @@ import { normalizeEmail } from '../../lib/email-address.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { retireResetTokens } from '../passwords/passwords.repo.js';
 import { findUserByEmail, updateUser } from '../users/users.repo.js';
+import { emitEvent } from '../events/emit-event.js';
+import { toUserResponse } from '../users/user.schemas.js';
 import { queueVerificationEmail } from './email-verification.js';
 import { rejectPasswordless } from './login.service.js';
 import { verifyCurrentPassword } from './password-check.js';
@@ -58,6 +60,7 @@ export async function updateProfile(ctx: AppContext, user: UserRow, changes: Pro
         resourceId: user.id,
         details: { fields: Object.keys(update).filter((f) => f !== 'email_verified_at') },
       });
+      await emitEvent(ctx, trx, 'user.updated', toUserResponse(updated));
       if (newEmail) {
         // A reset link mailed to the old address must not take over the account at the new one.
         await retireResetTokens(trx, user.id, now);
@@ -65,7 +68,7 @@ export async function updateProfile(ctx: AppContext, user: UserRow, changes: Pro
       }
       return updated;
     });
-    if (newEmail) ctx.jobs.notify();
+    ctx.jobs.notify();
     return updated;
   } catch (err) {
     if (isUniqueViolation(err, 'users_email_key')) throw Errors.emailAlreadyRegistered();

@@ -23,13 +23,16 @@ declare module '../jobs/jobs.types.js' {
   }
 }
 
+/** A new event id, `msg_…`: unique, and the webhook-id of its every delivery attempt. */
+export const newEventId = (): string => `msg_${randomUUID().replace(/-/g, '')}`;
+
 export async function emitEvent<T extends EventType>(
   ctx: { clock: Clock },
   trx: Executor,
   type: T,
   data: EventPayloads[T],
 ): Promise<string> {
-  const id = `msg_${randomUUID().replace(/-/g, '')}`;
+  const id = newEventId();
   await enqueue(trx, 'event', { id, type, timestamp: ctx.clock.now().toISOString(), data });
   return id;
 }

@@ -11,6 +11,7 @@ import { randomToken } from '../../lib/random.js';
 import { findAccountName, isAccountMemberEmail } from '../accounts/accounts.repo.js';
 import { lockManager, requireAccountManager, type AssignableAccountRole } from '../accounts/accounts.service.js';
 import { recordAudit } from '../audit/audit.repo.js';
+import { emitEvent } from '../events/emit-event.js';
 import { enqueueEmail } from '../email/email-job.js';
 import { accountInviteMessage } from '../email/templates.js';
 import {
@@ -61,6 +62,13 @@ export async function createAccountInvite(ctx: Deps, actor: UserRow, input: Acco
           resourceType: 'account_invite',
           resourceId: invite.id,
           details: { account_id: actor.account_id, email, role: input.role, replaced_invite_ids: replaced },
+        });
+        await emitEvent(ctx, trx, 'account.invite_created', {
+          id: invite.id,
+          account_id: actor.account_id,
+          email,
+          role: input.role,
+          expires_at: invite.expires_at.toISOString(),
         });
         return invite;
       });

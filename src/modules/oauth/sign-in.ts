@@ -9,6 +9,9 @@ import { queueVerificationEmail } from '../auth/email-verification.js';
 import { claimInvites } from '../auth/registration.service.js';
 import { completeSignIn, type SignInResult } from '../auth/sign-in.js';
 import { revokeAllSessions } from '../sessions/sessions.repo.js';
+import { emitEvent } from '../events/emit-event.js';
+import { emitSessionsRevoked } from '../events/session-events.js';
+import { toUserResponse } from '../users/user.schemas.js';
 import { createUser } from '../users/create-user.js';
 import { findUserByEmail, updateUser } from '../users/users.repo.js';
 import type { ProviderIdentity } from './code-exchange.js';
@@ -38,7 +41,7 @@ export async function signInWithIdentity(
     if (!isUniqueViolation(err)) throw err;
     result = await attempt();
   }
-  if (result.queuedEmail) ctx.jobs.notify();
+  ctx.jobs.notify(); // the session.created event, and any email
   return result.tokens;
 }
 
@@ -62,7 +65,7 @@ async function signIn(
       if (!identity.emailVerified) throw Errors.accountExistsUnverifiedEmail();
       if (!existing.is_active) throw Errors.inactiveUser();
       const reclaimed = existing.email_verified_at === null;
-      user = reclaimed ? await reclaimUnverifiedUser(trx, existing, now) : existing;
+      user = reclaimed ? await reclaimUnverifiedUser(ctx, trx, existing, now) : existing;
       outcome = { kind: 'link', reclaimed };
     } else {
       ({ user, queuedEmail } = await registerUser(ctx, trx, identity, invites, meta));
@@ -80,9 +83,11 @@ async function signIn(
  * account squatted before its owner arrived). Their password and sessions go, and the
  * provider's verification stands in for theirs.
  */
-async function reclaimUnverifiedUser(trx: Executor, user: UserRow, now: Date): Promise<UserRow> {
-  await revokeAllSessions(trx, user.id, now);
-  return updateUser(trx, user.id, { password_hash: null, must_change_password: false, email_verified_at: now }, now);
+async function reclaimUnverifiedUser(ctx: AppContext, trx: Executor, user: UserRow, now: Date): Promise<UserRow> {
+  await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, user.id, now), 'account_reclaimed');
+  const updated = await updateUser(trx, user.id, { password_hash: null, must_change_password: false, email_verified_at: now }, now);
+  await emitEvent(ctx, trx, 'user.email_verified', toUserResponse(updated));
+  return updated;
 }
 
 /** A new user with no password, under the same invite rules as POST /auth/register. */

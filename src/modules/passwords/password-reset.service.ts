@@ -62,4 +62,5 @@ export async function resetPassword(ctx: AppContext, input: { token: string; new
     await replacePassword(trx, user.id, passwordHash, now);
     await recordAudit(trx, meta, { action: 'auth.password_reset.complete', userId: user.id, resourceType: 'user', resourceId: user.id });
   });
+  ctx.jobs.notify();
 }

@@ -8,6 +8,9 @@ import { LOCKOUT_CLEARED } from '../auth/lockout.repo.js';
 import { rejectPasswordless } from '../auth/login.service.js';
 import { verifyCurrentPassword } from '../auth/password-check.js';
 import { revokeAllSessions } from '../sessions/sessions.repo.js';
+import { emitEvent } from '../events/emit-event.js';
+import { emitSessionsRevoked } from '../events/session-events.js';
+import { toUserResponse } from '../users/user.schemas.js';
 import { updateUser } from '../users/users.repo.js';
 import { retireResetTokens } from './passwords.repo.js';
 import type { Executor } from '../../db/database.js';
@@ -30,6 +33,7 @@ export async function changePassword(
     await replacePassword(trx, user.id, passwordHash, now);
     await recordAudit(trx, meta, { action: 'auth.password_change', userId: user.id, resourceType: 'user', resourceId: user.id });
   });
+  ctx.jobs.notify();
 }
 
 /**
@@ -39,12 +43,15 @@ export async function changePassword(
  * the change.
  */
 export async function replacePassword(trx: Executor, userId: string, passwordHash: string, now: Date): Promise<void> {
-  await updateUser(
+  const updated = await updateUser(
     trx,
     userId,
     { password_hash: passwordHash, must_change_password: false, ...LOCKOUT_CLEARED },
     now,
   );
-  await revokeAllSessions(trx, userId, now);
+  const revoked = await revokeAllSessions(trx, userId, now);
   await retireResetTokens(trx, userId, now);
+  const at = { clock: { now: () => now } };
+  await emitEvent(at, trx, 'user.password_changed', toUserResponse(updated));
+  await emitSessionsRevoked(at, trx, revoked, 'password_changed');
 }

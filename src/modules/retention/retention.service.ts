@@ -30,6 +30,7 @@ import {
   type FamilyPurge,
 } from '../sessions/sessions.repo.js';
 import type { SpentRows } from './spent-rows.repo.js';
+import { countFinishedDeliveries, purgeFinishedDeliveries } from '../webhooks/webhooks.repo.js';
 
 /**
  * A family goes once its newest token expired this long ago, not at the very second: another
@@ -129,6 +130,7 @@ function purges(config: AppContext['config']): Purge[] {
   }
   list.push(
     simplePurge('jobs', `finished (sent or failed) over ${FINISHED_JOB_DAYS} days ago`, (now) => addDays(now, -FINISHED_JOB_DAYS), purgeFinishedJobs, countFinishedJobs),
+    simplePurge('webhook_deliveries', `finished (succeeded or failed) over ${FINISHED_JOB_DAYS} days ago`, (now) => addDays(now, -FINISHED_JOB_DAYS), purgeFinishedDeliveries, countFinishedDeliveries),
   );
   return list;
 }

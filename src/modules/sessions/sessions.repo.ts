@@ -122,21 +122,33 @@ export async function findPresentedToken(db: Executor, tokenHash: string): Promi
   return result.rows[0];
 }
 
-/** Ends a session and its refresh tokens; true when it was still live. */
-export async function revokeSession(db: Executor, sessionId: string, now: Date): Promise<boolean> {
-  const result = await sql<{ id: string }>`
+/** A session just ended (for its session.revoked event). */
+export interface RevokedSession {
+  id: string;
+  user_id: string;
+  created_at: Date;
+  ip: string | null;
+  user_agent: string | null;
+  aal: Aal;
+  amr: string[];
+}
+
+/** Ends a session and its refresh tokens; the session when it was still live. */
+export async function revokeSession(db: Executor, sessionId: string, now: Date): Promise<RevokedSession | undefined> {
+  const result = await sql<RevokedSession>`
     WITH t AS (UPDATE refresh_tokens SET revoked_at = ${now} WHERE session_id = ${sessionId} AND revoked_at IS NULL)
-    UPDATE sessions SET revoked_at = ${now} WHERE id = ${sessionId} AND revoked_at IS NULL RETURNING id
+    UPDATE sessions SET revoked_at = ${now} WHERE id = ${sessionId} AND revoked_at IS NULL RETURNING id, user_id, created_at, ip, user_agent, aal, amr
   `.execute(db);
-  return result.rows.length > 0;
+  return result.rows[0];
 }
 
 /** Every session of the user: password change or reset, deactivation, suspected theft. */
-export async function revokeAllSessions(db: Executor, userId: string, now: Date): Promise<void> {
-  await sql`
-    WITH s AS (UPDATE sessions SET revoked_at = ${now} WHERE user_id = ${userId} AND revoked_at IS NULL)
-    UPDATE refresh_tokens SET revoked_at = ${now} WHERE user_id = ${userId} AND revoked_at IS NULL
+export async function revokeAllSessions(db: Executor, userId: string, now: Date): Promise<RevokedSession[]> {
+  const result = await sql<RevokedSession>`
+    WITH t AS (UPDATE refresh_tokens SET revoked_at = ${now} WHERE user_id = ${userId} AND revoked_at IS NULL)
+    UPDATE sessions SET revoked_at = ${now} WHERE user_id = ${userId} AND revoked_at IS NULL RETURNING id, user_id, created_at, ip, user_agent, aal, amr
   `.execute(db);
+  return result.rows;
 }
 
 export async function findSessionOfToken(db: Executor, tokenHash: string): Promise<{ session_id: string; user_id: string } | undefined> {

@@ -6,6 +6,8 @@ import { addDays } from '../../lib/clock.js';
 import { Errors, type AppError } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/random.js';
 import { recordAudit } from '../audit/audit.repo.js';
+import { emitEvent } from '../events/emit-event.js';
+import { emitSessionsRevoked, sessionEventData } from '../events/session-events.js';
 import {
   findPresentedToken,
   findSessionOfToken,
@@ -65,6 +67,10 @@ export async function startSession(
     aal: assurance.aal,
     amr: assurance.amr,
   });
+  await emitEvent(deps, db, 'session.created', sessionEventData({
+    id: sessionId, user_id: user.id, created_at: refresh.issuedAt,
+    ip: meta.ip, user_agent: meta.userAgent?.slice(0, USER_AGENT_KEPT) ?? null, aal: assurance.aal, amr: assurance.amr,
+  }));
   const access = await deps.tokens.issue('access', user.id, { sid: sessionId, aal: assurance.aal, amr: assurance.amr });
   return tokenPair(access.token, refresh.token, user.must_change_password);
 }
@@ -131,6 +137,7 @@ export async function refreshSession(ctx: AppContext, presented: unknown, meta: 
   const endedSession = await ctx.db.transaction().execute(async (trx) => {
     const revoked = await revokeSession(trx, token.session_id, now);
     if (!revoked) return false;
+    await emitSessionsRevoked(ctx, trx, [revoked], 'refresh_token_reuse');
     await recordAudit(trx, null, {
       action: 'auth.refresh_token_reuse',
       userId: token.user_id,
@@ -141,6 +148,7 @@ export async function refreshSession(ctx: AppContext, presented: unknown, meta: 
   });
   // `reuse` counts what the audit log records: a leaked token that ended a live session.
   ctx.metrics.refreshes.inc(endedSession ? 'reuse' : 'refused');
+  if (endedSession) ctx.jobs.notify();
   throw Errors.refreshTokenRevoked();
 }
 
@@ -172,9 +180,11 @@ export async function logout(ctx: AppContext, presented: unknown, meta: RequestM
   const token = await findSessionOfToken(ctx.db, hashSecret(claims.jti));
   if (!token || token.user_id !== claims.sub) return;
   await ctx.db.transaction().execute(async (trx) => {
-    await revokeSession(trx, token.session_id, ctx.clock.now());
+    const revoked = await revokeSession(trx, token.session_id, ctx.clock.now());
+    await emitSessionsRevoked(ctx, trx, revoked ? [revoked] : [], 'logout');
     await recordAudit(trx, meta, { action: 'auth.logout', userId: token.user_id, resourceType: 'session', resourceId: token.session_id });
   });
+  ctx.jobs.notify();
 }
 
 const tokenPair = (access: string, refresh: string, mustChangePassword: boolean): TokenPair => ({

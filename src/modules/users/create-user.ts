@@ -13,6 +13,8 @@ import { recordAudit } from '../audit/audit.repo.js';
 import { markAccountInviteAccepted } from '../invites/account-invites.repo.js';
 import { markInviteCodeUsed } from '../invites/invite-codes.repo.js';
 import { findUserByEmail, insertUser } from './users.repo.js';
+import { emitEvent } from '../events/emit-event.js';
+import { toUserResponse } from './user.schemas.js';
 import type { Executor } from '../../db/database.js';
 
 export interface NewUserInput {
@@ -68,5 +70,7 @@ export async function createUser(
     resourceId: user.id,
     details: { account_id: accountId, ...input.audit.details },
   });
+  await emitEvent(ctx, trx, 'user.created', toUserResponse(user));
+  if (accountInvite) await emitEvent(ctx, trx, 'account.member_added', { account_id: accountId, user_id: user.id, role: user.account_role });
   return user;
 }

@@ -1,0 +1,32 @@
+// session.created / session.revoked data from a session row, and the one call that announces
+// sessions ended by a change (logout, password change or reset, deactivation, removal).
+import type { Executor } from '../../db/database.js';
+import type { Clock } from '../../lib/clock.js';
+import { emitEvent } from './emit-event.js';
+import type { SessionEventData } from './event-types.js';
+
+/** What a session row offers; the recording columns (ip, user_agent, aal, amr) may be absent. */
+export interface SessionSource {
+  id: string;
+  user_id: string;
+  created_at: Date;
+  ip?: string | null;
+  user_agent?: string | null;
+  aal?: string | null;
+  amr?: string[] | null;
+}
+
+export const sessionEventData = (session: SessionSource): SessionEventData => ({
+  id: session.id,
+  user_id: session.user_id,
+  created_at: session.created_at.toISOString(),
+  ip: session.ip ?? null,
+  user_agent: session.user_agent ?? null,
+  aal: session.aal ?? 'aal1',
+  amr: session.amr ?? [],
+});
+
+/** One session.revoked per session, in the transaction that ended them. */
+export async function emitSessionsRevoked(ctx: { clock: Clock }, trx: Executor, sessions: readonly SessionSource[], reason: string): Promise<void> {
+  for (const session of sessions) await emitEvent(ctx, trx, 'session.revoked', { ...sessionEventData(session), reason });
+}

@@ -1,0 +1,200 @@
+// Webhooks on the job queue: two kinds.
+//
+// - `event` (written by emitEvent in the change's transaction): the fan-out. One transaction
+//   writes a delivery row for every enabled endpoint subscribed to the type.
+// - `webhook`: one attempt at one delivery. Deliveries of an endpoint go out one at a time, in
+//   order of creation: only the endpoint's active delivery has a job. When it ends (delivered,
+//   or given up) the same transaction hands the endpoint to its next pending delivery and
+//   queues that one's job. So a later event never overtakes an earlier one waiting for a retry,
+//   and the job's attempt number is the delivery's: the queue's retry schedule (stepSchedule),
+//   leases and restarts apply per delivery as they do for email.
+//
+// Every attempt carries the event's `msg_…` id as `webhook-id`; a delivery that exhausts the
+// schedule (about 3 days) disables its endpoint, with an audit event.
+import type { AppContext } from '../../context.js';
+import type { Executor } from '../../db/database.js';
+import { recordAudit } from '../audit/audit.repo.js';
+import type { EventJobPayload } from '../events/emit-event.js';
+import { stepSchedule } from '../jobs/job-queue.js';
+import { enqueue } from '../jobs/jobs.repo.js';
+import { PermanentJobError } from '../jobs/jobs.types.js';
+import {
+  failPendingDeliveries,
+  findDelivery,
+  findEndpoint,
+  insertDelivery,
+  lockSubscribedEndpoints,
+  nextPendingDelivery,
+  recordAttempt,
+  updateEndpoint,
+  type EndpointRow,
+} from './webhooks.repo.js';
+import { createWebhookSender, type WebhookSender } from './webhook-sender.js';
+import { systemResolver, type Resolver } from './url-guard.js';
+
+declare module '../jobs/jobs.types.js' {
+  interface JobPayloads {
+    webhook: { delivery_id: string };
+  }
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+/** The contract's schedule: after about 5 s, 1 min, 5 min, 30 min, 2 h, 6 h, then every 12 h. */
+export const RETRY_DELAYS_MS = [5 * SECOND, MINUTE, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 6 * HOUR, 12 * HOUR] as const;
+/** For up to 3 days: then the delivery is given up and its endpoint disabled. */
+export const GIVE_UP_AFTER_MS = 72 * HOUR;
+export const TIMEOUT_MS = 10 * SECOND;
+
+export interface WebhookDeliveryOptions {
+  /** Delays between attempts; the last repeats. */
+  retryDelaysMs: readonly number[];
+  /** No retry is scheduled later than this after the first attempt. */
+  giveUpAfterMs: number;
+  /** An attempt without a 2xx answer within this fails. */
+  timeoutMs: number;
+  /** A delivery claimed by an instance that died is retried this long after the claim. */
+  leaseSeconds: number;
+  resolver: Resolver;
+}
+
+export const DEFAULT_DELIVERY_OPTIONS: WebhookDeliveryOptions = {
+  retryDelaysMs: RETRY_DELAYS_MS,
+  giveUpAfterMs: GIVE_UP_AFTER_MS,
+  timeoutMs: TIMEOUT_MS,
+  leaseSeconds: 60,
+  resolver: systemResolver,
+};
+
+/** Attempts in all: the first, then each retry whose (nominal) time is within giveUpAfterMs.
+ *  The default schedule: 12 attempts, the last about 68.6 hours after the first. */
+export function maxAttempts(delaysMs: readonly number[], giveUpAfterMs: number): number {
+  let attempts = 1;
+  let elapsed = 0;
+  for (;;) {
+    elapsed += delaysMs[Math.min(attempts, delaysMs.length) - 1]!;
+    if (elapsed > giveUpAfterMs) return attempts;
+    attempts += 1;
+  }
+}
+
+export const DISABLED_ERROR = 'Endpoint disabled';
+
+type Deps = Pick<AppContext, 'db' | 'config' | 'log' | 'metrics' | 'secrets' | 'clock'>;
+
+/**
+ * Queues `event` for one endpoint (row-locked by the caller): the delivery row, and its job if
+ * the endpoint has no delivery in progress. False when the endpoint already has this event.
+ */
+export async function queueDelivery(trx: Executor, endpoint: EndpointRow, event: EventJobPayload): Promise<boolean> {
+  const body = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
+  const deliveryId = await insertDelivery(trx, { endpointId: endpoint.id, eventId: event.id, type: event.type, body });
+  if (!deliveryId) return false;
+  if (endpoint.active_delivery_id === null) {
+    await updateEndpoint(trx, endpoint.id, { active_delivery_id: deliveryId });
+    endpoint.active_delivery_id = deliveryId;
+    await enqueue(trx, 'webhook', { delivery_id: deliveryId });
+  }
+  return true;
+}
+
+/** Ends an endpoint's deliveries (disabled by an admin, or by failing for 3 days). Endpoint row-locked. */
+export async function stopDeliveries(trx: Executor, endpointId: string, reason: string): Promise<void> {
+  await failPendingDeliveries(trx, endpointId, reason);
+  await updateEndpoint(trx, endpointId, { active_delivery_id: null });
+}
+
+/** The secret box purpose of an endpoint's secrets (current and previous: the same row's). */
+export const secretPurpose = (endpointId: string): string => `webhook-secret:${endpointId}`;
+
+/** The secrets that sign now: the current one, and the previous one during its grace period. */
+export function signingSecrets(deps: Pick<AppContext, 'secrets'>, endpoint: EndpointRow, now: Date): string[] {
+  const secrets = [deps.secrets.open(endpoint.secret, secretPurpose(endpoint.id))];
+  if (endpoint.previous_secret && endpoint.previous_secret_expires_at && endpoint.previous_secret_expires_at > now) {
+    secrets.push(deps.secrets.open(endpoint.previous_secret, secretPurpose(endpoint.id)));
+  }
+  return secrets;
+}
+
+export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, options: Partial<WebhookDeliveryOptions> = {}): void {
+  const settings = { ...DEFAULT_DELIVERY_OPTIONS, ...options };
+  const attemptsAllowed = maxAttempts(settings.retryDelaysMs, settings.giveUpAfterMs);
+  const sender: WebhookSender = createWebhookSender({
+    timeoutMs: settings.timeoutMs,
+    allowInsecure: deps.config.webhookAllowInsecureUrls,
+    resolver: settings.resolver,
+  });
+  const { db, log, metrics } = deps;
+  queue.register({
+    kind: 'event',
+    // Only database work: a failure is the database's, retried at the poll interval.
+    maxAttempts: 50,
+    retryDelayMs: stepSchedule([deps.config.outboxPollIntervalMs, 10 * SECOND, MINUTE]),
+    leaseSeconds: 60,
+    async run(job) {
+      const event = job.payload;
+      await db.transaction().execute(async (trx) => {
+        for (const endpoint of await lockSubscribedEndpoints(trx, event.type)) await queueDelivery(trx, endpoint, event);
+      });
+    },
+    describe: (payload) => ({ event: payload.type, eventId: payload.id }),
+  });
+  queue.register({
+    kind: 'webhook',
+    maxAttempts: attemptsAllowed,
+    retryDelayMs: stepSchedule(settings.retryDelaysMs),
+    leaseSeconds: settings.leaseSeconds,
+    async run(job) {
+      const delivery = await findDelivery(db, job.payload.delivery_id);
+      if (!delivery || delivery.status !== 'pending') return;
+      const endpoint = await findEndpoint(db, delivery.endpoint_id);
+      if (!endpoint || endpoint.active_delivery_id !== delivery.id) return;
+
+      const now = deps.clock.now();
+      const attempt = await sender.send(endpoint.url, {
+        id: delivery.event_id,
+        body: delivery.body,
+        secrets: signingSecrets(deps, endpoint, now),
+        // The wire timestamp is the real time of the attempt: receivers check it against theirs.
+        now: new Date(),
+      });
+      const last = !attempt.ok && job.attempt >= attemptsAllowed;
+      const status = attempt.ok ? 'succeeded' : last ? 'failed' : 'pending';
+      let disabled = false;
+      await db.transaction().execute(async (trx) => {
+        const locked = await findEndpoint(trx, endpoint.id, true);
+        await recordAttempt(trx, delivery.id, {
+          number: job.attempt,
+          status,
+          responseStatus: attempt.status,
+          durationMs: attempt.durationMs,
+          error: attempt.error,
+          at: now,
+        });
+        if (status === 'pending' || !locked || locked.active_delivery_id !== delivery.id) return;
+        if (status === 'failed') {
+          // Failing since the first attempt of this delivery, about 3 days ago.
+          disabled = true;
+          await updateEndpoint(trx, locked.id, { enabled: false, updated_at: now });
+          await stopDeliveries(trx, locked.id, DISABLED_ERROR);
+          await recordAudit(trx, null, {
+            action: 'webhook.endpoint_disabled',
+            resourceType: 'webhook_endpoint',
+            resourceId: locked.id,
+            details: { url: locked.url, reason: 'failing for 3 days', last_error: attempt.error },
+          });
+          return;
+        }
+        const next = (await nextPendingDelivery(trx, locked.id)) ?? null;
+        await updateEndpoint(trx, locked.id, { active_delivery_id: next });
+        if (next) await enqueue(trx, 'webhook', { delivery_id: next });
+      });
+      metrics.webhookDeliveries.inc(attempt.ok ? 'sent' : last ? 'failed' : 'retry');
+      if (disabled) log.warn({ webhook: { endpoint: endpoint.id } }, 'webhook endpoint disabled after failing for 3 days');
+      if (!attempt.ok) throw last ? new PermanentJobError(attempt.error ?? 'failed') : new Error(attempt.error ?? 'failed');
+    },
+    describe: (payload) => ({ delivery: payload.delivery_id }),
+    close: () => sender.close(),
+  });
+}

@@ -1,0 +1,149 @@
+// The webhooks tables: endpoints and their deliveries (migrations/0007_webhooks.sql).
+import { sql, type Selectable } from 'kysely';
+import type { Executor } from '../../db/database.js';
+import type { WebhookDeliveriesTable, WebhookEndpointsTable } from '../../db/schema.js';
+
+export type EndpointRow = Selectable<WebhookEndpointsTable>;
+export type DeliveryRow = Selectable<WebhookDeliveriesTable>;
+
+export async function insertEndpoint(
+  db: Executor,
+  row: { id: string; url: string; description: string | null; events: string[] | null; secret: string; now: Date },
+): Promise<EndpointRow> {
+  return db
+    .insertInto('webhook_endpoints')
+    .values({ id: row.id, url: row.url, description: row.description, events: row.events, secret: row.secret, created_at: row.now, updated_at: row.now })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function listEndpoints(db: Executor): Promise<EndpointRow[]> {
+  return db.selectFrom('webhook_endpoints').selectAll().orderBy('created_at').orderBy('id').execute();
+}
+
+/** `forUpdate`: row-locked for the rest of the transaction (every change of an endpoint's
+ *  deliveries or secret takes this lock first, so they happen one after another). */
+export async function findEndpoint(db: Executor, id: string, forUpdate = false): Promise<EndpointRow | undefined> {
+  let query = db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id);
+  if (forUpdate) query = query.forUpdate();
+  return query.executeTakeFirst();
+}
+
+export async function updateEndpoint(
+  db: Executor,
+  id: string,
+  changes: Partial<Pick<EndpointRow, 'url' | 'description' | 'events' | 'enabled' | 'secret' | 'previous_secret' | 'previous_secret_expires_at' | 'active_delivery_id'>> & { updated_at?: Date },
+): Promise<EndpointRow> {
+  return db.updateTable('webhook_endpoints').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function deleteEndpoint(db: Executor, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('webhook_endpoints').where('id', '=', id).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+/** The enabled endpoints that receive `type`, row-locked (fan-out). */
+export async function lockSubscribedEndpoints(db: Executor, type: string): Promise<EndpointRow[]> {
+  return db
+    .selectFrom('webhook_endpoints')
+    .selectAll()
+    .where('enabled', '=', true)
+    .where((eb) => eb.or([eb('events', 'is', null), eb(sql<string>`${type}`, '=', sql<string>`ANY(events)`)]))
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+}
+
+/** A new pending delivery; undefined when the endpoint already has this event (a retried fan-out). */
+export async function insertDelivery(
+  db: Executor,
+  row: { endpointId: string; eventId: string; type: string; body: string },
+): Promise<string | undefined> {
+  const inserted = await db
+    .insertInto('webhook_deliveries')
+    .values({ endpoint_id: row.endpointId, event_id: row.eventId, type: row.type, body: row.body })
+    .onConflict((oc) => oc.columns(['endpoint_id', 'event_id']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return inserted?.id;
+}
+
+export async function findDelivery(db: Executor, id: string): Promise<DeliveryRow | undefined> {
+  return db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The endpoint's oldest pending delivery (the next to go out). */
+export async function nextPendingDelivery(db: Executor, endpointId: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('webhook_deliveries')
+    .select('id')
+    .where('endpoint_id', '=', endpointId)
+    .where('status', '=', 'pending')
+    .orderBy('seq')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.id;
+}
+
+/** Records one attempt: still pending (a retry follows), succeeded or failed (given up). */
+export async function recordAttempt(
+  db: Executor,
+  id: string,
+  attempt: { number: number; status: 'pending' | 'succeeded' | 'failed'; responseStatus: number | null; durationMs: number; error: string | null; at: Date },
+): Promise<void> {
+  await db
+    .updateTable('webhook_deliveries')
+    .set({
+      attempts: attempt.number,
+      status: attempt.status,
+      response_status: attempt.responseStatus,
+      duration_ms: attempt.durationMs,
+      error: attempt.error,
+      last_attempt_at: attempt.at,
+      finished_at: attempt.status === 'pending' ? null : sql<Date>`now()`,
+    })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .execute();
+}
+
+/** Gives up every pending delivery of an endpoint (it was disabled); returns how many. */
+export async function failPendingDeliveries(db: Executor, endpointId: string, error: string): Promise<number> {
+  const result = await db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'failed', error, finished_at: sql<Date>`now()` })
+    .where('endpoint_id', '=', endpointId)
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** The delivery log, newest first, paged with limit/offset. */
+export async function listDeliveries(db: Executor, endpointId: string, page: { limit: number; offset: number }): Promise<DeliveryRow[]> {
+  return db
+    .selectFrom('webhook_deliveries')
+    .selectAll()
+    .where('endpoint_id', '=', endpointId)
+    .orderBy('seq', 'desc')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute();
+}
+
+/** Retention: deletes up to `limit` finished deliveries that finished before `before`. */
+export async function purgeFinishedDeliveries(db: Executor, before: Date, limit: number): Promise<number> {
+  const result = await sql`
+    DELETE FROM webhook_deliveries
+     WHERE id IN (SELECT id FROM webhook_deliveries
+                   WHERE status <> 'pending' AND finished_at < ${before}
+                   LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+  `.execute(db);
+  return Number(result.numAffectedRows ?? 0n);
+}
+
+export async function countFinishedDeliveries(db: Executor, before: Date): Promise<number> {
+  const result = await sql<{ n: number }>`
+    SELECT count(*)::int AS n FROM webhook_deliveries WHERE status <> 'pending' AND finished_at < ${before}
+  `.execute(db);
+  return result.rows[0]?.n ?? 0;
+}
