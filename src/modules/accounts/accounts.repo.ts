@@ -75,20 +75,53 @@ export async function isAccountMemberEmail(db: Executor, accountId: string, emai
  *  CONFLICT DO NOTHING retries one without aborting the transaction. */
 export async function insertAccountWithFreshDisplayCode(
   db: Executor,
-  account: { id: string; name: string; ownerId: string; codeLength: number },
+  account: { id: string; name: string; ownerId: string | null; codeLength: number },
 ): Promise<void> {
-  for (let attempt = 0; attempt < 10; attempt++) {
+  await insertAccountsWithFreshDisplayCodes(db, [account]);
+}
+
+/** The batch form (an import): one multi-row statement per attempt; only the accounts whose
+ *  random code clashed are tried again. */
+export async function insertAccountsWithFreshDisplayCodes(
+  db: Executor,
+  accounts: Array<{ id: string; name: string; ownerId: string | null; codeLength: number; createdAt?: Date }>,
+): Promise<void> {
+  let pending = accounts;
+  for (let attempt = 0; attempt < 10 && pending.length > 0; attempt++) {
     const inserted = await db
       .insertInto('accounts')
-      .values({ id: account.id, name: account.name, display_code: randomCode(account.codeLength), owner_id: account.ownerId })
+      .values(
+        pending.map((account) => ({
+          id: account.id,
+          name: account.name,
+          display_code: randomCode(account.codeLength),
+          owner_id: account.ownerId,
+          ...(account.createdAt ? { created_at: account.createdAt } : {}),
+        })),
+      )
       .onConflict((oc) => oc.column('display_code').doNothing())
       .returning('id')
-      .executeTakeFirst();
-    if (inserted) return;
+      .execute();
+    if (inserted.length === pending.length) return;
+    const done = new Set(inserted.map((row) => row.id));
+    pending = pending.filter((account) => !done.has(account.id));
   }
-  throw new Error('could not find a free account display code');
+  if (pending.length > 0) throw new Error('could not find a free account display code');
+}
+
+/** Makes each user the owner of the account named beside it. */
+export async function setAccountOwners(db: Executor, owners: Array<{ accountId: string; ownerId: string }>): Promise<void> {
+  if (owners.length === 0) return;
+  await sql`
+    UPDATE accounts SET owner_id = o.owner_id
+      FROM unnest(${owners.map((o) => o.accountId)}::uuid[], ${owners.map((o) => o.ownerId)}::uuid[]) AS o(account_id, owner_id)
+     WHERE accounts.id = o.account_id`.execute(db);
 }
 
 export async function insertSubscription(db: Executor, subscription: Insertable<SubscriptionsTable>): Promise<void> {
-  await db.insertInto('subscriptions').values(subscription).execute();
+  await insertSubscriptions(db, [subscription]);
+}
+
+export async function insertSubscriptions(db: Executor, subscriptions: Array<Insertable<SubscriptionsTable>>): Promise<void> {
+  if (subscriptions.length > 0) await db.insertInto('subscriptions').values(subscriptions).execute();
 }

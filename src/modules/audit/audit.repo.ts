@@ -34,6 +34,28 @@ export async function recordAudit(db: Executor, meta: RequestMeta | null, event:
   ]);
 }
 
+/** Many events of one request in one multi-row statement (an import batch). */
+export async function recordAudits(db: Executor, meta: RequestMeta | null, events: AuditEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  if (events.length === 1) return recordAudit(db, meta, events[0]!);
+  const ip = meta?.ip ?? null;
+  const userAgent = meta?.userAgent?.slice(0, MAX_USER_AGENT) ?? null;
+  await db
+    .insertInto('audit_logs')
+    .values(
+      events.map((event) => ({
+        user_id: event.userId ?? null,
+        action: event.action,
+        resource_type: event.resourceType ?? null,
+        resource_id: event.resourceId ?? null,
+        ip,
+        user_agent: userAgent,
+        details: JSON.stringify(event.details ?? {}),
+      })),
+    )
+    .execute();
+}
+
 // ---- retention (modules/retention): AUDIT_RETENTION_DAYS --------------------------------
 
 /** Deletes up to `limit` audit events recorded before `before`; returns how many. */

@@ -86,5 +86,17 @@ export async function insertOAuthIdentity(
     .execute();
 }
 
+/** Many identities in one multi-row statement (an import batch). */
+export async function insertOAuthIdentities(
+  db: Executor,
+  identities: Array<{ userId: string; provider: string; subject: string; email: string | null; now: Date }>,
+): Promise<void> {
+  if (identities.length === 0) return;
+  await db
+    .insertInto('oauth_identities')
+    .values(identities.map((identity) => ({ user_id: identity.userId, provider: identity.provider, subject: identity.subject, email: identity.email, created_at: identity.now })))
+    .execute();
+}
+
 /** Retention: authorization states used or expired over a day ago (modules/retention). */
 export const spentOAuthStates = spentRows('oauth_states', 'state_hash');

@@ -26,6 +26,12 @@ export async function insertUser(db: Executor, user: NewUser): Promise<UserRow> 
   return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
 }
 
+/** Many users in one multi-row statement (an import batch: up to a few thousand rows). */
+export async function insertUsers(db: Executor, users: NewUser[]): Promise<UserRow[]> {
+  if (users.length === 0) return [];
+  return db.insertInto('users').values(users).returningAll().execute();
+}
+
 export async function updateUser(
   db: Executor,
   id: string,
