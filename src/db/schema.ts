@@ -178,6 +178,12 @@ export interface PeriodicTasksTable {
   last_error: string | null;
 }
 
+export interface AccountImportKeysTable {
+  key: string;
+  account_id: string;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -195,6 +201,7 @@ export interface Database {
   app_secrets: AppSecretsTable;
   jobs: JobsTable;
   periodic_tasks: PeriodicTasksTable;
+  account_import_keys: AccountImportKeysTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -30,6 +30,7 @@ export const AUDIT_ACTIONS = [
   'admin.user_updated',
   'admin.invite_codes_created',
   'admin.setting_changed',
+  'admin.user_imported',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
