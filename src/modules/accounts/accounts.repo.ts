@@ -88,20 +88,15 @@ export async function insertAccountsWithFreshDisplayCodes(
 ): Promise<void> {
   let pending = accounts;
   for (let attempt = 0; attempt < 10 && pending.length > 0; attempt++) {
-    const inserted = await db
-      .insertInto('accounts')
-      .values(
-        pending.map((account) => ({
-          id: account.id,
-          name: account.name,
-          display_code: randomCode(account.codeLength),
-          owner_id: account.ownerId,
-          ...(account.createdAt ? { created_at: account.createdAt } : {}),
-        })),
-      )
-      .onConflict((oc) => oc.column('display_code').doNothing())
-      .returning('id')
-      .execute();
+    // One array per column through unnest(): a few parameters, not a few per row (bench/import.ts).
+    const { rows: inserted } = await sql<{ id: string }>`
+      INSERT INTO accounts (id, name, display_code, owner_id, created_at)
+      SELECT id, name, display_code, owner_id, COALESCE(created_at, now())
+        FROM unnest(${pending.map((a) => a.id)}::uuid[], ${pending.map((a) => a.name)}::text[],
+                    ${pending.map((a) => randomCode(a.codeLength))}::text[], ${pending.map((a) => a.ownerId)}::uuid[],
+                    ${pending.map((a) => a.createdAt ?? null)}::timestamptz[]) AS a(id, name, display_code, owner_id, created_at)
+      ON CONFLICT (display_code) DO NOTHING
+      RETURNING id`.execute(db);
     if (inserted.length === pending.length) return;
     const done = new Set(inserted.map((row) => row.id));
     pending = pending.filter((account) => !done.has(account.id));
@@ -123,5 +118,14 @@ export async function insertSubscription(db: Executor, subscription: Insertable<
 }
 
 export async function insertSubscriptions(db: Executor, subscriptions: Array<Insertable<SubscriptionsTable>>): Promise<void> {
-  if (subscriptions.length > 0) await db.insertInto('subscriptions').values(subscriptions).execute();
+  if (subscriptions.length === 0) return;
+  if (subscriptions.length === 1) {
+    await db.insertInto('subscriptions').values(subscriptions[0]!).execute();
+    return;
+  }
+  const column = <K extends keyof Insertable<SubscriptionsTable>>(key: K) => subscriptions.map((row) => row[key] ?? null);
+  await sql`
+    INSERT INTO subscriptions (account_id, plan, status, current_period_start, current_period_end)
+    SELECT * FROM unnest(${column('account_id')}::uuid[], ${column('plan')}::text[], ${column('status')}::text[],
+                         ${column('current_period_start')}::timestamptz[], ${column('current_period_end')}::timestamptz[])`.execute(db);
 }
