@@ -121,7 +121,7 @@ describe('keyhold import and export', { concurrency: true }, () => {
       });
 
       it('imports every format, refuses the bad lines by number, and exits 1', async () => {
-        const result = await cli(['import', file, '--json']);
+        const result = await cli(['import', file, '--json', '--batch-size', '3']);
         assert.equal(result.code, 1, result.stderr);
         const summary = JSON.parse(result.stdout);
         assert.equal(summary.imported, fixture.length, JSON.stringify(summary.errors));

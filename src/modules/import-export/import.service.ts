@@ -91,9 +91,17 @@ export async function importUsers(ctx: Ctx, input: Readable, options: ImportOpti
     try {
       // A real run commits batch by batch; a dry run does all of it in one transaction that
       // is rolled back, so it checks exactly what a real run would and leaves nothing behind.
+      // While one batch is being written, the next is read and checked: the database's work and
+      // this process's overlap, and no more than two batches are ever held.
       const inBatches = async (runBatch: (records: ImportRecord[]) => Promise<void>) => {
         let batch: ImportRecord[] = [];
         let lineNumber = 0;
+        let inFlight: Promise<void> | undefined;
+        const write = async (records: ImportRecord[]) => {
+          await inFlight;
+          inFlight = runBatch(records).then(() => options.onProgress?.(summary));
+          inFlight.catch(() => {}); // awaited (and rethrown) before the next batch or at the end
+        };
         const lines = createInterface({ input, crlfDelay: Infinity });
         for await (const text of lines) {
           lineNumber++;
@@ -103,12 +111,12 @@ export async function importUsers(ctx: Ctx, input: Readable, options: ImportOpti
           if (!checked.ok) refuse(checked.line, checked.reason);
           else batch.push(checked.record);
           if (batch.length >= batchSize) {
-            await runBatch(batch);
+            await write(batch);
             batch = [];
-            options.onProgress?.(summary);
           }
         }
-        if (batch.length > 0) await runBatch(batch);
+        if (batch.length > 0) await write(batch);
+        await inFlight;
       };
       const finish = async (trx: Executor) => {
         const promoted = await promoteFirstMembers(trx, ctx.clock.now(), 100);
