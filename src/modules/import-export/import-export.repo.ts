@@ -87,8 +87,8 @@ export async function insertAccountKeys(db: Executor, keys: Array<{ key: string;
 
 /**
  * The accounts this run created that still have no owner (the file named none): the member
- * whose line came first becomes the owner. Returns who, for the report (all of them: the
- * caller reads them in pages of `limit`... here, the first `limit`) and how many in all.
+ * whose line came first becomes the owner. Returns how many, and the first `limit` of them
+ * (key, line, email) for the report.
  */
 export async function promoteFirstMembers(db: Executor, now: Date, limit: number): Promise<{ count: number; first: Array<{ key: string; line: number; email: string }> }> {
   const { rows } = await sql<{ key: string; line: number; email: string }>`
