@@ -202,7 +202,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
 // Emails are trimmed before they are stored, so the format check must accept what trimming
 // fixes. Fastify adds ajv-formats after user plugins unless one is named `formatsPlugin`.
-function formatsPlugin(ajv: Ajv): Ajv {
+export function formatsPlugin(ajv: Ajv): Ajv {
   // Loaded with Ajv itself, on the first request that validates anything.
   (requireCjs('ajv-formats') as (ajv: Ajv) => Ajv)(ajv);
   ajv.addFormat('email', isValidEmail);

@@ -22,6 +22,7 @@ import { purgeExpiredRows } from './modules/retention/retention.service.js';
 import { changeSetting, getAllSettings, readSetting, SETTINGS, type SettingKey } from './modules/settings/settings.service.js';
 import { toUserResponse } from './modules/users/user.schemas.js';
 import { registerWebhookCommands } from './cli/webhooks.js';
+import { registerImportExportCommands } from './cli/import-export.js';
 
 type CliContext = Pick<AppContext, 'config' | 'db' | 'clock' | 'passwords'>;
 
@@ -267,6 +268,7 @@ program
   );
 
 registerWebhookCommands(program, { withDatabase, print, table, meta: CLI_META });
+registerImportExportCommands(program, { withDatabase, meta: CLI_META });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`keyhold: ${describeError(err)}\n`);

@@ -215,6 +215,12 @@ export interface PeriodicTasksTable {
   last_error: string | null;
 }
 
+export interface AccountImportKeysTable {
+  key: string;
+  account_id: string;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -234,6 +240,7 @@ export interface Database {
   periodic_tasks: PeriodicTasksTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  account_import_keys: AccountImportKeysTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

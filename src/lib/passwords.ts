@@ -1,20 +1,14 @@
-// Password hashing: argon2id for every new hash; bcrypt hashes of imported users still
-// verify and are upgraded on the next successful login.
+// Password hashing: argon2id for every new hash. Hashes brought in by `keyhold import` (bcrypt,
+// argon2i, passlib's and Django's PBKDF2-SHA256) still verify and are upgraded to argon2id on
+// the next successful login (login.service.ts asks for the rehash; completeSignIn stores it).
 import argon2 from 'argon2';
 import type * as Bcrypt from 'bcryptjs';
+import { inspectPasswordHash, parseArgon2Params, verifyPbkdf2, type Argon2Params } from './password-formats.js';
 
-export interface Argon2Params {
-  memoryKib: number;
-  iterations: number;
-  parallelism: number;
-}
+export { parseArgon2Params, type Argon2Params };
 
 /** OWASP's minimum for argon2id; the service never hashes with less. */
 export const MIN_ARGON2_PARAMS: Argon2Params = { memoryKib: 19_456, iterations: 2, parallelism: 1 };
-
-// A stored hash chooses its own cost; these caps stop a planted hash from making one
-// login burn a gigabyte or a minute of CPU.
-const MAX_STORED = { memoryKib: 262_144, iterations: 16, parallelism: 16 };
 
 export interface VerifyResult {
   valid: boolean;
@@ -50,12 +44,21 @@ export function createPasswordHasher(params: Argon2Params = MIN_ARGON2_PARAMS): 
         await argon2.verify(await dummyHash, normalizePassword(password));
         return { valid: false, needsRehash: false };
       }
-      if (isBcrypt(storedHash)) {
+      // A hash that is not one of the known formats, or asks for more work than the caps
+      // allow, is a failed check: nothing is computed for it.
+      const inspected = inspectPasswordHash(storedHash);
+      if (!inspected.ok) return { valid: false, needsRehash: false };
+      if (inspected.format === 'bcrypt') {
+        // Foreign formats are checked against the password as typed: the system that made
+        // them hashed it without Keyhold's NFKC step.
         const valid = await (await loadBcrypt()).compare(password, storedHash);
         return { valid, needsRehash: valid };
       }
-      const stored = parseArgon2Params(storedHash);
-      if (!stored || !withinLimits(stored)) return { valid: false, needsRehash: false };
+      if (inspected.format === 'pbkdf2-sha256') {
+        const valid = await verifyPbkdf2(storedHash, password);
+        return { valid, needsRehash: valid };
+      }
+      const stored = parseArgon2Params(storedHash)!;
       let valid = false;
       try {
         valid = await argon2.verify(storedHash, normalizePassword(password));
@@ -84,20 +87,3 @@ function loadBcrypt(): Promise<typeof Bcrypt> {
   );
   return bcrypt;
 }
-
-const isBcrypt = (hash: string): boolean => /^\$2[abxy]\$\d{2}\$/.test(hash);
-
-export function parseArgon2Params(hash: string): Argon2Params | null {
-  // PHC string: $argon2id$v=19$m=19456,t=2,p=1$salt$hash (parameter order varies by library).
-  const match = /^\$argon2(?:id|i|d)\$(?:v=\d+\$)?([a-z]=\d+(?:,[a-z]=\d+)*)\$/.exec(hash);
-  if (!match) return null;
-  const params = new Map(match[1]!.split(',').map((pair) => [pair[0], Number(pair.slice(2))] as const));
-  const memoryKib = params.get('m');
-  const iterations = params.get('t');
-  const parallelism = params.get('p');
-  if (memoryKib === undefined || iterations === undefined || parallelism === undefined) return null;
-  return { memoryKib, iterations, parallelism };
-}
-
-const withinLimits = (p: Argon2Params): boolean =>
-  p.memoryKib <= MAX_STORED.memoryKib && p.iterations <= MAX_STORED.iterations && p.parallelism <= MAX_STORED.parallelism;

@@ -75,20 +75,53 @@ export async function isAccountMemberEmail(db: Executor, accountId: string, emai
  *  CONFLICT DO NOTHING retries one without aborting the transaction. */
 export async function insertAccountWithFreshDisplayCode(
   db: Executor,
-  account: { id: string; name: string; ownerId: string; codeLength: number },
+  account: { id: string; name: string; ownerId: string | null; codeLength: number },
 ): Promise<void> {
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const inserted = await db
-      .insertInto('accounts')
-      .values({ id: account.id, name: account.name, display_code: randomCode(account.codeLength), owner_id: account.ownerId })
-      .onConflict((oc) => oc.column('display_code').doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (inserted) return;
-  }
-  throw new Error('could not find a free account display code');
+  await insertAccountsWithFreshDisplayCodes(db, [account]);
 }
 
-export async function insertSubscription(db: Executor, subscription: Insertable<SubscriptionsTable>): Promise<Selectable<SubscriptionsTable>> {
-  return db.insertInto('subscriptions').values(subscription).returningAll().executeTakeFirstOrThrow();
+/** The batch form (an import): one multi-row statement per attempt; only the accounts whose
+ *  random code clashed are tried again. */
+export async function insertAccountsWithFreshDisplayCodes(
+  db: Executor,
+  accounts: Array<{ id: string; name: string; ownerId: string | null; codeLength: number; createdAt?: Date }>,
+): Promise<void> {
+  let pending = accounts;
+  for (let attempt = 0; attempt < 10 && pending.length > 0; attempt++) {
+    // One array per column through unnest(): a few parameters, not a few per row (bench/import.ts).
+    const { rows: inserted } = await sql<{ id: string }>`
+      INSERT INTO accounts (id, name, display_code, owner_id, created_at)
+      SELECT id, name, display_code, owner_id, COALESCE(created_at, now())
+        FROM unnest(${pending.map((a) => a.id)}::uuid[], ${pending.map((a) => a.name)}::text[],
+                    ${pending.map((a) => randomCode(a.codeLength))}::text[], ${pending.map((a) => a.ownerId)}::uuid[],
+                    ${pending.map((a) => a.createdAt ?? null)}::timestamptz[]) AS a(id, name, display_code, owner_id, created_at)
+      ON CONFLICT (display_code) DO NOTHING
+      RETURNING id`.execute(db);
+    if (inserted.length === pending.length) return;
+    const done = new Set(inserted.map((row) => row.id));
+    pending = pending.filter((account) => !done.has(account.id));
+  }
+  if (pending.length > 0) throw new Error('could not find a free account display code');
+}
+
+/** Makes each user the owner of the account named beside it. */
+export async function setAccountOwners(db: Executor, owners: Array<{ accountId: string; ownerId: string }>): Promise<void> {
+  if (owners.length === 0) return;
+  await sql`
+    UPDATE accounts SET owner_id = o.owner_id
+      FROM unnest(${owners.map((o) => o.accountId)}::uuid[], ${owners.map((o) => o.ownerId)}::uuid[]) AS o(account_id, owner_id)
+     WHERE accounts.id = o.account_id`.execute(db);
+}
+
+/** The subscriptions, inserted and returned (for their subscription.created events). */
+export async function insertSubscriptions(db: Executor, subscriptions: Array<Insertable<SubscriptionsTable>>): Promise<Array<Selectable<SubscriptionsTable>>> {
+  if (subscriptions.length === 0) return [];
+  if (subscriptions.length === 1) return [await db.insertInto('subscriptions').values(subscriptions[0]!).returningAll().executeTakeFirstOrThrow()];
+  const column = <K extends keyof Insertable<SubscriptionsTable>>(key: K) => subscriptions.map((row) => row[key] ?? null);
+  const { rows } = await sql<Selectable<SubscriptionsTable>>`
+    INSERT INTO subscriptions (account_id, plan, status, current_period_start, current_period_end)
+    SELECT * FROM unnest(${column('account_id')}::uuid[], ${column('plan')}::text[], ${column('status')}::text[],
+                         ${column('current_period_start')}::timestamptz[], ${column('current_period_end')}::timestamptz[])
+    RETURNING *`.execute(db);
+  return rows;
 }

@@ -37,6 +37,7 @@ export const AUDIT_ACTIONS = [
   'webhook.secret_rotated',
   'webhook.test_sent',
   'webhook.endpoint_disabled',
+  'admin.user_imported',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

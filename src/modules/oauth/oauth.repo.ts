@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 // The only place that reads and writes oauth_states and oauth_identities.
 import type { UserRow } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
@@ -84,6 +85,20 @@ export async function insertOAuthIdentity(
       created_at: identity.now,
     })
     .execute();
+}
+
+/** Many identities in one multi-row statement (an import batch). */
+export async function insertOAuthIdentities(
+  db: Executor,
+  identities: Array<{ userId: string; provider: string; subject: string; email: string | null; now: Date }>,
+): Promise<void> {
+  if (identities.length === 0) return;
+  // One array per column through unnest(): a few parameters, not a few per row (bench/import.ts).
+  await sql`
+    INSERT INTO oauth_identities (user_id, provider, subject, email, created_at)
+    SELECT * FROM unnest(${identities.map((i) => i.userId)}::uuid[], ${identities.map((i) => i.provider)}::text[],
+                         ${identities.map((i) => i.subject)}::text[], ${identities.map((i) => i.email)}::text[],
+                         ${identities.map((i) => i.now)}::timestamptz[])`.execute(db);
 }
 
 /** Retention: authorization states used or expired over a day ago (modules/retention). */

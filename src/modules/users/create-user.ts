@@ -1,21 +1,33 @@
-// The one function that creates a user: registration, OAuth sign-up, create-admin and (later)
-// import all come here, so a new user always gets the same things in the same transaction:
-// an account to belong to (the inviting one, or a personal account with its subscription),
-// the invites they presented marked spent, and the audit row. Whether to mail a verification
-// link is the caller's (a sign-up does; an operator's import or create-admin does not).
+// The one function that creates a user: registration, OAuth sign-up, create-admin and
+// `keyhold import` all come here, so a new user always gets the same things in the same
+// transaction: an account to belong to (the inviting one, the one an operator's import names,
+// or a personal account with its subscription), the invites they presented marked spent, and
+// the audit row. Whether to mail a verification link is the caller's (a sign-up does; an
+// operator's import or create-admin does not).
+//
+// createUsers is the same function for many users at once: the rows are built by the same
+// code and written with one multi-row statement per table, which is what lets an import reach
+// thousands of users a second. createUser is createUsers of one, after the address check.
+//
+// Events: a user who signs up (or is created by an operator) is announced to webhooks
+// (user.created, account.member_added when joining by invite, subscription.created for a
+// personal account), in this transaction. An import is not: those users already exist in the
+// operator's world, and a bulk move would otherwise flood every subscriber with historic sign-ups.
 import { randomUUID } from 'node:crypto';
 import type { AppContext, RequestMeta } from '../../context.js';
-import type { AccountInviteRow, InviteCodeRow, UserRow } from '../../db/schema.js';
+import type { AccountInviteRow, InviteCodeRow, NewUser, UserRow } from '../../db/schema.js';
 import { Errors } from '../../lib/errors.js';
-import { createPersonalAccount } from '../accounts/personal-account.js';
+import { createPersonalAccounts } from '../accounts/personal-account.js';
 import type { AuditAction } from '../audit/audit-actions.js';
-import { recordAudit } from '../audit/audit.repo.js';
+import { recordAudits } from '../audit/audit.repo.js';
 import { markAccountInviteAccepted } from '../invites/account-invites.repo.js';
 import { markInviteCodeUsed } from '../invites/invite-codes.repo.js';
-import { findUserByEmail, insertUser } from './users.repo.js';
+import { findUserByEmail, insertUsers } from './users.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { toUserResponse } from './user.schemas.js';
 import type { Executor } from '../../db/database.js';
+
+export type AccountRole = 'owner' | 'admin' | 'member';
 
 export interface NewUserInput {
   /** Already normalised (trimmed, lower-cased). */
@@ -29,6 +41,12 @@ export interface NewUserInput {
   /** Checked and row-locked by the caller (claimInvites) in this transaction. */
   accountInvite?: AccountInviteRow | null;
   inviteCode?: InviteCodeRow | null;
+  /** An existing account to join with this role, no invite involved: an operator's import. */
+  membership?: { accountId: string; role: AccountRole } | null;
+  /** Imported users keep their history; everyone else is created now. */
+  createdAt?: Date;
+  isActive?: boolean;
+  mustChangePassword?: boolean;
   /** What the audit row says: which way the user came in. */
   audit: { action: AuditAction; details?: Record<string, unknown> };
 }
@@ -40,37 +58,86 @@ export async function createUser(
   input: NewUserInput,
   meta: RequestMeta | null,
 ): Promise<UserRow> {
-  const now = ctx.clock.now();
   if (await findUserByEmail(trx, input.email)) throw Errors.emailAlreadyRegistered();
-  const { accountInvite = null, inviteCode = null } = input;
+  const [user] = await createUsers(ctx, trx, [input], meta, { announce: true });
+  return user!;
+}
 
-  const userId = randomUUID();
-  const accountId = accountInvite
-    ? accountInvite.account_id
-    : await createPersonalAccount(trx, { ownerId: userId, ownerName: input.name, inviteCode, trialDays: ctx.config.trialDays, now });
-  const user = await insertUser(trx, {
-    id: userId,
+/**
+ * Creates many users in the caller's transaction and returns their rows, in input order. The
+ * caller has made sure no address is taken or given twice (a clash fails the statement, and
+ * so the transaction, with a unique violation).
+ */
+export async function createUsers(
+  ctx: Pick<AppContext, 'config' | 'clock'>,
+  trx: Executor,
+  inputs: NewUserInput[],
+  meta: RequestMeta | null,
+  options: { announce: boolean },
+): Promise<UserRow[]> {
+  const now = ctx.clock.now();
+  const ids = inputs.map(() => randomUUID());
+
+  // Everyone who joins no existing account owns a personal one.
+  const personal = inputs.flatMap((input, i) => (joinedAccount(input) ? [] : [i]));
+  const personalAccountIds = await createPersonalAccounts(
+    trx,
+    personal.map((i) => ({ ownerId: ids[i]!, ownerName: inputs[i]!.name, inviteCode: inputs[i]!.inviteCode ?? null, trialDays: ctx.config.trialDays, now })),
+    options,
+  );
+  const accountIds = inputs.map((input) => joinedAccount(input)?.accountId ?? '');
+  personal.forEach((i, n) => (accountIds[i] = personalAccountIds[n]!));
+
+  const rows = await insertUsers(trx, inputs.map((input, i) => userRow(input, ids[i]!, accountIds[i]!, now)));
+  for (const [i, input] of inputs.entries()) {
+    if (input.accountInvite) await markAccountInviteAccepted(trx, input.accountInvite.id, ids[i]!, now);
+    if (input.inviteCode) await markInviteCodeUsed(trx, input.inviteCode.id, ids[i]!, now);
+  }
+  await recordAudits(
+    trx,
+    meta,
+    inputs.map((input, i) => ({
+      action: input.audit.action,
+      userId: ids[i]!,
+      resourceType: 'user',
+      resourceId: ids[i]!,
+      details: { account_id: accountIds[i]!, ...input.audit.details },
+    })),
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const users = ids.map((id) => byId.get(id)!);
+  if (options.announce) {
+    for (const [i, user] of users.entries()) {
+      await emitEvent(ctx, trx, 'user.created', toUserResponse(user));
+      if (inputs[i]!.accountInvite) {
+        await emitEvent(ctx, trx, 'account.member_added', { account_id: user.account_id, user_id: user.id, role: user.account_role });
+      }
+    }
+  }
+  return users;
+}
+
+/** The account a user joins instead of getting a personal one, and their role in it. */
+function joinedAccount(input: NewUserInput): { accountId: string; role: AccountRole } | null {
+  if (input.accountInvite) return { accountId: input.accountInvite.account_id, role: input.accountInvite.role };
+  return input.membership ?? null;
+}
+
+function userRow(input: NewUserInput, id: string, accountId: string, now: Date): NewUser {
+  const createdAt = input.createdAt ?? now;
+  return {
+    id,
     email: input.email,
     password_hash: input.passwordHash,
     name: input.name,
-    ...(input.role ? { role: input.role } : {}),
+    role: input.role ?? 'engineer',
     account_id: accountId,
-    account_role: accountInvite ? accountInvite.role : 'owner',
+    account_role: joinedAccount(input)?.role ?? 'owner',
+    is_active: input.isActive ?? true,
+    must_change_password: input.mustChangePassword ?? false,
     email_verified_at: input.emailVerifiedAt,
-    invite_code_id: inviteCode?.id ?? null,
-    created_at: now,
+    invite_code_id: input.inviteCode?.id ?? null,
+    created_at: createdAt,
     updated_at: now,
-  });
-  if (accountInvite) await markAccountInviteAccepted(trx, accountInvite.id, user.id, now);
-  if (inviteCode) await markInviteCodeUsed(trx, inviteCode.id, user.id, now);
-  await recordAudit(trx, meta, {
-    action: input.audit.action,
-    userId: user.id,
-    resourceType: 'user',
-    resourceId: user.id,
-    details: { account_id: accountId, ...input.audit.details },
-  });
-  await emitEvent(ctx, trx, 'user.created', toUserResponse(user));
-  if (accountInvite) await emitEvent(ctx, trx, 'account.member_added', { account_id: accountId, user_id: user.id, role: user.account_role });
-  return user;
+  };
 }

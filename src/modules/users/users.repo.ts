@@ -26,6 +26,27 @@ export async function insertUser(db: Executor, user: NewUser): Promise<UserRow> 
   return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
 }
 
+/**
+ * Many users in one statement (createUsers: an import batch of a thousand or more). The rows go
+ * in as one array per column through unnest(), not as a VALUES list: 13 parameters instead of
+ * 13 a row, which PostgreSQL parses and binds in a fraction of the time (bench/import.ts).
+ */
+export async function insertUsers(db: Executor, users: NewUser[]): Promise<UserRow[]> {
+  if (users.length === 0) return [];
+  if (users.length === 1) return [await insertUser(db, users[0]!)];
+  const column = <K extends keyof NewUser>(key: K, fallback: NewUser[K] | null = null) => users.map((user) => user[key] ?? fallback);
+  const { rows } = await sql<UserRow>`
+    INSERT INTO users (id, email, password_hash, name, role, account_id, account_role, is_active, must_change_password,
+                       email_verified_at, invite_code_id, created_at, updated_at)
+    SELECT * FROM unnest(${column('id')}::uuid[], ${column('email')}::text[], ${column('password_hash')}::text[], ${column('name')}::text[],
+                         ${column('role', 'engineer')}::text[], ${column('account_id')}::uuid[], ${column('account_role')}::text[],
+                         ${column('is_active', true)}::boolean[], ${column('must_change_password', false)}::boolean[],
+                         ${column('email_verified_at')}::timestamptz[], ${column('invite_code_id')}::uuid[],
+                         ${column('created_at')}::timestamptz[], ${column('updated_at')}::timestamptz[])
+    RETURNING ${sql.raw(USERS_COLUMNS.replace(/users\./g, ''))}`.execute(db);
+  return rows;
+}
+
 export async function updateUser(
   db: Executor,
   id: string,
