@@ -201,6 +201,15 @@ export interface Database {
   app_secrets: AppSecretsTable;
   jobs: JobsTable;
   periodic_tasks: PeriodicTasksTable;
+  ui_sessions: UiSessionsTable;
+}
+
+/** A hosted-pages browser session (modules/hosted-ui): the cookie's hash and its session. */
+export interface UiSessionsTable {
+  cookie_hash: string;
+  session_id: string;
+  expires_at: Timestamp;
+  created_at: CreatedAt;
 }
 
 export type UserRow = Selectable<UsersTable>;
