@@ -105,6 +105,10 @@ for (const kind of DATABASE_KINDS) {
       const email = uniqueEmail();
       const posted = await browser.post('/ui/sign-up', { name: 'Ada', email, password: 'short' });
       assert.equal(posted.status, 303);
+      // Not even in the cookie that carries the form back.
+      const carried = Buffer.from(browser.cookies.get('keyhold_flash')!, 'base64url').toString('utf8');
+      assert.match(carried, /Ada/);
+      assert.doesNotMatch(carried, /short/);
       const page = await browser.get(posted.location!);
       assert.match(page.html, /<p class="field-error" id="f-password-error">.*Use at least 8 characters\./);
       assert.match(page.html, /aria-describedby="f-password-hint f-password-error"/);
