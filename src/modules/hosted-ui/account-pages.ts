@@ -2,7 +2,6 @@
 // verification, recovery codes, passkeys, devices) plug in through ACCOUNT_SECTIONS.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
-import { AppError } from '../../lib/errors.js';
 import { requestMeta } from '../../plugins/authenticate.js';
 import { perMinute, sharedBudget } from '../../plugins/rate-limit.js';
 import { UpdateProfileBody } from '../auth/auth.schemas.js';
@@ -10,10 +9,10 @@ import { sendVerificationEmail } from '../auth/email-verification.js';
 import { updateProfile } from '../auth/profile.service.js';
 import { ChangePasswordBody } from '../passwords/passwords.schemas.js';
 import { changePassword } from '../passwords/passwords.service.js';
-import { checkForm, errorMessage, formField } from './form-validation.js';
+import { checkForm, formField } from './form-validation.js';
 import type { PageContext } from './hosted-ui.plugin.js';
 import type { PageSessionUser } from './page-sessions.repo.js';
-import { redirectWithState } from './page-state.js';
+import { redirectWithError, redirectWithState } from './page-state.js';
 
 /**
  * A section of the account page beyond the built-in ones: `view` is a template under
@@ -39,11 +38,8 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
     if (!request.pageUser) void reply.code(303).redirect('/ui/sign-in?next=/ui/account');
     return request.pageUser;
   };
-  const fail = (reply: FastifyReply, form: string, err: unknown, values: Record<string, string>) => {
-    if (!(err instanceof AppError)) throw err;
-    const { message, fields } = errorMessage(err);
-    return redirectWithState(reply, `/ui/account#${form}`, { form, values, message, errors: fields }, secure);
-  };
+  const fail = (reply: FastifyReply, form: string, err: unknown, values: Record<string, string>) =>
+    redirectWithError(reply, `/ui/account#${form}`, err, { form, values }, secure);
 
   app.get('/account', { schema: { hide: true } }, async (request, reply) => {
     const user = signedIn(request, reply);

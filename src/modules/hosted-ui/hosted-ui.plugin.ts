@@ -7,7 +7,7 @@ import csrf from '@fastify/csrf-protection';
 import fastifyStatic from '@fastify/static';
 import view from '@fastify/view';
 import { Eta } from 'eta';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { AppError } from '../../lib/errors.js';
 import { accountPages } from './account-pages.js';
@@ -136,5 +136,3 @@ function pagePolicy(logoUrl: string | undefined): string {
     "object-src 'none'",
   ].join('; ');
 }
-
-export type HostedUiApp = FastifyInstance;

@@ -3,7 +3,8 @@
 // cookie read once. It holds nothing secret and is always rendered escaped: a forged one can
 // only make its own browser show a wrong message.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { FieldErrors } from './form-validation.js';
+import { AppError } from '../../lib/errors.js';
+import { errorMessage, type FieldErrors } from './form-validation.js';
 
 export interface PageState {
   /** Which form the state belongs to (the account page has several). */
@@ -40,4 +41,11 @@ export function takeState(request: FastifyRequest, reply: FastifyReply, secure: 
   } catch {
     return {};
   }
+}
+
+/** A service refused the form: back to `location` with the API's message (anything else is rethrown). */
+export function redirectWithError(reply: FastifyReply, location: string, err: unknown, state: Omit<PageState, 'message' | 'errors'>, secure: boolean): FastifyReply {
+  if (!(err instanceof AppError)) throw err;
+  const { message, fields } = errorMessage(err);
+  return redirectWithState(reply, location, { ...state, message, errors: fields }, secure);
 }

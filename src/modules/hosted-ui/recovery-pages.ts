@@ -1,7 +1,6 @@
 // /ui/sign-up (invite codes, account invites), /ui/forgot-password, /ui/reset-password and
 // /ui/verify-email: the pages the emails link to.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { AppError } from '../../lib/errors.js';
 import { requestMeta } from '../../plugins/authenticate.js';
 import { perMinute } from '../../plugins/rate-limit.js';
 import { RegisterBody } from '../auth/auth.schemas.js';
@@ -9,9 +8,9 @@ import { verifyEmail } from '../auth/email-verification.js';
 import { register } from '../auth/registration.service.js';
 import { checkResetToken, requestPasswordReset, resetPassword } from '../passwords/password-reset.service.js';
 import { ForgotPasswordBody, ResetPasswordBody } from '../passwords/passwords.schemas.js';
-import { checkForm, errorMessage, formField } from './form-validation.js';
+import { checkForm, formField } from './form-validation.js';
 import type { PageContext } from './hosted-ui.plugin.js';
-import { redirectWithState } from './page-state.js';
+import { redirectWithError, redirectWithState } from './page-state.js';
 
 /** The API's answers, shown as they are. */
 const RESET_LINK_SENT = 'If an account with that email exists, a reset link has been sent.';
@@ -20,11 +19,8 @@ const EMAIL_VERIFIED = 'Email verified successfully';
 
 export async function recoveryPages(app: FastifyInstance, pages: PageContext): Promise<void> {
   const { ctx, render, secure } = pages;
-  const fail = (reply: FastifyReply, location: string, err: unknown, values: Record<string, string>) => {
-    if (!(err instanceof AppError)) throw err;
-    const { message, fields } = errorMessage(err);
-    return redirectWithState(reply, location, { values, message, errors: fields }, secure);
-  };
+  const fail = (reply: FastifyReply, location: string, err: unknown, values: Record<string, string>) =>
+    redirectWithError(reply, location, err, { values }, secure);
   const query = (request: { query: unknown }, name: string) => formField(request.query, name);
 
   // The account-invite email links to {FRONTEND_URL}/register?account_invite_code=…

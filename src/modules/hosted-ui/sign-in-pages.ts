@@ -1,7 +1,7 @@
 // /ui/sign-in (password and OAuth providers; passkeys plug in here), /ui/sign-out.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { AppError, Errors } from '../../lib/errors.js';
+import { Errors } from '../../lib/errors.js';
 import { requestMeta } from '../../plugins/authenticate.js';
 import { perMinute, sharedBudget } from '../../plugins/rate-limit.js';
 import { LoginJsonBody } from '../auth/auth.schemas.js';
@@ -9,10 +9,10 @@ import { login } from '../auth/login.service.js';
 import type { SignInResult } from '../auth/sign-in.js';
 import { completeAuthorization, startAuthorization } from '../oauth/oauth.service.js';
 import { createOAuthProviders } from '../oauth/providers.js';
-import { checkForm, errorMessage, formField, providerLabel } from './form-validation.js';
+import { checkForm, formField, providerLabel } from './form-validation.js';
 import type { PageContext } from './hosted-ui.plugin.js';
 import { endPageSession, startPageSession } from './page-session.js';
-import { redirectWithState } from './page-state.js';
+import { redirectWithError, redirectWithState } from './page-state.js';
 
 const OAUTH_STATE_COOKIE = 'keyhold_oauth_state';
 const OAUTH_STATE_SECONDS = 10 * 60;
@@ -29,11 +29,8 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
   const { ctx, render, secure } = pages;
   const providers = createOAuthProviders(ctx);
   const oauthButtons = ctx.config.oauthProviders.map((provider) => ({ href: `/ui/oauth/${provider.name}`, label: `Continue with ${providerLabel(provider.name)}` }));
-  const fail = (reply: FastifyReply, location: string, err: unknown, values: Record<string, string>) => {
-    if (!(err instanceof AppError)) throw err;
-    const { message, fields } = errorMessage(err);
-    return redirectWithState(reply, location, { values, message, errors: fields }, secure);
-  };
+  const fail = (reply: FastifyReply, location: string, err: unknown, values: Record<string, string>) =>
+    redirectWithError(reply, location, err, { values }, secure);
 
   /**
    * Where every first factor of the pages ends: the result of completeSignIn becomes a page
