@@ -178,3 +178,27 @@ describe('hosted pages: off by default, configuration', () => {
     }
   });
 });
+
+describe('hosted pages: sign-up with invite codes', () => {
+  test('REQUIRE_INVITE_CODE (self-serve off) adds the field, and the API\'s refusal is shown by the form', async () => {
+    const t = await startTestApp('pglite', { env: { ...UI_ENV, REQUIRE_INVITE_CODE: 'true', SELF_SERVE_ENABLED: 'false' } });
+    try {
+      const browser = new PageClient(t.baseUrl);
+      const page = await browser.get('/ui/sign-up');
+      assert.match(page.html, /<label for="f-invite_code">Invite code<\/label>/);
+      const email = uniqueEmail();
+      const refused = await browser.post('/ui/sign-up', { name: 'Ada', email, password: PASSWORD, invite_code: '' });
+      const again = await browser.get(refused.location!);
+      assert.match(again.html, /role="alert"><p>Invite code is required<\/p>/);
+      const wrong = await browser.post('/ui/sign-up', { name: 'Ada', email, password: PASSWORD, invite_code: 'NOPE' });
+      const shown = await browser.get(wrong.location!);
+      assert.match(shown.html, /role="alert"><p>Invalid invite code<\/p>/);
+      assert.match(shown.html, /name="invite_code" type="text" value="NOPE"/);
+      // The account-invitation link of the email lands on the form with its code filled in.
+      const invited = await browser.open('/ui/register?account_invite_code=ABC123');
+      assert.match(invited.html, /name="account_invite_code" type="text" value="ABC123"/);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -32,7 +32,8 @@ export async function recoveryPages(app: FastifyInstance, pages: PageContext): P
   app.get('/sign-up', { schema: { hide: true } }, async (request, reply) =>
     render(request, reply, 'sign-up', {
       title: 'Create an account',
-      requireInviteCode: ctx.config.requireInviteCode,
+      // The API asks for a code only when self-serve sign-up is off too; with it on, a code is optional.
+      inviteCodeField: ctx.config.requireInviteCode ? (ctx.config.selfServeEnabled ? 'optional' : 'required') : 'none',
       accountInviteCode: query(request, 'account_invite_code'),
     }),
   );
