@@ -30,6 +30,7 @@ import { oauthRoutes } from './modules/oauth/oauth.routes.js';
 import { passwordRoutes } from './modules/passwords/passwords.routes.js';
 import { RETENTION_INTERVAL_MS, runRetention } from './modules/retention/retention.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
+import { hostedUiPlugin } from './modules/hosted-ui/hosted-ui.plugin.js';
 import { createMetrics } from './modules/metrics/metrics.js';
 import { jobQueueStats } from './modules/metrics/metrics.repo.js';
 import { metricsRoutes, registerRequestMetrics } from './modules/metrics/metrics.routes.js';
@@ -197,6 +198,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     },
     { prefix: config.apiPrefix },
   );
+  if (config.hostedUi.enabled) await app.register(hostedUiPlugin, { ctx, prefix: '/ui' });
   return app;
 }
 

@@ -77,6 +77,18 @@ export interface Config {
   secretsEncryptionKey?: Buffer;
   /** WEBHOOK_ALLOW_INSECURE_URLS: http:// and private addresses as webhook targets (development and tests only). */
   webhookAllowInsecureUrls: boolean;
+  /** Where this service is reached from outside (links in emails, the pages' cookie). Default http://HOST:PORT. */
+  publicUrl: string;
+  /** Server-rendered pages under /ui/ (modules/hosted-ui). */
+  hostedUi: HostedUiConfig;
+}
+
+export interface HostedUiConfig {
+  enabled: boolean;
+  brandName: string;
+  /** A CSS hex colour (#rgb or #rrggbb), checked at start. */
+  primaryColor: string;
+  logoUrl?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -126,7 +138,18 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     auditRetentionDays: read.int('AUDIT_RETENTION_DAYS', 365, { min: 0, max: 36_500 }),
     secretsEncryptionKey: read.base64Key('SECRETS_ENCRYPTION_KEY', 32),
     webhookAllowInsecureUrls: read.bool('WEBHOOK_ALLOW_INSECURE_URLS', false),
+    publicUrl: '',
+    hostedUi: readHostedUi(read),
   };
+  config.publicUrl = (read.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://${config.host}:${config.port}`).replace(/\/+$/, '');
+  // Without FRONTEND_URL, the emails' links open the hosted pages when they are on.
+  if (read.url('FRONTEND_URL', ['http:', 'https:']) === undefined && config.hostedUi.enabled) {
+    config.frontendUrl = `${config.publicUrl}/ui`;
+  }
+  // The pages' own OAuth callbacks (modules/hosted-ui) are allowed redirect URIs.
+  if (config.hostedUi.enabled) {
+    for (const provider of config.oauthProviders) config.oauthRedirectUris.push(`${config.publicUrl}/ui/oauth/${provider.name}/callback`);
+  }
   return Object.freeze(config);
 }
 
@@ -180,6 +203,19 @@ function readOauthProviders(read: EnvReader): OidcProviderConfig[] {
     });
   }
   return providers;
+}
+
+function readHostedUi(read: EnvReader): HostedUiConfig {
+  const primaryColor = read.string('UI_PRIMARY_COLOR', '#2563eb');
+  if (!/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(primaryColor)) {
+    throw new ConfigError('UI_PRIMARY_COLOR', `must be a CSS hex colour such as #2563eb (got "${primaryColor}")`);
+  }
+  return {
+    enabled: read.bool('HOSTED_UI_ENABLED', false),
+    brandName: read.string('UI_BRAND_NAME', 'Keyhold'),
+    primaryColor: primaryColor.toLowerCase(),
+    logoUrl: read.url('UI_LOGO_URL', ['http:', 'https:']),
+  };
 }
 
 /** Sent as `Authorization: Bearer <token>`, so it must be one visible-ASCII word. */

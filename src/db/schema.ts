@@ -241,6 +241,15 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   account_import_keys: AccountImportKeysTable;
+  ui_sessions: UiSessionsTable;
+}
+
+/** A hosted-pages browser session (modules/hosted-ui): the cookie's hash and its session. */
+export interface UiSessionsTable {
+  cookie_hash: string;
+  session_id: string;
+  expires_at: Timestamp;
+  created_at: CreatedAt;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -193,3 +193,20 @@ const tokenPair = (access: string, refresh: string, mustChangePassword: boolean)
   token_type: 'bearer',
   must_change_password: mustChangePassword,
 });
+
+/** Ends one session of a user (the hosted pages' sign-out), with its audit row; false when it
+ *  was not live. */
+export async function endSession(
+  ctx: Pick<AppContext, 'db' | 'clock'>,
+  session: { userId: string; sessionId: string },
+  meta: RequestMeta,
+  details: Record<string, unknown> = {},
+): Promise<boolean> {
+  return ctx.db.transaction().execute(async (trx) => {
+    const revoked = await revokeSession(trx, session.sessionId, ctx.clock.now());
+    if (revoked) {
+      await recordAudit(trx, meta, { action: 'auth.logout', userId: session.userId, resourceType: 'session', resourceId: session.sessionId, details });
+    }
+    return revoked;
+  });
+}

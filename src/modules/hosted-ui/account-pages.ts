@@ -1,0 +1,115 @@
+// /ui/account: profile, email change, password change, sign-out; further sections (two-step
+// verification, recovery codes, passkeys, devices) plug in through ACCOUNT_SECTIONS.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../context.js';
+import { requestMeta } from '../../plugins/authenticate.js';
+import { perMinute, sharedBudget } from '../../plugins/rate-limit.js';
+import { UpdateProfileBody } from '../auth/auth.schemas.js';
+import { sendVerificationEmail } from '../auth/email-verification.js';
+import { updateProfile } from '../auth/profile.service.js';
+import { ChangePasswordBody } from '../passwords/passwords.schemas.js';
+import { changePassword } from '../passwords/passwords.service.js';
+import { checkForm, formField } from './form-validation.js';
+import type { PageContext } from './hosted-ui.plugin.js';
+import type { PageSessionUser } from './page-sessions.repo.js';
+import { redirectWithError, redirectWithState } from './page-state.js';
+
+/**
+ * A section of the account page beyond the built-in ones: `view` is a template under
+ * views/hosted-ui/sections/, given the page's data plus what `load` returns. Its forms post to
+ * routes the feature registers itself (with `register`), each answering with redirectWithState
+ * to `/ui/account#<id>` and `form: <id>`.
+ */
+export interface AccountSection {
+  id: string;
+  view: string;
+  load(ctx: AppContext, user: PageSessionUser, request: FastifyRequest): Promise<Record<string, unknown>>;
+  register?(app: FastifyInstance, pages: PageContext): Promise<void>;
+}
+
+/** Issue 14 adds two-step verification, recovery codes and passkeys; issue 15 the devices. */
+export const ACCOUNT_SECTIONS: AccountSection[] = [];
+
+const PROFILE_FIELDS = ['name', 'phone', 'job_title', 'timezone'] as const;
+
+export async function accountPages(app: FastifyInstance, pages: PageContext): Promise<void> {
+  const { ctx, render, secure } = pages;
+  const signedIn = (request: FastifyRequest, reply: FastifyReply): PageSessionUser | undefined => {
+    if (!request.pageUser) void reply.code(303).redirect('/ui/sign-in?next=/ui/account');
+    return request.pageUser;
+  };
+  const fail = (reply: FastifyReply, form: string, err: unknown, values: Record<string, string>) =>
+    redirectWithError(reply, `/ui/account#${form}`, err, { form, values }, secure);
+
+  app.get('/account', { schema: { hide: true } }, async (request, reply) => {
+    const user = signedIn(request, reply);
+    if (!user) return reply;
+    const sections = await Promise.all(
+      ACCOUNT_SECTIONS.map(async (section) => ({ id: section.id, view: section.view, data: await section.load(ctx, user, request) })),
+    );
+    return render(request, reply, 'account', { title: 'Your account', account: user, sections });
+  });
+
+  app.post('/account/profile', { schema: { hide: true } }, async (request, reply) => {
+    const user = signedIn(request, reply);
+    if (!user) return reply;
+    const values = Object.fromEntries(PROFILE_FIELDS.map((field) => [field, formField(request.body, field)]));
+    // An emptied optional field clears it; the name stays required.
+    const changes = Object.fromEntries(PROFILE_FIELDS.map((field) => [field, field === 'name' ? values[field] : values[field] || null]));
+    const errors = checkForm(UpdateProfileBody, changes);
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, '/ui/account#profile', { form: 'profile', values, errors }, secure);
+    try {
+      await updateProfile(ctx, user, changes, requestMeta(request));
+      return redirectWithState(reply, '/ui/account#profile', { form: 'profile', notice: 'Your profile has been saved.' }, secure);
+    } catch (err) {
+      return fail(reply, 'profile', err, values);
+    }
+  });
+
+  app.post('/account/email', { schema: { hide: true } }, async (request, reply) => {
+    const user = signedIn(request, reply);
+    if (!user) return reply;
+    const email = formField(request.body, 'email');
+    const currentPassword = formField(request.body, 'current_password');
+    const errors = checkForm(UpdateProfileBody, { email, current_password: currentPassword || null });
+    if (!currentPassword) errors.current_password ??= 'Enter your current password to change your email address.';
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, '/ui/account#email', { form: 'email', values: { email }, errors }, secure);
+    try {
+      await sharedBudget('password-check')(request);
+      const updated = await updateProfile(ctx, user, { email, current_password: currentPassword }, requestMeta(request));
+      const notice = updated.email === user.email ? 'Your email address is unchanged.' : `Your email address is now ${updated.email}. We sent a link there to verify it.`;
+      return redirectWithState(reply, '/ui/account#email', { form: 'email', notice }, secure);
+    } catch (err) {
+      return fail(reply, 'email', err, { email });
+    }
+  });
+
+  app.post('/account/verification', { config: perMinute(3), schema: { hide: true } }, async (request, reply) => {
+    const user = signedIn(request, reply);
+    if (!user) return reply;
+    try {
+      await sendVerificationEmail(ctx, user);
+      return redirectWithState(reply, '/ui/account#email', { form: 'email', notice: `We sent a new verification link to ${user.email}.` }, secure);
+    } catch (err) {
+      return fail(reply, 'email', err, {});
+    }
+  });
+
+  app.post('/account/password', { schema: { hide: true } }, async (request, reply) => {
+    const user = signedIn(request, reply);
+    if (!user) return reply;
+    const input = { current_password: formField(request.body, 'current_password'), new_password: formField(request.body, 'new_password') };
+    const errors = checkForm(ChangePasswordBody, input);
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, '/ui/account#password', { form: 'password', errors }, secure);
+    try {
+      await sharedBudget('password-check')(request);
+      // A password change ends every session, this browser's too: the user signs in again.
+      await changePassword(ctx, user, input, requestMeta(request));
+      return redirectWithState(reply, '/ui/sign-in', { values: { email: user.email }, notice: 'Password changed successfully. Sign in with your new password.' }, secure);
+    } catch (err) {
+      return fail(reply, 'password', err, {});
+    }
+  });
+
+  for (const section of ACCOUNT_SECTIONS) await section.register?.(app, pages);
+}

@@ -1,0 +1,138 @@
+// The hosted pages under /ui/ (HOSTED_UI_ENABLED; registered with prefix /ui): server-rendered with Eta, one stylesheet,
+// no inline script or style, CSRF tokens on every form, and a browser session bound to a
+// Keyhold session (page-session.ts). Pages call the API's service functions directly.
+import { fileURLToPath } from 'node:url';
+import cookie from '@fastify/cookie';
+import csrf from '@fastify/csrf-protection';
+import fastifyStatic from '@fastify/static';
+import view from '@fastify/view';
+import { Eta } from 'eta';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../context.js';
+import { AppError } from '../../lib/errors.js';
+import { accountPages } from './account-pages.js';
+import { brandStylesheet } from './brand.js';
+import { errorMessage } from './form-validation.js';
+import { cookieIsSecure, loadPageSession } from './page-session.js';
+import { takeState, type PageState } from './page-state.js';
+import { purgeStalePageSessions } from './page-sessions.repo.js';
+import { recoveryPages } from './recovery-pages.js';
+import { signInPages } from './sign-in-pages.js';
+
+/** Templates and assets ship beside src/ and dist/ alike (../../../ is the package root from both). */
+export const VIEWS_DIR = fileURLToPath(new URL('../../../views/hosted-ui/', import.meta.url));
+
+const PURGE_INTERVAL_MS = 60 * 60 * 1000;
+
+/** What every template gets. */
+export interface PageData {
+  title: string;
+  [key: string]: unknown;
+}
+
+export type RenderPage = (request: FastifyRequest, reply: FastifyReply, view: string, data: PageData, status?: number) => Promise<FastifyReply>;
+
+export interface PageContext {
+  ctx: AppContext;
+  render: RenderPage;
+  /** Whether cookies carry Secure (everything but plain-HTTP loopback). */
+  secure: boolean;
+}
+
+export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
+  const secure = cookieIsSecure(ctx.config.publicUrl);
+  const ui = ctx.config.hostedUi;
+  const contentSecurityPolicy = pagePolicy(ui.logoUrl);
+
+  await app.register(cookie);
+  await app.register(csrf, {
+    sessionPlugin: '@fastify/cookie',
+    cookieKey: 'keyhold_csrf',
+    cookieOpts: { path: '/ui', httpOnly: true, sameSite: 'lax', secure, signed: false },
+    getToken: (request) => (request.body as Record<string, unknown> | undefined)?._csrf as string | undefined,
+  });
+  await app.register(view, {
+    engine: { eta: new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true }) },
+    root: VIEWS_DIR,
+    production: true,
+  });
+  await app.register(fastifyStatic, {
+    root: `${VIEWS_DIR}assets`,
+    prefix: '/assets/',
+    decorateReply: false,
+    cacheControl: false,
+    index: false,
+    list: false,
+  });
+
+  // After the app-wide security headers: pages are HTML, with a policy of their own.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('content-security-policy', contentSecurityPolicy);
+    if (request.url.startsWith('/ui/assets/')) reply.header('cache-control', 'public, max-age=3600');
+    else reply.header('cache-control', 'no-store');
+  });
+  // Every form post carries the token of its page (checked after the body is parsed).
+  app.addHook('preHandler', (request, reply, done) => {
+    if (request.method !== 'POST') return done();
+    app.csrfProtection(request, reply, done);
+  });
+  app.addHook('onRequest', loadPageSession(ctx));
+
+  const brandCss = brandStylesheet(ui.primaryColor);
+  app.get('/assets/brand.css', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').send(brandCss),
+  );
+
+  const render: RenderPage = async (request, reply, viewName, data, status = 200) => {
+    const state: PageState = request.method === 'GET' ? takeState(request, reply, secure) : {};
+    const html = await reply.viewAsync(`${viewName}.eta`, {
+      brand: { name: ui.brandName, logoUrl: ui.logoUrl },
+      user: request.pageUser,
+      csrfToken: reply.generateCsrf(),
+      state,
+      ...data,
+    });
+    return reply.code(status).type('text/html; charset=utf-8').send(html);
+  };
+  const pages: PageContext = { ctx, render, secure };
+
+  // Refusals that happen before a handler (a CSRF failure, a rate limit, a malformed body)
+  // get a page, not JSON.
+  app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = err instanceof AppError ? err.statusCode : (err.statusCode ?? 500);
+    if (status >= 500) request.log.error({ err }, 'hosted page failed');
+    const message =
+      err instanceof AppError
+        ? errorMessage(err).message
+        : err.code?.startsWith('FST_CSRF')
+          ? 'This form has expired. Go back, reload the page and try again.'
+          : status < 500
+            ? 'The request could not be read.'
+            : 'Something went wrong on our side. Please try again.';
+    if (err instanceof AppError) for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
+    return render(request, reply, 'error', { title: status === 429 ? 'Too many attempts' : 'Something went wrong', message }, status >= 400 ? status : 500);
+  });
+  app.setNotFoundHandler(async (request, reply) => render(request, reply, 'error', { title: 'Page not found', message: 'There is no page at this address.' }, 404));
+
+  app.get('/', { schema: { hide: true } }, async (request, reply) => reply.redirect(request.pageUser ? '/ui/account' : '/ui/sign-in'));
+  await signInPages(app, pages);
+  await recoveryPages(app, pages);
+  await accountPages(app, pages);
+
+  ctx.jobs.every('hosted-ui-sessions', PURGE_INTERVAL_MS, async () => void (await purgeStalePageSessions(ctx.db, ctx.clock.now())));
+};
+
+/** No inline script or style anywhere; images only from here (and the logo's origin). */
+function pagePolicy(logoUrl: string | undefined): string {
+  const images = ["'self'", 'data:', ...(logoUrl ? [new URL(logoUrl).origin] : [])];
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    `img-src ${images.join(' ')}`,
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "object-src 'none'",
+  ].join('; ');
+}

@@ -1,0 +1,44 @@
+// The only place that reads and writes ui_sessions (migrations/0010_hosted_ui.sql).
+import { preparedStatement, USERS_COLUMNS } from '../../db/prepared.js';
+import type { Executor } from '../../db/database.js';
+import type { UserRow } from '../../db/schema.js';
+
+export async function insertPageSession(
+  db: Executor,
+  row: { cookieHash: string; sessionId: string; expiresAt: Date },
+): Promise<void> {
+  await db.insertInto('ui_sessions').values({ cookie_hash: row.cookieHash, session_id: row.sessionId, expires_at: row.expiresAt }).execute();
+}
+
+export type PageSessionUser = UserRow & { page_session_id: string };
+
+// $1 cookie hash, $2 now. Signed in only while the Keyhold session is live: every page of a
+// signed-in user runs this, so it is one prepared statement.
+const userOfPageSession = preparedStatement<PageSessionUser>('user_of_page_session', `
+  SELECT ${USERS_COLUMNS}, sessions.id AS page_session_id
+    FROM ui_sessions
+    JOIN sessions ON sessions.id = ui_sessions.session_id AND sessions.revoked_at IS NULL
+    JOIN users ON users.id = sessions.user_id
+   WHERE ui_sessions.cookie_hash = $1 AND ui_sessions.expires_at > $2`);
+
+export async function findUserOfPageSession(db: Executor, cookieHash: string, now: Date): Promise<PageSessionUser | undefined> {
+  return (await userOfPageSession(db, [cookieHash, now]))[0];
+}
+
+export async function deletePageSession(db: Executor, cookieHash: string): Promise<void> {
+  await db.deleteFrom('ui_sessions').where('cookie_hash', '=', cookieHash).execute();
+}
+
+/** Rows whose cookie has expired or whose session has ended; returns how many went. */
+export async function purgeStalePageSessions(db: Executor, now: Date): Promise<number> {
+  const result = await db
+    .deleteFrom('ui_sessions')
+    .where((eb) =>
+      eb.or([
+        eb('expires_at', '<=', now),
+        eb('session_id', 'in', eb.selectFrom('sessions').select('id').where('revoked_at', 'is not', null)),
+      ]),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

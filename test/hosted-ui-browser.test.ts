@@ -1,0 +1,202 @@
+// The hosted pages in a real browser (Debian's Chromium through playwright-core): the flows a
+// person goes through, by keyboard alone, with axe-core on every page in light and dark colour
+// schemes and at 360 px. Screenshots go to $TMPDIR/keyhold-ui-screenshots (outside git);
+// UPDATE_DOCS_SCREENSHOT=1 also refreshes docs/sign-in.png.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { AxeBuilder } from '@axe-core/playwright';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startTestApp, type TestApp } from './helpers/app.js';
+import { uniqueEmail } from './helpers/fixtures.js';
+import { startSmtpServer, type ReceivedMessage, type TestSmtpServer } from './helpers/smtp.js';
+
+// What the page functions below use of the browser's DOM (the project compiles without lib.dom).
+declare const document: {
+  activeElement: { matches(selector: string): boolean } | null;
+  documentElement: { scrollWidth: number; clientWidth: number };
+};
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`;
+const SCREENSHOTS = join(tmpdir(), 'keyhold-ui-screenshots');
+const PASSWORD = 'a long and unusual passphrase';
+
+describe('hosted pages in Chromium', { skip }, () => {
+  let t: TestApp;
+  let smtp: TestSmtpServer;
+  let context: BrowserContext;
+  let userDataDir: string;
+  const policyViolations: string[] = [];
+
+  before(async () => {
+    smtp = await startSmtpServer();
+    t = await startTestApp('pglite', {
+      env: { HOSTED_UI_ENABLED: 'true', FRONTEND_URL: '', SMTP_URL: smtp.url, OUTBOX_POLL_INTERVAL_MS: '100', UI_BRAND_NAME: 'Acme' },
+    });
+    userDataDir = await mkdtemp(join(tmpdir(), 'keyhold-chromium-'));
+    await mkdir(SCREENSHOTS, { recursive: true });
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1280, height: 900 },
+    });
+    context.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) policyViolations.push(message.text());
+    });
+  });
+  after(async () => {
+    await context?.close();
+    await t?.close();
+    await smtp?.close();
+    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+  });
+
+  /** The link of an email, pointed at this test's server (PUBLIC_URL is not known before listening). */
+  const linkIn = (message: ReceivedMessage, path: string): string => {
+    const match = new RegExp(`https?://[^\\s"<>]+${path}\\?token=[^\\s"<>]+`).exec(message.text);
+    assert.ok(match, `a ${path} link in the email`);
+    const url = new URL(match[0]);
+    return `${t.baseUrl}${url.pathname}${url.search}`;
+  };
+
+  /** Presses Tab until `selector` has focus (as a keyboard user would), failing if it never does. */
+  async function tabTo(page: Page, selector: string): Promise<void> {
+    for (let presses = 0; presses < 40; presses++) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+    }
+    assert.fail(`${selector} cannot be reached with Tab`);
+  }
+
+  async function typeInto(page: Page, selector: string, text: string): Promise<void> {
+    await tabTo(page, selector);
+    await page.keyboard.type(text);
+  }
+
+  /** Tabs to a button or link and presses Enter, waiting for the page it leads to. */
+  async function activate(page: Page, selector: string): Promise<void> {
+    await tabTo(page, selector);
+    await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  }
+
+  async function submitWithEnter(page: Page): Promise<void> {
+    await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  }
+
+  /** No axe violation in light and dark colour schemes, at 1280 and 360 px; a screenshot of each. */
+  async function checkPage(page: Page, name: string): Promise<void> {
+    for (const colorScheme of ['light', 'dark'] as const) {
+      for (const width of [1280, 360]) {
+        await page.emulateMedia({ colorScheme });
+        await page.setViewportSize({ width, height: 900 });
+        const results = await new AxeBuilder({ page }).analyze();
+        const found = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+        assert.deepEqual(found, [], `${name}, ${colorScheme}, ${width} px`);
+        // Nothing wider than the screen: no sideways scrolling at 360 px.
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        assert.ok(overflow <= 0, `${name} scrolls sideways at ${width} px (${overflow} px)`);
+        await page.screenshot({ path: join(SCREENSHOTS, `${name}-${colorScheme}-${width}.png`), fullPage: true });
+      }
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 1280, height: 900 });
+    assert.equal(await page.locator('h1').count(), 1, `${name} has one h1`);
+  }
+
+  const notice = (page: Page) => page.locator('[role="status"]').innerText();
+  const alert = (page: Page) => page.locator('[role="alert"]').first().innerText();
+
+  test('sign up, verify from the email, sign in, change the profile, sign out, reset a forgotten password: keyboard only', async () => {
+    const page = await context.newPage();
+    const email = uniqueEmail('browser');
+
+    await page.goto(`${t.baseUrl}/ui/sign-in`);
+    await checkPage(page, 'sign-in');
+    if (process.env.UPDATE_DOCS_SCREENSHOT === '1') await copyFile(join(SCREENSHOTS, 'sign-in-light-1280.png'), 'docs/sign-in.png');
+    await activate(page, 'a[href="/ui/sign-up"]');
+    assert.equal(new URL(page.url()).pathname, '/ui/sign-up');
+    await checkPage(page, 'sign-up');
+
+    // A refused form first: the message sits by its field, the email is kept, the password not.
+    await typeInto(page, '#f-name', 'Ada Lovelace');
+    await typeInto(page, '#f-email', email);
+    await typeInto(page, '#f-password', 'short');
+    await submitWithEnter(page);
+    assert.equal(await page.locator('#f-password-error').textContent(), 'Error: Use at least 8 characters.');
+    assert.equal(await page.locator('#f-password').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.inputValue('#f-email'), email);
+    assert.equal(await page.inputValue('#f-password'), '');
+    await checkPage(page, 'sign-up-error');
+
+    await typeInto(page, '#f-password', PASSWORD);
+    await submitWithEnter(page);
+    assert.equal(new URL(page.url()).pathname, '/ui/sign-in');
+    assert.match(await notice(page), /Your account has been created/);
+
+    // The verification email links to the hosted page.
+    const verification = await smtp.waitForMessage(email, 5000, (m) => m.text.includes('/ui/verify-email?token='));
+    await page.goto(linkIn(verification, '/ui/verify-email'));
+    await checkPage(page, 'verify-email');
+    await activate(page, 'button[type="submit"]');
+    assert.equal(await notice(page), 'Email verified successfully');
+
+    await page.goto(`${t.baseUrl}/ui/sign-in`);
+    await typeInto(page, '#f-email', email);
+    await typeInto(page, '#f-password', 'not the password');
+    await submitWithEnter(page);
+    assert.equal(await alert(page), 'Incorrect email or password');
+    await checkPage(page, 'sign-in-error');
+    await typeInto(page, '#f-password', PASSWORD);
+    await submitWithEnter(page);
+    assert.equal(new URL(page.url()).pathname, '/ui/account');
+    assert.match(await page.locator('#email').innerText(), /verified/);
+    await checkPage(page, 'account');
+
+    // The profile: a new name, saved and shown.
+    await tabTo(page, '#f-profile-name');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('Ada King');
+    await typeInto(page, '#f-profile-job_title', 'Analyst');
+    await submitWithEnter(page);
+    assert.equal(await page.locator('#profile [role="status"]').innerText(), 'Your profile has been saved.');
+    assert.equal(await page.inputValue('#f-profile-name'), 'Ada King');
+    assert.equal(await page.inputValue('#f-profile-job_title'), 'Analyst');
+
+    await activate(page, 'header button[type="submit"]');
+    assert.equal(new URL(page.url()).pathname, '/ui/sign-in');
+    assert.equal(await notice(page), 'You have signed out.');
+    await page.goto(`${t.baseUrl}/ui/account`);
+    assert.equal(new URL(page.url()).pathname, '/ui/sign-in');
+
+    // A forgotten password.
+    await activate(page, 'a[href="/ui/forgot-password"]');
+    await checkPage(page, 'forgot-password');
+    await typeInto(page, '#f-email', email);
+    await submitWithEnter(page);
+    assert.equal(await notice(page), 'If an account with that email exists, a reset link has been sent.');
+    const reset = await smtp.waitForMessage(email, 5000, (m) => m.text.includes('/ui/reset-password?token='));
+    await page.goto(linkIn(reset, '/ui/reset-password'));
+    await checkPage(page, 'reset-password');
+    await typeInto(page, '#f-new_password', 'another long passphrase');
+    await submitWithEnter(page);
+    assert.match(await notice(page), /Password has been reset successfully/);
+    await typeInto(page, '#f-email', email);
+    await typeInto(page, '#f-password', 'another long passphrase');
+    await submitWithEnter(page);
+    assert.equal(new URL(page.url()).pathname, '/ui/account');
+
+    // A spent link says so.
+    await page.goto(linkIn(reset, '/ui/reset-password'));
+    assert.equal(await alert(page), 'Invalid or expired reset token');
+    await checkPage(page, 'reset-password-spent');
+    await page.goto(`${t.baseUrl}/ui/no-such-page`);
+    await checkPage(page, 'not-found');
+    await page.close();
+    assert.deepEqual(policyViolations, [], 'the pages break none of their own Content-Security-Policy');
+  });
+});
