@@ -70,7 +70,7 @@ export function loadPageSession(ctx: Pick<AppContext, 'db' | 'clock'>) {
 
 /** Sign-out: ends the Keyhold session behind the cookie (so its tokens die too) and the cookie. */
 export async function endPageSession(
-  ctx: Pick<AppContext, 'db' | 'clock' | 'config'>,
+  ctx: Pick<AppContext, 'db' | 'clock' | 'config' | 'jobs'>,
   request: FastifyRequest,
   reply: FastifyReply,
   meta: RequestMeta,

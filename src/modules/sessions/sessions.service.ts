@@ -179,12 +179,7 @@ export async function logout(ctx: AppContext, presented: unknown, meta: RequestM
   if (!claims) throw Errors.invalidRefreshToken();
   const token = await findSessionOfToken(ctx.db, hashSecret(claims.jti));
   if (!token || token.user_id !== claims.sub) return;
-  await ctx.db.transaction().execute(async (trx) => {
-    const revoked = await revokeSession(trx, token.session_id, ctx.clock.now());
-    await emitSessionsRevoked(ctx, trx, revoked ? [revoked] : [], 'logout');
-    await recordAudit(trx, meta, { action: 'auth.logout', userId: token.user_id, resourceType: 'session', resourceId: token.session_id });
-  });
-  ctx.jobs.notify();
+  await endSession(ctx, { userId: token.user_id, sessionId: token.session_id }, meta);
 }
 
 const tokenPair = (access: string, refresh: string, mustChangePassword: boolean): TokenPair => ({
@@ -194,19 +189,26 @@ const tokenPair = (access: string, refresh: string, mustChangePassword: boolean)
   must_change_password: mustChangePassword,
 });
 
-/** Ends one session of a user (the hosted pages' sign-out), with its audit row; false when it
- *  was not live. */
+/** Ends one session of a user (logout, the hosted pages' sign-out) with its audit row and
+ *  session.revoked event; false when it was not live. Always audited, as logout always was. */
 export async function endSession(
-  ctx: Pick<AppContext, 'db' | 'clock'>,
+  ctx: Pick<AppContext, 'db' | 'clock' | 'jobs'>,
   session: { userId: string; sessionId: string },
   meta: RequestMeta,
   details: Record<string, unknown> = {},
 ): Promise<boolean> {
-  return ctx.db.transaction().execute(async (trx) => {
-    const revoked = await revokeSession(trx, session.sessionId, ctx.clock.now());
-    if (revoked) {
-      await recordAudit(trx, meta, { action: 'auth.logout', userId: session.userId, resourceType: 'session', resourceId: session.sessionId, details });
-    }
-    return revoked;
+  const revoked = await ctx.db.transaction().execute(async (trx) => {
+    const ended = await revokeSession(trx, session.sessionId, ctx.clock.now());
+    await emitSessionsRevoked(ctx, trx, ended ? [ended] : [], 'logout');
+    await recordAudit(trx, meta, {
+      action: 'auth.logout',
+      userId: session.userId,
+      resourceType: 'session',
+      resourceId: session.sessionId,
+      ...(Object.keys(details).length > 0 ? { details } : {}),
+    });
+    return ended !== undefined;
   });
+  ctx.jobs.notify();
+  return revoked;
 }
