@@ -76,10 +76,12 @@ export function createWebhookSender(options: SendOptions): WebhookSender {
     };
     return new Promise<Attempt>((resolve) => {
       let settled = false;
-      const settle = (attempt: Attempt) => {
+      /** `answered`: the deadline stays set until the answer's body has been read away, so a
+       *  receiver that never finishes its body does not keep the socket forever. */
+      const settle = (attempt: Attempt, answered = false) => {
         if (settled) return;
         settled = true;
-        clearTimeout(deadline);
+        if (!answered) clearTimeout(deadline);
         resolve(attempt);
       };
       const request = (secure ? https : http).request(target, {
@@ -95,12 +97,12 @@ export function createWebhookSender(options: SendOptions): WebhookSender {
       request.on('response', (response) => {
         const status = response.statusCode ?? 0;
         // The body is not needed; read it away so the socket can be reused, within the deadline.
-        response.resume();
-        response.on('error', () => {});
-        if (status >= 200 && status < 300) settle({ ok: true, status, durationMs: elapsed(), error: null });
-        else if (status >= 300 && status < 400) settle(failed(`redirect (${status}) not followed`, status));
-        else settle(failed(`HTTP ${status}`, status));
         response.on('end', () => clearTimeout(deadline));
+        response.on('error', () => {});
+        response.resume();
+        if (status >= 200 && status < 300) settle({ ok: true, status, durationMs: elapsed(), error: null }, true);
+        else if (status >= 300 && status < 400) settle(failed(`redirect (${status}) not followed`, status), true);
+        else settle(failed(`HTTP ${status}`, status), true);
       });
       request.on('error', (err: NodeJS.ErrnoException) => {
         const reason = err instanceof BlockedAddressError ? err.message : `${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}`;
