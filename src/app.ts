@@ -34,6 +34,7 @@ import { createMetrics } from './modules/metrics/metrics.js';
 import { jobQueueStats } from './modules/metrics/metrics.repo.js';
 import { metricsRoutes, registerRequestMetrics } from './modules/metrics/metrics.routes.js';
 import { resolveSigningSecret } from './modules/sessions/signing-secret.js';
+import { adminSessionsRoutes, sessionsRoutes } from './modules/sessions/sessions.routes.js';
 import { handleClientError, handleError, registerErrorHandling } from './plugins/errors.js';
 import { registerBodyParsers, registerInputGuard } from './plugins/input-guard.js';
 import { registerOpenApi } from './plugins/openapi.js';
@@ -188,6 +189,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.register(oauthRoutes, { ctx });
       await api.register(accountsRoutes, { ctx });
       await api.register(adminRoutes, { ctx });
+      await api.register(sessionsRoutes, { ctx });
+      await api.register(adminSessionsRoutes, { ctx });
     },
     { prefix: config.apiPrefix },
   );
