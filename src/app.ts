@@ -21,6 +21,7 @@ import { createSecretBox, resolveSecretsKey } from './lib/secret-box.js';
 import { createTokenService } from './lib/tokens.js';
 import { ensureAdmin } from './modules/admin/create-admin.js';
 import { accountsRoutes } from './modules/accounts/accounts.routes.js';
+import { accountLifecycleRoutes, adminAccountLifecycleRoutes } from './modules/accounts/lifecycle.routes.js';
 import { adminRoutes } from './modules/admin/admin.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { emailVerificationRoutes } from './modules/auth/email-verification.routes.js';
@@ -191,6 +192,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.register(adminRoutes, { ctx });
       await api.register(sessionsRoutes, { ctx });
       await api.register(adminSessionsRoutes, { ctx });
+      await api.register(accountLifecycleRoutes, { ctx });
+      await api.register(adminAccountLifecycleRoutes, { ctx });
     },
     { prefix: config.apiPrefix },
   );

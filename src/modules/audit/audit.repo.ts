@@ -1,6 +1,7 @@
 // Audit rows are written with the executor of the change they record, so the row and the
 // change commit or roll back together.
 import type { RequestMeta } from '../../context.js';
+import { sql } from 'kysely';
 import { preparedStatement } from '../../db/prepared.js';
 import type { AuditAction } from './audit-actions.js';
 import type { Executor } from '../../db/database.js';
@@ -55,4 +56,19 @@ export async function countAuditLogs(db: Executor, before: Date): Promise<number
     .where('created_at', '<', before)
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+// ---- account deletion ------------------------------------------------------------------
+
+/**
+ * A deleted user's audit trail stays (with their id: audit_logs.user_id has no foreign key,
+ * so nothing cascades or nulls it), but their email address leaves it: the `email` detail of
+ * every row that names it (a failed sign-in, an invite to them) is removed. The partial index
+ * audit_logs_details_email_idx (0009) finds those rows; this WHERE repeats its predicate.
+ */
+export async function eraseEmailFromAuditLogs(db: Executor, email: string): Promise<number> {
+  const result = await sql`
+    UPDATE audit_logs SET details = details - 'email'
+     WHERE details ? 'email' AND details ->> 'email' = ${email}`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }

@@ -57,3 +57,13 @@ export async function linkedProviders(db: Executor, userId: string): Promise<str
     .execute();
   return rows.map((row) => row.provider);
 }
+
+/** The user, row-locked for the rest of the transaction. */
+export async function lockUser(db: Executor, id: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+/** Deletes the user; their sessions, tokens, identities and single-use links go with them (ON DELETE CASCADE). */
+export async function deleteUser(db: Executor, id: string): Promise<void> {
+  await db.deleteFrom('users').where('id', '=', id).execute();
+}
