@@ -57,28 +57,29 @@ export interface RotatedSession {
 // $1 now, $2 child id, $3 parent hash, $4 user id, $5 child hash, $6 issued at, $7 expires at,
 // $8 ip. The session is touched by its primary key, in the same statement.
 //
-// Every row is reached through a unique key, whatever the statistics say: the presented token
+// Every row is reached through a unique key, whatever the statistics say. The presented token
 // is found by its hash alone in a MATERIALIZED CTE (the planner pushes no outer condition into
-// it), and the UPDATE targets that row by primary key. Were `user_id = $4` a condition of the
-// token's own scan, the planner could take the per-user partial index
-// (refresh_tokens_user_id_idx) instead, smaller and as cheap on paper, whose cost follows the
-// user's number of live sessions (test/session-plans.test.ts). The owner check runs on the
-// materialized row instead, and `revoked_at IS NULL` is re-checked on the locked row, so of two
-// concurrent rotations the second still matches nothing.
+// it); the owner check runs on that row in a scalar subquery (planned on its own); and the
+// UPDATE targets the row by `id = <that value>`, which only the primary key answers. Were
+// `user_id = $4` a condition of the token's own scan, the planner could take the per-user
+// partial index (refresh_tokens_user_id_idx) instead, smaller and as cheap on paper, whose cost
+// follows the user's number of live sessions; and were the row joined to the CTE rather than
+// compared with a value, a table without statistics (a young database) is scanned through that
+// index whole (test/session-plans.test.ts). `revoked_at IS NULL` is re-checked on the locked
+// row, so of two concurrent rotations of one token the second still matches nothing.
 export const rotation = preparedStatement<RotatedSession>('rotate_refresh_token', `
   WITH presented AS MATERIALIZED (
     SELECT id, user_id FROM refresh_tokens WHERE token_hash = $3
   ), parent AS (
     UPDATE refresh_tokens
        SET revoked_at = $1, replaced_by_id = $2
-      FROM presented
-      JOIN users u ON u.id = presented.user_id
-     WHERE refresh_tokens.id = presented.id
-       AND presented.user_id = $4
-       AND u.is_active
-       AND refresh_tokens.revoked_at IS NULL
-       AND refresh_tokens.expires_at > $1
-    RETURNING refresh_tokens.id, refresh_tokens.user_id, refresh_tokens.session_id
+     WHERE id = (
+             SELECT presented.id FROM presented JOIN users u ON u.id = presented.user_id
+              WHERE presented.user_id = $4 AND u.is_active
+           )
+       AND revoked_at IS NULL
+       AND expires_at > $1
+    RETURNING id, user_id, session_id
   ), child AS (
     INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, parent_id, issued_at, expires_at)
     SELECT $2, $5, user_id, session_id, id, $6, $7 FROM parent
