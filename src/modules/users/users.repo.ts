@@ -11,17 +11,16 @@ export async function findUserById(db: Executor, id: string): Promise<UserRow | 
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-// The session is found by its primary key alone in a MATERIALIZED CTE: with `user_id` a
-// condition of the session's scan, the planner may take the per-user partial index
-// (sessions_user_id_idx) instead, whose cost follows the user's number of live sessions when
-// statistics are stale (test/session-plans.test.ts). The CTE is a fence no condition crosses.
+// The session is found by its primary key alone, in a scalar subquery (planned on its own, with
+// no condition but its own): with `sessions.user_id` a condition of the session's scan (as a
+// join on it makes it), the planner may take the per-user partial index (sessions_user_id_idx)
+// instead, whose cost follows the user's number of live sessions when statistics are stale
+// (test/session-plans.test.ts). A session of another user yields no row, as the join did.
 export const userInLiveSession = preparedStatement<UserRow>('user_in_live_session', `
-  WITH session AS MATERIALIZED (
-    SELECT user_id FROM sessions WHERE id = $2 AND revoked_at IS NULL
-  )
   SELECT ${USERS_COLUMNS}
-    FROM users JOIN session ON session.user_id = users.id
-   WHERE users.id = $1`);
+    FROM users
+   WHERE users.id = $1
+     AND users.id = (SELECT user_id FROM sessions WHERE id = $2 AND revoked_at IS NULL)`);
 
 /** The user behind an access token, in one statement: only while its session is live.
  *  Every authenticated request runs it, so it is a prepared statement. */
