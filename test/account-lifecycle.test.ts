@@ -123,8 +123,9 @@ for (const kind of DATABASE_KINDS) {
           t.api.post('/accounts/me/transfer-ownership', { user_id: member.id }, owner.accessToken),
           round % 2 === 0 ? deleteMe(member.accessToken, { password: PASSWORD }) : deleteMe(owner.accessToken, { password: PASSWORD }),
         ]);
-        assert.ok([200, 404].includes(transfer.status), `transfer ${transfer.status} ${JSON.stringify(transfer.body)}`);
-        assert.ok([204, 409].includes(deletion.status), `deletion ${deletion.status} ${JSON.stringify(deletion.body)}`);
+        const serverError = () => t.logs.filter((line) => line.includes('"level":50')).slice(-1).join('').slice(0, 2000);
+        assert.ok([200, 404].includes(transfer.status), `transfer ${transfer.status} ${JSON.stringify(transfer.body)} ${serverError()}`);
+        assert.ok([204, 409].includes(deletion.status), `deletion ${deletion.status} ${JSON.stringify(deletion.body)} ${serverError()}`);
         const owners = await db().selectFrom('users').select('id').where('account_id', '=', accountId).where('account_role', '=', 'owner').execute();
         const row = await db().selectFrom('accounts').select('owner_id').where('id', '=', accountId).executeTakeFirstOrThrow();
         assert.deepEqual(owners.map((o) => o.id), [row.owner_id]);
