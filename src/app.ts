@@ -21,6 +21,7 @@ import { createSecretBox, resolveSecretsKey } from './lib/secret-box.js';
 import { createTokenService } from './lib/tokens.js';
 import { ensureAdmin } from './modules/admin/create-admin.js';
 import { accountsRoutes } from './modules/accounts/accounts.routes.js';
+import { accountLifecycleRoutes, adminAccountLifecycleRoutes } from './modules/accounts/lifecycle.routes.js';
 import { adminRoutes } from './modules/admin/admin.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { emailVerificationRoutes } from './modules/auth/email-verification.routes.js';
@@ -37,6 +38,7 @@ import { metricsRoutes, registerRequestMetrics } from './modules/metrics/metrics
 import { resolveSigningSecret } from './modules/sessions/signing-secret.js';
 import { registerWebhookJobs, type WebhookDeliveryOptions } from './modules/webhooks/webhook-jobs.js';
 import { webhookRoutes } from './modules/webhooks/webhooks.routes.js';
+import { adminSessionsRoutes, sessionsRoutes } from './modules/sessions/sessions.routes.js';
 import { handleClientError, handleError, registerErrorHandling } from './plugins/errors.js';
 import { registerBodyParsers, registerInputGuard } from './plugins/input-guard.js';
 import { registerOpenApi } from './plugins/openapi.js';
@@ -195,6 +197,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.register(accountsRoutes, { ctx });
       await api.register(adminRoutes, { ctx });
       await api.register(webhookRoutes, { ctx, resolver: deps.webhooks?.resolver });
+      await api.register(sessionsRoutes, { ctx });
+      await api.register(adminSessionsRoutes, { ctx });
+      await api.register(accountLifecycleRoutes, { ctx });
+      await api.register(adminAccountLifecycleRoutes, { ctx });
     },
     { prefix: config.apiPrefix },
   );

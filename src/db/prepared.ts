@@ -21,7 +21,10 @@ import type { UsersTable } from './schema.js';
 const MARKER = '/* prepared:';
 const MARKER_END = ' */';
 
-export type PreparedStatement<Row> = (db: Db, parameters: unknown[]) => Promise<Row[]>;
+export type PreparedStatement<Row> = ((db: Db, parameters: unknown[]) => Promise<Row[]>) & {
+  /** The statement as written, without the name marker (tests EXPLAIN it). */
+  readonly text: string;
+};
 
 /** The pool behind each open database (see openDatabase). */
 const pools = new WeakMap<Db, PostgresPool>();
@@ -35,7 +38,7 @@ export function preparedStatement<Row>(name: string, text: string): PreparedStat
   if (!/^[a-z_]+$/.test(name)) throw new Error(`bad prepared statement name: ${name}`);
   // Kysely hands the driver only text and values, so the name travels in the text.
   const marked = `${MARKER}${name}${MARKER_END}\n${text}`;
-  return async (db, parameters) => {
+  const run = async (db: Db, parameters: unknown[]): Promise<Row[]> => {
     const pool = pools.get(db);
     // Inside a transaction `db` is the transaction, and Kysely holds its connection.
     if (!pool) return (await db.executeQuery<Row>(CompiledQuery.raw(marked, parameters))).rows;
@@ -48,6 +51,7 @@ export function preparedStatement<Row>(name: string, text: string): PreparedStat
       client.release();
     }
   };
+  return Object.assign(run, { text });
 }
 
 /** The name a statement was prepared as (see the driver in database.ts), or undefined. */

@@ -33,7 +33,9 @@ export const Errors = {
   invalidRefreshToken: (): AppError => new AppError(401, 'Invalid refresh token'),
   refreshTokenRevoked: (): AppError => new AppError(401, 'Refresh token has been revoked'),
   refreshUserNotFound: (): AppError => new AppError(401, 'User not found'),
+  sessionNotFound: (): AppError => new AppError(404, 'Session not found'),
   currentPasswordIncorrect: (): AppError => new AppError(401, 'Current password is incorrect'),
+  currentPasswordRequired: (): AppError => new AppError(400, 'Current password is required'),
   currentPasswordRequiredForEmail: (): AppError => new AppError(400, 'Current password is required to change email'),
   newPasswordSameAsCurrent: (): AppError => new AppError(400, 'New password must be different from current password'),
   // Registration and invites
@@ -77,6 +79,8 @@ export const Errors = {
   cannotRemoveSelf: (): AppError => new AppError(400, 'You cannot remove yourself from the account'),
   cannotDeactivateSelf: (): AppError => new AppError(400, 'You cannot deactivate your own account'),
   cannotRemoveOwnAdminRole: (): AppError => new AppError(400, 'You cannot remove your own admin role'),
+  /** 409 for deleting the owner of an account that still has other members. */
+  transferOwnershipFirst: (): AppError => new AppError(409, { error: 'transfer_ownership_first' }),
   // HTTP
   unsupportedMediaType: (): AppError => new AppError(415, 'Unsupported media type'),
   bodyTooLarge: (): AppError => new AppError(413, 'Request body too large'),

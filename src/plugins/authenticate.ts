@@ -9,6 +9,8 @@ import { findUserInLiveSession } from '../modules/users/users.repo.js';
 declare module 'fastify' {
   interface FastifyRequest {
     user?: UserRow;
+    /** The session (sid) of the access token that authenticated the request. */
+    sessionId?: string;
   }
 }
 
@@ -31,6 +33,7 @@ export function requireUser(ctx: AppContext): AuthHook {
     if (!user) throw Errors.credentials();
     if (!user.is_active) throw Errors.inactiveUser();
     request.user = user;
+    request.sessionId = claims.sid;
   };
 }
 
@@ -46,6 +49,12 @@ export function requireAdmin(ctx: AppContext): AuthHook {
 export function currentUser(request: FastifyRequest): UserRow {
   if (!request.user) throw Errors.credentials();
   return request.user;
+}
+
+/** The session of the request's access token; only valid where currentUser is. */
+export function currentSessionId(request: FastifyRequest): string {
+  if (!request.sessionId) throw Errors.credentials();
+  return request.sessionId;
 }
 
 export const requestMeta = (request: FastifyRequest) => ({

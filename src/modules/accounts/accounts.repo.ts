@@ -125,3 +125,30 @@ export async function insertSubscriptions(db: Executor, subscriptions: Array<Ins
     RETURNING *`.execute(db);
   return rows;
 }
+
+/**
+ * Locks the account row. A user joining the account (its foreign key takes a KEY SHARE lock on
+ * this row) waits until the lock's transaction ends, so a member count read under it holds.
+ */
+export async function lockAccount(db: Executor, accountId: string): Promise<{ id: string; owner_id: string | null } | undefined> {
+  return db.selectFrom('accounts').select(['id', 'owner_id']).where('id', '=', accountId).forUpdate().executeTakeFirst();
+}
+
+export async function countOtherMembers(db: Executor, accountId: string, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('account_id', '=', accountId)
+    .where('id', '<>', userId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function setAccountOwner(db: Executor, accountId: string, ownerId: string): Promise<void> {
+  await db.updateTable('accounts').set({ owner_id: ownerId }).where('id', '=', accountId).execute();
+}
+
+/** Deletes an account nobody belongs to any more; its subscription and invites go with it. */
+export async function deleteAccount(db: Executor, accountId: string): Promise<void> {
+  await db.deleteFrom('accounts').where('id', '=', accountId).execute();
+}

@@ -13,17 +13,22 @@ export const AUDIT_ACTIONS = [
   'auth.oauth_register',
   'auth.oauth_link',
   'auth.oauth_login',
+  'auth.session_revoked',
+  'auth.other_sessions_revoked',
   // The user's own account
   'auth.profile_update',
   'auth.email_verified',
   'auth.password_change',
   'auth.password_reset.request',
   'auth.password_reset.complete',
+  'auth.account_deleted',
+  'auth.data_exported',
   // Accounts (tenants)
   'account.invite_created',
   'account.invite_revoked',
   'account.member_removed',
   'account.member_role_changed',
+  'account.ownership_transferred',
   // Platform administration
   'admin.created',
   'admin.user_promoted',
@@ -38,6 +43,8 @@ export const AUDIT_ACTIONS = [
   'webhook.test_sent',
   'webhook.endpoint_disabled',
   'admin.user_imported',
+  'admin.user_sessions_revoked',
+  'admin.user_deleted',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -22,3 +22,8 @@ export async function listAuditLogs(db: Executor, filter: AuditLogFilter): Promi
   if (filter.until !== undefined) query = query.where('created_at', '<', filter.until);
   return query.orderBy('id', 'desc').limit(filter.limit).execute();
 }
+
+/** Every event the user did, newest first (the data export). */
+export async function listUserAuditLogs(db: Executor, userId: string): Promise<AuditLogRow[]> {
+  return db.selectFrom('audit_logs').selectAll().where('user_id', '=', userId).orderBy('id', 'desc').execute();
+}

@@ -71,3 +71,18 @@ export async function countAuditLogs(db: Executor, before: Date): Promise<number
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+// ---- account deletion ------------------------------------------------------------------
+
+/**
+ * A deleted user's audit trail stays (with their id: audit_logs.user_id has no foreign key,
+ * so nothing cascades or nulls it), but their email address leaves it: the `email` detail of
+ * every row that names it (a failed sign-in, an invite to them) is removed. The partial index
+ * audit_logs_details_email_idx (0009) finds those rows; this WHERE repeats its predicate.
+ */
+export async function eraseEmailFromAuditLogs(db: Executor, email: string): Promise<number> {
+  const result = await sql`
+    UPDATE audit_logs SET details = details - 'email'
+     WHERE details ? 'email' AND details ->> 'email' = ${email}`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}

@@ -9,7 +9,7 @@ import { clearFailedGuesses, lockIfExhausted, reserveGuess } from './lockout.rep
 import type { Executor } from '../../db/database.js';
 
 /** Why a signed-in user's password was checked, as recorded in the audit log. */
-export type PasswordCheckPurpose = 'email_change' | 'password_change';
+export type PasswordCheckPurpose = 'email_change' | 'password_change' | 'account_deletion';
 
 /**
  * Checks a signed-in user's current password with a guess reserved first, like a login.

@@ -103,3 +103,13 @@ export async function insertOAuthIdentities(
 
 /** Retention: authorization states used or expired over a day ago (modules/retention). */
 export const spentOAuthStates = spentRows('oauth_states', 'state_hash');
+
+/** The user's linked identities (the data export). */
+export async function listIdentities(db: Executor, userId: string): Promise<Array<{ provider: string; subject: string; email: string | null; created_at: Date }>> {
+  return db
+    .selectFrom('oauth_identities')
+    .select(['provider', 'subject', 'email', 'created_at'])
+    .where('user_id', '=', userId)
+    .orderBy('created_at')
+    .execute();
+}

@@ -56,15 +56,29 @@ export interface RotatedSession {
 
 // $1 now, $2 child id, $3 parent hash, $4 user id, $5 child hash, $6 issued at, $7 expires at,
 // $8 ip. The session is touched by its primary key, in the same statement.
-const rotation = preparedStatement<RotatedSession>('rotate_refresh_token', `
-  WITH parent AS (
+//
+// Every row is reached through a unique key, whatever the statistics say. The presented token
+// is found by its hash alone in a MATERIALIZED CTE (the planner pushes no outer condition into
+// it); the owner check runs on that row in a scalar subquery (planned on its own); and the
+// UPDATE targets the row by `id = <that value>`, which only the primary key answers. Were
+// `user_id = $4` a condition of the token's own scan, the planner could take the per-user
+// partial index (refresh_tokens_user_id_idx) instead, smaller and as cheap on paper, whose cost
+// follows the user's number of live sessions; and were the row joined to the CTE rather than
+// compared with a value, a table without statistics (a young database) is scanned through that
+// index whole (test/session-plans.test.ts). `revoked_at IS NULL` is re-checked on the locked
+// row, so of two concurrent rotations of one token the second still matches nothing.
+export const rotation = preparedStatement<RotatedSession>('rotate_refresh_token', `
+  WITH presented AS MATERIALIZED (
+    SELECT id, user_id FROM refresh_tokens WHERE token_hash = $3
+  ), parent AS (
     UPDATE refresh_tokens
        SET revoked_at = $1, replaced_by_id = $2
-     WHERE token_hash = $3
-       AND user_id = $4
+     WHERE id = (
+             SELECT presented.id FROM presented JOIN users u ON u.id = presented.user_id
+              WHERE presented.user_id = $4 AND u.is_active
+           )
        AND revoked_at IS NULL
        AND expires_at > $1
-       AND EXISTS (SELECT 1 FROM users u WHERE u.id = refresh_tokens.user_id AND u.is_active)
     RETURNING id, user_id, session_id
   ), child AS (
     INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, parent_id, issued_at, expires_at)
@@ -153,6 +167,68 @@ export async function revokeAllSessions(db: Executor, userId: string, now: Date)
 
 export async function findSessionOfToken(db: Executor, tokenHash: string): Promise<{ session_id: string; user_id: string } | undefined> {
   return db.selectFrom('refresh_tokens').select(['session_id', 'user_id']).where('token_hash', '=', tokenHash).executeTakeFirst();
+}
+
+// ---- the device list (sessions.routes.ts) ------------------------------------------------
+
+/** A session as its owner and the admins see it: never a token or a hash. */
+export interface SessionRow {
+  id: string;
+  user_id: string;
+  created_at: Date;
+  last_used_at: Date | null;
+  ip: string | null;
+  last_ip: string | null;
+  user_agent: string | null;
+  aal: Aal;
+  amr: string[];
+  revoked_at: Date | null;
+}
+
+const SESSION_COLUMNS = sql.raw('id, user_id, created_at, last_used_at, ip, last_ip, user_agent, aal, amr, revoked_at');
+
+/** A session can still be used: not revoked, and its live refresh token not expired. */
+const isLive = (now: Date) => sql`sessions.revoked_at IS NULL AND EXISTS (
+  SELECT 1 FROM refresh_tokens t WHERE t.session_id = sessions.id AND t.revoked_at IS NULL AND t.expires_at > ${now})`;
+
+/** The user's live sessions, newest first. */
+export async function listLiveSessions(db: Executor, userId: string, now: Date): Promise<SessionRow[]> {
+  const result = await sql<SessionRow>`
+    SELECT ${SESSION_COLUMNS} FROM sessions
+     WHERE sessions.user_id = ${userId} AND ${isLive(now)}
+     ORDER BY created_at DESC, id DESC`.execute(db);
+  return result.rows;
+}
+
+/** Every session the user still has a record of, ended ones too (the data export). */
+export async function listAllSessions(db: Executor, userId: string): Promise<SessionRow[]> {
+  const result = await sql<SessionRow>`
+    SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = ${userId} ORDER BY created_at DESC, id DESC`.execute(db);
+  return result.rows;
+}
+
+/** Which of a user's live sessions to end. */
+export type SessionScope = { only: string } | { except: string } | 'all';
+
+/**
+ * Ends the user's live sessions in `scope` with their refresh tokens, in one statement, and
+ * returns the sessions it ended (a session of another user is simply not among them). Access
+ * tokens die with their session: requireUser loads the user only while it is live.
+ */
+export async function revokeUserSessions(db: Executor, userId: string, scope: SessionScope, now: Date): Promise<SessionRow[]> {
+  const inScope =
+    scope === 'all' ? sql`true` : 'only' in scope ? sql`sessions.id = ${scope.only}` : sql`sessions.id <> ${scope.except}`;
+  const result = await sql<SessionRow>`
+    WITH ended AS (
+      UPDATE sessions SET revoked_at = ${now}
+       WHERE sessions.user_id = ${userId} AND ${inScope} AND ${isLive(now)}
+      RETURNING ${SESSION_COLUMNS}
+    ), tokens AS (
+      UPDATE refresh_tokens SET revoked_at = ${now}
+       WHERE session_id IN (SELECT id FROM ended) AND revoked_at IS NULL
+    )
+    SELECT ${SESSION_COLUMNS} FROM ended ORDER BY created_at DESC, id DESC`.execute(db);
+  return result.rows;
 }
 
 // ---- retention (modules/retention) -----------------------------------------------------

@@ -11,10 +11,16 @@ export async function findUserById(db: Executor, id: string): Promise<UserRow | 
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-const userInLiveSession = preparedStatement<UserRow>('user_in_live_session', `
+// The session is found by its primary key alone, in a scalar subquery (planned on its own, with
+// no condition but its own): with `sessions.user_id` a condition of the session's scan (as a
+// join on it makes it), the planner may take the per-user partial index (sessions_user_id_idx)
+// instead, whose cost follows the user's number of live sessions when statistics are stale
+// (test/session-plans.test.ts). A session of another user yields no row, as the join did.
+export const userInLiveSession = preparedStatement<UserRow>('user_in_live_session', `
   SELECT ${USERS_COLUMNS}
-    FROM users JOIN sessions ON sessions.user_id = users.id
-   WHERE users.id = $1 AND sessions.id = $2 AND sessions.revoked_at IS NULL`);
+    FROM users
+   WHERE users.id = $1
+     AND users.id = (SELECT user_id FROM sessions WHERE id = $2 AND revoked_at IS NULL)`);
 
 /** The user behind an access token, in one statement: only while its session is live.
  *  Every authenticated request runs it, so it is a prepared statement. */
@@ -70,4 +76,14 @@ export async function linkedProviders(db: Executor, userId: string): Promise<str
     .orderBy('provider')
     .execute();
   return rows.map((row) => row.provider);
+}
+
+/** The user, row-locked for the rest of the transaction. */
+export async function lockUser(db: Executor, id: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+/** Deletes the user; their sessions, tokens, identities and single-use links go with them (ON DELETE CASCADE). */
+export async function deleteUser(db: Executor, id: string): Promise<void> {
+  await db.deleteFrom('users').where('id', '=', id).execute();
 }

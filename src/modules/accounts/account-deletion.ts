@@ -1,0 +1,98 @@
+// DELETE /auth/me and DELETE /admin/users/{id}: a user and everything that is theirs goes, in
+// one transaction. Sessions, refresh tokens, identities, single-use links (and passkeys and MFA
+// secrets) cascade from the user row; the user's personal account goes with its subscription
+// when nobody else is left in it. The audit trail stays, with the user's id and without their
+// email. A deleted user's access tokens fail at once (requireUser finds no user in a live
+// session), their refresh tokens no longer exist, and their address can register again.
+//
+// Race: rows are locked the user first, then the account, as ownership transfer does (users,
+// then the account), so an owner being deleted while handing the account over queues behind
+// one or the other. The member count is read under the account lock, which a user joining the
+// account (its foreign key's KEY SHARE lock) waits for.
+import type { AppContext, RequestMeta } from '../../context.js';
+import type { Executor } from '../../db/database.js';
+import type { UserRow } from '../../db/schema.js';
+import { Errors } from '../../lib/errors.js';
+import { lockUsers } from '../admin/admin-users.repo.js';
+import type { AuditAction } from '../audit/audit-actions.js';
+import { eraseEmailFromAuditLogs, recordAudit } from '../audit/audit.repo.js';
+import { verifyCurrentPassword } from '../auth/password-check.js';
+import { emitEvent } from '../events/emit-event.js';
+import { emitSessionsRevoked } from '../events/session-events.js';
+import { listLiveSessions } from '../sessions/sessions.repo.js';
+import { deleteUser, lockUser } from '../users/users.repo.js';
+import { countOtherMembers, deleteAccount, lockAccount } from './accounts.repo.js';
+import type { DeleteMeBody } from './lifecycle.schemas.js';
+
+type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
+
+/** The caller deletes themself: their password if they have one, a code if MFA is on. */
+export async function deleteOwnAccount(ctx: AppContext, user: UserRow, proof: DeleteMeBody, meta: RequestMeta): Promise<void> {
+  if (user.password_hash !== null) {
+    if (!proof.password) throw Errors.currentPasswordRequired();
+    await verifyCurrentPassword(ctx, user, proof.password, 'account_deletion', meta);
+  }
+  await requireSecondFactor(ctx, user, proof.code, meta);
+  await inTransaction(ctx, async (trx) => {
+    const fresh = await lockUser(trx, user.id);
+    // Deleted meanwhile by another request: its tokens are already dead.
+    if (!fresh) throw Errors.credentials();
+    await removeUser(ctx, trx, fresh, { action: 'auth.account_deleted', actorId: fresh.id }, meta);
+  });
+}
+
+/**
+ * The MFA seam (TOTP lands separately): when the user is enrolled, a missing or wrong `code`
+ * is 400 `Invalid MFA code`. At integration this becomes one call to the MFA module's check
+ * (a TOTP or recovery code, counted toward the lockout); until then no user is enrolled.
+ */
+async function requireSecondFactor(_ctx: AppContext, _user: UserRow, _code: string | undefined, _meta: RequestMeta): Promise<void> {}
+
+/** An admin deletes a user: no password, the same account rules. */
+export async function deleteUserAsAdmin(ctx: Deps, actorId: string, userId: string, meta: RequestMeta): Promise<void> {
+  await inTransaction(ctx, async (trx) => {
+    const locked = await lockUsers(trx, [...new Set([actorId, userId])]);
+    // The admin check ran when the request was authenticated; re-check under the lock.
+    const actor = locked.get(actorId);
+    if (!actor || actor.role !== 'admin' || !actor.is_active) throw Errors.notEnoughPermissions();
+    const user = locked.get(userId);
+    if (!user) throw Errors.userNotFound();
+    await removeUser(ctx, trx, user, { action: 'admin.user_deleted', actorId }, meta);
+  });
+}
+
+async function inTransaction(ctx: Deps, work: (trx: Executor) => Promise<void>): Promise<void> {
+  await ctx.db.transaction().execute(work);
+  ctx.jobs.notify();
+}
+
+/** `user` is row-locked by the caller, in this transaction. */
+async function removeUser(
+  ctx: Pick<AppContext, 'clock'>,
+  trx: Executor,
+  user: UserRow,
+  audit: { action: AuditAction; actorId: string },
+  meta: RequestMeta,
+): Promise<void> {
+  const account = await lockAccount(trx, user.account_id);
+  const owns = user.account_role === 'owner' || account?.owner_id === user.id;
+  const othersLeft = await countOtherMembers(trx, user.account_id, user.id);
+  if (owns && othersLeft > 0) throw Errors.transferOwnershipFirst();
+
+  const liveSessions = await listLiveSessions(trx, user.id, ctx.clock.now());
+  await eraseEmailFromAuditLogs(trx, user.email);
+  await deleteUser(trx, user.id);
+  // Nobody else in it (checked above), so the account and its subscription go too.
+  const accountDeleted = owns && account !== undefined;
+  if (accountDeleted) await deleteAccount(trx, user.account_id);
+
+  await recordAudit(trx, meta, {
+    action: audit.action,
+    userId: audit.actorId,
+    resourceType: 'user',
+    resourceId: user.id,
+    details: { account_id: user.account_id, account_deleted: accountDeleted, sessions_ended: liveSessions.length },
+  });
+  await emitSessionsRevoked(ctx, trx, liveSessions, 'user_deleted');
+  await emitEvent(ctx, trx, 'user.deleted', { id: user.id, email: user.email, account_id: user.account_id });
+}

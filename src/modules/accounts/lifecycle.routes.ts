@@ -1,0 +1,62 @@
+// The account lifecycle: DELETE /auth/me, GET /auth/me/export,
+// POST /accounts/me/transfer-ownership, DELETE /admin/users/{id}.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { AppContext } from '../../context.js';
+import { currentUser, requestMeta, requireAdmin, requireUser } from '../../plugins/authenticate.js';
+import { sharedBudget } from '../../plugins/rate-limit.js';
+import { UserParams } from '../admin/admin.schemas.js';
+import { deleteOwnAccount, deleteUserAsAdmin } from './account-deletion.js';
+import { AccountResponse, toAccountResponse } from './accounts.schemas.js';
+import { exportUserData } from './data-export.js';
+import { DataExportResponse, DeleteMeBody, TransferOwnershipBody } from './lifecycle.schemas.js';
+import { transferOwnership } from './ownership.js';
+
+const NoContent = Type.Null({ description: 'No content' });
+const security = [{ bearer: [] }];
+
+export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (app, { ctx }) => {
+  app.addHook('onRequest', requireUser(ctx));
+
+  app.delete('/auth/me', {
+    // A user without a password or MFA has nothing to send: no body is an empty one.
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
+    // A request that carries a password or code has it checked, and counts like any check.
+    preHandler: sharedBudget('password-check', (request) => {
+      const body = (request.body ?? {}) as { password?: unknown; code?: unknown };
+      return typeof body.password === 'string' || typeof body.code === 'string';
+    }),
+    schema: { tags: ['auth'], security, body: DeleteMeBody, response: { 204: NoContent } },
+  }, async (request, reply) => {
+    await deleteOwnAccount(ctx, currentUser(request), request.body, requestMeta(request));
+    return reply.code(204).send(null);
+  });
+
+  app.get('/auth/me/export', {
+    schema: { tags: ['auth'], security, response: { 200: DataExportResponse } },
+  }, async (request, reply) => {
+    const user = currentUser(request);
+    const data = await exportUserData(ctx, user, requestMeta(request));
+    return reply
+      .header('content-disposition', `attachment; filename="keyhold-export-${user.id}.json"`)
+      .header('cache-control', 'no-store')
+      .send(data);
+  });
+
+  app.post('/accounts/me/transfer-ownership', {
+    schema: { tags: ['accounts'], security, body: TransferOwnershipBody, response: { 200: AccountResponse } },
+  }, async (request) => toAccountResponse(await transferOwnership(ctx, currentUser(request), request.body.user_id, requestMeta(request))));
+};
+
+export const adminAccountLifecycleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (app, { ctx }) => {
+  app.addHook('onRequest', requireAdmin(ctx));
+
+  app.delete('/admin/users/:id', {
+    schema: { tags: ['admin'], security, params: UserParams, response: { 204: NoContent } },
+  }, async (request, reply) => {
+    await deleteUserAsAdmin(ctx, currentUser(request).id, request.params.id, requestMeta(request));
+    return reply.code(204).send(null);
+  });
+};

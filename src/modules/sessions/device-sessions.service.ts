@@ -1,0 +1,76 @@
+// The sessions a user can see and end (GET/DELETE /auth/sessions, revoke-others) and their
+// admin counterparts. Ending a session revokes its refresh tokens and, because requireUser
+// loads the user only while the token's session is live, its access tokens at once.
+import type { AppContext, RequestMeta } from '../../context.js';
+import type { Executor } from '../../db/database.js';
+import { Errors } from '../../lib/errors.js';
+import type { AuditAction } from '../audit/audit-actions.js';
+import { recordAudit } from '../audit/audit.repo.js';
+import { emitEvent } from '../events/emit-event.js';
+import { findUserById } from '../users/users.repo.js';
+import { listLiveSessions, revokeUserSessions, type SessionRow, type SessionScope } from './sessions.repo.js';
+import { emitSessionsRevoked } from '../events/session-events.js';
+
+type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
+
+/** Why sessions ended, as `session.revoked` events say it. */
+export type RevocationReason = 'revoked_by_user' | 'revoked_by_admin' | 'user_deleted';
+
+export async function listSessions(ctx: Pick<AppContext, 'db' | 'clock'>, userId: string): Promise<SessionRow[]> {
+  return listLiveSessions(ctx.db, userId, ctx.clock.now());
+}
+
+/** One of the caller's own sessions (the current one included, like a logout); 404 otherwise. */
+export async function endSession(ctx: Deps, userId: string, sessionId: string, meta: RequestMeta): Promise<void> {
+  const ended = await endSessions(ctx, userId, { only: sessionId }, 'revoked_by_user', meta, {
+    action: 'auth.session_revoked',
+    actorId: userId,
+  });
+  // Unknown, already ended, or someone else's: the same answer, so ids cannot be probed.
+  if (ended === 0) throw Errors.sessionNotFound();
+}
+
+/** Every session of the caller but the one making the request. */
+export async function endOtherSessions(ctx: Deps, userId: string, currentSessionId: string, meta: RequestMeta): Promise<number> {
+  return endSessions(ctx, userId, { except: currentSessionId }, 'revoked_by_user', meta, {
+    action: 'auth.other_sessions_revoked',
+    actorId: userId,
+  });
+}
+
+export async function listSessionsAsAdmin(ctx: Pick<AppContext, 'db' | 'clock'>, userId: string): Promise<SessionRow[]> {
+  if (!(await findUserById(ctx.db, userId))) throw Errors.userNotFound();
+  return listSessions(ctx, userId);
+}
+
+export async function endSessionsAsAdmin(ctx: Deps, actorId: string, userId: string, meta: RequestMeta): Promise<number> {
+  if (!(await findUserById(ctx.db, userId))) throw Errors.userNotFound();
+  return endSessions(ctx, userId, 'all', 'revoked_by_admin', meta, { action: 'admin.user_sessions_revoked', actorId });
+}
+
+async function endSessions(
+  ctx: Deps,
+  userId: string,
+  scope: SessionScope,
+  reason: RevocationReason,
+  meta: RequestMeta,
+  audit: { action: AuditAction; actorId: string },
+): Promise<number> {
+  const now = ctx.clock.now();
+  const ended = await ctx.db.transaction().execute(async (trx) => {
+    const ended = await revokeUserSessions(trx, userId, scope, now);
+    if (ended.length === 0) return ended;
+    await recordAudit(trx, meta, {
+      action: audit.action,
+      userId: audit.actorId,
+      // One session: its id. Many (revoke-others may end thousands): whose, and how many.
+      ...(typeof scope === 'object' && 'only' in scope ? { resourceType: 'session', resourceId: ended[0]!.id } : { resourceType: 'user', resourceId: userId }),
+      details: { user_id: userId, revoked: ended.length },
+    });
+    await emitSessionsRevoked(ctx, trx, ended, reason);
+    return ended;
+  });
+  if (ended.length > 0) ctx.jobs.notify();
+  return ended.length;
+}
+
