@@ -75,6 +75,9 @@ export interface Config {
   /** AES-256-GCM key for secrets at rest (lib/secret-box.ts). Unset: a key file in DATA_DIR for
    *  the embedded database; none (secrets unencrypted, one warning per start) on DATABASE_URL. */
   secretsEncryptionKey?: Buffer;
+  /** WebAuthn relying party (passkeys): RP ID (a registrable domain), display name, and the
+   *  origins whose ceremonies are accepted. Defaults from FRONTEND_URL. */
+  webauthn: { rpId: string; rpName: string; origins: string[] };
 }
 
 type Env = Record<string, string | undefined>;
@@ -123,8 +126,25 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     metricsToken: readMetricsToken(read),
     auditRetentionDays: read.int('AUDIT_RETENTION_DAYS', 365, { min: 0, max: 36_500 }),
     secretsEncryptionKey: read.base64Key('SECRETS_ENCRYPTION_KEY', 32),
+    webauthn: { rpId: '', rpName: '', origins: [] },
   };
+  config.webauthn = readWebauthn(read, config.frontendUrl);
   return Object.freeze(config);
+}
+
+function readWebauthn(read: EnvReader, frontendUrl: string): Config['webauthn'] {
+  const rpId = read.string('WEBAUTHN_RP_ID', new URL(frontendUrl).hostname).toLowerCase();
+  if (!/^[a-z0-9.-]+$/.test(rpId)) throw new ConfigError('WEBAUTHN_RP_ID', 'must be a domain name, e.g. example.com');
+  const listed = read.list('WEBAUTHN_ORIGINS').map((origin) => read.checkOrigin('WEBAUTHN_ORIGINS', origin));
+  const origins = listed.length > 0 ? listed : [new URL(frontendUrl).origin];
+  for (const origin of origins) {
+    const host = new URL(origin).hostname;
+    // The browser refuses an RP ID that is not the origin's host or a parent domain of it.
+    if (host !== rpId && !host.endsWith(`.${rpId}`)) {
+      throw new ConfigError('WEBAUTHN_ORIGINS', `${origin} is not on WEBAUTHN_RP_ID ${rpId} or a subdomain of it`);
+    }
+  }
+  return { rpId, rpName: read.string('WEBAUTHN_RP_NAME', 'Keyhold'), origins };
 }
 
 function readOauthProviders(read: EnvReader): OidcProviderConfig[] {

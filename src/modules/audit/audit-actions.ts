@@ -13,12 +13,23 @@ export const AUDIT_ACTIONS = [
   'auth.oauth_register',
   'auth.oauth_link',
   'auth.oauth_login',
+  'auth.passkey_login',
+  'auth.mfa_challenge',
+  'auth.mfa_failed',
+  'auth.passkey_login_failed',
   // The user's own account
   'auth.profile_update',
   'auth.email_verified',
   'auth.password_change',
   'auth.password_reset.request',
   'auth.password_reset.complete',
+  'auth.mfa_totp_setup',
+  'auth.mfa_enabled',
+  'auth.mfa_disabled',
+  'auth.mfa_recovery_codes_regenerated',
+  'auth.passkey_registered',
+  'auth.passkey_renamed',
+  'auth.passkey_deleted',
   // Accounts (tenants)
   'account.invite_created',
   'account.invite_revoked',
@@ -30,6 +41,7 @@ export const AUDIT_ACTIONS = [
   'admin.user_updated',
   'admin.invite_codes_created',
   'admin.setting_changed',
+  'admin.user_mfa_reset',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
