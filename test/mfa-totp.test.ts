@@ -222,6 +222,11 @@ for (const kind of DATABASE_KINDS) {
       await assert.rejects(verifyMfaCodeForAction(t.app.ctx, row, codeAt(secret, clock), meta), { statusCode: 400, detail: 'Invalid MFA code' });
       assert.equal(await verifyMfaCodeForAction(t.app.ctx, row, recoveryCodes[2]!, meta), 'recovery_code');
       await assert.rejects(verifyMfaCodeForAction(t.app.ctx, row, recoveryCodes[2]!, meta), { detail: 'Invalid MFA code' });
+      // Concurrent checks of one code (no sign-in row lock serialises these): one passes.
+      clock.advanceSeconds(30);
+      const code = codeAt(secret, clock);
+      const results = await Promise.allSettled(Array.from({ length: 4 }, () => verifyMfaCodeForAction(t.app.ctx, row, code, meta)));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
     });
 
     it('an admin resets a user who lost every factor: MFA off, sessions ended, audited', async () => {
