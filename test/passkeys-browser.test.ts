@@ -86,14 +86,14 @@ describe('passkeys in a real browser (Chromium, virtual authenticator)', { skip 
       await tab.goto(`${origin}/`);
 
       const user = await registerAndSignIn(t.api);
-      const registered = await tab.evaluate((token) => (window as unknown as { registerPasskey(t: string): Promise<{ status: number; body: { name: string } }> }).registerPasskey(token), user.accessToken);
+      const registered = await tab.evaluate((token) => (globalThis as unknown as { registerPasskey(t: string): Promise<{ status: number; body: { name: string } }> }).registerPasskey(token), user.accessToken);
       assert.equal(registered.status, 201, JSON.stringify(registered.body));
       assert.equal(registered.body.name, 'Chromium');
       const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
       assert.equal(credentials.length, 1);
       assert.equal(credentials[0]!.isResidentCredential, true, 'a discoverable credential');
 
-      const signedIn = await tab.evaluate(() => (window as unknown as { signInWithPasskey(): Promise<{ status: number; body: { access_token: string } }> }).signInWithPasskey());
+      const signedIn = await tab.evaluate(() => (globalThis as unknown as { signInWithPasskey(): Promise<{ status: number; body: { access_token: string } }> }).signInWithPasskey());
       assert.equal(signedIn.status, 200, JSON.stringify(signedIn.body));
       const claims = decodeJwt(signedIn.body.access_token);
       assert.equal(claims.sub, user.id);
