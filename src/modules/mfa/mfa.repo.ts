@@ -31,15 +31,16 @@ export async function savePendingTotp(db: Executor, userId: string, sealedSecret
 /**
  * Spends a TOTP time step: true only for the first request that presents a code of a step
  * newer than any accepted before. One conditional UPDATE, so two concurrent requests with
- * one code cannot both pass. `enabling` accepts only a pending secret and enables it.
+ * one code cannot both pass. `enabling`: the sealed pending secret the code was checked
+ * against, which this enables (only that one: a setup racing in between replaced it).
  */
-export async function claimTotpStep(db: Executor, userId: string, step: number, now: Date, enabling = false): Promise<boolean> {
+export async function claimTotpStep(db: Executor, userId: string, step: number, now: Date, enabling?: string): Promise<boolean> {
   const result = await sql<{ user_id: string }>`
     UPDATE user_mfa
        SET last_used_step = ${step}, updated_at = ${now}
-           ${enabling ? sql`, enabled_at = ${now}` : sql``}
+           ${enabling !== undefined ? sql`, enabled_at = ${now}` : sql``}
      WHERE user_id = ${userId}
-       AND enabled_at IS ${enabling ? sql`NULL` : sql`NOT NULL`}
+       AND ${enabling !== undefined ? sql`enabled_at IS NULL AND totp_secret = ${enabling}` : sql`enabled_at IS NOT NULL`}
        AND (last_used_step IS NULL OR last_used_step < ${step})
     RETURNING user_id
   `.execute(db);

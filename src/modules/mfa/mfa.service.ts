@@ -41,7 +41,7 @@ export async function enableTotp(ctx: AppContext, user: UserRow, code: string, m
     const now = ctx.clock.now();
     const step = matchTotpStep(ctx.secrets.open(pending.sealedSecret, totpPurpose(user.id)), code.trim(), now);
     // Enables only the secret that was checked, and only once (a concurrent enable loses).
-    if (step === null || !(await claimTotpStep(trx, user.id, step, now, true))) return null;
+    if (step === null || !(await claimTotpStep(trx, user.id, step, now, pending.sealedSecret))) return null;
     const recoveryCodes = await issueRecoveryCodes(trx, user.id);
     const updated = await updateUser(trx, user.id, { mfa_enabled: true }, now);
     await recordAudit(trx, meta, { action: 'auth.mfa_enabled', userId: user.id, resourceType: 'user', resourceId: user.id, details: { method: 'totp' } });
