@@ -27,7 +27,9 @@ import { authRoutes } from './modules/auth/auth.routes.js';
 import { emailVerificationRoutes } from './modules/auth/email-verification.routes.js';
 import { registerEmailJobs } from './modules/email/email-job.js';
 import { createJobQueue } from './modules/jobs/job-queue.js';
+import { mfaAdminRoutes, mfaRoutes } from './modules/mfa/mfa.routes.js';
 import { oauthRoutes } from './modules/oauth/oauth.routes.js';
+import { passkeyRoutes } from './modules/passkeys/passkeys.routes.js';
 import { passwordRoutes } from './modules/passwords/passwords.routes.js';
 import { RETENTION_INTERVAL_MS, runRetention } from './modules/retention/retention.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
@@ -201,6 +203,9 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.register(adminSessionsRoutes, { ctx });
       await api.register(accountLifecycleRoutes, { ctx });
       await api.register(adminAccountLifecycleRoutes, { ctx });
+      await api.register(mfaRoutes, { ctx });
+      await api.register(passkeyRoutes, { ctx });
+      await api.register(mfaAdminRoutes, { ctx });
     },
     { prefix: config.apiPrefix },
   );

@@ -81,6 +81,9 @@ export interface Config {
   publicUrl: string;
   /** Server-rendered pages under /ui/ (modules/hosted-ui). */
   hostedUi: HostedUiConfig;
+  /** WebAuthn relying party (passkeys): RP ID (a registrable domain), display name, and the
+   *  origins whose ceremonies are accepted. Defaults from FRONTEND_URL. */
+  webauthn: { rpId: string; rpName: string; origins: string[] };
 }
 
 export interface HostedUiConfig {
@@ -140,6 +143,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     webhookAllowInsecureUrls: read.bool('WEBHOOK_ALLOW_INSECURE_URLS', false),
     publicUrl: '',
     hostedUi: readHostedUi(read),
+    webauthn: { rpId: '', rpName: '', origins: [] },
   };
   config.publicUrl = (read.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://${config.host}:${config.port}`).replace(/\/+$/, '');
   // Without FRONTEND_URL, the emails' links open the hosted pages when they are on.
@@ -150,7 +154,24 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   if (config.hostedUi.enabled) {
     for (const provider of config.oauthProviders) config.oauthRedirectUris.push(`${config.publicUrl}/ui/oauth/${provider.name}/callback`);
   }
+  // Passkeys' relying party defaults from where the front end (or the hosted pages) lives.
+  config.webauthn = readWebauthn(read, config.frontendUrl);
   return Object.freeze(config);
+}
+
+function readWebauthn(read: EnvReader, frontendUrl: string): Config['webauthn'] {
+  const rpId = read.string('WEBAUTHN_RP_ID', new URL(frontendUrl).hostname).toLowerCase();
+  if (!/^[a-z0-9.-]+$/.test(rpId)) throw new ConfigError('WEBAUTHN_RP_ID', 'must be a domain name, e.g. example.com');
+  const listed = read.list('WEBAUTHN_ORIGINS').map((origin) => read.checkOrigin('WEBAUTHN_ORIGINS', origin));
+  const origins = listed.length > 0 ? listed : [new URL(frontendUrl).origin];
+  for (const origin of origins) {
+    const host = new URL(origin).hostname;
+    // The browser refuses an RP ID that is not the origin's host or a parent domain of it.
+    if (host !== rpId && !host.endsWith(`.${rpId}`)) {
+      throw new ConfigError('WEBAUTHN_ORIGINS', `${origin} is not on WEBAUTHN_RP_ID ${rpId} or a subdomain of it`);
+    }
+  }
+  return { rpId, rpName: read.string('WEBAUTHN_RP_NAME', 'Keyhold'), origins };
 }
 
 function readOauthProviders(read: EnvReader): OidcProviderConfig[] {

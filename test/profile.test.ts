@@ -19,7 +19,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(me.status, 200);
       assert.deepEqual(Object.keys(me.body).sort(), [
         'account_id', 'account_role', 'created_at', 'email', 'email_verified_at', 'has_password', 'id', 'is_active',
-        'job_title', 'last_login', 'must_change_password', 'name', 'phone', 'role', 'timezone',
+        'job_title', 'last_login', 'mfa_enabled', 'must_change_password', 'name', 'phone', 'role', 'timezone',
       ]);
       assert.ok(me.body.last_login);
     });

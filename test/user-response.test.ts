@@ -13,6 +13,8 @@ const CONTRACT_FIELDS = [
   'id', 'email', 'name', 'role', 'account_id', 'account_role', 'is_active',
   'email_verified_at', 'must_change_password', 'has_password', 'phone',
   'job_title', 'timezone', 'last_login', 'created_at',
+  // Extensions (0.2), "Multi-factor authentication".
+  'mfa_enabled',
 ];
 const SCHEMA_FIELDS = Object.keys(UserResponse.properties);
 

@@ -68,6 +68,7 @@ const userColumns = {
   account_role: true, is_active: true, email_verified_at: true, must_change_password: true,
   phone: true, job_title: true, timezone: true, last_login: true, invite_code_id: true,
   failed_login_count: true, lockout_count: true, locked_until: true, created_at: true, updated_at: true,
+  mfa_enabled: true,
 } as const satisfies Record<keyof UsersTable, true>;
 
 /** `users.id, users.email, …`: every column of users, named, for prepared statements. */

@@ -35,6 +35,7 @@ export interface UsersTable {
   locked_until: NullableTimestamp;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+  mfa_enabled: Generated<boolean>;
 }
 
 export interface SubscriptionsTable {
@@ -221,6 +222,65 @@ export interface AccountImportKeysTable {
   created_at: CreatedAt;
 }
 
+export interface UserMfaTable {
+  user_id: string;
+  /** Sealed by the secret box, purpose `totp:<user id>`. */
+  totp_secret: string;
+  enabled_at: NullableTimestamp;
+  /** The replay guard: the newest TOTP time step accepted. bigint. */
+  last_used_step: ColumnType<string | number | bigint | null, string | number | null | undefined, string | number | null>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface MfaRecoveryCodesTable {
+  id: Generated<string>;
+  user_id: string;
+  code_hash: string;
+  used_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface MfaChallengesTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  first_factor: string;
+  audit_action: string;
+  audit_details: ColumnType<Record<string, unknown>, string | undefined, string>;
+  passkey_challenge: string | null;
+  failed_attempts: Generated<number>;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface PasskeysTable {
+  id: Generated<string>;
+  user_id: string;
+  credential_id: string;
+  /** The COSE public key, base64url. */
+  public_key: string;
+  /** bigint: read it through Number(). */
+  counter: ColumnType<string | number | bigint, string | number, string | number>;
+  transports: string[];
+  device_type: string;
+  backed_up: boolean;
+  name: string;
+  created_at: CreatedAt;
+  last_used_at: NullableTimestamp;
+}
+
+export interface WebauthnChallengesTable {
+  id: Generated<string>;
+  challenge: string;
+  purpose: 'register' | 'login';
+  user_id: string | null;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -242,6 +302,11 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   account_import_keys: AccountImportKeysTable;
   ui_sessions: UiSessionsTable;
+  user_mfa: UserMfaTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_challenges: MfaChallengesTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
 }
 
 /** A hosted-pages browser session (modules/hosted-ui): the cookie's hash and its session. */

@@ -81,6 +81,18 @@ export const Errors = {
   cannotRemoveOwnAdminRole: (): AppError => new AppError(400, 'You cannot remove your own admin role'),
   /** 409 for deleting the owner of an account that still has other members. */
   transferOwnershipFirst: (): AppError => new AppError(409, { error: 'transfer_ownership_first' }),
+  // Multi-factor authentication and passkeys
+  mfaAlreadyEnabled: (): AppError => new AppError(400, 'MFA is already enabled'),
+  mfaNotEnabled: (): AppError => new AppError(400, 'MFA is not enabled'),
+  mfaSetupNotStarted: (): AppError => new AppError(400, 'MFA setup has not been started'),
+  invalidMfaCode: (): AppError => new AppError(400, 'Invalid MFA code'),
+  /** At POST /auth/mfa/verify the same message is a 401 (the sign-in failed). */
+  mfaSignInCodeRejected: (): AppError => new AppError(401, 'Invalid MFA code'),
+  invalidOrExpiredMfaToken: (): AppError => new AppError(401, 'Invalid or expired MFA token'),
+  passkeySignInFailed: (): AppError => new AppError(401, 'Passkey sign-in failed'),
+  passkeyRegistrationFailed: (): AppError => new AppError(400, 'Passkey registration failed'),
+  passkeyNotFound: (): AppError => new AppError(404, 'Passkey not found'),
+  hostedUiMfaUnavailable: (): AppError => new AppError(403, 'Two-factor sign-in is not available on these pages yet: sign in through the app'),
   // HTTP
   unsupportedMediaType: (): AppError => new AppError(415, 'Unsupported media type'),
   bodyTooLarge: (): AppError => new AppError(413, 'Request body too large'),

@@ -17,6 +17,7 @@ import { lockUsers } from '../admin/admin-users.repo.js';
 import type { AuditAction } from '../audit/audit-actions.js';
 import { eraseEmailFromAuditLogs, recordAudit } from '../audit/audit.repo.js';
 import { verifyCurrentPassword } from '../auth/password-check.js';
+import { verifyMfaCodeForAction } from '../mfa/mfa-codes.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
 import { listLiveSessions } from '../sessions/sessions.repo.js';
@@ -41,12 +42,13 @@ export async function deleteOwnAccount(ctx: AppContext, user: UserRow, proof: De
   });
 }
 
-/**
- * The MFA seam (TOTP lands separately): when the user is enrolled, a missing or wrong `code`
- * is 400 `Invalid MFA code`. At integration this becomes one call to the MFA module's check
- * (a TOTP or recovery code, counted toward the lockout); until then no user is enrolled.
- */
-async function requireSecondFactor(_ctx: AppContext, _user: UserRow, _code: string | undefined, _meta: RequestMeta): Promise<void> {}
+/** An enrolled user proves the second factor too: a missing or wrong `code` is 400 `Invalid MFA
+ *  code`, counted toward the lockout like any wrong code (modules/mfa). */
+async function requireSecondFactor(ctx: AppContext, user: UserRow, code: string | undefined, meta: RequestMeta): Promise<void> {
+  if (!user.mfa_enabled) return;
+  if (!code) throw Errors.invalidMfaCode();
+  await verifyMfaCodeForAction(ctx, user, code, meta, 'account_deletion');
+}
 
 /** An admin deletes a user: no password, the same account rules. */
 export async function deleteUserAsAdmin(ctx: Deps, actorId: string, userId: string, meta: RequestMeta): Promise<void> {

@@ -13,6 +13,7 @@ import { toUserResponse } from '../users/user.schemas.js';
 import { findAccountWithSubscription } from './accounts.repo.js';
 import { toAccountResponse } from './accounts.schemas.js';
 import type { DataExportResponse, ExportedPasskey } from './lifecycle.schemas.js';
+import { listPasskeys } from '../passkeys/passkeys.repo.js';
 
 export async function exportUserData(ctx: Pick<AppContext, 'db'>, user: UserRow, meta: RequestMeta): Promise<DataExportResponse> {
   // Read in one transaction: one consistent picture, and the export's own audit row with it.
@@ -21,8 +22,13 @@ export async function exportUserData(ctx: Pick<AppContext, 'db'>, user: UserRow,
     if (!account) throw Errors.accountNotFound();
     const sessions = await listAllSessions(trx, user.id);
     const identities = await listIdentities(trx, user.id);
-    // Passkeys (their own module) add their query here: names and dates, never a public key.
-    const passkeys: ExportedPasskey[] = [];
+    // Names and dates only: never a credential id or public key.
+    const passkeys: ExportedPasskey[] = (await listPasskeys(trx, user.id)).map((passkey) => ({
+      id: passkey.id,
+      name: passkey.name,
+      created_at: passkey.created_at.toISOString(),
+      last_used_at: passkey.last_used_at?.toISOString() ?? null,
+    }));
     const auditEvents = await listUserAuditLogs(trx, user.id);
     await recordAudit(trx, meta, { action: 'auth.data_exported', userId: user.id, resourceType: 'user', resourceId: user.id });
     return {

@@ -15,6 +15,10 @@ export const AUDIT_ACTIONS = [
   'auth.oauth_login',
   'auth.session_revoked',
   'auth.other_sessions_revoked',
+  'auth.passkey_login',
+  'auth.mfa_challenge',
+  'auth.mfa_failed',
+  'auth.passkey_login_failed',
   // The user's own account
   'auth.profile_update',
   'auth.email_verified',
@@ -23,6 +27,13 @@ export const AUDIT_ACTIONS = [
   'auth.password_reset.complete',
   'auth.account_deleted',
   'auth.data_exported',
+  'auth.mfa_totp_setup',
+  'auth.mfa_enabled',
+  'auth.mfa_disabled',
+  'auth.mfa_recovery_codes_regenerated',
+  'auth.passkey_registered',
+  'auth.passkey_renamed',
+  'auth.passkey_deleted',
   // Accounts (tenants)
   'account.invite_created',
   'account.invite_revoked',
@@ -45,6 +56,7 @@ export const AUDIT_ACTIONS = [
   'admin.user_imported',
   'admin.user_sessions_revoked',
   'admin.user_deleted',
+  'admin.user_mfa_reset',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -7,7 +7,7 @@ import { currentUser, requestMeta, requireUser } from '../../plugins/authenticat
 import { perMinute, sharedBudget } from '../../plugins/rate-limit.js';
 import { refreshSession, logout } from '../sessions/sessions.service.js';
 import { toUserResponse, UserResponse } from '../users/user.schemas.js';
-import { LoginForm, LoginJsonBody, RefreshTokenBody, RegisterBody, TokenResponse, UpdateProfileBody } from './auth.schemas.js';
+import { LoginForm, LoginJsonBody, RefreshTokenBody, RegisterBody, SignInResponse, TokenResponse, UpdateProfileBody } from './auth.schemas.js';
 import { login } from './login.service.js';
 import { updateProfile } from './profile.service.js';
 import { register } from './registration.service.js';
@@ -27,12 +27,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async 
 
   app.post('/auth/login', {
     onRequest: sharedBudget('login'),
-    schema: { tags, consumes: ['application/x-www-form-urlencoded', 'multipart/form-data'], body: LoginForm, response: { 200: TokenResponse } },
+    schema: { tags, consumes: ['application/x-www-form-urlencoded', 'multipart/form-data'], body: LoginForm, response: { 200: SignInResponse } },
   }, async (request) => login(ctx, request.body.username, request.body.password, requestMeta(request)));
 
   app.post('/auth/login/json', {
     onRequest: sharedBudget('login'),
-    schema: { tags, body: LoginJsonBody, response: { 200: TokenResponse } },
+    schema: { tags, body: LoginJsonBody, response: { 200: SignInResponse } },
   }, async (request) => login(ctx, request.body.email, request.body.password, requestMeta(request)));
 
   app.post('/auth/refresh', {

@@ -43,6 +43,19 @@ export const TokenResponse = Type.Object(
   { $id: 'Token' },
 );
 
+/** An MFA-enrolled user's first factor passed: redeem mfa_token at POST /auth/mfa/verify. */
+export const MfaChallengeResponse = Type.Object(
+  {
+    mfa_required: Type.Literal(true),
+    mfa_token: Type.String(),
+    methods: Type.Array(Type.Union([Type.Literal('totp'), Type.Literal('recovery_code'), Type.Literal('passkey')])),
+  },
+  { $id: 'MfaChallenge' },
+);
+
+/** What a sign-in answers: tokens, or the MFA challenge. */
+export const SignInResponse = Type.Union([TokenResponse, MfaChallengeResponse]);
+
 export const UpdateProfileBody = Type.Object({
   name: Type.Optional(Nullable(PersonName)),
   email: Type.Optional(Email),

@@ -47,11 +47,17 @@ export async function findUserAndReserveAttempt(
  * password change by a signed-in user): a stolen access token must not give unlimited tries.
  * The same atomic conditions as the login's reservation. False: locked, or out of guesses.
  */
-export async function reserveGuess(db: Executor, userId: string, now: Date): Promise<boolean> {
+export async function reserveGuess(
+  db: Executor,
+  userId: string,
+  now: Date,
+  /** False for a second-factor code: a user without a password (OAuth, passkeys) has codes too. */
+  { passwordRequired = true }: { passwordRequired?: boolean } = {},
+): Promise<boolean> {
   const result = await sql<{ id: string }>`
     UPDATE users SET failed_login_count = failed_login_count + 1
      WHERE id = ${userId}
-       AND password_hash IS NOT NULL
+       ${passwordRequired ? sql`AND password_hash IS NOT NULL` : sql``}
        AND (locked_until IS NULL OR locked_until <= ${now}::timestamptz)
        AND failed_login_count < ${MAX_FAILED_LOGINS}
     RETURNING id

@@ -1,58 +1,164 @@
-// The sign-in seam: every first factor (a password, an OAuth provider, later a passkey) ends
-// here, once it has proven who the user is. This one function decides what that proof yields
-// (today a session and a token pair; with MFA, a second-factor challenge) and records the
-// sign-in (last login, lockout reset, audit row with the method used), so no sign-in method
+// The sign-in seam: every first factor (a password, an OAuth provider, a passkey) ends here,
+// once it has proven who the user is. This one function decides what that proof yields: a
+// session and a token pair, or, for an MFA-enrolled user, a second-factor challenge (the
+// `mfa_token`), redeemed by completeSecondFactor after POST /auth/mfa/verify. It records the
+// sign-in (last login, lockout reset, audit row with the methods used), so no sign-in method
 // can skip a rule by having its own ending.
+import { randomUUID } from 'node:crypto';
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
+import { addSeconds } from '../../lib/clock.js';
 import { Errors } from '../../lib/errors.js';
+import { hashSecret, randomToken } from '../../lib/random.js';
 import type { AuditAction } from '../audit/audit-actions.js';
 import { recordAudit } from '../audit/audit.repo.js';
+import { insertMfaChallenge } from '../mfa/mfa.repo.js';
+import { countPasskeys } from '../passkeys/passkeys.repo.js';
 import { startSession, type TokenPair } from '../sessions/sessions.service.js';
 import { updateUser } from '../users/users.repo.js';
 import { LOCKOUT_CLEARED } from './lockout.repo.js';
 import type { Executor } from '../../db/database.js';
 
 /** Authentication method references (RFC 8176) a first factor can contribute. */
-export type AuthMethod = 'pwd' | 'oauth';
+export type AuthMethod = 'pwd' | 'oauth' | 'passkey';
+/** What a second factor adds to `amr`. */
+export type SecondFactorMethod = 'otp' | 'recovery_code' | 'passkey';
+export type SignInAuditAction = Extract<AuditAction, 'auth.login' | 'auth.oauth_login' | 'auth.passkey_login'>;
 
 export interface FirstFactor {
   method: AuthMethod;
   /** The sign-in's audit row; its details gain `amr`. */
-  audit: { action: Extract<AuditAction, 'auth.login' | 'auth.oauth_login'>; details?: Record<string, unknown> };
+  audit: { action: SignInAuditAction; details?: Record<string, unknown> };
   /** A stronger hash of the password just checked (argon2 parameters raised, bcrypt imported). */
   rehashedPassword?: string;
+  /** The factor proved two things at once (a passkey whose authenticator verified the user): aal2. */
+  multiFactor?: boolean;
 }
 
-export type SignInResult = TokenPair;
+/** What an MFA-enrolled user gets instead of tokens: the second factor redeems the token. */
+export interface MfaChallenge {
+  mfa_required: true;
+  mfa_token: string;
+  methods: Array<'totp' | 'recovery_code' | 'passkey'>;
+}
 
-/** Call inside the sign-in's transaction, so the session, the audit row and the user's
- *  update commit together or not at all. */
+export type SignInResult = TokenPair | MfaChallenge;
+
+export const isMfaChallenge = (result: SignInResult): result is MfaChallenge => 'mfa_required' in result;
+
+/** How long an mfa_token may be redeemed. */
+export const MFA_TOKEN_TTL_SECONDS = 5 * 60;
+
+type SignInDeps = Pick<AppContext, 'clock' | 'tokens' | 'config' | 'metrics'>;
+
+/** Call inside the sign-in's transaction, so the session (or challenge), the audit row and the
+ *  user's update commit together or not at all. */
 export async function completeSignIn(
-  ctx: Pick<AppContext, 'clock' | 'tokens' | 'config' | 'metrics'>,
+  ctx: SignInDeps,
   trx: Executor,
   user: UserRow,
   factor: FirstFactor,
   meta: RequestMeta,
 ): Promise<SignInResult> {
   if (!user.is_active) throw Errors.inactiveUser();
+  if (user.mfa_enabled && !factor.multiFactor) return challengeSecondFactor(ctx, trx, user, factor, meta);
+  return finishSignIn(ctx, trx, user, {
+    amr: [factor.method],
+    aal: factor.multiFactor ? 'aal2' : 'aal1',
+    audit: factor.audit,
+    rehashedPassword: factor.rehashedPassword,
+    metric: factor.method,
+  }, meta);
+}
+
+/**
+ * The second factor passed (checked, and the challenge spent, by the caller in this
+ * transaction): the sign-in the challenge stood for completes, at aal2.
+ */
+export async function completeSecondFactor(
+  ctx: SignInDeps,
+  trx: Executor,
+  user: UserRow,
+  challenge: { first_factor: string; audit_action: string; audit_details: Record<string, unknown> },
+  second: SecondFactorMethod,
+  meta: RequestMeta,
+): Promise<TokenPair> {
+  if (!user.is_active) throw Errors.inactiveUser();
+  return finishSignIn(ctx, trx, user, {
+    amr: [challenge.first_factor, second],
+    aal: 'aal2',
+    audit: { action: challenge.audit_action as SignInAuditAction, details: challenge.audit_details },
+    metric: 'mfa',
+  }, meta);
+}
+
+async function finishSignIn(
+  ctx: SignInDeps,
+  trx: Executor,
+  user: UserRow,
+  signIn: {
+    amr: string[];
+    aal: 'aal1' | 'aal2';
+    audit: FirstFactor['audit'];
+    rehashedPassword?: string;
+    metric: AuthMethod | 'mfa';
+  },
+  meta: RequestMeta,
+): Promise<TokenPair> {
   const now = ctx.clock.now();
-  const amr = [factor.method];
-  // One statement: the sign-in is recorded, and the password-guess count starts afresh.
+  const { amr, aal } = signIn;
+  // One statement: the sign-in is recorded, and the guess count starts afresh (for an enrolled
+  // user only here, once the second factor has passed: a right password alone does not reset it).
   await updateUser(
     trx,
     user.id,
-    { last_login: now, ...LOCKOUT_CLEARED, ...(factor.rehashedPassword ? { password_hash: factor.rehashedPassword } : {}) },
+    { last_login: now, ...LOCKOUT_CLEARED, ...(signIn.rehashedPassword ? { password_hash: signIn.rehashedPassword } : {}) },
     now,
   );
   await recordAudit(trx, meta, {
-    action: factor.audit.action,
+    action: signIn.audit.action,
     userId: user.id,
     resourceType: 'user',
     resourceId: user.id,
-    details: { ...factor.audit.details, amr },
+    details: { ...signIn.audit.details, amr, aal },
   });
-  const session = await startSession(ctx, trx, user, { aal: 'aal1', amr }, meta);
-  ctx.metrics.signIns.inc(factor.method, 'success');
+  const session = await startSession(ctx, trx, user, { aal, amr }, meta);
+  ctx.metrics.signIns.inc(signIn.metric, 'success');
   return session;
+}
+
+/** The first factor passed for an enrolled user: no tokens, an mfa_token for the second. */
+async function challengeSecondFactor(
+  ctx: SignInDeps,
+  trx: Executor,
+  user: UserRow,
+  factor: FirstFactor,
+  meta: RequestMeta,
+): Promise<MfaChallenge> {
+  const now = ctx.clock.now();
+  // The stronger hash is kept now: the password was right whatever the second factor does.
+  if (factor.rehashedPassword) await updateUser(trx, user.id, { password_hash: factor.rehashedPassword }, now);
+  const token = randomToken(32);
+  const id = randomUUID();
+  await insertMfaChallenge(trx, {
+    id,
+    tokenHash: hashSecret(token),
+    userId: user.id,
+    firstFactor: factor.method,
+    auditAction: factor.audit.action,
+    auditDetails: factor.audit.details ?? {},
+    expiresAt: addSeconds(now, MFA_TOKEN_TTL_SECONDS),
+    now,
+  });
+  await recordAudit(trx, meta, {
+    action: 'auth.mfa_challenge',
+    userId: user.id,
+    resourceType: 'user',
+    resourceId: user.id,
+    details: { first_factor: factor.method },
+  });
+  ctx.metrics.signIns.inc(factor.method, 'mfa_required');
+  // A passkey already used as the first factor cannot also be the second.
+  const passkey = factor.method !== 'passkey' && (await countPasskeys(trx, user.id)) > 0;
+  return { mfa_required: true, mfa_token: token, methods: ['totp', 'recovery_code', ...(passkey ? (['passkey'] as const) : [])] };
 }

@@ -7,7 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext, RequestMeta } from '../../context.js';
 import { addDays } from '../../lib/clock.js';
 import { hashSecret, randomToken } from '../../lib/random.js';
-import type { SignInResult } from '../auth/sign-in.js';
+import type { TokenPair } from '../sessions/sessions.service.js';
 import { endSession } from '../sessions/sessions.service.js';
 import { deletePageSession, findUserOfPageSession, insertPageSession, type PageSessionUser } from './page-sessions.repo.js';
 
@@ -41,7 +41,7 @@ export const sessionCookieOptions = (ctx: Pick<AppContext, 'config'>): CookieOpt
 export async function startPageSession(
   ctx: Pick<AppContext, 'db' | 'tokens' | 'clock' | 'config'>,
   reply: FastifyReply,
-  signIn: SignInResult,
+  signIn: TokenPair,
 ): Promise<void> {
   const claims = await ctx.tokens.verify(signIn.access_token, 'access');
   if (!claims?.sid) throw new Error('a sign-in returned an access token without a session');

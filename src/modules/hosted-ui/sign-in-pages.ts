@@ -6,7 +6,7 @@ import { requestMeta } from '../../plugins/authenticate.js';
 import { perMinute, sharedBudget } from '../../plugins/rate-limit.js';
 import { LoginJsonBody } from '../auth/auth.schemas.js';
 import { login } from '../auth/login.service.js';
-import type { SignInResult } from '../auth/sign-in.js';
+import { isMfaChallenge, type SignInResult } from '../auth/sign-in.js';
 import { completeAuthorization, startAuthorization } from '../oauth/oauth.service.js';
 import { createOAuthProviders } from '../oauth/providers.js';
 import { checkForm, formField, providerLabel } from './form-validation.js';
@@ -38,6 +38,8 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
    * in a short-lived cookie instead, and the browser goes to /ui/mfa, whose post ends here too.)
    */
   const finishSignIn = async (reply: FastifyReply, result: SignInResult, next: string): Promise<FastifyReply> => {
+    // No session without the second factor: until the pages have their MFA step, say so.
+    if (isMfaChallenge(result)) return fail(reply, '/ui/sign-in', Errors.hostedUiMfaUnavailable(), {});
     await startPageSession(ctx, reply, result);
     if (result.must_change_password) {
       return redirectWithState(reply, '/ui/account#password', { form: 'password', notice: 'Choose a new password to continue.' }, secure);

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../../context.js';
 import { requestMeta } from '../../plugins/authenticate.js';
 import { perMinute } from '../../plugins/rate-limit.js';
-import { TokenResponse } from '../auth/auth.schemas.js';
+import { SignInResponse } from '../auth/auth.schemas.js';
 import { AuthorizeQuery, AuthorizeResponse, CallbackBody, ProviderParams } from './oauth.schemas.js';
 import { completeAuthorization, startAuthorization } from './oauth.service.js';
 import { createOAuthProviders } from './providers.js';
@@ -20,6 +20,6 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
 
   app.post('/auth/:provider/callback', {
     config: perMinute(10),
-    schema: { tags, params: ProviderParams, body: CallbackBody, response: { 200: TokenResponse } },
+    schema: { tags, params: ProviderParams, body: CallbackBody, response: { 200: SignInResponse } },
   }, async (request) => completeAuthorization(ctx, providers, request.params.provider, request.body, requestMeta(request)));
 };

@@ -5,7 +5,7 @@ import type { AppContext, RequestMeta } from '../../context.js';
 import { addSeconds } from '../../lib/clock.js';
 import { Errors } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/random.js';
-import type { TokenPair } from '../sessions/sessions.service.js';
+import type { SignInResult } from '../auth/sign-in.js';
 import { exchangeCode } from './code-exchange.js';
 import { consumeOAuthState, deleteExpiredOAuthStates, insertOAuthState } from './oauth.repo.js';
 import type { AuthorizeResponse, CallbackBody } from './oauth.schemas.js';
@@ -58,7 +58,7 @@ export async function completeAuthorization(
   providerName: string,
   input: CallbackBody,
   meta: RequestMeta,
-): Promise<TokenPair> {
+): Promise<SignInResult> {
   const provider = providers.get(providerName);
   const redirectUri = allowedRedirectUri(ctx, input.redirect_uri);
   // Discovery first (it is cached): a provider outage then costs the user no state.

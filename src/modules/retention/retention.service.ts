@@ -5,8 +5,8 @@
 //                              skew between instances), with the session unless it was
 //                              revoked; revoked sessions 30 days after revocation, with any
 //                              tokens left
-//   single-use rows            reset and verification tokens, OAuth states: 1 day after they
-//                              were used or expired
+//   single-use rows            reset and verification tokens, OAuth states, MFA and passkey
+//                              challenges: 1 day after they were used or expired
 //   audit_logs                 after AUDIT_RETENTION_DAYS (0: kept forever)
 //   jobs                       sent or failed (emails, webhook deliveries) after 30 days
 //
@@ -20,7 +20,9 @@ import { addDays, addSeconds } from '../../lib/clock.js';
 import { countAuditLogs, purgeAuditLogs } from '../audit/audit.repo.js';
 import { spentVerificationTokens } from '../auth/email-verification.repo.js';
 import { countFinishedJobs, purgeFinishedJobs } from '../jobs/jobs.repo.js';
+import { spentMfaChallenges } from '../mfa/mfa.repo.js';
 import { spentOAuthStates } from '../oauth/oauth.repo.js';
+import { spentWebauthnChallenges } from '../passkeys/passkeys.repo.js';
 import { spentResetTokens } from '../passwords/passwords.repo.js';
 import {
   countExpiredRefreshFamilies,
@@ -57,7 +59,7 @@ export const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
 export const PERIODIC_TIME_BUDGET_MS = 60 * 1000;
 
 // Used or expired single-use rows: one line per table (its repo declares it with spentRows).
-const SPENT_ROWS: readonly SpentRows[] = [spentResetTokens, spentVerificationTokens, spentOAuthStates];
+const SPENT_ROWS: readonly SpentRows[] = [spentResetTokens, spentVerificationTokens, spentOAuthStates, spentMfaChallenges, spentWebauthnChallenges];
 
 type Counts = Record<string, number>;
 /** A dry run's count: null for a table whose repo has no count. */

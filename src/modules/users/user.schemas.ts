@@ -21,6 +21,7 @@ export const UserResponse = Type.Object(
     timezone: Nullable(Type.String()),
     last_login: Nullable(DateTime),
     created_at: DateTime,
+    mfa_enabled: Type.Boolean(),
   },
   { $id: 'UserResponse' },
 );
@@ -43,5 +44,6 @@ export function toUserResponse(user: UserRow): UserResponse {
     timezone: user.timezone,
     last_login: user.last_login?.toISOString() ?? null,
     created_at: user.created_at.toISOString(),
+    mfa_enabled: user.mfa_enabled,
   };
 }

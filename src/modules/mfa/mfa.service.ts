@@ -1,0 +1,108 @@
+// TOTP enrolment of a signed-in user: setup (a pending secret), enable (with the first code;
+// recovery codes issued), disable, new recovery codes; and the admin's reset for a user who
+// lost every factor. users.mfa_enabled changes only here, with its webhook event.
+import type { AppContext, RequestMeta } from '../../context.js';
+import type { Executor } from '../../db/database.js';
+import type { UserRow } from '../../db/schema.js';
+import { Errors } from '../../lib/errors.js';
+import { recordAudit } from '../audit/audit.repo.js';
+import { emitEvent } from '../events/emit-event.js';
+import { deleteUserPasskeys } from '../passkeys/passkeys.repo.js';
+import { revokeAllSessions } from '../sessions/sessions.repo.js';
+import { toUserResponse } from '../users/user.schemas.js';
+import { findUserById, updateUser } from '../users/users.repo.js';
+import { hashRecoveryCode, newRecoveryCodes, spendEitherCode, totpPurpose, withCountedCode } from './mfa-codes.js';
+import { claimTotpStep, deleteUserMfa, endLiveMfaChallenges, findUserMfa, replaceRecoveryCodes, savePendingTotp } from './mfa.repo.js';
+import { matchTotpStep, newTotpSecret, otpauthUrl } from './totp.js';
+
+export async function setupTotp(ctx: AppContext, user: UserRow, meta: RequestMeta): Promise<{ secret: string; otpauth_url: string }> {
+  if (user.mfa_enabled) throw Errors.mfaAlreadyEnabled();
+  const secret = newTotpSecret();
+  const now = ctx.clock.now();
+  await ctx.db.transaction().execute(async (trx) => {
+    if (!(await savePendingTotp(trx, user.id, ctx.secrets.seal(secret, totpPurpose(user.id)), now))) throw Errors.mfaAlreadyEnabled();
+    await recordAudit(trx, meta, { action: 'auth.mfa_totp_setup', userId: user.id, resourceType: 'user', resourceId: user.id });
+  });
+  return { secret, otpauth_url: otpauthUrl(secret, ctx.config.webauthn.rpName, user.email) };
+}
+
+async function issueRecoveryCodes(trx: Executor, userId: string): Promise<string[]> {
+  const codes = newRecoveryCodes();
+  await replaceRecoveryCodes(trx, userId, codes.map((code) => hashRecoveryCode(userId, code)));
+  return codes;
+}
+
+export async function enableTotp(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta): Promise<{ recovery_codes: string[] }> {
+  if (user.mfa_enabled) throw Errors.mfaAlreadyEnabled();
+  const pending = await findUserMfa(ctx.db, user.id);
+  if (!pending) throw Errors.mfaSetupNotStarted();
+  if (pending.enabled) throw Errors.mfaAlreadyEnabled();
+  const codes = await withCountedCode(ctx, user, 'enable', meta, async (trx) => {
+    const now = ctx.clock.now();
+    const step = matchTotpStep(ctx.secrets.open(pending.sealedSecret, totpPurpose(user.id)), code.trim(), now);
+    // Enables only the secret that was checked, and only once (a concurrent enable loses).
+    if (step === null || !(await claimTotpStep(trx, user.id, step, now, pending.sealedSecret))) return null;
+    const recoveryCodes = await issueRecoveryCodes(trx, user.id);
+    const updated = await updateUser(trx, user.id, { mfa_enabled: true }, now);
+    await recordAudit(trx, meta, { action: 'auth.mfa_enabled', userId: user.id, resourceType: 'user', resourceId: user.id, details: { method: 'totp' } });
+    await emitEvent(ctx, trx, 'user.mfa_enabled', toUserResponse(updated));
+    return recoveryCodes;
+  });
+  ctx.jobs.notify();
+  return { recovery_codes: codes };
+}
+
+export async function disableTotp(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta): Promise<void> {
+  if (!user.mfa_enabled) throw Errors.mfaNotEnabled();
+  await withCountedCode(ctx, user, 'disable', meta, async (trx) => {
+    const method = await spendEitherCode(ctx, trx, user.id, code);
+    if (!method) return null;
+    const now = ctx.clock.now();
+    await deleteUserMfa(trx, user.id);
+    const updated = await updateUser(trx, user.id, { mfa_enabled: false }, now);
+    await recordAudit(trx, meta, { action: 'auth.mfa_disabled', userId: user.id, resourceType: 'user', resourceId: user.id, details: { code: method } });
+    await emitEvent(ctx, trx, 'user.mfa_disabled', toUserResponse(updated));
+    return true;
+  });
+  ctx.jobs.notify();
+}
+
+export async function regenerateRecoveryCodes(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta): Promise<{ recovery_codes: string[] }> {
+  if (!user.mfa_enabled) throw Errors.mfaNotEnabled();
+  const codes = await withCountedCode(ctx, user, 'recovery_codes', meta, async (trx) => {
+    const method = await spendEitherCode(ctx, trx, user.id, code);
+    if (!method) return null;
+    const recoveryCodes = await issueRecoveryCodes(trx, user.id);
+    await recordAudit(trx, meta, { action: 'auth.mfa_recovery_codes_regenerated', userId: user.id, resourceType: 'user', resourceId: user.id, details: { code: method } });
+    return recoveryCodes;
+  });
+  return { recovery_codes: codes };
+}
+
+/**
+ * POST /admin/users/{id}/mfa/reset: TOTP, recovery codes and passkeys go (a lost device's
+ * passkey must not sign in either), pending sign-in challenges die, and every session ends.
+ */
+export async function resetUserMfa(ctx: AppContext, adminId: string, userId: string, meta: RequestMeta): Promise<UserRow> {
+  const user = await ctx.db.transaction().execute(async (trx) => {
+    const target = await findUserById(trx, userId);
+    if (!target) throw Errors.userNotFound();
+    const now = ctx.clock.now();
+    const totpRemoved = await deleteUserMfa(trx, userId);
+    const passkeysRemoved = await deleteUserPasskeys(trx, userId);
+    await endLiveMfaChallenges(trx, userId, now);
+    await revokeAllSessions(trx, userId, now);
+    const updated = await updateUser(trx, userId, { mfa_enabled: false }, now);
+    await recordAudit(trx, meta, {
+      action: 'admin.user_mfa_reset',
+      userId: adminId,
+      resourceType: 'user',
+      resourceId: userId,
+      details: { was_enabled: target.mfa_enabled, totp_removed: totpRemoved, passkeys_removed: passkeysRemoved, sessions_ended: true },
+    });
+    if (target.mfa_enabled) await emitEvent(ctx, trx, 'user.mfa_disabled', toUserResponse(updated));
+    return updated;
+  });
+  ctx.jobs.notify();
+  return user;
+}

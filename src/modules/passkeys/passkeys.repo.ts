@@ -1,0 +1,131 @@
+// Passkeys (WebAuthn credentials) and the challenges of their ceremonies.
+import { sql } from 'kysely';
+import type { Executor } from '../../db/database.js';
+import { spentRows } from '../retention/spent-rows.repo.js';
+
+export const spentWebauthnChallenges = spentRows('webauthn_challenges', 'id');
+
+export interface PasskeyRow {
+  id: string;
+  user_id: string;
+  credential_id: string;
+  public_key: string;
+  counter: number;
+  transports: string[];
+  name: string;
+  created_at: Date;
+  last_used_at: Date | null;
+}
+
+const COLUMNS = ['id', 'user_id', 'credential_id', 'public_key', 'counter', 'transports', 'name', 'created_at', 'last_used_at'] as const;
+
+const toRow = (row: Omit<PasskeyRow, 'counter'> & { counter: string | number | bigint }): PasskeyRow => ({ ...row, counter: Number(row.counter) });
+
+export async function insertPasskey(
+  db: Executor,
+  p: { userId: string; credentialId: string; publicKey: string; counter: number; transports: string[]; deviceType: string; backedUp: boolean; name: string; now: Date },
+): Promise<PasskeyRow> {
+  const row = await db
+    .insertInto('passkeys')
+    .values({
+      user_id: p.userId,
+      credential_id: p.credentialId,
+      public_key: p.publicKey,
+      counter: p.counter,
+      transports: p.transports,
+      device_type: p.deviceType,
+      backed_up: p.backedUp,
+      name: p.name,
+      created_at: p.now,
+    })
+    .returning(COLUMNS)
+    .executeTakeFirstOrThrow();
+  return toRow(row);
+}
+
+export async function listPasskeys(db: Executor, userId: string): Promise<PasskeyRow[]> {
+  const rows = await db.selectFrom('passkeys').select(COLUMNS).where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+  return rows.map(toRow);
+}
+
+export async function countPasskeys(db: Executor, userId: string): Promise<number> {
+  const row = await db.selectFrom('passkeys').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', userId).executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+export async function findPasskeyByCredentialId(db: Executor, credentialId: string): Promise<PasskeyRow | undefined> {
+  const row = await db.selectFrom('passkeys').select(COLUMNS).where('credential_id', '=', credentialId).executeTakeFirst();
+  return row && toRow(row);
+}
+
+export async function renamePasskey(db: Executor, userId: string, id: string, name: string): Promise<PasskeyRow | undefined> {
+  const row = await db.updateTable('passkeys').set({ name }).where('id', '=', id).where('user_id', '=', userId).returning(COLUMNS).executeTakeFirst();
+  return row && toRow(row);
+}
+
+export async function deletePasskey(db: Executor, userId: string, id: string): Promise<PasskeyRow | undefined> {
+  const row = await db.deleteFrom('passkeys').where('id', '=', id).where('user_id', '=', userId).returning(COLUMNS).executeTakeFirst();
+  return row && toRow(row);
+}
+
+export async function deleteUserPasskeys(db: Executor, userId: string): Promise<number> {
+  const result = await db.deleteFrom('passkeys').where('user_id', '=', userId).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/**
+ * Records a use. Conditional on the counter the check was made against, so of two assertions
+ * racing with one counter value only one wins; an authenticator without a counter (always 0)
+ * stays at 0.
+ */
+export async function recordPasskeyUse(db: Executor, id: string, checkedCounter: number, newCounter: number, now: Date): Promise<boolean> {
+  const result = await sql<{ id: string }>`
+    UPDATE passkeys SET counter = ${newCounter}, last_used_at = ${now}
+     WHERE id = ${id} AND counter = ${checkedCounter}
+       AND (${newCounter}::bigint > counter OR (${newCounter}::bigint = 0 AND counter = 0))
+    RETURNING id
+  `.execute(db);
+  return result.rows.length === 1;
+}
+
+// Challenges
+
+export async function insertWebauthnChallenge(
+  db: Executor,
+  c: { challenge: string; purpose: 'register' | 'login'; userId: string | null; expiresAt: Date; now: Date },
+): Promise<string> {
+  const row = await db
+    .insertInto('webauthn_challenges')
+    .values({ challenge: c.challenge, purpose: c.purpose, user_id: c.userId, expires_at: c.expiresAt, created_at: c.now })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+/** Spends a registration challenge issued to this user: true once (single use, conditional). */
+export async function spendRegistrationChallenge(db: Executor, userId: string, challenge: string, now: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('webauthn_challenges')
+    .set({ used_at: now })
+    .where('challenge', '=', challenge)
+    .where('purpose', '=', 'register')
+    .where('user_id', '=', userId)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Spends a sign-in challenge by its id: its value, once; undefined when unknown, used or expired. */
+export async function spendLoginChallenge(db: Executor, id: string, now: Date): Promise<string | undefined> {
+  const row = await db
+    .updateTable('webauthn_challenges')
+    .set({ used_at: now })
+    .where('id', '=', id)
+    .where('purpose', '=', 'login')
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returning('challenge')
+    .executeTakeFirst();
+  return row?.challenge;
+}

@@ -1,0 +1,81 @@
+// Passkeys: registration and management by a signed-in user (/auth/passkeys…), and
+// passwordless sign-in (/auth/passkeys/login/…).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
+import type { AppContext } from '../../context.js';
+import { Message } from '../../http/schema-types.js';
+import { currentUser, requestMeta, requireUser } from '../../plugins/authenticate.js';
+import { perMinute } from '../../plugins/rate-limit.js';
+import { SignInResponse } from '../auth/auth.schemas.js';
+import {
+  PasskeyLoginBody,
+  PasskeyLoginOptionsResponse,
+  PasskeyParams,
+  PasskeyResponse,
+  RegisterPasskeyBody,
+  RenamePasskeyBody,
+  WebAuthnOptions,
+} from './passkeys.schemas.js';
+import {
+  deleteUserPasskey,
+  passkeyLoginOptions,
+  registerPasskey,
+  registrationOptions,
+  renameUserPasskey,
+  signInWithPasskey,
+  userPasskeys,
+} from './passkeys.service.js';
+
+export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (app, { ctx }) => {
+  const authenticated = requireUser(ctx);
+  const tags = ['passkeys'];
+  const security = [{ bearer: [] }];
+
+  app.post('/auth/passkeys/register/options', {
+    onRequest: authenticated,
+    config: perMinute(10),
+    schema: { tags, security, response: { 200: WebAuthnOptions } },
+  }, async (request) => registrationOptions(ctx, currentUser(request)));
+
+  app.post('/auth/passkeys/register/verify', {
+    onRequest: authenticated,
+    config: perMinute(10),
+    schema: { tags, security, body: RegisterPasskeyBody, response: { 201: PasskeyResponse } },
+  }, async (request, reply) => {
+    const body = { response: request.body.response as unknown as RegistrationResponseJSON, name: request.body.name };
+    return reply.code(201).send(await registerPasskey(ctx, currentUser(request), body, requestMeta(request)));
+  });
+
+  app.get('/auth/passkeys', {
+    onRequest: authenticated,
+    schema: { tags, security, response: { 200: Type.Array(PasskeyResponse) } },
+  }, async (request) => userPasskeys(ctx, currentUser(request)));
+
+  app.patch('/auth/passkeys/:id', {
+    onRequest: authenticated,
+    schema: { tags, security, params: PasskeyParams, body: RenamePasskeyBody, response: { 200: PasskeyResponse } },
+  }, async (request) => renameUserPasskey(ctx, currentUser(request), request.params.id, request.body.name, requestMeta(request)));
+
+  app.delete('/auth/passkeys/:id', {
+    onRequest: authenticated,
+    schema: { tags, security, params: PasskeyParams, response: { 200: Message } },
+  }, async (request) => {
+    await deleteUserPasskey(ctx, currentUser(request), request.params.id, requestMeta(request));
+    return { message: 'Passkey deleted' };
+  });
+
+  app.post('/auth/passkeys/login/options', {
+    // Each call stores a row; the limit keeps an anonymous caller from filling the table.
+    config: perMinute(30),
+    schema: { tags, response: { 200: PasskeyLoginOptionsResponse } },
+  }, async () => passkeyLoginOptions(ctx));
+
+  app.post('/auth/passkeys/login/verify', {
+    config: perMinute(10),
+    schema: { tags, body: PasskeyLoginBody, response: { 200: SignInResponse } },
+  }, async (request) => {
+    const body = { challenge_id: request.body.challenge_id, response: request.body.response as unknown as AuthenticationResponseJSON };
+    return signInWithPasskey(ctx, body, requestMeta(request));
+  });
+};

@@ -1,0 +1,255 @@
+// Passkeys (WebAuthn, @simplewebauthn/server): registration by a signed-in user, management,
+// passwordless sign-in, and the assertion check the second factor shares. Every ceremony's
+// challenge is stored server-side, spent once, and lives 5 minutes; origin and RP ID are
+// checked against WEBAUTHN_ORIGINS / WEBAUTHN_RP_ID, and the signature counter must advance.
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type AuthenticationResponseJSON,
+  type AuthenticatorTransportFuture,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  type RegistrationResponseJSON,
+} from '@simplewebauthn/server';
+import { isoBase64URL } from '@simplewebauthn/server/helpers';
+import type { AppContext, RequestMeta } from '../../context.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import type { UserRow } from '../../db/schema.js';
+import { addSeconds } from '../../lib/clock.js';
+import { AppError, Errors } from '../../lib/errors.js';
+import type { Executor } from '../../db/database.js';
+import { recordAudit } from '../audit/audit.repo.js';
+import { completeSignIn, type SignInResult } from '../auth/sign-in.js';
+import { findUserById } from '../users/users.repo.js';
+import {
+  deletePasskey,
+  findPasskeyByCredentialId,
+  insertPasskey,
+  insertWebauthnChallenge,
+  listPasskeys,
+  recordPasskeyUse,
+  renamePasskey,
+  spendLoginChallenge,
+  spendRegistrationChallenge,
+  type PasskeyRow,
+} from './passkeys.repo.js';
+
+export const WEBAUTHN_CHALLENGE_TTL_SECONDS = 5 * 60;
+const DEFAULT_PASSKEY_NAME = 'Passkey';
+
+export interface PasskeyResponse {
+  id: string;
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export const toPasskeyResponse = (p: PasskeyRow): PasskeyResponse => ({
+  id: p.id,
+  name: p.name,
+  created_at: p.created_at.toISOString(),
+  last_used_at: p.last_used_at?.toISOString() ?? null,
+});
+
+type Deps = Pick<AppContext, 'config' | 'clock' | 'db'>;
+
+const transportsOf = (p: PasskeyRow) => p.transports as AuthenticatorTransportFuture[];
+
+export async function registrationOptions(ctx: Deps, user: UserRow): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const { rpId, rpName } = ctx.config.webauthn;
+  const existing = await listPasskeys(ctx.db, user.id);
+  const options = await generateRegistrationOptions({
+    rpName,
+    rpID: rpId,
+    userName: user.email,
+    userDisplayName: user.name,
+    userID: new TextEncoder().encode(user.id),
+    attestationType: 'none',
+    timeout: WEBAUTHN_CHALLENGE_TTL_SECONDS * 1000,
+    excludeCredentials: existing.map((p) => ({ id: p.credential_id, transports: transportsOf(p) })),
+    // A discoverable credential: passwordless sign-in finds it without an email.
+    authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: 'preferred' },
+  });
+  const now = ctx.clock.now();
+  await insertWebauthnChallenge(ctx.db, { challenge: options.challenge, purpose: 'register', userId: user.id, expiresAt: addSeconds(now, WEBAUTHN_CHALLENGE_TTL_SECONDS), now });
+  return options;
+}
+
+/** The challenge a client signed, from its clientDataJSON; undefined if unreadable. */
+function signedChallenge(response: { response?: { clientDataJSON?: unknown } }): string | undefined {
+  try {
+    const encoded = response.response?.clientDataJSON;
+    if (typeof encoded !== 'string') return undefined;
+    const clientData = JSON.parse(isoBase64URL.toUTF8String(encoded)) as { challenge?: unknown };
+    return typeof clientData.challenge === 'string' && clientData.challenge.length <= 512 ? clientData.challenge : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function registerPasskey(
+  ctx: Deps,
+  user: UserRow,
+  body: { response: RegistrationResponseJSON; name?: string | null },
+  meta: RequestMeta,
+): Promise<PasskeyResponse> {
+  const now = ctx.clock.now();
+  const challenge = signedChallenge(body.response);
+  // The challenge is spent first: a failed attempt cannot be replayed with it.
+  if (!challenge || !(await spendRegistrationChallenge(ctx.db, user.id, challenge, now))) throw Errors.passkeyRegistrationFailed();
+  const { rpId, origins } = ctx.config.webauthn;
+  let info;
+  try {
+    const verification = await verifyRegistrationResponse({
+      response: body.response,
+      expectedChallenge: challenge,
+      expectedOrigin: origins,
+      expectedRPID: rpId,
+      requireUserVerification: false,
+    });
+    if (!verification.verified) throw Errors.passkeyRegistrationFailed();
+    info = verification.registrationInfo;
+  } catch {
+    throw Errors.passkeyRegistrationFailed();
+  }
+  try {
+    return await ctx.db.transaction().execute(async (trx) => {
+      const passkey = await insertPasskey(trx, {
+        userId: user.id,
+        credentialId: info.credential.id,
+        publicKey: isoBase64URL.fromBuffer(info.credential.publicKey),
+        counter: info.credential.counter,
+        transports: info.credential.transports ?? [],
+        deviceType: info.credentialDeviceType,
+        backedUp: info.credentialBackedUp,
+        name: body.name ?? DEFAULT_PASSKEY_NAME,
+        now,
+      });
+      await recordAudit(trx, meta, {
+        action: 'auth.passkey_registered',
+        userId: user.id,
+        resourceType: 'passkey',
+        resourceId: passkey.id,
+        details: { name: passkey.name, device_type: info.credentialDeviceType, backed_up: info.credentialBackedUp },
+      });
+      return toPasskeyResponse(passkey);
+    });
+  } catch (err) {
+    // The credential is registered already (to this user or another).
+    if (isUniqueViolation(err)) throw Errors.passkeyRegistrationFailed();
+    throw err;
+  }
+}
+
+export async function userPasskeys(ctx: Deps, user: UserRow): Promise<PasskeyResponse[]> {
+  return (await listPasskeys(ctx.db, user.id)).map(toPasskeyResponse);
+}
+
+export async function renameUserPasskey(ctx: Deps, user: UserRow, id: string, name: string, meta: RequestMeta): Promise<PasskeyResponse> {
+  return ctx.db.transaction().execute(async (trx) => {
+    const passkey = await renamePasskey(trx, user.id, id, name);
+    if (!passkey) throw Errors.passkeyNotFound();
+    await recordAudit(trx, meta, { action: 'auth.passkey_renamed', userId: user.id, resourceType: 'passkey', resourceId: id, details: { name } });
+    return toPasskeyResponse(passkey);
+  });
+}
+
+export async function deleteUserPasskey(ctx: Deps, user: UserRow, id: string, meta: RequestMeta): Promise<void> {
+  await ctx.db.transaction().execute(async (trx) => {
+    const passkey = await deletePasskey(trx, user.id, id);
+    if (!passkey) throw Errors.passkeyNotFound();
+    await recordAudit(trx, meta, { action: 'auth.passkey_deleted', userId: user.id, resourceType: 'passkey', resourceId: id, details: { name: passkey.name } });
+  });
+}
+
+/** Options for an assertion; `allow` lists the credentials of a known user (second factor). */
+export function assertionOptions(ctx: Pick<AppContext, 'config'>, allow?: PasskeyRow[]): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  return generateAuthenticationOptions({
+    rpID: ctx.config.webauthn.rpId,
+    userVerification: 'preferred',
+    timeout: WEBAUTHN_CHALLENGE_TTL_SECONDS * 1000,
+    ...(allow ? { allowCredentials: allow.map((p) => ({ id: p.credential_id, transports: transportsOf(p) })) } : {}),
+  });
+}
+
+export async function passkeyLoginOptions(ctx: Deps): Promise<{ challenge_id: string; options: PublicKeyCredentialRequestOptionsJSON }> {
+  const options = await assertionOptions(ctx);
+  const now = ctx.clock.now();
+  const id = await insertWebauthnChallenge(ctx.db, { challenge: options.challenge, purpose: 'login', userId: null, expiresAt: addSeconds(now, WEBAUTHN_CHALLENGE_TTL_SECONDS), now });
+  return { challenge_id: id, options };
+}
+
+export interface CheckedAssertion {
+  passkey: PasskeyRow;
+  userVerified: boolean;
+}
+
+/**
+ * Verifies an assertion against `expectedChallenge` (already spent by the caller) and records
+ * the use in `trx` (the signature counter must advance). `userId`: only that user's passkeys.
+ * Null for every failure, whatever it was.
+ */
+export async function checkAssertion(
+  ctx: Pick<AppContext, 'config' | 'clock'>,
+  trx: Executor,
+  response: AuthenticationResponseJSON,
+  expectedChallenge: string,
+  userId?: string,
+): Promise<CheckedAssertion | null> {
+  if (typeof response?.id !== 'string' || response.id.length > 1024) return null;
+  const passkey = await findPasskeyByCredentialId(trx, response.id);
+  if (!passkey || (userId !== undefined && passkey.user_id !== userId)) return null;
+  // A discoverable credential names its user: it must be the passkey's.
+  const userHandle = response.response?.userHandle;
+  if (userHandle && userHandle !== isoBase64URL.fromUTF8String(passkey.user_id)) return null;
+  const { rpId, origins } = ctx.config.webauthn;
+  let info;
+  try {
+    const verification = await verifyAuthenticationResponse({
+      response,
+      expectedChallenge,
+      expectedOrigin: origins,
+      expectedRPID: rpId,
+      credential: { id: passkey.credential_id, publicKey: isoBase64URL.toBuffer(passkey.public_key), counter: passkey.counter, transports: transportsOf(passkey) },
+      requireUserVerification: false,
+    });
+    if (!verification.verified) return null;
+    info = verification.authenticationInfo;
+  } catch {
+    // Bad signature, origin, RP ID or challenge, or a counter that went backwards (a cloned key).
+    return null;
+  }
+  if (!(await recordPasskeyUse(trx, passkey.id, passkey.counter, info.newCounter, ctx.clock.now()))) return null;
+  return { passkey, userVerified: info.userVerified };
+}
+
+/** Passwordless sign-in: a passkey is the first factor (both factors when the user was verified). */
+export async function signInWithPasskey(
+  ctx: AppContext,
+  body: { challenge_id: string; response: AuthenticationResponseJSON },
+  meta: RequestMeta,
+): Promise<SignInResult> {
+  const now = ctx.clock.now();
+  const challenge = await spendLoginChallenge(ctx.db, body.challenge_id, now);
+  const failed = async (reason: string): Promise<AppError> => {
+    await recordAudit(ctx.db, meta, { action: 'auth.passkey_login_failed', userId: null, resourceType: 'passkey', details: { reason } });
+    ctx.metrics.signIns.inc('passkey', 'failure');
+    return Errors.passkeySignInFailed();
+  };
+  if (!challenge) throw await failed('unknown_or_spent_challenge');
+  const result = await ctx.db.transaction().execute(async (trx) => {
+    const checked = await checkAssertion(ctx, trx, body.response, challenge);
+    if (!checked) return null;
+    const user = await findUserById(trx, checked.passkey.user_id);
+    if (!user) return null;
+    return completeSignIn(ctx, trx, user, {
+      method: 'passkey',
+      audit: { action: 'auth.passkey_login', details: { passkey_id: checked.passkey.id, user_verified: checked.userVerified } },
+      multiFactor: checked.userVerified,
+    }, meta);
+  });
+  if (!result) throw await failed('assertion_refused');
+  return result;
+}
