@@ -25,8 +25,8 @@ describe('keyhold command line', { concurrency: true }, () => {
       });
       after(() => database.drop());
 
-      it('migrate applies the migrations', async () => {
-        const first = await runCliJson(['migrate'], { env });
+      it('migrate applies the migrations (through the real binary, bin/keyhold.js)', async () => {
+        const first = await runCliJson(['migrate'], { env, viaBin: true });
         assert.ok(first.applied.includes('0001_initial'), JSON.stringify(first));
       });
 

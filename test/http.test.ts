@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from './helpers/app.js';
+import { programArgs } from './helpers/entry.js';
 import { PASSWORD, uniqueEmail } from './helpers/fixtures.js';
 
 // HTTP behaviour that does not depend on the database flavour: run on the embedded one.
@@ -141,7 +142,7 @@ describe('configuration', () => {
 
   it('stops the server at start with that one line', { timeout: 120_000 }, async () => {
     const { spawnSync } = await import('node:child_process');
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const result = spawnSync(process.execPath, programArgs('server'), {
       env: { ...process.env, PORT: 'eighty', DATA_DIR: 'memory://' },
       encoding: 'utf8',
       timeout: 90_000,
