@@ -31,7 +31,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-describe('graceful shutdown', () => {
+// The two servers share nothing (own data directory, port and SMTP server), so they run side
+// by side: most of each test is waiting on a child process.
+describe('graceful shutdown', { concurrency: true }, () => {
   it('finishes in-flight requests and exits 0 on SIGTERM', { timeout: 120_000 }, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'keyhold-shutdown-'));
     const port = await freePort();
