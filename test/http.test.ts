@@ -62,6 +62,27 @@ describe('HTTP surface', () => {
     assert.equal(unauthenticated.headers.get('cache-control'), 'no-store');
   });
 
+  it('sets them on what the router refuses too: unknown paths and methods, bad escapes, over-long parameters', async () => {
+    const refusals: Array<[string, string, number]> = [
+      ['GET', '/api/v1/nowhere', 404],
+      ['DELETE', '/healthz', 405],
+      ['GET', '/api/v1/auth/%E0%A4%A', 400],
+      ['DELETE', `/api/v1/accounts/me/invites/${'a'.repeat(101)}`, 414],
+    ];
+    for (const [method, path, status] of refusals) {
+      const res = await fetch(`${t.baseUrl}${path}`, { method });
+      await res.arrayBuffer();
+      assert.equal(res.status, status, `${method} ${path}`);
+      assert.deepEqual(
+        ['cache-control', 'content-security-policy', 'strict-transport-security', 'x-content-type-options', 'x-frame-options', 'referrer-policy'].map(
+          (name) => res.headers.get(name),
+        ),
+        ['no-store', "default-src 'none'; frame-ancestors 'none'", 'max-age=31536000; includeSubDomains', 'nosniff', 'DENY', 'no-referrer'],
+        `${method} ${path} (${status})`,
+      );
+    }
+  });
+
   it('gives the docs page the browser-page headers and lets it be cached', async () => {
     const docs = await fetch(`${t.baseUrl}/docs/`, { redirect: 'follow' });
     assert.equal(docs.status, 200);
