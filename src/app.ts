@@ -45,7 +45,7 @@ import { handleClientError, handleError, registerErrorHandling } from './plugins
 import { registerBodyParsers, registerInputGuard } from './plugins/input-guard.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
-import { registerSecurity } from './plugins/security.js';
+import { registerSecurity, withApiHeaders } from './plugins/security.js';
 
 // For what is loaded on first use rather than at start (see lazySchemaCompilers).
 const requireCjs = createRequire(import.meta.url);
@@ -80,7 +80,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     // What the router and Node's HTTP parser refuse themselves (a path that is not valid
     // percent-encoding, a path parameter over 100 characters, malformed request framing) is
     // answered in the contract's {"detail": …} shape too, without echoing the request.
-    frameworkErrors: handleError,
+    frameworkErrors: withApiHeaders(handleError),
     clientErrorHandler: handleClientError,
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },

@@ -25,8 +25,8 @@ describe('keyhold command line', { concurrency: true }, () => {
       });
       after(() => database.drop());
 
-      it('migrate applies the migrations', async () => {
-        const first = await runCliJson(['migrate'], { env });
+      it('migrate applies the migrations (through the real binary, bin/keyhold.js)', async () => {
+        const first = await runCliJson(['migrate'], { env, viaBin: true });
         assert.ok(first.applied.includes('0001_initial'), JSON.stringify(first));
       });
 
@@ -111,6 +111,12 @@ describe('keyhold command line', { concurrency: true }, () => {
         if (kind === DATABASE_KINDS[0]) {
           failures.push(
             [['create-admin', '--email', 'b@example.com', '--password-stdin'], /^keyhold: password: Password must be 8 to 128 characters$/, undefined, 'short\n'],
+            [
+              ['create-admin', '--email', 'c@example.com', '--password-stdin', '--name', 'Root\u202Eevil'],
+              /^keyhold: name: String must not contain control characters, line breaks or bidirectional overrides$/,
+              undefined,
+              `${ADMIN_PASSWORD}\n`,
+            ],
             [['invite-codes', 'create', '--count', 'ten'], /^error: option '--count <n>' argument 'ten' is invalid/],
             [['users', 'list'], /^keyhold: Invalid configuration: DATABASE_URL must be a postgres/, { DATABASE_URL: 'mysql://localhost/x' }],
           );

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from './helpers/app.js';
+import { programArgs } from './helpers/entry.js';
 import { PASSWORD, uniqueEmail } from './helpers/fixtures.js';
 
 // HTTP behaviour that does not depend on the database flavour: run on the embedded one.
@@ -59,6 +60,27 @@ describe('HTTP surface', () => {
     assert.equal(unauthenticated.status, 401);
     assert.equal(unauthenticated.headers.get('x-content-type-options'), 'nosniff', 'errors carry them too');
     assert.equal(unauthenticated.headers.get('cache-control'), 'no-store');
+  });
+
+  it('sets them on what the router refuses too: unknown paths and methods, bad escapes, over-long parameters', async () => {
+    const refusals: Array<[string, string, number]> = [
+      ['GET', '/api/v1/nowhere', 404],
+      ['DELETE', '/healthz', 405],
+      ['GET', '/api/v1/auth/%E0%A4%A', 400],
+      ['DELETE', `/api/v1/accounts/me/invites/${'a'.repeat(101)}`, 414],
+    ];
+    for (const [method, path, status] of refusals) {
+      const res = await fetch(`${t.baseUrl}${path}`, { method });
+      await res.arrayBuffer();
+      assert.equal(res.status, status, `${method} ${path}`);
+      assert.deepEqual(
+        ['cache-control', 'content-security-policy', 'strict-transport-security', 'x-content-type-options', 'x-frame-options', 'referrer-policy'].map(
+          (name) => res.headers.get(name),
+        ),
+        ['no-store', "default-src 'none'; frame-ancestors 'none'", 'max-age=31536000; includeSubDomains', 'nosniff', 'DENY', 'no-referrer'],
+        `${method} ${path} (${status})`,
+      );
+    }
   });
 
   it('gives the docs page the browser-page headers and lets it be cached', async () => {
@@ -141,7 +163,7 @@ describe('configuration', () => {
 
   it('stops the server at start with that one line', { timeout: 120_000 }, async () => {
     const { spawnSync } = await import('node:child_process');
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const result = spawnSync(process.execPath, programArgs('server'), {
       env: { ...process.env, PORT: 'eighty', DATA_DIR: 'memory://' },
       encoding: 'utf8',
       timeout: 90_000,

@@ -11,6 +11,7 @@ import { SMTPServer } from 'smtp-server';
 import { openDatabase } from '../src/db/database.js';
 import { PASSWORD, uniqueEmail } from './helpers/fixtures.js';
 import { createTestDatabase } from './helpers/database.js';
+import { programArgs } from './helpers/entry.js';
 import { queuedEmails } from './helpers/jobs.js';
 
 /** Polls /readyz for up to a minute. */
@@ -30,12 +31,14 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-describe('graceful shutdown', () => {
+// The two servers share nothing (own data directory, port and SMTP server), so they run side
+// by side: most of each test is waiting on a child process.
+describe('graceful shutdown', { concurrency: true }, () => {
   it('finishes in-flight requests and exits 0 on SIGTERM', { timeout: 120_000 }, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'keyhold-shutdown-'));
     const port = await freePort();
     // --liftoff-only: see helpers/cli.ts.
-    const child = spawn(process.execPath, ['--liftoff-only', '--import', 'tsx', 'src/server.ts'], {
+    const child = spawn(process.execPath, ['--liftoff-only', ...programArgs('server')], {
       env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info', SHUTDOWN_GRACE_SECONDS: '10' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -101,7 +104,7 @@ describe('graceful shutdown', () => {
     const database = await createTestDatabase('pglite', { persistent: true });
     const dataDir = database.env.DATA_DIR!;
     const port = await freePort();
-    const child = spawn(process.execPath, ['--liftoff-only', '--import', 'tsx', 'src/server.ts'], {
+    const child = spawn(process.execPath, ['--liftoff-only', ...programArgs('server')], {
       env: {
         ...process.env, PORT: String(port), DATA_DIR: dataDir, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info',
         SHUTDOWN_GRACE_SECONDS: '10', SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, OUTBOX_POLL_INTERVAL_MS: '100',

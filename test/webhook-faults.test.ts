@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { programArgs } from './helpers/entry.js';
 import { ensureAdmin } from '../src/modules/admin/create-admin.js';
 import { maxAttempts, RETRY_DELAYS_MS, GIVE_UP_AFTER_MS } from '../src/modules/webhooks/webhook-jobs.js';
 import { startTestApp, TEST_ENV, type TestApp } from './helpers/app.js';
@@ -163,7 +164,7 @@ describe('webhook delivery: the server killed mid-delivery (postgres)', { skip: 
     });
 
   async function startServer(port: number, adminEmail: string): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const child = spawn(process.execPath, programArgs('server'), {
       env: {
         ...process.env,
         ...TEST_ENV,

@@ -1,6 +1,6 @@
 // The one token module: every JWT Keyhold issues or accepts goes through here.
 import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import type * as Jose from 'jose';
 import type { Clock } from './clock.js';
 
 export type TokenType = 'access' | 'refresh' | 'password_reset' | 'email_verification';
@@ -98,6 +98,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       if (issueOptions.sid) claims.sid = issueOptions.sid;
       if (type === 'access' && issueOptions.aal) claims.aal = issueOptions.aal;
       if (type === 'access' && issueOptions.amr) claims.amr = issueOptions.amr;
+      const { SignJWT } = jose ?? (await loadJose());
       const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: ALGORITHM, typ: TYP_HEADER[type] })
         .setSubject(subject)
@@ -121,6 +122,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       try {
         // The key is fixed, so a key-selecting header cannot have chosen it; such a token is
         // still refused, once its signature has been checked (one decode, not two).
+        const { jwtVerify } = jose ?? (await loadJose());
         const { payload, protectedHeader } = await jwtVerify(token, key, {
           algorithms: [ALGORITHM],
           issuer,
@@ -141,7 +143,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         if (type === 'access') verifiedAccessTokens.add(token, claims);
         return claims;
       } catch (err) {
-        if (err instanceof joseErrors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) return null;
+        if ((jose !== undefined && err instanceof jose.errors.JOSEError) || err instanceof TypeError || err instanceof SyntaxError) return null;
         throw err;
       }
     },
@@ -150,6 +152,14 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       return createHmac('sha256', secret).update(`refresh-rotation:${parentJti}`).digest('base64url');
     },
   };
+}
+
+// jose (83 modules, ~50 ms to load) is loaded by the first token issued or checked, not at
+// start: /healthz, /readyz and the docs never need it. Once loaded it is used synchronously.
+let jose: typeof Jose | undefined;
+async function loadJose(): Promise<typeof Jose> {
+  jose ??= await import('jose');
+  return jose;
 }
 
 /**

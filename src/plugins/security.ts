@@ -1,7 +1,7 @@
 // Security headers on every response, CORS only for configured origins, and no caching of
 // anything the API answers (tokens, profiles).
 import { createRequire } from 'node:module';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Helmet from 'helmet';
 
 /**
@@ -44,6 +44,18 @@ function docsPageHeaders(): Record<string, string> {
     referrerPolicy: { policy: 'no-referrer' },
   })({} as never, response as never, () => {});
   return headers;
+}
+
+type FrameworkErrorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => FastifyReply;
+
+/** For Fastify's `frameworkErrors`: what the router refuses itself (a path that is not valid
+ *  percent-encoding, an over-long path parameter) is answered before any hook runs, so the
+ *  onRequest hook below never gives those replies the API's headers; this does. */
+export function withApiHeaders(handler: FrameworkErrorHandler): FrameworkErrorHandler {
+  return (error, request, reply) => {
+    for (const [name, value] of Object.entries(API_HEADERS)) reply.header(name, value);
+    return handler(error, request, reply);
+  };
 }
 
 export async function registerSecurity(app: FastifyInstance, options: { corsOrigins: string[] }): Promise<void> {

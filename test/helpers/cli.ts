@@ -1,6 +1,8 @@
-// Runs the real `keyhold` binary (bin/keyhold.js) in a child process, as an operator would.
+// Runs the `keyhold` command line in a child process, as an operator would: src/cli as
+// `npm test` emitted it (helpers/entry.ts), or, with `viaBin`, the real binary bin/keyhold.js.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { programArgs } from './entry.js';
 
 const BIN = fileURLToPath(new URL('../../bin/keyhold.js', import.meta.url));
 
@@ -16,6 +18,8 @@ export interface CliOptions {
   /** Written to stdin, which is then closed. */
   input?: string;
   timeoutMs?: number;
+  /** Start bin/keyhold.js itself (which runs src/cli.ts through tsx) rather than src/cli directly. */
+  viaBin?: boolean;
 }
 
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
@@ -31,7 +35,8 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     // --liftoff-only: V8 keeps PGlite's WebAssembly at its baseline tier instead of
     // recompiling all 9 MB of it in background threads, CPU a short command never earns back
     // (helpers/database.ts does the same for test processes). No behaviour changes.
-    const child = spawn(process.execPath, ['--liftoff-only', BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const program = options.viaBin ? [BIN] : programArgs('cli');
+    const child = spawn(process.execPath, ['--liftoff-only', ...program, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));

@@ -4,6 +4,8 @@ import type { UserRow } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { isValidEmail, normalizeEmail } from '../../lib/email-address.js';
 import { validationError } from '../../lib/errors.js';
+import { hasControlOrBidiCharacters } from '../../lib/plain-text.js';
+import { PLAIN_TEXT_MESSAGE } from '../../http/schema-types.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { createUser } from '../users/create-user.js';
 import { findUserByEmail, updateUser } from '../users/users.repo.js';
@@ -19,12 +21,16 @@ export type AdminOutcome = { user: UserRow; created: boolean; promoted: boolean 
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'passwords' | 'config'>;
 
-/** The rules registration applies to an email and a new password (the command line checks before opening a database). */
+/** The rules registration applies to an email, a new password and a name (the command line checks before opening a database). */
 export function checkAdminInput(input: AdminInput): void {
   if (!isValidEmail(input.email)) throw validationError(['body', 'email'], 'value is not a valid email', 'value_error');
   const passwordLength = [...input.password].length;
   if (passwordLength < 8 || passwordLength > 128) {
     throw validationError(['body', 'password'], 'Password must be 8 to 128 characters', 'string_length');
+  }
+  // The display name is free text others read, as registration's `name` (FreeText) is.
+  if (input.name !== undefined && hasControlOrBidiCharacters(input.name)) {
+    throw validationError(['body', 'name'], PLAIN_TEXT_MESSAGE, 'string_control_characters');
   }
 }
 
