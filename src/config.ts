@@ -75,6 +75,13 @@ export interface Config {
   /** AES-256-GCM key for secrets at rest (lib/secret-box.ts). Unset: a key file in DATA_DIR for
    *  the embedded database; none (secrets unencrypted, one warning per start) on DATABASE_URL. */
   secretsEncryptionKey?: Buffer;
+  /** How tokens are signed (modules/keys). Unset: ES256, or HS256 when JWT_SECRET is set (0.1's mode). */
+  jwtAlgorithm: 'ES256' | 'EdDSA' | 'RS256' | 'HS256';
+  /** The current signing key is rotated when this many days old (a periodic task); 0 = never. */
+  jwtKeyRotationDays: number;
+  /** Where clients reach this service, without a trailing slash: absolute URLs in the
+   *  well-known documents. Default http://HOST:PORT. */
+  publicUrl: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -123,7 +130,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     metricsToken: readMetricsToken(read),
     auditRetentionDays: read.int('AUDIT_RETENTION_DAYS', 365, { min: 0, max: 36_500 }),
     secretsEncryptionKey: read.base64Key('SECRETS_ENCRYPTION_KEY', 32),
+    jwtAlgorithm: readJwtAlgorithm(read),
+    jwtKeyRotationDays: read.int('JWT_KEY_ROTATION_DAYS', 90, { min: 0, max: 3650 }),
+    publicUrl: '',
   };
+  config.publicUrl = (read.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://${config.host}:${config.port}`).replace(/\/+$/, '');
   return Object.freeze(config);
 }
 
@@ -177,6 +188,17 @@ function readOauthProviders(read: EnvReader): OidcProviderConfig[] {
     });
   }
   return providers;
+}
+
+/** Written as the JOSE names (ES256, EdDSA, RS256, HS256); any case is accepted. HS256 stays the
+ *  default when JWT_SECRET is set, so a 0.1 deployment keeps signing exactly as before. */
+function readJwtAlgorithm(read: EnvReader): Config['jwtAlgorithm'] {
+  const names = ['ES256', 'EdDSA', 'RS256', 'HS256'] as const;
+  const value = read.string('JWT_ALGORITHM', '');
+  if (value === '') return read.secret('JWT_SECRET', 32) === undefined ? 'ES256' : 'HS256';
+  const alg = names.find((name) => name.toLowerCase() === value.toLowerCase());
+  if (!alg) throw new ConfigError('JWT_ALGORITHM', `must be one of ${names.join(', ')} (got "${value}")`);
+  return alg;
 }
 
 /** Sent as `Authorization: Bearer <token>`, so it must be one visible-ASCII word. */

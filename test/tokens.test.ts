@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import { createTokenService, type TokenService } from '../src/lib/tokens.js';
+import { createTokenService, hs256KeyRing, type TokenService } from '../src/lib/tokens.js';
 import { FakeClock } from './helpers/clock.js';
 
 const LIFETIMES = { access: 900, refresh: 7 * 86_400, password_reset: 3600, email_verification: 86_400 };
@@ -12,7 +12,7 @@ const LIFETIMES = { access: 900, refresh: 7 * 86_400, password_reset: 3600, emai
 const SECRET = 'tokens-test-secret-0123456789abcdef';
 
 function service(clock: FakeClock, secret = SECRET): TokenService {
-  return createTokenService({ secret, issuer: 'keyhold', audience: 'keyhold', clock, lifetimesSeconds: LIFETIMES });
+  return createTokenService({ keys: hs256KeyRing(secret), refreshRotationSecret: secret, issuer: 'keyhold', audience: 'keyhold', clock, lifetimesSeconds: LIFETIMES });
 }
 
 describe('token service', () => {

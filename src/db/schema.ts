@@ -174,6 +174,25 @@ export interface JobsTable {
   finished_at: NullableTimestamp;
 }
 
+export interface SigningKeysTable {
+  kid: string;
+  alg: 'ES256' | 'EdDSA' | 'RS256';
+  state: 'next' | 'current' | 'previous' | 'revoked';
+  // modules/keys' PublicJwk, read back parsed.
+  public_jwk: ColumnType<unknown, string, string>;
+  private_key: string | null;
+  created_at: CreatedAt;
+  activated_at: NullableTimestamp;
+  retired_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface SigningKeySetTable {
+  id: boolean;
+  version: ColumnType<string, never, string>;
+  legacy_hs256_until: NullableTimestamp;
+}
+
 export interface PeriodicTasksTable {
   name: string;
   next_run_at: Timestamp;
@@ -201,6 +220,8 @@ export interface Database {
   app_secrets: AppSecretsTable;
   jobs: JobsTable;
   periodic_tasks: PeriodicTasksTable;
+  signing_keys: SigningKeysTable;
+  signing_key_set: SigningKeySetTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

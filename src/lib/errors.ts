@@ -69,6 +69,7 @@ export const Errors = {
   userNotFound: (): AppError => new AppError(404, 'User not found'),
   inviteNotFound: (): AppError => new AppError(404, 'Invite not found'),
   settingNotFound: (): AppError => new AppError(404, 'Setting not found'),
+  signingKeyNotFound: (): AppError => new AppError(404, 'Signing key not found'),
   alreadyAMember: (): AppError => new AppError(400, 'This email address already belongs to a member of this account'),
   ownerCannotBeDemoted: (): AppError => new AppError(400, 'The account owner cannot be demoted'),
   ownerCannotBeRemoved: (): AppError => new AppError(400, 'The account owner cannot be removed'),

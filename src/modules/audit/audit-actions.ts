@@ -30,6 +30,9 @@ export const AUDIT_ACTIONS = [
   'admin.user_updated',
   'admin.invite_codes_created',
   'admin.setting_changed',
+  // Signing keys (modules/keys)
+  'keys.rotated',
+  'keys.revoked',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
