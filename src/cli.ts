@@ -21,6 +21,7 @@ import { createInviteCodes, listInviteCodes } from './modules/invites/invite-cod
 import { purgeExpiredRows } from './modules/retention/retention.service.js';
 import { changeSetting, getAllSettings, readSetting, SETTINGS, type SettingKey } from './modules/settings/settings.service.js';
 import { toUserResponse } from './modules/users/user.schemas.js';
+import { registerKeysCommands } from './cli/keys.js';
 
 type CliContext = Pick<AppContext, 'config' | 'db' | 'clock' | 'passwords'>;
 
@@ -264,6 +265,8 @@ program
       );
     }),
   );
+
+registerKeysCommands(program, { withDatabase, print, table, meta: CLI_META });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`keyhold: ${describeError(err)}\n`);
