@@ -1,6 +1,6 @@
 // The one token module: every JWT Keyhold issues or accepts goes through here.
-import { createHmac, createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT, decodeProtectedHeader, jwtVerify, errors as joseErrors } from 'jose';
+import { createHmac, createSecretKey, randomUUID, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { SignJWT, UnsecuredJWT, decodeProtectedHeader, jwtVerify, errors as joseErrors } from 'jose';
 import type { Clock } from './clock.js';
 
 export type TokenType = 'access' | 'refresh' | 'password_reset' | 'email_verification';
@@ -134,7 +134,9 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       const signing = keys.signing();
       // HS256 keeps 0.1's header exactly ({alg, typ}); the asymmetric keys name themselves.
       const header = signing.kid === undefined ? { alg: signing.alg, typ: TYP_HEADER[type] } : { alg: signing.alg, kid: signing.kid, typ: TYP_HEADER[type] };
-      const token = await new SignJWT(claims)
+      const token = signing.kid !== undefined
+        ? signAsymmetric(header, { ...claims, sub: subject, jti, iss: issuer, aud: audience, iat, exp }, signing)
+        : await new SignJWT(claims)
         .setProtectedHeader(header)
         .setSubject(subject)
         .setJti(jti)
@@ -164,14 +166,12 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         const generation = keys.generation;
         const verifier = keys.verifier(header.kid, now);
         if (!verifier || header.alg !== verifier.alg) return null;
-        const { payload } = await jwtVerify(token, verifier.key, {
-          algorithms: [verifier.alg],
-          issuer,
-          audience,
-          typ: TYP_HEADER[type],
-          currentDate: now,
-          requiredClaims: ['sub', 'jti', 'iat', 'exp'],
-        });
+        const claimRules = { issuer, audience, currentDate: now, requiredClaims: ['sub', 'jti', 'iat', 'exp'] };
+        const { payload } =
+          verifier.alg === 'HS256'
+            ? await jwtVerify(token, verifier.key, { ...claimRules, algorithms: ['HS256'], typ: TYP_HEADER[type] })
+            : verifyAsymmetric(token, header, verifier, TYP_HEADER[type], claimRules);
+        if (!payload) return null;
         if (payload.type !== type) return null;
         if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) return null;
         if (typeof payload.jti !== 'string' || !JTI.test(payload.jti)) return null;
@@ -192,6 +192,52 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       return createHmac('sha256', rotationSecret).update(`refresh-rotation:${parentJti}`).digest('base64url');
     },
   };
+}
+
+/**
+ * jose 5 signs and verifies asymmetric JWS with node:crypto's callback form, i.e. on the libuv
+ * threadpool, queued behind argon2 (the cost WebCrypto has, README: performance), and with a
+ * thread hop per token. Node's one-shot sign/verify are synchronous and take the same
+ * KeyObjects, so the signature step is done here; everything else stays jose's: the claims
+ * (iss, aud, exp, nbf, iat, required claims) go through UnsecuredJWT.decode's validator, fed
+ * the already-verified payload. ES256 signatures are IEEE P1363 (r || s), as RFC 7518 requires.
+ */
+const NODE_DIGEST: Record<Exclude<SigningAlgorithm, 'HS256'>, string | null> = { ES256: 'sha256', RS256: 'sha256', EdDSA: null };
+const UNSECURED_HEADER = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
+
+const nodeKeyInput = (key: TokenKey) => (key.alg === 'ES256' ? { key: key.key, dsaEncoding: 'ieee-p1363' as const } : key.key);
+
+function signAsymmetric(header: Record<string, unknown>, claims: Record<string, unknown>, key: TokenKey): string {
+  const data = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  const signature = cryptoSign(NODE_DIGEST[key.alg as Exclude<SigningAlgorithm, 'HS256'>], Buffer.from(data), nodeKeyInput(key));
+  return `${data}.${signature.toString('base64url')}`;
+}
+
+function verifyAsymmetric(
+  token: string,
+  header: Record<string, unknown>,
+  key: TokenKey,
+  typ: string,
+  claimRules: { issuer: string; audience: string; currentDate: Date; requiredClaims: string[] },
+): { payload: Record<string, unknown> | null } {
+  // What jwtVerify refuses in a header: an unexpected typ, crit (no extension is understood), b64.
+  if (header.typ !== typ || 'crit' in header || 'b64' in header) return { payload: null };
+  const firstDot = token.indexOf('.');
+  const lastDot = token.lastIndexOf('.');
+  let valid = false;
+  try {
+    valid = cryptoVerify(
+      NODE_DIGEST[key.alg as Exclude<SigningAlgorithm, 'HS256'>],
+      Buffer.from(token.slice(0, lastDot)),
+      nodeKeyInput(key),
+      Buffer.from(token.slice(lastDot + 1), 'base64url'),
+    );
+  } catch {
+    // A signature of the wrong length or shape (OpenSSL refuses to parse it) is a bad one.
+  }
+  if (!valid) return { payload: null };
+  const { payload } = UnsecuredJWT.decode(`${UNSECURED_HEADER}.${token.slice(firstDot + 1, lastDot)}.`, claimRules);
+  return { payload: payload as Record<string, unknown> };
 }
 
 /**
