@@ -106,3 +106,29 @@ describe('token service', () => {
     }
   });
 });
+
+describe('token service with an asymmetric key ring', () => {
+  it('forgets remembered tokens when the ring\'s generation moves (a revoked key), and signs with a kid', async () => {
+    const { createKeyPair, privateKeyFromPem, publicKeyFromJwk } = await import('../src/modules/keys/key-material.js');
+    const pair = await createKeyPair('ES256');
+    let revoked = false;
+    let generation = 0;
+    const ring = {
+      signing: () => ({ kid: pair.kid, alg: 'ES256' as const, key: privateKeyFromPem(pair.privatePem) }),
+      verifier: (kid: string | undefined) => (kid === pair.kid && !revoked ? { kid: pair.kid, alg: 'ES256' as const, key: publicKeyFromJwk(pair.publicJwk) } : undefined),
+      get generation() {
+        return generation;
+      },
+    };
+    const clock = new FakeClock();
+    const tokens = createTokenService({ keys: ring, refreshRotationSecret: SECRET, issuer: 'keyhold', audience: 'keyhold', clock, lifetimesSeconds: LIFETIMES });
+    const { token } = await tokens.issue('access', randomUUID(), { sid: randomUUID() });
+    const [header] = token.split('.') as [string];
+    assert.deepEqual(JSON.parse(Buffer.from(header, 'base64url').toString()), { alg: 'ES256', kid: pair.kid, typ: 'at+jwt' });
+    assert.ok(await tokens.verify(token, 'access'));
+    assert.ok(await tokens.verify(token, 'access'), 'remembered');
+    revoked = true;
+    generation++;
+    assert.equal(await tokens.verify(token, 'access'), null, 'a revoked key\'s token is not served from memory');
+  });
+});
