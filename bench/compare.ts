@@ -4,6 +4,7 @@
 // each and the ratio.
 //   npx tsx bench/compare.ts --candidate <dir>/dist/server.js [--base <server.js>]
 //        [--scenario me|refresh|login|register|mix ...] [--rounds 8] [--burst 1.5] [--db postgres|embedded]
+//        [--base-env NAME=VALUE ...] [--candidate-env NAME=VALUE ...]   (e.g. JWT_ALGORITHM=ES256)
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ADMIN_URL, createBenchDatabase, postgresPidsFor, type BenchDatabase, type DatabaseKind } from './databases.js';
@@ -21,6 +22,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '8' },
     burst: { type: 'string', default: '1.5' },
     db: { type: 'string', default: 'postgres' },
+    'base-env': { type: 'string', multiple: true },
+    'candidate-env': { type: 'string', multiple: true },
   },
 });
 if (!args.candidate) throw new Error('--candidate <server.js> is required');
@@ -30,8 +33,13 @@ const BURST_SECONDS = Number(args.burst);
 const KIND = args.db as DatabaseKind;
 const CONNECTIONS: Record<ScenarioName, number> = { me: 32, refresh: 32, login: 8, register: 8, mix: 32 };
 
+/** NAME=VALUE pairs from the command line, added to one server's environment. */
+const envPairs = (pairs: string[] | undefined): Record<string, string> =>
+  Object.fromEntries((pairs ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+
 interface Variant {
   name: string;
+  env?: Record<string, string>;
   entry: ServerEntry;
   database?: BenchDatabase;
   server?: RunningServer;
@@ -48,7 +56,7 @@ async function setUp(variant: Variant): Promise<void> {
     variant.admin = new pg.Client({ connectionString: ADMIN_URL });
     await variant.admin.connect();
   }
-  variant.server = await startServer({ entry: variant.entry, env: { ...BENCH_SERVER_ENV, ...variant.database.env } });
+  variant.server = await startServer({ entry: variant.entry, env: { ...BENCH_SERVER_ENV, ...variant.database.env, ...variant.env } });
   const runId = `${Date.now().toString(36)}${variant.name}`;
   const seeded = await seed(variant.server.baseUrl, { runId, users: 40, sessionsPerUser: 2, concurrency: 8 });
   variant.state = {
@@ -101,8 +109,9 @@ async function main(): Promise<void> {
   const base: Variant = {
     name: 'a',
     entry: args.base ? customEntry(args.base) : await prepareServer({ build: true }),
+    env: envPairs(args['base-env']),
   };
-  const candidate: Variant = { name: 'b', entry: customEntry(args.candidate!) };
+  const candidate: Variant = { name: 'b', entry: customEntry(args.candidate!), env: envPairs(args['candidate-env']) };
   const deadline = setTimeout(() => {
     log('still running after 10 minutes; stopping');
     void Promise.all([tearDown(base), tearDown(candidate)]).finally(() => process.exit(2));

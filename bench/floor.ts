@@ -92,8 +92,11 @@ export interface LookupFloor {
 }
 
 export function benchTokenService(lib: ServerLib, config: Readonly<Config>): TokenService {
+  const secret = config.jwtSecret!;
+  // 0.2 takes a key ring (HS256 here, as the floor measures 0.1's mode); 0.1 took the secret.
+  const keys = 'hs256KeyRing' in lib.tokens ? { keys: lib.tokens.hs256KeyRing(secret), refreshRotationSecret: secret } : { secret };
   return lib.tokens.createTokenService({
-    secret: config.jwtSecret!,
+    ...(keys as Parameters<typeof lib.tokens.createTokenService>[0]),
     issuer: config.jwtIssuer,
     audience: config.jwtAudience,
     clock: systemClock,

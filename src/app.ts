@@ -18,7 +18,7 @@ import { isValidEmail } from './lib/email-address.js';
 import { isCommonPassword, NOT_COMMON_PASSWORD_KEYWORD } from './lib/password-policy.js';
 import { createPasswordHasher, type PasswordHasher } from './lib/passwords.js';
 import { createSecretBox, resolveSecretsKey } from './lib/secret-box.js';
-import { createTokenService } from './lib/tokens.js';
+import { createTokenService, hs256KeyRing, type KeyRing } from './lib/tokens.js';
 import { ensureAdmin } from './modules/admin/create-admin.js';
 import { accountsRoutes } from './modules/accounts/accounts.routes.js';
 import { accountLifecycleRoutes, adminAccountLifecycleRoutes } from './modules/accounts/lifecycle.routes.js';
@@ -37,10 +37,14 @@ import { hostedUiPlugin } from './modules/hosted-ui/hosted-ui.plugin.js';
 import { createMetrics } from './modules/metrics/metrics.js';
 import { jobQueueStats } from './modules/metrics/metrics.repo.js';
 import { metricsRoutes, registerRequestMetrics } from './modules/metrics/metrics.routes.js';
-import { resolveSigningSecret } from './modules/sessions/signing-secret.js';
 import { registerWebhookJobs, type WebhookDeliveryOptions } from './modules/webhooks/webhook-jobs.js';
 import { webhookRoutes } from './modules/webhooks/webhooks.routes.js';
 import { adminSessionsRoutes, sessionsRoutes } from './modules/sessions/sessions.routes.js';
+import { findLegacySigningSecret, resolveSigningSecret } from './modules/sessions/signing-secret.js';
+import { resolveRefreshRotationSecret } from './modules/sessions/refresh-rotation-secret.js';
+import { loadSigningKeyRing, type SigningKeyRing } from './modules/keys/key-ring.js';
+import { ensureSigningKeys, maintainSigningKeys } from './modules/keys/keys.service.js';
+import { wellKnownRoutes } from './modules/keys/keys.routes.js';
 import { handleClientError, handleError, registerErrorHandling } from './plugins/errors.js';
 import { registerBodyParsers, registerInputGuard } from './plugins/input-guard.js';
 import { registerOpenApi } from './plugins/openapi.js';
@@ -70,6 +74,8 @@ declare module 'fastify' {
 export type App = FastifyInstance;
 
 const BODY_LIMIT_BYTES = 64 * 1024;
+/** How often the signing-keys task looks for a rotation due or a previous key to retire. */
+const SIGNING_KEYS_INTERVAL_MS = 3600_000;
 
 export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
   const app = Fastify({
@@ -107,7 +113,6 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   }
 
   const clock = deps.clock ?? systemClock;
-  const secret = await resolveSigningSecret(database.db, config.jwtSecret);
   const jobs = createJobQueue({ db: database.db, config, log: app.log });
   const metrics = await createMetrics({
     enabled: config.metricsEnabled,
@@ -118,6 +123,21 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   // One durable queue for background work; each kind registers its handler (email first).
   registerEmailJobs(jobs, { config, log: app.log, metrics });
   const secrets = createSecretBox(await resolveSecretsKey(config, (message) => app.log.warn(message)));
+  // HS256 mode is 0.1's, byte for byte. The asymmetric modes keep the keys in the database
+  // (modules/keys) and accept 0.1's secret only for tokens from before the upgrade.
+  let keyRing: KeyRing;
+  let signingKeys: SigningKeyRing | undefined;
+  let legacySecret: string | undefined;
+  if (config.jwtAlgorithm === 'HS256') {
+    legacySecret = await resolveSigningSecret(database.db, config.jwtSecret);
+    keyRing = hs256KeyRing(legacySecret);
+  } else {
+    legacySecret = await findLegacySigningSecret(database.db, config.jwtSecret);
+    await ensureSigningKeys({ db: database.db, clock, config, secrets }, legacySecret !== undefined);
+    signingKeys = await loadSigningKeyRing({ db: database.db, secrets, log: app.log, legacySecret });
+    keyRing = signingKeys;
+  }
+  const refreshRotationSecret = await resolveRefreshRotationSecret(database.db, secrets, config.jwtSecret);
   const ctx: AppContext = {
     config,
     secrets,
@@ -128,7 +148,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     metrics,
     passwords: deps.passwords ?? createPasswordHasher(config.argon2),
     tokens: createTokenService({
-      secret,
+      keys: keyRing,
+      refreshRotationSecret,
       issuer: config.jwtIssuer,
       audience: config.jwtAudience,
       clock,
@@ -143,6 +164,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   app.decorate('ctx', ctx);
   registerWebhookJobs(jobs, ctx, deps.webhooks);
   jobs.every('retention', RETENTION_INTERVAL_MS, async (signal) => void (await runRetention(ctx, signal)));
+  if (signingKeys) {
+    const ring = signingKeys;
+    jobs.every('signing-keys', SIGNING_KEYS_INTERVAL_MS, async () => {
+      if (await maintainSigningKeys(ctx)) await ring.refresh();
+    });
+  }
 
   if (config.bootstrapAdmin) {
     const { created } = await ensureAdmin(ctx, config.bootstrapAdmin);
@@ -153,6 +180,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   let shuttingDown = false;
   app.addHook('onReady', async () => {
     jobs.start();
+    signingKeys?.start();
   });
   app.addHook('preClose', async () => {
     shuttingDown = true;
@@ -164,6 +192,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     done(null, payload);
   });
   app.addHook('onClose', async () => {
+    signingKeys?.stop();
     await jobs.stop();
     redis?.disconnect();
     if (ownsDatabase) await database.close();
@@ -180,6 +209,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   registerErrorHandling(app);
 
   await app.register(metricsRoutes, { metrics, token: config.metricsToken });
+  await app.register(wellKnownRoutes, { ctx });
   await app.register(healthRoutes, {
     probe: {
       isShuttingDown: () => shuttingDown,

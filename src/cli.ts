@@ -21,10 +21,12 @@ import { createInviteCodes, listInviteCodes } from './modules/invites/invite-cod
 import { purgeExpiredRows } from './modules/retention/retention.service.js';
 import { changeSetting, getAllSettings, readSetting, SETTINGS, type SettingKey } from './modules/settings/settings.service.js';
 import { toUserResponse } from './modules/users/user.schemas.js';
+import { createSecretBox, resolveSecretsKey } from './lib/secret-box.js';
 import { registerWebhookCommands } from './cli/webhooks.js';
 import { registerImportExportCommands } from './cli/import-export.js';
+import { registerKeysCommands } from './cli/keys.js';
 
-type CliContext = Pick<AppContext, 'config' | 'db' | 'clock' | 'passwords'>;
+type CliContext = Pick<AppContext, 'config' | 'db' | 'clock' | 'passwords' | 'secrets'>;
 
 const CLI_META: RequestMeta = { ip: null, userAgent: 'keyhold-cli' };
 
@@ -34,7 +36,9 @@ async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>, options: { m
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
   try {
     if (options.migrate) await migrateToLatest(database.db);
-    return await fn({ config, db: database.db, clock: systemClock, passwords: createPasswordHasher(config.argon2) });
+    // The server's secret box key (same environment, same DATA_DIR), for signing keys and webhook secrets.
+    const secrets = createSecretBox(await resolveSecretsKey(config, (message) => process.stderr.write(`keyhold: warning: ${message}\n`)));
+    return await fn({ config, db: database.db, clock: systemClock, passwords: createPasswordHasher(config.argon2), secrets });
   } finally {
     await database.close();
   }
@@ -269,6 +273,7 @@ program
 
 registerWebhookCommands(program, { withDatabase, print, table, meta: CLI_META });
 registerImportExportCommands(program, { withDatabase, meta: CLI_META });
+registerKeysCommands(program, { withDatabase, print, table, meta: CLI_META });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`keyhold: ${describeError(err)}\n`);

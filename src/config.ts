@@ -84,6 +84,10 @@ export interface Config {
   /** WebAuthn relying party (passkeys): RP ID (a registrable domain), display name, and the
    *  origins whose ceremonies are accepted. Defaults from FRONTEND_URL. */
   webauthn: { rpId: string; rpName: string; origins: string[] };
+  /** How tokens are signed (modules/keys). Unset: ES256, or HS256 when JWT_SECRET is set (0.1's mode). */
+  jwtAlgorithm: 'ES256' | 'EdDSA' | 'RS256' | 'HS256';
+  /** The current signing key is rotated when this many days old (a periodic task); 0 = never. */
+  jwtKeyRotationDays: number;
 }
 
 export interface HostedUiConfig {
@@ -144,6 +148,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     publicUrl: '',
     hostedUi: readHostedUi(read),
     webauthn: { rpId: '', rpName: '', origins: [] },
+    jwtAlgorithm: readJwtAlgorithm(read),
+    jwtKeyRotationDays: read.int('JWT_KEY_ROTATION_DAYS', 90, { min: 0, max: 3650 }),
   };
   config.publicUrl = (read.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://${config.host}:${config.port}`).replace(/\/+$/, '');
   // Without FRONTEND_URL, the emails' links open the hosted pages when they are on.
@@ -237,6 +243,17 @@ function readHostedUi(read: EnvReader): HostedUiConfig {
     primaryColor: primaryColor.toLowerCase(),
     logoUrl: read.url('UI_LOGO_URL', ['http:', 'https:']),
   };
+}
+
+/** Written as the JOSE names (ES256, EdDSA, RS256, HS256); any case is accepted. HS256 stays the
+ *  default when JWT_SECRET is set, so a 0.1 deployment keeps signing exactly as before. */
+function readJwtAlgorithm(read: EnvReader): Config['jwtAlgorithm'] {
+  const names = ['ES256', 'EdDSA', 'RS256', 'HS256'] as const;
+  const value = read.string('JWT_ALGORITHM', '');
+  if (value === '') return read.secret('JWT_SECRET', 32) === undefined ? 'ES256' : 'HS256';
+  const alg = names.find((name) => name.toLowerCase() === value.toLowerCase());
+  if (!alg) throw new ConfigError('JWT_ALGORITHM', `must be one of ${names.join(', ')} (got "${value}")`);
+  return alg;
 }
 
 /** Sent as `Authorization: Bearer <token>`, so it must be one visible-ASCII word. */

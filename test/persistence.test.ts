@@ -7,14 +7,19 @@ import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 for (const kind of DATABASE_KINDS) {
   describe(`restarts (${kind})`, () => {
-    it('keep users, sessions and the generated signing secret', async () => {
+    // The default (ES256) keeps its keys and the refresh-rotation secret; HS256 mode without
+    // JWT_SECRET keeps 0.1's generated secret, which also serves the rotation.
+    for (const [mode, env, kept] of [
+      ['ES256', {}, ['refresh_rotation_secret']],
+      ['HS256', { JWT_ALGORITHM: 'HS256' }, ['jwt_signing_secret']],
+    ] as const) it(`keep users, sessions and the generated signing secret (${mode})`, async () => {
       const database = await createTestDatabase(kind, { persistent: true });
       try {
-        const first = await startTestApp(kind, { database });
+        const first = await startTestApp(kind, { database, env });
         const user = await registerAndSignIn(first.api);
         await first.close();
 
-        const second = await startTestApp(kind, { database });
+        const second = await startTestApp(kind, { database, env });
         try {
           const me = await second.api.get('/auth/me', user.accessToken);
           assert.equal(me.status, 200, 'an access token from before the restart still verifies');
@@ -22,7 +27,9 @@ for (const kind of DATABASE_KINDS) {
           assert.equal(refreshed.status, 200);
           assert.equal((await second.api.post('/auth/login/json', { email: user.email, password: PASSWORD })).status, 200);
           const secrets = await second.app.ctx.db.selectFrom('app_secrets').select('name').execute();
-          assert.deepEqual(secrets.map((s) => s.name), ['jwt_signing_secret']);
+          assert.deepEqual(secrets.map((s) => s.name), kept);
+          const keys = await second.app.ctx.db.selectFrom('signing_keys').select('state').orderBy('state').execute();
+          assert.deepEqual(keys.map((k) => k.state), mode === 'ES256' ? ['current', 'next'] : [], 'the same keys, none made again');
         } finally {
           await second.close();
         }

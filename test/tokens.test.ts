@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import { createTokenService, type TokenService } from '../src/lib/tokens.js';
+import { createTokenService, hs256KeyRing, type TokenService } from '../src/lib/tokens.js';
 import { FakeClock } from './helpers/clock.js';
 
 const LIFETIMES = { access: 900, refresh: 7 * 86_400, password_reset: 3600, email_verification: 86_400 };
@@ -12,7 +12,7 @@ const LIFETIMES = { access: 900, refresh: 7 * 86_400, password_reset: 3600, emai
 const SECRET = 'tokens-test-secret-0123456789abcdef';
 
 function service(clock: FakeClock, secret = SECRET): TokenService {
-  return createTokenService({ secret, issuer: 'keyhold', audience: 'keyhold', clock, lifetimesSeconds: LIFETIMES });
+  return createTokenService({ keys: hs256KeyRing(secret), refreshRotationSecret: secret, issuer: 'keyhold', audience: 'keyhold', clock, lifetimesSeconds: LIFETIMES });
 }
 
 describe('token service', () => {
@@ -104,5 +104,31 @@ describe('token service', () => {
       `${header}.${payload}.${signature.replace(/-/g, '+').replace(/_/g, '/')}${/[-_]/.test(signature) ? '' : '='}`, `${token}.`, `${token}\n`]) {
       assert.equal(await tokens.verify(spelling, 'refresh'), null, spelling);
     }
+  });
+});
+
+describe('token service with an asymmetric key ring', () => {
+  it('forgets remembered tokens when the ring\'s generation moves (a revoked key), and signs with a kid', async () => {
+    const { createKeyPair, privateKeyFromPem, publicKeyFromJwk } = await import('../src/modules/keys/key-material.js');
+    const pair = await createKeyPair('ES256');
+    let revoked = false;
+    let generation = 0;
+    const ring = {
+      signing: () => ({ kid: pair.kid, alg: 'ES256' as const, key: privateKeyFromPem(pair.privatePem) }),
+      verifier: (kid: string | undefined) => (kid === pair.kid && !revoked ? { kid: pair.kid, alg: 'ES256' as const, key: publicKeyFromJwk(pair.publicJwk) } : undefined),
+      get generation() {
+        return generation;
+      },
+    };
+    const clock = new FakeClock();
+    const tokens = createTokenService({ keys: ring, refreshRotationSecret: SECRET, issuer: 'keyhold', audience: 'keyhold', clock, lifetimesSeconds: LIFETIMES });
+    const { token } = await tokens.issue('access', randomUUID(), { sid: randomUUID() });
+    const [header] = token.split('.') as [string];
+    assert.deepEqual(JSON.parse(Buffer.from(header, 'base64url').toString()), { alg: 'ES256', kid: pair.kid, typ: 'at+jwt' });
+    assert.ok(await tokens.verify(token, 'access'));
+    assert.ok(await tokens.verify(token, 'access'), 'remembered');
+    revoked = true;
+    generation++;
+    assert.equal(await tokens.verify(token, 'access'), null, 'a revoked key\'s token is not served from memory');
   });
 });

@@ -3,7 +3,6 @@
 // included) and audit rows. The secret is printed once, by add and rotate-secret.
 import type { Command } from 'commander';
 import type { AppContext, RequestMeta } from '../context.js';
-import { createSecretBox, resolveSecretsKey } from '../lib/secret-box.js';
 import { toDeliveryResponse, toWebhookResponse } from '../modules/webhooks/webhooks.schemas.js';
 import {
   createWebhook,
@@ -15,7 +14,7 @@ import {
   type WebhookDeps,
 } from '../modules/webhooks/webhooks.service.js';
 
-type BaseContext = Pick<AppContext, 'config' | 'db' | 'clock'>;
+type BaseContext = Pick<AppContext, 'config' | 'db' | 'clock' | 'secrets'>;
 
 export interface CliTools {
   withDatabase<T>(fn: (ctx: BaseContext) => Promise<T>): Promise<T>;
@@ -30,10 +29,7 @@ export function registerWebhookCommands(program: Command, tools: CliTools): void
   const { print, table, meta } = tools;
   /** The CLI's context plus the secret box (the same key as the server's). */
   const withWebhooks = <T>(fn: (deps: WebhookDeps) => Promise<T>): Promise<T> =>
-    tools.withDatabase(async (ctx) => {
-      const secrets = createSecretBox(await resolveSecretsKey(ctx.config, (message) => process.stderr.write(`keyhold: ${message}\n`)));
-      return fn({ ...ctx, secrets });
-    });
+    tools.withDatabase((ctx) => fn(ctx));
 
   const webhooks = program.command('webhooks').description('webhook endpoints (signed event delivery to other services)');
 

@@ -206,6 +206,25 @@ export interface WebhookDeliveriesTable {
   finished_at: NullableTimestamp;
 }
 
+export interface SigningKeysTable {
+  kid: string;
+  alg: 'ES256' | 'EdDSA' | 'RS256';
+  state: 'next' | 'current' | 'previous' | 'revoked';
+  // modules/keys' PublicJwk, read back parsed.
+  public_jwk: ColumnType<unknown, string, string>;
+  private_key: string | null;
+  created_at: CreatedAt;
+  activated_at: NullableTimestamp;
+  retired_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface SigningKeySetTable {
+  id: boolean;
+  version: ColumnType<string, never, string>;
+  legacy_hs256_until: NullableTimestamp;
+}
+
 export interface PeriodicTasksTable {
   name: string;
   next_run_at: Timestamp;
@@ -302,6 +321,8 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   account_import_keys: AccountImportKeysTable;
   ui_sessions: UiSessionsTable;
+  signing_keys: SigningKeysTable;
+  signing_key_set: SigningKeySetTable;
   user_mfa: UserMfaTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   mfa_challenges: MfaChallengesTable;

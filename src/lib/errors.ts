@@ -72,6 +72,7 @@ export const Errors = {
   inviteNotFound: (): AppError => new AppError(404, 'Invite not found'),
   settingNotFound: (): AppError => new AppError(404, 'Setting not found'),
   webhookNotFound: (): AppError => new AppError(404, 'Webhook not found'),
+  signingKeyNotFound: (): AppError => new AppError(404, 'Signing key not found'),
   alreadyAMember: (): AppError => new AppError(400, 'This email address already belongs to a member of this account'),
   ownerCannotBeDemoted: (): AppError => new AppError(400, 'The account owner cannot be demoted'),
   ownerCannotBeRemoved: (): AppError => new AppError(400, 'The account owner cannot be removed'),

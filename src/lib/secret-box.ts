@@ -31,6 +31,7 @@ export class SecretBoxError extends Error {
 }
 
 export const SECRETS_KEY_FILE = 'secrets.key';
+let memoryDatabaseKey: Buffer | undefined;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -89,8 +90,9 @@ export async function resolveSecretsKey(source: SecretsKeySource, warn: (message
     warn('SECRETS_ENCRYPTION_KEY is not set: signing keys, TOTP and webhook secrets are stored unencrypted in the database');
     return null;
   }
-  // An in-memory database (tests) lives as long as the process; so may its key.
-  if (source.dataDir.startsWith('memory://')) return randomBytes(32);
+  // An in-memory database (tests) lives as long as the process; so may its key (one per
+  // process: two apps sharing one in-memory database must open each other's secrets).
+  if (source.dataDir.startsWith('memory://')) return (memoryDatabaseKey ??= randomBytes(32));
   return readOrCreateKeyFile(join(source.dataDir, SECRETS_KEY_FILE));
 }
 

@@ -57,6 +57,9 @@ export const AUDIT_ACTIONS = [
   'admin.user_sessions_revoked',
   'admin.user_deleted',
   'admin.user_mfa_reset',
+  // Signing keys (modules/keys)
+  'keys.rotated',
+  'keys.revoked',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

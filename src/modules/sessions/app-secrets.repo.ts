@@ -10,3 +10,8 @@ export async function readSecret(db: Executor, name: string): Promise<string> {
   const row = await db.selectFrom('app_secrets').select('value').where('name', '=', name).executeTakeFirstOrThrow();
   return row.value;
 }
+
+export async function readSecretIfPresent(db: Executor, name: string): Promise<string | undefined> {
+  const row = await db.selectFrom('app_secrets').select('value').where('name', '=', name).executeTakeFirst();
+  return row?.value;
+}
