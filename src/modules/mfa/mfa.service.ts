@@ -7,6 +7,7 @@ import type { UserRow } from '../../db/schema.js';
 import { Errors } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { emitEvent } from '../events/emit-event.js';
+import { emitSessionsRevoked } from '../events/session-events.js';
 import { deleteUserPasskeys } from '../passkeys/passkeys.repo.js';
 import { revokeAllSessions } from '../sessions/sessions.repo.js';
 import { toUserResponse } from '../users/user.schemas.js';
@@ -91,7 +92,7 @@ export async function resetUserMfa(ctx: AppContext, adminId: string, userId: str
     const totpRemoved = await deleteUserMfa(trx, userId);
     const passkeysRemoved = await deleteUserPasskeys(trx, userId);
     await endLiveMfaChallenges(trx, userId, now);
-    await revokeAllSessions(trx, userId, now);
+    await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, userId, now), 'mfa_reset');
     const updated = await updateUser(trx, userId, { mfa_enabled: false }, now);
     await recordAudit(trx, meta, {
       action: 'admin.user_mfa_reset',
