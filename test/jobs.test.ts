@@ -318,7 +318,7 @@ for (const kind of DATABASE_KINDS) {
       queue.start();
       let stopped = false;
       try {
-        await waitFor('three running', async () => running === 3);
+        await waitFor('three running', async () => running >= 3);
         // More wake-ups and polls (100 ms here) claim nothing while the three slots are taken.
         for (let i = 0; i < 5; i++) queue.notify();
         await new Promise((resolve) => setTimeout(resolve, 300));
