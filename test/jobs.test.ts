@@ -5,8 +5,10 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import { openDatabase, type DatabaseHandle, type Executor } from '../src/db/database.js';
+import type { Database } from '../src/db/schema.js';
+import { loadConfig } from '../src/config.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { LOGGED_NOT_SENT } from '../src/modules/email/email-job.js';
 import { createJobQueue, stepSchedule, type JobQueue } from '../src/modules/jobs/job-queue.js';
@@ -68,6 +70,26 @@ describe('retry schedules', () => {
     assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8, 12].map(webhook), [5_000, 60_000, 300_000, 1_800_000, 2 * HOUR, 6 * HOUR, 12 * HOUR, 12 * HOUR, 12 * HOUR]);
     assert.equal(stepSchedule([10_000], () => 0)(1), 8_000);
     assert.equal(stepSchedule([10_000], () => 0.999_999)(3), 12_000);
+  });
+});
+
+describe('database unreachable', () => {
+  it('warns once per outage, whatever the number of lanes and polls', async () => {
+    // Every query fails, as when the server is down.
+    const pool = { connect: async () => Promise.reject(new Error('connect ECONNREFUSED')), end: async () => {} };
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: pool as never }) });
+    const warnings: string[] = [];
+    const log = { warn: (_: unknown, message: string) => warnings.push(message), info: () => {}, error: () => {} };
+    const config = loadConfig({ OUTBOX_POLL_INTERVAL_MS: '50' });
+    const queue = createJobQueue({ db, config, log: log as never });
+    for (const kind of ['test.work', 'test.slow'] as const) queue.register({ kind, maxAttempts: 1, retryDelayMs: () => 0, run: async () => {} });
+    queue.start();
+    for (let i = 0; i < 5; i++) {
+      queue.notify();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await queue.stop();
+    assert.deepEqual(warnings.filter((m) => m === 'job queue unavailable; will retry'), ['job queue unavailable; will retry']);
   });
 });
 

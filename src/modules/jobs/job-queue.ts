@@ -136,10 +136,15 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
     }
   }
 
+  /** The database answered: a later failure is a new outage. (Only after a query: a lane that
+   *  is full, or no parked kind, proves nothing, and must not make the next failure warn again.) */
+  function reachable(): void {
+    databaseFailing = false;
+  }
+
   async function guarded(work: () => Promise<void>): Promise<void> {
     try {
       await work();
-      databaseFailing = false;
     } catch (err) {
       // The database is unreachable (or a query failed): nothing was lost, the jobs are still
       // pending. Say so once per outage (across lanes) and try again at the next poll.
@@ -153,12 +158,15 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
     const lease = { [handler.kind]: handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS };
     while (running && !lane.paused && lane.inFlight.size < lane.concurrency) {
       const job = await claimDueJob(db, lease);
+      reachable();
       if (!job) return;
       // Claimed (its attempt counted): run it even if stop() came meanwhile; stop() waits.
       const run: Promise<void> = guarded(async () => {
         // After such a failure the service is probably down: leave the kind's other due jobs
         // for the next poll instead of spending an attempt of each of them on it now.
-        if ((await attempt(handler, job)) === 'retry' && handler.pauseAfterFailure) lane.paused = true;
+        const result = await attempt(handler, job);
+        reachable();
+        if (result === 'retry' && handler.pauseAfterFailure) lane.paused = true;
       }).finally(() => {
         lane.inFlight.delete(run);
         // A slot is free; and the job may have queued jobs of another kind (handler.enqueues).
@@ -213,6 +221,7 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
     for (const entry of parked.values()) {
       for (;;) {
         const batch = await markParkedJobs(db, entry.kind, entry.reason, PARKED_BATCH);
+        reachable();
         for (const job of batch) entry.onParked({ id: job.id, kind: entry.kind, payload: job.payload as JobPayloads[JobKind] });
         if (batch.length < PARKED_BATCH) break;
       }
