@@ -1,9 +1,9 @@
 // Webhook delivery throughput and latency (src/modules/webhooks).
 //
-//   npx tsx bench/webhooks.ts [--events 10000] [--endpoints 1] [--db postgres|embedded] [--producers 4] [--rate N]
+//   npx tsx bench/webhooks.ts [--events 10000] [--endpoints 1] [--db postgres|embedded] [--producers 4] [--rate N] [--receiver-ms 0]
 //
 // The real app (buildApp, in this process) on a throw-away database (as bench/databases.ts),
-// with endpoints pointing at a receiver on loopback that answers 204. Producers commit
+// with endpoints pointing at a receiver on loopback that answers 204 (after `--receiver-ms`: a slow receiver). Producers commit
 // `--events` events, each in its own transaction (emitEvent, then jobs.notify(), as a service
 // does), as fast as they can (a burst: the delay is then mostly the backlog) or at `--rate`
 // events per second (the delay a steady load sees). Every delivery is timed from its event's commit to its arrival.
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     producers: { type: 'string', default: '4' },
     db: { type: 'string', default: 'postgres' },
     rate: { type: 'string', default: '0' },
+    'receiver-ms': { type: 'string', default: '0' },
   },
 });
 const total = Number(values.events);
@@ -35,6 +36,8 @@ const producers = Number(values.producers);
 const kind = values.db as DatabaseKind;
 /** Events per second the producers hold to (0: as fast as they can, a burst). */
 const rate = Number(values.rate);
+/** How long the receiver takes to answer each delivery. */
+const receiverMs = Number(values['receiver-ms']);
 
 const committedAt = new Map<string, number>();
 const arrivals: Array<{ endpoint: string; id: string; at: number; seq: number }> = [];
@@ -42,7 +45,8 @@ const receiver = createServer((req, res) => {
   req.resume();
   req.on('end', () => {
     arrivals.push({ endpoint: req.url ?? '', id: String(req.headers['webhook-id']), at: performance.now(), seq: -1 });
-    res.writeHead(204).end();
+    if (receiverMs > 0) setTimeout(() => res.writeHead(204).end(), receiverMs);
+    else res.writeHead(204).end();
   });
 });
 await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
@@ -105,7 +109,7 @@ try {
   }
   const unique = new Set(arrivals.map((a) => `${a.endpoint}:${a.id}`)).size;
 
-  console.log(`webhooks bench: ${kind}, ${total} events x ${endpointCount} endpoint(s), ${producers} producers, ${rate > 0 ? `${rate} events/s` : 'burst'}`);
+  console.log(`webhooks bench: ${kind}, ${total} events x ${endpointCount} endpoint(s), ${producers} producers, ${rate > 0 ? `${rate} events/s` : 'burst'}, receiver ${receiverMs} ms`);
   console.log(`  committed in         ${(producedMs / 1000).toFixed(1)} s (${Math.round(total / (producedMs / 1000))} events/s)`);
   console.log(`  delivered            ${arrivals.length}/${expected} (${unique} distinct, ${outOfOrder} out of order) in ${(endedMs / 1000).toFixed(1)} s`);
   console.log(`  throughput           ${Math.round(arrivals.length / (endedMs / 1000))} deliveries/s end to end`);

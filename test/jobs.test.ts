@@ -5,8 +5,10 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import { openDatabase, type DatabaseHandle, type Executor } from '../src/db/database.js';
+import type { Database } from '../src/db/schema.js';
+import { loadConfig } from '../src/config.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { LOGGED_NOT_SENT } from '../src/modules/email/email-job.js';
 import { createJobQueue, stepSchedule, type JobQueue } from '../src/modules/jobs/job-queue.js';
@@ -18,7 +20,7 @@ import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTestDatabase, DATABASE_KINDS, openMemoryDatabase, type DatabaseKind } from './helpers/database.js';
 import { uniqueEmail } from './helpers/fixtures.js';
 import { queuedEmails, waitFor } from './helpers/jobs.js';
-import { smtpEnv, startSmtpServer } from './helpers/smtp.js';
+import { smtpEnv, startSmtpServer, type TestSmtpServer } from './helpers/smtp.js';
 
 // Kinds for these tests only (the queue is typed by this map: jobs.types.ts).
 declare module '../src/modules/jobs/jobs.types.js' {
@@ -26,6 +28,8 @@ declare module '../src/modules/jobs/jobs.types.js' {
     'test.work': { n: number; secret: string | null };
     'test.unhandled': { n: number };
     'test.slow': { n: number };
+    'test.hang': { n: number };
+    'test.parallel': { n: number };
   }
 }
 
@@ -66,6 +70,26 @@ describe('retry schedules', () => {
     assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8, 12].map(webhook), [5_000, 60_000, 300_000, 1_800_000, 2 * HOUR, 6 * HOUR, 12 * HOUR, 12 * HOUR, 12 * HOUR]);
     assert.equal(stepSchedule([10_000], () => 0)(1), 8_000);
     assert.equal(stepSchedule([10_000], () => 0.999_999)(3), 12_000);
+  });
+});
+
+describe('database unreachable', () => {
+  it('warns once per outage, whatever the number of lanes and polls', async () => {
+    // Every query fails, as when the server is down.
+    const pool = { connect: async () => Promise.reject(new Error('connect ECONNREFUSED')), end: async () => {} };
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: pool as never }) });
+    const warnings: string[] = [];
+    const log = { warn: (_: unknown, message: string) => warnings.push(message), info: () => {}, error: () => {} };
+    const config = loadConfig({ OUTBOX_POLL_INTERVAL_MS: '50' });
+    const queue = createJobQueue({ db, config, log: log as never });
+    for (const kind of ['test.work', 'test.slow'] as const) queue.register({ kind, maxAttempts: 1, retryDelayMs: () => 0, run: async () => {} });
+    queue.start();
+    for (let i = 0; i < 5; i++) {
+      queue.notify();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await queue.stop();
+    assert.deepEqual(warnings.filter((m) => m === 'job queue unavailable; will retry'), ['job queue unavailable; will retry']);
   });
 });
 
@@ -245,6 +269,99 @@ for (const kind of DATABASE_KINDS) {
       const oldest = await purgeFinishedJobs(t.app.ctx.db, new Date(), 10);
       assert.equal(oldest, 1, 'the recent one goes with a later cut-off; the pending one never');
       await t.app.ctx.db.deleteFrom('jobs').execute();
+    });
+  });
+
+  describe(`lanes and concurrency (${kind})`, () => {
+    let t: TestApp;
+    let smtp: TestSmtpServer;
+
+    before(async () => {
+      smtp = await startSmtpServer();
+      t = await startTestApp(kind, { env: smtpEnv(smtp) });
+    });
+    after(async () => {
+      await t.close();
+      await smtp.close();
+    });
+
+    it('a job of another kind that hangs does not delay an email queued after it', async (ctx) => {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let started = false;
+      // On the app's own queue, next to its email handler.
+      t.app.ctx.jobs.register({
+        kind: 'test.hang',
+        maxAttempts: 1,
+        retryDelayMs: () => 0,
+        async run() {
+          started = true;
+          await until(held, ctx.signal);
+        },
+      });
+      try {
+        const hanging = await enqueue(t.app.ctx.db, 'test.hang', { n: 1 });
+        t.app.ctx.jobs.notify();
+        await waitFor('the hanging job started', async () => started);
+        const to = uniqueEmail('behind-a-hang');
+        const payload = { template: 'verify_email', to, subject: 'not held up', text: 'hello', html: '<p>hello</p>' } as const;
+        await enqueue(t.app.ctx.db, 'email', payload);
+        t.app.ctx.jobs.notify();
+        await smtp.waitForMessage(to, 3000);
+        const row = await jobRow(t.app.ctx.db, hanging);
+        assert.deepEqual([row.status, row.attempts], ['pending', 1], 'the hanging job was still running');
+      } finally {
+        release();
+      }
+    });
+
+    it('runs `concurrency` jobs of a kind at once and never more; stop() waits for all of them', async (ctx) => {
+      const queue = createJobQueue({ db: t.app.ctx.db, config: t.app.ctx.config, log: t.app.ctx.log });
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let running = 0;
+      let most = 0;
+      queue.register({
+        kind: 'test.parallel',
+        maxAttempts: 1,
+        retryDelayMs: () => 0,
+        concurrency: 3,
+        async run() {
+          most = Math.max(most, ++running);
+          try {
+            await until(held, ctx.signal);
+          } finally {
+            running--;
+          }
+        },
+      });
+      const ids: string[] = [];
+      for (let n = 0; n < 7; n++) ids.push(await enqueue(t.app.ctx.db, 'test.parallel', { n }));
+      queue.start();
+      let stopped = false;
+      try {
+        await waitFor('three running', async () => running >= 3);
+        // More wake-ups and polls (100 ms here) claim nothing while the three slots are taken.
+        for (let i = 0; i < 5; i++) queue.notify();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal(most, 3);
+        const stopping = queue.stop().then(() => (stopped = true));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(stopped, false, 'stop() waits for the jobs running');
+        release();
+        await stopping;
+        assert.equal(running, 0);
+        const rows = await t.app.ctx.db.selectFrom('jobs').select(['status', 'attempts']).where('id', 'in', ids).execute();
+        assert.deepEqual(rows.map((r) => `${r.status}:${r.attempts}`).sort(), [
+          ...Array(4).fill('pending:0'),
+          ...Array(3).fill('succeeded:1'),
+        ]);
+        assert.equal(most, 3, 'never more than three at once');
+      } finally {
+        release();
+        await queue.stop();
+        await t.app.ctx.db.deleteFrom('jobs').where('id', 'in', ids).execute();
+      }
     });
   });
 

@@ -1,6 +1,7 @@
-// The worker of the durable job queue: runs due jobs of every registered kind, one at a time,
-// polling every OUTBOX_POLL_INTERVAL_MS and whenever a service calls notify() after a commit
-// that queued a job. Requests never wait on a job; an outage of what a job talks to, or a
+// The worker of the durable job queue: runs due jobs of every registered kind, each kind in a
+// lane of its own (a slow kind never delays another) with up to its handler's `concurrency`
+// jobs at once (default 1), polling every OUTBOX_POLL_INTERVAL_MS and whenever a service calls
+// notify() after a commit that queued a job. Requests never wait on a job; an outage of what a job talks to, or a
 // restart, delays it (it stays pending and is retried) but never drops it.
 //
 // It also carries the periodic tasks (periodic.ts): every(name, intervalMs, fn).
@@ -30,7 +31,7 @@ export interface JobQueue {
   start(): void;
   /** Wake the worker now (after a commit that queued a job). */
   notify(): void;
-  /** Finish the job (and periodic runs) in flight, then stop. */
+  /** Finish the jobs (and periodic runs) in flight, then stop. */
   stop(): Promise<void>;
 }
 
@@ -66,66 +67,113 @@ export function stepSchedule(delaysMs: readonly number[], random: () => number =
   return (attempt) => jitter(delaysMs[Math.min(Math.max(attempt, 1), delaysMs.length) - 1]!, random);
 }
 
+/** One kind's worker on this instance: up to `concurrency` of its jobs at once, claimed and
+ *  run independently of every other kind, so a slow kind never delays another. */
+interface Lane {
+  readonly handler: JobHandler<JobKind>;
+  readonly concurrency: number;
+  readonly inFlight: Set<Promise<void>>;
+  /** Claims into free slots; pokes during a run coalesce into one more run. */
+  readonly fill: Coalesced;
+  /** A failed attempt of a pauseAfterFailure kind: claim none of it until the next poll or notify(). */
+  paused: boolean;
+}
+
+/** `run`, never twice at once: a poke while it runs (it may already have looked past what the
+ *  poke is about) makes one more run when it ends; any number of pokes meanwhile coalesce. */
+interface Coalesced {
+  poke(): void;
+  /** The run in progress (and the one it was poked for), if any. */
+  settled(): Promise<void>;
+}
+
+function coalesced(run: () => Promise<void>, active: () => boolean): Coalesced {
+  let current: Promise<void> | undefined;
+  let again = false;
+  const poke = (): void => {
+    if (!active()) return;
+    if (current) {
+      again = true;
+      return;
+    }
+    current = run().finally(() => {
+      current = undefined;
+      if (again) {
+        again = false;
+        poke();
+      }
+    });
+  };
+  return {
+    poke,
+    async settled() {
+      while (current) await current;
+    },
+  };
+}
+
 export function createJobQueue(deps: JobQueueDeps): JobQueue {
   const { db, config, log } = deps;
-  const handlers = new Map<JobKind, JobHandler<JobKind>>();
+  const lanes = new Map<JobKind, Lane>();
   const parked = new Map<JobKind, ParkedKind<JobKind>>();
   const periodic = createPeriodicScheduler({ db, log, tickMs: config.outboxPollIntervalMs });
   let running = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  let pass: Promise<void> | undefined;
-  let wokenDuringPass = false;
   let databaseFailing = false;
+  const parkedPass = coalesced(() => guarded(showParked), () => running);
 
+  /** notify() and the poll: every lane looks for due jobs. */
   function wake(): void {
     if (!running) return;
-    // A pass is running: it may already have looked past the job just committed, so run one
-    // more pass when it ends. Any number of notifies in between coalesce into that one.
-    if (pass) {
-      wokenDuringPass = true;
-      return;
-    }
     clearTimeout(timer);
-    pass = runPass().finally(() => {
-      pass = undefined;
-      if (!running) return;
-      if (wokenDuringPass) {
-        wokenDuringPass = false;
-        wake();
-      } else {
-        timer = setTimeout(wake, config.outboxPollIntervalMs);
-        timer.unref();
-      }
-    });
+    timer = setTimeout(wake, config.outboxPollIntervalMs);
+    timer.unref();
+    parkedPass.poke();
+    for (const lane of lanes.values()) {
+      lane.paused = false;
+      lane.fill.poke();
+    }
   }
 
-  async function runPass(): Promise<void> {
+  /** The database answered: a later failure is a new outage. (Only after a query: a lane that
+   *  is full, or no parked kind, proves nothing, and must not make the next failure warn again.) */
+  function reachable(): void {
+    databaseFailing = false;
+  }
+
+  async function guarded(work: () => Promise<void>): Promise<void> {
     try {
-      await showParked();
-      await runDue();
-      databaseFailing = false;
+      await work();
     } catch (err) {
       // The database is unreachable (or a query failed): nothing was lost, the jobs are still
-      // pending. Say so once per outage and try again at the next poll.
+      // pending. Say so once per outage (across lanes) and try again at the next poll.
       if (!databaseFailing) log.warn({ err: { message: (err as Error).message } }, 'job queue unavailable; will retry');
       databaseFailing = true;
     }
   }
 
-  async function runDue(): Promise<void> {
-    const paused = new Set<JobKind>();
-    while (running) {
-      const leases: Record<string, number> = {};
-      for (const [kind, handler] of handlers) {
-        if (!paused.has(kind)) leases[kind] = handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
-      }
-      const job = await claimDueJob(db, leases);
+  async function fillLane(lane: Lane): Promise<void> {
+    const { handler } = lane;
+    const lease = { [handler.kind]: handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS };
+    while (running && !lane.paused && lane.inFlight.size < lane.concurrency) {
+      const job = await claimDueJob(db, lease);
+      reachable();
       if (!job) return;
-      const handler = handlers.get(job.kind)!;
-      // After such a failure the service is probably down: leave the kind's other due jobs
-      // for the next poll instead of spending an attempt of each of them on it now.
-      if ((await attempt(handler, job)) === 'retry' && handler.pauseAfterFailure) paused.add(job.kind);
+      // Claimed (its attempt counted): run it even if stop() came meanwhile; stop() waits.
+      const run: Promise<void> = guarded(async () => {
+        // After such a failure the service is probably down: leave the kind's other due jobs
+        // for the next poll instead of spending an attempt of each of them on it now.
+        const result = await attempt(handler, job);
+        reachable();
+        if (result === 'retry' && handler.pauseAfterFailure) lane.paused = true;
+      }).finally(() => {
+        lane.inFlight.delete(run);
+        // A slot is free; and the job may have queued jobs of another kind (handler.enqueues).
+        lane.fill.poke();
+        for (const kind of handler.enqueues ?? []) lanes.get(kind)?.fill.poke();
+      });
+      lane.inFlight.add(run);
     }
   }
 
@@ -173,6 +221,7 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
     for (const entry of parked.values()) {
       for (;;) {
         const batch = await markParkedJobs(db, entry.kind, entry.reason, PARKED_BATCH);
+        reachable();
         for (const job of batch) entry.onParked({ id: job.id, kind: entry.kind, payload: job.payload as JobPayloads[JobKind] });
         if (batch.length < PARKED_BATCH) break;
       }
@@ -180,21 +229,30 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
   }
 
   function claimKind(kind: JobKind): void {
-    if (handlers.has(kind) || parked.has(kind)) throw new Error(`job kind ${kind} is already registered`);
+    if (lanes.has(kind) || parked.has(kind)) throw new Error(`job kind ${kind} is already registered`);
   }
 
   return {
     register(handler) {
       claimKind(handler.kind);
       if (!(handler.maxAttempts >= 1)) throw new Error(`job kind ${handler.kind}: maxAttempts must be at least 1`);
-      handlers.set(handler.kind, handler as unknown as JobHandler<JobKind>);
+      const concurrency = handler.concurrency ?? 1;
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`job kind ${handler.kind}: concurrency must be a whole number of at least 1`);
+      const lane: Lane = {
+        handler: handler as unknown as JobHandler<JobKind>,
+        concurrency,
+        inFlight: new Set(),
+        fill: coalesced(() => guarded(() => fillLane(lane)), () => running),
+        paused: false,
+      };
+      lanes.set(handler.kind, lane);
     },
     park(entry) {
       claimKind(entry.kind);
       parked.set(entry.kind, entry as unknown as ParkedKind<JobKind>);
     },
     kinds() {
-      return [...handlers.keys(), ...parked.keys()];
+      return [...lanes.keys(), ...parked.keys()];
     },
     every(name, intervalMs, fn, options) {
       periodic.every(name, intervalMs, fn, options);
@@ -213,8 +271,12 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
       running = false;
       stopped = true;
       clearTimeout(timer);
-      await Promise.all([pass, periodic.stop()]);
-      for (const handler of handlers.values()) handler.close?.();
+      const stopping = periodic.stop();
+      // Claims in progress first (a claim that lands still runs its job), then every job running.
+      await Promise.all([parkedPass.settled(), ...[...lanes.values()].map((lane) => lane.fill.settled())]);
+      await Promise.all([...lanes.values()].flatMap((lane) => [...lane.inFlight]));
+      await stopping;
+      for (const lane of lanes.values()) lane.handler.close?.();
     },
   };
 }

@@ -52,6 +52,15 @@ export interface JobHandler<K extends JobKind> {
    * for a kind whose failures usually mean the one service it talks to is down (SMTP).
    */
   readonly pauseAfterFailure?: boolean;
+  /**
+   * Jobs of this kind run at once on one instance (default 1: one after another). Each kind has
+   * a lane of its own, so this never holds up another kind. More than 1 only for a kind whose
+   * jobs may run side by side in any order (webhook deliveries: one job per endpoint at a time).
+   */
+  readonly concurrency?: number;
+  /** Kinds this handler's run may queue jobs of: their lanes look for work when an attempt
+   *  ends (as notify() after a commit), instead of at the next poll. */
+  readonly enqueues?: readonly JobKind[];
   /** Does the work. Throwing fails the attempt: retried, or given up after maxAttempts, or at
    *  once for a PermanentJobError. The error's message (never the payload) is recorded and logged. */
   run(job: ClaimedJob<K>): Promise<void>;

@@ -56,6 +56,8 @@ export interface WebhookDeliveryOptions {
   timeoutMs: number;
   /** A delivery claimed by an instance that died is retried this long after the claim. */
   leaseSeconds: number;
+  /** Deliveries run at once on one instance (to different endpoints: an endpoint has one at a time). */
+  concurrency: number;
   resolver: Resolver;
 }
 
@@ -64,6 +66,7 @@ export const DEFAULT_DELIVERY_OPTIONS: WebhookDeliveryOptions = {
   giveUpAfterMs: GIVE_UP_AFTER_MS,
   timeoutMs: TIMEOUT_MS,
   leaseSeconds: 60,
+  concurrency: 8,
   resolver: systemResolver,
 };
 
@@ -132,6 +135,9 @@ export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, optio
     maxAttempts: 50,
     retryDelayMs: stepSchedule([deps.config.outboxPollIntervalMs, 10 * SECOND, MINUTE]),
     leaseSeconds: 60,
+    // One fan-out at a time keeps each endpoint's deliveries in the order of their events.
+    concurrency: 1,
+    enqueues: ['webhook'],
     async run(job) {
       const event = job.payload;
       await db.transaction().execute(async (trx) => {
@@ -145,6 +151,8 @@ export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, optio
     maxAttempts: attemptsAllowed,
     retryDelayMs: stepSchedule(settings.retryDelaysMs),
     leaseSeconds: settings.leaseSeconds,
+    // A slow receiver holds one of these slots for up to timeoutMs, never the other kinds'.
+    concurrency: settings.concurrency,
     async run(job) {
       const delivery = await findDelivery(db, job.payload.delivery_id);
       if (!delivery || delivery.status !== 'pending') return;
