@@ -21,7 +21,7 @@ import { createInviteCodes, listInviteCodes } from './modules/invites/invite-cod
 import { purgeExpiredRows } from './modules/retention/retention.service.js';
 import { changeSetting, getAllSettings, readSetting, SETTINGS, type SettingKey } from './modules/settings/settings.service.js';
 import { toUserResponse } from './modules/users/user.schemas.js';
-import { createSecretBox, resolveSecretsKey } from './lib/secret-box.js';
+import { createSecretBox, resolveSecretsKey, type SecretBox } from './lib/secret-box.js';
 import { registerWebhookCommands } from './cli/webhooks.js';
 import { registerImportExportCommands } from './cli/import-export.js';
 import { registerKeysCommands } from './cli/keys.js';
@@ -36,8 +36,19 @@ async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>, options: { m
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
   try {
     if (options.migrate) await migrateToLatest(database.db);
-    // The server's secret box key (same environment, same DATA_DIR), for signing keys and webhook secrets.
-    const secrets = createSecretBox(await resolveSecretsKey(config, (message) => process.stderr.write(`keyhold: warning: ${message}\n`)));
+    // The server's secret box key (same environment, same DATA_DIR), for signing keys and webhook
+    // secrets. Without one (DATABASE_URL and no SECRETS_ENCRYPTION_KEY) the warning is printed
+    // when a command actually stores a secret, not by every command.
+    let unencrypted: string | undefined;
+    const box = createSecretBox(await resolveSecretsKey(config, (message) => (unencrypted = message)));
+    const secrets: SecretBox = {
+      ...box,
+      seal(plaintext, purpose) {
+        if (unencrypted) process.stderr.write(`keyhold: warning: ${unencrypted}\n`);
+        unencrypted = undefined;
+        return box.seal(plaintext, purpose);
+      },
+    };
     return await fn({ config, db: database.db, clock: systemClock, passwords: createPasswordHasher(config.argon2), secrets });
   } finally {
     await database.close();
