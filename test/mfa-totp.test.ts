@@ -204,8 +204,8 @@ for (const kind of DATABASE_KINDS) {
       const notEnabled = await t.api.post('/auth/mfa/totp/disable', { code: '123456' }, user.accessToken);
       assert.deepEqual([notEnabled.status, notEnabled.body], [400, { detail: 'MFA is not enabled' }]);
 
-      const events = await t.app.ctx.db.selectFrom('jobs').select('payload').where('kind', '=', 'event').execute();
-      const mine = events.map((e) => e.payload as { type: string; data: { id: string; mfa_enabled: boolean } }).filter((p) => p.data.id === user.id);
+      const events = await t.app.ctx.db.selectFrom('jobs').select('payload').where('kind', '=', 'event').orderBy('created_at').execute();
+      const mine = events.map((e) => e.payload as { type: string; data: { id: string; mfa_enabled: boolean } }).filter((p) => p.data.id === user.id && p.type.startsWith('user.mfa_'));
       assert.deepEqual(mine.map((p) => [p.type, p.data.mfa_enabled]), [['user.mfa_enabled', true], ['user.mfa_disabled', false]]);
       const actions = await t.app.ctx.db.selectFrom('audit_logs').select('action').where('user_id', '=', user.id).execute();
       for (const action of ['auth.mfa_totp_setup', 'auth.mfa_enabled', 'auth.mfa_recovery_codes_regenerated', 'auth.mfa_failed', 'auth.mfa_disabled']) {
