@@ -6,7 +6,7 @@ import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { AppContext, RequestMeta } from '../context.js';
 import { exportUsers } from '../modules/import-export/export.service.js';
-import { importUsers, type ImportProgress, type ImportSummary } from '../modules/import-export/import.service.js';
+import { DEFAULT_BATCH_SIZE, importUsers, type ImportProgress, type ImportSummary } from '../modules/import-export/import.service.js';
 
 type CliContext = Pick<AppContext, 'config' | 'db' | 'clock'>;
 
@@ -21,7 +21,7 @@ export function registerImportExportCommands(program: Command, deps: ImportExpor
     .argument('<file>', 'JSON lines, one user a line (see the README: "Moving users in and out")')
     .description('import users with their password hashes, accounts and identities (the embedded database: stop the server first)')
     .option('--dry-run', 'check every line and report; write nothing')
-    .option('--batch-size <n>', 'lines per transaction', (value) => Number(value), 1000)
+    .option('--batch-size <n>', 'lines per transaction', (value) => Number(value), DEFAULT_BATCH_SIZE)
     .action(async (file: string, options: { dryRun?: boolean; batchSize: number }, command: Command) => {
       const json = Boolean(command.optsWithGlobals().json);
       const size = statSync(file).size;
@@ -33,7 +33,7 @@ export function registerImportExportCommands(program: Command, deps: ImportExpor
           input,
           {
             dryRun: options.dryRun === true,
-            batchSize: Number.isInteger(options.batchSize) && options.batchSize > 0 ? options.batchSize : 1000,
+            batchSize: Number.isInteger(options.batchSize) && options.batchSize > 0 ? options.batchSize : DEFAULT_BATCH_SIZE,
             onLineError: (line, reason) => progress.message(`line ${line}: ${reason}`),
             onProgress: (p) => progress.update(p),
           },

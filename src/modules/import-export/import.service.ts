@@ -29,7 +29,7 @@ import {
 } from './import-export.repo.js';
 import { randomUUID } from 'node:crypto';
 
-export const DEFAULT_BATCH_SIZE = 1000;
+export const DEFAULT_BATCH_SIZE = 5000;
 /** The summary lists at most this many refused lines (all are reported through onLineError). */
 const SUMMARY_ERROR_LIMIT = 1000;
 
