@@ -11,7 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import { AxeBuilder } from '@axe-core/playwright';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startTestApp, type TestApp } from './helpers/app.js';
-import { uniqueEmail } from './helpers/fixtures.js';
+import { registerUser, signIn, uniqueEmail } from './helpers/fixtures.js';
+import { codeAt } from './helpers/mfa.js';
 import { startSmtpServer, type ReceivedMessage, type TestSmtpServer } from './helpers/smtp.js';
 
 // What the page functions below use of the browser's DOM (the project compiles without lib.dom).
@@ -66,7 +67,7 @@ describe('hosted pages in Chromium', { skip }, () => {
 
   /** Presses Tab until `selector` has focus (as a keyboard user would), failing if it never does. */
   async function tabTo(page: Page, selector: string): Promise<void> {
-    for (let presses = 0; presses < 40; presses++) {
+    for (let presses = 0; presses < 80; presses++) {
       await page.keyboard.press('Tab');
       if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
     }
@@ -196,6 +197,62 @@ describe('hosted pages in Chromium', { skip }, () => {
     await checkPage(page, 'reset-password-spent');
     await page.goto(`${t.baseUrl}/ui/no-such-page`);
     await checkPage(page, 'not-found');
+    await page.close();
+    assert.deepEqual(policyViolations, [], 'the pages break none of their own Content-Security-Policy');
+  });
+
+  test('enrol TOTP from the key on the page, sign in with the code, sign another device out: keyboard only', async () => {
+    // A browser of its own: the first flow ended signed in.
+    await context.clearCookies();
+    const page = await context.newPage();
+    const { email } = await registerUser(t.api, { email: uniqueEmail('totp'), password: PASSWORD });
+    // Another device, signed in through the API before the second factor is on.
+    const otherDevice = await signIn(t.api, email, PASSWORD);
+    const otherSession = (await t.app.ctx.tokens.verify(otherDevice.accessToken, 'access'))!.sid!;
+    const signInWithPassword = async () => {
+      await page.goto(`${t.baseUrl}/ui/sign-in`);
+      await typeInto(page, '#f-email', email);
+      await typeInto(page, '#f-password', PASSWORD);
+      await submitWithEnter(page);
+    };
+
+    await signInWithPassword();
+    assert.equal(new URL(page.url()).pathname, '/ui/account');
+    await activate(page, '#totp button[type="submit"]');
+    assert.match(await page.locator('#totp [role="status"]').innerText(), /Scan the QR code/);
+    assert.equal(await page.locator('#totp img.qr-code').count(), 1);
+    await checkPage(page, 'account-totp-setup');
+    const secret = (await page.locator('#totp-secret').innerText()).trim();
+    await typeInto(page, '#f-totp-code', codeAt(secret, t.clock));
+    await submitWithEnter(page);
+    assert.equal(new URL(page.url()).pathname, '/ui/account/totp/enable');
+    assert.equal(await page.locator('#recovery-codes li').count(), 10);
+    await checkPage(page, 'recovery-codes');
+    await activate(page, 'a[href="/ui/account#totp"]');
+    assert.match(await page.locator('#totp').innerText(), /Two-step verification is on/);
+
+    await activate(page, 'header button[type="submit"]');
+    await signInWithPassword();
+    assert.equal(new URL(page.url()).pathname, '/ui/mfa');
+    await checkPage(page, 'mfa');
+    await typeInto(page, '#f-code', '000000' === codeAt(secret, t.clock) ? '111111' : '000000');
+    await submitWithEnter(page);
+    assert.equal(await page.locator('#f-code-error').textContent(), 'Error: Invalid MFA code');
+    await checkPage(page, 'mfa-error');
+    // The enabling code's step is spent: the next one.
+    t.clock.advanceSeconds(30);
+    await typeInto(page, '#f-code', codeAt(secret, t.clock));
+    await submitWithEnter(page);
+    assert.equal(new URL(page.url()).pathname, '/ui/account');
+
+    // The devices: this browser and the API's session; sign the other one out.
+    assert.equal(await page.locator('#sessions .session').count(), 2);
+    assert.match(await page.locator('#sessions .session').first().innerText(), /This device/);
+    await activate(page, `#session-${otherSession} button[type="submit"]`);
+    assert.equal(await page.locator('#sessions [role="status"]').innerText(), 'That device has been signed out.');
+    assert.equal(await page.locator('#sessions .session').count(), 1);
+    assert.equal((await t.api.get('/auth/me', otherDevice.accessToken)).status, 401);
+    await checkPage(page, 'account-sessions');
     await page.close();
     assert.deepEqual(policyViolations, [], 'the pages break none of their own Content-Security-Policy');
   });

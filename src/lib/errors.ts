@@ -93,7 +93,6 @@ export const Errors = {
   passkeySignInFailed: (): AppError => new AppError(401, 'Passkey sign-in failed'),
   passkeyRegistrationFailed: (): AppError => new AppError(400, 'Passkey registration failed'),
   passkeyNotFound: (): AppError => new AppError(404, 'Passkey not found'),
-  hostedUiMfaUnavailable: (): AppError => new AppError(403, 'Two-factor sign-in is not available on these pages yet: sign in through the app'),
   // HTTP
   unsupportedMediaType: (): AppError => new AppError(415, 'Unsupported media type'),
   bodyTooLarge: (): AppError => new AppError(413, 'Request body too large'),

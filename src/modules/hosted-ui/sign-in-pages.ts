@@ -1,12 +1,14 @@
 // /ui/sign-in (password and OAuth providers; passkeys plug in here), /ui/sign-out.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { Errors } from '../../lib/errors.js';
+import { AppError, Errors } from '../../lib/errors.js';
+import { looksLikeTotp } from '../mfa/mfa-codes.js';
+import { verifyMfa } from '../mfa/mfa-sign-in.js';
 import { requestMeta } from '../../plugins/authenticate.js';
 import { perMinute, sharedBudget } from '../../plugins/rate-limit.js';
 import { LoginJsonBody } from '../auth/auth.schemas.js';
 import { login } from '../auth/login.service.js';
-import { isMfaChallenge, type SignInResult } from '../auth/sign-in.js';
+import { isMfaChallenge, MFA_TOKEN_TTL_SECONDS, type SignInResult } from '../auth/sign-in.js';
 import { completeAuthorization, startAuthorization } from '../oauth/oauth.service.js';
 import { createOAuthProviders } from '../oauth/providers.js';
 import { checkForm, formField, providerLabel } from './form-validation.js';
@@ -16,6 +18,8 @@ import { redirectWithError, redirectWithState } from './page-state.js';
 
 const OAUTH_STATE_COOKIE = 'keyhold_oauth_state';
 const OAUTH_STATE_SECONDS = 10 * 60;
+/** Holds the mfa_token between the first factor and /ui/mfa; no session exists before the second. */
+const MFA_COOKIE = 'keyhold_mfa';
 
 /** Where a sign-in goes next: a page of ours only, never another site. */
 export function safeNext(next: unknown): string {
@@ -34,12 +38,16 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
 
   /**
    * Where every first factor of the pages ends: the result of completeSignIn becomes a page
-   * session. (Issue 14: a second-factor challenge `{mfa_required, mfa_token, methods}` is kept
-   * in a short-lived cookie instead, and the browser goes to /ui/mfa, whose post ends here too.)
+   * session. A second-factor challenge is kept in a short-lived cookie instead, and the browser
+   * goes to /ui/mfa, whose post ends here too with the tokens of verifyMfa.
    */
+  const mfaCookie = { path: '/ui', httpOnly: true, sameSite: 'lax', secure } as const;
   const finishSignIn = async (reply: FastifyReply, result: SignInResult, next: string): Promise<FastifyReply> => {
-    // No session without the second factor: until the pages have their MFA step, say so.
-    if (isMfaChallenge(result)) return fail(reply, '/ui/sign-in', Errors.hostedUiMfaUnavailable(), {});
+    if (isMfaChallenge(result)) {
+      reply.setCookie(MFA_COOKIE, result.mfa_token, { ...mfaCookie, maxAge: MFA_TOKEN_TTL_SECONDS });
+      return reply.code(303).redirect(`/ui/mfa${next === '/ui/account' ? '' : `?next=${encodeURIComponent(next)}`}`);
+    }
+    reply.clearCookie(MFA_COOKIE, mfaCookie);
     await startPageSession(ctx, reply, result);
     if (result.must_change_password) {
       return redirectWithState(reply, '/ui/account#password', { form: 'password', notice: 'Choose a new password to continue.' }, secure);
@@ -73,6 +81,35 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
       return await finishSignIn(reply, await login(ctx, email, password, requestMeta(request)), next);
     } catch (err) {
       return fail(reply, back, err, { email });
+    }
+  });
+
+  app.get('/mfa', { schema: { hide: true } }, async (request, reply) => {
+    const next = safeNext((request.query as Record<string, unknown>).next);
+    if (!request.cookies[MFA_COOKIE]) return reply.code(303).redirect('/ui/sign-in');
+    return render(request, reply, 'mfa', { title: 'Two-step verification', next });
+  });
+
+  // The second step, as POST /auth/mfa/verify (its limit too): a six-digit code is a TOTP code,
+  // anything else a recovery code.
+  app.post('/mfa', { config: perMinute(5), schema: { hide: true } }, async (request, reply) => {
+    const next = safeNext(formField(request.body, 'next'));
+    const back = `/ui/mfa${next === '/ui/account' ? '' : `?next=${encodeURIComponent(next)}`}`;
+    const mfaToken = request.cookies[MFA_COOKIE] ?? '';
+    const code = formField(request.body, 'code').trim();
+    if (!mfaToken) return fail(reply, '/ui/sign-in', Errors.invalidOrExpiredMfaToken(), {});
+    if (!code) return redirectWithState(reply, back, { errors: { code: 'Enter the code from your authenticator app, or a recovery code.' } }, secure);
+    try {
+      const tokens = await verifyMfa(ctx, looksLikeTotp(code) ? { mfa_token: mfaToken, code } : { mfa_token: mfaToken, recovery_code: code }, requestMeta(request));
+      return await finishSignIn(reply, tokens, next);
+    } catch (err) {
+      // A dead token (expired, or killed by the 5th wrong code) sends the user back to the first factor.
+      if (err instanceof AppError && err.message === Errors.invalidOrExpiredMfaToken().message) {
+        reply.clearCookie(MFA_COOKIE, mfaCookie);
+        return fail(reply, '/ui/sign-in', err, {});
+      }
+      if (err instanceof AppError) return redirectWithState(reply, back, { errors: { code: err.message } }, secure);
+      throw err;
     }
   });
 
