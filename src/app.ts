@@ -33,7 +33,6 @@ import { passkeyRoutes } from './modules/passkeys/passkeys.routes.js';
 import { passwordRoutes } from './modules/passwords/passwords.routes.js';
 import { RETENTION_INTERVAL_MS, runRetention } from './modules/retention/retention.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
-import { hostedUiPlugin } from './modules/hosted-ui/hosted-ui.plugin.js';
 import { createMetrics } from './modules/metrics/metrics.js';
 import { jobQueueStats } from './modules/metrics/metrics.repo.js';
 import { metricsRoutes, registerRequestMetrics } from './modules/metrics/metrics.routes.js';
@@ -239,7 +238,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     },
     { prefix: config.apiPrefix },
   );
-  if (config.hostedUi.enabled) await app.register(hostedUiPlugin, { ctx, prefix: '/ui' });
+  // The pages' plugins (views, cookies, CSRF, static files, QR codes) load only when they are on.
+  if (config.hostedUi.enabled) {
+    const { hostedUiPlugin } = await import('./modules/hosted-ui/hosted-ui.plugin.js');
+    await app.register(hostedUiPlugin, { ctx, prefix: '/ui' });
+  }
   return app;
 }
 

@@ -2,18 +2,14 @@
 // passwordless sign-in, and the assertion check the second factor shares. Every ceremony's
 // challenge is stored server-side, spent once, and lives 5 minutes; origin and RP ID are
 // checked against WEBAUTHN_ORIGINS / WEBAUTHN_RP_ID, and the signature counter must advance.
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransportFuture,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type * as WebAuthn from '@simplewebauthn/server';
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransportFuture,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import type { AppContext, RequestMeta } from '../../context.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { UserRow } from '../../db/schema.js';
@@ -35,6 +31,11 @@ import {
   spendRegistrationChallenge,
   type PasskeyRow,
 } from './passkeys.repo.js';
+
+// @simplewebauthn/server (and its CBOR, COSE and ASN.1 parsers) loads with the first passkey
+// ceremony, not at start: most requests never need it.
+let webauthn: Promise<typeof WebAuthn> | undefined;
+const loadWebAuthn = (): Promise<typeof WebAuthn> => (webauthn ??= import('@simplewebauthn/server'));
 
 export const WEBAUTHN_CHALLENGE_TTL_SECONDS = 5 * 60;
 const DEFAULT_PASSKEY_NAME = 'Passkey';
@@ -60,7 +61,7 @@ const transportsOf = (p: PasskeyRow) => p.transports as AuthenticatorTransportFu
 export async function registrationOptions(ctx: Deps, user: UserRow): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const { rpId, rpName } = ctx.config.webauthn;
   const existing = await listPasskeys(ctx.db, user.id);
-  const options = await generateRegistrationOptions({
+  const options = await (await loadWebAuthn()).generateRegistrationOptions({
     rpName,
     rpID: rpId,
     userName: user.email,
@@ -82,7 +83,7 @@ function signedChallenge(response: { response?: { clientDataJSON?: unknown } }):
   try {
     const encoded = response.response?.clientDataJSON;
     if (typeof encoded !== 'string') return undefined;
-    const clientData = JSON.parse(isoBase64URL.toUTF8String(encoded)) as { challenge?: unknown };
+    const clientData = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as { challenge?: unknown };
     return typeof clientData.challenge === 'string' && clientData.challenge.length <= 512 ? clientData.challenge : undefined;
   } catch {
     return undefined;
@@ -102,7 +103,7 @@ export async function registerPasskey(
   const { rpId, origins } = ctx.config.webauthn;
   let info;
   try {
-    const verification = await verifyRegistrationResponse({
+    const verification = await (await loadWebAuthn()).verifyRegistrationResponse({
       response: body.response,
       expectedChallenge: challenge,
       expectedOrigin: origins,
@@ -119,7 +120,7 @@ export async function registerPasskey(
       const passkey = await insertPasskey(trx, {
         userId: user.id,
         credentialId: info.credential.id,
-        publicKey: isoBase64URL.fromBuffer(info.credential.publicKey),
+        publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
         counter: info.credential.counter,
         transports: info.credential.transports ?? [],
         deviceType: info.credentialDeviceType,
@@ -165,8 +166,8 @@ export async function deleteUserPasskey(ctx: Deps, user: UserRow, id: string, me
 }
 
 /** Options for an assertion; `allow` lists the credentials of a known user (second factor). */
-export function assertionOptions(ctx: Pick<AppContext, 'config'>, allow?: PasskeyRow[]): Promise<PublicKeyCredentialRequestOptionsJSON> {
-  return generateAuthenticationOptions({
+export async function assertionOptions(ctx: Pick<AppContext, 'config'>, allow?: PasskeyRow[]): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  return (await loadWebAuthn()).generateAuthenticationOptions({
     rpID: ctx.config.webauthn.rpId,
     userVerification: 'preferred',
     timeout: WEBAUTHN_CHALLENGE_TTL_SECONDS * 1000,
@@ -203,16 +204,16 @@ export async function checkAssertion(
   if (!passkey || (userId !== undefined && passkey.user_id !== userId)) return null;
   // A discoverable credential names its user: it must be the passkey's.
   const userHandle = response.response?.userHandle;
-  if (userHandle && userHandle !== isoBase64URL.fromUTF8String(passkey.user_id)) return null;
+  if (userHandle && userHandle !== Buffer.from(passkey.user_id, 'utf8').toString('base64url')) return null;
   const { rpId, origins } = ctx.config.webauthn;
   let info;
   try {
-    const verification = await verifyAuthenticationResponse({
+    const verification = await (await loadWebAuthn()).verifyAuthenticationResponse({
       response,
       expectedChallenge,
       expectedOrigin: origins,
       expectedRPID: rpId,
-      credential: { id: passkey.credential_id, publicKey: isoBase64URL.toBuffer(passkey.public_key), counter: passkey.counter, transports: transportsOf(passkey) },
+      credential: { id: passkey.credential_id, publicKey: new Uint8Array(Buffer.from(passkey.public_key, 'base64url')), counter: passkey.counter, transports: transportsOf(passkey) },
       requireUserVerification: false,
     });
     if (!verification.verified) return null;
