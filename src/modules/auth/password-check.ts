@@ -3,7 +3,8 @@
 // token would allow unlimited guesses at the password behind it.
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
-import { Errors } from '../../lib/errors.js';
+import { Errors, type AppError } from '../../lib/errors.js';
+import type { AuditAction } from '../audit/audit-actions.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { clearFailedGuesses, lockIfExhausted, reserveGuess } from './lockout.repo.js';
 import type { Executor } from '../../db/database.js';
@@ -23,23 +24,57 @@ export async function verifyCurrentPassword(
   purpose: PasswordCheckPurpose,
   meta: RequestMeta,
 ): Promise<void> {
+  await withCountedGuess(
+    ctx,
+    user,
+    { failedAction: 'auth.password_check_failed', purpose, wrongReason: 'bad_password', refusal: Errors.currentPasswordIncorrect },
+    meta,
+    // The hash is checked even when no guess is left (against none), so a locked account costs the same.
+    async (mayTry) => ((await ctx.passwords.verify(mayTry ? user.password_hash : null, password)).valid ? true : null),
+  );
+}
+
+export interface CountedGuess {
+  failedAction: Extract<AuditAction, 'auth.password_check_failed' | 'auth.mfa_failed'>;
+  purpose: string;
+  /** The audit reason of a wrong guess (a locked account is `account_locked`). */
+  wrongReason: string;
+  refusal: () => AppError;
+  /** Count guesses for users without a password too (MFA codes). Default true. */
+  passwordRequired?: boolean;
+}
+
+/**
+ * The one way a signed-in user's secret (a password, an MFA code) is checked against the
+ * per-account lockout: a guess is reserved first; `check` (told whether a guess was left)
+ * returns null for a wrong secret, which is audited, counts, may lock the account, and throws
+ * `refusal`; a right one clears the failure count.
+ */
+export async function withCountedGuess<T>(
+  ctx: AppContext,
+  user: UserRow,
+  guess: CountedGuess,
+  meta: RequestMeta,
+  check: (mayTry: boolean) => Promise<T | null>,
+): Promise<T> {
   const now = ctx.clock.now();
-  const mayTry = await reserveGuess(ctx.db, user.id, now);
-  const { valid } = await ctx.passwords.verify(mayTry ? user.password_hash : null, password);
-  if (!valid) {
+  const mayTry = await reserveGuess(ctx.db, user.id, now, { passwordRequired: guess.passwordRequired ?? true });
+  const result = await check(mayTry);
+  if (result === null) {
     await ctx.db.transaction().execute(async (trx) => {
       await recordAudit(trx, meta, {
-        action: 'auth.password_check_failed',
+        action: guess.failedAction,
         userId: user.id,
         resourceType: 'user',
         resourceId: user.id,
-        details: { purpose, reason: mayTry ? 'bad_password' : 'account_locked' },
+        details: { purpose: guess.purpose, reason: mayTry ? guess.wrongReason : 'account_locked' },
       });
       if (mayTry) await lockAfterLastGuess(trx, meta, user.id, now);
     });
-    throw Errors.currentPasswordIncorrect();
+    throw guess.refusal();
   }
   await clearFailedGuesses(ctx.db, user.id);
+  return result;
 }
 
 /** After a counted wrong guess: locks the account once its guesses are used up, audited. */

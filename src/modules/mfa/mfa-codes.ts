@@ -5,9 +5,7 @@ import type { Executor } from '../../db/database.js';
 import type { UserRow } from '../../db/schema.js';
 import { Errors } from '../../lib/errors.js';
 import { hashSecret, randomCode } from '../../lib/random.js';
-import { recordAudit } from '../audit/audit.repo.js';
-import { clearFailedGuesses, reserveGuess } from '../auth/lockout.repo.js';
-import { lockAfterLastGuess } from '../auth/password-check.js';
+import { withCountedGuess } from '../auth/password-check.js';
 import { claimTotpStep, findUserMfa, useRecoveryCode } from './mfa.repo.js';
 import { matchTotpStep } from './totp.js';
 
@@ -67,24 +65,13 @@ export async function withCountedCode<T>(
   meta: RequestMeta,
   attempt: (trx: Executor) => Promise<T | null>,
 ): Promise<T> {
-  const now = ctx.clock.now();
-  const mayTry = await reserveGuess(ctx.db, user.id, now, { passwordRequired: false });
-  const result = mayTry ? await ctx.db.transaction().execute(attempt) : null;
-  if (result === null) {
-    await ctx.db.transaction().execute(async (trx) => {
-      await recordAudit(trx, meta, {
-        action: 'auth.mfa_failed',
-        userId: user.id,
-        resourceType: 'user',
-        resourceId: user.id,
-        details: { purpose, reason: mayTry ? 'bad_code' : 'account_locked' },
-      });
-      if (mayTry) await lockAfterLastGuess(trx, meta, user.id, now);
-    });
-    throw Errors.invalidMfaCode();
-  }
-  await clearFailedGuesses(ctx.db, user.id);
-  return result;
+  return withCountedGuess(
+    ctx,
+    user,
+    { failedAction: 'auth.mfa_failed', purpose, wrongReason: 'bad_code', refusal: Errors.invalidMfaCode, passwordRequired: false },
+    meta,
+    async (mayTry) => (mayTry ? ctx.db.transaction().execute(attempt) : null),
+  );
 }
 
 /**
