@@ -1,6 +1,8 @@
 // The hosted pages in a real browser (Debian's Chromium through playwright-core): the flows a
 // person goes through, by keyboard alone, with axe-core on every page in light and dark colour
-// schemes and at 360 px. Screenshots go to $TMPDIR/keyhold-ui-screenshots (outside git);
+// schemes and at 360 px. The pages are served at http://localhost:<port> (a secure context, and
+// a name WebAuthn accepts as RP ID), so passkeys work with Chromium's virtual authenticator.
+// Screenshots go to $TMPDIR/keyhold-ui-screenshots (outside git);
 // UPDATE_DOCS_SCREENSHOT=1 also refreshes docs/sign-in.png.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -10,9 +12,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AxeBuilder } from '@axe-core/playwright';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { startTestApp, type TestApp } from './helpers/app.js';
+import { freePort, startTestApp, type TestApp } from './helpers/app.js';
 import { registerUser, signIn, uniqueEmail } from './helpers/fixtures.js';
-import { codeAt } from './helpers/mfa.js';
+import { codeAt, enrolTotp } from './helpers/mfa.js';
 import { startSmtpServer, type ReceivedMessage, type TestSmtpServer } from './helpers/smtp.js';
 
 // What the page functions below use of the browser's DOM (the project compiles without lib.dom).
@@ -31,12 +33,16 @@ describe('hosted pages in Chromium', { skip }, () => {
   let smtp: TestSmtpServer;
   let context: BrowserContext;
   let userDataDir: string;
+  let origin: string;
   const policyViolations: string[] = [];
 
   before(async () => {
     smtp = await startSmtpServer();
+    const port = await freePort();
+    origin = `http://localhost:${port}`;
     t = await startTestApp('pglite', {
-      env: { HOSTED_UI_ENABLED: 'true', FRONTEND_URL: '', SMTP_URL: smtp.url, OUTBOX_POLL_INTERVAL_MS: '100', UI_BRAND_NAME: 'Acme' },
+      port,
+      env: { HOSTED_UI_ENABLED: 'true', PUBLIC_URL: origin, FRONTEND_URL: '', SMTP_URL: smtp.url, OUTBOX_POLL_INTERVAL_MS: '100', UI_BRAND_NAME: 'Acme' },
     });
     userDataDir = await mkdtemp(join(tmpdir(), 'keyhold-chromium-'));
     await mkdir(SCREENSHOTS, { recursive: true });
@@ -57,12 +63,12 @@ describe('hosted pages in Chromium', { skip }, () => {
     if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
-  /** The link of an email, pointed at this test's server (PUBLIC_URL is not known before listening). */
+  /** The link of an email: to this test's server (PUBLIC_URL). */
   const linkIn = (message: ReceivedMessage, path: string): string => {
     const match = new RegExp(`https?://[^\\s"<>]+${path}\\?token=[^\\s"<>]+`).exec(message.text);
     assert.ok(match, `a ${path} link in the email`);
-    const url = new URL(match[0]);
-    return `${t.baseUrl}${url.pathname}${url.search}`;
+    assert.equal(new URL(match[0]).origin, origin);
+    return match[0];
   };
 
   /** Presses Tab until `selector` has focus (as a keyboard user would), failing if it never does. */
@@ -116,7 +122,7 @@ describe('hosted pages in Chromium', { skip }, () => {
     const page = await context.newPage();
     const email = uniqueEmail('browser');
 
-    await page.goto(`${t.baseUrl}/ui/sign-in`);
+    await page.goto(`${origin}/ui/sign-in`);
     await checkPage(page, 'sign-in');
     if (process.env.UPDATE_DOCS_SCREENSHOT === '1') await copyFile(join(SCREENSHOTS, 'sign-in-light-1280.png'), 'docs/sign-in.png');
     await activate(page, 'a[href="/ui/sign-up"]');
@@ -146,7 +152,7 @@ describe('hosted pages in Chromium', { skip }, () => {
     await activate(page, 'button[type="submit"]');
     assert.equal(await notice(page), 'Email verified successfully');
 
-    await page.goto(`${t.baseUrl}/ui/sign-in`);
+    await page.goto(`${origin}/ui/sign-in`);
     await typeInto(page, '#f-email', email);
     await typeInto(page, '#f-password', 'not the password');
     await submitWithEnter(page);
@@ -171,7 +177,7 @@ describe('hosted pages in Chromium', { skip }, () => {
     await activate(page, 'header button[type="submit"]');
     assert.equal(new URL(page.url()).pathname, '/ui/sign-in');
     assert.equal(await notice(page), 'You have signed out.');
-    await page.goto(`${t.baseUrl}/ui/account`);
+    await page.goto(`${origin}/ui/account`);
     assert.equal(new URL(page.url()).pathname, '/ui/sign-in');
 
     // A forgotten password.
@@ -195,7 +201,7 @@ describe('hosted pages in Chromium', { skip }, () => {
     await page.goto(linkIn(reset, '/ui/reset-password'));
     assert.equal(await alert(page), 'Invalid or expired reset token');
     await checkPage(page, 'reset-password-spent');
-    await page.goto(`${t.baseUrl}/ui/no-such-page`);
+    await page.goto(`${origin}/ui/no-such-page`);
     await checkPage(page, 'not-found');
     await page.close();
     assert.deepEqual(policyViolations, [], 'the pages break none of their own Content-Security-Policy');
@@ -210,7 +216,7 @@ describe('hosted pages in Chromium', { skip }, () => {
     const otherDevice = await signIn(t.api, email, PASSWORD);
     const otherSession = (await t.app.ctx.tokens.verify(otherDevice.accessToken, 'access'))!.sid!;
     const signInWithPassword = async () => {
-      await page.goto(`${t.baseUrl}/ui/sign-in`);
+      await page.goto(`${origin}/ui/sign-in`);
       await typeInto(page, '#f-email', email);
       await typeInto(page, '#f-password', PASSWORD);
       await submitWithEnter(page);
@@ -253,6 +259,52 @@ describe('hosted pages in Chromium', { skip }, () => {
     assert.equal(await page.locator('#sessions .session').count(), 1);
     assert.equal((await t.api.get('/auth/me', otherDevice.accessToken)).status, 401);
     await checkPage(page, 'account-sessions');
+    await page.close();
+    assert.deepEqual(policyViolations, [], 'the pages break none of their own Content-Security-Policy');
+  });
+  test('add a passkey with the virtual authenticator, sign in with it, and use it as the second step: keyboard only', async () => {
+    await context.clearCookies();
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    const { email } = await registerUser(t.api, { email: uniqueEmail('passkey'), password: PASSWORD });
+    await page.goto(`${origin}/ui/sign-in`);
+    await typeInto(page, '#f-email', email);
+    await typeInto(page, '#f-password', PASSWORD);
+    await submitWithEnter(page);
+    assert.equal(new URL(page.url()).pathname, '/ui/account');
+
+    // The name, then Enter: the script runs the ceremony and reloads the section.
+    await typeInto(page, '#f-passkeys-name', 'Chromium laptop');
+    await submitWithEnter(page);
+    assert.equal(await page.locator('#passkeys [role="status"]').innerText(), 'Passkey "Chromium laptop" added. You can sign in with it now.');
+    assert.equal(await page.locator('#passkeys .session').count(), 1);
+    await checkPage(page, 'account-passkeys');
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    assert.equal(credentials.length, 1);
+    assert.equal(credentials[0]!.isResidentCredential, true, 'a discoverable credential');
+
+    // Signed out, the passkey button alone signs in: no email, no password.
+    await activate(page, 'header button[type="submit"]');
+    assert.equal(new URL(page.url()).pathname, '/ui/sign-in');
+    await activate(page, '[data-passkey-button]');
+    assert.equal(new URL(page.url()).pathname, '/ui/account');
+    assert.match(await page.locator('#passkeys .session').innerText(), /last used/);
+
+    // With TOTP on, the passkey answers the second step after a password.
+    const user = await signIn(t.api, email, PASSWORD);
+    await enrolTotp(t.api, t.clock, user.accessToken);
+    await activate(page, 'header button[type="submit"]');
+    await typeInto(page, '#f-email', email);
+    await typeInto(page, '#f-password', PASSWORD);
+    await submitWithEnter(page);
+    assert.equal(new URL(page.url()).pathname, '/ui/mfa');
+    await checkPage(page, 'mfa-passkey');
+    await activate(page, '[data-passkey-button]');
+    assert.equal(new URL(page.url()).pathname, '/ui/account');
     await page.close();
     assert.deepEqual(policyViolations, [], 'the pages break none of their own Content-Security-Policy');
   });

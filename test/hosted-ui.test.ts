@@ -133,6 +133,17 @@ for (const kind of DATABASE_KINDS) {
       assert.doesNotMatch(html, /\sstyle=/, 'no style attribute');
     });
 
+    test('served at an IP address (an RP ID no browser accepts), the pages offer no passkey', async () => {
+      assert.match(t.app.ctx.config.webauthn.rpId, /^127\.0\.0\.1$/);
+      const { email } = await registerUser(t.api);
+      const browser = new PageClient(t.baseUrl);
+      assert.doesNotMatch((await browser.get('/ui/sign-in')).html, /data-passkey|passkey\.js/);
+      await browser.post('/ui/sign-in', { email, password: PASSWORD });
+      const account = await browser.get('/ui/account');
+      assert.match(account.html, /Passkeys work only on a site with a domain name/);
+      assert.doesNotMatch(account.html, /data-passkey/);
+    });
+
     test('the reset email links to the reset page when FRONTEND_URL is unset', () => {
       assert.equal(t.app.ctx.config.frontendUrl, `${t.app.ctx.config.publicUrl}/ui`);
     });

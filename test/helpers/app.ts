@@ -1,4 +1,5 @@
 // Builds the real app on a fresh database, listening on loopback, and a small HTTP client.
+import { createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { buildApp, type App, type AppDeps } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -21,6 +22,8 @@ export interface TestAppOptions {
   /** A fresh in-memory database opened by the app itself (PGlite's own initdb), not unpacked
    *  from the cached cluster: keeps that production path tested. */
   appOpensDatabase?: boolean;
+  /** The port to listen on (default: any free one); for a PUBLIC_URL known before the start. */
+  port?: number;
   /** Webhook delivery timing and name resolution (short retry delays, a fake resolver). */
   webhooks?: AppDeps['webhooks'];
 }
@@ -68,7 +71,7 @@ export async function startTestApp(kind: DatabaseKind, options: TestAppOptions =
     await memory?.close();
     throw err;
   }
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   const address = app.server.address();
   const baseUrl = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
   const ownsDatabase = options.database === undefined;
@@ -140,4 +143,13 @@ export class ApiClient {
   delete<T = any>(path: string, token?: string) {
     return this.request<T>('DELETE', path, { token });
   }
+}
+
+/** A port free on loopback now (for a test app whose PUBLIC_URL must name it before it starts). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

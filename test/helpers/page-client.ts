@@ -22,6 +22,18 @@ export class PageClient {
     return this.send('POST', path, new URLSearchParams({ _csrf: this.csrfToken, ...form }).toString());
   }
 
+  /** Posts JSON as the pages' passkey script does (the token of the last page in the body). */
+  async postJson(path: string, body: Record<string, unknown>): Promise<PageResponse & { json: Record<string, any> }> {
+    const response = await this.send('POST', path, JSON.stringify({ _csrf: this.csrfToken, ...body }), 'application/json');
+    let json: Record<string, any> = {};
+    try {
+      json = JSON.parse(response.html) as Record<string, any>;
+    } catch {
+      // Not JSON: the test looks at html.
+    }
+    return { ...response, json };
+  }
+
   /** GETs `path` and follows redirects within the site, as a browser would. */
   async open(path: string): Promise<PageResponse> {
     let response = await this.get(path);
@@ -29,10 +41,10 @@ export class PageClient {
     return response;
   }
 
-  private async send(method: string, path: string, body?: string): Promise<PageResponse> {
+  private async send(method: string, path: string, body?: string, contentType = 'application/x-www-form-urlencoded'): Promise<PageResponse> {
     const headers: Record<string, string> = {};
     if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
-    if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+    if (body !== undefined) headers['content-type'] = contentType;
     const response = await fetch(new URL(path, this.baseUrl), { method, headers, body, redirect: 'manual' });
     const setCookies = response.headers.getSetCookie();
     for (const line of setCookies) {
@@ -44,7 +56,7 @@ export class PageClient {
       else this.cookies.set(name!.trim(), value);
     }
     const html = await response.text();
-    const token = /name="_csrf" value="([^"]+)"/.exec(html);
+    const token = contentType === 'application/json' ? null : /name="_csrf" value="([^"]+)"/.exec(html);
     if (token) this.csrfToken = token[1]!;
     return { status: response.status, location: response.headers.get('location'), html, setCookies };
   }

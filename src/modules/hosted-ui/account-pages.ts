@@ -12,6 +12,7 @@ import { changePassword } from '../passwords/passwords.service.js';
 import { sessionsSection } from './device-sections.js';
 import { checkForm, formField } from './form-validation.js';
 import { totpSection } from './mfa-sections.js';
+import { passkeysSection } from './passkey-sections.js';
 import type { PageContext } from './hosted-ui.plugin.js';
 import type { PageSessionUser } from './page-sessions.repo.js';
 import { redirectWithError, redirectWithState } from './page-state.js';
@@ -32,7 +33,7 @@ export interface AccountSection {
 /** Shown after the built-in sections, in this order. (A function: the section modules import
  *  this one's types, and form-validation reaches app.ts, so a constant here could be read
  *  before they are initialised.) */
-export const accountSections = (): AccountSection[] => [totpSection, sessionsSection];
+export const accountSections = (): AccountSection[] => [totpSection, passkeysSection, sessionsSection];
 
 const PROFILE_FIELDS = ['name', 'phone', 'job_title', 'timezone'] as const;
 

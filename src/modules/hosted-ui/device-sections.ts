@@ -20,7 +20,7 @@ export function deviceLabel(userAgent: string | null): string {
 }
 
 /** 2026-12-01 14:30 UTC: the same for every reader, with the exact time in <time datetime>. */
-const shortTime = (date: Date): string => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+export const shortTime = (date: Date): string => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 export const sessionsSection: AccountSection = {
   id: 'sessions',

@@ -35,6 +35,9 @@ function validatorOf(schema: TSchema): ValidateFunction {
   return validate;
 }
 
+/** Whether `value` is valid against `schema` (for bodies that are not forms a person typed). */
+export const matchesSchema = (schema: TSchema, value: unknown): boolean => validatorOf(schema)(value) as boolean;
+
 /** Field errors of `input` against `schema`, one per field (the first found); empty when valid. */
 export function checkForm(schema: TSchema, input: Record<string, unknown>): FieldErrors {
   const validate = validatorOf(schema);

@@ -15,6 +15,7 @@ import { brandStylesheet } from './brand.js';
 import { errorMessage } from './form-validation.js';
 import { cookieIsSecure, loadPageSession } from './page-session.js';
 import { takeState, type PageState } from './page-state.js';
+import { isJsonRequest, passkeySignInPages } from './passkey-pages.js';
 import { purgeStalePageSessions } from './page-sessions.repo.js';
 import { recoveryPages } from './recovery-pages.js';
 import { signInPages } from './sign-in-pages.js';
@@ -110,12 +111,15 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
             ? 'The request could not be read.'
             : 'Something went wrong on our side. Please try again.';
     if (err instanceof AppError) for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
+    // The passkey steps' script reads JSON.
+    if (isJsonRequest(request)) return reply.code(status >= 400 ? status : 500).send({ detail: message });
     return render(request, reply, 'error', { title: status === 429 ? 'Too many attempts' : 'Something went wrong', message }, status >= 400 ? status : 500);
   });
   app.setNotFoundHandler(async (request, reply) => render(request, reply, 'error', { title: 'Page not found', message: 'There is no page at this address.' }, 404));
 
   app.get('/', { schema: { hide: true } }, async (request, reply) => reply.redirect(request.pageUser ? '/ui/account' : '/ui/sign-in'));
   await signInPages(app, pages);
+  await passkeySignInPages(app, pages);
   await recoveryPages(app, pages);
   await accountPages(app, pages);
 

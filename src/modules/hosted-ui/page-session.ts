@@ -82,3 +82,9 @@ export async function endPageSession(
   if (value) await deletePageSession(ctx.db, hashSecret(value));
   reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(ctx));
 }
+
+/** The page's signed-in user; when there is none, the reply becomes a redirect to sign in. */
+export function signedInUser(request: FastifyRequest, reply: FastifyReply): PageSessionUser | undefined {
+  if (!request.pageUser) void reply.code(303).redirect('/ui/sign-in?next=/ui/account');
+  return request.pageUser;
+}

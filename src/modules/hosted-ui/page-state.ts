@@ -23,11 +23,16 @@ const MAX_BYTES = 3000;
 const SECRET_FIELD = /password|_csrf|token|code$/;
 
 export function redirectWithState(reply: FastifyReply, location: string, state: PageState, secure: boolean): FastifyReply {
+  keepState(reply, state, secure);
+  return reply.code(303).redirect(location);
+}
+
+/** Leaves `state` for the next page this browser shows (the passkey steps navigate by script). */
+export function keepState(reply: FastifyReply, state: PageState, secure: boolean): void {
   const values = Object.fromEntries(Object.entries(state.values ?? {}).filter(([name]) => !SECRET_FIELD.test(name) || name === 'invite_code' || name === 'account_invite_code'));
   let encoded = Buffer.from(JSON.stringify({ ...state, values }), 'utf8').toString('base64url');
   if (encoded.length > MAX_BYTES) encoded = Buffer.from(JSON.stringify({ ...state, values: {} }), 'utf8').toString('base64url');
   reply.setCookie(STATE_COOKIE, encoded, { path: '/ui', httpOnly: true, sameSite: 'lax', secure, maxAge: 60 });
-  return reply.code(303).redirect(location);
 }
 
 /** The state left by the previous post, once; an unreadable cookie is ignored. */

@@ -1,0 +1,57 @@
+// Where every sign-in step of the pages ends: a password, an OAuth provider or a passkey as the
+// first factor, and the MFA step. A finished sign-in becomes a page session; a second-factor
+// challenge is kept in a short-lived cookie instead (no session exists before the second
+// factor), and the browser goes to /ui/mfa, whose posts end here too.
+import type { FastifyReply } from 'fastify';
+import { isMfaChallenge, MFA_TOKEN_TTL_SECONDS, type SignInResult } from '../auth/sign-in.js';
+import type { PageContext } from './hosted-ui.plugin.js';
+import { startPageSession } from './page-session.js';
+import { keepState } from './page-state.js';
+
+/** Holds the mfa_token between the first factor and /ui/mfa. */
+export const MFA_COOKIE = 'keyhold_mfa';
+
+/** Where a sign-in goes next: a page of ours only, never another site. */
+export function safeNext(next: unknown): string {
+  return typeof next === 'string' && /^\/ui\/[\w\-/]*$/.test(next) && !next.startsWith('//') ? next : '/ui/account';
+}
+
+/** A page's address with `next` (when it is not the default) and other query fields. */
+export function withNext(path: string, next: string, query: Record<string, string> = {}): string {
+  const params = new URLSearchParams(query);
+  if (next !== '/ui/account') params.set('next', next);
+  const search = params.toString();
+  return search ? `${path}?${search}` : path;
+}
+
+export interface SignInFinisher {
+  /** Sets the cookies of a finished step and returns where the browser goes next. */
+  settle(reply: FastifyReply, result: SignInResult, next: string): Promise<string>;
+  /** `settle`, answered with a redirect (the forms' way). */
+  finish(reply: FastifyReply, result: SignInResult, next: string): Promise<FastifyReply>;
+  /** Drops the MFA cookie (its token is spent or dead). */
+  clearMfa(reply: FastifyReply): void;
+}
+
+export function signInFinisher({ ctx, secure }: PageContext): SignInFinisher {
+  const mfaCookie = { path: '/ui', httpOnly: true, sameSite: 'lax', secure } as const;
+  const settle = async (reply: FastifyReply, result: SignInResult, next: string): Promise<string> => {
+    if (isMfaChallenge(result)) {
+      reply.setCookie(MFA_COOKIE, result.mfa_token, { ...mfaCookie, maxAge: MFA_TOKEN_TTL_SECONDS });
+      // The page offers a passkey only when the challenge allows one.
+      return withNext('/ui/mfa', next, result.methods.includes('passkey') ? { passkey: '1' } : {});
+    }
+    reply.clearCookie(MFA_COOKIE, mfaCookie);
+    await startPageSession(ctx, reply, result);
+    if (result.must_change_password) {
+      keepState(reply, { form: 'password', notice: 'Choose a new password to continue.' }, secure);
+      return '/ui/account#password';
+    }
+    return next;
+  };
+  return {
+    settle,
+    finish: async (reply, result, next) => reply.code(303).redirect(await settle(reply, result, next)),
+    clearMfa: (reply) => void reply.clearCookie(MFA_COOKIE, mfaCookie),
+  };
+}
