@@ -15,6 +15,7 @@ import { totpSection } from './mfa-sections.js';
 import { passkeysSection } from './passkey-sections.js';
 import type { PageContext } from './hosted-ui.plugin.js';
 import type { PageSessionUser } from './page-sessions.repo.js';
+import { signedInUser } from './page-session.js';
 import { redirectWithError, redirectWithState } from './page-state.js';
 
 /**
@@ -39,15 +40,11 @@ const PROFILE_FIELDS = ['name', 'phone', 'job_title', 'timezone'] as const;
 
 export async function accountPages(app: FastifyInstance, pages: PageContext): Promise<void> {
   const { ctx, render, secure } = pages;
-  const signedIn = (request: FastifyRequest, reply: FastifyReply): PageSessionUser | undefined => {
-    if (!request.pageUser) void reply.code(303).redirect('/ui/sign-in?next=/ui/account');
-    return request.pageUser;
-  };
   const fail = (reply: FastifyReply, form: string, err: unknown, values: Record<string, string>) =>
     redirectWithError(reply, `/ui/account#${form}`, err, { form, values }, secure);
 
   app.get('/account', { schema: { hide: true } }, async (request, reply) => {
-    const user = signedIn(request, reply);
+    const user = signedInUser(request, reply);
     if (!user) return reply;
     const sections = await Promise.all(
       accountSections().map(async (section) => ({ id: section.id, view: section.view, data: await section.load(ctx, user, request) })),
@@ -56,7 +53,7 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
   });
 
   app.post('/account/profile', { schema: { hide: true } }, async (request, reply) => {
-    const user = signedIn(request, reply);
+    const user = signedInUser(request, reply);
     if (!user) return reply;
     const values = Object.fromEntries(PROFILE_FIELDS.map((field) => [field, formField(request.body, field)]));
     // An emptied optional field clears it; the name stays required.
@@ -72,7 +69,7 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
   });
 
   app.post('/account/email', { schema: { hide: true } }, async (request, reply) => {
-    const user = signedIn(request, reply);
+    const user = signedInUser(request, reply);
     if (!user) return reply;
     const email = formField(request.body, 'email');
     const currentPassword = formField(request.body, 'current_password');
@@ -90,7 +87,7 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
   });
 
   app.post('/account/verification', { config: perMinute(3), schema: { hide: true } }, async (request, reply) => {
-    const user = signedIn(request, reply);
+    const user = signedInUser(request, reply);
     if (!user) return reply;
     try {
       await sendVerificationEmail(ctx, user);
@@ -101,7 +98,7 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
   });
 
   app.post('/account/password', { schema: { hide: true } }, async (request, reply) => {
-    const user = signedIn(request, reply);
+    const user = signedInUser(request, reply);
     if (!user) return reply;
     const input = { current_password: formField(request.body, 'current_password'), new_password: formField(request.body, 'new_password') };
     const errors = checkForm(ChangePasswordBody, input);
