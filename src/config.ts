@@ -161,19 +161,23 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     for (const provider of config.oauthProviders) config.oauthRedirectUris.push(`${config.publicUrl}/ui/oauth/${provider.name}/callback`);
   }
   // Passkeys' relying party defaults from where the front end (or the hosted pages) lives.
-  config.webauthn = readWebauthn(read, config.frontendUrl);
+  config.webauthn = readWebauthn(read, config.frontendUrl, config.hostedUi.enabled ? new URL(config.publicUrl).origin : undefined);
   return Object.freeze(config);
 }
 
-function readWebauthn(read: EnvReader, frontendUrl: string): Config['webauthn'] {
+/** `pagesOrigin`: the hosted pages' origin, accepted too when it is on the RP ID (and WEBAUTHN_ORIGINS is unset). */
+function readWebauthn(read: EnvReader, frontendUrl: string, pagesOrigin?: string): Config['webauthn'] {
   const rpId = read.string('WEBAUTHN_RP_ID', new URL(frontendUrl).hostname).toLowerCase();
   if (!/^[a-z0-9.-]+$/.test(rpId)) throw new ConfigError('WEBAUTHN_RP_ID', 'must be a domain name, e.g. example.com');
   const listed = read.list('WEBAUTHN_ORIGINS').map((origin) => read.checkOrigin('WEBAUTHN_ORIGINS', origin));
-  const origins = listed.length > 0 ? listed : [new URL(frontendUrl).origin];
-  for (const origin of origins) {
+  const onRpId = (origin: string) => {
     const host = new URL(origin).hostname;
+    return host === rpId || host.endsWith(`.${rpId}`);
+  };
+  const origins = listed.length > 0 ? listed : [...new Set([new URL(frontendUrl).origin, ...(pagesOrigin && onRpId(pagesOrigin) ? [pagesOrigin] : [])])];
+  for (const origin of origins) {
     // The browser refuses an RP ID that is not the origin's host or a parent domain of it.
-    if (host !== rpId && !host.endsWith(`.${rpId}`)) {
+    if (!onRpId(origin)) {
       throw new ConfigError('WEBAUTHN_ORIGINS', `${origin} is not on WEBAUTHN_RP_ID ${rpId} or a subdomain of it`);
     }
   }

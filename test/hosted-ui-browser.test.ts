@@ -5,36 +5,22 @@
 // Screenshots go to $TMPDIR/keyhold-ui-screenshots (outside git);
 // UPDATE_DOCS_SCREENSHOT=1 also refreshes docs/sign-in.png.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AxeBuilder } from '@axe-core/playwright';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { freePort, startTestApp, type TestApp } from './helpers/app.js';
 import { registerUser, signIn, uniqueEmail } from './helpers/fixtures.js';
-import { codeAt, enrolTotp } from './helpers/mfa.js';
+import { codeAt } from './helpers/mfa.js';
+import { activate, alert, checkPage, launchPageBrowser, notice, SCREENSHOTS, skipWithoutChromium, submitWithEnter, tabTo, typeInto, type PageBrowser } from './helpers/page-browser.js';
 import { startSmtpServer, type ReceivedMessage, type TestSmtpServer } from './helpers/smtp.js';
 
-// What the page functions below use of the browser's DOM (the project compiles without lib.dom).
-declare const document: {
-  activeElement: { matches(selector: string): boolean } | null;
-  documentElement: { scrollWidth: number; clientWidth: number };
-};
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`;
-const SCREENSHOTS = join(tmpdir(), 'keyhold-ui-screenshots');
 const PASSWORD = 'a long and unusual passphrase';
 
-describe('hosted pages in Chromium', { skip }, () => {
+describe('hosted pages in Chromium', { skip: skipWithoutChromium }, () => {
   let t: TestApp;
   let smtp: TestSmtpServer;
-  let context: BrowserContext;
-  let userDataDir: string;
+  let browser: PageBrowser;
   let origin: string;
-  const policyViolations: string[] = [];
 
   before(async () => {
     smtp = await startSmtpServer();
@@ -44,23 +30,12 @@ describe('hosted pages in Chromium', { skip }, () => {
       port,
       env: { HOSTED_UI_ENABLED: 'true', PUBLIC_URL: origin, FRONTEND_URL: '', SMTP_URL: smtp.url, OUTBOX_POLL_INTERVAL_MS: '100', UI_BRAND_NAME: 'Acme' },
     });
-    userDataDir = await mkdtemp(join(tmpdir(), 'keyhold-chromium-'));
-    await mkdir(SCREENSHOTS, { recursive: true });
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
-    });
-    context.on('console', (message) => {
-      if (/Content Security Policy/i.test(message.text())) policyViolations.push(message.text());
-    });
+    browser = await launchPageBrowser();
   });
   after(async () => {
-    await context?.close();
+    await browser?.close();
     await t?.close();
     await smtp?.close();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
   /** The link of an email: to this test's server (PUBLIC_URL). */
@@ -71,55 +46,8 @@ describe('hosted pages in Chromium', { skip }, () => {
     return match[0];
   };
 
-  /** Presses Tab until `selector` has focus (as a keyboard user would), failing if it never does. */
-  async function tabTo(page: Page, selector: string): Promise<void> {
-    for (let presses = 0; presses < 80; presses++) {
-      await page.keyboard.press('Tab');
-      if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
-    }
-    assert.fail(`${selector} cannot be reached with Tab`);
-  }
-
-  async function typeInto(page: Page, selector: string, text: string): Promise<void> {
-    await tabTo(page, selector);
-    await page.keyboard.type(text);
-  }
-
-  /** Tabs to a button or link and presses Enter, waiting for the page it leads to. */
-  async function activate(page: Page, selector: string): Promise<void> {
-    await tabTo(page, selector);
-    await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
-  }
-
-  async function submitWithEnter(page: Page): Promise<void> {
-    await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
-  }
-
-  /** No axe violation in light and dark colour schemes, at 1280 and 360 px; a screenshot of each. */
-  async function checkPage(page: Page, name: string): Promise<void> {
-    for (const colorScheme of ['light', 'dark'] as const) {
-      for (const width of [1280, 360]) {
-        await page.emulateMedia({ colorScheme });
-        await page.setViewportSize({ width, height: 900 });
-        const results = await new AxeBuilder({ page }).analyze();
-        const found = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-        assert.deepEqual(found, [], `${name}, ${colorScheme}, ${width} px`);
-        // Nothing wider than the screen: no sideways scrolling at 360 px.
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-        assert.ok(overflow <= 0, `${name} scrolls sideways at ${width} px (${overflow} px)`);
-        await page.screenshot({ path: join(SCREENSHOTS, `${name}-${colorScheme}-${width}.png`), fullPage: true });
-      }
-    }
-    await page.emulateMedia({ colorScheme: 'light' });
-    await page.setViewportSize({ width: 1280, height: 900 });
-    assert.equal(await page.locator('h1').count(), 1, `${name} has one h1`);
-  }
-
-  const notice = (page: Page) => page.locator('[role="status"]').innerText();
-  const alert = (page: Page) => page.locator('[role="alert"]').first().innerText();
-
   test('sign up, verify from the email, sign in, change the profile, sign out, reset a forgotten password: keyboard only', async () => {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     const email = uniqueEmail('browser');
 
     await page.goto(`${origin}/ui/sign-in`);
@@ -204,13 +132,13 @@ describe('hosted pages in Chromium', { skip }, () => {
     await page.goto(`${origin}/ui/no-such-page`);
     await checkPage(page, 'not-found');
     await page.close();
-    assert.deepEqual(policyViolations, [], 'the pages break none of their own Content-Security-Policy');
+    assert.deepEqual(browser.policyViolations, [], 'the pages break none of their own Content-Security-Policy');
   });
 
   test('enrol TOTP from the key on the page, sign in with the code, sign another device out: keyboard only', async () => {
     // A browser of its own: the first flow ended signed in.
-    await context.clearCookies();
-    const page = await context.newPage();
+    await browser.context.clearCookies();
+    const page = await browser.context.newPage();
     const { email } = await registerUser(t.api, { email: uniqueEmail('totp'), password: PASSWORD });
     // Another device, signed in through the API before the second factor is on.
     const otherDevice = await signIn(t.api, email, PASSWORD);
@@ -260,52 +188,6 @@ describe('hosted pages in Chromium', { skip }, () => {
     assert.equal((await t.api.get('/auth/me', otherDevice.accessToken)).status, 401);
     await checkPage(page, 'account-sessions');
     await page.close();
-    assert.deepEqual(policyViolations, [], 'the pages break none of their own Content-Security-Policy');
-  });
-  test('add a passkey with the virtual authenticator, sign in with it, and use it as the second step: keyboard only', async () => {
-    await context.clearCookies();
-    const page = await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-    });
-    const { email } = await registerUser(t.api, { email: uniqueEmail('passkey'), password: PASSWORD });
-    await page.goto(`${origin}/ui/sign-in`);
-    await typeInto(page, '#f-email', email);
-    await typeInto(page, '#f-password', PASSWORD);
-    await submitWithEnter(page);
-    assert.equal(new URL(page.url()).pathname, '/ui/account');
-
-    // The name, then Enter: the script runs the ceremony and reloads the section.
-    await typeInto(page, '#f-passkeys-name', 'Chromium laptop');
-    await submitWithEnter(page);
-    assert.equal(await page.locator('#passkeys [role="status"]').innerText(), 'Passkey "Chromium laptop" added. You can sign in with it now.');
-    assert.equal(await page.locator('#passkeys .session').count(), 1);
-    await checkPage(page, 'account-passkeys');
-    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
-    assert.equal(credentials.length, 1);
-    assert.equal(credentials[0]!.isResidentCredential, true, 'a discoverable credential');
-
-    // Signed out, the passkey button alone signs in: no email, no password.
-    await activate(page, 'header button[type="submit"]');
-    assert.equal(new URL(page.url()).pathname, '/ui/sign-in');
-    await activate(page, '[data-passkey-button]');
-    assert.equal(new URL(page.url()).pathname, '/ui/account');
-    assert.match(await page.locator('#passkeys .session').innerText(), /last used/);
-
-    // With TOTP on, the passkey answers the second step after a password.
-    const user = await signIn(t.api, email, PASSWORD);
-    await enrolTotp(t.api, t.clock, user.accessToken);
-    await activate(page, 'header button[type="submit"]');
-    await typeInto(page, '#f-email', email);
-    await typeInto(page, '#f-password', PASSWORD);
-    await submitWithEnter(page);
-    assert.equal(new URL(page.url()).pathname, '/ui/mfa');
-    await checkPage(page, 'mfa-passkey');
-    await activate(page, '[data-passkey-button]');
-    assert.equal(new URL(page.url()).pathname, '/ui/account');
-    await page.close();
-    assert.deepEqual(policyViolations, [], 'the pages break none of their own Content-Security-Policy');
+    assert.deepEqual(browser.policyViolations, [], 'the pages break none of their own Content-Security-Policy');
   });
 });

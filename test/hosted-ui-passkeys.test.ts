@@ -12,7 +12,9 @@ import { codeAt, enrolTotp } from './helpers/mfa.js';
 import { PageClient } from './helpers/page-client.js';
 
 const ORIGIN = 'https://keyhold.test';
-const UI_ENV = { HOSTED_UI_ENABLED: 'true', FRONTEND_URL: '', WEBAUTHN_RP_ID: 'keyhold.test', WEBAUTHN_ORIGINS: ORIGIN };
+// The pages' PUBLIC_URL is the origin the software authenticator signs for; the app listens on
+// 127.0.0.1 all the same. WEBAUTHN_ORIGINS is left unset: the pages' origin is accepted by default.
+const UI_ENV = { HOSTED_UI_ENABLED: 'true', FRONTEND_URL: '', PUBLIC_URL: ORIGIN };
 
 for (const kind of DATABASE_KINDS) {
   describe(`hosted pages: passkeys (${kind})`, () => {
@@ -54,7 +56,12 @@ for (const kind of DATABASE_KINDS) {
       assert.match(page.html, /id="passkeys"/);
       assert.match(page.html, /You have no passkeys yet/);
       assert.match(page.html, /data-passkey="create" data-options="\/ui\/account\/passkeys\/options"/);
-      assert.match(page.html, /<script src="\/ui\/assets\/passkey.js" defer><\/script>/);
+      assert.match(page.html, /<script src="\/ui\/assets\/webauthn.js" defer><\/script>\s*<script src="\/ui\/assets\/passkey.js" defer><\/script>/);
+      // The ceremony is @simplewebauthn/browser's, served from the package.
+      const bundle = await fetch(`${t.baseUrl}/ui/assets/webauthn.js`);
+      assert.equal(bundle.status, 200);
+      assert.match(bundle.headers.get('content-type') ?? '', /^text\/javascript/);
+      assert.match(await bundle.text(), /SimpleWebAuthnBrowser/);
       await browser.get('/ui/account');
 
       const authenticator = new SoftwareAuthenticator(ORIGIN);
@@ -71,7 +78,8 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await browser.post(`/ui/account/passkeys/${id}/rename`, { name: 'Old laptop' })).location, '/ui/account#passkeys');
       assert.match((await browser.get('/ui/account')).html, /<strong>Old laptop<\/strong>/);
       assert.equal((await browser.post(`/ui/account/passkeys/${id}/rename`, { name: '   ' })).location, '/ui/account#passkeys');
-      assert.match((await browser.get('/ui/account')).html, /Name: This field is required/);
+      // The refusal sits by that passkey's name field.
+      assert.match((await browser.get('/ui/account')).html, new RegExp(`id="f-passkey-${id}-error"><span class="visually-hidden">Error: </span>This field is required.</p>\\s*<input id="f-passkey-${id}"[^>]* aria-invalid="true"`));
 
       // A browser with no session signs in with it: straight to the account page.
       const other = new PageClient(t.baseUrl);
@@ -137,6 +145,7 @@ for (const kind of DATABASE_KINDS) {
       const long = await browser.postJson('/ui/account/passkeys/options', { name: 'x'.repeat(101) });
       assert.equal(long.status, 400);
       assert.equal(long.json.detail, 'Name: Use at most 100 characters.');
+      assert.equal(long.json.field, 'name', 'the script marks the field');
       // Not a credential.
       for (const response of [undefined, 'text', { id: 'x' }]) {
         const bad = await browser.postJson('/ui/account/passkeys', { response });
@@ -156,6 +165,7 @@ for (const kind of DATABASE_KINDS) {
       const closed = await signedOut.postJson('/ui/account/passkeys/options', {});
       assert.equal(closed.status, 401);
       assert.equal(closed.json.detail, 'Your session has ended. Sign in again.');
+      assert.equal(closed.json.location, '/ui/sign-in?next=/ui/account', 'the script goes to sign in');
       // No MFA cookie: the MFA step's options are refused; a dead token goes back to sign in.
       assert.equal((await signedOut.postJson('/ui/mfa/passkey/options', {})).status, 401);
       signedOut.cookies.set('keyhold_mfa', 'not-a-token');

@@ -1,7 +1,9 @@
-// WebAuthn's relying party from the environment, and the per-IP limit of POST /auth/mfa/verify.
+// WebAuthn's relying party from the environment, and the per-IP limit of POST /auth/mfa/verify
+// (shared with the hosted pages' second step).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../src/config.js';
+import { passkeysOffered } from '../src/modules/hosted-ui/passkey-pages.js';
 import { startTestApp } from './helpers/app.js';
 
 describe('WebAuthn configuration', () => {
@@ -20,6 +22,23 @@ describe('WebAuthn configuration', () => {
     assert.deepEqual(config.webauthn, { rpId: 'example.com', rpName: 'Example', origins: ['https://app.example.com', 'https://example.com'] });
   });
 
+  it('accepts the hosted pages\' origin too when it is on the RP ID; the pages offer passkeys only then', () => {
+    const shared = loadConfig({ HOSTED_UI_ENABLED: 'true', PUBLIC_URL: 'https://auth.example.com', FRONTEND_URL: 'https://app.example.com', WEBAUTHN_RP_ID: 'example.com' });
+    assert.deepEqual(shared.webauthn.origins, ['https://app.example.com', 'https://auth.example.com']);
+    assert.equal(passkeysOffered({ config: shared }), true);
+    // The RP ID is the front end's own host: the pages on another host cannot use it.
+    const apart = loadConfig({ HOSTED_UI_ENABLED: 'true', PUBLIC_URL: 'https://auth.example.com', FRONTEND_URL: 'https://app.example.com' });
+    assert.deepEqual(apart.webauthn.origins, ['https://app.example.com']);
+    assert.equal(passkeysOffered({ config: apart }), false);
+    // WEBAUTHN_ORIGINS, when set, is the whole list.
+    const listed = loadConfig({ HOSTED_UI_ENABLED: 'true', PUBLIC_URL: 'https://auth.example.com', WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://example.com' });
+    assert.deepEqual(listed.webauthn.origins, ['https://example.com']);
+    assert.equal(passkeysOffered({ config: listed }), false);
+    // An IP address is no RP ID a browser accepts.
+    assert.equal(passkeysOffered({ config: loadConfig({ HOSTED_UI_ENABLED: 'true', PUBLIC_URL: 'http://127.0.0.1:8000' }) }), false);
+    assert.equal(passkeysOffered({ config: loadConfig({ HOSTED_UI_ENABLED: 'true', PUBLIC_URL: 'http://localhost:8000' }) }), true);
+  });
+
   it('refuses an origin outside the RP ID, naming the variable', () => {
     assert.throws(() => loadConfig({ WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://evil.test' }), /WEBAUTHN_ORIGINS/);
     assert.throws(() => loadConfig({ WEBAUTHN_RP_ID: 'https://example.com' }), /WEBAUTHN_RP_ID/);
@@ -35,6 +54,22 @@ describe('POST /auth/mfa/verify rate limit', () => {
       assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
       const limited = await t.api.post('/auth/mfa/verify', { mfa_token: 'x', code: '123456' });
       assert.deepEqual(limited.body, { detail: 'Rate limit exceeded: 5 per 1 minute' });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('is one budget with the hosted pages\' second step (the code form and the passkey step)', async () => {
+    const t = await startTestApp('pglite', { env: { RATE_LIMIT_ENABLED: 'true', HOSTED_UI_ENABLED: 'true' } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 2; i++) statuses.push((await t.api.post('/auth/mfa/verify', { mfa_token: 'x', code: '123456' })).status);
+      for (const path of ['/ui/mfa', '/ui/mfa/passkey', '/ui/mfa']) {
+        statuses.push((await fetch(`${t.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status);
+      }
+      statuses.push((await t.api.post('/auth/mfa/verify', { mfa_token: 'x', code: '123456' })).status);
+      // The page posts without a CSRF token are refused (403), but each was a try.
+      assert.deepEqual(statuses, [401, 401, 403, 403, 403, 429]);
     } finally {
       await t.close();
     }

@@ -18,6 +18,20 @@ const SHARED_BUDGETS = {
   login: 5,
   /** Every check of a signed-in user's password or code outside login. */
   'password-check': 5,
+  // Each of these an API route shares with its hosted page (modules/hosted-ui), so the pages
+  // give an IP no more tries than the API does.
+  /** POST /auth/mfa/verify, /ui/mfa and /ui/mfa/passkey: second-step tries. */
+  'mfa-verify': 5,
+  /** POST /auth/mfa/passkey/options and /ui/mfa/passkey/options. */
+  'mfa-passkey-options': 10,
+  /** POST /auth/passkeys/login/options and /ui/passkey/options: each stores a challenge row. */
+  'passkey-login-options': 30,
+  /** POST /auth/passkeys/login/verify and /ui/passkey/sign-in. */
+  'passkey-login': 10,
+  /** POST /auth/passkeys/register/options and /ui/account/passkeys/options. */
+  'passkey-register-options': 10,
+  /** POST /auth/passkeys/register/verify and /ui/account/passkeys. */
+  'passkey-register': 10,
 } as const;
 
 export type SharedBudget = keyof typeof SHARED_BUDGETS;

@@ -1,6 +1,9 @@
 // The hosted pages under /ui/ (HOSTED_UI_ENABLED; registered with prefix /ui): server-rendered with Eta, one stylesheet,
 // no inline script or style, CSRF tokens on every form, and a browser session bound to a
 // Keyhold session (page-session.ts). Pages call the API's service functions directly.
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
@@ -15,13 +18,16 @@ import { brandStylesheet } from './brand.js';
 import { errorMessage } from './form-validation.js';
 import { cookieIsSecure, loadPageSession } from './page-session.js';
 import { takeState, type PageState } from './page-state.js';
-import { isJsonRequest, passkeySignInPages } from './passkey-pages.js';
+import { isJsonRequest } from './json-steps.js';
+import { passkeySignInPages } from './passkey-pages.js';
 import { purgeStalePageSessions } from './page-sessions.repo.js';
 import { recoveryPages } from './recovery-pages.js';
 import { signInPages } from './sign-in-pages.js';
 
 /** Templates and assets ship beside src/ and dist/ alike (../../../ is the package root from both). */
 export const VIEWS_DIR = fileURLToPath(new URL('../../../views/hosted-ui/', import.meta.url));
+
+const WEBAUTHN_BROWSER_BUNDLE = join(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '../dist/bundle/index.umd.min.js');
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -83,6 +89,13 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
   app.get('/assets/brand.css', { schema: { hide: true } }, async (_request, reply) =>
     reply.type('text/css; charset=utf-8').send(brandCss),
   );
+  // The browser half of @simplewebauthn (its UMD bundle, the global SimpleWebAuthnBrowser):
+  // passkey.js runs the ceremonies with it, so they work in every browser with WebAuthn and
+  // with password-manager extensions that stand in for navigator.credentials.
+  const webauthnBundle = await readFile(WEBAUTHN_BROWSER_BUNDLE);
+  app.get('/assets/webauthn.js', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').send(webauthnBundle),
+  );
 
   const render: RenderPage = async (request, reply, viewName, data, status = 200) => {
     const state: PageState = request.method === 'GET' ? takeState(request, reply, secure) : {};
@@ -97,8 +110,8 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
   };
   const pages: PageContext = { ctx, render, secure };
 
-  // Refusals that happen before a handler (a CSRF failure, a rate limit, a malformed body)
-  // get a page, not JSON.
+  // Refusals (a CSRF failure, a rate limit, a malformed body, a service's AppError) get a page,
+  // or JSON for the passkey script's steps.
   app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = err instanceof AppError ? err.statusCode : (err.statusCode ?? 500);
     if (status >= 500) request.log.error({ err }, 'hosted page failed');

@@ -13,9 +13,9 @@ import { createOAuthProviders } from '../oauth/providers.js';
 import { checkForm, formField, providerLabel } from './form-validation.js';
 import type { PageContext } from './hosted-ui.plugin.js';
 import { endPageSession } from './page-session.js';
-import { passkeysAvailable } from './passkey-pages.js';
+import { passkeysOffered } from './passkey-pages.js';
 import { redirectWithError, redirectWithState } from './page-state.js';
-import { MFA_COOKIE, safeNext, signInFinisher, withNext } from './sign-in-finish.js';
+import { isDeadMfaToken, MFA_COOKIE, safeNext, signInFinisher, withNext } from './sign-in-finish.js';
 
 const OAUTH_STATE_COOKIE = 'keyhold_oauth_state';
 const OAUTH_STATE_SECONDS = 10 * 60;
@@ -39,7 +39,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
       title: 'Sign in',
       next: safeNext(query.next),
       oauthButtons,
-      passkeys: passkeysAvailable(ctx),
+      passkeysOffered: passkeysOffered(ctx),
       canSignUp: ctx.config.selfServeEnabled || ctx.config.requireInviteCode,
     });
   });
@@ -63,12 +63,12 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
   app.get('/mfa', { schema: { hide: true } }, async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     if (!request.cookies[MFA_COOKIE]) return reply.code(303).redirect('/ui/sign-in');
-    return render(request, reply, 'mfa', { title: 'Two-step verification', next: safeNext(query.next), passkey: query.passkey === '1' && passkeysAvailable(ctx) });
+    return render(request, reply, 'mfa', { title: 'Two-step verification', next: safeNext(query.next), passkeysOffered: query.passkey === '1' && passkeysOffered(ctx) });
   });
 
-  // The second step, as POST /auth/mfa/verify (its limit too): a six-digit code is a TOTP code,
+  // The second step, as POST /auth/mfa/verify (its budget too): a six-digit code is a TOTP code,
   // anything else a recovery code.
-  app.post('/mfa', { config: perMinute(5), schema: { hide: true } }, async (request, reply) => {
+  app.post('/mfa', { onRequest: sharedBudget('mfa-verify'), schema: { hide: true } }, async (request, reply) => {
     const next = safeNext(formField(request.body, 'next'));
     const back = withNext('/ui/mfa', next, formField(request.body, 'passkey') === '1' ? { passkey: '1' } : {});
     const mfaToken = request.cookies[MFA_COOKIE] ?? '';
@@ -80,7 +80,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
       return await finish(reply, tokens, next);
     } catch (err) {
       // A dead token (expired, or killed by the 5th wrong code) sends the user back to the first factor.
-      if (err instanceof AppError && err.message === Errors.invalidOrExpiredMfaToken().message) {
+      if (isDeadMfaToken(err)) {
         clearMfa(reply);
         return fail(reply, '/ui/sign-in', err, {});
       }

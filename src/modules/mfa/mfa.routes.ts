@@ -49,7 +49,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (
   }, async (request) => regenerateRecoveryCodes(ctx, currentUser(request), request.body.code, requestMeta(request)));
 
   app.post('/auth/mfa/verify', {
-    config: perMinute(5),
+    onRequest: sharedBudget('mfa-verify'),
     schema: { tags, body: MfaVerifyBody, response: { 200: TokenResponse } },
   }, async (request) => {
     const body = request.body;
@@ -57,7 +57,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (
   });
 
   app.post('/auth/mfa/passkey/options', {
-    config: perMinute(10),
+    onRequest: sharedBudget('mfa-passkey-options'),
     schema: { tags, body: MfaTokenBody, response: { 200: MfaPasskeyOptionsResponse } },
   }, async (request) => mfaPasskeyOptions(ctx, request.body.mfa_token));
 };

@@ -6,7 +6,7 @@ import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simp
 import type { AppContext } from '../../context.js';
 import { Message } from '../../http/schema-types.js';
 import { currentUser, requestMeta, requireUser } from '../../plugins/authenticate.js';
-import { perMinute } from '../../plugins/rate-limit.js';
+import { sharedBudget } from '../../plugins/rate-limit.js';
 import { SignInResponse } from '../auth/auth.schemas.js';
 import {
   PasskeyLoginBody,
@@ -33,14 +33,12 @@ export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asy
   const security = [{ bearer: [] }];
 
   app.post('/auth/passkeys/register/options', {
-    onRequest: authenticated,
-    config: perMinute(10),
+    onRequest: [authenticated, sharedBudget('passkey-register-options')],
     schema: { tags, security, response: { 200: WebAuthnOptions } },
   }, async (request) => registrationOptions(ctx, currentUser(request)));
 
   app.post('/auth/passkeys/register/verify', {
-    onRequest: authenticated,
-    config: perMinute(10),
+    onRequest: [authenticated, sharedBudget('passkey-register')],
     schema: { tags, security, body: RegisterPasskeyBody, response: { 201: PasskeyResponse } },
   }, async (request, reply) => {
     const body = { response: request.body.response as unknown as RegistrationResponseJSON, name: request.body.name };
@@ -67,12 +65,12 @@ export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asy
 
   app.post('/auth/passkeys/login/options', {
     // Each call stores a row; the limit keeps an anonymous caller from filling the table.
-    config: perMinute(30),
+    onRequest: sharedBudget('passkey-login-options'),
     schema: { tags, response: { 200: PasskeyLoginOptionsResponse } },
   }, async () => passkeyLoginOptions(ctx));
 
   app.post('/auth/passkeys/login/verify', {
-    config: perMinute(10),
+    onRequest: sharedBudget('passkey-login'),
     schema: { tags, body: PasskeyLoginBody, response: { 200: SignInResponse } },
   }, async (request) => {
     const body = { challenge_id: request.body.challenge_id, response: request.body.response as unknown as AuthenticationResponseJSON };
