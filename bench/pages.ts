@@ -4,11 +4,12 @@
 // system CPU over the requests divided by their number: the page's handler, template,
 // hooks and database work (PGlite runs in-process), plus light-my-request's small share.
 // Rate limits are off; argon2 runs at its production parameters (only the sign-in post uses it).
+// `--only <text>` runs the pages whose name contains it (e.g. `--only account`, for a profile).
 import { parseArgs } from 'node:util';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 
-const { values: args } = parseArgs({ options: { requests: { type: 'string', default: '2000' } } });
+const { values: args } = parseArgs({ options: { requests: { type: 'string', default: '2000' }, only: { type: 'string' } } });
 const REQUESTS = Number(args.requests);
 const PASSWORD = 'a long and unusual passphrase';
 
@@ -62,7 +63,7 @@ const cases: Case[] = [
 
 console.log(`hosted pages: server CPU per request (${REQUESTS} requests each after 200 warm-up; Node ${process.version})`);
 console.log('page'.padEnd(40), 'CPU ms/req'.padStart(11), 'wall ms/req'.padStart(12), 'bytes'.padStart(7));
-for (const c of cases) {
+for (const c of cases.filter((c) => !args.only || c.name.includes(args.only!))) {
   const n = c.requests ?? REQUESTS;
   const send = () => app.inject({ method: c.method, url: c.url, headers: c.headers, payload: c.payload });
   for (let i = 0; i < Math.min(200, n); i++) await send();

@@ -6,12 +6,26 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { sql } from 'kysely';
 import { ensureAdmin } from '../src/modules/admin/create-admin.js';
+import { describeDevice } from '../src/modules/sessions/device.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerUser, signIn, uniqueEmail } from './helpers/fixtures.js';
 
 const LAPTOP = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36';
 const PHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
+
+describe('describeDevice', () => {
+  it('answers from its bounded cache as a fresh parse would, and keeps working past its bound', () => {
+    const laptop = describeDevice(LAPTOP);
+    assert.deepEqual(laptop, { browser: 'Chrome', os: 'Linux', type: 'desktop' });
+    assert.equal(describeDevice(LAPTOP), laptop, 'the parsed answer is kept');
+    assert.ok(Object.isFrozen(laptop), 'shared between requests, so nobody may change it');
+    // More distinct strings than the cache holds: the oldest go, answers stay right.
+    for (let i = 0; i < 1200; i++) assert.equal(describeDevice(`${PHONE} build/${i}`).os, 'iOS');
+    assert.deepEqual(describeDevice(LAPTOP), { browser: 'Chrome', os: 'Linux', type: 'desktop' });
+    assert.deepEqual(describeDevice(null), { browser: null, os: null, type: 'other' });
+  });
+});
 
 interface Login {
   accessToken: string;

@@ -1,10 +1,13 @@
 // The hosted sign-in page's OAuth buttons against a real OpenID provider on loopback: the
-// flow ends in a page session, and it is bound to the browser that started it.
+// flow ends in a page session, it is bound to the browser that started it, and for a user
+// with two-step verification it ends at /ui/mfa instead, the session only after the code.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { hashSecret } from '../src/lib/random.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { uniqueEmail } from './helpers/fixtures.js';
+import { codeAt } from './helpers/mfa.js';
 import { signInAtProvider, TestOpenIdServer, type TestIssuer } from './helpers/oidc-provider.js';
 import { PageClient } from './helpers/page-client.js';
 
@@ -66,5 +69,61 @@ describe('hosted pages: OAuth sign-in', () => {
     assert.equal(refused.location, '/ui/sign-in');
     assert.equal(victim.cookies.has('keyhold_session'), false);
     assert.match((await victim.get('/ui/sign-in')).html, /role="alert"><p>Invalid OAuth state<\/p>/);
+  });
+
+  test('a user with two-step verification gets the code step after the provider, and a session of oauth + otp at aal2', async () => {
+    const email = uniqueEmail('oauth-mfa');
+    const account = google.addAccount({ sub: `sub-${randomBytes(6).toString('hex')}`, email, email_verified: true, name: 'Otto Factor' });
+    // The first sign-in makes the account; its page turns on TOTP.
+    const first = new PageClient(t.baseUrl);
+    assert.equal((await first.get(await startFlow(first, account.sub))).location, '/ui/account');
+    await first.get('/ui/account');
+    assert.equal((await first.post('/ui/account/totp/setup', {})).location, '/ui/account#totp');
+    const secret = /id="totp-secret">([A-Z2-7]+)</.exec((await first.get('/ui/account')).html)?.[1];
+    assert.ok(secret, 'the setup shows its key');
+    assert.equal((await first.post('/ui/account/totp/enable', { code: codeAt(secret, t.clock) })).status, 200);
+    // The enabling code's step is spent; the sign-in below uses the next one.
+    t.clock.advanceSeconds(30);
+
+    const browser = new PageClient(t.baseUrl);
+    const landed = await browser.get(await startFlow(browser, account.sub));
+    assert.equal(landed.status, 303);
+    assert.equal(landed.location, '/ui/mfa');
+    assert.ok(landed.setCookies.some((line) => line.startsWith('keyhold_mfa=')), 'the mfa_token is kept in its cookie');
+    assert.equal(browser.cookies.has('keyhold_session'), false, 'no page session before the second factor');
+    assert.equal((await browser.get('/ui/account')).location, '/ui/sign-in?next=/ui/account');
+
+    await browser.get('/ui/mfa');
+    const right = codeAt(secret, t.clock);
+    const wrong = await browser.post('/ui/mfa', { code: right === '000000' ? '111111' : '000000' });
+    assert.equal(wrong.location, '/ui/mfa');
+    assert.match((await browser.get('/ui/mfa')).html, /Invalid MFA code/);
+    assert.equal(browser.cookies.has('keyhold_session'), false, 'a wrong code opens nothing');
+
+    const passed = await browser.post('/ui/mfa', { code: right });
+    assert.equal(passed.status, 303);
+    assert.equal(passed.location, '/ui/account');
+    assert.equal(browser.cookies.has('keyhold_mfa'), false, 'the mfa cookie is cleared');
+    const accountPage = await browser.get('/ui/account');
+    assert.equal(accountPage.status, 200);
+    assert.match(accountPage.html, new RegExp(`Signed in as <strong>${email}</strong>`));
+
+    // The browser's session (through its cookie) and the sign-in's audit row name both factors.
+    const db = t.app.ctx.db;
+    const session = await db
+      .selectFrom('ui_sessions')
+      .innerJoin('sessions', 'sessions.id', 'ui_sessions.session_id')
+      .select(['sessions.id', 'sessions.user_id', 'sessions.aal', 'sessions.amr'])
+      .where('ui_sessions.cookie_hash', '=', hashSecret(browser.cookies.get('keyhold_session')!))
+      .executeTakeFirstOrThrow();
+    assert.deepEqual({ aal: session.aal, amr: session.amr }, { aal: 'aal2', amr: ['oauth', 'otp'] });
+    const audit = await db
+      .selectFrom('audit_logs')
+      .select(['details'])
+      .where('user_id', '=', session.user_id)
+      .where('action', '=', 'auth.oauth_login')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow();
+    assert.deepEqual([audit.details?.amr, audit.details?.aal], [['oauth', 'otp'], 'aal2']);
   });
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { preparedStatementName } from '../src/db/prepared.js';
@@ -20,12 +20,12 @@ describe('prepared statements', () => {
     assert.equal(preparedStatementName('/* prepared:unterminated SELECT 1'), undefined);
   });
 
-  if (DATABASE_KINDS.includes('postgres')) {
+  for (const kind of DATABASE_KINDS) {
     for (const prepared of [true, false]) {
-      it(`${prepared ? 'prepares' : 'does not prepare'} the hot statements with DATABASE_PREPARED_STATEMENTS=${prepared}`, async () => {
-        const database = await createTestDatabase('postgres');
+      it(`${prepared ? 'prepares' : 'does not prepare'} the hot statements with DATABASE_PREPARED_STATEMENTS=${prepared} (${kind})`, async () => {
+        const database = await createTestDatabase(kind);
         // One connection, so the statement and the look at pg_prepared_statements share it.
-        const handle = await openDatabase({ databaseUrl: database.url, dataDir: 'unused', poolSize: 1, preparedStatements: prepared });
+        const handle = await openDatabase({ databaseUrl: database.url, dataDir: 'memory://', poolSize: 1, preparedStatements: prepared });
         try {
           await migrateToLatest(handle.db);
           assert.equal(await findUserInLiveSession(handle.db, randomUUID(), randomUUID()), undefined);
@@ -39,6 +39,49 @@ describe('prepared statements', () => {
       });
     }
   }
+
+  it('runs a prepared statement on the embedded database as its query would: types, rows, errors, transactions', async () => {
+    const handle = await openDatabase({ dataDir: 'memory://' });
+    const both = async (name: string, text: string, parameters: unknown[]) => {
+      const run = (marked: string) => handle.db.executeQuery(CompiledQuery.raw(marked, parameters));
+      const [plain, once, twice] = [await run(text), await run(`/* prepared:${name} */\n${text}`), await run(`/* prepared:${name} */\n${text}`)];
+      assert.deepEqual(once, plain);
+      assert.deepEqual(twice, plain);
+      return plain.rows;
+    };
+    try {
+      await sql`CREATE TABLE t (id int PRIMARY KEY, at timestamptz, tags text[], n int8, b bytea, j jsonb)`.execute(handle.db);
+      const at = new Date('2026-01-02T03:04:05.678Z');
+      assert.deepEqual(
+        await both('t_insert', 'INSERT INTO t VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at RETURNING *', [1, at, ['a', 'b,c'], '9007199254740993', Buffer.from([1, 2]), { k: [1] }]),
+        [{ id: 1, at, tags: ['a', 'b,c'], n: '9007199254740993', b: new Uint8Array([1, 2]), j: { k: [1] } }],
+      );
+      assert.deepEqual(await both('t_none', 'SELECT id FROM t WHERE id = $1 AND at > $2', [1, null]), []);
+      assert.deepEqual(await both('t_update', 'UPDATE t SET tags = $2 WHERE id = $1', [1, []]), []);
+      // A refused statement fails as its query does, and leaves the connection usable.
+      const insert = CompiledQuery.raw('/* prepared:t_dup */\nINSERT INTO t (id) VALUES ($1)', [1]);
+      await assert.rejects(handle.db.executeQuery(insert), { code: '23505' });
+      await assert.rejects(handle.db.executeQuery(insert), { code: '23505' });
+      assert.equal((await sql<{ n: number }>`SELECT count(*)::int AS n FROM t`.execute(handle.db)).rows[0]!.n, 1);
+      // In a transaction it takes part in it: rolled back with it.
+      await handle.db.transaction().execute(async (trx) => {
+        await trx.executeQuery(CompiledQuery.raw('/* prepared:t_add */\nINSERT INTO t (id) VALUES ($1)', [2]));
+        await trx.executeQuery(CompiledQuery.raw('/* prepared:t_add */\nINSERT INTO t (id) VALUES ($1)', [3]));
+      });
+      await assert.rejects(
+        handle.db.transaction().execute(async (trx) => {
+          await trx.executeQuery(CompiledQuery.raw('/* prepared:t_add */\nINSERT INTO t (id) VALUES ($1)', [4]));
+          await trx.executeQuery(insert);
+        }),
+        { code: '23505' },
+      );
+      assert.deepEqual((await sql<{ id: number }>`SELECT id FROM t ORDER BY id`.execute(handle.db)).rows, [{ id: 1 }, { id: 2 }, { id: 3 }]);
+      // One name, one text, as `pg` insists.
+      await assert.rejects(handle.db.executeQuery(CompiledQuery.raw('/* prepared:t_add */\nSELECT 1 WHERE $1::int > 0', [1])), /another text/);
+    } finally {
+      await handle.close();
+    }
+  });
 
   for (const kind of DATABASE_KINDS) {
     it(`keeps answering /auth/me and /auth/refresh after a migration adds a column to users (${kind})`, async () => {

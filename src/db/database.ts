@@ -28,7 +28,7 @@ export interface DatabaseOptions {
   /** Directory of the embedded database; `memory://` keeps it in memory (tests). */
   dataDir: string;
   poolSize?: number;
-  /** PostgreSQL only: run the statements of `preparedStatement` (db/prepared.ts) as named prepared statements. */
+  /** Run the statements of `preparedStatement` (db/prepared.ts) as named prepared statements (default true). */
   preparedStatements?: boolean;
   onPoolError?: (err: Error) => void;
 }
@@ -38,13 +38,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   if (options.databaseUrl) return openPostgres(options);
   const { PGlitePool } = await import('./pglite-pool.js');
   if (options.dataDir.startsWith('memory://')) {
-    const pool = await PGlitePool.open(undefined);
+    const pool = await PGlitePool.open(undefined, options.preparedStatements !== false);
     return wrap(pool, 'embedded', () => pool.end());
   }
   mkdirSync(options.dataDir, { recursive: true });
   const lock = lockDataDir(options.dataDir);
   try {
-    const pool = await PGlitePool.open(options.dataDir);
+    const pool = await PGlitePool.open(options.dataDir, options.preparedStatements !== false);
     // Kysely ends the pool only if it ever used it; end it ourselves so PGlite always closes.
     return wrap(pool, 'embedded', async () => {
       await pool.end();

@@ -1,13 +1,15 @@
 // Hot statements (the access-token lookup, the refresh rotation, the login's lockout
-// reservation, session inserts, audit rows) run as named prepared statements on PostgreSQL:
-// each connection parses and plans them once instead of on every request, and their text is
-// fixed here rather than built per request. Their text must not vary (no variable-length
-// lists) and must name its columns, since a prepared `SELECT *` fails on running servers
-// after a migration adds a column ("cached plan must not change result type").
+// reservation, session inserts, audit rows, the hosted account page's lookups) run as named
+// prepared statements, on PostgreSQL (database.ts) and on the embedded database
+// (pglite-pool.ts): each connection parses and plans them once instead of on every request,
+// and their text is fixed here rather than built per request. Their text must not vary (no
+// variable-length lists) and must name its columns, since a prepared `SELECT *` fails on
+// running servers after a migration adds a column ("cached plan must not change result type").
 //
 // Which way to write a statement (the rule for every *.repo.ts):
 // - A prepared statement here, for a statement that runs on most requests of a hot route
-//   (named in bench/: /auth/me, refresh, login) and whose text never varies.
+//   (named in bench/: /auth/me, refresh, login, the hosted pages of bench/pages.ts) and whose
+//   text never varies.
 // - Kysely's query builder for everything else: typed against db/schema.ts, so a renamed
 //   column fails the type-check.
 // - Kysely's `sql` template where the builder cannot say it (a data-modifying CTE, UPDATE …

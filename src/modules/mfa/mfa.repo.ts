@@ -1,6 +1,7 @@
 // TOTP secrets, recovery codes and the sign-in challenges that wait for a second factor.
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { preparedStatement } from '../../db/prepared.js';
 import { spentRows } from '../retention/spent-rows.repo.js';
 
 export const spentMfaChallenges = spentRows('mfa_challenges', 'id');
@@ -10,8 +11,12 @@ export interface UserMfa {
   enabled: boolean;
 }
 
+// $1 user id. Every view of the account page asks (and every code check): one prepared statement.
+const userMfa = preparedStatement<{ totp_secret: string; enabled_at: Date | null }>('user_mfa_of_user', `
+  SELECT totp_secret, enabled_at FROM user_mfa WHERE user_id = $1`);
+
 export async function findUserMfa(db: Executor, userId: string): Promise<UserMfa | undefined> {
-  const row = await db.selectFrom('user_mfa').select(['totp_secret', 'enabled_at']).where('user_id', '=', userId).executeTakeFirst();
+  const row = (await userMfa(db, [userId]))[0];
   return row && { sealedSecret: row.totp_secret, enabled: row.enabled_at !== null };
 }
 

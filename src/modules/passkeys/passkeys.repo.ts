@@ -1,6 +1,7 @@
 // Passkeys (WebAuthn credentials) and the challenges of their ceremonies.
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { preparedStatement } from '../../db/prepared.js';
 import { spentRows } from '../retention/spent-rows.repo.js';
 
 export const spentWebauthnChallenges = spentRows('webauthn_challenges', 'id');
@@ -43,9 +44,12 @@ export async function insertPasskey(
   return toRow(row);
 }
 
+// $1 user id. The account page lists them on every view: one prepared statement.
+const passkeysOfUser = preparedStatement<Parameters<typeof toRow>[0]>('passkeys_of_user', `
+  SELECT ${COLUMNS.join(', ')} FROM passkeys WHERE user_id = $1 ORDER BY created_at, id`);
+
 export async function listPasskeys(db: Executor, userId: string): Promise<PasskeyRow[]> {
-  const rows = await db.selectFrom('passkeys').select(COLUMNS).where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
-  return rows.map(toRow);
+  return (await passkeysOfUser(db, [userId])).map(toRow);
 }
 
 export async function countPasskeys(db: Executor, userId: string): Promise<number> {

@@ -185,19 +185,24 @@ export interface SessionRow {
   revoked_at: Date | null;
 }
 
-const SESSION_COLUMNS = sql.raw('id, user_id, created_at, last_used_at, ip, last_ip, user_agent, aal, amr, revoked_at');
+const SESSION_COLUMN_LIST = 'id, user_id, created_at, last_used_at, ip, last_ip, user_agent, aal, amr, revoked_at';
+const SESSION_COLUMNS = sql.raw(SESSION_COLUMN_LIST);
 
 /** A session can still be used: not revoked, and its live refresh token not expired. */
 const isLive = (now: Date) => sql`sessions.revoked_at IS NULL AND EXISTS (
   SELECT 1 FROM refresh_tokens t WHERE t.session_id = sessions.id AND t.revoked_at IS NULL AND t.expires_at > ${now})`;
 
+// $1 user id, $2 now. isLive written out: the device list of GET /auth/sessions and of every
+// account page, so one prepared statement (its text cannot be built from the fragments).
+const liveSessionsOfUser = preparedStatement<SessionRow>('live_sessions_of_user', `
+  SELECT ${SESSION_COLUMN_LIST} FROM sessions
+   WHERE sessions.user_id = $1 AND sessions.revoked_at IS NULL AND EXISTS (
+     SELECT 1 FROM refresh_tokens t WHERE t.session_id = sessions.id AND t.revoked_at IS NULL AND t.expires_at > $2)
+   ORDER BY created_at DESC, id DESC`);
+
 /** The user's live sessions, newest first. */
 export async function listLiveSessions(db: Executor, userId: string, now: Date): Promise<SessionRow[]> {
-  const result = await sql<SessionRow>`
-    SELECT ${SESSION_COLUMNS} FROM sessions
-     WHERE sessions.user_id = ${userId} AND ${isLive(now)}
-     ORDER BY created_at DESC, id DESC`.execute(db);
-  return result.rows;
+  return liveSessionsOfUser(db, [userId, now]);
 }
 
 /** Every session the user still has a record of, ended ones too (the data export). */
