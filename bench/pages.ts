@@ -14,7 +14,8 @@ const REQUESTS = Number(args.requests);
 const PASSWORD = 'a long and unusual passphrase';
 
 const app = await buildApp(
-  loadConfig({ HOSTED_UI_ENABLED: 'true', DATA_DIR: 'memory://', RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'error', FRONTEND_URL: '' }),
+  // PUBLIC_URL on localhost: the pages offer passkeys (they do not at an IP address).
+  loadConfig({ HOSTED_UI_ENABLED: 'true', DATA_DIR: 'memory://', RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'error', FRONTEND_URL: '', PUBLIC_URL: 'http://localhost:8000' }),
 );
 await app.ready();
 
@@ -55,6 +56,10 @@ const cases: Case[] = [
   { name: 'GET /ui/verify-email', method: 'GET', url: '/ui/verify-email?token=abc', expect: 200 },
   { name: 'GET /ui/account (signed in: sections too)', method: 'GET', url: '/ui/account', headers: { cookie: sessionCookie }, expect: 200 },
   { name: 'GET /ui/mfa (the form)', method: 'GET', url: '/ui/mfa', headers: { cookie: 'keyhold_mfa=any' }, expect: 200 },
+  { name: 'GET /ui/mfa?passkey=1 (passkey offered)', method: 'GET', url: '/ui/mfa?passkey=1', headers: { cookie: 'keyhold_mfa=any' }, expect: 200 },
+  // The passkey script's first step: WebAuthn options and a stored challenge.
+  { name: 'POST /ui/passkey/options (JSON)', method: 'POST', url: '/ui/passkey/options', headers: { cookie: sessionCookie, 'content-type': 'application/json' }, payload: JSON.stringify({ _csrf: csrfToken }), expect: 200 },
+  { name: 'GET /ui/assets/webauthn.js', method: 'GET', url: '/ui/assets/webauthn.js', expect: 200 },
   { name: 'GET /ui/assets/keyhold.css', method: 'GET', url: '/ui/assets/keyhold.css', expect: 200 },
   { name: 'POST /ui/sign-up (refused field)', method: 'POST', url: '/ui/sign-up', headers: formHeaders, payload: form({ name: 'A', email: 'x@example.com', password: 'short' }), expect: 303 },
   { name: 'POST /ui/sign-in (no CSRF token)', method: 'POST', url: '/ui/sign-in', headers: formHeaders, payload: 'email=x%40example.com&password=x', expect: 403 },

@@ -221,7 +221,7 @@ describe('retention', { concurrency: true }, () => {
           // Day 0: `old` is revoked; `idle` is never used again. Day 15: `recent` signs in,
           // revoked on day 20. Day 30: `fresh` signs in, revoked on day 31, its token still valid.
           const old = await login();
-          const idle = await login();
+          await login(); // idle
           await logout(old);
           t.clock.advanceDays(15);
           const recent = await login();

@@ -1,7 +1,6 @@
 // `keyhold keys list | rotate | revoke KID`: the signing keys (modules/keys). Running servers
 // see a rotation or a revocation at their next poll of the key set (a few seconds).
 import type { Command } from 'commander';
-import type { Config } from '../config.js';
 import type { AppContext, RequestMeta } from '../context.js';
 import { listSigningKeys, revokeSigningKey, rotateSigningKeys, type KeysDeps } from '../modules/keys/keys.service.js';
 

@@ -1,12 +1,12 @@
 // The account page's devices: every live session of the user (device, address, last use, which
 // one is this browser), "sign out" for each other one and "sign out other devices", through the
 // device-sessions service behind /auth/sessions. Ending a session ends its page session too.
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { requestMeta } from '../../plugins/authenticate.js';
 import { describeDevice } from '../sessions/device.js';
-import { endOtherSessions, endSession, listSessions } from '../sessions/device-sessions.service.js';
+import { endOtherSessions, endOwnSession, listSessions } from '../sessions/device-sessions.service.js';
 import type { AccountSection } from './account-pages.js';
-import type { PageSessionUser } from './page-sessions.repo.js';
+import { signedInUser } from './page-session.js';
 import { redirectWithError, redirectWithState } from './page-state.js';
 import { Errors } from '../../lib/errors.js';
 
@@ -44,20 +44,16 @@ export const sessionsSection: AccountSection = {
   },
   async register(app, pages) {
     const { ctx, secure } = pages;
-    const signedIn = (request: FastifyRequest, reply: FastifyReply): PageSessionUser | undefined => {
-      if (!request.pageUser) void reply.code(303).redirect('/ui/sign-in?next=/ui/account');
-      return request.pageUser;
-    };
     const done = (reply: FastifyReply, notice: string) => redirectWithState(reply, '/ui/account#sessions', { form: 'sessions', notice }, secure);
 
     app.post('/account/sessions/:id/end', { schema: { hide: true } }, async (request, reply) => {
-      const user = signedIn(request, reply);
+      const user = signedInUser(request, reply);
       if (!user) return reply;
       const { id } = request.params as { id: string };
       try {
         // A malformed id is just another unknown session.
         if (!UUID.test(id)) throw Errors.sessionNotFound();
-        await endSession(ctx, user.id, id, requestMeta(request));
+        await endOwnSession(ctx, user.id, id, requestMeta(request));
         // This browser's own session: it is signed out with it.
         if (id === user.page_session_id) return redirectWithState(reply, '/ui/sign-in', { notice: 'You have signed out.' }, secure);
         return done(reply, 'That device has been signed out.');
@@ -67,7 +63,7 @@ export const sessionsSection: AccountSection = {
     });
 
     app.post('/account/sessions/end-others', { schema: { hide: true } }, async (request, reply) => {
-      const user = signedIn(request, reply);
+      const user = signedInUser(request, reply);
       if (!user) return reply;
       const ended = await endOtherSessions(ctx, user.id, user.page_session_id, requestMeta(request));
       return done(reply, ended === 0 ? 'No other device was signed in.' : `Signed out ${ended} other ${ended === 1 ? 'device' : 'devices'}.`);

@@ -11,8 +11,7 @@ import { disableTotp, enableTotp, regenerateRecoveryCodes, setupTotp } from '../
 import { otpauthUrl } from '../mfa/totp.js';
 import type { AccountSection } from './account-pages.js';
 import { formField } from './form-validation.js';
-import type { PageContext } from './hosted-ui.plugin.js';
-import type { PageSessionUser } from './page-sessions.repo.js';
+import { signedInUser } from './page-session.js';
 import { redirectWithError, redirectWithState } from './page-state.js';
 
 /** What the POST of the API's `MFA disabled` says on the page. */
@@ -33,10 +32,6 @@ export const totpSection: AccountSection = {
   async register(app, pages) {
     const { ctx, render, secure } = pages;
     const codeCheck = sharedBudget('password-check');
-    const signedIn = (request: FastifyRequest, reply: FastifyReply): PageSessionUser | undefined => {
-      if (!request.pageUser) void reply.code(303).redirect('/ui/sign-in?next=/ui/account');
-      return request.pageUser;
-    };
     // A refused code is shown by the code field; any other refusal for the whole section.
     const refuse = (reply: FastifyReply, err: unknown) => redirectWithError(reply, '/ui/account#totp', err, { form: 'totp' }, secure);
     const showCodes = (request: FastifyRequest, reply: FastifyReply, codes: string[], intro: string) =>
@@ -49,7 +44,7 @@ export const totpSection: AccountSection = {
     };
 
     app.post('/account/totp/setup', { config: perMinute(10), schema: { hide: true } }, async (request, reply) => {
-      const user = signedIn(request, reply);
+      const user = signedInUser(request, reply);
       if (!user) return reply;
       try {
         await setupTotp(ctx, user, requestMeta(request));
@@ -60,7 +55,7 @@ export const totpSection: AccountSection = {
     });
 
     app.post('/account/totp/enable', { schema: { hide: true } }, async (request, reply) => {
-      const user = signedIn(request, reply);
+      const user = signedInUser(request, reply);
       const code = user && postedCode(request, reply);
       if (!user || !code) return reply;
       try {
@@ -73,7 +68,7 @@ export const totpSection: AccountSection = {
     });
 
     app.post('/account/totp/recovery-codes', { schema: { hide: true } }, async (request, reply) => {
-      const user = signedIn(request, reply);
+      const user = signedInUser(request, reply);
       const code = user && postedCode(request, reply);
       if (!user || !code) return reply;
       try {
@@ -86,7 +81,7 @@ export const totpSection: AccountSection = {
     });
 
     app.post('/account/totp/disable', { schema: { hide: true } }, async (request, reply) => {
-      const user = signedIn(request, reply);
+      const user = signedInUser(request, reply);
       const code = user && postedCode(request, reply);
       if (!user || !code) return reply;
       try {

@@ -8,7 +8,7 @@ import type { AppContext, RequestMeta } from '../../context.js';
 import { addDays } from '../../lib/clock.js';
 import { hashSecret, randomToken } from '../../lib/random.js';
 import type { TokenPair } from '../sessions/sessions.service.js';
-import { endSession } from '../sessions/sessions.service.js';
+import { signOutSession } from '../sessions/sessions.service.js';
 import { deletePageSession, findUserOfPageSession, insertPageSession, type PageSessionUser } from './page-sessions.repo.js';
 
 export const SESSION_COOKIE = 'keyhold_session';
@@ -77,7 +77,7 @@ export async function endPageSession(
 ): Promise<void> {
   const value = request.cookies[SESSION_COOKIE];
   if (request.pageUser) {
-    await endSession(ctx, { userId: request.pageUser.id, sessionId: request.pageUser.page_session_id }, meta, { via: 'hosted_ui' });
+    await signOutSession(ctx, { userId: request.pageUser.id, sessionId: request.pageUser.page_session_id }, meta, { via: 'hosted_ui' });
   }
   if (value) await deletePageSession(ctx.db, hashSecret(value));
   reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(ctx));

@@ -2,11 +2,9 @@
 // admin counterparts. Ending a session revokes its refresh tokens and, because requireUser
 // loads the user only while the token's session is live, its access tokens at once.
 import type { AppContext, RequestMeta } from '../../context.js';
-import type { Executor } from '../../db/database.js';
 import { Errors } from '../../lib/errors.js';
 import type { AuditAction } from '../audit/audit-actions.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { emitEvent } from '../events/emit-event.js';
 import { findUserById } from '../users/users.repo.js';
 import { listLiveSessions, revokeUserSessions, type SessionRow, type SessionScope } from './sessions.repo.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
@@ -21,7 +19,7 @@ export async function listSessions(ctx: Pick<AppContext, 'db' | 'clock'>, userId
 }
 
 /** One of the caller's own sessions (the current one included, like a logout); 404 otherwise. */
-export async function endSession(ctx: Deps, userId: string, sessionId: string, meta: RequestMeta): Promise<void> {
+export async function endOwnSession(ctx: Deps, userId: string, sessionId: string, meta: RequestMeta): Promise<void> {
   const ended = await endSessions(ctx, userId, { only: sessionId }, 'revoked_by_user', meta, {
     action: 'auth.session_revoked',
     actorId: userId,

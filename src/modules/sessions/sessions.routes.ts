@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import { currentSessionId, currentUser, requestMeta, requireAdmin, requireUser } from '../../plugins/authenticate.js';
 import { UserParams } from '../admin/admin.schemas.js';
-import { endOtherSessions, endSession, endSessionsAsAdmin, listSessions, listSessionsAsAdmin } from './device-sessions.service.js';
+import { endOtherSessions, endOwnSession, endSessionsAsAdmin, listSessions, listSessionsAsAdmin } from './device-sessions.service.js';
 import { RevokedResponse, SessionParams, SessionResponse, toSessionResponse } from './sessions.schemas.js';
 
 const NoContent = Type.Null({ description: 'No content' });
@@ -25,7 +25,7 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = as
   app.delete('/auth/sessions/:id', {
     schema: { tags, security, params: SessionParams, response: { 204: NoContent } },
   }, async (request, reply) => {
-    await endSession(ctx, currentUser(request).id, request.params.id, requestMeta(request));
+    await endOwnSession(ctx, currentUser(request).id, request.params.id, requestMeta(request));
     return reply.code(204).send(null);
   });
 

@@ -1,6 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DateTime, Nullable, Uuid } from '../../http/schema-types.js';
-import type { SessionEventData } from '../events/event-types.js';
 import { describeDevice } from './device.js';
 import type { SessionRow } from './sessions.repo.js';
 

@@ -179,7 +179,7 @@ export async function logout(ctx: AppContext, presented: unknown, meta: RequestM
   if (!claims) throw Errors.invalidRefreshToken();
   const token = await findSessionOfToken(ctx.db, hashSecret(claims.jti));
   if (!token || token.user_id !== claims.sub) return;
-  await endSession(ctx, { userId: token.user_id, sessionId: token.session_id }, meta);
+  await signOutSession(ctx, { userId: token.user_id, sessionId: token.session_id }, meta);
 }
 
 const tokenPair = (access: string, refresh: string, mustChangePassword: boolean): TokenPair => ({
@@ -189,9 +189,10 @@ const tokenPair = (access: string, refresh: string, mustChangePassword: boolean)
   must_change_password: mustChangePassword,
 });
 
-/** Ends one session of a user (logout, the hosted pages' sign-out) with its audit row and
- *  session.revoked event; false when it was not live. Always audited, as logout always was. */
-export async function endSession(
+/** Signs out of one session (logout, the hosted pages' sign-out): audited as auth.logout, and
+ *  its session.revoked event; false when it was not live. Always audited, as logout always was.
+ *  (Ending a session from the device list is device-sessions.service.ts's endOwnSession.) */
+export async function signOutSession(
   ctx: Pick<AppContext, 'db' | 'clock' | 'jobs'>,
   session: { userId: string; sessionId: string },
   meta: RequestMeta,
