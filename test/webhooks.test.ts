@@ -214,6 +214,29 @@ for (const kind of DATABASE_KINDS) {
       await events('user.created', (d) => d.email === first.email);
     });
 
+    it('an endpoint gets the events from its creation on, not a backlog still queued when it was added', async () => {
+      const ctx = t.app.ctx;
+      t.clock.advanceSeconds(60);
+      const late = await t.api.post('/admin/webhooks', { url: `${receiver.url}/late`, events: ['user.deleted'] }, admin.accessToken);
+      assert.equal(late.status, 201);
+      const before = uniqueEmail('before-endpoint');
+      const afterwards = uniqueEmail('after-endpoint');
+      const deleted = (email: string) => ({ id: '00000000-0000-4000-8000-000000000003', email, account_id: '00000000-0000-4000-8000-000000000004' });
+      // An event that happened 30 s before the new endpoint existed (after the first one),
+      // fanned out only now.
+      const earlier = { clock: { now: () => new Date(new Date(late.body.created_at).getTime() - 30_000) } };
+      await ctx.db.transaction().execute((trx) => emitEvent(earlier, trx, 'user.deleted', deleted(before)));
+      await ctx.db.transaction().execute((trx) => emitEvent(ctx, trx, 'user.deleted', deleted(afterwards)));
+      ctx.jobs.notify();
+      await waitFor('the later event at the new endpoint', async () => receiver.received.some((r) => r.path === '/late' && r.body.includes(afterwards)));
+      // The first endpoint, older than both, gets both.
+      await waitFor('the earlier event at the older endpoint', async () => receiver.received.some((r) => r.path === '/hook' && r.body.includes(before)));
+      assert.ok(!receiver.received.some((r) => r.path === '/late' && r.body.includes(before)), 'the older event is not sent to the newer endpoint');
+      assert.equal((await t.api.delete(`/admin/webhooks/${late.body.id}`, admin.accessToken)).status, 204);
+      // (The other tests verify every request with the first endpoint's secret.)
+      receiver.received.splice(0, receiver.received.length, ...receiver.received.filter((r) => r.path !== '/late'));
+    });
+
     it('rotate-secret: signs with both secrets for 24 hours, then with the new one only', async () => {
       const rotated = await t.api.post(`/admin/webhooks/${endpointId}/rotate-secret`, {}, admin.accessToken);
       assert.equal(rotated.status, 200);

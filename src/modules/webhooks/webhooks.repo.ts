@@ -42,12 +42,17 @@ export async function deleteEndpoint(db: Executor, id: string): Promise<boolean>
   return Number(result.numDeletedRows) > 0;
 }
 
-/** The enabled endpoints that receive `type`, row-locked (fan-out). */
-export async function lockSubscribedEndpoints(db: Executor, type: string): Promise<EndpointRow[]> {
+/**
+ * The enabled endpoints that receive an event of `type` that happened at `happenedAt`,
+ * row-locked (fan-out): an endpoint gets the events from its creation on, never a backlog
+ * that was still queued when it was added.
+ */
+export async function lockSubscribedEndpoints(db: Executor, type: string, happenedAt: Date): Promise<EndpointRow[]> {
   return db
     .selectFrom('webhook_endpoints')
     .selectAll()
     .where('enabled', '=', true)
+    .where('created_at', '<=', happenedAt)
     .where((eb) => eb.or([eb('events', 'is', null), eb(sql<string>`${type}`, '=', sql<string>`ANY(events)`)]))
     .orderBy('id')
     .forUpdate()
