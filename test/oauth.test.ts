@@ -7,6 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { generateKeyPair, type KeyLike as CryptoKey } from 'jose';
+import type { KyselyPlugin } from 'kysely';
+import { signInWithIdentity } from '../src/modules/oauth/sign-in.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerAndSignIn, uniqueEmail } from './helpers/fixtures.js';
@@ -489,6 +491,35 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(users.length, 1);
       const identities = await t.app.ctx.db.selectFrom('oauth_identities').select('user_id').where('subject', '=', account.sub).execute();
       assert.deepEqual(identities, [{ user_id: users[0]!.id }]);
+    });
+
+    it('a registration that commits between the look-up of the email and the insert: signs in, not "Email already registered"', { skip: kind === 'postgres' ? false : 'needs a second connection (PostgreSQL)' }, async () => {
+      const email = uniqueEmail('interleaved');
+      // Right after the sign-in's first look-up of the email (none yet), a password
+      // registration of it commits on another connection: the moment a racing callback can hit.
+      let raced = false;
+      const emailLookups = new Set<string>();
+      const racer: KyselyPlugin = {
+        transformQuery(args) {
+          // findUserByEmail: the users query on lower(email).
+          if (JSON.stringify(args.node).includes('lower(email)')) emailLookups.add(args.queryId.queryId);
+          return args.node;
+        },
+        async transformResult(args) {
+          if (!raced && emailLookups.has(args.queryId.queryId) && args.result.rows.length === 0) {
+            raced = true;
+            assert.equal((await t.api.post('/auth/register', { email, password: PASSWORD, name: 'First' })).status, 201);
+          }
+          return args.result;
+        },
+      };
+      const ctx = { ...t.app.ctx, db: t.app.ctx.db.withPlugin(racer) };
+      const identity = { provider: 'google', subject: `sub-${email}`, email, emailVerified: true, name: 'Second' };
+      const result = await signInWithIdentity(ctx, identity, {}, { ip: '127.0.0.1', userAgent: null });
+      assert.ok(raced, 'the registration went in between');
+      assert.ok('access_token' in result, JSON.stringify(result));
+      const users = await usersWithEmail(t, email);
+      assert.equal(users.length, 1, 'one user: the provider identity was linked to it');
     });
 
     describe('sign-up behind invites', () => {

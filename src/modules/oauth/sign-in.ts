@@ -3,7 +3,7 @@
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { Errors } from '../../lib/errors.js';
+import { AppError, Errors } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { queueVerificationEmail } from '../auth/email-verification.js';
 import { claimInvites } from '../auth/registration.service.js';
@@ -36,9 +36,11 @@ export async function signInWithIdentity(
   try {
     result = await attempt();
   } catch (err) {
-    // Two callbacks for one new identity (or one email) raced and the other committed first.
-    // Running again finds what it wrote and signs in to that user instead of failing.
-    if (!isUniqueViolation(err)) throw err;
+    // Two callbacks for one new identity (or one email) raced and the other committed first:
+    // at the insert (a unique violation), or between this attempt's look-up of the email and
+    // createUser's own (Email already registered). Running again finds what it wrote and signs
+    // in to that user instead of failing.
+    if (!isUniqueViolation(err) && !(err instanceof AppError && err.message === Errors.emailAlreadyRegistered().message)) throw err;
     result = await attempt();
   }
   ctx.jobs.notify(); // the session.created event, and any email
