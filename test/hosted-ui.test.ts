@@ -80,6 +80,25 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(audit.map((row) => row.details), [{ via: 'hosted_ui' }]);
     });
 
+    test('signing in again on a signed-in browser ends its earlier session (another user\'s too)', async () => {
+      const first = await registerUser(t.api);
+      const second = await registerUser(t.api);
+      const browser = await pageSignIn(t, first.email);
+      const earlierCookie = browser.cookies.get('keyhold_session');
+      // A direct post (the sign-in page itself would send this browser on to its account).
+      await browser.get('/ui/account');
+      const again = await browser.post('/ui/sign-in', { email: second.email, password: PASSWORD });
+      assert.equal(again.location, '/ui/account');
+      assert.notEqual(browser.cookies.get('keyhold_session'), earlierCookie, 'a new cookie');
+      assert.match((await browser.get('/ui/account')).html, new RegExp(`Signed in as <strong>${second.email}</strong>`));
+      const firstUser = await t.app.ctx.db.selectFrom('users').select('id').where('email', '=', first.email).executeTakeFirstOrThrow();
+      const live = await t.app.ctx.db.selectFrom('sessions').select('id').where('user_id', '=', firstUser.id).where('revoked_at', 'is', null).execute();
+      assert.equal(live.length, 0, 'the first user\'s page session ended');
+      const stale = new PageClient(t.baseUrl);
+      stale.cookies.set('keyhold_session', earlierCookie!);
+      assert.equal((await stale.get('/ui/account')).location, '/ui/sign-in?next=/ui/account');
+    });
+
     test('ending the session from the API (a password change) ends the page session', async () => {
       const { email } = await registerUser(t.api);
       const browser = await pageSignIn(t, email);

@@ -2,11 +2,12 @@
 // first factor, and the MFA step. A finished sign-in becomes a page session; a second-factor
 // challenge is kept in a short-lived cookie instead (no session exists before the second
 // factor), and the browser goes to /ui/mfa, whose posts end here too.
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, Errors } from '../../lib/errors.js';
 import { isMfaChallenge, MFA_TOKEN_TTL_SECONDS, type SignInResult } from '../auth/sign-in.js';
 import type { PageContext } from './hosted-ui.plugin.js';
-import { startPageSession } from './page-session.js';
+import { requestMeta } from '../../plugins/authenticate.js';
+import { endPageSession, SESSION_COOKIE, startPageSession } from './page-session.js';
 import { keepState } from './page-state.js';
 
 /** Holds the mfa_token between the first factor and /ui/mfa. */
@@ -32,22 +33,25 @@ export function isDeadMfaToken(err: unknown): err is AppError {
 
 export interface SignInFinisher {
   /** Sets the cookies of a finished step and returns where the browser goes next. */
-  settle(reply: FastifyReply, result: SignInResult, next: string): Promise<string>;
+  settle(request: FastifyRequest, reply: FastifyReply, result: SignInResult, next: string): Promise<string>;
   /** `settle`, answered with a redirect (the forms' way). */
-  finish(reply: FastifyReply, result: SignInResult, next: string): Promise<FastifyReply>;
+  finish(request: FastifyRequest, reply: FastifyReply, result: SignInResult, next: string): Promise<FastifyReply>;
   /** Drops the MFA cookie (its token is spent or dead). */
   clearMfa(reply: FastifyReply): void;
 }
 
 export function signInFinisher({ ctx, secure }: PageContext): SignInFinisher {
   const mfaCookie = { path: '/ui', httpOnly: true, sameSite: 'lax', secure } as const;
-  const settle = async (reply: FastifyReply, result: SignInResult, next: string): Promise<string> => {
+  const settle = async (request: FastifyRequest, reply: FastifyReply, result: SignInResult, next: string): Promise<string> => {
     if (isMfaChallenge(result)) {
       reply.setCookie(MFA_COOKIE, result.mfa_token, { ...mfaCookie, maxAge: MFA_TOKEN_TTL_SECONDS });
       // The page offers a passkey only when the challenge allows one.
       return withNext('/ui/mfa', next, result.methods.includes('passkey') ? { passkey: '1' } : {});
     }
     reply.clearCookie(MFA_COOKIE, mfaCookie);
+    // A browser that signs in again (a direct post: the sign-in page sends a signed-in browser
+    // on) leaves its earlier session, which would otherwise live on unseen until it expired.
+    if (request.cookies[SESSION_COOKIE]) await endPageSession(ctx, request, reply, requestMeta(request));
     await startPageSession(ctx, reply, result);
     if (result.must_change_password) {
       keepState(reply, { form: 'password', notice: 'Choose a new password to continue.' }, secure);
@@ -57,7 +61,7 @@ export function signInFinisher({ ctx, secure }: PageContext): SignInFinisher {
   };
   return {
     settle,
-    finish: async (reply, result, next) => reply.code(303).redirect(await settle(reply, result, next)),
+    finish: async (request, reply, result, next) => reply.code(303).redirect(await settle(request, reply, result, next)),
     clearMfa: (reply) => void reply.clearCookie(MFA_COOKIE, mfaCookie),
   };
 }

@@ -54,7 +54,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
     try {
       // The API's budget: both login routes and this form draw from one per-IP allowance.
       await sharedBudget('login')(request);
-      return await finish(reply, await login(ctx, email, password, requestMeta(request)), next);
+      return await finish(request, reply, await login(ctx, email, password, requestMeta(request)), next);
     } catch (err) {
       return fail(reply, back, err, { email });
     }
@@ -77,7 +77,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
     if (!code) return redirectWithState(reply, back, { errors: { code: 'Enter the code from your authenticator app, or a recovery code.' } }, secure);
     try {
       const tokens = await verifyMfa(ctx, looksLikeTotp(code) ? { mfa_token: mfaToken, code } : { mfa_token: mfaToken, recovery_code: code }, requestMeta(request));
-      return await finish(reply, tokens, next);
+      return await finish(request, reply, tokens, next);
     } catch (err) {
       // A dead token (expired, or killed by the 5th wrong code) sends the user back to the first factor.
       if (isDeadMfaToken(err)) {
@@ -112,7 +112,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
       if (!state || !code || !sameString(state, expected)) throw Errors.invalidOAuthState();
       const iss = formField(query, 'iss') || undefined;
       const result = await completeAuthorization(ctx, providers, provider, { code, state, iss, redirect_uri: oauthCallbackUrl(ctx.config.publicUrl, provider) }, requestMeta(request));
-      return await finish(reply, result, '/ui/account');
+      return await finish(request, reply, result, '/ui/account');
     } catch (err) {
       return fail(reply, '/ui/sign-in', err, {});
     }
