@@ -156,7 +156,9 @@ for (const kind of DATABASE_KINDS) {
       assert.match(t.app.ctx.config.webauthn.rpId, /^127\.0\.0\.1$/);
       const { email } = await registerUser(t.api);
       const browser = new PageClient(t.baseUrl);
-      assert.doesNotMatch((await browser.get('/ui/sign-in')).html, /data-passkey|passkey\.js/);
+      const signIn = (await browser.get('/ui/sign-in')).html;
+      assert.doesNotMatch(signIn, /data-passkey|passkey\.js/);
+      assert.match(signIn, /Passkeys are not available at this address/);
       await browser.post('/ui/sign-in', { email, password: PASSWORD });
       const account = await browser.get('/ui/account');
       assert.match(account.html, /Passkeys work only on a site with a domain name/);
