@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../src/config.js';
 import { passkeysOffered } from '../src/modules/hosted-ui/passkey-pages.js';
 import { startTestApp } from './helpers/app.js';
+import { PageClient } from './helpers/page-client.js';
 
 describe('WebAuthn configuration', () => {
   it('defaults from FRONTEND_URL', () => {
@@ -64,12 +65,16 @@ describe('POST /auth/mfa/verify rate limit', () => {
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 2; i++) statuses.push((await t.api.post('/auth/mfa/verify', { mfa_token: 'x', code: '123456' })).status);
-      for (const path of ['/ui/mfa', '/ui/mfa/passkey', '/ui/mfa']) {
-        statuses.push((await fetch(`${t.baseUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status);
-      }
+      const browser = new PageClient(t.baseUrl);
+      await browser.get('/ui/sign-in');
+      // A refused CSRF token is no try: it is refused before the budget is touched.
+      statuses.push((await browser.post('/ui/mfa', { _csrf: 'forged', code: '123456' })).status);
+      // Real tries (no mfa cookie: back to sign in; an unreadable passkey response: 400).
+      statuses.push((await browser.post('/ui/mfa', { code: '123456' })).status);
+      statuses.push((await browser.postJson('/ui/mfa/passkey', { response: {} })).status);
+      statuses.push((await browser.post('/ui/mfa', { code: '123456' })).status);
       statuses.push((await t.api.post('/auth/mfa/verify', { mfa_token: 'x', code: '123456' })).status);
-      // The page posts without a CSRF token are refused (403), but each was a try.
-      assert.deepEqual(statuses, [401, 401, 403, 403, 403, 429]);
+      assert.deepEqual(statuses, [401, 401, 403, 303, 400, 303, 429]);
     } finally {
       await t.close();
     }

@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { CompiledQuery, sql } from 'kysely';
 import { openDatabase } from '../src/db/database.js';
+import { isDatabaseUnavailable } from '../src/db/errors.js';
+import { PGlitePool } from '../src/db/pglite-pool.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { preparedStatementName } from '../src/db/prepared.js';
 import { findUserInLiveSession } from '../src/modules/users/users.repo.js';
@@ -80,6 +82,20 @@ describe('prepared statements', () => {
       await assert.rejects(handle.db.executeQuery(CompiledQuery.raw('/* prepared:t_add */\nSELECT 1 WHERE $1::int > 0', [1])), /another text/);
     } finally {
       await handle.close();
+    }
+  });
+
+  it('on a closed embedded database, a prepared statement fails as "unavailable" (a 503), as its query does', async () => {
+    const pool = await PGlitePool.open(undefined);
+    const client = await pool.connect();
+    const text = '/* prepared:closed_check */\nSELECT $1::int AS n';
+    assert.deepEqual((await client.query(text, [1])).rows, [{ n: 1 }]);
+    client.release();
+    await pool.end();
+    const after = await pool.connect();
+    for (const sqlText of [text, 'SELECT 1']) {
+      const err = await after.query(sqlText, [1]).then(() => undefined, (e: unknown) => e);
+      assert.ok(isDatabaseUnavailable(err), `${sqlText}: ${String(err)}`);
     }
   });
 

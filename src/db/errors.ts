@@ -14,6 +14,7 @@ const UNAVAILABLE_MESSAGES = [
   'Client has encountered a connection error',
   'Connection is closed',
   'PGlite is closed',
+  'PGlite is closing',
   'driver has already been destroyed',
 ];
 

@@ -67,6 +67,8 @@ export class PGlitePool implements PostgresPool {
   async #runPrepared(name: string, text: string, parameters: readonly unknown[]): Promise<PGliteResult | undefined> {
     const { pglite } = this;
     return pglite.runExclusive(async () => {
+      // query() checks this itself; execProtocol on a closed database fails obscurely.
+      if (!pglite.ready) throw new Error(pglite.closed ? 'PGlite is closed' : 'PGlite is closing');
       let statement = this.#prepared.get(name);
       if (!statement) {
         const described = await pglite.execProtocol(

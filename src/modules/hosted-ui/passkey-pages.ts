@@ -1,7 +1,7 @@
 // The passkey steps of the sign-in pages: a passkey as the first factor (/ui/passkey/*) and as
 // the second (/ui/mfa/passkey*), as JSON steps (json-steps.ts): the options first, then the
 // credential, answered with where the browser goes next. Each shares its budget with the API
-// route it stands for.
+// route it stands for, spent once the request is a real attempt (after the CSRF check).
 import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
@@ -35,11 +35,11 @@ export async function passkeySignInPages(app: FastifyInstance, pages: PageContex
   const fromSignIn = scriptOnly('/ui/sign-in', secure);
   const fromMfa = scriptOnly('/ui/mfa', secure);
 
-  app.post('/passkey/options', { onRequest: sharedBudget('passkey-login-options'), preHandler: fromSignIn, schema: { hide: true } }, async () =>
+  app.post('/passkey/options', { preHandler: [fromSignIn, sharedBudget('passkey-login-options')], schema: { hide: true } }, async () =>
     passkeyLoginOptions(ctx),
   );
 
-  app.post('/passkey/sign-in', { onRequest: sharedBudget('passkey-login'), preHandler: fromSignIn, schema: { hide: true } }, async (request, reply) => {
+  app.post('/passkey/sign-in', { preHandler: [fromSignIn, sharedBudget('passkey-login')], schema: { hide: true } }, async (request, reply) => {
     const body = request.body as { challenge_id?: unknown; response?: unknown };
     const input = { challenge_id: body.challenge_id, response: body.response };
     if (!matchesSchema(PasskeyLoginBody, input)) throw unreadableStep();
@@ -47,13 +47,13 @@ export async function passkeySignInPages(app: FastifyInstance, pages: PageContex
     return { location: await settle(request, reply, result, safeNext(formField(request.body, 'next'))) };
   });
 
-  app.post('/mfa/passkey/options', { onRequest: sharedBudget('mfa-passkey-options'), preHandler: fromMfa, schema: { hide: true } }, async (request) => {
+  app.post('/mfa/passkey/options', { preHandler: [fromMfa, sharedBudget('mfa-passkey-options')], schema: { hide: true } }, async (request) => {
     const mfaToken = request.cookies[MFA_COOKIE];
     if (!mfaToken) throw Errors.invalidOrExpiredMfaToken();
     return mfaPasskeyOptions(ctx, mfaToken);
   });
 
-  app.post('/mfa/passkey', { onRequest: sharedBudget('mfa-verify'), preHandler: fromMfa, schema: { hide: true } }, async (request, reply) => {
+  app.post('/mfa/passkey', { preHandler: [fromMfa, sharedBudget('mfa-verify')], schema: { hide: true } }, async (request, reply) => {
     const response = (request.body as { response?: unknown }).response;
     if (!matchesSchema(WebAuthnCredentialJson, response)) throw unreadableStep();
     try {

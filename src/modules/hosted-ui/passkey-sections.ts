@@ -44,20 +44,24 @@ export const passkeysSection: AccountSection = {
   },
   async register(app, pages) {
     const { ctx, secure } = pages;
-    const step = { preHandler: [scriptOnly(SECTION, secure, 'passkeys'), signedInStep(secure)], schema: { hide: true } };
+    // The budget is spent last, as the API's routes spend it after authentication.
+    const step = (budget: 'passkey-register-options' | 'passkey-register') => ({
+      preHandler: [scriptOnly(SECTION, secure, 'passkeys'), signedInStep(secure), sharedBudget(budget)],
+      schema: { hide: true },
+    });
     const user = (request: FastifyRequest) => request.pageUser as PageSessionUser;
     const done = (reply: FastifyReply, notice: string) => redirectWithState(reply, SECTION, { form: 'passkeys', notice }, secure);
     /** A refusal shown by the row of passkey `id` (its name field) or, without a field, atop the section. */
     const refuse = (reply: FastifyReply, err: unknown, id: string) => redirectWithError(reply, SECTION, err, { form: 'passkeys', values: { passkey: id } }, secure);
 
     // The name is checked before the browser makes a credential it would keep.
-    app.post('/account/passkeys/options', { ...step, onRequest: sharedBudget('passkey-register-options') }, async (request, reply) => {
+    app.post('/account/passkeys/options', step('passkey-register-options'), async (request, reply) => {
       const { error } = newPasskeyName(request.body);
       if (error) return reply.code(400).send({ detail: `Name: ${error}`, field: 'name' });
       return { options: await registrationOptions(ctx, user(request)) };
     });
 
-    app.post('/account/passkeys', { ...step, onRequest: sharedBudget('passkey-register') }, async (request, reply) => {
+    app.post('/account/passkeys', step('passkey-register'), async (request, reply) => {
       const { name, error } = newPasskeyName(request.body);
       if (error) return reply.code(400).send({ detail: `Name: ${error}`, field: 'name' });
       const response = (request.body as { response?: unknown }).response;

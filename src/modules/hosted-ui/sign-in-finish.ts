@@ -51,7 +51,12 @@ export function signInFinisher({ ctx, secure }: PageContext): SignInFinisher {
     reply.clearCookie(MFA_COOKIE, mfaCookie);
     // A browser that signs in again (a direct post: the sign-in page sends a signed-in browser
     // on) leaves its earlier session, which would otherwise live on unseen until it expired.
-    if (request.cookies[SESSION_COOKIE]) await endPageSession(ctx, request, reply, requestMeta(request));
+    // Best effort: the new sign-in has happened, and its page session must start regardless.
+    if (request.cookies[SESSION_COOKIE]) {
+      await endPageSession(ctx, request, reply, requestMeta(request)).catch((err: Error) =>
+        request.log.warn({ err: { message: err.message } }, 'the earlier page session could not be ended'),
+      );
+    }
     await startPageSession(ctx, reply, result);
     if (result.must_change_password) {
       keepState(reply, { form: 'password', notice: 'Choose a new password to continue.' }, secure);

@@ -68,7 +68,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
 
   // The second step, as POST /auth/mfa/verify (its budget too): a six-digit code is a TOTP code,
   // anything else a recovery code.
-  app.post('/mfa', { onRequest: sharedBudget('mfa-verify'), schema: { hide: true } }, async (request, reply) => {
+  app.post('/mfa', { preHandler: sharedBudget('mfa-verify'), schema: { hide: true } }, async (request, reply) => {
     const next = safeNext(formField(request.body, 'next'));
     const back = withNext('/ui/mfa', next, formField(request.body, 'passkey') === '1' ? { passkey: '1' } : {});
     const mfaToken = request.cookies[MFA_COOKIE] ?? '';

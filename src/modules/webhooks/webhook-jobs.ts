@@ -141,7 +141,7 @@ export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, optio
     async run(job) {
       const event = job.payload;
       await db.transaction().execute(async (trx) => {
-        for (const endpoint of await lockSubscribedEndpoints(trx, event.type, new Date(event.timestamp))) await queueDelivery(trx, endpoint, event);
+        for (const endpoint of await lockSubscribedEndpoints(trx, event.type, job.id)) await queueDelivery(trx, endpoint, event);
       });
     },
     describe: (payload) => ({ event: payload.type, eventId: payload.id }),

@@ -43,16 +43,16 @@ export async function deleteEndpoint(db: Executor, id: string): Promise<boolean>
 }
 
 /**
- * The enabled endpoints that receive an event of `type` that happened at `happenedAt`,
- * row-locked (fan-out): an endpoint gets the events from its creation on, never a backlog
- * that was still queued when it was added.
+ * The enabled endpoints that receive the event of job `eventJobId` (of `type`), row-locked
+ * (fan-out): an endpoint gets the events queued from its creation on, never a backlog that
+ * was still waiting when it was added. Both times are the database's (migration 0011).
  */
-export async function lockSubscribedEndpoints(db: Executor, type: string, happenedAt: Date): Promise<EndpointRow[]> {
+export async function lockSubscribedEndpoints(db: Executor, type: string, eventJobId: string): Promise<EndpointRow[]> {
   return db
     .selectFrom('webhook_endpoints')
     .selectAll()
     .where('enabled', '=', true)
-    .where('created_at', '<=', happenedAt)
+    .where('receives_events_since', '<=', (eb) => eb.selectFrom('jobs').select('created_at').where('id', '=', eventJobId))
     .where((eb) => eb.or([eb('events', 'is', null), eb(sql<string>`${type}`, '=', sql<string>`ANY(events)`)]))
     .orderBy('id')
     .forUpdate()
