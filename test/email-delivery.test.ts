@@ -13,7 +13,8 @@ import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { registerUser, uniqueEmail } from './helpers/fixtures.js';
 import { queuedEmails, waitFor } from './helpers/jobs.js';
-import { closedPort, smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
+import { freePort } from './helpers/ports.js';
+import { smtpEnv, startSmtpServer, tokenFromLink, type TestSmtpServer } from './helpers/smtp.js';
 
 const EMAIL_FROM = 'Keyhold Test <auth@keyhold.test>';
 const deliveryEnv = (server: { url: string }) => ({ ...smtpEnv(server), EMAIL_FROM });
@@ -175,7 +176,7 @@ for (const kind of DATABASE_KINDS) {
 
   describe(`email delivery through an outage (${kind})`, () => {
     it('keeps mail while SMTP is down and delivers it once SMTP is back', async () => {
-      const port = await closedPort();
+      const port = await freePort();
       const t = await startTestApp(kind, { env: deliveryEnv({ url: `smtp://127.0.0.1:${port}` }) });
       let smtp: TestSmtpServer | undefined;
       try {

@@ -5,7 +5,8 @@
 // address is not). Without a browser: hosted-ui-passkeys.test.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { freePort, startTestApp, type TestApp } from './helpers/app.js';
+import { startTestApp, type TestApp } from './helpers/app.js';
+import { freePort } from './helpers/ports.js';
 import { registerUser, signIn, uniqueEmail } from './helpers/fixtures.js';
 import { enrolTotp } from './helpers/mfa.js';
 import { activate, checkPage, launchPageBrowser, skipWithoutChromium, submitWithEnter, tabTo, typeInto, type PageBrowser } from './helpers/page-browser.js';

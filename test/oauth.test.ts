@@ -4,12 +4,12 @@
 // and /auth/refresh with the tokens Keyhold issued.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { generateKeyPair, type KeyLike as CryptoKey } from 'jose';
 import type { KyselyPlugin } from 'kysely';
 import { signInWithIdentity } from '../src/modules/oauth/sign-in.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
+import { freePort } from './helpers/ports.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerAndSignIn, uniqueEmail } from './helpers/fixtures.js';
 import { queuedEmails } from './helpers/jobs.js';
@@ -72,7 +72,7 @@ before(async () => {
     OIDC_PLAIN_CLIENT_ID: 'keyhold-plain',
     OIDC_FLAKY_ISSUER: flaky.issuer,
     OIDC_FLAKY_CLIENT_ID: 'keyhold-flaky',
-    OIDC_OFFLINE_ISSUER: `https://127.0.0.1:${await closedPort()}`,
+    OIDC_OFFLINE_ISSUER: `https://127.0.0.1:${await freePort()}`,
     OIDC_OFFLINE_CLIENT_ID: 'keyhold-offline',
     OAUTH_REDIRECT_URIS: `${REDIRECT_URI},${OTHER_REDIRECT_URI}`,
   };
@@ -580,12 +580,3 @@ for (const kind of DATABASE_KINDS) {
 }
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
-
-/** A loopback port nothing listens on: a provider that is down. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { freePort } from './helpers/ports.js';
 import { SMTPServer } from 'smtp-server';
 import { openDatabase } from '../src/db/database.js';
 import { PASSWORD, uniqueEmail } from './helpers/fixtures.js';
@@ -21,14 +22,6 @@ async function becameReady(base: string): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 // The two servers share nothing (own data directory, port and SMTP server), so they run side

@@ -5,13 +5,13 @@
 // Retry delays are shortened (the schedule is injectable), never slept through.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { programArgs } from './helpers/entry.js';
 import { ensureAdmin } from '../src/modules/admin/create-admin.js';
 import { maxAttempts, RETRY_DELAYS_MS, GIVE_UP_AFTER_MS } from '../src/modules/webhooks/webhook-jobs.js';
 import { startTestApp, TEST_ENV, type TestApp } from './helpers/app.js';
+import { freePort } from './helpers/ports.js';
 import { createTestDatabase } from './helpers/database.js';
 import { PASSWORD, registerUser, signIn, uniqueEmail } from './helpers/fixtures.js';
 import { waitFor } from './helpers/jobs.js';
@@ -154,14 +154,6 @@ describe('webhook delivery: the server killed mid-delivery (postgres)', { skip: 
     await receiver.close();
     await drop();
   });
-
-  const freePort = () =>
-    new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as { port: number };
-        probe.close(() => resolve(port));
-      });
-    });
 
   async function startServer(port: number, adminEmail: string): Promise<ChildProcess> {
     const child = spawn(process.execPath, programArgs('server'), {

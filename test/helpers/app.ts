@@ -1,5 +1,4 @@
 // Builds the real app on a fresh database, listening on loopback, and a small HTTP client.
-import { createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { buildApp, type App, type AppDeps } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -143,13 +142,4 @@ export class ApiClient {
   delete<T = any>(path: string, token?: string) {
     return this.request<T>('DELETE', path, { token });
   }
-}
-
-/** A port free on loopback now (for a test app whose PUBLIC_URL must name it before it starts). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }

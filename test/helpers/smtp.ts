@@ -1,6 +1,5 @@
 // A real SMTP server on loopback that keeps every message it receives, parsed.
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
@@ -125,16 +124,6 @@ export const isVerificationEmail = (m: { subject: string }): boolean => m.subjec
 export const isResetEmail = (m: { subject: string }): boolean => m.subject === 'Reset your password';
 
 export const smtpEnv = (server: { url: string }): Record<string, string> => ({ SMTP_URL: server.url, OUTBOX_POLL_INTERVAL_MS: '100' });
-
-export async function closedPort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const address = probe.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 /** The token in the message's link to FRONTEND_URL/<path>. */
 export function tokenFromLink(message: ReceivedMessage, path: string): string {
