@@ -158,12 +158,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   }
   // The pages' own OAuth callbacks (modules/hosted-ui) are allowed redirect URIs.
   if (config.hostedUi.enabled) {
-    for (const provider of config.oauthProviders) config.oauthRedirectUris.push(`${config.publicUrl}/ui/oauth/${provider.name}/callback`);
+    for (const provider of config.oauthProviders) config.oauthRedirectUris.push(pagesOAuthCallbackUrl(config.publicUrl, provider.name));
   }
   // Passkeys' relying party defaults from where the front end (or the hosted pages) lives.
   config.webauthn = readWebauthn(read, config.frontendUrl, config.hostedUi.enabled ? new URL(config.publicUrl).origin : undefined);
   return Object.freeze(config);
 }
+
+/** Where a provider sends the browser back to after a hosted page's sign-in (modules/hosted-ui). */
+export const pagesOAuthCallbackUrl = (publicUrl: string, provider: string): string => `${publicUrl}/ui/oauth/${provider}/callback`;
 
 /** `pagesOrigin`: the hosted pages' origin, accepted too when it is on the RP ID (and WEBAUTHN_ORIGINS is unset). */
 function readWebauthn(read: EnvReader, frontendUrl: string, pagesOrigin?: string): Config['webauthn'] {

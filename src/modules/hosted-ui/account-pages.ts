@@ -12,7 +12,6 @@ import { changePassword } from '../passwords/passwords.service.js';
 import { sessionsSection } from './device-sections.js';
 import { checkForm, formField } from './form-validation.js';
 import { totpSection } from './mfa-sections.js';
-import { passkeysOffered } from './passkey-pages.js';
 import { passkeysSection } from './passkey-sections.js';
 import type { PageContext } from './hosted-ui.plugin.js';
 import type { PageSessionUser } from './page-sessions.repo.js';
@@ -50,7 +49,7 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
     const sections = await Promise.all(
       accountSections().map(async (section) => ({ id: section.id, view: section.view, data: await section.load(ctx, user, request) })),
     );
-    return render(request, reply, 'account', { title: 'Your account', account: user, sections, passkeysOffered: passkeysOffered(ctx) });
+    return render(request, reply, 'account', { title: 'Your account', account: user, sections, passkeysOffered: pages.passkeys });
   });
 
   app.post('/account/profile', { schema: { hide: true } }, async (request, reply) => {

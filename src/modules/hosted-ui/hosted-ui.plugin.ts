@@ -19,7 +19,7 @@ import { errorMessage } from './form-validation.js';
 import { cookieIsSecure, loadPageSession } from './page-session.js';
 import { takeState, type PageState } from './page-state.js';
 import { isJsonRequest } from './json-steps.js';
-import { passkeySignInPages } from './passkey-pages.js';
+import { passkeysOffered, passkeySignInPages } from './passkey-pages.js';
 import { purgeStalePageSessions } from './page-sessions.repo.js';
 import { recoveryPages } from './recovery-pages.js';
 import { signInPages } from './sign-in-pages.js';
@@ -44,6 +44,8 @@ export interface PageContext {
   render: RenderPage;
   /** Whether cookies carry Secure (everything but plain-HTTP loopback). */
   secure: boolean;
+  /** Whether the pages offer passkeys (passkeysOffered: fixed by the config, so worked out once). */
+  passkeys: boolean;
 }
 
 export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
@@ -108,7 +110,7 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
     });
     return reply.code(status).type('text/html; charset=utf-8').send(html);
   };
-  const pages: PageContext = { ctx, render, secure };
+  const pages: PageContext = { ctx, render, secure, passkeys: passkeysOffered(ctx) };
 
   // Refusals (a CSRF failure, a rate limit, a malformed body, a service's AppError) get a page,
   // or JSON for the passkey script's steps.

@@ -1,6 +1,7 @@
 // /ui/sign-in (password and OAuth providers; passkeys in passkey-pages.ts), /ui/mfa, /ui/sign-out.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { pagesOAuthCallbackUrl } from '../../config.js';
 import { AppError, Errors } from '../../lib/errors.js';
 import { looksLikeTotp } from '../mfa/mfa-codes.js';
 import { verifyMfa } from '../mfa/mfa-sign-in.js';
@@ -13,15 +14,11 @@ import { createOAuthProviders } from '../oauth/providers.js';
 import { checkForm, formField, providerLabel } from './form-validation.js';
 import type { PageContext } from './hosted-ui.plugin.js';
 import { endPageSession } from './page-session.js';
-import { passkeysOffered } from './passkey-pages.js';
 import { redirectWithError, redirectWithState } from './page-state.js';
 import { isDeadMfaToken, MFA_COOKIE, safeNext, signInFinisher, withNext } from './sign-in-finish.js';
 
 const OAUTH_STATE_COOKIE = 'keyhold_oauth_state';
 const OAUTH_STATE_SECONDS = 10 * 60;
-
-/** The callback URL a provider sends the browser back to; listed in OAUTH_REDIRECT_URIS by config.ts. */
-export const oauthCallbackUrl = (publicUrl: string, provider: string): string => `${publicUrl}/ui/oauth/${provider}/callback`;
 
 export async function signInPages(app: FastifyInstance, pages: PageContext): Promise<void> {
   const { ctx, render, secure } = pages;
@@ -39,7 +36,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
       title: 'Sign in',
       next: safeNext(query.next),
       oauthButtons,
-      passkeysOffered: passkeysOffered(ctx),
+      passkeysOffered: pages.passkeys,
       canSignUp: ctx.config.selfServeEnabled || ctx.config.requireInviteCode,
     });
   });
@@ -63,7 +60,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
   app.get('/mfa', { schema: { hide: true } }, async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     if (!request.cookies[MFA_COOKIE]) return reply.code(303).redirect('/ui/sign-in');
-    return render(request, reply, 'mfa', { title: 'Two-step verification', next: safeNext(query.next), passkeysOffered: query.passkey === '1' && passkeysOffered(ctx) });
+    return render(request, reply, 'mfa', { title: 'Two-step verification', next: safeNext(query.next), passkeysOffered: query.passkey === '1' && pages.passkeys });
   });
 
   // The second step, as POST /auth/mfa/verify (its budget too): a six-digit code is a TOTP code,
@@ -92,7 +89,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
   app.get('/oauth/:provider', { config: perMinute(30), schema: { hide: true } }, async (request, reply) => {
     const { provider } = request.params as { provider: string };
     try {
-      const started = await startAuthorization(ctx, providers, provider, oauthCallbackUrl(ctx.config.publicUrl, provider));
+      const started = await startAuthorization(ctx, providers, provider, pagesOAuthCallbackUrl(ctx.config.publicUrl, provider));
       // The flow is bound to this browser: the callback must come back with the state it started.
       reply.setCookie(OAUTH_STATE_COOKIE, started.state, { path: '/ui/oauth', httpOnly: true, sameSite: 'lax', secure, maxAge: OAUTH_STATE_SECONDS });
       return reply.code(303).redirect(started.authorization_url);
@@ -111,7 +108,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
     try {
       if (!state || !code || !sameString(state, expected)) throw Errors.invalidOAuthState();
       const iss = formField(query, 'iss') || undefined;
-      const result = await completeAuthorization(ctx, providers, provider, { code, state, iss, redirect_uri: oauthCallbackUrl(ctx.config.publicUrl, provider) }, requestMeta(request));
+      const result = await completeAuthorization(ctx, providers, provider, { code, state, iss, redirect_uri: pagesOAuthCallbackUrl(ctx.config.publicUrl, provider) }, requestMeta(request));
       return await finish(request, reply, result, '/ui/account');
     } catch (err) {
       return fail(reply, '/ui/sign-in', err, {});
