@@ -12,6 +12,7 @@ import { otpauthUrl } from '../mfa/totp.js';
 import type { AccountSection } from './account-pages.js';
 import { formField } from './form-validation.js';
 import { signedInUser } from './page-session.js';
+import type { PageSessionUser } from './page-sessions.repo.js';
 import { redirectWithError, redirectWithState } from './page-state.js';
 
 /** What the POST of the API's `MFA disabled` says on the page. */
@@ -54,43 +55,33 @@ export const totpSection: AccountSection = {
       }
     });
 
-    app.post('/account/totp/enable', { schema: { hide: true } }, async (request, reply) => {
-      const user = signedInUser(request, reply);
-      const code = user && postedCode(request, reply);
-      if (!user || !code) return reply;
-      try {
-        await codeCheck(request);
-        const { recovery_codes } = await enableTotp(ctx, user, code, requestMeta(request));
-        return showCodes(request, reply, recovery_codes, 'Two-step verification is on.');
-      } catch (err) {
-        return refuse(reply, err);
-      }
+    /** A form that proves a TOTP code: signed in, a code given, the shared budget, then `act`. */
+    const codeForm = (path: string, act: (request: FastifyRequest, reply: FastifyReply, user: PageSessionUser, code: string) => Promise<FastifyReply>) =>
+      app.post(path, { schema: { hide: true } }, async (request, reply) => {
+        const user = signedInUser(request, reply);
+        const code = user && postedCode(request, reply);
+        if (!user || !code) return reply;
+        try {
+          await codeCheck(request);
+          return await act(request, reply, user, code);
+        } catch (err) {
+          return refuse(reply, err);
+        }
+      });
+
+    codeForm('/account/totp/enable', async (request, reply, user, code) => {
+      const { recovery_codes } = await enableTotp(ctx, user, code, requestMeta(request));
+      return showCodes(request, reply, recovery_codes, 'Two-step verification is on.');
     });
 
-    app.post('/account/totp/recovery-codes', { schema: { hide: true } }, async (request, reply) => {
-      const user = signedInUser(request, reply);
-      const code = user && postedCode(request, reply);
-      if (!user || !code) return reply;
-      try {
-        await codeCheck(request);
-        const { recovery_codes } = await regenerateRecoveryCodes(ctx, user, code, requestMeta(request));
-        return showCodes(request, reply, recovery_codes, 'Your old recovery codes no longer work.');
-      } catch (err) {
-        return refuse(reply, err);
-      }
+    codeForm('/account/totp/recovery-codes', async (request, reply, user, code) => {
+      const { recovery_codes } = await regenerateRecoveryCodes(ctx, user, code, requestMeta(request));
+      return showCodes(request, reply, recovery_codes, 'Your old recovery codes no longer work.');
     });
 
-    app.post('/account/totp/disable', { schema: { hide: true } }, async (request, reply) => {
-      const user = signedInUser(request, reply);
-      const code = user && postedCode(request, reply);
-      if (!user || !code) return reply;
-      try {
-        await codeCheck(request);
-        await disableTotp(ctx, user, code, requestMeta(request));
-        return redirectWithState(reply, '/ui/account#totp', { form: 'totp', notice: MFA_DISABLED }, secure);
-      } catch (err) {
-        return refuse(reply, err);
-      }
+    codeForm('/account/totp/disable', async (request, reply, user, code) => {
+      await disableTotp(ctx, user, code, requestMeta(request));
+      return redirectWithState(reply, '/ui/account#totp', { form: 'totp', notice: MFA_DISABLED }, secure);
     });
   },
 };
