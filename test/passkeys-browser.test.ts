@@ -2,18 +2,13 @@
 // playwright-core, with Chromium's virtual authenticator (CDP WebAuthn domain), on a small page
 // this test serves at http://localhost:<port> (a secure context), which proxies /api to the app.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { startTestApp, type TestApp } from './helpers/app.js';
+import { launchPageBrowser, skipWithoutChromium, type PageBrowser } from './helpers/page-browser.js';
 import { registerAndSignIn } from './helpers/fixtures.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
 
 // The front end: WebAuthn's own JSON helpers (Chromium 129+) turn the server's options into
 // what navigator.credentials takes, and the credential back into JSON.
@@ -36,11 +31,11 @@ window.signInWithPasskey = async () => {
 };
 </script>`;
 
-describe('passkeys in a real browser (Chromium, virtual authenticator)', { skip }, () => {
+describe('passkeys in a real browser (Chromium, virtual authenticator)', { skip: skipWithoutChromium }, () => {
   let t: TestApp;
   let page: Server;
   let origin: string;
-  let userDataDir: string;
+  let browser: PageBrowser;
 
   before(async () => {
     let apiBase = '';
@@ -61,46 +56,37 @@ describe('passkeys in a real browser (Chromium, virtual authenticator)', { skip 
     origin = `http://localhost:${port}`;
     t = await startTestApp('pglite', { env: { WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: origin, WEBAUTHN_RP_NAME: 'Keyhold test' } });
     apiBase = t.baseUrl;
-    userDataDir = await mkdtemp(join(tmpdir(), 'keyhold-chromium-'));
+    browser = await launchPageBrowser();
   });
   after(async () => {
+    await browser?.close();
     await t?.close();
     await new Promise((resolve) => page?.close(resolve));
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
   it('registers a passkey on the page and signs in with it', { timeout: 60_000 }, async () => {
-    const { chromium } = await import('playwright-core');
-    const context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    const { context } = browser;
+    const tab = context.pages()[0] ?? (await context.newPage());
+    const cdp = await context.newCDPSession(tab);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
     });
-    try {
-      const tab = context.pages()[0] ?? (await context.newPage());
-      const cdp = await context.newCDPSession(tab);
-      await cdp.send('WebAuthn.enable');
-      const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-        options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-      });
-      await tab.goto(`${origin}/`);
+    await tab.goto(`${origin}/`);
 
-      const user = await registerAndSignIn(t.api);
-      const registered = await tab.evaluate((token) => (globalThis as unknown as { registerPasskey(t: string): Promise<{ status: number; body: { name: string } }> }).registerPasskey(token), user.accessToken);
-      assert.equal(registered.status, 201, JSON.stringify(registered.body));
-      assert.equal(registered.body.name, 'Chromium');
-      const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
-      assert.equal(credentials.length, 1);
-      assert.equal(credentials[0]!.isResidentCredential, true, 'a discoverable credential');
+    const user = await registerAndSignIn(t.api);
+    const registered = await tab.evaluate((token) => (globalThis as unknown as { registerPasskey(t: string): Promise<{ status: number; body: { name: string } }> }).registerPasskey(token), user.accessToken);
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    assert.equal(registered.body.name, 'Chromium');
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    assert.equal(credentials.length, 1);
+    assert.equal(credentials[0]!.isResidentCredential, true, 'a discoverable credential');
 
-      const signedIn = await tab.evaluate(() => (globalThis as unknown as { signInWithPasskey(): Promise<{ status: number; body: { access_token: string } }> }).signInWithPasskey());
-      assert.equal(signedIn.status, 200, JSON.stringify(signedIn.body));
-      const claims = decodeJwt(signedIn.body.access_token);
-      assert.equal(claims.sub, user.id);
-      assert.deepEqual(claims.amr, ['passkey']);
-      assert.equal(claims.aal, 'aal2', 'the virtual authenticator verified the user');
-    } finally {
-      await context.close();
-    }
+    const signedIn = await tab.evaluate(() => (globalThis as unknown as { signInWithPasskey(): Promise<{ status: number; body: { access_token: string } }> }).signInWithPasskey());
+    assert.equal(signedIn.status, 200, JSON.stringify(signedIn.body));
+    const claims = decodeJwt(signedIn.body.access_token);
+    assert.equal(claims.sub, user.id);
+    assert.deepEqual(claims.amr, ['passkey']);
+    assert.equal(claims.aal, 'aal2', 'the virtual authenticator verified the user');
   });
 });
