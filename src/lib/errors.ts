@@ -14,6 +14,13 @@ export class AppError extends Error {
   }
 }
 
+/** Whether `err` is the catalogue error `entry` makes (e.g. `isCatalogued(err, Errors.inviteNotFound)`). */
+export function isCatalogued(err: unknown, entry: () => AppError): err is AppError {
+  if (!(err instanceof AppError)) return false;
+  const expected = entry();
+  return err.statusCode === expected.statusCode && err.message === expected.message;
+}
+
 /** A 422 in FastAPI's request-validation shape, for rules JSON schema cannot express. */
 export const validationError = (loc: Array<string | number>, msg: string, type = 'value_error'): AppError =>
   new AppError(422, [{ loc, msg, type }]);

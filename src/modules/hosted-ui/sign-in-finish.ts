@@ -3,7 +3,7 @@
 // challenge is kept in a short-lived cookie instead (no session exists before the second
 // factor), and the browser goes to /ui/mfa, whose posts end here too.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, Errors } from '../../lib/errors.js';
+import { Errors, isCatalogued, type AppError } from '../../lib/errors.js';
 import { isMfaChallenge, MFA_TOKEN_TTL_SECONDS, type SignInResult } from '../auth/sign-in.js';
 import type { PageContext } from './hosted-ui.plugin.js';
 import { requestMeta } from '../../plugins/authenticate.js';
@@ -28,7 +28,7 @@ export function withNext(path: string, next: string, query: Record<string, strin
 
 /** An mfa_token that expired, was spent, or was killed by the 5th wrong answer. */
 export function isDeadMfaToken(err: unknown): err is AppError {
-  return err instanceof AppError && err.message === Errors.invalidOrExpiredMfaToken().message;
+  return isCatalogued(err, Errors.invalidOrExpiredMfaToken);
 }
 
 export interface SignInFinisher {

@@ -3,7 +3,7 @@
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { AppError, Errors } from '../../lib/errors.js';
+import { Errors, isCatalogued } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { queueVerificationEmail } from '../auth/email-verification.js';
 import { claimInvites } from '../auth/registration.service.js';
@@ -40,7 +40,7 @@ export async function signInWithIdentity(
     // at the insert (a unique violation), or between this attempt's look-up of the email and
     // createUser's own (Email already registered). Running again finds what it wrote and signs
     // in to that user instead of failing.
-    if (!isUniqueViolation(err) && !(err instanceof AppError && err.message === Errors.emailAlreadyRegistered().message)) throw err;
+    if (!isUniqueViolation(err) && !isCatalogued(err, Errors.emailAlreadyRegistered)) throw err;
     result = await attempt();
   }
   ctx.jobs.notify(); // the session.created event, and any email
