@@ -7,18 +7,10 @@ import { totpCode } from '../src/modules/mfa/totp.js';
 import { deviceLabel } from '../src/modules/hosted-ui/device-sections.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
-import { PASSWORD, registerUser, signIn } from './helpers/fixtures.js';
-import { PageClient } from './helpers/page-client.js';
+import { registerUser, signIn } from './helpers/fixtures.js';
+import { pageSignIn } from './helpers/page-client.js';
 
 const UI_ENV = { HOSTED_UI_ENABLED: 'true', FRONTEND_URL: '' };
-
-async function pageSignIn(t: TestApp, email: string): Promise<PageClient> {
-  const browser = new PageClient(t.baseUrl);
-  await browser.get('/ui/sign-in');
-  const response = await browser.post('/ui/sign-in', { email, password: PASSWORD });
-  assert.equal(response.location, '/ui/account');
-  return browser;
-}
 
 const recoveryCodesOf = (html: string): string[] => [...html.matchAll(/<li><code>([^<]+)<\/code><\/li>/g)].map((match) => match[1]!);
 
@@ -33,7 +25,7 @@ for (const kind of DATABASE_KINDS) {
 
     test('TOTP is set up from the page\'s QR code and key, and the recovery codes are shown once', async () => {
       const { email } = await registerUser(t.api);
-      const browser = await pageSignIn(t, email);
+      const browser = await pageSignIn(t.baseUrl, email);
       assert.match((await browser.get('/ui/account')).html, /Set up two-step verification/);
       assert.equal((await browser.post('/ui/account/totp/setup', {})).location, '/ui/account#totp');
       const pending = await browser.get('/ui/account');
@@ -76,7 +68,7 @@ for (const kind of DATABASE_KINDS) {
 
     test('the devices list shows this browser and signs other sessions out', async () => {
       const { email } = await registerUser(t.api);
-      const browser = await pageSignIn(t, email);
+      const browser = await pageSignIn(t.baseUrl, email);
       const app = await signIn(t.api, email);
       const other = await signIn(t.api, email);
       const page = await browser.get('/ui/account');

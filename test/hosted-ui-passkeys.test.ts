@@ -9,7 +9,7 @@ import { SoftwareAuthenticator } from './helpers/authenticator.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerAndSignIn, registerUser } from './helpers/fixtures.js';
 import { codeAt, enrolTotp } from './helpers/mfa.js';
-import { PageClient } from './helpers/page-client.js';
+import { PageClient, pageSignIn } from './helpers/page-client.js';
 
 const ORIGIN = 'https://keyhold.test';
 // The pages' PUBLIC_URL is the origin the software authenticator signs for; the app listens on
@@ -23,15 +23,6 @@ for (const kind of DATABASE_KINDS) {
       t = await startTestApp(kind, { env: UI_ENV });
     });
     after(() => t.close());
-
-    async function pageSignIn(email: string): Promise<PageClient> {
-      const browser = new PageClient(t.baseUrl);
-      await browser.get('/ui/sign-in');
-      const response = await browser.post('/ui/sign-in', { email, password: PASSWORD });
-      assert.equal(response.location, '/ui/account');
-      await browser.get('/ui/account');
-      return browser;
-    }
 
     /** The account page's two JSON steps, as passkey.js runs them. */
     async function addPasskey(browser: PageClient, authenticator: SoftwareAuthenticator, name: string, knobs = {}) {
@@ -51,7 +42,7 @@ for (const kind of DATABASE_KINDS) {
 
     test('a passkey is added on the account page, renamed, signs in, and once removed no longer does', async () => {
       const { email } = await registerUser(t.api);
-      const browser = await pageSignIn(email);
+      const browser = await pageSignIn(t.baseUrl, email);
       const page = await browser.get('/ui/account');
       assert.match(page.html, /id="passkeys"/);
       assert.match(page.html, /You have no passkeys yet/);
@@ -106,7 +97,7 @@ for (const kind of DATABASE_KINDS) {
     test('with TOTP on, the MFA step offers a passkey, and a passkey answers it', async () => {
       const user = await registerAndSignIn(t.api);
       const authenticator = new SoftwareAuthenticator(ORIGIN);
-      const browser = await pageSignIn(user.email);
+      const browser = await pageSignIn(t.baseUrl, user.email);
       assert.equal((await addPasskey(browser, authenticator, 'Phone')).status, 200);
       await enrolTotp(t.api, t.clock, user.accessToken);
 
@@ -136,7 +127,7 @@ for (const kind of DATABASE_KINDS) {
 
     test('the JSON steps refuse bad input with a message, never a page or a 500', async () => {
       const user = await registerAndSignIn(t.api);
-      const browser = await pageSignIn(user.email);
+      const browser = await pageSignIn(t.baseUrl, user.email);
       // No CSRF token: refused before anything is stored.
       const forged = await browser.postJson('/ui/account/passkeys/options', { _csrf: 'forged' });
       assert.equal(forged.status, 403);
@@ -186,7 +177,7 @@ for (const kind of DATABASE_KINDS) {
 
     test('the code step on /ui/mfa still works for a user who also has a passkey', async () => {
       const user = await registerAndSignIn(t.api);
-      const browser = await pageSignIn(user.email);
+      const browser = await pageSignIn(t.baseUrl, user.email);
       assert.equal((await addPasskey(browser, new SoftwareAuthenticator(ORIGIN), '')).status, 200);
       assert.match((await browser.get('/ui/account')).html, /<strong>Passkey<\/strong>/, 'a blank name is the default');
       const enrolled = await enrolTotp(t.api, t.clock, user.accessToken);

@@ -8,18 +8,9 @@ import { cookieIsSecure } from '../src/modules/hosted-ui/page-session.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerUser, signIn, uniqueEmail } from './helpers/fixtures.js';
-import { PageClient } from './helpers/page-client.js';
+import { PageClient, pageSignIn } from './helpers/page-client.js';
 
 const UI_ENV = { HOSTED_UI_ENABLED: 'true', FRONTEND_URL: '' };
-
-async function pageSignIn(t: TestApp, email: string, password = PASSWORD): Promise<PageClient> {
-  const browser = new PageClient(t.baseUrl);
-  await browser.get('/ui/sign-in');
-  const response = await browser.post('/ui/sign-in', { email, password });
-  assert.equal(response.status, 303);
-  assert.equal(response.location, '/ui/account');
-  return browser;
-}
 
 for (const kind of DATABASE_KINDS) {
   describe(`hosted pages (${kind})`, () => {
@@ -68,7 +59,7 @@ for (const kind of DATABASE_KINDS) {
 
     test('signing out ends the Keyhold session behind the page', async () => {
       const { email } = await registerUser(t.api);
-      const browser = await pageSignIn(t, email);
+      const browser = await pageSignIn(t.baseUrl, email);
       assert.equal((await browser.get('/ui/account')).status, 200);
       const out = await browser.post('/ui/sign-out', {});
       assert.equal(out.status, 303);
@@ -83,7 +74,7 @@ for (const kind of DATABASE_KINDS) {
     test('signing in again on a signed-in browser ends its earlier session (another user\'s too)', async () => {
       const first = await registerUser(t.api);
       const second = await registerUser(t.api);
-      const browser = await pageSignIn(t, first.email);
+      const browser = await pageSignIn(t.baseUrl, first.email);
       const earlierCookie = browser.cookies.get('keyhold_session');
       // A direct post (the sign-in page itself would send this browser on to its account).
       await browser.get('/ui/account');
@@ -101,7 +92,7 @@ for (const kind of DATABASE_KINDS) {
 
     test('ending the session from the API (a password change) ends the page session', async () => {
       const { email } = await registerUser(t.api);
-      const browser = await pageSignIn(t, email);
+      const browser = await pageSignIn(t.baseUrl, email);
       assert.equal((await browser.get('/ui/account')).status, 200);
       const { accessToken } = await signIn(t.api, email);
       const changed = await t.api.post('/auth/password/change', { current_password: PASSWORD, new_password: 'a whole new passphrase' }, accessToken);
@@ -113,7 +104,7 @@ for (const kind of DATABASE_KINDS) {
 
     test('a deactivated user is signed out of the pages', async () => {
       const { email } = await registerUser(t.api);
-      const browser = await pageSignIn(t, email);
+      const browser = await pageSignIn(t.baseUrl, email);
       await t.app.ctx.db.updateTable('users').set({ is_active: false }).where('email', '=', email).execute();
       assert.equal((await browser.get('/ui/account')).status, 303);
     });

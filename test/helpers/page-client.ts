@@ -1,5 +1,7 @@
 // A small browser stand-in for the hosted pages without a browser: keeps cookies, follows
 // nothing by itself, and reads the CSRF token of the last page it fetched.
+import assert from 'node:assert/strict';
+import { PASSWORD } from './fixtures.js';
 export interface PageResponse {
   status: number;
   location: string | null;
@@ -60,4 +62,14 @@ export class PageClient {
     if (token) this.csrfToken = token[1]!;
     return { status: response.status, location: response.headers.get('location'), html, setCookies };
   }
+}
+
+/** A new browser signed in on the pages with a password: on its way to /ui/account. */
+export async function pageSignIn(baseUrl: string, email: string, password = PASSWORD): Promise<PageClient> {
+  const browser = new PageClient(baseUrl);
+  await browser.get('/ui/sign-in');
+  const response = await browser.post('/ui/sign-in', { email, password });
+  assert.equal(response.status, 303);
+  assert.equal(response.location, '/ui/account');
+  return browser;
 }
