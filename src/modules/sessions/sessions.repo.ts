@@ -188,16 +188,18 @@ export interface SessionRow {
 const SESSION_COLUMN_LIST = 'id, user_id, created_at, last_used_at, ip, last_ip, user_agent, aal, amr, revoked_at';
 const SESSION_COLUMNS = sql.raw(SESSION_COLUMN_LIST);
 
-/** A session can still be used: not revoked, and its live refresh token not expired. */
-const isLive = (now: Date) => sql`sessions.revoked_at IS NULL AND EXISTS (
-  SELECT 1 FROM refresh_tokens t WHERE t.session_id = sessions.id AND t.revoked_at IS NULL AND t.expires_at > ${now})`;
+/** A session can still be used: not revoked, and its live refresh token not expired. The text
+ *  up to the time it is compared with, shared by the query builder's fragment and the prepared
+ *  statement below, so the rule is written once. */
+const LIVE_UNTIL = `sessions.revoked_at IS NULL AND EXISTS (
+  SELECT 1 FROM refresh_tokens t WHERE t.session_id = sessions.id AND t.revoked_at IS NULL AND t.expires_at > `;
+const isLive = (now: Date) => sql`${sql.raw(LIVE_UNTIL)}${now})`;
 
-// $1 user id, $2 now. isLive written out: the device list of GET /auth/sessions and of every
-// account page, so one prepared statement (its text cannot be built from the fragments).
+// $1 user id, $2 now. The device list of GET /auth/sessions and of every account page: one
+// prepared statement.
 const liveSessionsOfUser = preparedStatement<SessionRow>('live_sessions_of_user', `
   SELECT ${SESSION_COLUMN_LIST} FROM sessions
-   WHERE sessions.user_id = $1 AND sessions.revoked_at IS NULL AND EXISTS (
-     SELECT 1 FROM refresh_tokens t WHERE t.session_id = sessions.id AND t.revoked_at IS NULL AND t.expires_at > $2)
+   WHERE sessions.user_id = $1 AND ${LIVE_UNTIL}$2)
    ORDER BY created_at DESC, id DESC`);
 
 /** The user's live sessions, newest first. */
