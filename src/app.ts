@@ -33,6 +33,7 @@ import { passkeyRoutes } from './modules/passkeys/passkeys.routes.js';
 import { passwordRoutes } from './modules/passwords/passwords.routes.js';
 import { RETENTION_INTERVAL_MS, runRetention } from './modules/retention/retention.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
+import { homeRoutes } from './modules/home/home.routes.js';
 import { createMetrics } from './modules/metrics/metrics.js';
 import { jobQueueStats } from './modules/metrics/metrics.repo.js';
 import { metricsRoutes, registerRequestMetrics } from './modules/metrics/metrics.routes.js';
@@ -203,12 +204,13 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   await registerBodyParsers(app);
   await registerSecurity(app, { corsOrigins: config.corsOrigins });
   await registerRateLimit(app, { enabled: config.rateLimitEnabled, redis });
-  await registerOpenApi(app);
+  await registerOpenApi(app, { apiPrefix: config.apiPrefix });
   registerInputGuard(app);
   registerErrorHandling(app);
 
   await app.register(metricsRoutes, { metrics, token: config.metricsToken });
   await app.register(wellKnownRoutes, { ctx });
+  await app.register(homeRoutes, { apiPrefix: config.apiPrefix, hostedUiEnabled: config.hostedUi.enabled });
   await app.register(healthRoutes, {
     probe: {
       isShuttingDown: () => shuttingDown,
