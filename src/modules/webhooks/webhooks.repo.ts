@@ -32,7 +32,7 @@ export async function findEndpoint(db: Executor, id: string, forUpdate = false):
 export async function updateEndpoint(
   db: Executor,
   id: string,
-  changes: Partial<Pick<EndpointRow, 'url' | 'description' | 'events' | 'enabled' | 'secret' | 'previous_secret' | 'previous_secret_expires_at' | 'active_delivery_id'>> & { updated_at?: Date },
+  changes: Partial<Pick<EndpointRow, 'url' | 'description' | 'events' | 'enabled' | 'secret' | 'previous_secret' | 'previous_secret_expires_at'>> & { updated_at?: Date },
 ): Promise<EndpointRow> {
   return db.updateTable('webhook_endpoints').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
 }
@@ -77,17 +77,17 @@ export async function findDelivery(db: Executor, id: string): Promise<DeliveryRo
   return db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** The endpoint's oldest pending delivery (the next to go out). */
-export async function nextPendingDelivery(db: Executor, endpointId: string): Promise<string | undefined> {
+/** Whether a delivery to the endpoint succeeded at or after `since` (the database's clock). */
+export async function deliveredSince(db: Executor, endpointId: string, since: Date): Promise<boolean> {
   const row = await db
     .selectFrom('webhook_deliveries')
     .select('id')
     .where('endpoint_id', '=', endpointId)
-    .where('status', '=', 'pending')
-    .orderBy('seq')
+    .where('status', '=', 'succeeded')
+    .where('finished_at', '>=', since)
     .limit(1)
     .executeTakeFirst();
-  return row?.id;
+  return row !== undefined;
 }
 
 /** Records one attempt: still pending (a retry follows), succeeded or failed (given up). */
