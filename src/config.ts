@@ -64,6 +64,9 @@ export interface Config {
   logLevel: string;
   argon2: { memoryKib: number; iterations: number; parallelism: number };
   shutdownGraceSeconds: number;
+  /** After SIGTERM, how long the instance stays up answering 503 on /readyz (and serving) before
+   *  it stops listening: at least a load balancer's time to mark it unhealthy. 0: at once. */
+  shutdownDrainSeconds: number;
   /** How often the job worker looks for due jobs and periodic tasks (it is also woken after each commit). */
   outboxPollIntervalMs: number;
   /** Prometheus metrics at GET /metrics; off: no route, no per-request hook. */
@@ -88,6 +91,10 @@ export interface Config {
   jwtAlgorithm: 'ES256' | 'EdDSA' | 'RS256' | 'HS256';
   /** The current signing key is rotated when this many days old (a periodic task); 0 = never. */
   jwtKeyRotationDays: number;
+  /** How often the periodic tasks run, once across all instances: retention's purge and the
+   *  signing keys' check (rotation due, previous keys to delete). Default an hour each. */
+  retentionIntervalSeconds: number;
+  signingKeysIntervalSeconds: number;
 }
 
 export interface HostedUiConfig {
@@ -139,6 +146,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       parallelism: read.int('ARGON2_PARALLELISM', 1, { min: 1, max: 16 }),
     },
     shutdownGraceSeconds: read.int('SHUTDOWN_GRACE_SECONDS', 10, { min: 0, max: 600 }),
+    shutdownDrainSeconds: read.int('SHUTDOWN_DRAIN_SECONDS', 0, { min: 0, max: 300 }),
     outboxPollIntervalMs: read.int('OUTBOX_POLL_INTERVAL_MS', 2000, { min: 50, max: 600_000 }),
     metricsEnabled: read.bool('METRICS_ENABLED', false),
     metricsToken: readMetricsToken(read),
@@ -150,7 +158,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     webauthn: { rpId: '', rpName: '', origins: [] },
     jwtAlgorithm: readJwtAlgorithm(read),
     jwtKeyRotationDays: read.int('JWT_KEY_ROTATION_DAYS', 90, { min: 0, max: 3650 }),
+    retentionIntervalSeconds: read.int('RETENTION_INTERVAL_SECONDS', 3600, { min: 1, max: 7 * 86_400 }),
+    signingKeysIntervalSeconds: read.int('SIGNING_KEYS_INTERVAL_SECONDS', 3600, { min: 1, max: 86_400 }),
   };
+  // The grace period counts from SIGTERM, so it must leave time for the requests after the drain.
+  if (config.shutdownDrainSeconds > 0 && config.shutdownDrainSeconds >= config.shutdownGraceSeconds) {
+    throw new ConfigError('SHUTDOWN_DRAIN_SECONDS', 'must be less than SHUTDOWN_GRACE_SECONDS (the grace period includes the drain)');
+  }
   config.publicUrl = (read.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://${config.host}:${config.port}`).replace(/\/+$/, '');
   // Without FRONTEND_URL, the emails' links open the hosted pages when they are on.
   if (read.url('FRONTEND_URL', ['http:', 'https:']) === undefined && config.hostedUi.enabled) {
