@@ -40,6 +40,14 @@ class KeyholdClaims:
         return self.role == "admin"
 
 
+def _is_fetch_failure(err: Exception) -> bool:
+    # PyJWT >= 2.7 has its own class for it; 2.6 (Debian 12) only says so in the message.
+    connection_error = getattr(jwt, "PyJWKClientConnectionError", None)
+    if connection_error is not None and isinstance(err, connection_error):
+        return True
+    return str(err).startswith("Fail to fetch data")
+
+
 def _jwks_url(issuer: str) -> str:
     if not issuer.startswith(("https://", "http://")):
         raise ValueError(f'the issuer "{issuer}" is not a URL; pass jwks_url')
@@ -84,8 +92,10 @@ class Verifier:
             )
         except jwt.ExpiredSignatureError as err:
             raise TokenRejected("token_expired", "The access token expired") from err
-        except jwt.PyJWKClientConnectionError:
-            raise  # the key set could not be fetched: not the token's fault
+        except jwt.PyJWKClientError as err:
+            if _is_fetch_failure(err):
+                raise  # the key set could not be fetched: not the token's fault
+            raise TokenRejected("invalid_token", str(err)) from err  # no such key
         except (jwt.PyJWTError, ValueError) as err:
             raise TokenRejected("invalid_token", str(err)) from err
         amr = claims.get("amr")

@@ -30,9 +30,19 @@ def test_refuses_a_refresh_token_another_audience_and_a_forged_signature(keyhold
     assert missing.value.code == "token_missing"
 
 
-def test_an_expired_token_says_so(keyhold, signed_in):
-    # A leeway of minus a day makes the fresh token's exp lie in the verifier's past.
-    verifier = Verifier(keyhold["issuer"], keyhold["audience"], keyhold["jwks_url"], leeway=-86400)
+def test_an_expired_token_says_so(keyhold, signed_in, monkeypatch):
+    # The verifier's clock a day ahead: the fresh token's exp lies in its past.
+    from datetime import datetime, timedelta
+
+    import jwt.api_jwt
+
+    class DayAhead(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.now(tz) + timedelta(days=1)
+
+    monkeypatch.setattr(jwt.api_jwt, "datetime", DayAhead)
+    verifier = Verifier(keyhold["issuer"], keyhold["audience"], keyhold["jwks_url"])
     with pytest.raises(TokenRejected) as refused:
         verifier.verify(signed_in["access_token"])
     assert refused.value.code == "token_expired"
