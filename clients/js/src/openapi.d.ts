@@ -101,6 +101,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What this server is, and links to the API reference, the hosted pages and health */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            name: string;
+                            version: string;
+                            description: string;
+                            /** @description What each link is, by name: docs, openapi, health, ready, jwks, api, and pages when the hosted pages are on. */
+                            links: {
+                                [key: string]: string;
+                            };
+                        };
+                        "text/html": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -108,6 +153,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Liveness: the process answers (and its version) */
         get: {
             parameters: {
                 query?: never;
@@ -125,6 +171,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             status: string;
+                            version: string;
                         };
                     };
                 };
@@ -145,6 +192,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Readiness: the database answers and the process is not shutting down */
         get: {
             parameters: {
                 query?: never;
@@ -199,6 +247,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Register a user (and their personal account with a trial, or join an account by invite) */
         post: {
             parameters: {
                 query?: never;
@@ -271,6 +320,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Sign in with the OAuth2 password form (username = email): a token pair, or an MFA challenge */
         post: {
             parameters: {
                 query?: never;
@@ -325,6 +375,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Sign in with email and password as JSON: a token pair, or an MFA challenge */
         post: {
             parameters: {
                 query?: never;
@@ -371,6 +422,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Rotate a refresh token: a new token pair */
         post: {
             parameters: {
                 query?: never;
@@ -418,6 +470,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Sign out: end the refresh token's session */
         post: {
             parameters: {
                 query?: never;
@@ -459,6 +512,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The signed-in user */
         get: {
             parameters: {
                 query?: never;
@@ -503,6 +557,7 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        /** Delete the signed-in user (password and MFA code when set) */
         delete: {
             parameters: {
                 query?: never;
@@ -531,6 +586,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
+        /** Update the signed-in user's profile or email */
         patch: {
             parameters: {
                 query?: never;
@@ -599,6 +655,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Change the password (ends the other sessions) */
         post: {
             parameters: {
                 query?: never;
@@ -644,6 +701,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Email a password-reset link (same answer for unknown addresses) */
         post: {
             parameters: {
                 query?: never;
@@ -691,6 +749,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Check a password-reset token before showing the form */
         post: {
             parameters: {
                 query?: never;
@@ -735,6 +794,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Set a new password with a reset token */
         post: {
             parameters: {
                 query?: never;
@@ -778,6 +838,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Whether email verification is on */
         get: {
             parameters: {
                 query?: never;
@@ -817,6 +878,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Email a verification link to the signed-in user */
         post: {
             parameters: {
                 query?: never;
@@ -854,6 +916,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Verify an email address with the emailed token */
         post: {
             parameters: {
                 query?: never;
@@ -895,6 +958,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Start an OAuth / OpenID Connect sign-in: the provider's authorization URL */
         get: {
             parameters: {
                 query: {
@@ -942,6 +1006,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Finish an OAuth / OpenID Connect sign-in with the provider's code */
         post: {
             parameters: {
                 query?: never;
@@ -991,6 +1056,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The signed-in user's account */
         get: {
             parameters: {
                 query?: never;
@@ -1043,6 +1109,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Members of the account */
         get: {
             parameters: {
                 query?: never;
@@ -1081,6 +1148,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** Remove a member from the account */
         delete: {
             parameters: {
                 query?: never;
@@ -1103,6 +1171,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
+        /** Change a member's role */
         patch: {
             parameters: {
                 query?: never;
@@ -1163,6 +1232,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Open invites of the account */
         get: {
             parameters: {
                 query?: never;
@@ -1195,6 +1265,7 @@ export interface paths {
             };
         };
         put?: never;
+        /** Invite someone to the account by email */
         post: {
             parameters: {
                 query?: never;
@@ -1254,6 +1325,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** Withdraw an invite */
         delete: {
             parameters: {
                 query?: never;
@@ -1286,6 +1358,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** List platform invite codes */
         get: {
             parameters: {
                 query?: {
@@ -1325,6 +1398,7 @@ export interface paths {
             };
         };
         put?: never;
+        /** Create platform invite codes */
         post: {
             parameters: {
                 query?: never;
@@ -1385,6 +1459,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Platform settings */
         get: {
             parameters: {
                 query?: never;
@@ -1423,6 +1498,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
+        /** Change a platform setting */
         put: {
             parameters: {
                 query?: never;
@@ -1468,6 +1544,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Search users */
         get: {
             parameters: {
                 query?: {
@@ -1511,6 +1588,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** Delete a user */
         delete: {
             parameters: {
                 query?: never;
@@ -1533,6 +1611,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
+        /** Deactivate, reactivate or change the role of a user */
         patch: {
             parameters: {
                 query?: never;
@@ -1593,6 +1672,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Audit events, newest first */
         get: {
             parameters: {
                 query?: {
@@ -1651,6 +1731,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** List webhook endpoints */
         get: {
             parameters: {
                 query?: never;
@@ -1681,6 +1762,7 @@ export interface paths {
             };
         };
         put?: never;
+        /** Register a webhook endpoint (its secret is shown once) */
         post: {
             parameters: {
                 query?: never;
@@ -1735,6 +1817,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** A webhook endpoint */
         get: {
             parameters: {
                 query?: never;
@@ -1768,6 +1851,7 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        /** Remove a webhook endpoint */
         delete: {
             parameters: {
                 query?: never;
@@ -1790,6 +1874,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
+        /** Change, enable or disable a webhook endpoint */
         patch: {
             parameters: {
                 query?: never;
@@ -1841,6 +1926,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** A webhook endpoint's delivery log */
         get: {
             parameters: {
                 query?: {
@@ -1897,6 +1983,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** New signing secret for an endpoint (the old one signs too for 24 hours) */
         post: {
             parameters: {
                 query?: never;
@@ -1945,6 +2032,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Send a webhook.test event to an endpoint */
         post: {
             parameters: {
                 query?: never;
@@ -1994,6 +2082,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The signed-in user's live sessions (devices) */
         get: {
             parameters: {
                 query?: never;
@@ -2032,6 +2121,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** Sign one of your devices out */
         delete: {
             parameters: {
                 query?: never;
@@ -2066,6 +2156,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Sign out everywhere but here */
         post: {
             parameters: {
                 query?: never;
@@ -2101,6 +2192,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** A user's live sessions */
         get: {
             parameters: {
                 query?: never;
@@ -2125,6 +2217,7 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        /** Sign a user out everywhere */
         delete: {
             parameters: {
                 query?: never;
@@ -2161,6 +2254,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Download everything kept about the signed-in user (JSON) */
         get: {
             parameters: {
                 query?: never;
@@ -2271,6 +2365,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Make another member the account's owner */
         post: {
             parameters: {
                 query?: never;
@@ -2330,6 +2425,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Start TOTP enrolment: a secret and its otpauth:// URL */
         post: {
             parameters: {
                 query?: never;
@@ -2368,6 +2464,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Confirm TOTP with a code: MFA on, and recovery codes */
         post: {
             parameters: {
                 query?: never;
@@ -2411,6 +2508,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Turn MFA off (with a code) */
         post: {
             parameters: {
                 query?: never;
@@ -2454,6 +2552,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Replace the recovery codes (with a code) */
         post: {
             parameters: {
                 query?: never;
@@ -2497,6 +2596,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Second factor: a TOTP code, a recovery code or a passkey for an MFA challenge */
         post: {
             parameters: {
                 query?: never;
@@ -2563,6 +2663,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Passkey options for an MFA challenge */
         post: {
             parameters: {
                 query?: never;
@@ -2610,6 +2711,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Start adding a passkey: WebAuthn creation options */
         post: {
             parameters: {
                 query?: never;
@@ -2649,6 +2751,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Finish adding a passkey */
         post: {
             parameters: {
                 query?: never;
@@ -2713,6 +2816,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The signed-in user's passkeys */
         get: {
             parameters: {
                 query?: never;
@@ -2751,6 +2855,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** Delete a passkey */
         delete: {
             parameters: {
                 query?: never;
@@ -2777,6 +2882,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
+        /** Rename a passkey */
         patch: {
             parameters: {
                 query?: never;
@@ -2824,6 +2930,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Start a passwordless sign-in: WebAuthn request options */
         post: {
             parameters: {
                 query?: never;
@@ -2867,6 +2974,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Finish a passwordless sign-in with a passkey */
         post: {
             parameters: {
                 query?: never;
@@ -2926,6 +3034,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Turn a user's MFA off (a user who lost every factor) */
         post: {
             parameters: {
                 query?: never;
