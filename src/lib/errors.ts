@@ -27,7 +27,7 @@ export const validationError = (loc: Array<string | number>, msg: string, type =
 
 /**
  * The error catalogue: every message a client can see, defined once and referenced by name.
- * The messages are the contract's exact strings (docs/api-contract.md): clients match on them, so
+ * The messages are the contract's exact strings (../shared/API.md): clients match on them, so
  * a message never changes; a new situation gets a new entry. Request-validation issues (422,
  * FastAPI's `loc`/`msg`/`type` list) are built by `validationError` or the schema layer.
  */
