@@ -47,6 +47,7 @@ import { ensureSigningKeys, maintainSigningKeys } from './modules/keys/keys.serv
 import { wellKnownRoutes } from './modules/keys/keys.routes.js';
 import { handleClientError, handleError, registerErrorHandling } from './plugins/errors.js';
 import { registerBodyParsers, registerInputGuard } from './plugins/input-guard.js';
+import { registerLingeringClose } from './plugins/lingering-close.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
 import { registerSecurity, withApiHeaders } from './plugins/security.js';
@@ -208,6 +209,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   registerRequestMetrics(app, metrics);
   // JSON, URL-encoded and (for the OAuth2 password form only) multipart bodies; see input-guard.ts.
   await registerBodyParsers(app);
+  registerLingeringClose(app);
   await registerSecurity(app, { corsOrigins: config.corsOrigins });
   await registerRateLimit(app, { enabled: config.rateLimitEnabled, redis });
   await registerOpenApi(app, { apiPrefix: config.apiPrefix });
