@@ -37,12 +37,13 @@ describe('scale-out: three instances, one PostgreSQL, one Redis', { skip }, () =
     const smtp = await startSmtpServer();
     const receiver = await startWatchfulReceiver();
     const ports = await Promise.all(Array.from({ length: INSTANCES }, () => freePort()));
+    const proxy = await startRoundRobinProxy({ ports, healthIntervalMs: 500 });
     const env: Record<string, string> = {
       DATABASE_URL: database.url!,
       REDIS_URL: process.env.TEST_REDIS_URL!,
       SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       // Every instance is reached through the balancer, and trusts it (and only it) to say who the client is.
-      PUBLIC_URL: 'http://127.0.0.1:8000',
+      PUBLIC_URL: proxy.url,
       TRUST_PROXY: '127.0.0.1',
       SMTP_URL: smtp.url,
       OUTBOX_POLL_INTERVAL_MS: '200',
@@ -57,8 +58,8 @@ describe('scale-out: three instances, one PostgreSQL, one Redis', { skip }, () =
       LOG_LEVEL: 'info',
     };
     const instances: KeyholdProcess[] = ports.map((port) => keyholdProcess({ port, env, keep: (line) => KEPT.has(line.msg) || line.level >= 50 }));
-    const proxy = await startRoundRobinProxy({ ports, healthIntervalMs: 500 });
     const record = new LoadRecord();
+    let stopLoad = false;
     const restarts: Array<{ instance: number; drainMs: number; startMs: number }> = [];
     let claimsWatch: ReturnType<typeof watchPeriodicClaims> | undefined;
     try {
@@ -82,7 +83,7 @@ describe('scale-out: three instances, one PostgreSQL, one Redis', { skip }, () =
       const began = Date.now();
       const loadEnds = began + SECONDS * 1000;
       let loadSeconds = 0;
-      const load = runLoad({ record, base: proxy.url, api: API, smtp, raceEvery: 3 }, USERS, () => Date.now() < loadEnds).then(() => {
+      const load = runLoad({ record, base: proxy.url, api: API, smtp, raceEvery: 3 }, USERS, () => !stopLoad && Date.now() < loadEnds).then(() => {
         loadSeconds = Math.round((Date.now() - began) / 1000);
       });
       const until = (fraction: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, began + fraction * SECONDS * 1000 - Date.now())));
@@ -119,6 +120,7 @@ describe('scale-out: three instances, one PostgreSQL, one Redis', { skip }, () =
       assert.deepEqual(record.problems, [], 'no broken contract (reset emails, refresh races)');
       assert.deepEqual(instances.flatMap((i) => i.logs.filter((l) => l.level >= 50).map((l) => l.msg)), [], 'no error logged');
     } finally {
+      stopLoad = true;
       await claimsWatch?.stop();
       for (const instance of instances) instance.kill();
       await proxy.close();
