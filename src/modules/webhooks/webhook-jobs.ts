@@ -1,7 +1,8 @@
 // Webhooks on the job queue: two kinds.
 //
-// - `event` (written by emitEvent in the change's transaction): the fan-out. One transaction
-//   writes a delivery row for every enabled endpoint subscribed to the type.
+// - `event` (written by emitEvent in the change's transaction, only when an endpoint subscribes
+//   to its type): the fan-out. One statement writes a delivery row and its job for every
+//   enabled endpoint subscribed to the type (webhooks.repo.ts fanOutEvent).
 // - `webhook`: one attempt at one delivery. Every delivery has a job of its own from the
 //   fan-out on and retries on its own schedule: a receiver that keeps refusing one event still
 //   receives the events after it (no head-of-line blocking; receivers order by `timestamp`).
@@ -24,10 +25,10 @@ import { PermanentJobError } from '../jobs/jobs.types.js';
 import {
   deliveredSince,
   failPendingDeliveries,
-  findDelivery,
+  fanOutEvent,
+  findDeliveryToSend,
   findEndpoint,
   insertDelivery,
-  lockSubscribedEndpoints,
   recordAttempt,
   updateEndpoint,
   type EndpointRow,
@@ -98,12 +99,14 @@ type Deps = Pick<AppContext, 'db' | 'config' | 'log' | 'metrics' | 'secrets' | '
  * already has this event (a retried fan-out).
  */
 export async function queueDelivery(trx: Executor, endpoint: Pick<EndpointRow, 'id'>, event: EventJobPayload): Promise<boolean> {
-  const body = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
-  const deliveryId = await insertDelivery(trx, { endpointId: endpoint.id, eventId: event.id, type: event.type, body });
+  const deliveryId = await insertDelivery(trx, { endpointId: endpoint.id, eventId: event.id, type: event.type, body: deliveryBody(event) });
   if (!deliveryId) return false;
   await enqueue(trx, 'webhook', { delivery_id: deliveryId, endpoint_id: endpoint.id });
   return true;
 }
+
+/** The exact JSON body that is signed and sent. */
+const deliveryBody = (event: EventJobPayload): string => JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
 
 /** Ends an endpoint's deliveries (disabled by an admin, or by failing for 3 days). Endpoint
  *  row-locked. Their jobs find them no longer pending and end. */
@@ -115,7 +118,11 @@ export async function stopDeliveries(trx: Executor, endpointId: string, reason: 
 export const secretPurpose = (endpointId: string): string => `webhook-secret:${endpointId}`;
 
 /** The secrets that sign now: the current one, and the previous one during its grace period. */
-export function signingSecrets(deps: Pick<AppContext, 'secrets'>, endpoint: EndpointRow, now: Date): string[] {
+export function signingSecrets(
+  deps: Pick<AppContext, 'secrets'>,
+  endpoint: Pick<EndpointRow, 'id' | 'secret' | 'previous_secret' | 'previous_secret_expires_at'>,
+  now: Date,
+): string[] {
   const secrets = [deps.secrets.open(endpoint.secret, secretPurpose(endpoint.id))];
   if (endpoint.previous_secret && endpoint.previous_secret_expires_at && endpoint.previous_secret_expires_at > now) {
     secrets.push(deps.secrets.open(endpoint.previous_secret, secretPurpose(endpoint.id)));
@@ -143,9 +150,7 @@ export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, optio
     enqueues: ['webhook'],
     async run(job) {
       const event = job.payload;
-      await db.transaction().execute(async (trx) => {
-        for (const endpoint of await lockSubscribedEndpoints(trx, event.type, job.id)) await queueDelivery(trx, endpoint, event);
-      });
+      await fanOutEvent(db, job.id, { id: event.id, type: event.type, body: deliveryBody(event) });
     },
     describe: (payload) => ({ event: payload.type, eventId: payload.id }),
   });
@@ -159,10 +164,10 @@ export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, optio
     concurrency: settings.concurrency,
     group: { field: 'endpoint_id', concurrency: settings.perEndpointConcurrency },
     async run(job) {
-      const delivery = await findDelivery(db, job.payload.delivery_id);
-      if (!delivery || delivery.status !== 'pending') return;
-      const endpoint = await findEndpoint(db, delivery.endpoint_id);
-      if (!endpoint) return;
+      // Gone (its endpoint deleted) or no longer pending (given up with its disabled endpoint).
+      const found = await findDeliveryToSend(db, job.payload.delivery_id);
+      if (!found) return;
+      const { delivery, endpoint } = found;
 
       const now = deps.clock.now();
       const attempt = await sender.send(endpoint.url, {
