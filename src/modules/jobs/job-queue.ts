@@ -21,6 +21,9 @@ import {
 } from './jobs.repo.js';
 import type { AttemptResult, ClaimedJob, JobHandler, JobKind, JobPayloads, ParkedKind } from './jobs.types.js';
 import { PermanentJobError } from './jobs.types.js';
+import { coalesced, type Coalesced } from './coalesced.js';
+
+export { jitter, MAX_RETRY_DELAY_MS, retryDelayMs, stepSchedule } from './retry-schedule.js';
 import { createPeriodicScheduler, type PeriodicScheduler, type PeriodicTask, type PeriodicTaskOptions } from './periodic.js';
 
 export interface JobQueue {
@@ -47,33 +50,6 @@ export type JobQueueDeps = Pick<AppContext, 'db' | 'config' | 'log'>;
 const DEFAULT_LEASE_SECONDS = 5 * 60;
 const PARKED_BATCH = 50;
 const MAX_ERROR_LENGTH = 500;
-export const MAX_RETRY_DELAY_MS = 60 * 60 * 1000;
-
-/**
- * Exponential back-off: the first retry one base interval (the poll interval) after the
- * failure, doubling up to an hour, with ±20% jitter so instances and jobs do not retry in
- * lock-step after an outage.
- */
-export function retryDelayMs(attempts: number, baseMs: number, random: () => number = Math.random): number {
-  const delay = Math.min(baseMs * 2 ** Math.max(0, attempts - 1), MAX_RETRY_DELAY_MS);
-  return jitter(delay, random);
-}
-
-/** ±20% of `delayMs`, rounded to the millisecond. */
-export function jitter(delayMs: number, random: () => number = Math.random): number {
-  return Math.round(delayMs * (0.8 + 0.4 * random()));
-}
-
-/**
- * A fixed schedule of retry delays (with jitter): after attempt n the n-th delay, the last one
- * repeating. Webhooks, say: [5 s, 1 min, 5 min, 30 min, 2 h, 6 h, 12 h] with maxAttempts 13
- * retry for about three days.
- */
-export function stepSchedule(delaysMs: readonly number[], random: () => number = Math.random): (attempt: number) => number {
-  if (delaysMs.length === 0) throw new Error('stepSchedule needs at least one delay');
-  return (attempt) => jitter(delaysMs[Math.min(Math.max(attempt, 1), delaysMs.length) - 1]!, random);
-}
-
 /** One kind's worker on this instance: up to `concurrency` of its jobs at once, claimed and
  *  run independently of every other kind, so a slow kind never delays another. */
 interface Lane {
@@ -91,39 +67,6 @@ interface Lane {
   maybeDue: boolean;
   /** Counts wake-ups: a claim that began before one must not clear maybeDue after it. */
   wakes: number;
-}
-
-/** `run`, never twice at once: a poke while it runs (it may already have looked past what the
- *  poke is about) makes one more run when it ends; any number of pokes meanwhile coalesce. */
-interface Coalesced {
-  poke(): void;
-  /** The run in progress (and the one it was poked for), if any. */
-  settled(): Promise<void>;
-}
-
-function coalesced(run: () => Promise<void>, active: () => boolean): Coalesced {
-  let current: Promise<void> | undefined;
-  let again = false;
-  const poke = (): void => {
-    if (!active()) return;
-    if (current) {
-      again = true;
-      return;
-    }
-    current = run().finally(() => {
-      current = undefined;
-      if (again) {
-        again = false;
-        poke();
-      }
-    });
-  };
-  return {
-    poke,
-    async settled() {
-      while (current) await current;
-    },
-  };
 }
 
 export function createJobQueue(deps: JobQueueDeps): JobQueue {
