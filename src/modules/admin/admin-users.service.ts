@@ -11,7 +11,7 @@ import { emitSessionsRevoked } from '../events/session-events.js';
 import { toUserResponse } from '../users/user.schemas.js';
 import { findUserByEmail, findUserById, updateUser } from '../users/users.repo.js';
 import { searchUsers as selectUsers, lockUsers } from './admin-users.repo.js';
-import { checkPage, type PageRequest } from './paging.js';
+import { checkPage, type PageRequest } from '../../http/paging.js';
 
 export const USER_PAGE = { defaultLimit: 50, maxLimit: 200 } as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
