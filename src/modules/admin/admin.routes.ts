@@ -65,7 +65,6 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
     schema: { tags, security, params: UserParams, body: UpdateUserBody, response: { 200: UserResponse } },
   }, async (request) => {
     const user = await updateUserAsAdmin(ctx, currentUser(request).id, request.params.id, request.body, requestMeta(request));
-    ctx.jobs.notify(); // its webhook events
     return toUserResponse(user);
   });
 
