@@ -4,18 +4,14 @@ import { createRequire } from 'node:module';
 import type { ValidatorFactory } from '@fastify/ajv-compiler';
 import type { SerializerFactory } from '@fastify/fast-json-stringify-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import { openDatabase, type DatabaseHandle } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
-import { PLAIN_TEXT_KEYWORD } from './http/schema-types.js';
-import { hasControlOrBidiCharacters } from './lib/plain-text.js';
+import { formatsPlugin } from './http/ajv-formats.js';
 import { systemClock, type Clock } from './lib/clock.js';
-import { isValidEmail } from './lib/email-address.js';
-import { isCommonPassword, NOT_COMMON_PASSWORD_KEYWORD } from './lib/password-policy.js';
 import { createPasswordHasher, type PasswordHasher } from './lib/passwords.js';
 import { createSecretBox, resolveSecretsKey } from './lib/secret-box.js';
 import { createTokenService, hs256KeyRing, type KeyRing } from './lib/tokens.js';
@@ -254,27 +250,6 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     await app.register(hostedUiPlugin, { ctx, prefix: '/ui' });
   }
   return app;
-}
-
-// Emails are trimmed before they are stored, so the format check must accept what trimming
-// fixes. Fastify adds ajv-formats after user plugins unless one is named `formatsPlugin`.
-export function formatsPlugin(ajv: Ajv): Ajv {
-  // Loaded with Ajv itself, on the first request that validates anything.
-  (requireCjs('ajv-formats') as (ajv: Ajv) => Ajv)(ajv);
-  ajv.addFormat('email', isValidEmail);
-  ajv.addKeyword({
-    keyword: NOT_COMMON_PASSWORD_KEYWORD,
-    type: 'string',
-    schemaType: 'boolean',
-    validate: (enabled: boolean, value: string) => !enabled || !isCommonPassword(value),
-  });
-  ajv.addKeyword({
-    keyword: PLAIN_TEXT_KEYWORD,
-    type: 'string',
-    schemaType: 'boolean',
-    validate: (enabled: boolean, value: string) => !enabled || !hasControlOrBidiCharacters(value),
-  });
-  return ajv;
 }
 
 /**

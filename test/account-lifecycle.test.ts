@@ -49,9 +49,9 @@ for (const kind of DATABASE_KINDS) {
       const second = await signIn(t.api, email);
       const accountId = (await t.api.get('/accounts/me', user.accessToken)).body.id;
 
-      assert.deepEqual(await deleteMe(user.accessToken).then((r) => [r.status, r.body]), [400, { detail: 'Current password is required' }]);
-      assert.deepEqual(await deleteMe(user.accessToken, {}).then((r) => [r.status, r.body]), [400, { detail: 'Current password is required' }]);
-      assert.deepEqual(await deleteMe(user.accessToken, { password: 'wrong password' }).then((r) => [r.status, r.body]), [401, { detail: 'Current password is incorrect' }]);
+      assert.deepEqual(await deleteMe(user.accessToken).then((r) => [r.status, r.body]), [400, { detail: 'Current password is required', code: 'current_password_required' }]);
+      assert.deepEqual(await deleteMe(user.accessToken, {}).then((r) => [r.status, r.body]), [400, { detail: 'Current password is required', code: 'current_password_required' }]);
+      assert.deepEqual(await deleteMe(user.accessToken, { password: 'wrong password' }).then((r) => [r.status, r.body]), [401, { detail: 'Current password is incorrect', code: 'current_password_incorrect' }]);
       assert.equal((await deleteMe(user.accessToken, { password: 42 })).status, 422);
       assert.equal((await t.api.get('/auth/me', user.accessToken)).status, 200, 'still there after refusals');
 
@@ -90,11 +90,11 @@ for (const kind of DATABASE_KINDS) {
     it('refuses an owner with members (409) and succeeds after a transfer; the old owner becomes admin', async () => {
       const { owner, member, accountId } = await accountWithMember();
       const refused = await deleteMe(owner.accessToken, { password: PASSWORD });
-      assert.deepEqual([refused.status, refused.body], [409, { detail: { error: 'transfer_ownership_first' } }]);
+      assert.deepEqual([refused.status, refused.body], [409, { detail: { error: 'transfer_ownership_first' }, code: 'transfer_ownership_first' }]);
       assert.equal((await t.api.request('DELETE', `/admin/users/${owner.id}`, { token: admin.accessToken })).status, 409);
 
       assert.equal((await t.api.post('/accounts/me/transfer-ownership', { user_id: owner.id }, member.accessToken)).status, 403);
-      assert.deepEqual((await t.api.post('/accounts/me/transfer-ownership', { user_id: randomUUID() }, owner.accessToken)).body, { detail: 'User not found' });
+      assert.deepEqual((await t.api.post('/accounts/me/transfer-ownership', { user_id: randomUUID() }, owner.accessToken)).body, { detail: 'User not found', code: 'user_not_found' });
       assert.equal((await t.api.post('/accounts/me/transfer-ownership', { user_id: admin.id }, owner.accessToken)).status, 404, 'not a member');
       assert.equal((await t.api.post('/accounts/me/transfer-ownership', { user_id: owner.id }, owner.accessToken)).status, 400);
       assert.equal((await t.api.post('/accounts/me/transfer-ownership', { user_id: 'x' }, owner.accessToken)).status, 422);

@@ -54,7 +54,7 @@ for (const kind of DATABASE_KINDS) {
       ] as const) {
         const response = await t.api.request(method, path, method === 'GET' || method === 'DELETE' ? {} : { json: {} });
         assert.equal(response.status, 401, `${method} ${path}`);
-        assert.equal(response.body.detail, 'Could not validate credentials');
+        assert.deepEqual(response.body, { detail: 'Could not validate credentials', code: 'not_authenticated' });
       }
     });
 
@@ -98,7 +98,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await t.api.delete(`/accounts/me/invites/${created.body.id}`, owner.accessToken)).status, 404);
       const again = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X', account_invite_code: created.body.code });
       assert.equal(again.status, 400);
-      assert.equal(again.body.detail, 'Account invite code has already been used');
+      assert.deepEqual(again.body, { detail: 'Account invite code has already been used', code: 'account_invite_code_used' });
     });
 
     it('an admin invite joins as admin; the invite is bound to its email', async () => {
@@ -124,7 +124,7 @@ for (const kind of DATABASE_KINDS) {
 
       const withOld = await t.api.post('/auth/register', { email, password: PASSWORD, name: 'X', account_invite_code: first.body.code });
       assert.equal(withOld.status, 400);
-      assert.equal(withOld.body.detail, 'Invalid account invite code');
+      assert.deepEqual(withOld.body, { detail: 'Invalid account invite code', code: 'invalid_account_invite_code' });
       const joined = await registerAndSignIn(t.api, { email, account_invite_code: second.body.code });
       assert.equal((await t.api.get('/auth/me', joined.accessToken)).body.account_role, 'admin');
     });
@@ -137,7 +137,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await auditRows('account.invite_revoked', created.body.id)).length, 1);
       const used = await t.api.post('/auth/register', { email, password: PASSWORD, name: 'X', account_invite_code: created.body.code });
       assert.equal(used.status, 400);
-      assert.equal(used.body.detail, 'Invalid account invite code');
+      assert.deepEqual(used.body, { detail: 'Invalid account invite code', code: 'invalid_account_invite_code' });
       assert.equal((await t.api.delete(`/accounts/me/invites/${created.body.id}`, owner.accessToken)).status, 404);
       assert.equal((await t.api.delete(`/accounts/me/invites/${randomUUID()}`, owner.accessToken)).status, 404);
       for (const bad of ['not-a-uuid', `urn:uuid:${randomUUID()}`, '1']) {
@@ -163,7 +163,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(response.status, status, JSON.stringify(body));
       }
       const already = await invite(owner, member.email);
-      assert.equal(already.body.detail, 'This email address already belongs to a member of this account');
+      assert.deepEqual(already.body, { detail: 'This email address already belongs to a member of this account', code: 'already_a_member' });
       assert.equal(afterJoin, before + 1);
       assert.equal(await inviteCount(), afterJoin, 'nothing written');
     });
@@ -184,7 +184,7 @@ for (const kind of DATABASE_KINDS) {
         await t.api.patch(`/accounts/me/members/${member.id}`, { account_role: 'admin' }, member.accessToken),
       ]) {
         assert.equal(response.status, 403);
-        assert.equal(response.body.detail, 'Not enough permissions');
+        assert.deepEqual(response.body, { detail: 'Not enough permissions', code: 'not_enough_permissions' });
       }
       assert.equal(await inviteCount(), countBefore);
       assert.equal((await t.api.get('/auth/me', colleague.accessToken)).body.account_role, 'member');
@@ -201,7 +201,7 @@ for (const kind of DATABASE_KINDS) {
 
       const patched = await t.api.patch(`/accounts/me/members/${member.id}`, { account_role: 'admin' }, otherAdmin.accessToken);
       assert.equal(patched.status, 404);
-      assert.equal(patched.body.detail, 'User not found');
+      assert.deepEqual(patched.body, { detail: 'User not found', code: 'user_not_found' });
       assert.equal((await t.api.delete(`/accounts/me/members/${member.id}`, otherAdmin.accessToken)).status, 404);
       assert.equal((await t.api.delete(`/accounts/me/members/${owner.id}`, otherOwner.accessToken)).status, 404);
       assert.equal((await t.api.delete(`/accounts/me/invites/${open.body.id}`, otherAdmin.accessToken)).status, 404);
@@ -235,12 +235,12 @@ for (const kind of DATABASE_KINDS) {
 
       const ownerDemoted = await t.api.patch(`/accounts/me/members/${owner.id}`, { account_role: 'member' }, admin.accessToken);
       assert.equal(ownerDemoted.status, 400);
-      assert.equal(ownerDemoted.body.detail, 'The account owner cannot be demoted');
+      assert.deepEqual(ownerDemoted.body, { detail: 'The account owner cannot be demoted', code: 'owner_cannot_be_demoted' });
       assert.equal((await t.api.patch(`/accounts/me/members/${owner.id}`, { account_role: 'admin' }, owner.accessToken)).body.detail,
         'The account owner cannot be demoted');
       const self = await t.api.patch(`/accounts/me/members/${admin.id}`, { account_role: 'member' }, admin.accessToken);
       assert.equal(self.status, 400);
-      assert.equal(self.body.detail, 'You cannot change your own account role');
+      assert.deepEqual(self.body, { detail: 'You cannot change your own account role', code: 'cannot_change_own_role' });
       for (const role of ['owner', 'root', null]) {
         assert.equal((await t.api.patch(`/accounts/me/members/${member.id}`, { account_role: role }, owner.accessToken)).status, 422);
       }
@@ -270,11 +270,11 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await t.api.delete(`/accounts/me/members/${member.id}`, admin.accessToken)).status, 404, 'no longer a member');
       const ownerRemoved = await t.api.delete(`/accounts/me/members/${owner.id}`, admin.accessToken);
       assert.equal(ownerRemoved.status, 400);
-      assert.equal(ownerRemoved.body.detail, 'The account owner cannot be removed');
+      assert.deepEqual(ownerRemoved.body, { detail: 'The account owner cannot be removed', code: 'owner_cannot_be_removed' });
       const peer = await join(owner, 'admin');
       assert.equal((await t.api.delete(`/accounts/me/members/${peer.id}`, admin.accessToken)).status, 403);
       const self = await t.api.delete(`/accounts/me/members/${admin.id}`, admin.accessToken);
-      assert.equal(self.body.detail, 'You cannot remove yourself from the account');
+      assert.deepEqual(self.body, { detail: 'You cannot remove yourself from the account', code: 'cannot_remove_self' });
       assert.equal((await t.api.delete(`/accounts/me/members/${peer.id}`, owner.accessToken)).status, 204);
       assert.equal((await t.api.get('/auth/me', admin.accessToken)).status, 200, 'other sessions untouched');
     });
@@ -286,7 +286,7 @@ for (const kind of DATABASE_KINDS) {
       t.clock.advanceDays(8);
       const late = await t.api.post('/auth/register', { email, password: PASSWORD, name: 'Late', account_invite_code: created.body.code });
       assert.equal(late.status, 400);
-      assert.equal(late.body.detail, 'Account invite code has expired');
+      assert.deepEqual(late.body, { detail: 'Account invite code has expired', code: 'account_invite_code_expired' });
       // Still open (so it can be replaced), and re-inviting gives a working code.
       const fresh = await signIn(t.api, owner.email);
       const again = await t.api.post('/accounts/me/invites', { email, role: 'member' }, fresh.accessToken);

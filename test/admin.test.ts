@@ -36,7 +36,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(anonymous.status, 401, `${method} ${path}`);
         const forbidden = await t.api.request(method, path, { token: user.accessToken, ...(json ? { json } : {}) });
         assert.equal(forbidden.status, 403, `${method} ${path}`);
-        assert.equal(forbidden.body.detail, 'Not enough permissions');
+        assert.deepEqual(forbidden.body, { detail: 'Not enough permissions', code: 'not_enough_permissions' });
       }
       assert.equal(await count('invite_codes'), codesBefore);
       assert.equal((await t.api.get('/auth/me', user.accessToken)).body.role, 'engineer');
@@ -112,7 +112,7 @@ for (const kind of DATABASE_KINDS) {
       const auditsBefore = await count('audit_logs');
       const unknown = await t.api.put('/admin/settings/no_such_key', { value: true }, admin.accessToken);
       assert.equal(unknown.status, 404);
-      assert.equal(unknown.body.detail, 'Setting not found');
+      assert.deepEqual(unknown.body, { detail: 'Setting not found', code: 'setting_not_found' });
       for (const body of [{ value: 'yes' }, { value: 1 }, { value: null }, {}]) {
         const response = await t.api.put('/admin/settings/email_verification_enabled', body, admin.accessToken);
         assert.equal(response.status, 422, JSON.stringify(body));
@@ -154,7 +154,7 @@ for (const kind of DATABASE_KINDS) {
       }
       const login = await t.api.post('/auth/login/json', { email: victim.email, password: PASSWORD });
       assert.equal(login.status, 403);
-      assert.equal(login.body.detail, 'Inactive user');
+      assert.deepEqual(login.body, { detail: 'Inactive user', code: 'inactive_user' });
       const [audit] = await t.app.ctx.db.selectFrom('audit_logs').selectAll().where('action', '=', 'admin.user_updated').where('resource_id', '=', victim.id).execute();
       assert.equal(audit?.user_id, admin.id);
       assert.deepEqual(audit?.details.changes, { is_active: { from: true, to: false } });
@@ -184,15 +184,15 @@ for (const kind of DATABASE_KINDS) {
 
       const selfDeactivate = await t.api.patch(`/admin/users/${admin.id}`, { is_active: false }, admin.accessToken);
       assert.equal(selfDeactivate.status, 400);
-      assert.equal(selfDeactivate.body.detail, 'You cannot deactivate your own account');
+      assert.deepEqual(selfDeactivate.body, { detail: 'You cannot deactivate your own account', code: 'cannot_deactivate_self' });
       const selfDemote = await t.api.patch(`/admin/users/${admin.id}`, { role: 'engineer' }, admin.accessToken);
       assert.equal(selfDemote.status, 400);
-      assert.equal(selfDemote.body.detail, 'You cannot remove your own admin role');
+      assert.deepEqual(selfDemote.body, { detail: 'You cannot remove your own admin role', code: 'cannot_remove_own_admin_role' });
       assert.equal((await t.api.get('/auth/me', admin.accessToken)).body.role, 'admin');
 
       const unknown = await t.api.patch(`/admin/users/${randomUUID()}`, { is_active: false }, admin.accessToken);
       assert.equal(unknown.status, 404);
-      assert.equal(unknown.body.detail, 'User not found');
+      assert.deepEqual(unknown.body, { detail: 'User not found', code: 'user_not_found' });
       for (const [id, body] of [
         ['nope', { is_active: false }], [`urn:uuid:${helper.id}`, { is_active: false }],
         [helper.id, { role: 'root' }], [helper.id, { is_active: 'no' }],

@@ -126,7 +126,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(audit.map((row) => row.resource_id), [laptop.sessionId]);
       // Ending it again: it is no longer live.
       const again = await t.api.delete(`/auth/sessions/${laptop.sessionId}`, phone.accessToken);
-      assert.deepEqual([again.status, again.body], [404, { detail: 'Session not found' }]);
+      assert.deepEqual([again.status, again.body], [404, { detail: 'Session not found', code: 'session_not_found' }]);
     });
 
     it("another user's session and an unknown id are 404 Session not found; a malformed id 422", async () => {
@@ -136,7 +136,7 @@ for (const kind of DATABASE_KINDS) {
       const bobLogin = await loginFrom(bob.email, LAPTOP);
       for (const id of [aliceLogin.sessionId, randomUUID()]) {
         const res = await t.api.delete(`/auth/sessions/${id}`, bobLogin.accessToken);
-        assert.deepEqual([res.status, res.body], [404, { detail: 'Session not found' }]);
+        assert.deepEqual([res.status, res.body], [404, { detail: 'Session not found', code: 'session_not_found' }]);
       }
       assert.equal((await t.api.get('/auth/me', aliceLogin.accessToken)).status, 200, "Alice's session survives");
       assert.equal((await t.api.delete('/auth/sessions/not-a-uuid', bobLogin.accessToken)).status, 422);
@@ -176,7 +176,7 @@ for (const kind of DATABASE_KINDS) {
 
       assert.equal((await t.api.get(`/admin/users/${user.id}/sessions`, logins[0]!.accessToken)).status, 403);
       assert.equal((await t.api.delete(`/admin/users/${user.id}/sessions`, logins[0]!.accessToken)).status, 403);
-      assert.deepEqual((await t.api.get(`/admin/users/${randomUUID()}/sessions`, admin.accessToken)).body, { detail: 'User not found' });
+      assert.deepEqual((await t.api.get(`/admin/users/${randomUUID()}/sessions`, admin.accessToken)).body, { detail: 'User not found', code: 'user_not_found' });
       assert.equal((await t.api.delete(`/admin/users/${randomUUID()}/sessions`, admin.accessToken)).status, 404);
 
       const ended = await t.api.delete(`/admin/users/${user.id}/sessions`, admin.accessToken);

@@ -45,7 +45,7 @@ for (const kind of DATABASE_KINDS) {
       assert.ok(me.body.email_verified_at, 'email_verified_at is set');
 
       const reused = await verify(token);
-      assert.deepEqual([reused.status, reused.body], [400, { detail: 'Verification token has already been used or has expired' }]);
+      assert.deepEqual([reused.status, reused.body], [400, { detail: 'Verification token has already been used or has expired', code: 'verification_token_spent' }]);
       const audit = await t.app.ctx.db
         .selectFrom('audit_logs')
         .select('action')
@@ -55,7 +55,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(audit.length, 1);
 
       const send = await t.api.post('/auth/email/send-verification', {}, user.accessToken);
-      assert.deepEqual([send.status, send.body], [400, { detail: 'Email is already verified' }]);
+      assert.deepEqual([send.status, send.body], [400, { detail: 'Email is already verified', code: 'email_already_verified' }]);
     });
 
     it('send-verification emails a new link; it needs a bearer token', async () => {
@@ -85,7 +85,7 @@ for (const kind of DATABASE_KINDS) {
       const newLink = await linkFor(newEmail);
 
       const stale = await verify(oldLink);
-      assert.deepEqual([stale.status, stale.body], [400, { detail: 'Invalid or expired verification token' }]);
+      assert.deepEqual([stale.status, stale.body], [400, { detail: 'Invalid or expired verification token', code: 'invalid_or_expired_verification_token' }]);
       assert.equal((await t.api.get('/auth/me', user.accessToken)).body.email_verified_at, null);
 
       assert.equal((await verify(newLink)).status, 200);
@@ -99,7 +99,7 @@ for (const kind of DATABASE_KINDS) {
       const token = await linkFor(email);
       t.clock.advanceSeconds(24 * 3600 + 1);
       const late = await verify(token);
-      assert.deepEqual([late.status, late.body], [400, { detail: 'Invalid or expired verification token' }]);
+      assert.deepEqual([late.status, late.body], [400, { detail: 'Invalid or expired verification token', code: 'invalid_or_expired_verification_token' }]);
     });
 
     it('refuses tokens of other kinds', async () => {
@@ -108,14 +108,14 @@ for (const kind of DATABASE_KINDS) {
       const reset = tokenFromLink(await smtp.waitForMessage(user.email, 5000, isResetEmail), '/reset-password');
       for (const token of [user.accessToken, user.refreshToken, reset, 'not-a-jwt', 'x'.repeat(10_000), 12345, ['a'], { a: 1 }]) {
         const response = await verify(token);
-        assert.deepEqual([response.status, response.body], [400, { detail: 'Invalid or expired verification token' }], JSON.stringify(token).slice(0, 40));
+        assert.deepEqual([response.status, response.body], [400, { detail: 'Invalid or expired verification token', code: 'invalid_or_expired_verification_token' }], JSON.stringify(token).slice(0, 40));
       }
     });
 
     it('a missing token is "Token is required"; a body that is not an object is 422', async () => {
       for (const body of [{}, { token: '' }, { token: null }, { other: 'field' }]) {
         const response = await t.api.post('/auth/email/verify', body);
-        assert.deepEqual([response.status, response.body], [400, { detail: 'Token is required' }], JSON.stringify(body));
+        assert.deepEqual([response.status, response.body], [400, { detail: 'Token is required', code: 'verification_token_required' }], JSON.stringify(body));
       }
       for (const raw of ['[]', '"token"', 'null', '{"token":']) {
         const response = await t.api.request('POST', '/auth/email/verify', { raw });
@@ -129,7 +129,7 @@ for (const kind of DATABASE_KINDS) {
       try {
         assert.deepEqual((await t.api.get('/auth/email/verification-status')).body, { enabled: false });
         const send = await t.api.post('/auth/email/send-verification', {}, user.accessToken);
-        assert.deepEqual([send.status, send.body], [403, { detail: 'Email verification is currently disabled' }]);
+        assert.deepEqual([send.status, send.body], [403, { detail: 'Email verification is currently disabled', code: 'email_verification_disabled' }]);
         const { email } = await registerUser(t.api);
         const rows = await queuedEmails(t.app.ctx.db, { to: email });
         assert.equal(rows.length, 0);

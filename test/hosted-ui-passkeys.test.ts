@@ -91,7 +91,7 @@ for (const kind of DATABASE_KINDS) {
       assert.match(removed.html, /You have no passkeys yet/);
       const refused = await passkeySignIn(new PageClient(t.baseUrl), authenticator);
       assert.equal(refused.status, 401);
-      assert.deepEqual(refused.json, { detail: 'Passkey sign-in failed' });
+      assert.deepEqual(refused.json, { detail: 'Passkey sign-in failed', code: 'passkey_sign_in_failed' });
     });
 
     test('with TOTP on, the MFA step offers a passkey, and a passkey answers it', async () => {
@@ -132,6 +132,7 @@ for (const kind of DATABASE_KINDS) {
       const forged = await browser.postJson('/ui/account/passkeys/options', { _csrf: 'forged' });
       assert.equal(forged.status, 403);
       assert.match(forged.json.detail, /This form has expired/);
+      assert.equal(forged.json.code, 'form_expired');
       // A name the API refuses is refused before the browser makes a credential.
       const long = await browser.postJson('/ui/account/passkeys/options', { name: 'x'.repeat(101) });
       assert.equal(long.status, 400);
@@ -141,7 +142,7 @@ for (const kind of DATABASE_KINDS) {
       for (const response of [undefined, 'text', { id: 'x' }]) {
         const bad = await browser.postJson('/ui/account/passkeys', { response });
         assert.equal(bad.status, 400, JSON.stringify(response));
-        assert.equal(bad.json.detail, 'The passkey response could not be read. Try again.');
+        assert.deepEqual([bad.json.detail, bad.json.code], ['The passkey response could not be read. Try again.', 'passkey_response_unreadable']);
       }
       const badSignIn = await browser.postJson('/ui/passkey/sign-in', { challenge_id: 'nope', response: {} });
       assert.equal(badSignIn.status, 400);
@@ -149,13 +150,13 @@ for (const kind of DATABASE_KINDS) {
       const stranger = new SoftwareAuthenticator(ORIGIN);
       const spoofed = await browser.postJson('/ui/account/passkeys', { response: stranger.register({ challenge: 'bm90LWEtY2hhbGxlbmdl', rp: { id: 'keyhold.test' }, user: { id: 'eA' } }) });
       assert.equal(spoofed.status, 400);
-      assert.equal(spoofed.json.detail, 'Passkey registration failed');
+      assert.deepEqual([spoofed.json.detail, spoofed.json.code], ['Passkey registration failed', 'passkey_registration_failed']);
       // Signed out: the script is told to go and sign in.
       const signedOut = new PageClient(t.baseUrl);
       await signedOut.get('/ui/sign-in');
       const closed = await signedOut.postJson('/ui/account/passkeys/options', {});
       assert.equal(closed.status, 401);
-      assert.equal(closed.json.detail, 'Your session has ended. Sign in again.');
+      assert.deepEqual([closed.json.detail, closed.json.code], ['Your session has ended. Sign in again.', 'session_ended']);
       assert.equal(closed.json.location, '/ui/sign-in?next=/ui/account', 'the script goes to sign in');
       // No MFA cookie: the MFA step's options are refused; a dead token goes back to sign in.
       assert.equal((await signedOut.postJson('/ui/mfa/passkey/options', {})).status, 401);

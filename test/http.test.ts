@@ -14,9 +14,9 @@ describe('HTTP surface', () => {
 
   it('answers 404 for unknown routes and 405 for a wrong method, in the FastAPI shape', async () => {
     const missing = await t.api.get('/nope');
-    assert.deepEqual([missing.status, missing.body], [404, { detail: 'Not Found' }]);
+    assert.deepEqual([missing.status, missing.body], [404, { detail: 'Not Found', code: 'not_found' }]);
     const wrongMethod = await t.api.get('/auth/login/json');
-    assert.deepEqual([wrongMethod.status, wrongMethod.body], [405, { detail: 'Method Not Allowed' }]);
+    assert.deepEqual([wrongMethod.status, wrongMethod.body], [405, { detail: 'Method Not Allowed', code: 'method_not_allowed' }]);
     assert.equal(wrongMethod.headers.get('allow'), 'POST');
   });
 
@@ -27,9 +27,9 @@ describe('HTTP surface', () => {
     const empty = await t.api.request('POST', '/auth/login/json', { raw: '' });
     assert.equal(empty.status, 422);
     const huge = await t.api.request('POST', '/auth/register', { raw: JSON.stringify({ email: 'a@b.io', password: PASSWORD, name: 'x'.repeat(70_000) }) });
-    assert.deepEqual([huge.status, huge.body], [413, { detail: 'Request body too large' }]);
+    assert.deepEqual([huge.status, huge.body], [413, { detail: 'Request body too large', code: 'body_too_large' }]);
     const text = await t.api.request('POST', '/auth/login/json', { raw: 'hello', headers: { 'content-type': 'text/plain' } });
-    assert.deepEqual([text.status, text.body], [415, { detail: 'Unsupported media type' }]);
+    assert.deepEqual([text.status, text.body], [415, { detail: 'Unsupported media type', code: 'unsupported_media_type' }]);
     const xml = await t.api.request('POST', '/auth/login/json', { raw: '<a/>', headers: { 'content-type': 'application/xml' } });
     assert.equal(xml.status, 415);
     const nested = await t.api.post('/auth/login/json', { email: { $ne: null }, password: ['x'] });

@@ -41,7 +41,7 @@ for (const kind of DATABASE_KINDS) {
       const names = { 'the reported injection': INJECTED_NAME, ...Object.fromEntries(Object.entries(REFUSED).map(([label, c]) => [label, `Acme${c}Corp`])) };
       for (const [label, name] of Object.entries(names)) {
         const response = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name });
-        assert.deepEqual([response.status, response.body], [422, { detail: [{ loc: ['body', 'name'], ...CONTROL_ISSUE }] }], label);
+        assert.deepEqual([response.status, response.body], [422, { detail: [{ loc: ['body', 'name'], ...CONTROL_ISSUE }], code: 'validation_failed' }], label);
       }
     });
 
@@ -50,7 +50,7 @@ for (const kind of DATABASE_KINDS) {
       for (const field of ['name', 'phone', 'job_title', 'timezone']) {
         for (const [label, character] of Object.entries(REFUSED)) {
           const response = await t.api.patch('/auth/me', { [field]: `a${character}b` }, user.accessToken);
-          assert.deepEqual([response.status, response.body], [422, { detail: [{ loc: ['body', field], ...CONTROL_ISSUE }] }], `${field}: ${label}`);
+          assert.deepEqual([response.status, response.body], [422, { detail: [{ loc: ['body', field], ...CONTROL_ISSUE }], code: 'validation_failed' }], `${field}: ${label}`);
         }
       }
       assert.deepEqual(await storedUser(), before);
@@ -79,11 +79,11 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(register.status, 422);
       assert.deepEqual(register.body.detail[0].loc, ['body', 'email']);
       const search = await t.api.get(`/admin/users?q=${encodeURIComponent('a\nb')}`, adminToken);
-      assert.deepEqual([search.status, search.body], [422, { detail: [{ loc: ['query', 'q'], ...CONTROL_ISSUE }] }]);
+      assert.deepEqual([search.status, search.body], [422, { detail: [{ loc: ['query', 'q'], ...CONTROL_ISSUE }], code: 'validation_failed' }]);
       const audit = await t.api.get(`/admin/audit-logs?action=${encodeURIComponent('auth.login\r\n')}`, adminToken);
-      assert.deepEqual([audit.status, audit.body], [422, { detail: [{ loc: ['query', 'action'], ...CONTROL_ISSUE }] }]);
+      assert.deepEqual([audit.status, audit.body], [422, { detail: [{ loc: ['query', 'action'], ...CONTROL_ISSUE }], code: 'validation_failed' }]);
       const setting = await t.api.put(`/admin/settings/${encodeURIComponent('key\u202e')}`, { value: true }, adminToken);
-      assert.deepEqual([setting.status, setting.body], [422, { detail: [{ loc: ['path', 'key'], ...CONTROL_ISSUE }] }]);
+      assert.deepEqual([setting.status, setting.body], [422, { detail: [{ loc: ['path', 'key'], ...CONTROL_ISSUE }], code: 'validation_failed' }]);
     });
 
     it('shows an account name stored before the rule labelled, quoted, on one line, and never in the Subject', async () => {
@@ -123,8 +123,8 @@ for (const kind of DATABASE_KINDS) {
         for (const headers of [noBoundary, longBoundary]) {
           const response = await t.api.request(method, path, { raw: 'x', headers, token });
           const expected = readsMultipart
-            ? [422, { detail: [{ loc: ['body'], msg: 'Multipart form decode error', type: 'multipart_invalid' }] }]
-            : [415, { detail: 'Unsupported media type' }];
+            ? [422, { detail: [{ loc: ['body'], msg: 'Multipart form decode error', type: 'multipart_invalid' }], code: 'validation_failed' }]
+            : [415, { detail: 'Unsupported media type', code: 'unsupported_media_type' }];
           assert.deepEqual([response.status, response.body], expected, `${method} ${path} ${headers['content-type'].slice(0, 40)}`);
         }
         // A well-formed multipart body is still refused where the route reads JSON only.
@@ -155,13 +155,13 @@ for (const kind of DATABASE_KINDS) {
         return { status: response.status, text: await response.text() };
       };
       const badPath = await raw('/api/v1/auth/%E0%A4%A');
-      assert.deepEqual([badPath.status, JSON.parse(badPath.text)], [400, { detail: 'Bad Request' }]);
+      assert.deepEqual([badPath.status, JSON.parse(badPath.text)], [400, { detail: 'Bad Request', code: 'bad_request' }]);
       const badParam = await raw('/api/v1/accounts/me/invites/%E0%A4%A', 'DELETE', user.accessToken);
-      assert.deepEqual([badParam.status, JSON.parse(badParam.text)], [400, { detail: 'Bad Request' }]);
+      assert.deepEqual([badParam.status, JSON.parse(badParam.text)], [400, { detail: 'Bad Request', code: 'bad_request' }]);
       const longParam = await raw(`/api/v1/accounts/me/invites/${'a'.repeat(101)}`, 'DELETE', user.accessToken);
-      assert.deepEqual([longParam.status, JSON.parse(longParam.text)], [414, { detail: 'URI Too Long' }]);
+      assert.deepEqual([longParam.status, JSON.parse(longParam.text)], [414, { detail: 'URI Too Long', code: 'bad_request' }]);
       const longAnonymous = await raw(`/api/v1/accounts/me/invites/${'%41'.repeat(200)}`, 'DELETE');
-      assert.deepEqual([longAnonymous.status, JSON.parse(longAnonymous.text)], [414, { detail: 'URI Too Long' }]);
+      assert.deepEqual([longAnonymous.status, JSON.parse(longAnonymous.text)], [414, { detail: 'URI Too Long', code: 'bad_request' }]);
       // A query string's bad escapes are kept as text by the parser: an ordinary answer.
       const badQuery = await raw('/api/v1/admin/users?q=%E0%A4%A&limit=%ZZ', 'GET', adminToken);
       assert.equal(badQuery.status, 422);
@@ -183,7 +183,7 @@ for (const kind of DATABASE_KINDS) {
         socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
       });
       assert.match(reply, /^HTTP\/1\.1 400 Bad Request\r\n/);
-      assert.equal(reply.slice(reply.indexOf('\r\n\r\n') + 4), '{"detail":"Bad Request"}');
+      assert.equal(reply.slice(reply.indexOf('\r\n\r\n') + 4), '{"detail":"Bad Request","code":"bad_request"}');
     });
   });
 }

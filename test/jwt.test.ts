@@ -116,7 +116,7 @@ for (const kind of DATABASE_KINDS) describe(`JWT hygiene (${kind})`, () => {
   it('refuses access tokens whose sub, sid or jti has another shape: 401, not a 500', async () => {
     for (const [label, overrides] of ODD_CLAIMS) {
       const response = await t.api.get('/auth/me', await forge({ alg: 'HS256', typ: 'at+jwt' }, claims(overrides)));
-      assert.deepEqual([response.status, response.body], [401, { detail: 'Could not validate credentials' }], label);
+      assert.deepEqual([response.status, response.body], [401, { detail: 'Could not validate credentials', code: 'not_authenticated' }], label);
     }
   });
 
@@ -125,7 +125,7 @@ for (const kind of DATABASE_KINDS) describe(`JWT hygiene (${kind})`, () => {
       const token = await forge({ alg: 'HS256', typ: 'rt+jwt' }, claims({ type: 'refresh', ...overrides }));
       for (const path of ['/auth/refresh', '/auth/logout']) {
         const response = await t.api.post(path, { refresh_token: token });
-        assert.deepEqual([response.status, response.body], [401, { detail: 'Invalid refresh token' }], `${path}: ${label}`);
+        assert.deepEqual([response.status, response.body], [401, { detail: 'Invalid refresh token', code: 'invalid_refresh_token' }], `${path}: ${label}`);
       }
     }
   });

@@ -25,7 +25,7 @@ for (const kind of DATABASE_KINDS) {
       const { email, user } = await registerUser(t.api);
       for (let i = 0; i < 10; i++) assert.equal((await login(email, 'wrong password')).status, 401);
       const locked = await login(email, PASSWORD);
-      assert.deepEqual([locked.status, locked.body], [401, { detail: 'Incorrect email or password' }]);
+      assert.deepEqual([locked.status, locked.body], [401, { detail: 'Incorrect email or password', code: 'invalid_credentials' }]);
       const lockEvents = await t.app.ctx.db.selectFrom('audit_logs').select('id').where('user_id', '=', user.id).where('action', '=', 'auth.account_locked').execute();
       assert.equal(lockEvents.length, 1);
 
@@ -76,7 +76,7 @@ for (const kind of DATABASE_KINDS) {
 
       const unknown = { ...hasher.calls };
       const res = await login(uniqueEmail('nobody'), 'wrong password');
-      assert.deepEqual([res.status, res.body], [401, { detail: 'Incorrect email or password' }]);
+      assert.deepEqual([res.status, res.body], [401, { detail: 'Incorrect email or password', code: 'invalid_credentials' }]);
       assert.deepEqual([hasher.calls.verify - unknown.verify, hasher.calls.verifyWithoutHash - unknown.verifyWithoutHash], [1, 1], 'an unknown email costs a dummy check');
 
       for (let i = 0; i < 9; i++) await login(email, 'wrong password');

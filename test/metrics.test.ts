@@ -82,7 +82,7 @@ describe('metrics, configuration', () => {
     try {
       const response = await scrape(t);
       assert.equal(response.status, 404);
-      assert.deepEqual(JSON.parse(response.text), { detail: 'Not Found' });
+      assert.deepEqual(JSON.parse(response.text), { detail: 'Not Found', code: 'not_found' });
       assert.equal(t.app.ctx.metrics.enabled, false);
       // Call sites never branch: the no-op takes every call.
       t.app.ctx.metrics.purgedRows.inc('sessions', 3);
@@ -143,7 +143,7 @@ describe('metrics, METRICS_TOKEN', () => {
     for (const headers of wrong) {
       const response = await fetch(`${t.baseUrl}/metrics`, { headers });
       assert.equal(response.status, 401, JSON.stringify(headers));
-      assert.deepEqual(await response.json(), { detail: 'Could not validate credentials' });
+      assert.deepEqual(await response.json(), { detail: 'Could not validate credentials', code: 'not_authenticated' });
       assert.equal(response.headers.get('www-authenticate'), 'Bearer');
     }
     const ok = await scrape(t, TOKEN);
@@ -321,7 +321,7 @@ describe('metrics, OAuth sign-in', () => {
           ...(params.get('iss') ? { iss: params.get('iss') } : {}),
         });
         assert.equal(response.status, 503, `${intercept.kind}: ${JSON.stringify(response.body)}`);
-        assert.deepEqual(response.body, { detail: 'OAuth provider unavailable' });
+        assert.deepEqual(response.body, { detail: 'OAuth provider unavailable', code: 'oauth_provider_unavailable' });
       } finally {
         issuer.tokenIntercept = null;
       }

@@ -54,7 +54,7 @@ describe('POST /auth/mfa/verify rate limit', () => {
       for (let i = 0; i < 6; i++) statuses.push((await t.api.post('/auth/mfa/verify', { mfa_token: 'x', code: '123456' })).status);
       assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
       const limited = await t.api.post('/auth/mfa/verify', { mfa_token: 'x', code: '123456' });
-      assert.deepEqual(limited.body, { detail: 'Rate limit exceeded: 5 per 1 minute' });
+      assert.deepEqual(limited.body, { detail: 'Rate limit exceeded: 5 per 1 minute', code: 'rate_limited' });
     } finally {
       await t.close();
     }

@@ -60,13 +60,13 @@ for (const kind of DATABASE_KINDS) {
       assert.ok(!stored.totp_secret.includes(setup.body.secret), 'the secret is sealed at rest');
 
       const wrong = await t.api.post('/auth/mfa/totp/enable', { code: codeAt(setup.body.secret, clock, 3) }, user.accessToken);
-      assert.deepEqual([wrong.status, wrong.body], [400, { detail: 'Invalid MFA code' }]);
+      assert.deepEqual([wrong.status, wrong.body], [400, { detail: 'Invalid MFA code', code: 'invalid_mfa_code' }]);
       const enable = await t.api.post('/auth/mfa/totp/enable', { code: codeAt(setup.body.secret, clock) }, user.accessToken);
       assert.equal(enable.status, 200);
       assert.equal(enable.body.recovery_codes.length, 10);
       assert.equal(new Set(enable.body.recovery_codes).size, 10);
       const again = await t.api.post('/auth/mfa/totp/setup', {}, user.accessToken);
-      assert.deepEqual([again.status, again.body], [400, { detail: 'MFA is already enabled' }]);
+      assert.deepEqual([again.status, again.body], [400, { detail: 'MFA is already enabled', code: 'mfa_already_enabled' }]);
       assert.equal((await t.api.get('/auth/me', user.accessToken)).body.mfa_enabled, true);
       const hashes = await t.app.ctx.db.selectFrom('mfa_recovery_codes').select('code_hash').where('user_id', '=', user.id).execute();
       assert.equal(hashes.length, 10);
@@ -79,7 +79,7 @@ for (const kind of DATABASE_KINDS) {
 
       // The enabling code's step is spent: the same code does not sign in.
       const replayed = await t.api.post('/auth/mfa/verify', { mfa_token: login.body.mfa_token, code: codeAt(setup.body.secret, clock) });
-      assert.deepEqual([replayed.status, replayed.body], [401, { detail: 'Invalid MFA code' }]);
+      assert.deepEqual([replayed.status, replayed.body], [401, { detail: 'Invalid MFA code', code: 'invalid_mfa_code' }]);
       clock.advanceSeconds(30);
       const verified = await t.api.post('/auth/mfa/verify', { mfa_token: login.body.mfa_token, code: codeAt(setup.body.secret, clock) });
       assert.equal(verified.status, 200, JSON.stringify(verified.body));
@@ -89,7 +89,7 @@ for (const kind of DATABASE_KINDS) {
       // The token is single use.
       clock.advanceSeconds(30);
       const reused = await t.api.post('/auth/mfa/verify', { mfa_token: login.body.mfa_token, code: codeAt(setup.body.secret, clock) });
-      assert.deepEqual([reused.status, reused.body], [401, { detail: 'Invalid or expired MFA token' }]);
+      assert.deepEqual([reused.status, reused.body], [401, { detail: 'Invalid or expired MFA token', code: 'invalid_or_expired_mfa_token' }]);
       // The refresh keeps the session's aal2.
       const refreshed = await t.api.post('/auth/refresh', { refresh_token: verified.body.refresh_token });
       assert.equal(decodeJwt(refreshed.body.access_token).aal, 'aal2');
@@ -138,7 +138,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(decodeJwt(used.body.access_token).amr, ['pwd', 'recovery_code']);
       const again = await passwordFirstFactor(t.api, user.email, PASSWORD);
       const reused = await t.api.post('/auth/mfa/verify', { mfa_token: again, recovery_code: recoveryCodes[0] });
-      assert.deepEqual([reused.status, reused.body], [401, { detail: 'Invalid MFA code' }]);
+      assert.deepEqual([reused.status, reused.body], [401, { detail: 'Invalid MFA code', code: 'invalid_mfa_code' }]);
       const both = await t.api.post('/auth/mfa/verify', { mfa_token: again, code: '123456', recovery_code: recoveryCodes[1] });
       assert.equal(both.status, 422);
     });
@@ -149,19 +149,19 @@ for (const kind of DATABASE_KINDS) {
       const token = await passwordFirstFactor(t.api, user.email, PASSWORD);
       const wrong = codeAt(secret, clock, 5);
       for (let i = 0; i < 4; i++) {
-        assert.deepEqual((await t.api.post('/auth/mfa/verify', { mfa_token: token, code: wrong })).body, { detail: 'Invalid MFA code' });
+        assert.deepEqual((await t.api.post('/auth/mfa/verify', { mfa_token: token, code: wrong })).body, { detail: 'Invalid MFA code', code: 'invalid_mfa_code' });
       }
       const fifth = await t.api.post('/auth/mfa/verify', { mfa_token: token, code: wrong });
-      assert.deepEqual([fifth.status, fifth.body], [401, { detail: 'Invalid MFA code' }]);
+      assert.deepEqual([fifth.status, fifth.body], [401, { detail: 'Invalid MFA code', code: 'invalid_mfa_code' }]);
       const dead = await t.api.post('/auth/mfa/verify', { mfa_token: token, code: codeAt(secret, clock) });
-      assert.deepEqual([dead.status, dead.body], [401, { detail: 'Invalid or expired MFA token' }]);
+      assert.deepEqual([dead.status, dead.body], [401, { detail: 'Invalid or expired MFA token', code: 'invalid_or_expired_mfa_token' }]);
 
       const late = await passwordFirstFactor(t.api, user.email, PASSWORD);
       clock.advanceSeconds(5 * 60 + 1);
       const expired = await t.api.post('/auth/mfa/verify', { mfa_token: late, code: codeAt(secret, clock) });
-      assert.deepEqual([expired.status, expired.body], [401, { detail: 'Invalid or expired MFA token' }]);
+      assert.deepEqual([expired.status, expired.body], [401, { detail: 'Invalid or expired MFA token', code: 'invalid_or_expired_mfa_token' }]);
       const unknown = await t.api.post('/auth/mfa/verify', { mfa_token: 'nope', code: codeAt(secret, clock) });
-      assert.deepEqual([unknown.status, unknown.body], [401, { detail: 'Invalid or expired MFA token' }]);
+      assert.deepEqual([unknown.status, unknown.body], [401, { detail: 'Invalid or expired MFA token', code: 'invalid_or_expired_mfa_token' }]);
     });
 
     it('wrong codes count toward the lockout, and a right password resets the count only after the second factor', async () => {
@@ -185,7 +185,7 @@ for (const kind of DATABASE_KINDS) {
       }
       assert.ok((await failedCount(user.id)).locked_until, 'locked');
       const refused = await t.api.post('/auth/login/json', { email: user.email, password: PASSWORD });
-      assert.deepEqual([refused.status, refused.body], [401, { detail: 'Incorrect email or password' }]);
+      assert.deepEqual([refused.status, refused.body], [401, { detail: 'Incorrect email or password', code: 'invalid_credentials' }]);
       clock.advanceSeconds(61);
     });
 
@@ -196,13 +196,13 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(regenerated.status, 200);
       assert.equal(regenerated.body.recovery_codes.length, 10);
       const wrongDisable = await t.api.post('/auth/mfa/totp/disable', { code: recoveryCodes[0] }, user.accessToken);
-      assert.deepEqual([wrongDisable.status, wrongDisable.body], [400, { detail: 'Invalid MFA code' }], 'the old set died');
+      assert.deepEqual([wrongDisable.status, wrongDisable.body], [400, { detail: 'Invalid MFA code', code: 'invalid_mfa_code' }], 'the old set died');
       const disabled = await t.api.post('/auth/mfa/totp/disable', { code: regenerated.body.recovery_codes[3] }, user.accessToken);
       assert.deepEqual([disabled.status, disabled.body], [200, { message: 'MFA disabled' }]);
       assert.equal((await t.api.get('/auth/me', user.accessToken)).body.mfa_enabled, false);
       assert.ok((await t.api.post('/auth/login/json', { email: user.email, password: PASSWORD })).body.access_token);
       const notEnabled = await t.api.post('/auth/mfa/totp/disable', { code: '123456' }, user.accessToken);
-      assert.deepEqual([notEnabled.status, notEnabled.body], [400, { detail: 'MFA is not enabled' }]);
+      assert.deepEqual([notEnabled.status, notEnabled.body], [400, { detail: 'MFA is not enabled', code: 'mfa_not_enabled' }]);
 
       const events = await t.app.ctx.db.selectFrom('jobs').select('payload').where('kind', '=', 'event').orderBy('created_at').execute();
       const mine = events.map((e) => e.payload as { type: string; data: { id: string; mfa_enabled: boolean } }).filter((p) => p.data.id === user.id && p.type.startsWith('user.mfa_'));
@@ -221,7 +221,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(await verifyMfaCodeForAction(t.app.ctx, row, codeAt(secret, clock), meta), 'otp');
       await assert.rejects(verifyMfaCodeForAction(t.app.ctx, row, codeAt(secret, clock), meta), { statusCode: 400, detail: 'Invalid MFA code' });
       assert.equal(await verifyMfaCodeForAction(t.app.ctx, row, recoveryCodes[2]!, meta), 'recovery_code');
-      await assert.rejects(verifyMfaCodeForAction(t.app.ctx, row, recoveryCodes[2]!, meta), { detail: 'Invalid MFA code' });
+      await assert.rejects(verifyMfaCodeForAction(t.app.ctx, row, recoveryCodes[2]!, meta), { detail: 'Invalid MFA code', code: 'invalid_mfa_code' });
       // Concurrent checks of one code (no sign-in row lock serialises these): one passes.
       clock.advanceSeconds(30);
       const code = codeAt(secret, clock);
@@ -235,10 +235,10 @@ for (const kind of DATABASE_KINDS) {
       const remove = (body: Record<string, unknown>) => t.api.request('DELETE', '/auth/me', { json: body, token: user.accessToken });
       const missing = await remove({ password: PASSWORD });
       assert.equal(missing.status, 400);
-      assert.equal(missing.body.detail, 'Invalid MFA code');
+      assert.deepEqual(missing.body, { detail: 'Invalid MFA code', code: 'invalid_mfa_code' });
       const wrong = await remove({ password: PASSWORD, code: codeAt(secret, clock, 3) });
       assert.equal(wrong.status, 400);
-      assert.equal(wrong.body.detail, 'Invalid MFA code');
+      assert.deepEqual(wrong.body, { detail: 'Invalid MFA code', code: 'invalid_mfa_code' });
       assert.ok(await t.app.ctx.db.selectFrom('users').select('id').where('id', '=', user.id).executeTakeFirst(), 'not deleted');
       const right = await remove({ password: PASSWORD, code: codeAt(secret, clock) });
       assert.equal(right.status, 204, JSON.stringify(right.body));

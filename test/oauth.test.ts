@@ -139,7 +139,7 @@ async function auditActions(t: TestApp, userId: string): Promise<string[]> {
 
 function assertSignInFailed(response: { status: number; body: unknown }) {
   assert.equal(response.status, 400, JSON.stringify(response.body));
-  assert.deepEqual(response.body, { detail: 'OAuth sign-in failed' });
+  assert.deepEqual(response.body, { detail: 'OAuth sign-in failed', code: 'oauth_sign_in_failed' });
 }
 
 for (const kind of DATABASE_KINDS) {
@@ -213,23 +213,23 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(response.status, 200);
       const replayed = await t.api.post('/auth/google/callback', body);
       assert.equal(replayed.status, 400);
-      assert.deepEqual(replayed.body, { detail: 'Invalid OAuth state' });
+      assert.deepEqual(replayed.body, { detail: 'Invalid OAuth state', code: 'invalid_oauth_state' });
 
       const forged = await t.api.post('/auth/google/callback', { ...body, state: randomBytes(32).toString('base64url') });
-      assert.deepEqual([forged.status, forged.body], [400, { detail: 'Invalid OAuth state' }]);
+      assert.deepEqual([forged.status, forged.body], [400, { detail: 'Invalid OAuth state', code: 'invalid_oauth_state' }]);
 
       // Bound to its provider and redirect_uri.
       const pending = await providerSignIn(t, account);
       const otherProvider = await t.api.post('/auth/acme/callback', pending);
-      assert.deepEqual([otherProvider.status, otherProvider.body], [400, { detail: 'Invalid OAuth state' }]);
+      assert.deepEqual([otherProvider.status, otherProvider.body], [400, { detail: 'Invalid OAuth state', code: 'invalid_oauth_state' }]);
       const otherRedirect = await t.api.post('/auth/google/callback', { ...pending, redirect_uri: OTHER_REDIRECT_URI });
-      assert.deepEqual([otherRedirect.status, otherRedirect.body], [400, { detail: 'Invalid OAuth state' }]);
+      assert.deepEqual([otherRedirect.status, otherRedirect.body], [400, { detail: 'Invalid OAuth state', code: 'invalid_oauth_state' }]);
 
       // Ten minutes to come back.
       const late = await providerSignIn(t, account);
       t.clock.advanceSeconds(10 * 60 + 1);
       const expired = await t.api.post('/auth/google/callback', late);
-      assert.deepEqual([expired.status, expired.body], [400, { detail: 'Invalid OAuth state' }]);
+      assert.deepEqual([expired.status, expired.body], [400, { detail: 'Invalid OAuth state', code: 'invalid_oauth_state' }]);
     });
 
     it('links an existing user by a verified email and takes over an unverified registration', async () => {
@@ -246,7 +246,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(oldRefresh.status, 401);
       assert.equal((await t.api.get('/auth/me', squatter.accessToken)).status, 401);
       const login = await t.api.post('/auth/login/json', { email: squatter.email, password: PASSWORD });
-      assert.deepEqual([login.status, login.body], [400, { detail: { error: 'use_oauth_provider', providers: ['google'] } }]);
+      assert.deepEqual([login.status, login.body], [400, { detail: { error: 'use_oauth_provider', providers: ['google'] }, code: 'use_oauth_provider' }]);
       const actions = await auditActions(t, squatter.id);
       assert.deepEqual(actions.slice(0, 4), ['auth.register', 'auth.login', 'auth.oauth_link', 'auth.oauth_login']);
     });
@@ -265,7 +265,7 @@ for (const kind of DATABASE_KINDS) {
       const account = newAccount(google, { email: owner.email, email_verified: false });
       const { response } = await oauthSignIn(t, account);
       assert.equal(response.status, 409);
-      assert.deepEqual(response.body, { detail: { error: 'account_exists_unverified_email' } });
+      assert.deepEqual(response.body, { detail: { error: 'account_exists_unverified_email' }, code: 'account_exists_unverified_email' });
       const identities = await t.app.ctx.db.selectFrom('oauth_identities').select('id').where('subject', '=', account.sub).execute();
       assert.equal(identities.length, 0);
       assert.equal((await t.api.post('/auth/refresh', { refresh_token: owner.refreshToken })).status, 200);
@@ -275,11 +275,11 @@ for (const kind of DATABASE_KINDS) {
       const account = newAccount(google);
       const { response } = await oauthSignIn(t, account);
       const login = await t.api.post('/auth/login/json', { email: account.email, password: PASSWORD });
-      assert.deepEqual([login.status, login.body], [400, { detail: { error: 'use_oauth_provider', providers: ['google'] } }]);
+      assert.deepEqual([login.status, login.body], [400, { detail: { error: 'use_oauth_provider', providers: ['google'] }, code: 'use_oauth_provider' }]);
       const form = await t.api.request('POST', '/auth/login', { form: { username: account.email!, password: PASSWORD } });
       assert.equal(form.status, 400);
       const change = await t.api.patch('/auth/me', { email: uniqueEmail(), current_password: PASSWORD }, response.body.access_token);
-      assert.deepEqual([change.status, change.body], [400, { detail: { error: 'use_oauth_provider', providers: ['google'] } }]);
+      assert.deepEqual([change.status, change.body], [400, { detail: { error: 'use_oauth_provider', providers: ['google'] }, code: 'use_oauth_provider' }]);
       const rename = await t.api.patch('/auth/me', { name: 'Renamed' }, response.body.access_token);
       assert.equal(rename.status, 200);
     });
@@ -330,20 +330,20 @@ for (const kind of DATABASE_KINDS) {
 
       for (const uri of ['https://evil.test/oauth/callback', `${REDIRECT_URI}/`, `${REDIRECT_URI}?next=/`]) {
         const authorize = await t.api.get(`/auth/google/authorize?redirect_uri=${encodeURIComponent(uri)}`);
-        assert.deepEqual([authorize.status, authorize.body], [400, { detail: 'Invalid redirect_uri' }]);
+        assert.deepEqual([authorize.status, authorize.body], [400, { detail: 'Invalid redirect_uri', code: 'invalid_redirect_uri' }]);
       }
       const callback = await t.api.post('/auth/google/callback', { code: 'x', state: 'y', redirect_uri: 'https://evil.test/oauth/callback' });
-      assert.deepEqual([callback.status, callback.body], [400, { detail: 'Invalid redirect_uri' }]);
+      assert.deepEqual([callback.status, callback.body], [400, { detail: 'Invalid redirect_uri', code: 'invalid_redirect_uri' }]);
 
       const unknown = await t.api.get(`/auth/github/authorize?redirect_uri=${encodeURIComponent(REDIRECT_URI)}`);
-      assert.deepEqual([unknown.status, unknown.body], [404, { detail: 'Provider not configured' }]);
+      assert.deepEqual([unknown.status, unknown.body], [404, { detail: 'Provider not configured', code: 'provider_not_configured' }]);
       const unknownCallback = await t.api.post('/auth/github/callback', { code: 'x', state: 'y', redirect_uri: REDIRECT_URI });
-      assert.deepEqual([unknownCallback.status, unknownCallback.body], [404, { detail: 'Provider not configured' }]);
+      assert.deepEqual([unknownCallback.status, unknownCallback.body], [404, { detail: 'Provider not configured', code: 'provider_not_configured' }]);
     });
 
     it('answers 503 while a provider is unreachable, writes nothing, and retries discovery later', async () => {
       const offline = await t.api.get(`/auth/offline/authorize?redirect_uri=${encodeURIComponent(REDIRECT_URI)}`);
-      assert.deepEqual([offline.status, offline.body], [503, { detail: 'OAuth provider unavailable' }]);
+      assert.deepEqual([offline.status, offline.body], [503, { detail: 'OAuth provider unavailable', code: 'oauth_provider_unavailable' }]);
 
       flaky.down = true;
       const down = await t.api.get(`/auth/flaky/authorize?redirect_uri=${encodeURIComponent(REDIRECT_URI)}`);
@@ -361,7 +361,7 @@ for (const kind of DATABASE_KINDS) {
         google.tokenIntercept = intercept;
         try {
           const response = await t.api.post('/auth/google/callback', body);
-          assert.deepEqual([response.status, response.body], [503, { detail: 'OAuth provider unavailable' }]);
+          assert.deepEqual([response.status, response.body], [503, { detail: 'OAuth provider unavailable', code: 'oauth_provider_unavailable' }]);
         } finally {
           google.tokenIntercept = null;
         }
@@ -406,7 +406,7 @@ for (const kind of DATABASE_KINDS) {
       await t.app.ctx.db.updateTable('users').set({ email_verified_at: new Date() }).where('id', '=', victim.id).execute();
       const attacker = newAccount(microsoft, { tid: TENANT, email: victim.email, email_verified: true });
       const { response } = await oauthSignIn(t, attacker, { provider: 'microsoft' });
-      assert.deepEqual([response.status, response.body], [409, { detail: { error: 'account_exists_unverified_email' } }]);
+      assert.deepEqual([response.status, response.body], [409, { detail: { error: 'account_exists_unverified_email' }, code: 'account_exists_unverified_email' }]);
       // The same through a hand-made ID token that asserts the claim as plainly as possible.
       const forgedClaim = (nonce: string) =>
         ({ iss: `${ENTRA}/${TENANT}/v2.0`, tid: TENANT, aud: 'keyhold-microsoft', sub: attacker.sub, nonce, email: victim.email, email_verified: true });
@@ -444,7 +444,7 @@ for (const kind of DATABASE_KINDS) {
       await t.app.ctx.db.updateTable('users').set({ email_verified_at: new Date() }).where('id', '=', owner.id).execute();
       const claimer = newAccount(plain, { email: owner.email, email_verified: true });
       const refused = await oauthSignIn(t, claimer, { provider: 'plain' });
-      assert.deepEqual([refused.response.status, refused.response.body], [409, { detail: { error: 'account_exists_unverified_email' } }]);
+      assert.deepEqual([refused.response.status, refused.response.body], [409, { detail: { error: 'account_exists_unverified_email' }, code: 'account_exists_unverified_email' }]);
       assert.equal((await t.api.post('/auth/login/json', { email: owner.email, password: PASSWORD })).status, 200);
 
       const newcomer = newAccount(plain, { email_verified: true });
@@ -479,7 +479,7 @@ for (const kind of DATABASE_KINDS) {
       const me = await t.api.get('/auth/me', response.body.access_token);
       await t.app.ctx.db.updateTable('users').set({ is_active: false }).where('id', '=', me.body.id).execute();
       const again = await oauthSignIn(t, account);
-      assert.deepEqual([again.response.status, again.response.body], [403, { detail: 'Inactive user' }]);
+      assert.deepEqual([again.response.status, again.response.body], [403, { detail: 'Inactive user', code: 'inactive_user' }]);
     });
 
     it('survives two callbacks racing to create the same identity', async () => {
@@ -538,9 +538,9 @@ for (const kind of DATABASE_KINDS) {
       it('needs an invite code to register, not to sign in again', async () => {
         const account = newAccount(google);
         const without = await oauthSignIn(gated, account);
-        assert.deepEqual([without.response.status, without.response.body], [400, { detail: 'Invite code is required' }]);
+        assert.deepEqual([without.response.status, without.response.body], [400, { detail: 'Invite code is required', code: 'invite_code_required' }]);
         const invalid = await oauthSignIn(gated, account, { extra: { invite_code: 'NOPE' } });
-        assert.deepEqual([invalid.response.status, invalid.response.body], [400, { detail: 'Invalid invite code' }]);
+        assert.deepEqual([invalid.response.status, invalid.response.body], [400, { detail: 'Invalid invite code', code: 'invalid_invite_code' }]);
         assert.equal((await usersWithEmail(gated, account.email!)).length, 0);
         assert.equal((await gated.app.ctx.db.selectFrom('oauth_identities').select('id').where('subject', '=', account.sub).execute()).length, 0);
 
@@ -568,7 +568,7 @@ for (const kind of DATABASE_KINDS) {
         // The invite is for the address the provider vouches for, not one the client claims.
         const stranger = newAccount(google);
         const mismatch = await oauthSignIn(gated, stranger, { extra: { account_invite_code: code, email: account.email } });
-        assert.deepEqual([mismatch.response.status, mismatch.response.body], [400, { detail: { error: 'invite_email_mismatch' } }]);
+        assert.deepEqual([mismatch.response.status, mismatch.response.body], [400, { detail: { error: 'invite_email_mismatch' }, code: 'invite_email_mismatch' }]);
 
         const { response } = await oauthSignIn(gated, account, { extra: { account_invite_code: code } });
         assert.equal(response.status, 200, JSON.stringify(response.body));

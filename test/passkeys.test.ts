@@ -53,7 +53,7 @@ for (const kind of DATABASE_KINDS) {
       // The registration challenge is single use (a new credential over it: no duplicate to refuse).
       void response;
       const replay = await t.api.post('/auth/passkeys/register/verify', { response: new SoftwareAuthenticator(ORIGIN).register(options) }, user.accessToken);
-      assert.deepEqual([replay.status, replay.body], [400, { detail: 'Passkey registration failed' }]);
+      assert.deepEqual([replay.status, replay.body], [400, { detail: 'Passkey registration failed', code: 'passkey_registration_failed' }]);
 
       const list = await t.api.get('/auth/passkeys', user.accessToken);
       assert.deepEqual(list.body.map((p: { id: string }) => p.id), [verified.body.id]);
@@ -73,7 +73,7 @@ for (const kind of DATABASE_KINDS) {
     it('refuses a registration from another origin or for another RP ID', async () => {
       const user = await registerAndSignIn(t.api);
       const wrongOrigin = await registerPasskey(user, undefined, { origin: 'http://evil.test' });
-      assert.deepEqual([wrongOrigin.verified.status, wrongOrigin.verified.body], [400, { detail: 'Passkey registration failed' }]);
+      assert.deepEqual([wrongOrigin.verified.status, wrongOrigin.verified.body], [400, { detail: 'Passkey registration failed', code: 'passkey_registration_failed' }]);
       const wrongRp = await registerPasskey(user, undefined, { rpId: 'evil.test' });
       assert.equal(wrongRp.verified.status, 400);
       assert.deepEqual((await t.api.get('/auth/passkeys', user.accessToken)).body, []);
@@ -93,7 +93,7 @@ for (const kind of DATABASE_KINDS) {
 
       // The same challenge twice (a fresh, valid assertion over it: the counter is not what refuses it).
       const reused = await t.api.post('/auth/passkeys/login/verify', { challenge_id: login.challengeId, response: authenticator.assert(login.options, { counter: 50 }) });
-      assert.deepEqual([reused.status, reused.body], [401, { detail: 'Passkey sign-in failed' }]);
+      assert.deepEqual([reused.status, reused.body], [401, { detail: 'Passkey sign-in failed', code: 'passkey_sign_in_failed' }]);
       // A counter that goes backwards (or stands still) is a cloned authenticator.
       assert.equal((await passkeyLogin(authenticator, { counter: 3 })).status, 401);
       assert.equal((await passkeyLogin(authenticator, { counter: 5 })).status, 401);
@@ -105,7 +105,7 @@ for (const kind of DATABASE_KINDS) {
       const options = await t.api.post('/auth/passkeys/login/options');
       clock.advanceSeconds(5 * 60 + 1);
       const late = await t.api.post('/auth/passkeys/login/verify', { challenge_id: options.body.challenge_id, response: authenticator.assert(options.body.options) });
-      assert.deepEqual([late.status, late.body], [401, { detail: 'Passkey sign-in failed' }]);
+      assert.deepEqual([late.status, late.body], [401, { detail: 'Passkey sign-in failed', code: 'passkey_sign_in_failed' }]);
       // An unknown credential.
       const stranger = new SoftwareAuthenticator(ORIGIN);
       stranger.register({ challenge: 'x', rp: { id: 'frontend.test' }, user: { id: 'x' } });
@@ -148,7 +148,7 @@ for (const kind of DATABASE_KINDS) {
       const other = await registerAndSignIn(t.api);
       const { authenticator: theirs } = await registerPasskey(other);
       const wrong = await t.api.post('/auth/mfa/verify', { mfa_token: login.body.mfa_token, passkey_response: theirs.assert(options.body.options) });
-      assert.deepEqual([wrong.status, wrong.body], [401, { detail: 'Invalid MFA code' }]);
+      assert.deepEqual([wrong.status, wrong.body], [401, { detail: 'Invalid MFA code', code: 'invalid_mfa_code' }]);
       // The answered challenge is spent: new options, then the right passkey.
       const again = await t.api.post('/auth/mfa/passkey/options', { mfa_token: login.body.mfa_token });
       const right = await t.api.post('/auth/mfa/verify', { mfa_token: login.body.mfa_token, passkey_response: authenticator.assert(again.body.options) });
@@ -156,7 +156,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(decodeJwt(right.body.access_token).amr, ['pwd', 'passkey']);
       assert.equal(decodeJwt(right.body.access_token).aal, 'aal2');
       const spent = await t.api.post('/auth/mfa/passkey/options', { mfa_token: login.body.mfa_token });
-      assert.deepEqual([spent.status, spent.body], [401, { detail: 'Invalid or expired MFA token' }]);
+      assert.deepEqual([spent.status, spent.body], [401, { detail: 'Invalid or expired MFA token', code: 'invalid_or_expired_mfa_token' }]);
     });
 
     it('spent MFA and passkey challenges are purged after a day', async () => {

@@ -24,7 +24,7 @@ for (const kind of DATABASE_KINDS) {
       const u = await registerAndSignIn(t.api);
       for (let i = 0; i < 5; i++) {
         const wrong = await changeEmail(u.accessToken, 'not the password');
-        assert.deepEqual([wrong.status, wrong.body], [401, { detail: 'Current password is incorrect' }]);
+        assert.deepEqual([wrong.status, wrong.body], [401, { detail: 'Current password is incorrect', code: 'current_password_incorrect' }]);
       }
       for (let i = 0; i < 5; i++) assert.equal((await changePassword(u.accessToken, 'not the password')).status, 401);
       assert.equal(await auditCount(u.id, 'auth.account_locked'), 1);
@@ -32,7 +32,7 @@ for (const kind of DATABASE_KINDS) {
 
       // Locked: the right password is refused everywhere, with the same answers as a wrong one.
       const locked = await changeEmail(u.accessToken, PASSWORD);
-      assert.deepEqual([locked.status, locked.body], [401, { detail: 'Current password is incorrect' }]);
+      assert.deepEqual([locked.status, locked.body], [401, { detail: 'Current password is incorrect', code: 'current_password_incorrect' }]);
       assert.equal((await changePassword(u.accessToken, PASSWORD)).status, 401);
       assert.equal((await t.api.post('/auth/login/json', { email: u.email, password: PASSWORD })).status, 401);
       const row = await t.app.ctx.db.selectFrom('users').select('email').where('id', '=', u.id).executeTakeFirstOrThrow();

@@ -53,7 +53,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([reset.status, reset.body], [200, { message: 'Password has been reset successfully' }]);
 
       const again = await t.api.post('/auth/password/reset', { token, new_password: 'yet another passphrase' });
-      assert.deepEqual([again.status, again.body], [400, { detail: 'Reset token has already been used or has expired' }]);
+      assert.deepEqual([again.status, again.body], [400, { detail: 'Reset token has already been used or has expired', code: 'reset_token_spent' }]);
       assert.deepEqual((await t.api.post('/auth/password/verify-reset-token', { token })).body, { valid: false });
 
       for (const session of [user, other]) {
@@ -90,7 +90,7 @@ for (const kind of DATABASE_KINDS) {
       t.clock.advanceSeconds(3601);
       assert.deepEqual((await t.api.post('/auth/password/verify-reset-token', { token })).body, { valid: false });
       const reset = await t.api.post('/auth/password/reset', { token, new_password: NEW_PASSWORD });
-      assert.deepEqual([reset.status, reset.body], [400, { detail: 'Invalid or expired reset token' }]);
+      assert.deepEqual([reset.status, reset.body], [400, { detail: 'Invalid or expired reset token', code: 'invalid_or_expired_reset_token' }]);
     });
 
     it('refuses tokens of other kinds and garbage', async () => {
@@ -98,7 +98,7 @@ for (const kind of DATABASE_KINDS) {
       const verification = tokenFromLink(await smtp.waitForMessage(user.email, 5000, isVerificationEmail), '/verify-email');
       for (const token of [verification, user.accessToken, user.refreshToken, 'not-a-jwt', '']) {
         const reset = await t.api.post('/auth/password/reset', { token, new_password: NEW_PASSWORD });
-        assert.deepEqual([reset.status, reset.body], [400, { detail: 'Invalid or expired reset token' }], token);
+        assert.deepEqual([reset.status, reset.body], [400, { detail: 'Invalid or expired reset token', code: 'invalid_or_expired_reset_token' }], token);
         assert.deepEqual((await t.api.post('/auth/password/verify-reset-token', { token })).body, { valid: false });
       }
       assert.equal((await t.api.post('/auth/login/json', { email: user.email, password: PASSWORD })).status, 200);
@@ -122,7 +122,7 @@ for (const kind of DATABASE_KINDS) {
       await t.app.ctx.db.insertInto('oauth_identities').values({ user_id: user.id, provider: 'google', subject: `g-${user.id}` }).execute();
 
       const change = await t.api.post('/auth/password/change', { current_password: PASSWORD, new_password: NEW_PASSWORD }, user.accessToken);
-      assert.deepEqual([change.status, change.body], [400, { detail: { error: 'use_oauth_provider', providers: ['google'] } }]);
+      assert.deepEqual([change.status, change.body], [400, { detail: { error: 'use_oauth_provider', providers: ['google'] }, code: 'use_oauth_provider' }]);
 
       const forgot = await t.api.post('/auth/password/forgot', { email: user.email });
       assert.deepEqual([forgot.status, forgot.body], [200, { message: FORGOT_MESSAGE }]);
@@ -144,7 +144,7 @@ for (const kind of DATABASE_KINDS) {
 
       for (const session of [other, user]) {
         const me = await t.api.get('/auth/me', session.accessToken);
-        assert.deepEqual([me.status, me.body], [401, { detail: 'Could not validate credentials' }]);
+        assert.deepEqual([me.status, me.body], [401, { detail: 'Could not validate credentials', code: 'not_authenticated' }]);
         const refresh = await t.api.post('/auth/refresh', { refresh_token: session.refreshToken });
         assert.equal(refresh.status, 401);
       }
@@ -152,16 +152,16 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await t.api.post('/auth/login/json', { email: user.email, password: NEW_PASSWORD })).status, 200);
       // A link asked for before the change no longer works.
       const reset = await t.api.post('/auth/password/reset', { token: earlierLink, new_password: 'sneaky replacement' });
-      assert.deepEqual([reset.status, reset.body], [400, { detail: 'Reset token has already been used or has expired' }]);
+      assert.deepEqual([reset.status, reset.body], [400, { detail: 'Reset token has already been used or has expired', code: 'reset_token_spent' }]);
       assert.ok((await auditActions(user.id)).includes('auth.password_change'));
     });
 
     it('change refuses a wrong current password and an unchanged one', async () => {
       const user = await registerAndSignIn(t.api);
       const wrong = await t.api.post('/auth/password/change', { current_password: 'not my password', new_password: NEW_PASSWORD }, user.accessToken);
-      assert.deepEqual([wrong.status, wrong.body], [401, { detail: 'Current password is incorrect' }]);
+      assert.deepEqual([wrong.status, wrong.body], [401, { detail: 'Current password is incorrect', code: 'current_password_incorrect' }]);
       const same = await t.api.post('/auth/password/change', { current_password: PASSWORD, new_password: PASSWORD }, user.accessToken);
-      assert.deepEqual([same.status, same.body], [400, { detail: 'New password must be different from current password' }]);
+      assert.deepEqual([same.status, same.body], [400, { detail: 'New password must be different from current password', code: 'password_unchanged' }]);
       const anonymous = await t.api.post('/auth/password/change', { current_password: PASSWORD, new_password: NEW_PASSWORD });
       assert.equal(anonymous.status, 401);
       assert.equal((await t.api.get('/auth/me', user.accessToken)).status, 200, 'nothing was revoked');
@@ -217,7 +217,7 @@ describe('password and verification rate limits (per IP, per minute)', () => {
     for (const [max, call] of limits) {
       for (let i = 0; i < max; i++) assert.notEqual((await call()).status, 429);
       const limited = await call();
-      assert.deepEqual([limited.status, limited.body], [429, { detail: `Rate limit exceeded: ${max} per 1 minute` }]);
+      assert.deepEqual([limited.status, limited.body], [429, { detail: `Rate limit exceeded: ${max} per 1 minute`, code: 'rate_limited' }]);
       assert.ok(limited.headers.get('retry-after'));
     }
     for (let i = 0; i < 8; i++) {

@@ -99,7 +99,7 @@ if (DATABASE_KINDS.includes('postgres')) {
       await proxy.cut();
       const started = Date.now();
       const during = await t.api.get('/auth/me', user.accessToken);
-      assert.deepEqual([during.status, during.body], [503, { detail: 'Service unavailable' }]);
+      assert.deepEqual([during.status, during.body], [503, { detail: 'Service unavailable', code: 'service_unavailable' }]);
       const login = await t.api.post('/auth/login/json', { email: user.email, password: PASSWORD });
       assert.equal(login.status, 503);
       assert.ok(Date.now() - started < 10_000, 'fails fast');

@@ -28,14 +28,14 @@ for (const kind of DATABASE_KINDS) {
       const u = await registerAndSignIn(t.api);
       for (const token of [undefined, 'garbage', `${u.accessToken}x`]) {
         const res = await t.api.get('/auth/me', token);
-        assert.deepEqual([res.status, res.body], [401, { detail: 'Could not validate credentials' }]);
+        assert.deepEqual([res.status, res.body], [401, { detail: 'Could not validate credentials', code: 'not_authenticated' }]);
         assert.equal(res.headers.get('www-authenticate'), 'Bearer');
       }
       const basic = await t.api.request('GET', '/auth/me', { headers: { authorization: 'Basic abc' } });
       assert.equal(basic.status, 401);
       await t.app.ctx.db.updateTable('users').set({ is_active: false }).where('id', '=', u.id).execute();
       const inactive = await t.api.get('/auth/me', u.accessToken);
-      assert.deepEqual([inactive.status, inactive.body], [403, { detail: 'Inactive user' }]);
+      assert.deepEqual([inactive.status, inactive.body], [403, { detail: 'Inactive user', code: 'inactive_user' }]);
     });
 
     it('updates profile fields, clears nullable ones and audits the change', async () => {
@@ -57,12 +57,12 @@ for (const kind of DATABASE_KINDS) {
       await t.app.ctx.db.updateTable('users').set({ email_verified_at: new Date() }).where('id', '=', u.id).execute();
       const newEmail = uniqueEmail('moved');
       const noPassword = await t.api.patch('/auth/me', { email: newEmail }, u.accessToken);
-      assert.deepEqual([noPassword.status, noPassword.body], [400, { detail: 'Current password is required to change email' }]);
+      assert.deepEqual([noPassword.status, noPassword.body], [400, { detail: 'Current password is required to change email', code: 'current_password_required' }]);
       const wrong = await t.api.patch('/auth/me', { email: newEmail, current_password: 'nope nope' }, u.accessToken);
-      assert.deepEqual([wrong.status, wrong.body], [401, { detail: 'Current password is incorrect' }]);
+      assert.deepEqual([wrong.status, wrong.body], [401, { detail: 'Current password is incorrect', code: 'current_password_incorrect' }]);
       const other = await registerAndSignIn(t.api);
       const taken = await t.api.patch('/auth/me', { email: other.email.toUpperCase(), current_password: PASSWORD }, u.accessToken);
-      assert.deepEqual([taken.status, taken.body], [400, { detail: 'Email already registered' }]);
+      assert.deepEqual([taken.status, taken.body], [400, { detail: 'Email already registered', code: 'email_already_registered' }]);
       const ok = await t.api.patch('/auth/me', { email: newEmail.toUpperCase(), current_password: PASSWORD }, u.accessToken);
       assert.equal(ok.status, 200);
       assert.equal(ok.body.email, newEmail);
@@ -85,7 +85,7 @@ for (const kind of DATABASE_KINDS) {
       const moved = await t.api.patch('/auth/me', { email: uniqueEmail('moved'), current_password: PASSWORD }, u.accessToken);
       assert.equal(moved.status, 200);
       const reset = await t.api.post('/auth/password/reset', { token: decodeURIComponent(token!), new_password: 'a-takeover-passphrase' });
-      assert.deepEqual([reset.status, reset.body], [400, { detail: 'Reset token has already been used or has expired' }]);
+      assert.deepEqual([reset.status, reset.body], [400, { detail: 'Reset token has already been used or has expired', code: 'reset_token_spent' }]);
     });
 
     it('validates the body', async () => {

@@ -26,7 +26,7 @@ for (const store of stores) {
       const attempt = () => t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'R' });
       for (let i = 0; i < 3; i++) assert.equal((await attempt()).status, 201);
       const limited = await attempt();
-      assert.deepEqual([limited.status, limited.body], [429, { detail: 'Rate limit exceeded: 3 per 1 minute' }]);
+      assert.deepEqual([limited.status, limited.body], [429, { detail: 'Rate limit exceeded: 3 per 1 minute', code: 'rate_limited' }]);
       assert.ok(Number(limited.headers.get('retry-after')) > 0);
     });
 
@@ -35,7 +35,7 @@ for (const store of stores) {
         t.api.request('POST', '/auth/login/json', { json: { email: uniqueEmail(), password: PASSWORD }, headers: { 'x-forwarded-for': ip } });
       for (let i = 0; i < 5; i++) assert.equal((await attempt(`10.0.0.${i}`)).status, 401);
       const limited = await attempt('10.0.0.99');
-      assert.deepEqual([limited.status, limited.body], [429, { detail: 'Rate limit exceeded: 5 per 1 minute' }]);
+      assert.deepEqual([limited.status, limited.body], [429, { detail: 'Rate limit exceeded: 5 per 1 minute', code: 'rate_limited' }]);
       if (store === 'redis') assert.match(((await (await fetch(`${t.baseUrl}/readyz`)).json()) as { rate_limit_store: string }).rate_limit_store, /^redis/);
     });
 
@@ -52,7 +52,7 @@ for (const store of stores) {
           assert.equal((await t2.api.request('POST', '/auth/login/json', { json: { email: uniqueEmail(), password: PASSWORD }, headers })).status, 401);
         }
         const json = await t2.api.request('POST', '/auth/login/json', { json: { email: uniqueEmail(), password: PASSWORD }, headers });
-        assert.deepEqual([json.status, json.body], [429, { detail: 'Rate limit exceeded: 5 per 1 minute' }]);
+        assert.deepEqual([json.status, json.body], [429, { detail: 'Rate limit exceeded: 5 per 1 minute', code: 'rate_limited' }]);
         const form = await t2.api.request('POST', '/auth/login', { form: { username: uniqueEmail(), password: PASSWORD }, headers });
         assert.equal(form.status, 429);
         assert.ok(Number(form.headers.get('retry-after')) > 0);
@@ -76,7 +76,7 @@ for (const store of stores) {
           assert.equal(change.status, 401);
         }
         const limited = await api.patch('/auth/me', { email: uniqueEmail(), current_password: PASSWORD }, u.accessToken);
-        assert.deepEqual([limited.status, limited.body], [429, { detail: 'Rate limit exceeded: 5 per 1 minute' }]);
+        assert.deepEqual([limited.status, limited.body], [429, { detail: 'Rate limit exceeded: 5 per 1 minute', code: 'rate_limited' }]);
         const change = await api.post('/auth/password/change', { current_password: PASSWORD, new_password: 'another passphrase' }, u.accessToken);
         assert.equal(change.status, 429);
         assert.equal((await api.patch('/auth/me', { name: 'Still editable' }, u.accessToken)).status, 200);

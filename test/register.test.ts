@@ -49,7 +49,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(res.body.email, email.toLowerCase());
       const again = await t.api.post('/auth/register', { email: email.toLowerCase(), password: PASSWORD, name: 'Case' });
       assert.equal(again.status, 400);
-      assert.deepEqual(again.body, { detail: 'Email already registered' });
+      assert.deepEqual(again.body, { detail: 'Email already registered', code: 'email_already_registered' });
     });
 
     it('applies an invite code plan (active, or trialing for its trial days) and spends the code', async () => {
@@ -67,16 +67,16 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(code.used_by_id, active.user.id);
       assert.ok(code.used_at);
       const reuse = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X', invite_code: 'PILOT1' });
-      assert.deepEqual([reuse.status, reuse.body], [400, { detail: 'Invite code has already been used' }]);
+      assert.deepEqual([reuse.status, reuse.body], [400, { detail: 'Invite code has already been used', code: 'invite_code_used' }]);
     });
 
     it('refuses unknown and expired invite codes without writing anything', async () => {
       await insertInviteCode({ code: 'OLDCODE', expires_at: new Date(t.clock.now().getTime() - 1000) });
       const email = uniqueEmail();
       const unknown = await t.api.post('/auth/register', { email, password: PASSWORD, name: 'X', invite_code: 'NOPE' });
-      assert.deepEqual([unknown.status, unknown.body], [400, { detail: 'Invalid invite code' }]);
+      assert.deepEqual([unknown.status, unknown.body], [400, { detail: 'Invalid invite code', code: 'invalid_invite_code' }]);
       const expired = await t.api.post('/auth/register', { email, password: PASSWORD, name: 'X', invite_code: 'oldcode' });
-      assert.deepEqual([expired.status, expired.body], [400, { detail: 'Invite code has expired' }]);
+      assert.deepEqual([expired.status, expired.body], [400, { detail: 'Invite code has expired', code: 'invite_code_expired' }]);
       const users = await db().selectFrom('users').select('id').where('email', '=', email).execute();
       assert.equal(users.length, 0);
     });
@@ -89,7 +89,7 @@ for (const kind of DATABASE_KINDS) {
         invited_by_id: owner.user.id, expires_at: new Date(t.clock.now().getTime() + 86_400_000),
       }).execute();
       const mismatch = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X', account_invite_code: 'acct-invite-1' });
-      assert.deepEqual([mismatch.status, mismatch.body], [400, { detail: { error: 'invite_email_mismatch' } }]);
+      assert.deepEqual([mismatch.status, mismatch.body], [400, { detail: { error: 'invite_email_mismatch' }, code: 'invite_email_mismatch' }]);
       const res = await t.api.post('/auth/register', { email: email.toUpperCase(), password: PASSWORD, name: 'Invitee', account_invite_code: 'acct-invite-1' });
       assert.equal(res.status, 201, JSON.stringify(res.body));
       assert.equal(res.body.account_id, owner.user.account_id);
@@ -97,9 +97,9 @@ for (const kind of DATABASE_KINDS) {
       const invite = await db().selectFrom('account_invites').selectAll().where('code', '=', 'acct-invite-1').executeTakeFirstOrThrow();
       assert.equal(invite.accepted_by_id, res.body.id);
       const again = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X', account_invite_code: 'acct-invite-1' });
-      assert.deepEqual([again.status, again.body], [400, { detail: 'Account invite code has already been used' }]);
+      assert.deepEqual([again.status, again.body], [400, { detail: 'Account invite code has already been used', code: 'account_invite_code_used' }]);
       const unknown = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X', account_invite_code: 'nope' });
-      assert.deepEqual([unknown.status, unknown.body], [400, { detail: 'Invalid account invite code' }]);
+      assert.deepEqual([unknown.status, unknown.body], [400, { detail: 'Invalid account invite code', code: 'invalid_account_invite_code' }]);
     });
 
     it('refuses an expired account invite', async () => {
@@ -111,7 +111,7 @@ for (const kind of DATABASE_KINDS) {
       }).execute();
       t.clock.advanceSeconds(2);
       const res = await t.api.post('/auth/register', { email, password: PASSWORD, name: 'X', account_invite_code: 'acct-expired' });
-      assert.deepEqual([res.status, res.body], [400, { detail: 'Account invite code has expired' }]);
+      assert.deepEqual([res.status, res.body], [400, { detail: 'Account invite code has expired', code: 'account_invite_code_expired' }]);
     });
 
     it('of eight concurrent registrations with one single-use code exactly one succeeds', async () => {
@@ -121,7 +121,7 @@ for (const kind of DATABASE_KINDS) {
       );
       const statuses = results.map((r) => r.status).sort();
       assert.deepEqual(statuses, [201, 400, 400, 400, 400, 400, 400, 400]);
-      for (const r of results.filter((r) => r.status === 400)) assert.deepEqual(r.body, { detail: 'Invite code has already been used' });
+      for (const r of results.filter((r) => r.status === 400)) assert.deepEqual(r.body, { detail: 'Invite code has already been used', code: 'invite_code_used' });
       const spentBy = await db().selectFrom('users').select('users.id').where('invite_code_id', 'is not', null)
         .innerJoin('invite_codes', 'invite_codes.id', 'users.invite_code_id').where('invite_codes.code', '=', 'RACE8').execute();
       assert.equal(spentBy.length, 1);
@@ -146,7 +146,7 @@ for (const kind of DATABASE_KINDS) {
       }
       const results = await pending!;
       assert.deepEqual(results.map((r) => r.status).sort(), [201, 400, 400, 400, 400, 400, 400, 400]);
-      for (const r of results.filter((r) => r.status === 400)) assert.deepEqual(r.body, { detail: 'Invite code has already been used' });
+      for (const r of results.filter((r) => r.status === 400)) assert.deepEqual(r.body, { detail: 'Invite code has already been used', code: 'invite_code_used' });
       const users = await db().selectFrom('users').select(['id', 'invite_code_id']).where('name', '=', 'Held Racer').execute();
       assert.equal(users.length, 1, 'the losers rolled back');
       const code = await db().selectFrom('invite_codes').selectAll().where('code', '=', 'HELD8').executeTakeFirstOrThrow();
@@ -237,7 +237,7 @@ for (const kind of DATABASE_KINDS) {
 
     it('requires an invite code when self-serve is off', async () => {
       const res = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X' });
-      assert.deepEqual([res.status, res.body], [400, { detail: 'Invite code is required' }]);
+      assert.deepEqual([res.status, res.body], [400, { detail: 'Invite code is required', code: 'invite_code_required' }]);
       await t.app.ctx.db.insertInto('invite_codes').values({ code: 'LETMEIN' }).execute();
       const ok = await t.api.post('/auth/register', { email: uniqueEmail(), password: PASSWORD, name: 'X', invite_code: 'letmein' });
       assert.equal(ok.status, 201);

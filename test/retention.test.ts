@@ -188,7 +188,7 @@ describe('retention', { concurrency: true }, () => {
               const rotated = family.tokens.slice(0, -1).find((token) => token.expiresAt > later)!;
               const reuse = await t.api.post('/auth/refresh', { refresh_token: rotated.token });
               assert.equal(reuse.status, 401);
-              assert.equal(reuse.body.detail, 'Refresh token has been revoked');
+              assert.deepEqual(reuse.body, { detail: 'Refresh token has been revoked', code: 'refresh_token_revoked' });
               const after = await t.api.post('/auth/refresh', { refresh_token: current });
               assert.equal(after.status, 401, 'the reuse ended the session');
               const session = await t.app.ctx.db.selectFrom('sessions').select('revoked_at').where('id', '=', family.sessionId).executeTakeFirstOrThrow();
@@ -201,7 +201,7 @@ describe('retention', { concurrency: true }, () => {
           // A purged family's tokens have all expired: they fail as any expired token does.
           const gone = await t.api.post('/auth/refresh', { refresh_token: dead[0]!.tokens.at(-1)!.token });
           assert.equal(gone.status, 401);
-          assert.equal(gone.body.detail, 'Invalid refresh token');
+          assert.deepEqual(gone.body, { detail: 'Invalid refresh token', code: 'invalid_refresh_token' });
           const reuseEvents = await t.app.ctx.db.selectFrom('audit_logs').select('id').where('action', '=', 'auth.refresh_token_reuse').execute();
           assert.equal(reuseEvents.length, 25);
         } finally {
@@ -279,7 +279,7 @@ describe('retention', { concurrency: true }, () => {
             setEqual(await tableHashes(t), new Set(family.tokens.map((token) => token.hash)), 'refresh tokens left');
             const reuse = await t.api.post('/auth/refresh', { refresh_token: family.tokens[0]!.token });
             assert.equal(reuse.status, 401);
-            assert.equal(reuse.body.detail, 'Refresh token has been revoked');
+            assert.deepEqual(reuse.body, { detail: 'Refresh token has been revoked', code: 'refresh_token_revoked' });
             const events = await t.app.ctx.db.selectFrom('audit_logs').select('id').where('action', '=', 'auth.refresh_token_reuse').execute();
             assert.equal(events.length, 1, 'still detected as reuse');
             // Once that one has expired too (by EXPIRY_MARGIN_SECONDS, for instances whose clocks

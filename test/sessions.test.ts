@@ -122,10 +122,10 @@ for (const kind of DATABASE_KINDS) {
     it('answers 401 with a Bearer challenge for a wrong password or an unknown user, and audits it', async () => {
       const { email, user } = await registerUser(t.api);
       const wrong = await t.api.post('/auth/login/json', { email, password: 'wrong password' });
-      assert.deepEqual([wrong.status, wrong.body], [401, { detail: 'Incorrect email or password' }]);
+      assert.deepEqual([wrong.status, wrong.body], [401, { detail: 'Incorrect email or password', code: 'invalid_credentials' }]);
       assert.equal(wrong.headers.get('www-authenticate'), 'Bearer');
       const unknown = await t.api.request('POST', '/auth/login', { form: { username: uniqueEmail(), password: PASSWORD } });
-      assert.deepEqual([unknown.status, unknown.body], [401, { detail: 'Incorrect email or password' }]);
+      assert.deepEqual([unknown.status, unknown.body], [401, { detail: 'Incorrect email or password', code: 'invalid_credentials' }]);
       const failed = await db().selectFrom('audit_logs').selectAll().where('user_id', '=', user.id).where('action', '=', 'auth.login_failed').execute();
       assert.equal(failed.length, 1);
       assert.equal(JSON.stringify(failed[0]!.details).includes('wrong password'), false);
@@ -135,7 +135,7 @@ for (const kind of DATABASE_KINDS) {
       const { email, user } = await registerUser(t.api);
       await db().updateTable('users').set({ is_active: false }).where('id', '=', user.id).execute();
       const res = await t.api.post('/auth/login/json', { email, password: PASSWORD });
-      assert.deepEqual([res.status, res.body], [403, { detail: 'Inactive user' }]);
+      assert.deepEqual([res.status, res.body], [403, { detail: 'Inactive user', code: 'inactive_user' }]);
     });
 
     it('tells a user without a password which OAuth providers to use', async () => {
@@ -143,7 +143,7 @@ for (const kind of DATABASE_KINDS) {
       await db().updateTable('users').set({ password_hash: null }).where('id', '=', user.id).execute();
       await db().insertInto('oauth_identities').values({ user_id: user.id, provider: 'google', subject: `g-${user.id}` }).execute();
       const res = await t.api.post('/auth/login/json', { email, password: PASSWORD });
-      assert.deepEqual([res.status, res.body], [400, { detail: { error: 'use_oauth_provider', providers: ['google'] } }]);
+      assert.deepEqual([res.status, res.body], [400, { detail: { error: 'use_oauth_provider', providers: ['google'] }, code: 'use_oauth_provider' }]);
     });
 
     it('writes the sign-in whole or not at all: a failed session insert leaves no auth.login row and no last_login', async () => {
@@ -190,9 +190,9 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await t.api.get('/auth/me', res.body.access_token)).status, 200);
       assert.equal((await t.api.get('/auth/me', u.refreshToken)).status, 401);
       const asRefresh = await t.api.post('/auth/refresh', { refresh_token: u.accessToken });
-      assert.deepEqual([asRefresh.status, asRefresh.body], [401, { detail: 'Invalid refresh token' }]);
+      assert.deepEqual([asRefresh.status, asRefresh.body], [401, { detail: 'Invalid refresh token', code: 'invalid_refresh_token' }]);
       const garbage = await t.api.post('/auth/refresh', { refresh_token: 'not.a.jwt' });
-      assert.deepEqual([garbage.status, garbage.body], [401, { detail: 'Invalid refresh token' }]);
+      assert.deepEqual([garbage.status, garbage.body], [401, { detail: 'Invalid refresh token', code: 'invalid_refresh_token' }]);
     });
 
     it('within the reuse interval the parent gets the same child back; later reuse revokes the session', async () => {
@@ -203,7 +203,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(childOf(again.body.refresh_token), childOf(first.body.refresh_token), 'same child: same jti and expiry');
       t.clock.advanceSeconds(11);
       const late = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
-      assert.deepEqual([late.status, late.body], [401, { detail: 'Refresh token has been revoked' }]);
+      assert.deepEqual([late.status, late.body], [401, { detail: 'Refresh token has been revoked', code: 'refresh_token_revoked' }]);
       const child = await t.api.post('/auth/refresh', { refresh_token: first.body.refresh_token });
       assert.equal(child.status, 401, 'the whole family is revoked');
       assert.equal((await t.api.get('/auth/me', first.body.access_token)).status, 401, 'its access tokens die too');
@@ -229,7 +229,7 @@ for (const kind of DATABASE_KINDS) {
           assert.deepEqual(childOf(again.body.refresh_token), childOf(child.body.refresh_token), `at ${offset} s: the same child`);
           assert.equal((await sessionOf(u.refreshToken)).revoked_at, null);
         } else {
-          assert.deepEqual([again.status, again.body], [401, { detail: 'Refresh token has been revoked' }], `at ${offset} s`);
+          assert.deepEqual([again.status, again.body], [401, { detail: 'Refresh token has been revoked', code: 'refresh_token_revoked' }], `at ${offset} s`);
           assert.ok((await sessionOf(u.refreshToken)).revoked_at, `at ${offset} s: the session is revoked`);
           assert.equal((await t.api.post('/auth/refresh', { refresh_token: child.body.refresh_token })).status, 401, `at ${offset} s: the child dies too`);
           const reuse = await db().selectFrom('audit_logs').select('id').where('user_id', '=', u.id).where('action', '=', 'auth.refresh_token_reuse').execute();
@@ -245,9 +245,9 @@ for (const kind of DATABASE_KINDS) {
       await db().updateTable('users').set({ is_active: false }).where('id', '=', u.id).execute();
       const parent = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
       // Within the interval the parent stands for its live child, whose answer is 403.
-      assert.deepEqual([parent.status, parent.body], [403, { detail: 'Inactive user' }]);
+      assert.deepEqual([parent.status, parent.body], [403, { detail: 'Inactive user', code: 'inactive_user' }]);
       const live = await t.api.post('/auth/refresh', { refresh_token: child.body.refresh_token });
-      assert.deepEqual([live.status, live.body], [403, { detail: 'Inactive user' }]);
+      assert.deepEqual([live.status, live.body], [403, { detail: 'Inactive user', code: 'inactive_user' }]);
       // Not treated as a leak: reactivated, the session goes on.
       await db().updateTable('users').set({ is_active: true }).where('id', '=', u.id).execute();
       assert.equal((await t.api.post('/auth/refresh', { refresh_token: child.body.refresh_token })).status, 200);
@@ -259,7 +259,7 @@ for (const kind of DATABASE_KINDS) {
       const r2 = await t.api.post('/auth/refresh', { refresh_token: r1.body.refresh_token });
       assert.equal(r2.status, 200);
       const stale = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
-      assert.deepEqual([stale.status, stale.body], [401, { detail: 'Refresh token has been revoked' }]);
+      assert.deepEqual([stale.status, stale.body], [401, { detail: 'Refresh token has been revoked', code: 'refresh_token_revoked' }]);
       assert.equal((await t.api.post('/auth/refresh', { refresh_token: r2.body.refresh_token })).status, 401);
     });
 
@@ -276,11 +276,11 @@ for (const kind of DATABASE_KINDS) {
       const u = await registerAndSignIn(t.api);
       await db().updateTable('users').set({ is_active: false }).where('id', '=', u.id).execute();
       const live = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
-      assert.deepEqual([live.status, live.body], [403, { detail: 'Inactive user' }]);
+      assert.deepEqual([live.status, live.body], [403, { detail: 'Inactive user', code: 'inactive_user' }]);
       const { revokeAllSessions } = await import('../src/modules/sessions/sessions.repo.js');
       await revokeAllSessions(db(), u.id, t.clock.now());
       const revoked = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
-      assert.deepEqual([revoked.status, revoked.body], [401, { detail: 'Refresh token has been revoked' }]);
+      assert.deepEqual([revoked.status, revoked.body], [401, { detail: 'Refresh token has been revoked', code: 'refresh_token_revoked' }]);
       const reuse = await db().selectFrom('audit_logs').select('id').where('user_id', '=', u.id).where('action', '=', 'auth.refresh_token_reuse').execute();
       assert.equal(reuse.length, 0, 'a token revoked on purpose is not reported as stolen');
     });
@@ -290,7 +290,7 @@ for (const kind of DATABASE_KINDS) {
       t.clock.advanceDays(7);
       t.clock.advanceSeconds(1);
       const res = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
-      assert.deepEqual([res.status, res.body], [401, { detail: 'Invalid refresh token' }]);
+      assert.deepEqual([res.status, res.body], [401, { detail: 'Invalid refresh token', code: 'invalid_refresh_token' }]);
       assert.equal((await t.api.get('/auth/me', u.accessToken)).status, 401, 'the access token expired long ago');
     });
 
@@ -300,9 +300,9 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([res.status, res.body], [200, { message: 'Successfully logged out' }]);
       assert.equal((await t.api.get('/auth/me', u.accessToken)).status, 401);
       const refresh = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
-      assert.deepEqual([refresh.status, refresh.body], [401, { detail: 'Refresh token has been revoked' }]);
+      assert.deepEqual([refresh.status, refresh.body], [401, { detail: 'Refresh token has been revoked', code: 'refresh_token_revoked' }]);
       const bad = await t.api.post('/auth/logout', { refresh_token: 'garbage' });
-      assert.deepEqual([bad.status, bad.body], [401, { detail: 'Invalid refresh token' }]);
+      assert.deepEqual([bad.status, bad.body], [401, { detail: 'Invalid refresh token', code: 'invalid_refresh_token' }]);
       const events = await db().selectFrom('audit_logs').select('action').where('user_id', '=', u.id).where('action', '=', 'auth.logout').execute();
       assert.equal(events.length, 1);
     });
@@ -340,7 +340,7 @@ for (const kind of DATABASE_KINDS) {
       const results = await Promise.all(Array.from({ length: 10 }, () => t.api.post('/auth/refresh', { refresh_token: u.refreshToken })));
       const ok = results.filter((r) => r.status === 200);
       assert.equal(ok.length, 1, JSON.stringify(results.map((r) => r.status)));
-      for (const r of results.filter((r) => r.status !== 200)) assert.deepEqual([r.status, r.body], [401, { detail: 'Refresh token has been revoked' }]);
+      for (const r of results.filter((r) => r.status !== 200)) assert.deepEqual([r.status, r.body], [401, { detail: 'Refresh token has been revoked', code: 'refresh_token_revoked' }]);
       const live = await t.app.ctx.db.selectFrom('refresh_tokens').select('id').where('user_id', '=', u.id).where('revoked_at', 'is', null).execute();
       assert.ok(live.length <= 1);
     });

@@ -80,7 +80,7 @@ for (const kind of DATABASE_KINDS) {
       for (const [method, path] of [['GET', ''], ['PATCH', ''], ['DELETE', ''], ['GET', '/deliveries'], ['POST', '/rotate-secret'], ['POST', '/test']] as const) {
         const res = await t.api.request(method, `/admin/webhooks/${missing}${path}`, { token: admin.accessToken, json: method === 'PATCH' ? { enabled: false } : method === 'POST' ? {} : undefined });
         assert.equal(res.status, 404, `${method} ${path}`);
-        assert.equal(res.body.detail, 'Webhook not found');
+        assert.deepEqual(res.body, { detail: 'Webhook not found', code: 'webhook_not_found' });
       }
       const user = await registerAndSignIn(t.api);
       assert.equal((await t.api.get('/admin/webhooks', user.accessToken)).status, 403);

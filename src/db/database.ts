@@ -5,15 +5,11 @@ import { Kysely, PostgresDialect, sql, type PostgresPool } from 'kysely';
 import type pg from 'pg';
 import type { Database } from './schema.js';
 import { lockDataDir } from './data-dir-lock.js';
+import type { Db } from './executor.js';
 import { preparedStatementName, registerPool } from './prepared.js';
 
-/**
- * What runs statements: the pool, or a transaction of it. Repos take an Executor, so the same
- * function serves a lone statement and one step of a larger transaction.
- */
-export type Executor = Kysely<Database>;
-/** The app's pool (AppContext.db). */
-export type Db = Executor;
+// The types live apart from the pools (executor.ts), so that the pools' modules need not import this one.
+export type { Db, Executor } from './executor.js';
 
 export interface DatabaseHandle {
   db: Db;

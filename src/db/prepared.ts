@@ -17,7 +17,7 @@
 //   parameterised, never string-concatenated.
 // And only in a feature's *.repo.ts: services call repo functions, never the database.
 import { CompiledQuery, type PostgresPool } from 'kysely';
-import type { Db } from './database.js';
+import type { Db } from './executor.js';
 import type { UsersTable } from './schema.js';
 
 const MARKER = '/* prepared:';

@@ -1,112 +1,250 @@
 // The one error type of the service, and the catalogue of every error a client can see.
 // Domain code throws `Errors.<name>()`; the error plugin (src/plugins/errors.ts) is the only
-// place that turns errors into HTTP replies.
+// place that turns errors into API replies, `{detail, code}`; the hosted pages put the same
+// errors in words through one table of codes (hosted-ui/page-text.ts).
+import { STATUS_CODES } from 'node:http';
+
+/**
+ * Every stable code a reply can carry, with one line saying when (../shared/API.md, "Errors:
+ * stable codes"). Codes are never renamed: clients switch on them. The OpenAPI document lists
+ * them (plugins/openapi.ts); a new situation gets a new code here and an entry below.
+ */
+export const ERROR_CODES = {
+  // Credentials and sessions
+  not_authenticated: 'No bearer token, or one that is not valid (wrong signature, issuer, type, or its session ended).',
+  token_expired: 'The access token expired: refresh it (RFC 6750 `error="invalid_token"`).',
+  invalid_credentials: 'Email or password incorrect.',
+  inactive_user: 'The user is deactivated.',
+  not_enough_permissions: 'The user lacks the role the route needs.',
+  invalid_refresh_token: 'The refresh token is not one Keyhold issued, or it expired.',
+  refresh_token_revoked: 'The refresh token was revoked (sign-out, reuse, password change).',
+  user_not_found: 'No such user (in the caller\'s scope).',
+  session_not_found: 'No such session of the user.',
+  current_password_incorrect: 'The current password given is wrong.',
+  current_password_required: 'The change needs the current password.',
+  password_unchanged: 'The new password equals the current one.',
+  // Registration and invites
+  email_already_registered: 'The email address belongs to another user.',
+  invite_code_required: 'Registration needs an invite code.',
+  invalid_invite_code: 'No such invite code.',
+  invite_code_used: 'The invite code was already used.',
+  invite_code_expired: 'The invite code expired.',
+  invalid_account_invite_code: 'No such account invite code.',
+  account_invite_code_used: 'The account invite code was already used.',
+  account_invite_code_expired: 'The account invite code expired.',
+  invite_email_mismatch: 'The account invite was sent to another address.',
+  // Passwords and email verification
+  invalid_or_expired_reset_token: 'The reset token is not valid or expired.',
+  invalid_reset_token: 'The reset token is unknown.',
+  reset_token_spent: 'The reset token was already used or expired.',
+  email_verification_disabled: 'Email verification is switched off.',
+  email_already_verified: 'The email address is already verified.',
+  verification_token_required: 'No verification token was given.',
+  invalid_or_expired_verification_token: 'The verification token is not valid or expired.',
+  invalid_verification_token: 'The verification token is unknown.',
+  verification_token_spent: 'The verification token was already used or expired.',
+  // OAuth sign-in
+  provider_not_configured: 'No such OAuth provider is configured.',
+  invalid_redirect_uri: 'The redirect_uri is not allowed.',
+  invalid_oauth_state: 'The OAuth state is unknown, spent or expired.',
+  oauth_sign_in_failed: 'The provider refused the sign-in or its answer did not verify.',
+  oauth_provider_unavailable: 'The OAuth provider could not be reached.',
+  oauth_no_email: 'The provider shared no email address.',
+  account_exists_unverified_email: 'A user with this address exists; sign in first, then link the provider.',
+  use_oauth_provider: 'The user has no password: sign in with one of the providers named.',
+  // Accounts and administration
+  account_not_found: 'No such account.',
+  invite_not_found: 'No such invite.',
+  setting_not_found: 'No such setting.',
+  webhook_not_found: 'No such webhook.',
+  signing_key_not_found: 'No such signing key.',
+  already_a_member: 'The address belongs to a member of the account already.',
+  owner_cannot_be_demoted: 'The account owner keeps the owner role.',
+  owner_cannot_be_removed: 'The account owner cannot be removed.',
+  cannot_change_own_role: 'A user cannot change their own account role.',
+  cannot_remove_self: 'A user cannot remove themselves from the account.',
+  cannot_deactivate_self: 'An admin cannot deactivate themselves.',
+  cannot_remove_own_admin_role: 'An admin cannot remove their own admin role.',
+  transfer_ownership_first: 'The owner of an account with other members must transfer ownership first.',
+  // Multi-factor authentication and passkeys
+  mfa_already_enabled: 'MFA is already enabled.',
+  mfa_not_enabled: 'MFA is not enabled.',
+  mfa_setup_not_started: 'MFA setup was not started.',
+  invalid_mfa_code: 'The TOTP or recovery code is wrong.',
+  invalid_or_expired_mfa_token: 'The MFA token is not valid, expired or spent.',
+  passkey_sign_in_failed: 'The passkey assertion did not verify.',
+  passkey_registration_failed: 'The passkey attestation did not verify.',
+  passkey_not_found: 'No such passkey of the user.',
+  passkey_response_unreadable: 'A hosted page\'s passkey step got a body that is not a WebAuthn response.',
+  // Hosted pages
+  session_ended: 'A hosted page\'s browser session ended: sign in again.',
+  form_expired: 'A hosted page\'s form carried no valid CSRF token.',
+  // HTTP
+  validation_failed: 'The request did not validate (422 with FastAPI\'s issue list, or a field refused).',
+  bad_request: 'The request could not be read (bad URL, framing or headers).',
+  not_found: 'No such route.',
+  method_not_allowed: 'The route exists for other methods (see Allow).',
+  body_too_large: 'The request body is too large.',
+  unsupported_media_type: 'The body\'s media type is not one the route reads.',
+  rate_limited: 'Too many requests from this address (see Retry-After).',
+  internal_error: 'An unexpected fault; logged, never described.',
+  service_unavailable: 'The database (or another dependency) cannot be reached (see Retry-After).',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface AppErrorOptions {
+  status: number;
+  code: ErrorCode;
+  /** FastAPI-shaped `detail`: a message, or an object such as {error: 'use_oauth_provider'}. */
+  detail: unknown;
+  headers?: Record<string, string>;
+  /** Further members of the reply body beside detail and code (the pages' JSON steps: `location`, `field`). */
+  extra?: Record<string, unknown>;
+}
 
 export class AppError extends Error {
-  constructor(
-    readonly statusCode: number,
-    /** FastAPI-shaped `detail`: a message, or an object such as {error: 'use_oauth_provider'}. */
-    readonly detail: unknown,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(typeof detail === 'string' ? detail : JSON.stringify(detail));
+  readonly statusCode: number;
+  readonly code: ErrorCode;
+  readonly detail: unknown;
+  readonly headers: Record<string, string>;
+  readonly extra: Record<string, unknown>;
+
+  constructor(options: AppErrorOptions) {
+    super(typeof options.detail === 'string' ? options.detail : JSON.stringify(options.detail));
     this.name = 'AppError';
+    this.statusCode = options.status;
+    this.code = options.code;
+    this.detail = options.detail;
+    this.headers = options.headers ?? {};
+    this.extra = options.extra ?? {};
+  }
+
+  /** The same error with more members in its reply body (e.g. where a page goes next). */
+  with(extra: Record<string, unknown>): AppError {
+    return new AppError({ status: this.statusCode, code: this.code, detail: this.detail, headers: this.headers, extra: { ...this.extra, ...extra } });
   }
 }
 
-/** Whether `err` is the catalogue error `entry` makes (e.g. `isCatalogued(err, Errors.inviteNotFound)`). */
+/** Whether `err` is the catalogue error `entry` makes (e.g. `isCatalogued(err, Errors.inviteNotFound)`):
+ *  the same code and status (one code may be answered with two statuses, e.g. invalid_mfa_code). */
 export function isCatalogued(err: unknown, entry: () => AppError): err is AppError {
   if (!(err instanceof AppError)) return false;
   const expected = entry();
-  return err.statusCode === expected.statusCode && err.message === expected.message;
+  return err.code === expected.code && err.statusCode === expected.statusCode;
 }
 
 /** A 422 in FastAPI's request-validation shape, for rules JSON schema cannot express. */
 export const validationError = (loc: Array<string | number>, msg: string, type = 'value_error'): AppError =>
-  new AppError(422, [{ loc, msg, type }]);
+  new AppError({ status: 422, code: 'validation_failed', detail: [{ loc, msg, type }] });
+
+const refuse = (status: number, code: ErrorCode, detail: unknown, headers?: Record<string, string>): AppError => new AppError({ status, code, detail, ...(headers ? { headers } : {}) });
+const BEARER = { 'WWW-Authenticate': 'Bearer' };
+
 
 /**
  * The error catalogue: every message a client can see, defined once and referenced by name.
  * The messages are the contract's exact strings (../shared/API.md): clients match on them, so
- * a message never changes; a new situation gets a new entry. Request-validation issues (422,
- * FastAPI's `loc`/`msg`/`type` list) are built by `validationError` or the schema layer.
+ * a message never changes; a new situation gets a new entry (and a code above). Request-validation
+ * issues (422, FastAPI's `loc`/`msg`/`type` list) are built by `validationError` or the schema layer.
  */
 export const Errors = {
   // Credentials and sessions
-  credentials: (): AppError => new AppError(401, 'Could not validate credentials', { 'WWW-Authenticate': 'Bearer' }),
-  incorrectEmailOrPassword: (): AppError => new AppError(401, 'Incorrect email or password', { 'WWW-Authenticate': 'Bearer' }),
-  inactiveUser: (): AppError => new AppError(403, 'Inactive user'),
-  notEnoughPermissions: (): AppError => new AppError(403, 'Not enough permissions'),
-  invalidRefreshToken: (): AppError => new AppError(401, 'Invalid refresh token'),
-  refreshTokenRevoked: (): AppError => new AppError(401, 'Refresh token has been revoked'),
-  refreshUserNotFound: (): AppError => new AppError(401, 'User not found'),
-  sessionNotFound: (): AppError => new AppError(404, 'Session not found'),
-  currentPasswordIncorrect: (): AppError => new AppError(401, 'Current password is incorrect'),
-  currentPasswordRequired: (): AppError => new AppError(400, 'Current password is required'),
-  currentPasswordRequiredForEmail: (): AppError => new AppError(400, 'Current password is required to change email'),
-  newPasswordSameAsCurrent: (): AppError => new AppError(400, 'New password must be different from current password'),
+  credentials: (): AppError => refuse(401, 'not_authenticated', 'Could not validate credentials', BEARER),
+  /** An access token that was valid but expired: the same reply, plus RFC 6750's error, so a client refreshes. */
+  tokenExpired: (): AppError =>
+    refuse(401, 'token_expired', 'Could not validate credentials', { 'WWW-Authenticate': 'Bearer error="invalid_token", error_description="The access token expired"' }),
+  incorrectEmailOrPassword: (): AppError => refuse(401, 'invalid_credentials', 'Incorrect email or password', BEARER),
+  inactiveUser: (): AppError => refuse(403, 'inactive_user', 'Inactive user'),
+  notEnoughPermissions: (): AppError => refuse(403, 'not_enough_permissions', 'Not enough permissions'),
+  invalidRefreshToken: (): AppError => refuse(401, 'invalid_refresh_token', 'Invalid refresh token'),
+  refreshTokenRevoked: (): AppError => refuse(401, 'refresh_token_revoked', 'Refresh token has been revoked'),
+  refreshUserNotFound: (): AppError => refuse(401, 'user_not_found', 'User not found'),
+  sessionNotFound: (): AppError => refuse(404, 'session_not_found', 'Session not found'),
+  currentPasswordIncorrect: (): AppError => refuse(401, 'current_password_incorrect', 'Current password is incorrect'),
+  currentPasswordRequired: (): AppError => refuse(400, 'current_password_required', 'Current password is required'),
+  currentPasswordRequiredForEmail: (): AppError => refuse(400, 'current_password_required', 'Current password is required to change email'),
+  newPasswordSameAsCurrent: (): AppError => refuse(400, 'password_unchanged', 'New password must be different from current password'),
   // Registration and invites
-  emailAlreadyRegistered: (): AppError => new AppError(400, 'Email already registered'),
-  inviteCodeRequired: (): AppError => new AppError(400, 'Invite code is required'),
-  invalidInviteCode: (): AppError => new AppError(400, 'Invalid invite code'),
-  inviteCodeUsed: (): AppError => new AppError(400, 'Invite code has already been used'),
-  inviteCodeExpired: (): AppError => new AppError(400, 'Invite code has expired'),
-  invalidAccountInviteCode: (): AppError => new AppError(400, 'Invalid account invite code'),
-  accountInviteCodeUsed: (): AppError => new AppError(400, 'Account invite code has already been used'),
-  accountInviteCodeExpired: (): AppError => new AppError(400, 'Account invite code has expired'),
-  inviteEmailMismatch: (): AppError => new AppError(400, { error: 'invite_email_mismatch' }),
+  emailAlreadyRegistered: (): AppError => refuse(400, 'email_already_registered', 'Email already registered'),
+  inviteCodeRequired: (): AppError => refuse(400, 'invite_code_required', 'Invite code is required'),
+  invalidInviteCode: (): AppError => refuse(400, 'invalid_invite_code', 'Invalid invite code'),
+  inviteCodeUsed: (): AppError => refuse(400, 'invite_code_used', 'Invite code has already been used'),
+  inviteCodeExpired: (): AppError => refuse(400, 'invite_code_expired', 'Invite code has expired'),
+  invalidAccountInviteCode: (): AppError => refuse(400, 'invalid_account_invite_code', 'Invalid account invite code'),
+  accountInviteCodeUsed: (): AppError => refuse(400, 'account_invite_code_used', 'Account invite code has already been used'),
+  accountInviteCodeExpired: (): AppError => refuse(400, 'account_invite_code_expired', 'Account invite code has expired'),
+  inviteEmailMismatch: (): AppError => refuse(400, 'invite_email_mismatch', { error: 'invite_email_mismatch' }),
   // Passwords and email verification
-  invalidOrExpiredResetToken: (): AppError => new AppError(400, 'Invalid or expired reset token'),
-  invalidResetToken: (): AppError => new AppError(400, 'Invalid reset token'),
-  resetTokenSpent: (): AppError => new AppError(400, 'Reset token has already been used or has expired'),
-  verificationDisabled: (): AppError => new AppError(403, 'Email verification is currently disabled'),
-  emailAlreadyVerified: (): AppError => new AppError(400, 'Email is already verified'),
-  verificationTokenRequired: (): AppError => new AppError(400, 'Token is required'),
-  invalidOrExpiredVerificationToken: (): AppError => new AppError(400, 'Invalid or expired verification token'),
-  invalidVerificationToken: (): AppError => new AppError(400, 'Invalid verification token'),
-  verificationTokenSpent: (): AppError => new AppError(400, 'Verification token has already been used or has expired'),
+  invalidOrExpiredResetToken: (): AppError => refuse(400, 'invalid_or_expired_reset_token', 'Invalid or expired reset token'),
+  invalidResetToken: (): AppError => refuse(400, 'invalid_reset_token', 'Invalid reset token'),
+  resetTokenSpent: (): AppError => refuse(400, 'reset_token_spent', 'Reset token has already been used or has expired'),
+  verificationDisabled: (): AppError => refuse(403, 'email_verification_disabled', 'Email verification is currently disabled'),
+  emailAlreadyVerified: (): AppError => refuse(400, 'email_already_verified', 'Email is already verified'),
+  verificationTokenRequired: (): AppError => refuse(400, 'verification_token_required', 'Token is required'),
+  invalidOrExpiredVerificationToken: (): AppError => refuse(400, 'invalid_or_expired_verification_token', 'Invalid or expired verification token'),
+  invalidVerificationToken: (): AppError => refuse(400, 'invalid_verification_token', 'Invalid verification token'),
+  verificationTokenSpent: (): AppError => refuse(400, 'verification_token_spent', 'Verification token has already been used or has expired'),
   // OAuth sign-in
-  providerNotConfigured: (): AppError => new AppError(404, 'Provider not configured'),
-  invalidRedirectUri: (): AppError => new AppError(400, 'Invalid redirect_uri'),
-  invalidOAuthState: (): AppError => new AppError(400, 'Invalid OAuth state'),
-  oauthSignInFailed: (): AppError => new AppError(400, 'OAuth sign-in failed'),
-  oauthProviderUnavailable: (): AppError => new AppError(503, 'OAuth provider unavailable', { 'Retry-After': '30' }),
-  oauthNoEmail: (): AppError => new AppError(400, 'OAuth provider did not share an email address'),
-  accountExistsUnverifiedEmail: (): AppError => new AppError(409, { error: 'account_exists_unverified_email' }),
+  providerNotConfigured: (): AppError => refuse(404, 'provider_not_configured', 'Provider not configured'),
+  invalidRedirectUri: (): AppError => refuse(400, 'invalid_redirect_uri', 'Invalid redirect_uri'),
+  invalidOAuthState: (): AppError => refuse(400, 'invalid_oauth_state', 'Invalid OAuth state'),
+  oauthSignInFailed: (): AppError => refuse(400, 'oauth_sign_in_failed', 'OAuth sign-in failed'),
+  oauthProviderUnavailable: (): AppError => refuse(503, 'oauth_provider_unavailable', 'OAuth provider unavailable', { 'Retry-After': '30' }),
+  oauthNoEmail: (): AppError => refuse(400, 'oauth_no_email', 'OAuth provider did not share an email address'),
+  accountExistsUnverifiedEmail: (): AppError => refuse(409, 'account_exists_unverified_email', { error: 'account_exists_unverified_email' }),
   // Accounts and administration
-  accountNotFound: (): AppError => new AppError(404, 'Account not found'),
-  userNotFound: (): AppError => new AppError(404, 'User not found'),
-  inviteNotFound: (): AppError => new AppError(404, 'Invite not found'),
-  settingNotFound: (): AppError => new AppError(404, 'Setting not found'),
-  webhookNotFound: (): AppError => new AppError(404, 'Webhook not found'),
-  signingKeyNotFound: (): AppError => new AppError(404, 'Signing key not found'),
-  alreadyAMember: (): AppError => new AppError(400, 'This email address already belongs to a member of this account'),
-  ownerCannotBeDemoted: (): AppError => new AppError(400, 'The account owner cannot be demoted'),
-  ownerCannotBeRemoved: (): AppError => new AppError(400, 'The account owner cannot be removed'),
-  cannotChangeOwnRole: (): AppError => new AppError(400, 'You cannot change your own account role'),
-  cannotRemoveSelf: (): AppError => new AppError(400, 'You cannot remove yourself from the account'),
-  cannotDeactivateSelf: (): AppError => new AppError(400, 'You cannot deactivate your own account'),
-  cannotRemoveOwnAdminRole: (): AppError => new AppError(400, 'You cannot remove your own admin role'),
+  accountNotFound: (): AppError => refuse(404, 'account_not_found', 'Account not found'),
+  userNotFound: (): AppError => refuse(404, 'user_not_found', 'User not found'),
+  inviteNotFound: (): AppError => refuse(404, 'invite_not_found', 'Invite not found'),
+  settingNotFound: (): AppError => refuse(404, 'setting_not_found', 'Setting not found'),
+  webhookNotFound: (): AppError => refuse(404, 'webhook_not_found', 'Webhook not found'),
+  signingKeyNotFound: (): AppError => refuse(404, 'signing_key_not_found', 'Signing key not found'),
+  alreadyAMember: (): AppError => refuse(400, 'already_a_member', 'This email address already belongs to a member of this account'),
+  ownerCannotBeDemoted: (): AppError => refuse(400, 'owner_cannot_be_demoted', 'The account owner cannot be demoted'),
+  ownerCannotBeRemoved: (): AppError => refuse(400, 'owner_cannot_be_removed', 'The account owner cannot be removed'),
+  cannotChangeOwnRole: (): AppError => refuse(400, 'cannot_change_own_role', 'You cannot change your own account role'),
+  cannotRemoveSelf: (): AppError => refuse(400, 'cannot_remove_self', 'You cannot remove yourself from the account'),
+  cannotDeactivateSelf: (): AppError => refuse(400, 'cannot_deactivate_self', 'You cannot deactivate your own account'),
+  cannotRemoveOwnAdminRole: (): AppError => refuse(400, 'cannot_remove_own_admin_role', 'You cannot remove your own admin role'),
   /** 409 for deleting the owner of an account that still has other members. */
-  transferOwnershipFirst: (): AppError => new AppError(409, { error: 'transfer_ownership_first' }),
+  transferOwnershipFirst: (): AppError => refuse(409, 'transfer_ownership_first', { error: 'transfer_ownership_first' }),
   // Multi-factor authentication and passkeys
-  mfaAlreadyEnabled: (): AppError => new AppError(400, 'MFA is already enabled'),
-  mfaNotEnabled: (): AppError => new AppError(400, 'MFA is not enabled'),
-  mfaSetupNotStarted: (): AppError => new AppError(400, 'MFA setup has not been started'),
-  invalidMfaCode: (): AppError => new AppError(400, 'Invalid MFA code'),
+  mfaAlreadyEnabled: (): AppError => refuse(400, 'mfa_already_enabled', 'MFA is already enabled'),
+  mfaNotEnabled: (): AppError => refuse(400, 'mfa_not_enabled', 'MFA is not enabled'),
+  mfaSetupNotStarted: (): AppError => refuse(400, 'mfa_setup_not_started', 'MFA setup has not been started'),
+  invalidMfaCode: (): AppError => refuse(400, 'invalid_mfa_code', 'Invalid MFA code'),
   /** At POST /auth/mfa/verify the same message is a 401 (the sign-in failed). */
-  mfaSignInCodeRejected: (): AppError => new AppError(401, 'Invalid MFA code'),
-  invalidOrExpiredMfaToken: (): AppError => new AppError(401, 'Invalid or expired MFA token'),
-  passkeySignInFailed: (): AppError => new AppError(401, 'Passkey sign-in failed'),
-  passkeyRegistrationFailed: (): AppError => new AppError(400, 'Passkey registration failed'),
-  passkeyNotFound: (): AppError => new AppError(404, 'Passkey not found'),
+  mfaSignInCodeRejected: (): AppError => refuse(401, 'invalid_mfa_code', 'Invalid MFA code'),
+  invalidOrExpiredMfaToken: (): AppError => refuse(401, 'invalid_or_expired_mfa_token', 'Invalid or expired MFA token'),
+  passkeySignInFailed: (): AppError => refuse(401, 'passkey_sign_in_failed', 'Passkey sign-in failed'),
+  passkeyRegistrationFailed: (): AppError => refuse(400, 'passkey_registration_failed', 'Passkey registration failed'),
+  passkeyNotFound: (): AppError => refuse(404, 'passkey_not_found', 'Passkey not found'),
   // HTTP
-  unsupportedMediaType: (): AppError => new AppError(415, 'Unsupported media type'),
-  bodyTooLarge: (): AppError => new AppError(413, 'Request body too large'),
-  serviceUnavailable: (): AppError => new AppError(503, 'Service unavailable', { 'Retry-After': '5' }),
-  internal: (): AppError => new AppError(500, 'Internal server error'),
+  unsupportedMediaType: (): AppError => refuse(415, 'unsupported_media_type', 'Unsupported media type'),
+  bodyTooLarge: (): AppError => refuse(413, 'body_too_large', 'Request body too large'),
+  serviceUnavailable: (): AppError => refuse(503, 'service_unavailable', 'Service unavailable', { 'Retry-After': '5' }),
+  internal: (): AppError => refuse(500, 'internal_error', 'Internal server error'),
   /** 400 for a user who has no password: sign in through one of these providers. */
-  useOAuthProvider: (providers: string[]): AppError => new AppError(400, { error: 'use_oauth_provider', providers }),
+  useOAuthProvider: (providers: string[]): AppError => refuse(400, 'use_oauth_provider', { error: 'use_oauth_provider', providers }),
   rateLimitExceeded: (max: number, retryAfterSeconds: number): AppError =>
-    new AppError(429, `Rate limit exceeded: ${max} per 1 minute`, { 'Retry-After': String(retryAfterSeconds) }),
+    refuse(429, 'rate_limited', `Rate limit exceeded: ${max} per 1 minute`, { 'Retry-After': String(retryAfterSeconds) }),
+  /** A 4xx the framework refuses (bad URL, framing, headers, a multipart limit): its status's bare phrase. */
+  requestRefused: (status: number): AppError =>
+    status === 413 ? Errors.bodyTooLarge()
+      : status === 415 ? Errors.unsupportedMediaType()
+        : status === 404 ? Errors.notFound()
+          : refuse(status, 'bad_request', STATUS_CODES[status] ?? 'Bad Request'),
+  notFound: (): AppError => refuse(404, 'not_found', 'Not Found'),
+  methodNotAllowed: (allowed: string[]): AppError => refuse(405, 'method_not_allowed', 'Method Not Allowed', { Allow: allowed.join(', ') }),
+  // Hosted pages (their JSON steps, run by views/hosted-ui/assets/passkey.js)
+  /** The browser session ended; `location` is where the script sends the browser. */
+  pageSessionEnded: (location: string): AppError =>
+    new AppError({ status: 401, code: 'session_ended', detail: 'Your session has ended. Sign in again.', extra: { location } }),
+  /** A form post without its page's CSRF token (@fastify/csrf-protection's refusals). */
+  formExpired: (): AppError => refuse(403, 'form_expired', 'This form has expired. Go back, reload the page and try again.'),
+  passkeyResponseUnreadable: (): AppError => refuse(400, 'passkey_response_unreadable', 'The passkey response could not be read. Try again.'),
+  /** A new passkey's name the API's rule refuses (`reason` from the shared form check). */
+  passkeyNameRefused: (reason: string): AppError =>
+    new AppError({ status: 400, code: 'validation_failed', detail: `Name: ${reason}`, extra: { field: 'name' } }),
 } as const;

@@ -91,6 +91,11 @@ export function hs256KeyRing(secret: string): KeyRing {
   return { signing: () => key, verifier: (kid) => (kid === undefined ? key : undefined), generation: 0 };
 }
 
+export type TokenCheck = { claims: TokenClaims } | { claims: null; expired: boolean };
+
+const INVALID: TokenCheck = Object.freeze({ claims: null, expired: false });
+const EXPIRED: TokenCheck = Object.freeze({ claims: null, expired: true });
+
 export interface TokenServiceOptions {
   keys: KeyRing;
   /** The secret of childJti's HMAC: its own, never a signing key (see childJti). */
@@ -118,6 +123,9 @@ export interface TokenService {
   issue(type: TokenType, subject: string, options?: IssueOptions): Promise<IssuedToken>;
   /** The claims of a valid token of exactly this type, or null. Never throws. */
   verify(token: unknown, type: TokenType): Promise<TokenClaims | null>;
+  /** As verify, but says why a token failed: `expired` only for a token that is valid in every
+   *  other way checked before its expiry (signature, header, issuer, audience). */
+  check(token: unknown, type: TokenType): Promise<TokenCheck>;
   /** The jti the rotation of refresh token `parentJti` produces: deterministic, and only
    *  derivable by whoever holds the parent token and the server's rotation secret, which no
    *  key rotation changes (so the reuse interval survives every rotation). */
@@ -132,7 +140,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const { clock, issuer, audience, keys } = options;
   const verifiedAccessTokens = new VerifiedTokenCache(VERIFIED_ACCESS_TOKENS_KEPT, () => keys.generation);
 
-  return {
+  const service: TokenService = {
     async issue(type, subject, issueOptions = {}) {
       const issuedAt = issueOptions.issuedAt ?? clock.now();
       const iat = Math.floor(issuedAt.getTime() / 1000);
@@ -168,42 +176,49 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     },
 
     async verify(token, type) {
-      if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return null;
+      return (await service.check(token, type)).claims;
+    },
+
+    async check(token, type) {
+      if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return INVALID;
       const now = clock.now();
       if (type === 'access') {
         const verified = verifiedAccessTokens.get(token, now);
-        if (verified) return verified;
+        if (verified) return { claims: verified };
       }
-      if (!isCanonicalCompactJws(token)) return null;
+      if (!isCanonicalCompactJws(token)) return INVALID;
       const { decodeProtectedHeader, jwtVerify, errors: joseErrors } = jose ?? (await loadJose());
       try {
         // The header picks a key only by `kid`, among the keys Keyhold holds, and the key
         // fixes the algorithm: an HS256 token "signed" with a public key finds no HS256 key
         // under that kid (and without a kid only the 0.1 secret, when one is still accepted).
         const header = decodeProtectedHeader(token);
-        if (FORBIDDEN_HEADERS.some((name) => name in header)) return null;
-        if (header.kid !== undefined && typeof header.kid !== 'string') return null;
+        if (FORBIDDEN_HEADERS.some((name) => name in header)) return INVALID;
+        if (header.kid !== undefined && typeof header.kid !== 'string') return INVALID;
         const generation = keys.generation;
         const verifier = keys.verifier(header.kid, now);
-        if (!verifier || header.alg !== verifier.alg) return null;
+        if (!verifier || header.alg !== verifier.alg) return INVALID;
         const claimRules = { issuer, audience, currentDate: now, requiredClaims: ['sub', 'jti', 'iat', 'exp'] };
         const { payload } =
           verifier.alg === 'HS256'
             ? await jwtVerify(token, verifier.key, { ...claimRules, algorithms: ['HS256'], typ: TYP_HEADER[type] })
             : verifyAsymmetric(token, header, verifier, TYP_HEADER[type], claimRules);
-        if (!payload) return null;
-        if (payload.type !== type) return null;
-        if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) return null;
-        if (typeof payload.jti !== 'string' || !JTI.test(payload.jti)) return null;
-        if (typeof payload.iat !== 'number' || payload.iat > now.getTime() / 1000 + MAX_FUTURE_IAT_SECONDS) return null;
-        if (payload.sid !== undefined && (typeof payload.sid !== 'string' || !UUID.test(payload.sid))) return null;
-        if (payload.aal !== undefined && payload.aal !== 'aal1' && payload.aal !== 'aal2') return null;
-        if (payload.amr !== undefined && !(Array.isArray(payload.amr) && payload.amr.every((m) => typeof m === 'string'))) return null;
+        if (!payload) return INVALID;
+        if (payload.type !== type) return INVALID;
+        if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) return INVALID;
+        if (typeof payload.jti !== 'string' || !JTI.test(payload.jti)) return INVALID;
+        if (typeof payload.iat !== 'number' || payload.iat > now.getTime() / 1000 + MAX_FUTURE_IAT_SECONDS) return INVALID;
+        if (payload.sid !== undefined && (typeof payload.sid !== 'string' || !UUID.test(payload.sid))) return INVALID;
+        if (payload.aal !== undefined && payload.aal !== 'aal1' && payload.aal !== 'aal2') return INVALID;
+        if (payload.amr !== undefined && !(Array.isArray(payload.amr) && payload.amr.every((m) => typeof m === 'string'))) return INVALID;
         const claims = Object.freeze(payload) as unknown as TokenClaims;
         if (type === 'access') verifiedAccessTokens.add(token, claims, generation);
-        return claims;
+        return { claims };
       } catch (err) {
-        if (err instanceof joseErrors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) return null;
+        // jose checks the expiry after the signature, the header and iss/aud: an expired token is
+        // otherwise one Keyhold issued.
+        if (err instanceof joseErrors.JWTExpired) return EXPIRED;
+        if (err instanceof joseErrors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) return INVALID;
         throw err;
       }
     },
@@ -212,6 +227,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       return createHmac('sha256', rotationSecret).update(`refresh-rotation:${parentJti}`).digest('base64url');
     },
   };
+  return service;
 }
 
 // jose (83 modules, ~50 ms to load) is loaded by the first token issued or checked, not at

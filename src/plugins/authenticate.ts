@@ -27,8 +27,10 @@ export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise
 
 export function requireUser(ctx: AppContext): AuthHook {
   return async function authenticate(request: FastifyRequest) {
-    const claims = await ctx.tokens.verify(bearerToken(request), 'access');
-    if (!claims || !claims.sid) throw Errors.credentials();
+    const checked = await ctx.tokens.check(bearerToken(request), 'access');
+    if (!checked.claims) throw checked.expired ? Errors.tokenExpired() : Errors.credentials();
+    const claims = checked.claims;
+    if (!claims.sid) throw Errors.credentials();
     const user = await findUserInLiveSession(ctx.db, claims.sub, claims.sid);
     if (!user) throw Errors.credentials();
     if (!user.is_active) throw Errors.inactiveUser();

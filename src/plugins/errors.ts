@@ -1,4 +1,6 @@
-// The one place where errors become HTTP replies, in FastAPI's shape: {"detail": ...}.
+// The one place where errors become API replies, in FastAPI's shape plus a stable code:
+// {"detail": ..., "code": ...} (lib/errors.ts lists the codes). `toAppError` is also how the
+// hosted pages classify what they catch, so both speak of one set of codes.
 // Anything unexpected is logged and answered with a bare 500; stacks never leave the process.
 // Replies echo no input: a detail is a fixed phrase or an issue list, never an error's message
 // that might quote a path, a header or a body.
@@ -34,9 +36,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
       (method) => method !== request.method && knownRoutes.find(method as 'GET', path) !== null,
     );
     if (otherMethods.length > 0) {
-      return reply.code(405).header('Allow', otherMethods.join(', ')).send({ detail: 'Method Not Allowed' });
+      return sendAppError(reply, Errors.methodNotAllowed(otherMethods));
     }
-    return reply.code(404).send({ detail: 'Not Found' });
+    return sendAppError(reply, Errors.notFound());
   });
 
   app.setErrorHandler(handleError);
@@ -49,14 +51,21 @@ export function registerErrorHandling(app: FastifyInstance): void {
  * whose message quotes the path.
  */
 export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const { status, body, headers } = toReply(error);
+  const refusal = toAppError(error);
+  const status = refusal.statusCode;
   if (status >= 500 && status !== 503) request.log.error({ err: error }, 'unhandled error');
   else if (status === 503) {
     const reason = isDatabaseUnavailable(error) ? 'database unavailable' : 'service unavailable';
     request.log.warn({ err: { message: error.message, code: error.code } }, reason);
   }
-  return reply.code(status).headers(headers).send(body);
+  return sendAppError(reply, refusal);
 }
+
+/** The reply body of a refusal: its detail, its code, and any further members it carries. */
+export const replyBody = (error: AppError, detail: unknown = error.detail): Record<string, unknown> => ({ detail, code: error.code, ...error.extra });
+
+const sendAppError = (reply: FastifyReply, error: AppError): FastifyReply =>
+  reply.code(error.statusCode).headers(error.headers).send(replyBody(error));
 
 /**
  * Fastify's `clientErrorHandler` option: requests Node's HTTP parser refuses (bad header
@@ -66,7 +75,7 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
 export function handleClientError(error: NodeJS.ErrnoException, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-  const body = JSON.stringify({ detail: fixedPhrase(status) });
+  const body = JSON.stringify(replyBody(Errors.requestRefused(status)));
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
@@ -76,41 +85,35 @@ export function handleClientError(error: NodeJS.ErrnoException, socket: Socket):
   socket.destroy();
 }
 
-/** The detail of a 4xx that carries nothing more specific. */
-const FIXED_PHRASES: Record<number, string> = { 413: Errors.bodyTooLarge().detail as string, 415: Errors.unsupportedMediaType().detail as string };
-const fixedPhrase = (status: number): string => FIXED_PHRASES[status] ?? STATUS_CODES[status] ?? 'Bad Request';
-
-function toReply(error: FastifyError): { status: number; body: unknown; headers: Record<string, string> } {
-  if (error instanceof AppError) return fromAppError(error);
-  if (error.validation) {
-    const where = LOCATION[error.validationContext ?? 'body'] ?? 'body';
-    return { status: 422, body: { detail: error.validation.map((issue) => toIssue(where, issue)) }, headers: {} };
+/** Any error as the catalogue error it is answered with (anything unexpected: `internal`). */
+export function toAppError(error: FastifyError | Error): AppError {
+  if (error instanceof AppError) return error;
+  const { validation, validationContext, code, statusCode } = error as FastifyError;
+  if (validation) {
+    const where = LOCATION[validationContext ?? 'body'] ?? 'body';
+    return unprocessable(validation.map((issue) => toIssue(where, issue)));
   }
-  switch (error.code) {
+  switch (code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return unprocessable([{ loc: ['body'], msg: 'JSON decode error', type: 'json_invalid' }]);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return unprocessable([{ loc: ['body'], msg: 'Field required', type: 'missing' }]);
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, body: { detail: fixedPhrase(413) }, headers: {} };
+      return Errors.bodyTooLarge();
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, body: { detail: fixedPhrase(415) }, headers: {} };
+      return Errors.unsupportedMediaType();
   }
-  if (error instanceof SyntaxError && error.statusCode === 400) {
+  if (error instanceof SyntaxError && statusCode === 400) {
     return unprocessable([{ loc: ['body'], msg: 'JSON decode error', type: 'json_invalid' }]);
   }
-  if (isDatabaseUnavailable(error)) return fromAppError(Errors.serviceUnavailable());
+  if (isDatabaseUnavailable(error)) return Errors.serviceUnavailable();
   // Fastify's and plugins' own client errors (FST_ERR_BAD_URL, FST_ERR_MAX_PARAM_LENGTH,
   // content-length mismatches, multipart limits, …): their messages may quote the input.
-  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
-    return { status: error.statusCode, body: { detail: fixedPhrase(error.statusCode) }, headers: {} };
-  }
-  return fromAppError(Errors.internal());
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return Errors.requestRefused(statusCode);
+  return Errors.internal();
 }
 
-const fromAppError = (error: AppError) => ({ status: error.statusCode, body: { detail: error.detail }, headers: error.headers });
-
-const unprocessable = (detail: ValidationIssue[]) => ({ status: 422, body: { detail }, headers: {} });
+const unprocessable = (issues: ValidationIssue[]): AppError => new AppError({ status: 422, code: 'validation_failed', detail: issues });
 
 interface AjvIssue {
   keyword: string;

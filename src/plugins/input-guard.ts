@@ -5,8 +5,11 @@
 // other than UTF-8 (RFC 8259 allows no other, and the parser would silently mis-read it) and a
 // request with two Content-Type headers (which one a proxy believed is anyone's guess). Form
 // charset labels stay unchecked, as before: older OAuth2 clients label plain-ASCII password
-// forms ISO-8859-1. Multipart is read only where a route lists it in `consumes` (the OAuth2
-// password form of POST /auth/login) and is 415 elsewhere, before a byte of it is parsed; a
+// forms ISO-8859-1. Forms are read only where a route lists them in `consumes` (the OAuth2
+// password form of POST /auth/login) or declares no body schema (the hosted pages' forms): an
+// API route whose body schema is JSON answers a form 415 (contract: "Errors: stable codes").
+// Multipart is read only where a route lists it in `consumes` and is 415 elsewhere, before a
+// byte of it is parsed; a
 // multipart body that does not parse (no or bad boundary, broken framing) is 422, as malformed
 // JSON is, never the parser's own error (a 500 with a stack in the log).
 //
@@ -65,6 +68,7 @@ function guardInput(request: FastifyRequest, _reply: FastifyReply, done: (err?: 
 
 const JSON_TYPE = 'application/json';
 const MULTIPART = 'multipart/form-data';
+const FORM = 'application/x-www-form-urlencoded';
 const UTF8_CHARSETS = new Set(['utf-8', 'utf8']);
 const CHARSET_PARAMETER = /;\s*charset\s*=\s*"?([^";\s]*)/i;
 
@@ -102,6 +106,7 @@ function refuseUnreadableBody(request: FastifyRequest, _reply: FastifyReply, pay
   const charset = CHARSET_PARAMETER.exec(header)?.[1]?.toLowerCase();
   if (mediaType === JSON_TYPE && charset !== undefined && !UTF8_CHARSETS.has(charset)) return done(Errors.unsupportedMediaType());
   if (mediaType === MULTIPART && !routeConsumes(request, MULTIPART)) return done(Errors.unsupportedMediaType());
+  if (mediaType === FORM && routeReadsJsonOnly(request)) return done(Errors.unsupportedMediaType());
   done(null, payload);
 }
 
@@ -115,6 +120,10 @@ const routeConsumes = (request: FastifyRequest, mediaType: string): boolean => {
   const consumes = (request.routeOptions.schema as { consumes?: unknown } | undefined)?.consumes;
   return Array.isArray(consumes) && consumes.includes(mediaType);
 };
+
+/** An API route with a JSON body schema that lists no form type in `consumes`. */
+const routeReadsJsonOnly = (request: FastifyRequest): boolean =>
+  (request.routeOptions.schema as { body?: unknown } | undefined)?.body !== undefined && !routeConsumes(request, FORM);
 
 /** The fields of a multipart body as `request.body` (a repeated field becomes an array, which
  *  the schema then refuses); any failure of the parser is the client's malformed body. */

@@ -9,11 +9,42 @@
 // requests are passed to it and its answers passed back unchanged (the service's own hooks,
 // security headers included, still run on them).
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import { ERROR_CODES } from '../lib/errors.js';
 import { VERSION } from '../version.js';
 import { ROUTE_SUMMARIES } from './openapi-summaries.js';
 
+
 /** The scheme FastAPI's docs offer: "Authorize" signs in with the login form and sends the token as a bearer. */
 const OAUTH2_SCHEME = 'OAuth2PasswordBearer';
+
+/** The stable error codes, listed once (components.schemas.ErrorCode), and the shape of every
+ *  error reply (components.schemas.ErrorReply), which each operation's 4XX and 5XX answers name. */
+const ERROR_CODE_SCHEMA = {
+  $id: 'ErrorCode',
+  type: 'string',
+  enum: Object.keys(ERROR_CODES),
+  description: `Stable error code; never renamed. ${Object.entries(ERROR_CODES).map(([code, meaning]) => `\`${code}\`: ${meaning}`).join(' ')}`,
+} as const;
+const ERROR_REPLY_SCHEMA = {
+  $id: 'ErrorReply',
+  type: 'object',
+  required: ['detail', 'code'],
+  properties: {
+    detail: { description: 'FastAPI-shaped: a message, an object such as {"error": "use_oauth_provider"}, or (422) a list of {loc, msg, type}.' },
+    code: { $ref: 'ErrorCode#' },
+  },
+} as const;
+const ERROR_RESPONSES = {
+  '4XX': { description: 'Refused: `code` says why (components.schemas.ErrorCode).', $ref: 'ErrorReply#' },
+  '5XX': { description: 'A fault or an unavailable dependency.', $ref: 'ErrorReply#' },
+};
+
+/** A route's schema as documented: its own responses, plus the error replies. */
+function withErrorResponses(schema: RouteOptions['schema']): RouteOptions['schema'] {
+  if (!schema || (schema as { hide?: boolean }).hide) return schema;
+  const response = (schema.response ?? {}) as Record<string, unknown>;
+  return { ...schema, response: { ...ERROR_RESPONSES, ...response } };
+}
 
 const swaggerOptions = (apiPrefix: string) => ({
   /** A summary for every route (its own, else ROUTE_SUMMARIES), and the password flow beside each bearer requirement. */
@@ -21,6 +52,15 @@ const swaggerOptions = (apiPrefix: string) => ({
     schema: documented(schema, { method: [route.method].flat()[0] ?? 'GET', url, apiPrefix }),
     url,
   }),
+  // @fastify/swagger's own naming (def-N, titled by $id), except for the two error schemas,
+  // which keep their names so that clients can find them.
+  refResolver: {
+    buildLocalReference: (json: { $id?: unknown; title?: unknown }, _baseUri: unknown, _fragment: unknown, i: number): string => {
+      if (json.$id === ERROR_CODE_SCHEMA.$id || json.$id === ERROR_REPLY_SCHEMA.$id) return json.$id;
+      if (!json.title && json.$id) json.title = json.$id;
+      return `def-${i}`;
+    },
+  },
   openapi: {
     openapi: '3.1.0',
     info: {
@@ -129,6 +169,8 @@ async function buildDocsApp(routes: readonly RecordedRoute[], apiPrefix: string)
   // Only the document is wanted from these routes: nothing is validated or serialised here.
   docs.setValidatorCompiler(() => () => true);
   docs.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  docs.addSchema(ERROR_CODE_SCHEMA);
+  docs.addSchema(ERROR_REPLY_SCHEMA);
   await docs.register(swagger, swaggerOptions(apiPrefix) as never);
   await docs.register(swaggerUi, { ...SWAGGER_UI_OPTIONS });
   const unused = async (): Promise<never> => {
@@ -136,7 +178,7 @@ async function buildDocsApp(routes: readonly RecordedRoute[], apiPrefix: string)
   };
   for (const route of routes) {
     if (DOCS_ROUTES.includes(route.url) || route.url === '/openapi.json') continue;
-    docs.route({ ...route, handler: unused } as RouteOptions);
+    docs.route({ ...route, schema: withErrorResponses(route.schema), handler: unused } as RouteOptions);
   }
   await docs.ready();
   return docs;

@@ -3,7 +3,7 @@
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
 import { Errors } from '../../lib/errors.js';
-import { toAuditLogResponse } from '../admin/admin.schemas.js';
+import { toAuditLogResponse } from '../audit/audit.schemas.js';
 import { listUserAuditLogs } from '../audit/audit-logs.repo.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { listIdentities } from '../oauth/oauth.repo.js';

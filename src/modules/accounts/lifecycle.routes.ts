@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import { currentUser, requestMeta, requireAdmin, requireUser } from '../../plugins/authenticate.js';
 import { sharedBudget } from '../../plugins/rate-limit.js';
-import { UserParams } from '../admin/admin.schemas.js';
+import { UserParams } from '../../http/request-params.js';
 import { deleteOwnAccount, deleteUserAsAdmin } from './account-deletion.js';
 import { AccountResponse, toAccountResponse } from './accounts.schemas.js';
 import { exportUserData } from './data-export.js';

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DateTime, Nullable, PresentedPassword, Uuid } from '../../http/schema-types.js';
-import { AuditLogResponse } from '../admin/admin.schemas.js';
+import { AuditLogResponse } from '../audit/audit.schemas.js';
 import { SessionResponse } from '../sessions/sessions.schemas.js';
 import { UserResponse } from '../users/user.schemas.js';
 import { AccountResponse } from './accounts.schemas.js';

@@ -1,5 +1,6 @@
 // Platform administration of users: search, activate/deactivate, grant/remove the admin
 // role. Shared by /admin/users and the `keyhold users` commands (actor null = operator).
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
 import { normalizeEmail } from '../../lib/email-address.js';
@@ -11,7 +12,7 @@ import { emitSessionsRevoked } from '../events/session-events.js';
 import { toUserResponse } from '../users/user.schemas.js';
 import { findUserByEmail, findUserById, updateUser } from '../users/users.repo.js';
 import { searchUsers as selectUsers, lockUsers } from './admin-users.repo.js';
-import { checkPage, type PageRequest } from './paging.js';
+import { checkPage, type PageRequest } from '../../http/paging.js';
 
 export const USER_PAGE = { defaultLimit: 50, maxLimit: 200 } as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -41,7 +42,7 @@ export async function findUserByReference(ctx: Pick<AppContext, 'db'>, reference
  * would be one click from having no admin).
  */
 export async function updateUserAsAdmin(
-  ctx: Pick<AppContext, 'db' | 'clock'>,
+  ctx: Pick<AppContext, 'db' | 'clock'> & Partial<Pick<AppContext, 'jobs'>>,
   actorId: string | null,
   userId: string,
   changes: UserChanges,
@@ -50,7 +51,8 @@ export async function updateUserAsAdmin(
   if (actorId === userId && changes.is_active === false) throw Errors.cannotDeactivateSelf();
   if (actorId === userId && changes.role === 'engineer') throw Errors.cannotRemoveOwnAdminRole();
   const now = ctx.clock.now();
-  return ctx.db.transaction().execute(async (trx) => {
+  // One unit of work: its webhook events are delivered as soon as it commits.
+  return inUnitOfWork(ctx, async (trx) => {
     const locked = await lockUsers(trx, actorId ? [actorId, userId] : [userId]);
     if (actorId) {
       // The admin check ran when the request was authenticated; re-check under the lock.

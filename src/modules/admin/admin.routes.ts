@@ -5,28 +5,26 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import { currentUser, requestMeta, requireAdmin } from '../../plugins/authenticate.js';
+import { PageQuery } from '../../http/paging.js';
+import { queryNumber, UserParams } from '../../http/request-params.js';
 import { searchAuditLogs } from '../audit/audit-logs.service.js';
+import { AuditLogResponse, toAuditLogResponse } from '../audit/audit.schemas.js';
 import { createInviteCodes, listInviteCodes } from '../invites/invite-codes.service.js';
 import { changeSetting, getAllSettings } from '../settings/settings.service.js';
 import { toUserResponse, UserResponse } from '../users/user.schemas.js';
 import {
-  AuditLogResponse,
   AuditLogsQuery,
   CreateInviteCodesBody,
   InviteCodeResponse,
-  PageQuery,
   SettingBody,
   SettingParams,
   SettingResponse,
   SettingsResponse,
-  toAuditLogResponse,
   toInviteCodeResponse,
   UpdateUserBody,
-  UserParams,
   UsersQuery,
 } from './admin.schemas.js';
 import { listUsers, updateUserAsAdmin } from './admin-users.service.js';
-import { queryNumber } from './request-params.js';
 
 export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (app, { ctx }) => {
   // One hook for the whole plugin: a route added here later cannot forget the guard.
@@ -67,7 +65,6 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
     schema: { tags, security, params: UserParams, body: UpdateUserBody, response: { 200: UserResponse } },
   }, async (request) => {
     const user = await updateUserAsAdmin(ctx, currentUser(request).id, request.params.id, request.body, requestMeta(request));
-    ctx.jobs.notify(); // its webhook events
     return toUserResponse(user);
   });
 

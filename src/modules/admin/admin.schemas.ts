@@ -1,9 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { AuditLogRow, InviteCodeRow } from '../../db/schema.js';
+import type { InviteCodeRow } from '../../db/schema.js';
 import { DateTime, FreeText, Nullable, Uuid } from '../../http/schema-types.js';
-import { AUDIT_LOG_PAGE } from '../audit/audit-logs.service.js';
 import { INVITE_CODE_RULES } from '../invites/invite-codes.service.js';
-import { QueryInteger } from './request-params.js';
+import { QueryInteger } from '../../http/request-params.js';
 
 export const CreateInviteCodesBody = Type.Object({
   count: Type.Optional(Type.Integer({ minimum: 1, maximum: INVITE_CODE_RULES.maxCount, default: 1 })),
@@ -39,8 +38,6 @@ export const toInviteCodeResponse = (code: InviteCodeRow & { used_by_email?: str
   created_at: code.created_at.toISOString(),
 });
 
-export const PageQuery = Type.Object({ limit: Type.Optional(QueryInteger), offset: Type.Optional(QueryInteger) });
-
 export const SettingsResponse = Type.Record(Type.String(), Type.Unknown());
 export const SettingParams = Type.Object({ key: FreeText({ maxLength: 100 }) });
 export const SettingBody = Type.Object({ value: Type.Unknown() });
@@ -51,7 +48,6 @@ export const UsersQuery = Type.Object({
   limit: Type.Optional(QueryInteger),
   offset: Type.Optional(QueryInteger),
 });
-export const UserParams = Type.Object({ id: Uuid });
 export const UpdateUserBody = Type.Object({
   is_active: Type.Optional(Type.Boolean()),
   role: Type.Optional(Type.Union([Type.Literal('engineer'), Type.Literal('admin')])),
@@ -64,29 +60,4 @@ export const AuditLogsQuery = Type.Object({
   before: Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$', description: 'The id of the last row seen: the next page' })),
   since: Type.Optional(DateTime),
   until: Type.Optional(DateTime),
-});
-
-export const AuditLogResponse = Type.Object({
-  id: Type.String({ description: `A bigint as a decimal string; newest first, at most ${AUDIT_LOG_PAGE.maxLimit} a page` }),
-  created_at: DateTime,
-  user_id: Nullable(Uuid),
-  action: Type.String(),
-  resource_type: Nullable(Type.String()),
-  resource_id: Nullable(Type.String()),
-  ip: Nullable(Type.String()),
-  user_agent: Nullable(Type.String()),
-  details: Type.Object({}, { additionalProperties: true }),
-});
-export type AuditLogResponse = Static<typeof AuditLogResponse>;
-
-export const toAuditLogResponse = (row: AuditLogRow): AuditLogResponse => ({
-  id: row.id,
-  created_at: row.created_at.toISOString(),
-  user_id: row.user_id,
-  action: row.action,
-  resource_type: row.resource_type,
-  resource_id: row.resource_id,
-  ip: row.ip,
-  user_agent: row.user_agent,
-  details: row.details,
 });

@@ -2,7 +2,7 @@
 import type { AppContext } from '../../context.js';
 import type { AuditLogRow } from '../../db/schema.js';
 import { validationError } from '../../lib/errors.js';
-import { checkPage } from '../admin/paging.js';
+import { checkPage } from '../../http/paging.js';
 import { listAuditLogs } from './audit-logs.repo.js';
 
 export const AUDIT_LOG_PAGE = { defaultLimit: 50, maxLimit: 200 } as const;

@@ -25,13 +25,15 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async 
     return reply.code(201).send(toUserResponse(user));
   });
 
+  // The budget is spent in preHandler, after the body is read and validated: a request refused
+  // before its handler (415, 422, malformed JSON) is no password guess, as in the original.
   app.post('/auth/login', {
-    onRequest: sharedBudget('login'),
+    preHandler: sharedBudget('login'),
     schema: { tags, consumes: ['application/x-www-form-urlencoded', 'multipart/form-data'], body: LoginForm, response: { 200: SignInResponse } },
   }, async (request) => login(ctx, request.body.username, request.body.password, requestMeta(request)));
 
   app.post('/auth/login/json', {
-    onRequest: sharedBudget('login'),
+    preHandler: sharedBudget('login'),
     schema: { tags, body: LoginJsonBody, response: { 200: SignInResponse } },
   }, async (request) => login(ctx, request.body.email, request.body.password, requestMeta(request)));
 

@@ -23,6 +23,12 @@ export interface EmailJobPayload {
   html: string | null;
 }
 
+declare module '../jobs/jobs.types.js' {
+  interface JobPayloads {
+    email: EmailJobPayload;
+  }
+}
+
 /** Queues `message`; returns the job id, which becomes its Message-ID. */
 export function enqueueEmail(db: Executor, message: EmailMessage): Promise<string> {
   return enqueue(db, 'email', { template: message.kind, to: message.to, subject: message.subject, text: message.text, html: message.html });

@@ -1,7 +1,6 @@
 // /ui/account: profile, email change, password change, sign-out; further sections (two-step
-// verification, recovery codes, passkeys, devices) plug in through accountSections().
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AppContext } from '../../context.js';
+// verification, recovery codes, passkeys, devices) plug in through ACCOUNT_SECTIONS.
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { requestMeta } from '../../plugins/authenticate.js';
 import { perMinute, sharedBudget } from '../../plugins/rate-limit.js';
 import { UpdateProfileBody } from '../auth/auth.schemas.js';
@@ -13,8 +12,7 @@ import { sessionsSection } from './device-sections.js';
 import { checkForm, formField } from './form-validation.js';
 import { totpSection } from './mfa-sections.js';
 import { passkeysSection } from './passkey-sections.js';
-import type { PageContext } from './hosted-ui.plugin.js';
-import type { PageSessionUser } from './page-sessions.repo.js';
+import type { AccountSection, PageContext } from './page-context.js';
 import { signedInUser } from './page-session.js';
 import { redirectWithError, redirectWithState } from './page-state.js';
 
@@ -24,17 +22,8 @@ import { redirectWithError, redirectWithState } from './page-state.js';
  * routes the feature registers itself (with `register`), each answering with redirectWithState
  * to `/ui/account#<id>` and `form: <id>`.
  */
-export interface AccountSection {
-  id: string;
-  view: string;
-  load(ctx: AppContext, user: PageSessionUser, request: FastifyRequest): Promise<Record<string, unknown>>;
-  register?(app: FastifyInstance, pages: PageContext): Promise<void>;
-}
-
-/** Shown after the built-in sections, in this order. (A function: the section modules import
- *  this one's types, and form-validation reaches app.ts, so a constant here could be read
- *  before they are initialised.) */
-export const accountSections = (): AccountSection[] => [totpSection, passkeysSection, sessionsSection];
+/** Shown after the built-in sections, in this order. */
+const ACCOUNT_SECTIONS: readonly AccountSection[] = [totpSection, passkeysSection, sessionsSection];
 
 const PROFILE_FIELDS = ['name', 'phone', 'job_title', 'timezone'] as const;
 
@@ -47,7 +36,7 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
     const user = signedInUser(request, reply);
     if (!user) return reply;
     const sections = await Promise.all(
-      accountSections().map(async (section) => ({ id: section.id, view: section.view, data: await section.load(ctx, user, request) })),
+      ACCOUNT_SECTIONS.map(async (section) => ({ id: section.id, view: section.view, data: await section.load(ctx, user, request) })),
     );
     return render(request, reply, 'account', { title: 'Your account', account: user, sections, passkeysOffered: pages.passkeys });
   });
@@ -113,5 +102,5 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
     }
   });
 
-  for (const section of accountSections()) await section.register?.(app, pages);
+  for (const section of ACCOUNT_SECTIONS) await section.register?.(app, pages);
 }

@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { requestMeta } from '../../plugins/authenticate.js';
 import { describeDevice } from '../sessions/device.js';
 import { endOtherSessions, endOwnSession, listSessions } from '../sessions/device-sessions.service.js';
-import type { AccountSection } from './account-pages.js';
+import type { AccountSection } from './page-context.js';
 import { signedInUser } from './page-session.js';
 import { redirectWithError, redirectWithState } from './page-state.js';
 import { Errors } from '../../lib/errors.js';

@@ -1,12 +1,11 @@
 // The pages check a form against the API route's own TypeBox schema, with the API's Ajv
-// formats and keywords (app.ts formatsPlugin), so a value the API refuses is refused here for
+// formats and keywords (http/ajv-formats.ts), so a value the API refuses is refused here for
 // the same reason; the reasons are then put in words a person understands, next to the field.
 import { createRequire } from 'node:module';
 import type { TSchema } from '@sinclair/typebox';
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
-import { formatsPlugin } from '../../app.js';
+import { formatsPlugin } from '../../http/ajv-formats.js';
 import { PLAIN_TEXT_KEYWORD } from '../../http/schema-types.js';
-import { AppError } from '../../lib/errors.js';
 import { NOT_COMMON_PASSWORD_KEYWORD } from '../../lib/password-policy.js';
 
 export type FieldErrors = Record<string, string>;
@@ -71,30 +70,3 @@ function describe(error: ErrorObject): string {
       return 'This value is not valid.';
   }
 }
-
-/** Messages of the API's object-shaped errors, in words; string details are shown as they are. */
-export function errorMessage(err: AppError): { message: string; fields: FieldErrors } {
-  const detail = err.detail as unknown;
-  if (typeof detail === 'string') return { message: detail, fields: {} };
-  if (Array.isArray(detail)) {
-    const fields: FieldErrors = {};
-    for (const issue of detail as Array<{ loc?: unknown[]; msg?: string }>) {
-      const field = issue.loc?.at(-1);
-      if (typeof field === 'string' && !(field in fields)) fields[field] = issue.msg ?? 'This value is not valid.';
-    }
-    return { message: 'Some fields need attention.', fields };
-  }
-  const error = (detail as { error?: string; providers?: string[] }).error;
-  if (error === 'use_oauth_provider') {
-    const providers = (detail as { providers?: string[] }).providers ?? [];
-    return { message: `This account signs in with ${providers.map(providerLabel).join(' or ') || 'a sign-in provider'}.`, fields: {} };
-  }
-  if (error === 'invite_email_mismatch') return { message: 'This invitation was sent to a different email address.', fields: {} };
-  if (error === 'account_exists_unverified_email') {
-    return { message: 'An account with this email address exists. Sign in with its password first, then link the provider.', fields: {} };
-  }
-  return { message: 'Something went wrong. Please try again.', fields: {} };
-}
-
-export const providerLabel = (name: string): string =>
-  name === 'google' ? 'Google' : name === 'microsoft' ? 'Microsoft' : name.charAt(0).toUpperCase() + name.slice(1);

@@ -10,15 +10,16 @@ import csrf from '@fastify/csrf-protection';
 import fastifyStatic from '@fastify/static';
 import view from '@fastify/view';
 import { Eta } from 'eta';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../../context.js';
-import { AppError } from '../../lib/errors.js';
+import { replyBody } from '../../plugins/errors.js';
 import { accountPages } from './account-pages.js';
+import type { PageContext, RenderPage } from './page-context.js';
 import { brandStylesheet } from './brand.js';
-import { errorMessage } from './form-validation.js';
 import { cookieIsSecure, loadPageSession } from './page-session.js';
 import { takeState, type PageState } from './page-state.js';
 import { isJsonRequest } from './json-steps.js';
+import { pageRefusal, pageText } from './page-text.js';
 import { passkeysOffered, passkeySignInPages } from './passkey-pages.js';
 import { purgeStalePageSessions } from './page-sessions.repo.js';
 import { recoveryPages } from './recovery-pages.js';
@@ -30,23 +31,6 @@ export const VIEWS_DIR = fileURLToPath(new URL('../../../views/hosted-ui/', impo
 const WEBAUTHN_BROWSER_BUNDLE = join(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '../dist/bundle/index.umd.min.js');
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
-
-/** What every template gets. */
-export interface PageData {
-  title: string;
-  [key: string]: unknown;
-}
-
-export type RenderPage = (request: FastifyRequest, reply: FastifyReply, view: string, data: PageData, status?: number) => Promise<FastifyReply>;
-
-export interface PageContext {
-  ctx: AppContext;
-  render: RenderPage;
-  /** Whether cookies carry Secure (everything but plain-HTTP loopback). */
-  secure: boolean;
-  /** Whether the pages offer passkeys (passkeysOffered: fixed by the config, so worked out once). */
-  passkeys: boolean;
-}
 
 export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
   const secure = cookieIsSecure(ctx.config.publicUrl);
@@ -113,22 +97,16 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
   const pages: PageContext = { ctx, render, secure, passkeys: passkeysOffered(ctx) };
 
   // Refusals (a CSRF failure, a rate limit, a malformed body, a service's AppError) get a page,
-  // or JSON for the passkey script's steps.
-  app.setErrorHandler(async (err: Error & { statusCode?: number; code?: string }, request, reply) => {
-    const status = err instanceof AppError ? err.statusCode : (err.statusCode ?? 500);
+  // or JSON for the passkey script's steps; the words come from one table of codes (page-text.ts).
+  app.setErrorHandler(async (err: Error, request, reply) => {
+    const refusal = pageRefusal(err);
+    const status = refusal.statusCode;
     if (status >= 500) request.log.error({ err }, 'hosted page failed');
-    const message =
-      err instanceof AppError
-        ? errorMessage(err).message
-        : err.code?.startsWith('FST_CSRF')
-          ? 'This form has expired. Go back, reload the page and try again.'
-          : status < 500
-            ? 'The request could not be read.'
-            : 'Something went wrong on our side. Please try again.';
-    if (err instanceof AppError) for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
+    const { message } = pageText(refusal);
+    reply.headers(refusal.headers);
     // The passkey steps' script reads JSON.
-    if (isJsonRequest(request)) return reply.code(status >= 400 ? status : 500).send({ detail: message });
-    return render(request, reply, 'error', { title: status === 429 ? 'Too many attempts' : 'Something went wrong', message }, status >= 400 ? status : 500);
+    if (isJsonRequest(request)) return reply.code(status).send(replyBody(refusal, message));
+    return render(request, reply, 'error', { title: status === 429 ? 'Too many attempts' : 'Something went wrong', message }, status);
   });
   app.setNotFoundHandler(async (request, reply) => render(request, reply, 'error', { title: 'Page not found', message: 'There is no page at this address.' }, 404));
 

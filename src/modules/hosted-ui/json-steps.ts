@@ -1,9 +1,10 @@
 // The pages' JSON steps: the routes views/hosted-ui/assets/passkey.js calls for a WebAuthn
 // ceremony (passkey-pages.ts, passkey-sections.ts). They take JSON with the page's CSRF token
 // in the body, as a form has it, and answer {location} (where the browser goes next) or
-// {detail} (the API's message; the plugin's error handler answers JSON for them too).
+// {detail, code} (the refusal in the pages' words, page-text.ts; the plugin's error handler
+// answers JSON for them).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../lib/errors.js';
+import { Errors } from '../../lib/errors.js';
 import { keepState, redirectWithState } from './page-state.js';
 
 export const isJsonRequest = (request: FastifyRequest): boolean => request.headers['content-type']?.startsWith('application/json') ?? false;
@@ -23,10 +24,8 @@ export function scriptOnly(location: string, secure: boolean, form?: string) {
 export function signedInStep(secure: boolean) {
   return async function requireSignedIn(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> {
     if (request.pageUser) return;
-    keepState(reply, { message: 'Your session has ended. Sign in again.' }, secure);
-    return reply.code(401).send({ detail: 'Your session has ended. Sign in again.', location: '/ui/sign-in?next=/ui/account' });
+    const ended = Errors.pageSessionEnded('/ui/sign-in?next=/ui/account');
+    keepState(reply, { message: ended.message }, secure);
+    throw ended;
   };
 }
-
-/** A 400 for a body that is not what the script sends. */
-export const unreadableStep = (): AppError => new AppError(400, 'The passkey response could not be read. Try again.');

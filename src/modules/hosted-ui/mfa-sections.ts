@@ -9,7 +9,7 @@ import { totpPurpose } from '../mfa/mfa-codes.js';
 import { findUserMfa } from '../mfa/mfa.repo.js';
 import { disableTotp, enableTotp, regenerateRecoveryCodes, setupTotp } from '../mfa/mfa.service.js';
 import { otpauthUrl } from '../mfa/totp.js';
-import type { AccountSection } from './account-pages.js';
+import type { AccountSection } from './page-context.js';
 import { formField } from './form-validation.js';
 import { signedInUser } from './page-session.js';
 import type { PageSessionUser } from './page-sessions.repo.js';

@@ -4,7 +4,8 @@
 // only make its own browser show a wrong message.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../lib/errors.js';
-import { errorMessage, type FieldErrors } from './form-validation.js';
+import type { FieldErrors } from './form-validation.js';
+import { pageText } from './page-text.js';
 
 export interface PageState {
   /** Which form the state belongs to (the account page has several). */
@@ -51,6 +52,6 @@ export function takeState(request: FastifyRequest, reply: FastifyReply, secure: 
 /** A service refused the form: back to `location` with the API's message (anything else is rethrown). */
 export function redirectWithError(reply: FastifyReply, location: string, err: unknown, state: Omit<PageState, 'message' | 'errors'>, secure: boolean): FastifyReply {
   if (!(err instanceof AppError)) throw err;
-  const { message, fields } = errorMessage(err);
+  const { message, fields } = pageText(err);
   return redirectWithState(reply, location, { ...state, message, errors: fields }, secure);
 }

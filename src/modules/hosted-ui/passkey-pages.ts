@@ -13,9 +13,10 @@ import { WebAuthnCredentialJson } from '../mfa/mfa.schemas.js';
 import { mfaPasskeyOptions, verifyMfa } from '../mfa/mfa-sign-in.js';
 import { PasskeyLoginBody } from '../passkeys/passkeys.schemas.js';
 import { passkeyLoginOptions, signInWithPasskey } from '../passkeys/passkeys.service.js';
-import { errorMessage, formField, matchesSchema } from './form-validation.js';
-import type { PageContext } from './hosted-ui.plugin.js';
-import { scriptOnly, unreadableStep } from './json-steps.js';
+import { formField, matchesSchema } from './form-validation.js';
+import { pageText } from './page-text.js';
+import type { PageContext } from './page-context.js';
+import { scriptOnly } from './json-steps.js';
 import { keepState } from './page-state.js';
 import { isDeadMfaToken, MFA_COOKIE, safeNext, signInFinisher } from './sign-in-finish.js';
 
@@ -42,7 +43,7 @@ export async function passkeySignInPages(app: FastifyInstance, pages: PageContex
   app.post('/passkey/sign-in', { preHandler: [fromSignIn, sharedBudget('passkey-login')], schema: { hide: true } }, async (request, reply) => {
     const body = request.body as { challenge_id?: unknown; response?: unknown };
     const input = { challenge_id: body.challenge_id, response: body.response };
-    if (!matchesSchema(PasskeyLoginBody, input)) throw unreadableStep();
+    if (!matchesSchema(PasskeyLoginBody, input)) throw Errors.passkeyResponseUnreadable();
     const result = await signInWithPasskey(ctx, input as { challenge_id: string; response: AuthenticationResponseJSON }, requestMeta(request));
     return { location: await settle(request, reply, result, safeNext(formField(request.body, 'next'))) };
   });
@@ -55,7 +56,7 @@ export async function passkeySignInPages(app: FastifyInstance, pages: PageContex
 
   app.post('/mfa/passkey', { preHandler: [fromMfa, sharedBudget('mfa-verify')], schema: { hide: true } }, async (request, reply) => {
     const response = (request.body as { response?: unknown }).response;
-    if (!matchesSchema(WebAuthnCredentialJson, response)) throw unreadableStep();
+    if (!matchesSchema(WebAuthnCredentialJson, response)) throw Errors.passkeyResponseUnreadable();
     try {
       const mfaToken = request.cookies[MFA_COOKIE];
       if (!mfaToken) throw Errors.invalidOrExpiredMfaToken();
@@ -66,8 +67,8 @@ export async function passkeySignInPages(app: FastifyInstance, pages: PageContex
       // factor, as the code form does.
       if (!isDeadMfaToken(err)) throw err;
       clearMfa(reply);
-      keepState(reply, { message: errorMessage(err).message }, secure);
-      return reply.code(err.statusCode).send({ detail: err.message, location: '/ui/sign-in' });
+      keepState(reply, { message: pageText(err).message }, secure);
+      throw err.with({ location: '/ui/sign-in' });
     }
   });
 }

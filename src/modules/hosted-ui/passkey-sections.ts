@@ -10,10 +10,10 @@ import { sharedBudget } from '../../plugins/rate-limit.js';
 import { WebAuthnCredentialJson } from '../mfa/mfa.schemas.js';
 import { RenamePasskeyBody } from '../passkeys/passkeys.schemas.js';
 import { deleteUserPasskey, registerPasskey, registrationOptions, renameUserPasskey, userPasskeys } from '../passkeys/passkeys.service.js';
-import type { AccountSection } from './account-pages.js';
+import type { AccountSection } from './page-context.js';
 import { shortTime } from './device-sections.js';
 import { checkForm, formField, matchesSchema } from './form-validation.js';
-import { scriptOnly, signedInStep, unreadableStep } from './json-steps.js';
+import { scriptOnly, signedInStep } from './json-steps.js';
 import { signedInUser } from './page-session.js';
 import type { PageSessionUser } from './page-sessions.repo.js';
 import { keepState, redirectWithError, redirectWithState } from './page-state.js';
@@ -55,17 +55,17 @@ export const passkeysSection: AccountSection = {
     const refuse = (reply: FastifyReply, err: unknown, id: string) => redirectWithError(reply, SECTION, err, { form: 'passkeys', values: { passkey: id } }, secure);
 
     // The name is checked before the browser makes a credential it would keep.
-    app.post('/account/passkeys/options', step('passkey-register-options'), async (request, reply) => {
+    app.post('/account/passkeys/options', step('passkey-register-options'), async (request) => {
       const { error } = newPasskeyName(request.body);
-      if (error) return reply.code(400).send({ detail: `Name: ${error}`, field: 'name' });
+      if (error) throw Errors.passkeyNameRefused(error);
       return { options: await registrationOptions(ctx, user(request)) };
     });
 
     app.post('/account/passkeys', step('passkey-register'), async (request, reply) => {
       const { name, error } = newPasskeyName(request.body);
-      if (error) return reply.code(400).send({ detail: `Name: ${error}`, field: 'name' });
+      if (error) throw Errors.passkeyNameRefused(error);
       const response = (request.body as { response?: unknown }).response;
-      if (!matchesSchema(WebAuthnCredentialJson, response)) throw unreadableStep();
+      if (!matchesSchema(WebAuthnCredentialJson, response)) throw Errors.passkeyResponseUnreadable();
       const passkey = await registerPasskey(ctx, user(request), { response: response as RegistrationResponseJSON, name }, requestMeta(request));
       keepState(reply, { form: 'passkeys', notice: `Passkey "${passkey.name}" added. You can sign in with it now.` }, secure);
       return { location: SECTION };

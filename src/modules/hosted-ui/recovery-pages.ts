@@ -9,7 +9,7 @@ import { register } from '../auth/registration.service.js';
 import { checkResetToken, requestPasswordReset, resetPassword } from '../passwords/password-reset.service.js';
 import { ForgotPasswordBody, ResetPasswordBody } from '../passwords/passwords.schemas.js';
 import { checkForm, formField } from './form-validation.js';
-import type { PageContext } from './hosted-ui.plugin.js';
+import type { PageContext } from './page-context.js';
 import { redirectWithError, redirectWithState } from './page-state.js';
 
 /** The API's answers, shown as they are. */

@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Errors, isCatalogued, type AppError } from '../../lib/errors.js';
 import { isMfaChallenge, MFA_TOKEN_TTL_SECONDS, type SignInResult } from '../auth/sign-in.js';
-import type { PageContext } from './hosted-ui.plugin.js';
+import type { PageContext } from './page-context.js';
 import { requestMeta } from '../../plugins/authenticate.js';
 import { endPageSession, SESSION_COOKIE, startPageSession } from './page-session.js';
 import { keepState } from './page-state.js';

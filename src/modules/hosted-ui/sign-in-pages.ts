@@ -11,8 +11,9 @@ import { LoginJsonBody } from '../auth/auth.schemas.js';
 import { login } from '../auth/login.service.js';
 import { completeAuthorization, startAuthorization } from '../oauth/oauth.service.js';
 import { createOAuthProviders } from '../oauth/providers.js';
-import { checkForm, formField, providerLabel } from './form-validation.js';
-import type { PageContext } from './hosted-ui.plugin.js';
+import { checkForm, formField } from './form-validation.js';
+import { pageText, providerLabel } from './page-text.js';
+import type { PageContext } from './page-context.js';
 import { endPageSession } from './page-session.js';
 import { redirectWithError, redirectWithState } from './page-state.js';
 import { isDeadMfaToken, MFA_COOKIE, safeNext, signInFinisher, withNext } from './sign-in-finish.js';
@@ -81,7 +82,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
         clearMfa(reply);
         return fail(reply, '/ui/sign-in', err, {});
       }
-      if (err instanceof AppError) return redirectWithState(reply, back, { errors: { code: err.message } }, secure);
+      if (err instanceof AppError) return redirectWithState(reply, back, { errors: { code: pageText(err).message } }, secure);
       throw err;
     }
   });

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Ajv as AjvInstance, ErrorObject, ValidateFunction } from 'ajv';
-import { formatsPlugin } from '../../app.js';
+import { formatsPlugin } from '../../http/ajv-formats.js';
 import { DateTime, Email, FreeText, Nullable } from '../../http/schema-types.js';
 import { normalizeEmail } from '../../lib/email-address.js';
 import { inspectPasswordHash } from '../../lib/password-formats.js';

@@ -5,7 +5,7 @@ import type { AppContext, RequestMeta } from '../../context.js';
 import type { InviteCodeRow } from '../../db/schema.js';
 import { validationError } from '../../lib/errors.js';
 import { randomCode } from '../../lib/random.js';
-import { checkPage, type PageRequest } from '../admin/paging.js';
+import { checkPage, type PageRequest } from '../../http/paging.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { insertInviteCode, listInviteCodes as selectInviteCodes, type InviteCodeWithUser } from './invite-codes.repo.js';
 

@@ -10,7 +10,9 @@
 // nothing costs no claim; the poll still looks at every lane (other instances' jobs, retries).
 //
 // It also carries the periodic tasks (periodic.ts): every(name, intervalMs, fn).
-import type { AppContext } from '../../context.js';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/executor.js';
 import {
   claimNextJob,
   markJobFailed,
@@ -45,7 +47,12 @@ export interface JobQueue {
   stop(): Promise<void>;
 }
 
-export type JobQueueDeps = Pick<AppContext, 'db' | 'config' | 'log'>;
+/** What the queue needs (a subset of AppContext, named here so the queue does not import it). */
+export interface JobQueueDeps {
+  db: Db;
+  config: Readonly<Config>;
+  log: FastifyBaseLogger;
+}
 
 const DEFAULT_LEASE_SECONDS = 5 * 60;
 const PARKED_BATCH = 50;

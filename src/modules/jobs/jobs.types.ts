@@ -1,17 +1,15 @@
 // The kinds of job and what each carries. enqueue(trx, kind, payload) and every handler are
 // typed by this map, so a payload of the wrong shape (or an unknown kind) does not compile.
 //
-// A new kind adds one line here (or augments the interface from its own module:
-// `declare module '../jobs/jobs.types.js' { interface JobPayloads { webhook: … } }`).
+// Each kind declares its own payload, from its own module, by augmenting the interface:
+// `declare module '../jobs/jobs.types.js' { interface JobPayloads { webhook: … } }` (email:
+// email/email-job.ts; event: events/emit-event.ts; webhook: webhooks/webhook-jobs.ts), so the
+// queue imports none of the modules that use it.
 // Payloads are stored as JSON: plain objects of strings, numbers, booleans, null and arrays —
 // a Date comes back as a string. Never put anything in a payload you would not keep in the
 // database; what must not outlive the job (an email body with a token) is erased by the
 // handler's `finalPayload` when the job finishes.
-import type { EmailJobPayload } from '../email/email-job.js';
-
-export interface JobPayloads {
-  email: EmailJobPayload;
-}
+export interface JobPayloads {}
 
 export type JobKind = keyof JobPayloads & string;
 

@@ -13,7 +13,8 @@
 // Each instance ticks every OUTBOX_POLL_INTERVAL_MS; a tick costs one UPDATE by primary key per
 // task, which writes nothing unless it claims a run. Tests call runDue() themselves.
 import { randomUUID } from 'node:crypto';
-import type { AppContext } from '../../context.js';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Db } from '../../db/executor.js';
 import { claimPeriodicRun, ensurePeriodicTask, finishPeriodicRun, renewPeriodicLease } from './jobs.repo.js';
 
 /** The work of a periodic task. `signal` aborts when the instance stops (or the run lost its
@@ -41,7 +42,9 @@ export interface PeriodicScheduler {
   stop(): Promise<void>;
 }
 
-export interface PeriodicSchedulerDeps extends Pick<AppContext, 'db' | 'log'> {
+export interface PeriodicSchedulerDeps {
+  db: Db;
+  log: FastifyBaseLogger;
   /** How often start()'s timer calls runDue(). */
   tickMs: number;
 }

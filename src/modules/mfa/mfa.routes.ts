@@ -8,7 +8,7 @@ import { Message } from '../../http/schema-types.js';
 import { currentUser, requestMeta, requireAdmin, requireUser } from '../../plugins/authenticate.js';
 import { perMinute, sharedBudget } from '../../plugins/rate-limit.js';
 import { TokenResponse } from '../auth/auth.schemas.js';
-import { UserParams } from '../admin/admin.schemas.js';
+import { UserParams } from '../../http/request-params.js';
 import { toUserResponse, UserResponse } from '../users/user.schemas.js';
 import { mfaPasskeyOptions, verifyMfa } from './mfa-sign-in.js';
 import { CodeBody, MfaPasskeyOptionsResponse, MfaTokenBody, MfaVerifyBody, RecoveryCodesResponse, TotpSetupResponse } from './mfa.schemas.js';

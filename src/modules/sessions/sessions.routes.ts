@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import { currentSessionId, currentUser, requestMeta, requireAdmin, requireUser } from '../../plugins/authenticate.js';
-import { UserParams } from '../admin/admin.schemas.js';
+import { UserParams } from '../../http/request-params.js';
 import { endOtherSessions, endOwnSession, endSessionsAsAdmin, listSessions, listSessionsAsAdmin } from './device-sessions.service.js';
 import { RevokedResponse, SessionParams, SessionResponse, toSessionResponse } from './sessions.schemas.js';
 

@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import { currentUser, requestMeta, requireAdmin } from '../../plugins/authenticate.js';
-import { queryNumber } from '../admin/request-params.js';
+import { queryNumber } from '../../http/request-params.js';
 import type { Resolver } from './url-guard.js';
 import {
   CreateWebhookBody,

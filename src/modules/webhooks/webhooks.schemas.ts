@@ -1,7 +1,7 @@
 // Request and response shapes of /admin/webhooks (the OpenAPI document is built from these).
 import { Type, type Static } from '@sinclair/typebox';
 import { DateTime, FreeText, Nullable, Uuid } from '../../http/schema-types.js';
-import { QueryInteger } from '../admin/request-params.js';
+import { QueryInteger } from '../../http/request-params.js';
 import type { DeliveryRow, EndpointRow } from './webhooks.repo.js';
 
 const Url = Type.String({ minLength: 1, maxLength: 2048, description: 'https:// only; must not resolve to a non-public address' });

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppContext, RequestMeta } from '../../context.js';
 import { addSeconds } from '../../lib/clock.js';
 import { Errors, validationError } from '../../lib/errors.js';
-import { checkPage } from '../admin/paging.js';
+import { checkPage } from '../../http/paging.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { newEventId } from '../events/emit-event.js';
 import { EVENT_TYPES } from '../events/event-types.js';

@@ -1,5 +1,11 @@
-// Limit/offset paging, checked where the HTTP routes and the command line both pass through.
-import { validationError } from '../../lib/errors.js';
+// Limit/offset paging, checked where the HTTP routes and the command line both pass through;
+// shared by every module that lists (admin, audit, invites, webhooks, sessions, accounts).
+import { Type } from '@sinclair/typebox';
+import { validationError } from '../lib/errors.js';
+import { QueryInteger } from './request-params.js';
+
+/** The querystring of a limit/offset page. */
+export const PageQuery = Type.Object({ limit: Type.Optional(QueryInteger), offset: Type.Optional(QueryInteger) });
 
 export interface PageRequest {
   limit?: number;

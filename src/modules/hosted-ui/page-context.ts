@@ -1,0 +1,31 @@
+// What the hosted pages' modules share: the page context the plugin (hosted-ui.plugin.ts)
+// builds and hands to each group of pages, and the account page's section contract. Types
+// only, so that the plugin imports the pages and the pages import nothing back.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../context.js';
+import type { PageSessionUser } from './page-sessions.repo.js';
+
+/** What every template gets. */
+export interface PageData {
+  title: string;
+  [key: string]: unknown;
+}
+
+export type RenderPage = (request: FastifyRequest, reply: FastifyReply, view: string, data: PageData, status?: number) => Promise<FastifyReply>;
+
+export interface PageContext {
+  ctx: AppContext;
+  render: RenderPage;
+  /** Whether cookies carry Secure (everything but plain-HTTP loopback). */
+  secure: boolean;
+  /** Whether the pages offer passkeys (passkeysOffered: fixed by the config, so worked out once). */
+  passkeys: boolean;
+}
+
+export interface AccountSection {
+  id: string;
+  view: string;
+  load(ctx: AppContext, user: PageSessionUser, request: FastifyRequest): Promise<Record<string, unknown>>;
+  register?(app: FastifyInstance, pages: PageContext): Promise<void>;
+}
+
