@@ -44,6 +44,9 @@ import { resolveRefreshRotationSecret } from './modules/sessions/refresh-rotatio
 import { loadSigningKeyRing, type SigningKeyRing } from './modules/keys/key-ring.js';
 import { ensureSigningKeys, maintainSigningKeys } from './modules/keys/keys.service.js';
 import { wellKnownRoutes } from './modules/keys/keys.routes.js';
+import { noIdentityFacts, type AccountIdentityFacts } from './modules/scim/identity-facts.js';
+import { scimAdminRoutes } from './modules/scim/scim-admin.routes.js';
+import { SCIM_PREFIX, scimRoutes } from './modules/scim/scim.routes.js';
 import { handleClientError, handleError, registerErrorHandling } from './plugins/errors.js';
 import { registerBodyParsers, registerInputGuard } from './plugins/input-guard.js';
 import { registerOpenApi } from './plugins/openapi.js';
@@ -62,6 +65,8 @@ export interface AppDeps {
   passwords?: PasswordHasher;
   /** Webhook delivery timing and name resolution (tests: short delays, a fake resolver). */
   webhooks?: Partial<WebhookDeliveryOptions>;
+  /** What SCIM asks of enterprise SSO (verified domains, a connection); tests may stand in. */
+  identityFacts?: AccountIdentityFacts;
 }
 
 declare module 'fastify' {
@@ -235,9 +240,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.register(mfaRoutes, { ctx });
       await api.register(passkeyRoutes, { ctx });
       await api.register(mfaAdminRoutes, { ctx });
+      await api.register(scimAdminRoutes, { ctx });
     },
     { prefix: config.apiPrefix },
   );
+  // SCIM lives at the root, as directories expect (PUBLIC_URL/scim/v2), with its own errors.
+  await app.register(scimRoutes, { ctx, facts: deps.identityFacts ?? noIdentityFacts, prefix: SCIM_PREFIX });
   // The pages' plugins (views, cookies, CSRF, static files, QR codes) load only when they are on.
   if (config.hostedUi.enabled) {
     const { hostedUiPlugin } = await import('./modules/hosted-ui/hosted-ui.plugin.js');

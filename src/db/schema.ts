@@ -330,9 +330,57 @@ export interface Database {
   mfa_challenges: MfaChallengesTable;
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
+  scim_tokens: ScimTokensTable;
+  scim_users: ScimUsersTable;
+  scim_groups: ScimGroupsTable;
+  scim_group_members: ScimGroupMembersTable;
+  scim_settings: ScimSettingsTable;
 }
 
 /** A hosted-pages browser session (modules/hosted-ui): the cookie's hash and its session. */
+// SCIM provisioning (migrations/0017_scim.sql, src/modules/scim).
+export interface ScimTokensTable {
+  id: string;
+  account_id: string;
+  token_hash: string;
+  description: string | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+  last_used_at: NullableTimestamp;
+}
+
+export interface ScimUsersTable {
+  user_id: string;
+  account_id: string;
+  user_name: string;
+  external_id: string | null;
+  display_name: string | null;
+  /** The SCIM attributes as sent (name, emails, phoneNumbers, the enterprise extension, …). */
+  attributes: ColumnType<Record<string, unknown>, string, string>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ScimGroupsTable {
+  id: string;
+  account_id: string;
+  display_name: string;
+  external_id: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ScimGroupMembersTable {
+  group_id: string;
+  user_id: string;
+}
+
+export interface ScimSettingsTable {
+  account_id: string;
+  group_roles: ColumnType<Record<string, 'admin' | 'member'>, string, string>;
+  updated_at: UpdatedAt;
+}
+
 export interface UiSessionsTable {
   cookie_hash: string;
   session_id: string;

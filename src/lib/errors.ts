@@ -14,6 +14,22 @@ export class AppError extends Error {
   }
 }
 
+/** RFC 7644 §3.12's scimType values this service answers with. */
+export type ScimErrorType = 'uniqueness' | 'invalidFilter' | 'invalidValue' | 'invalidSyntax' | 'invalidPath' | 'noTarget' | 'mutability' | 'tooMany';
+
+/** A SCIM protocol error: /scim/v2 (modules/scim) renders it in the SCIM error schema
+ *  (`schemas`, `status` as a string, `scimType`, `detail`). */
+export class ScimError extends AppError {
+  constructor(
+    statusCode: number,
+    readonly scimType: ScimErrorType | null,
+    detail: string,
+  ) {
+    super(statusCode, detail);
+    this.name = 'ScimError';
+  }
+}
+
 /** Whether `err` is the catalogue error `entry` makes (e.g. `isCatalogued(err, Errors.inviteNotFound)`). */
 export function isCatalogued(err: unknown, entry: () => AppError): err is AppError {
   if (!(err instanceof AppError)) return false;
@@ -100,6 +116,18 @@ export const Errors = {
   passkeySignInFailed: (): AppError => new AppError(401, 'Passkey sign-in failed'),
   passkeyRegistrationFailed: (): AppError => new AppError(400, 'Passkey registration failed'),
   passkeyNotFound: (): AppError => new AppError(404, 'Passkey not found'),
+  // SCIM provisioning (modules/scim). The SCIM errors' `detail` names the rule, never echoes input.
+  scimTokenNotFound: (): AppError => new AppError(404, 'SCIM token not found'),
+  scimResourceNotFound: (): ScimError => new ScimError(404, null, 'Resource not found'),
+  scimUserNameTaken: (): ScimError => new ScimError(409, 'uniqueness', 'userName is already in use in this account'),
+  scimEmailTaken: (): ScimError => new ScimError(409, 'uniqueness', 'The email address belongs to another user'),
+  scimGroupNameTaken: (): ScimError => new ScimError(409, 'uniqueness', 'displayName is already in use in this account'),
+  scimInvalidValue: (detail: string): ScimError => new ScimError(400, 'invalidValue', detail),
+  scimInvalidSyntax: (detail: string): ScimError => new ScimError(400, 'invalidSyntax', detail),
+  scimInvalidFilter: (detail: string): ScimError => new ScimError(400, 'invalidFilter', detail),
+  scimInvalidPath: (detail: string): ScimError => new ScimError(400, 'invalidPath', detail),
+  scimNoTarget: (detail: string): ScimError => new ScimError(400, 'noTarget', detail),
+  scimOwnerUnchangeable: (): ScimError => new ScimError(400, 'mutability', 'The account owner is managed in Keyhold and is not changed by SCIM'),
   // HTTP
   unsupportedMediaType: (): AppError => new AppError(415, 'Unsupported media type'),
   bodyTooLarge: (): AppError => new AppError(413, 'Request body too large'),

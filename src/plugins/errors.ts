@@ -80,7 +80,7 @@ export function handleClientError(error: NodeJS.ErrnoException, socket: Socket):
 const FIXED_PHRASES: Record<number, string> = { 413: Errors.bodyTooLarge().detail as string, 415: Errors.unsupportedMediaType().detail as string };
 const fixedPhrase = (status: number): string => FIXED_PHRASES[status] ?? STATUS_CODES[status] ?? 'Bad Request';
 
-function toReply(error: FastifyError): { status: number; body: unknown; headers: Record<string, string> } {
+export function toReply(error: FastifyError): { status: number; body: unknown; headers: Record<string, string> } {
   if (error instanceof AppError) return fromAppError(error);
   if (error.validation) {
     const where = LOCATION[error.validationContext ?? 'body'] ?? 'body';

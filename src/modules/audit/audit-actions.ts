@@ -60,6 +60,18 @@ export const AUDIT_ACTIONS = [
   // Signing keys (modules/keys)
   'keys.rotated',
   'keys.revoked',
+  // SCIM provisioning (modules/scim): the actor is `details.actor`, `scim:<token id>`
+  'scim.token_created',
+  'scim.token_deleted',
+  'scim.settings_updated',
+  'scim.user_created',
+  'scim.user_linked',
+  'scim.user_adopted',
+  'scim.user_updated',
+  'scim.user_deleted',
+  'scim.group_created',
+  'scim.group_updated',
+  'scim.group_deleted',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
