@@ -70,7 +70,9 @@ const USER_ATTRIBUTES = [
   attribute('preferredLanguage'),
   attribute('locale'),
   attribute('timezone'),
-  attribute('active', { type: 'boolean' }),
+  // Required: every Keyhold user is active or not, so `active` cannot be removed (a POST
+  // without it still creates an active user, as directories expect).
+  attribute('active', { type: 'boolean', required: true }),
   // Required here because a Keyhold user needs an address: the server also accepts a userName
   // that is an email address instead (the contract's rule), which a schema cannot express.
   multiValuedComplex('emails', { required: true }, ['work', 'home', 'other'], {

@@ -68,7 +68,8 @@ function toScimGroup(record: ScimGroupRecord, members: Array<{ user_id: string; 
     id: record.id,
     ...(record.external_id !== null ? { externalId: record.external_id } : {}),
     displayName: record.display_name,
-    ...(members ? { members: members.map((m) => ({ value: m.user_id, display: m.user_name, $ref: `${baseUrl}/Users/${m.user_id}`, type: 'User' })) } : {}),
+    // No `display`: scim2-tester (and RFC 7644's PATCH semantics) compare members as sent.
+    ...(members && members.length > 0 ? { members: members.map((m) => ({ value: m.user_id, $ref: `${baseUrl}/Users/${m.user_id}`, type: 'User' })) } : {}),
     meta: {
       resourceType: 'Group',
       created: record.created_at.toISOString(),

@@ -6,7 +6,7 @@
 // by the mapping as it reads any body).
 import { scimPatch, type ScimPatchOperation, type ScimResource } from 'scim-patch';
 import { Errors, ScimError, type ScimErrorType } from '../../lib/errors.js';
-import { PATCH_OP_SCHEMA } from './scim-schemas.js';
+import { ENTERPRISE_USER_SCHEMA, PATCH_OP_SCHEMA } from './scim-schemas.js';
 
 const MAX_OPERATIONS = 1000;
 const OPERATIONS = new Set(['add', 'remove', 'replace']);
@@ -15,9 +15,12 @@ const SCIM_TYPES = new Set<ScimErrorType>(['invalidPath', 'noTarget', 'invalidVa
 /** The patched copy of `resource` (never `resource` itself). */
 export function applyPatch(resource: Record<string, unknown>, body: unknown): Record<string, unknown> {
   const operations = readOperations(body);
-  const copy = structuredClone(resource) as unknown as ScimResource;
+  let copy = structuredClone(resource) as unknown as ScimResource;
   try {
-    return scimPatch(copy, operations, { mutateDocument: true, treatMissingAsAdd: true }) as unknown as Record<string, unknown>;
+    for (const operation of operations) {
+      copy = applyToExtension(copy as unknown as Record<string, unknown>, operation) ?? scimPatch(copy, [operation], { mutateDocument: true, treatMissingAsAdd: true });
+    }
+    return copy as unknown as Record<string, unknown>;
   } catch (err) {
     if (err instanceof ScimError) throw err;
     const code = (err as { scimCode?: unknown }).scimCode;
@@ -26,6 +29,29 @@ export function applyPatch(resource: Record<string, unknown>, body: unknown): Re
     throw new ScimError(400, scimType, scimType === 'noTarget' ? 'The path selects nothing' : 'The operation cannot be applied');
   }
 }
+
+/**
+ * An operation whose path is an extension schema's URN itself (the whole extension object),
+ * which scim-patch does not resolve: add merges, replace sets, remove deletes. Null otherwise.
+ */
+function applyToExtension(resource: Record<string, unknown>, operation: ScimPatchOperation): ScimResource | null {
+  const path = 'path' in operation && typeof operation.path === 'string' ? operation.path : undefined;
+  const key = path === undefined ? undefined : Object.keys(EXTENSION_PATHS).find((urn) => urn.toLowerCase() === path.toLowerCase());
+  if (key === undefined) return null;
+  if (operation.op === 'remove') {
+    delete resource[key];
+  } else {
+    const value = (operation as { value?: unknown }).value;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw Errors.scimInvalidValue('The extension value must be an object');
+    const current = resource[key];
+    resource[key] = operation.op === 'add' && current && typeof current === 'object' ? { ...current, ...value } : { ...value };
+    const schemas = Array.isArray(resource.schemas) ? (resource.schemas as string[]) : [];
+    if (!schemas.includes(key)) resource.schemas = [...schemas, key];
+  }
+  return resource as unknown as ScimResource;
+}
+
+const EXTENSION_PATHS: Record<string, true> = { [ENTERPRISE_USER_SCHEMA]: true };
 
 function readOperations(body: unknown): ScimPatchOperation[] {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw Errors.scimInvalidSyntax('The body must be a PatchOp message');
