@@ -73,5 +73,21 @@ function readOperations(body: unknown): ScimPatchOperation[] {
       throw Errors.scimInvalidValue('Without a path, value must be an object');
     }
     return { op: name, ...(path !== undefined && path !== '' ? { path } : {}), ...(value !== undefined ? { value } : {}) } as ScimPatchOperation;
+  }).flatMap(removalsByValue);
+}
+
+/**
+ * Entra ID removes members as `{"op": "Remove", "path": "members", "value": [{"value": "<id>"}]}`
+ * (with `"$ref": null`), which an equality match on whole elements would miss: each element
+ * named by its `value` becomes its own `members[value eq "<id>"]` removal.
+ */
+function removalsByValue(operation: ScimPatchOperation): ScimPatchOperation[] {
+  const { value } = operation as { value?: unknown };
+  const path = 'path' in operation ? operation.path : undefined;
+  if (operation.op !== 'remove' || !Array.isArray(value) || typeof path !== 'string' || /[[.]/.test(path)) return [operation];
+  return value.map((item: unknown) => {
+    const id = (item as { value?: unknown } | null)?.value;
+    if (typeof id !== 'string') throw Errors.scimInvalidValue('Each value to remove needs its value');
+    return { op: 'remove', path: `${path}[value eq ${JSON.stringify(id)}]` } as ScimPatchOperation;
   });
 }
