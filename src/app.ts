@@ -23,6 +23,7 @@ import { ensureAdmin } from './modules/admin/create-admin.js';
 import { accountsRoutes } from './modules/accounts/accounts.routes.js';
 import { accountLifecycleRoutes, adminAccountLifecycleRoutes } from './modules/accounts/lifecycle.routes.js';
 import { adminRoutes } from './modules/admin/admin.routes.js';
+import { accountDomainRoutes } from './modules/domains/domains.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { emailVerificationRoutes } from './modules/auth/email-verification.routes.js';
 import { registerEmailJobs } from './modules/email/email-job.js';
@@ -235,6 +236,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.register(mfaRoutes, { ctx });
       await api.register(passkeyRoutes, { ctx });
       await api.register(mfaAdminRoutes, { ctx });
+      await api.register(accountDomainRoutes, { ctx });
     },
     { prefix: config.apiPrefix },
   );
