@@ -23,6 +23,7 @@ import { ensureAdmin } from './modules/admin/create-admin.js';
 import { accountsRoutes } from './modules/accounts/accounts.routes.js';
 import { accountLifecycleRoutes, adminAccountLifecycleRoutes } from './modules/accounts/lifecycle.routes.js';
 import { adminRoutes } from './modules/admin/admin.routes.js';
+import { accountDomainRoutes } from './modules/domains/domains.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { emailVerificationRoutes } from './modules/auth/email-verification.routes.js';
 import { registerEmailJobs } from './modules/email/email-job.js';
@@ -44,7 +45,7 @@ import { resolveRefreshRotationSecret } from './modules/sessions/refresh-rotatio
 import { loadSigningKeyRing, type SigningKeyRing } from './modules/keys/key-ring.js';
 import { ensureSigningKeys, maintainSigningKeys } from './modules/keys/keys.service.js';
 import { wellKnownRoutes } from './modules/keys/keys.routes.js';
-import { noIdentityFacts, type AccountIdentityFacts } from './modules/scim/identity-facts.js';
+import { databaseIdentityFacts, type AccountIdentityFacts } from './modules/scim/identity-facts.js';
 import { scimAdminRoutes } from './modules/scim/scim-admin.routes.js';
 import { SCIM_PREFIX, scimRoutes } from './modules/scim/scim.routes.js';
 import { handleClientError, handleError, registerErrorHandling } from './plugins/errors.js';
@@ -241,11 +242,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.register(passkeyRoutes, { ctx });
       await api.register(mfaAdminRoutes, { ctx });
       await api.register(scimAdminRoutes, { ctx });
+      await api.register(accountDomainRoutes, { ctx });
     },
     { prefix: config.apiPrefix },
   );
   // SCIM lives at the root, as directories expect (PUBLIC_URL/scim/v2), with its own errors.
-  await app.register(scimRoutes, { ctx, facts: deps.identityFacts ?? noIdentityFacts, prefix: SCIM_PREFIX });
+  await app.register(scimRoutes, { ctx, facts: deps.identityFacts ?? databaseIdentityFacts(database.db), prefix: SCIM_PREFIX });
   // The pages' plugins (views, cookies, CSRF, static files, QR codes) load only when they are on.
   if (config.hostedUi.enabled) {
     const { hostedUiPlugin } = await import('./modules/hosted-ui/hosted-ui.plugin.js');

@@ -88,6 +88,8 @@ export interface Config {
   jwtAlgorithm: 'ES256' | 'EdDSA' | 'RS256' | 'HS256';
   /** The current signing key is rotated when this many days old (a periodic task); 0 = never. */
   jwtKeyRotationDays: number;
+  /** DNS_SERVERS: resolvers (ip or ip:port) for domain verification; empty: the system's. */
+  dnsServers: string[];
 }
 
 export interface HostedUiConfig {
@@ -150,6 +152,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     webauthn: { rpId: '', rpName: '', origins: [] },
     jwtAlgorithm: readJwtAlgorithm(read),
     jwtKeyRotationDays: read.int('JWT_KEY_ROTATION_DAYS', 90, { min: 0, max: 3650 }),
+    dnsServers: read.list('DNS_SERVERS').map((server) => read.checkDnsServer('DNS_SERVERS', server)),
   };
   config.publicUrl = (read.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://${config.host}:${config.port}`).replace(/\/+$/, '');
   // Without FRONTEND_URL, the emails' links open the hosted pages when they are on.
@@ -382,6 +385,14 @@ class EnvReader {
     const value = this.raw(name) ?? fallback;
     if (value === '' || value === '/') return '';
     if (!/^\/[\w\-/.]*[^/]$/.test(value)) throw new ConfigError(name, `must look like /api/v1 (got "${value}")`);
+    return value;
+  }
+
+  /** An IPv4 address or [IPv6], with an optional :port (what node:dns setServers accepts). */
+  checkDnsServer(name: string, value: string): string {
+    if (!/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|[0-9a-fA-F:]+)(:\d{1,5})?$/.test(value)) {
+      throw new ConfigError(name, `must be a comma-separated list of ip[:port] (got "${value}")`);
+    }
     return value;
   }
 

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { registerAndSignIn, type SignedInUser } from './helpers/fixtures.js';
+import { queuedEmails } from './helpers/jobs.js';
 import { assertScimError, ENTERPRISE, GROUP, PATCH_OP, scimClientFor, USER, type ScimClient } from './helpers/scim.js';
 
 const ENTRA_GROUP_SCHEMA = 'http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group';
@@ -203,6 +204,31 @@ for (const kind of DATABASE_KINDS) {
       assert.ok(changes.some((row) => String((row.details as any).actor).startsWith('scim:')));
       assert.ok(changes.some((row) => (row.details as any).actor === `user:${owner.id}`));
       assert.equal((await t.api.put('/accounts/me/scim-settings', { group_roles: { x: 'owner' } }, owner.accessToken)).status, 422);
+    });
+
+    it("the SSO module's facts: a verified domain adopts a lone user; a connection replaces the password invitation", async () => {
+      const accountId = (await t.api.get('/auth/me', owner.accessToken)).body.account_id as string;
+      const domain = `dir-${randomUUID().slice(0, 8)}.example`;
+      await t.app.ctx.db
+        .insertInto('account_domains')
+        .values({ id: randomUUID(), account_id: accountId, domain, verification_token: 'test', verified_at: new Date() })
+        .execute();
+      const lone = await registerAndSignIn(t.api, { email: `lone@${domain}` });
+      const adopted = await scim.post('/Users', { schemas: [USER], userName: `lone@${domain}` });
+      assert.equal(adopted.status, 201, JSON.stringify(adopted.body));
+      assert.equal(adopted.body.id, lone.id);
+      assert.equal((await userRow(lone.id)).account_id, accountId);
+      // A new address on the verified domain is taken as verified.
+      const fresh = await scim.post('/Users', { schemas: [USER], userName: `fresh@${domain}` });
+      assert.notEqual((await userRow(fresh.body.id)).email_verified_at, null);
+      assert.equal((await queuedEmails(t.app.ctx.db, { to: `fresh@${domain}`, template: 'password_setup' })).length, 1);
+      await t.app.ctx.db
+        .insertInto('sso_connections')
+        .values({ id: randomUUID(), account_id: accountId, type: 'oidc', name: 'Corp', config: JSON.stringify({}), secrets: 'sealed' } as never)
+        .execute();
+      const viaSso = await scim.post('/Users', { schemas: [USER], userName: `sso@${domain}` });
+      assert.equal(viaSso.status, 201);
+      assert.equal((await queuedEmails(t.app.ctx.db, { to: `sso@${domain}`, template: 'password_setup' })).length, 0, 'they sign in through the connection');
     });
   });
 }

@@ -12,6 +12,9 @@ export class AppError extends Error {
     super(typeof detail === 'string' ? detail : JSON.stringify(detail));
     this.name = 'AppError';
   }
+
+  /** The stable snake_case code sent beside `detail` (contract: "Errors: stable codes"). */
+  declare code?: string;
 }
 
 /** RFC 7644 §3.12's scimType values this service answers with. */
@@ -29,6 +32,9 @@ export class ScimError extends AppError {
     this.name = 'ScimError';
   }
 }
+
+/** Gives a catalogue entry its stable code. */
+const coded = (error: AppError, code: string): AppError => Object.assign(error, { code });
 
 /** Whether `err` is the catalogue error `entry` makes (e.g. `isCatalogued(err, Errors.inviteNotFound)`). */
 export function isCatalogued(err: unknown, entry: () => AppError): err is AppError {
@@ -117,7 +123,7 @@ export const Errors = {
   passkeyRegistrationFailed: (): AppError => new AppError(400, 'Passkey registration failed'),
   passkeyNotFound: (): AppError => new AppError(404, 'Passkey not found'),
   // SCIM provisioning (modules/scim). The SCIM errors' `detail` names the rule, never echoes input.
-  scimTokenNotFound: (): AppError => new AppError(404, 'SCIM token not found'),
+  scimTokenNotFound: (): AppError => coded(new AppError(404, 'SCIM token not found'), 'scim_token_not_found'),
   scimResourceNotFound: (): ScimError => new ScimError(404, null, 'Resource not found'),
   scimUserNameTaken: (): ScimError => new ScimError(409, 'uniqueness', 'userName is already in use in this account'),
   scimEmailTaken: (): ScimError => new ScimError(409, 'uniqueness', 'The email address belongs to another user'),
@@ -128,6 +134,25 @@ export const Errors = {
   scimInvalidPath: (detail: string): ScimError => new ScimError(400, 'invalidPath', detail),
   scimNoTarget: (detail: string): ScimError => new ScimError(400, 'noTarget', detail),
   scimOwnerUnchangeable: (): ScimError => new ScimError(400, 'mutability', 'The account owner is managed in Keyhold and is not changed by SCIM'),
+  // Verified domains and enterprise SSO (modules/domains, modules/sso)
+  domainNotFound: (): AppError => coded(new AppError(404, 'Domain not found'), 'domain_not_found'),
+  domainTaken: (): AppError => coded(new AppError(409, 'Domain is verified by another account'), 'domain_taken'),
+  domainNotAllowed: (): AppError => coded(new AppError(422, 'Public-suffix and shared mail domains cannot be claimed'), 'domain_not_allowed'),
+  domainVerificationFailed: (): AppError =>
+    coded(new AppError(400, 'Domain verification failed: the TXT record was not found'), 'domain_verification_failed'),
+  ssoConnectionNotFound: (): AppError => coded(new AppError(404, 'SSO connection not found'), 'sso_connection_not_found'),
+  ssoConnectionInvalid: (): AppError => coded(new AppError(400, 'SSO connection settings are not usable'), 'sso_connection_invalid'),
+  ssoNotConfigured: (): AppError => coded(new AppError(404, 'SSO is not configured for this email domain'), 'sso_not_configured'),
+  /** Every refused identity-provider response, whatever was wrong with it (the reason is audited). */
+  ssoFailed: (): AppError => coded(new AppError(400, 'SSO sign-in failed'), 'sso_failed'),
+  invalidSsoCode: (): AppError => coded(new AppError(400, 'Invalid or expired SSO code'), 'invalid_sso_code'),
+  ssoDomainNotVerified: (): AppError =>
+    coded(new AppError(403, "The identity's email is not on one of the account's verified domains"), 'sso_domain_not_verified'),
+  ssoNotAMember: (): AppError => coded(new AppError(403, 'Not a member of this account: ask for an invitation'), 'sso_not_a_member'),
+  /** 403 for a person whose email domain's account enforces SSO, at any other sign-in. */
+  ssoRequired: (connectionId: string | null): AppError =>
+    coded(new AppError(403, { error: 'sso_required', connection_id: connectionId }), 'sso_required'),
+  ssoTransferOwnershipFirst: (): AppError => coded(new AppError(409, { error: 'transfer_ownership_first' }), 'transfer_ownership_first'),
   // HTTP
   unsupportedMediaType: (): AppError => new AppError(415, 'Unsupported media type'),
   bodyTooLarge: (): AppError => new AppError(413, 'Request body too large'),

@@ -108,7 +108,11 @@ export function toReply(error: FastifyError): { status: number; body: unknown; h
   return fromAppError(Errors.internal());
 }
 
-const fromAppError = (error: AppError) => ({ status: error.statusCode, body: { detail: error.detail }, headers: error.headers });
+const fromAppError = (error: AppError) => ({
+  status: error.statusCode,
+  body: error.code === undefined ? { detail: error.detail } : { detail: error.detail, code: error.code },
+  headers: error.headers,
+});
 
 const unprocessable = (detail: ValidationIssue[]) => ({ status: 422, body: { detail }, headers: {} });
 

@@ -57,6 +57,18 @@ export const AUDIT_ACTIONS = [
   'admin.user_sessions_revoked',
   'admin.user_deleted',
   'admin.user_mfa_reset',
+  // Verified domains and enterprise SSO (modules/domains, modules/sso)
+  'domain.claimed',
+  'domain.verified',
+  'domain.deleted',
+  'sso.connection_created',
+  'sso.connection_updated',
+  'sso.connection_deleted',
+  'sso.settings_updated',
+  'sso.sign_in',
+  'sso.sign_in_failed',
+  'sso.link',
+  'sso.register',
   // Signing keys (modules/keys)
   'keys.rotated',
   'keys.revoked',

@@ -5,17 +5,21 @@
 //   taken as verified;
 // - whether the account has an SSO connection: a provisioned user without a password signs in
 //   through it; where there is none, they are emailed an invitation to set a password.
-// Until the SSO module is on main the default knows no domain and no connection.
+// databaseIdentityFacts reads them from the SSO module's tables (verified domains, connections).
+import type { Executor } from '../../db/database.js';
+import { verifiedDomainsOf } from '../domains/domains.repo.js';
+import { hasEnabledSsoConnection } from '../domains/sso-connection-exists.js';
+
 export interface AccountIdentityFacts {
   /** Lower-case domain names the account has verified. */
   verifiedDomains(accountId: string): Promise<string[]>;
   hasSsoConnection(accountId: string): Promise<boolean>;
 }
 
-export const noIdentityFacts: AccountIdentityFacts = {
-  verifiedDomains: async () => [],
-  hasSsoConnection: async () => false,
-};
+export const databaseIdentityFacts = (db: Executor): AccountIdentityFacts => ({
+  verifiedDomains: (accountId) => verifiedDomainsOf(db, accountId),
+  hasSsoConnection: (accountId) => hasEnabledSsoConnection(db, accountId),
+});
 
 /** Whether `email`'s domain is one of `domains` (exact match, case-insensitive). */
 export function isOnDomains(email: string, domains: readonly string[]): boolean {
