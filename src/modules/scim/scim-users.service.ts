@@ -73,29 +73,30 @@ export async function createScimUser(deps: ScimDeps, caller: ScimCaller, body: u
   const domains = await deps.facts.verifiedDomains(caller.accountId);
   const onVerifiedDomain = isOnDomains(intent.email, domains);
   const sendSetupLink = !(await deps.facts.hasSsoConnection(caller.accountId));
-  const userId = await inTransaction(deps, async (trx) => {
+  // One instant for the rows and the reply (which is built without reading them back).
+  const now = deps.clock.now();
+  const record = await inTransaction(deps, async (trx) => {
     if (await findUserIdByUserName(trx, caller.accountId, intent.userName)) throw Errors.scimUserNameTaken();
     const existing = await findUserByEmail(trx, intent.email);
-    if (!existing) return createProvisionedUser(deps, trx, caller, intent, { onVerifiedDomain, sendSetupLink });
+    if (!existing) return createProvisionedUser(deps, trx, caller, intent, { onVerifiedDomain, sendSetupLink, now });
     const holder = await lockUser(trx, existing.id);
     if (!holder) throw Errors.scimEmailTaken();
     if (holder.account_id === caller.accountId) {
       // A member already here (invited, or signed up before the directory was connected).
       if (await hasScimUser(trx, caller.accountId, holder.id)) throw Errors.scimEmailTaken();
-      await insertScimUser(trx, caller.accountId, holder.id, scimFields(intent), deps.clock.now());
-      await applyProfile(deps, trx, caller, holder, intent, 'scim.user_linked');
-      return holder.id;
+      await insertScimUser(trx, caller.accountId, holder.id, scimFields(intent), now);
+      return applyProfile(deps, trx, caller, holder, intent, 'scim.user_linked');
     }
     if (holder.account_role === 'owner' && onVerifiedDomain && (await countOtherMembers(trx, holder.account_id, holder.id)) === 0) {
       await adopt(deps, trx, caller, holder);
-      await insertScimUser(trx, caller.accountId, holder.id, scimFields(intent), deps.clock.now());
+      await insertScimUser(trx, caller.accountId, holder.id, scimFields(intent), now);
       const moved = (await lockUser(trx, holder.id))!;
-      await applyProfile(deps, trx, caller, moved, intent, 'scim.user_updated');
-      return holder.id;
+      return applyProfile(deps, trx, caller, moved, intent, 'scim.user_updated');
     }
     throw Errors.scimEmailTaken();
   });
-  return getScimUser(deps, caller, userId);
+  // Built from what was just written (a new SCIM user is in no group yet): no second read.
+  return toScimUser({ ...scimFields(intent), user_id: record.id, account_id: caller.accountId, created_at: now, updated_at: now, is_active: record.is_active, account_role: record.account_role, email: record.email }, [], caller.baseUrl);
 }
 
 async function createProvisionedUser(
@@ -103,9 +104,9 @@ async function createProvisionedUser(
   trx: Executor,
   caller: ScimCaller,
   intent: UserIntent,
-  options: { onVerifiedDomain: boolean; sendSetupLink: boolean },
-): Promise<string> {
-  const now = deps.clock.now();
+  options: { onVerifiedDomain: boolean; sendSetupLink: boolean; now: Date },
+): Promise<UserRow> {
+  const { now } = options;
   const user = await createUser(
     deps,
     trx,
@@ -126,7 +127,7 @@ async function createProvisionedUser(
   if (options.sendSetupLink && intent.active) {
     await queuePasswordSetup(deps, trx, user, await findAccountName(trx, caller.accountId));
   }
-  return user.id;
+  return user;
 }
 
 /** Someone alone in a personal account joins this one as a member; the personal account closes. */
@@ -202,7 +203,7 @@ async function applyProfile(
   intent: UserIntent,
   action: 'scim.user_updated' | 'scim.user_linked',
   verifiedDomains: string[] = [],
-): Promise<void> {
+): Promise<UserRow> {
   const now = deps.clock.now();
   const changes: Partial<Pick<UserRow, 'email' | 'name' | 'phone' | 'job_title' | 'timezone' | 'is_active' | 'email_verified_at'>> = {};
   if (user.account_role !== 'owner') {
@@ -228,6 +229,7 @@ async function applyProfile(
     resourceId: user.id,
     details: { account_id: caller.accountId, changed, actor: actorOf(caller) },
   });
+  return updated;
 }
 
 /** DELETE /Users/{id}: the account-deletion rules; the owner is not deleted by SCIM. */
