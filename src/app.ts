@@ -19,6 +19,7 @@ import { ensureAdmin } from './modules/admin/create-admin.js';
 import { accountsRoutes } from './modules/accounts/accounts.routes.js';
 import { accountLifecycleRoutes, adminAccountLifecycleRoutes } from './modules/accounts/lifecycle.routes.js';
 import { adminRoutes } from './modules/admin/admin.routes.js';
+import { accountDomainRoutes } from './modules/domains/domains.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { emailVerificationRoutes } from './modules/auth/email-verification.routes.js';
 import { registerEmailJobs } from './modules/email/email-job.js';
@@ -41,6 +42,9 @@ import { resolveRefreshRotationSecret } from './modules/sessions/refresh-rotatio
 import { loadSigningKeyRing, type SigningKeyRing } from './modules/keys/key-ring.js';
 import { ensureSigningKeys, maintainSigningKeys } from './modules/keys/keys.service.js';
 import { wellKnownRoutes } from './modules/keys/keys.routes.js';
+import { databaseIdentityFacts, type AccountIdentityFacts } from './modules/scim/identity-facts.js';
+import { scimAdminRoutes } from './modules/scim/scim-admin.routes.js';
+import { SCIM_PREFIX, scimRoutes } from './modules/scim/scim.routes.js';
 import { handleClientError, handleError, registerErrorHandling } from './plugins/errors.js';
 import { registerBodyParsers, registerInputGuard } from './plugins/input-guard.js';
 import { registerLingeringClose } from './plugins/lingering-close.js';
@@ -60,6 +64,8 @@ export interface AppDeps {
   passwords?: PasswordHasher;
   /** Webhook delivery timing and name resolution (tests: short delays, a fake resolver). */
   webhooks?: Partial<WebhookDeliveryOptions>;
+  /** What SCIM asks of enterprise SSO (verified domains, a connection); tests may stand in. */
+  identityFacts?: AccountIdentityFacts;
 }
 
 declare module 'fastify' {
@@ -241,9 +247,13 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.register(mfaRoutes, { ctx });
       await api.register(passkeyRoutes, { ctx });
       await api.register(mfaAdminRoutes, { ctx });
+      await api.register(scimAdminRoutes, { ctx });
+      await api.register(accountDomainRoutes, { ctx });
     },
     { prefix: config.apiPrefix },
   );
+  // SCIM lives at the root, as directories expect (PUBLIC_URL/scim/v2), with its own errors.
+  await app.register(scimRoutes, { ctx, facts: deps.identityFacts ?? databaseIdentityFacts(database.db), prefix: SCIM_PREFIX });
   // The pages' plugins (views, cookies, CSRF, static files, QR codes) load only when they are on.
   if (config.hostedUi.enabled) {
     const { hostedUiPlugin } = await import('./modules/hosted-ui/hosted-ui.plugin.js');

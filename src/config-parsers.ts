@@ -153,6 +153,18 @@ export const origins = (): Parser<string[]> => ({
   parse: (value, variable) => splitList(value).map((entry) => new URL(checkHttpUrl(variable, entry)).origin),
 });
 
+/** DNS_SERVERS (modules/domains): resolvers as ip or ip:port ([v6]:port). */
+export const dnsServers = (): Parser<string[]> => ({
+  describe: 'comma-separated ip[:port]',
+  parse: (value, variable) =>
+    splitList(value).map((entry) => {
+      if (!/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]|[0-9a-fA-F:]+)(:\d{1,5})?$/.test(entry)) {
+        throw new ConfigError(variable, `must be a comma-separated list of ip[:port] (got "${entry}")`);
+      }
+      return entry;
+    }),
+});
+
 /** Providers are sent the callback URL without its query, so an entry may not have one. */
 export const redirectUris = (): Parser<string[]> => ({
   describe: 'comma-separated URLs',

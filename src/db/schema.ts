@@ -329,9 +329,137 @@ export interface Database {
   mfa_challenges: MfaChallengesTable;
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
+  scim_tokens: ScimTokensTable;
+  scim_users: ScimUsersTable;
+  scim_groups: ScimGroupsTable;
+  scim_group_members: ScimGroupMembersTable;
+  scim_settings: ScimSettingsTable;
+  // Enterprise SSO (migrations/0016_enterprise_sso.sql)
+  account_domains: AccountDomainsTable;
+  sso_connections: SsoConnectionsTable;
+  sso_settings: SsoSettingsTable;
+  sso_identities: SsoIdentitiesTable;
+  sso_flows: SsoFlowsTable;
+  sso_codes: SsoCodesTable;
+  sso_assertions: SsoAssertionsTable;
+}
+
+export interface AccountDomainsTable {
+  id: string;
+  account_id: string;
+  domain: string;
+  verification_token: string;
+  verified_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+export type AccountDomainRow = Selectable<AccountDomainsTable>;
+
+export interface SsoConnectionsTable {
+  id: string;
+  account_id: string;
+  type: 'oidc' | 'saml';
+  name: string;
+  enabled: Generated<boolean>;
+  /** jsonb: the connection's public settings (modules/sso/connection-config.ts). */
+  config: ColumnType<unknown, string, string>;
+  /** The secret box's sealed JSON. */
+  secrets: string;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+export type SsoConnectionRow = Selectable<SsoConnectionsTable>;
+
+export interface SsoSettingsTable {
+  account_id: string;
+  enforced: boolean;
+  auto_join: boolean;
+  default_role: 'member' | 'admin';
+  updated_at: UpdatedAt;
+}
+
+export interface SsoIdentitiesTable {
+  connection_id: string;
+  subject: string;
+  user_id: string;
+  email: string;
+  created_at: CreatedAt;
+}
+
+export interface SsoFlowsTable {
+  id: string;
+  connection_id: string;
+  request_key: string;
+  redirect_uri: string;
+  client_state: string;
+  code_verifier: string | null;
+  nonce: string | null;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface SsoCodesTable {
+  code_hash: string;
+  client_state: string;
+  user_id: string;
+  connection_id: string;
+  multi_factor: boolean;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface SsoAssertionsTable {
+  connection_id: string;
+  assertion_id: string;
+  expires_at: Timestamp;
+  used_at: Timestamp;
 }
 
 /** A hosted-pages browser session (modules/hosted-ui): the cookie's hash and its session. */
+// SCIM provisioning (migrations/0017_scim.sql, src/modules/scim).
+export interface ScimTokensTable {
+  id: string;
+  account_id: string;
+  token_hash: string;
+  description: string | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+  last_used_at: NullableTimestamp;
+}
+
+export interface ScimUsersTable {
+  user_id: string;
+  account_id: string;
+  user_name: string;
+  external_id: string | null;
+  display_name: string | null;
+  /** The SCIM attributes as sent (name, emails, phoneNumbers, the enterprise extension, …). */
+  attributes: ColumnType<Record<string, unknown>, string, string>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ScimGroupsTable {
+  id: string;
+  account_id: string;
+  display_name: string;
+  external_id: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ScimGroupMembersTable {
+  group_id: string;
+  user_id: string;
+}
+
+export interface ScimSettingsTable {
+  account_id: string;
+  group_roles: ColumnType<Record<string, 'admin' | 'member'>, string, string>;
+  updated_at: UpdatedAt;
+}
+
 export interface UiSessionsTable {
   cookie_hash: string;
   session_id: string;

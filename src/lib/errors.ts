@@ -76,6 +76,22 @@ export const ERROR_CODES = {
   passkey_registration_failed: 'The passkey attestation did not verify.',
   passkey_not_found: 'No such passkey of the user.',
   passkey_response_unreadable: 'A hosted page\'s passkey step got a body that is not a WebAuthn response.',
+  // Verified domains and enterprise SSO
+  domain_not_found: 'No such domain of the account.',
+  domain_taken: 'Another account has verified this domain.',
+  domain_not_allowed: 'A public suffix or a shared mail domain cannot be claimed.',
+  domain_verification_failed: 'The DNS TXT record proving the domain was not found.',
+  sso_connection_not_found: 'No such SSO connection of the account.',
+  sso_connection_invalid: 'The SSO connection\'s settings are not usable.',
+  sso_not_configured: 'No SSO connection serves this email domain.',
+  sso_failed: 'The identity provider\'s response was refused (the reason is audited).',
+  invalid_sso_code: 'The SSO code is unknown, spent or expired.',
+  sso_domain_not_verified: 'The identity\'s email is not on a verified domain of the connection\'s account.',
+  sso_not_a_member: 'Not a member of the connection\'s account, and auto-join is off.',
+  sso_required: 'The account enforces SSO for this email domain: use it.',
+  // SCIM provisioning (its protocol errors are in the SCIM error schema; this code is internal)
+  scim_token_not_found: 'No such SCIM token of the account.',
+  scim_error: 'A SCIM protocol error (answered in the SCIM error schema, with its scimType).',
   // Hosted pages
   session_ended: 'A hosted page\'s browser session ended: sign in again.',
   form_expired: 'A hosted page\'s form carried no valid CSRF token.',
@@ -123,6 +139,22 @@ export class AppError extends Error {
   /** The same error with more members in its reply body (e.g. where a page goes next). */
   with(extra: Record<string, unknown>): AppError {
     return new AppError({ status: this.statusCode, code: this.code, detail: this.detail, headers: this.headers, extra: { ...this.extra, ...extra } });
+  }
+}
+
+/** RFC 7644 §3.12's scimType values this service answers with. */
+export type ScimErrorType = 'uniqueness' | 'invalidFilter' | 'invalidValue' | 'invalidSyntax' | 'invalidPath' | 'noTarget' | 'mutability' | 'tooMany';
+
+/** A SCIM protocol error: /scim/v2 (modules/scim) renders it in the SCIM error schema
+ *  (`schemas`, `status` as a string, `scimType`, `detail`). */
+export class ScimError extends AppError {
+  constructor(
+    statusCode: number,
+    readonly scimType: ScimErrorType | null,
+    detail: string,
+  ) {
+    super({ status: statusCode, code: 'scim_error', detail });
+    this.name = 'ScimError';
   }
 }
 
@@ -220,6 +252,34 @@ export const Errors = {
   passkeySignInFailed: (): AppError => refuse(401, 'passkey_sign_in_failed', 'Passkey sign-in failed'),
   passkeyRegistrationFailed: (): AppError => refuse(400, 'passkey_registration_failed', 'Passkey registration failed'),
   passkeyNotFound: (): AppError => refuse(404, 'passkey_not_found', 'Passkey not found'),
+  // SCIM provisioning (modules/scim). The SCIM errors' `detail` names the rule, never echoes input.
+  scimTokenNotFound: (): AppError => refuse(404, 'scim_token_not_found', 'SCIM token not found'),
+  scimResourceNotFound: (): ScimError => new ScimError(404, null, 'Resource not found'),
+  scimUserNameTaken: (): ScimError => new ScimError(409, 'uniqueness', 'userName is already in use in this account'),
+  scimEmailTaken: (): ScimError => new ScimError(409, 'uniqueness', 'The email address belongs to another user'),
+  scimGroupNameTaken: (): ScimError => new ScimError(409, 'uniqueness', 'displayName is already in use in this account'),
+  scimInvalidValue: (detail: string): ScimError => new ScimError(400, 'invalidValue', detail),
+  scimInvalidSyntax: (detail: string): ScimError => new ScimError(400, 'invalidSyntax', detail),
+  scimInvalidFilter: (detail: string): ScimError => new ScimError(400, 'invalidFilter', detail),
+  scimInvalidPath: (detail: string): ScimError => new ScimError(400, 'invalidPath', detail),
+  scimNoTarget: (detail: string): ScimError => new ScimError(400, 'noTarget', detail),
+  scimOwnerUnchangeable: (): ScimError => new ScimError(400, 'mutability', 'The account owner is managed in Keyhold and is not changed by SCIM'),
+  // Verified domains and enterprise SSO (modules/domains, modules/sso)
+  domainNotFound: (): AppError => refuse(404, 'domain_not_found', 'Domain not found'),
+  domainTaken: (): AppError => refuse(409, 'domain_taken', 'Domain is verified by another account'),
+  domainNotAllowed: (): AppError => refuse(422, 'domain_not_allowed', 'Public-suffix and shared mail domains cannot be claimed'),
+  domainVerificationFailed: (): AppError => refuse(400, 'domain_verification_failed', 'Domain verification failed: the TXT record was not found'),
+  ssoConnectionNotFound: (): AppError => refuse(404, 'sso_connection_not_found', 'SSO connection not found'),
+  ssoConnectionInvalid: (): AppError => refuse(400, 'sso_connection_invalid', 'SSO connection settings are not usable'),
+  ssoNotConfigured: (): AppError => refuse(404, 'sso_not_configured', 'SSO is not configured for this email domain'),
+  /** Every refused identity-provider response, whatever was wrong with it (the reason is audited). */
+  ssoFailed: (): AppError => refuse(400, 'sso_failed', 'SSO sign-in failed'),
+  invalidSsoCode: (): AppError => refuse(400, 'invalid_sso_code', 'Invalid or expired SSO code'),
+  ssoDomainNotVerified: (): AppError => refuse(403, 'sso_domain_not_verified', "The identity's email is not on one of the account's verified domains"),
+  ssoNotAMember: (): AppError => refuse(403, 'sso_not_a_member', 'Not a member of this account: ask for an invitation'),
+  /** 403 for a person whose email domain's account enforces SSO, at any other sign-in. */
+  ssoRequired: (connectionId: string | null): AppError => refuse(403, 'sso_required', { error: 'sso_required', connection_id: connectionId }),
+  ssoTransferOwnershipFirst: (): AppError => refuse(409, 'transfer_ownership_first', { error: 'transfer_ownership_first' }),
   // HTTP
   unsupportedMediaType: (): AppError => refuse(415, 'unsupported_media_type', 'Unsupported media type'),
   bodyTooLarge: (): AppError => refuse(413, 'body_too_large', 'Request body too large'),

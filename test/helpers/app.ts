@@ -25,6 +25,8 @@ export interface TestAppOptions {
   port?: number;
   /** Webhook delivery timing and name resolution (short retry delays, a fake resolver). */
   webhooks?: AppDeps['webhooks'];
+  /** What SCIM learns from enterprise SSO (verified domains, a connection). */
+  identityFacts?: AppDeps['identityFacts'];
 }
 
 export interface TestApp {
@@ -65,7 +67,7 @@ export async function startTestApp(kind: DatabaseKind, options: TestAppOptions =
   const passwords = options.passwords === 'argon2' ? undefined : (options.passwords ?? createTestHasher());
   let app: App;
   try {
-    app = await buildApp(config, { clock, logStream, database: options.sharedDatabase ?? memory, passwords, webhooks: options.webhooks });
+    app = await buildApp(config, { clock, logStream, database: options.sharedDatabase ?? memory, passwords, webhooks: options.webhooks, identityFacts: options.identityFacts });
   } catch (err) {
     await memory?.close();
     throw err;

@@ -68,13 +68,17 @@ async function inTransaction(ctx: Deps, work: (trx: Executor) => Promise<void>):
   ctx.jobs.notify();
 }
 
-/** `user` is row-locked by the caller, in this transaction. */
-async function removeUser(
+/**
+ * Deletes `user` by the account-deletion rules: the caller's, an admin's, and a directory's
+ * (SCIM DELETE, whose actor is no user: `actorId` null, the actor named in `details`).
+ * `user` is row-locked by the caller, in this transaction.
+ */
+export async function removeUser(
   ctx: Pick<AppContext, 'clock'>,
   trx: Executor,
   user: UserRow,
-  audit: { action: AuditAction; actorId: string },
-  meta: RequestMeta,
+  audit: { action: AuditAction; actorId: string | null; details?: Record<string, unknown> },
+  meta: RequestMeta | null,
 ): Promise<void> {
   const account = await lockAccount(trx, user.account_id);
   const owns = user.account_role === 'owner' || account?.owner_id === user.id;
@@ -93,7 +97,7 @@ async function removeUser(
     userId: audit.actorId,
     resourceType: 'user',
     resourceId: user.id,
-    details: { account_id: user.account_id, account_deleted: accountDeleted, sessions_ended: liveSessions.length },
+    details: { account_id: user.account_id, account_deleted: accountDeleted, sessions_ended: liveSessions.length, ...audit.details },
   });
   await emitSessionsRevoked(ctx, trx, liveSessions, 'user_deleted');
   await emitEvent(ctx, trx, 'user.deleted', { id: user.id, email: user.email, account_id: user.account_id });

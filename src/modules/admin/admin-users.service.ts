@@ -2,6 +2,7 @@
 // role. Shared by /admin/users and the `keyhold users` commands (actor null = operator).
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 import type { AppContext, RequestMeta } from '../../context.js';
+import type { Executor } from '../../db/database.js';
 import type { UserRow } from '../../db/schema.js';
 import { normalizeEmail } from '../../lib/email-address.js';
 import { Errors } from '../../lib/errors.js';
@@ -33,6 +34,15 @@ export async function findUserByReference(ctx: Pick<AppContext, 'db'>, reference
   const user = UUID.test(reference) ? await findUserById(ctx.db, reference) : await findUserByEmail(ctx.db, normalizeEmail(reference));
   if (!user) throw Errors.userNotFound();
   return user;
+}
+
+/**
+ * What deactivating a user ends: every session and refresh token, each announced
+ * (session.revoked). The one deactivation path: the admin API, the command line and SCIM
+ * (modules/scim) all come here, so whatever else a deactivation must end is added once, here.
+ */
+export async function endDeactivatedUserSessions(ctx: Pick<AppContext, 'clock'>, trx: Executor, userId: string, now: Date): Promise<void> {
+  await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, userId, now), 'user_deactivated');
 }
 
 /**
@@ -74,7 +84,7 @@ export async function updateUserAsAdmin(
     if (Object.keys(update).length === 0) return user;
 
     const updated = await updateUser(trx, user.id, update, now);
-    if (update.is_active === false) await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, user.id, now), 'user_deactivated');
+    if (update.is_active === false) await endDeactivatedUserSessions(ctx, trx, user.id, now);
     const event = update.is_active === false ? 'user.deactivated' : update.is_active === true ? 'user.reactivated' : 'user.updated';
     await emitEvent(ctx, trx, event, toUserResponse(updated));
     await recordAudit(trx, meta, {

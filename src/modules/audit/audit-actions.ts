@@ -57,9 +57,33 @@ export const AUDIT_ACTIONS = [
   'admin.user_sessions_revoked',
   'admin.user_deleted',
   'admin.user_mfa_reset',
+  // Verified domains and enterprise SSO (modules/domains, modules/sso)
+  'domain.claimed',
+  'domain.verified',
+  'domain.deleted',
+  'sso.connection_created',
+  'sso.connection_updated',
+  'sso.connection_deleted',
+  'sso.settings_updated',
+  'sso.sign_in',
+  'sso.sign_in_failed',
+  'sso.link',
+  'sso.register',
   // Signing keys (modules/keys)
   'keys.rotated',
   'keys.revoked',
+  // SCIM provisioning (modules/scim): the actor is `details.actor`, `scim:<token id>`
+  'scim.token_created',
+  'scim.token_deleted',
+  'scim.settings_updated',
+  'scim.user_created',
+  'scim.user_linked',
+  'scim.user_adopted',
+  'scim.user_updated',
+  'scim.user_deleted',
+  'scim.group_created',
+  'scim.group_updated',
+  'scim.group_deleted',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

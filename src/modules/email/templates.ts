@@ -6,7 +6,7 @@
 // cleans again for rows stored before it and for names from elsewhere (OAuth providers).
 import { singleLine } from '../../lib/plain-text.js';
 
-export type EmailKind = 'verify_email' | 'reset_password' | 'account_invite';
+export type EmailKind = 'verify_email' | 'reset_password' | 'account_invite' | 'password_setup';
 
 export interface EmailMessage {
   kind: EmailKind;
@@ -67,4 +67,19 @@ export const accountInviteMessage = (frontendUrl: string, to: string, accountNam
       'Open the link below to create your account. If you were not expecting this invitation, ignore this email.',
     ],
     { url: `${frontendUrl}/register?account_invite_code=${encodeURIComponent(code)}`, label: 'Accept invitation' },
+  );
+
+/** A user provisioned by their organisation's directory (SCIM) without a password, in an account
+ *  with no SSO connection: the link sets their first password (the reset page, a longer life). */
+export const passwordSetupMessage = (frontendUrl: string, to: string, accountName: string, token: string, validDays: number): EmailMessage =>
+  render(
+    'password_setup',
+    to,
+    'Your account is ready: set your password',
+    [
+      'Your organisation has created an account for you.',
+      `Account name, as its owner entered it: ${quoted(accountName)}`,
+      `Open the link below to choose your password. The link is valid for ${validDays} days and works once.`,
+    ],
+    { url: `${frontendUrl}/reset-password?token=${encodeURIComponent(token)}`, label: 'Set password' },
   );

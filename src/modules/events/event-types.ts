@@ -40,6 +40,9 @@ export interface EventPayloads {
   'account.ownership_transferred': { account_id: string; previous_owner_id: string; new_owner_id: string };
   'account.invite_created': { id: string; account_id: string; email: string; role: 'admin' | 'member'; expires_at: string };
   'subscription.created': { id: string; account_id: string; plan: string; status: string; current_period_end: string | null };
+  'account.domain_verified': { id: string; account_id: string; domain: string; verified_at: string };
+  'account.sso_connection_created': { id: string; account_id: string; type: 'oidc' | 'saml'; name: string };
+  'account.sso_connection_deleted': { id: string; account_id: string; type: 'oidc' | 'saml'; name: string };
   /** Sent only by `keyhold webhooks test` / POST /admin/webhooks/{id}/test. */
   'webhook.test': { message: string };
 }
@@ -64,6 +67,9 @@ export const EVENT_TYPES = [
   'account.ownership_transferred',
   'account.invite_created',
   'subscription.created',
+  'account.domain_verified',
+  'account.sso_connection_created',
+  'account.sso_connection_deleted',
   'webhook.test',
 ] as const satisfies readonly EventType[];
 

@@ -1,12 +1,13 @@
 // POST /auth/password/forgot, /auth/password/verify-reset-token and /auth/password/reset.
 import type { AppContext, RequestMeta } from '../../context.js';
+import type { Executor } from '../../db/database.js';
 import type { UserRow } from '../../db/schema.js';
 import { normalizeEmail } from '../../lib/email-address.js';
 import { Errors } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/random.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { enqueueEmail } from '../email/email-job.js';
-import { resetPasswordMessage } from '../email/templates.js';
+import { passwordSetupMessage, resetPasswordMessage } from '../email/templates.js';
 import { findUserByEmail, findUserById } from '../users/users.repo.js';
 import { consumeResetToken, findUsableResetToken, insertResetToken } from './passwords.repo.js';
 import { replacePassword } from './passwords.service.js';
@@ -38,6 +39,25 @@ async function queueResetLink(ctx: AppContext, user: UserRow, meta: RequestMeta)
     await enqueueEmail(trx, resetPasswordMessage(ctx.config.frontendUrl, user.email, token.token));
     await recordAudit(trx, meta, { action: 'auth.password_reset.request', userId: user.id, resourceType: 'user', resourceId: user.id });
   });
+}
+
+export const PASSWORD_SETUP_DAYS = 7;
+
+/**
+ * A provisioned user without a password (SCIM, no SSO connection in their account) is sent a
+ * link to set one, in the caller's transaction: a password-reset link (the same single-use row
+ * and page) that lives PASSWORD_SETUP_DAYS instead of an hour, as an invitation does.
+ */
+export async function queuePasswordSetup(
+  ctx: Pick<AppContext, 'tokens' | 'config' | 'clock'>,
+  trx: Executor,
+  user: Pick<UserRow, 'id' | 'email'>,
+  accountName: string,
+): Promise<void> {
+  const now = ctx.clock.now();
+  const token = await ctx.tokens.issue('password_reset', user.id, { expiresAt: new Date(now.getTime() + PASSWORD_SETUP_DAYS * 86_400_000) });
+  await insertResetToken(trx, { tokenHash: hashSecret(token.jti), userId: user.id, expiresAt: token.expiresAt, createdAt: now });
+  await enqueueEmail(trx, passwordSetupMessage(ctx.config.frontendUrl, user.email, accountName, token.token, PASSWORD_SETUP_DAYS));
 }
 
 /** For the reset page: is this link still good, and for which address. Never an error. */

@@ -10,8 +10,8 @@
 // thousands of users a second. createUser is createUsers of one, after the address check.
 //
 // Events: a user who signs up (or is created by an operator) is announced to webhooks
-// (user.created, account.member_added when joining by invite, subscription.created for a
-// personal account), in this transaction. An import is not: those users already exist in the
+// (user.created; account.member_added when joining an account by invite or by a directory's
+// provisioning (SCIM); subscription.created for a personal account), in this transaction. An import is not: those users already exist in the
 // operator's world, and a bulk move would otherwise flood every subscriber with historic sign-ups.
 import { randomUUID } from 'node:crypto';
 import type { AppContext, RequestMeta } from '../../context.js';
@@ -47,6 +47,8 @@ export interface NewUserInput {
   createdAt?: Date;
   isActive?: boolean;
   mustChangePassword?: boolean;
+  /** Profile fields a directory provides (SCIM); others leave them empty. */
+  profile?: { phone: string | null; jobTitle: string | null; timezone: string | null };
   /** What the audit row says: which way the user came in. */
   audit: { action: AuditAction; details?: Record<string, unknown> };
 }
@@ -109,7 +111,8 @@ export async function createUsers(
   if (options.announce) {
     for (const [i, user] of users.entries()) {
       await emitEvent(ctx, trx, 'user.created', toUserResponse(user));
-      if (inputs[i]!.accountInvite) {
+      // Joining an existing account (an invite, or a directory's provisioning) is announced as such.
+      if (inputs[i]!.accountInvite || inputs[i]!.membership) {
         await emitEvent(ctx, trx, 'account.member_added', { account_id: user.account_id, user_id: user.id, role: user.account_role });
       }
     }
@@ -135,6 +138,9 @@ function userRow(input: NewUserInput, id: string, accountId: string, now: Date):
     account_role: joinedAccount(input)?.role ?? 'owner',
     is_active: input.isActive ?? true,
     must_change_password: input.mustChangePassword ?? false,
+    phone: input.profile?.phone ?? null,
+    job_title: input.profile?.jobTitle ?? null,
+    timezone: input.profile?.timezone ?? null,
     email_verified_at: input.emailVerifiedAt,
     invite_code_id: input.inviteCode?.id ?? null,
     created_at: createdAt,

@@ -34,8 +34,8 @@ export async function insertUser(db: Executor, user: NewUser): Promise<UserRow> 
 
 /**
  * Many users in one statement (createUsers: an import batch of a thousand or more). The rows go
- * in as one array per column through unnest(), not as a VALUES list: 13 parameters instead of
- * 13 a row, which PostgreSQL parses and binds in a fraction of the time (bench/import.ts).
+ * in as one array per column through unnest(), not as a VALUES list: 16 parameters instead of
+ * 16 a row, which PostgreSQL parses and binds in a fraction of the time (bench/import.ts).
  */
 export async function insertUsers(db: Executor, users: NewUser[]): Promise<UserRow[]> {
   if (users.length === 0) return [];
@@ -43,12 +43,13 @@ export async function insertUsers(db: Executor, users: NewUser[]): Promise<UserR
   const column = <K extends keyof NewUser>(key: K, fallback: NewUser[K] | null = null) => users.map((user) => user[key] ?? fallback);
   const { rows } = await sql<UserRow>`
     INSERT INTO users (id, email, password_hash, name, role, account_id, account_role, is_active, must_change_password,
-                       email_verified_at, invite_code_id, created_at, updated_at)
+                       email_verified_at, invite_code_id, created_at, updated_at, phone, job_title, timezone)
     SELECT * FROM unnest(${column('id')}::uuid[], ${column('email')}::text[], ${column('password_hash')}::text[], ${column('name')}::text[],
                          ${column('role', 'engineer')}::text[], ${column('account_id')}::uuid[], ${column('account_role')}::text[],
                          ${column('is_active', true)}::boolean[], ${column('must_change_password', false)}::boolean[],
                          ${column('email_verified_at')}::timestamptz[], ${column('invite_code_id')}::uuid[],
-                         ${column('created_at')}::timestamptz[], ${column('updated_at')}::timestamptz[])
+                         ${column('created_at')}::timestamptz[], ${column('updated_at')}::timestamptz[],
+                         ${column('phone')}::text[], ${column('job_title')}::text[], ${column('timezone')}::text[])
     RETURNING ${sql.raw(USERS_COLUMNS.replace(/users\./g, ''))}`.execute(db);
   return rows;
 }
