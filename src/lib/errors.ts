@@ -87,6 +87,8 @@ export const Errors = {
   cannotRemoveSelf: (): AppError => new AppError(400, 'You cannot remove yourself from the account'),
   cannotDeactivateSelf: (): AppError => new AppError(400, 'You cannot deactivate your own account'),
   cannotRemoveOwnAdminRole: (): AppError => new AppError(400, 'You cannot remove your own admin role'),
+  /** DELETE /admin/users/{id} of the caller: like self-deactivation, it could leave no admin. */
+  cannotDeleteSelf: (): AppError => new AppError(400, 'You cannot delete your own account'),
   /** 409 for deleting the owner of an account that still has other members. */
   transferOwnershipFirst: (): AppError => new AppError(409, { error: 'transfer_ownership_first' }),
   // Multi-factor authentication and passkeys
@@ -94,6 +96,8 @@ export const Errors = {
   mfaNotEnabled: (): AppError => new AppError(400, 'MFA is not enabled'),
   mfaSetupNotStarted: (): AppError => new AppError(400, 'MFA setup has not been started'),
   invalidMfaCode: (): AppError => new AppError(400, 'Invalid MFA code'),
+  /** An MFA-enrolled user adds or removes a factor from an aal1 session without a fresh code. */
+  secondFactorRequired: (): AppError => new AppError(403, 'A second factor is required for this change'),
   /** At POST /auth/mfa/verify the same message is a 401 (the sign-in failed). */
   mfaSignInCodeRejected: (): AppError => new AppError(401, 'Invalid MFA code'),
   invalidOrExpiredMfaToken: (): AppError => new AppError(401, 'Invalid or expired MFA token'),
