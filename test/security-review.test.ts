@@ -175,6 +175,61 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await t.api.get('/auth/me', admin.accessToken)).status, 200);
     });
 
+    it('the webhook URL guard refuses ::/96 and every IPv6 form that embeds a private or loopback IPv4 address', async () => {
+      const email = uniqueEmail('admin');
+      const { user } = await ensureAdmin(t.app.ctx, { email, password: PASSWORD, name: 'Wes Webhooks' });
+      const { accessToken } = await signIn(t.api, email);
+      const refused = [
+        '[::127.0.0.1]', // IPv4-compatible (::7f00:1), the form the review got through
+        '[::7f00:1]',
+        '[::a00:1]', // ::10.0.0.1
+        '[::]',
+        '[::8.8.8.8]', // anything in ::/96: deprecated, and never a real public address
+        '[::ffff:127.0.0.1]', // IPv4-mapped
+        '[::ffff:0:7f00:1]', // IPv4-translated (RFC 6145)
+        '[64:ff9b::7f00:1]', // NAT64 (RFC 6052)
+        '[64:ff9b:1::a00:1]', // local-use NAT64 (RFC 8215)
+        '[2002:7f00:1::]', // 6to4 of 127.0.0.1
+        '[2002:a00:1::]', // 6to4 of 10.0.0.1
+        '[2001:0:4136:e378:8000:63bf:80ff:fffe]', // Teredo (client 127.0.0.1)
+      ];
+      for (const host of refused) {
+        const response = await t.api.post('/admin/webhooks', { url: `https://${host}/hook` }, accessToken);
+        assert.equal(response.status, 422, `${host}: ${JSON.stringify(response.body)}`);
+      }
+      // A public IPv6 address is still accepted.
+      assert.equal((await t.api.post('/admin/webhooks', { url: 'https://[2606:4700:4700::1111]/hook' }, accessToken)).status, 201);
+      assert.equal(user.role, 'admin');
+    });
+
+    it('import refuses hashes below a floor, with the line number and reason', async () => {
+      const salt = 'c29tZXNhbHRzb21lc2FsdA';
+      const digest = 'aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
+      const pbkdf2Digest = Buffer.alloc(32, 7).toString('base64');
+      const lines = [
+        { email: uniqueEmail('ok'), name: 'Fine', password_hash: `$argon2id$v=19$m=19456,t=2,p=1$${salt}$${digest}` },
+        { email: uniqueEmail('m1'), name: 'Tiny memory', password_hash: `$argon2id$v=19$m=1,t=1,p=1$${salt}$${digest}` },
+        { email: uniqueEmail('t1'), name: 'One pass, little memory', password_hash: `$argon2id$v=19$m=512,t=1,p=1$${salt}$${digest}` },
+        { email: uniqueEmail('pb1'), name: 'One iteration', password_hash: `pbkdf2_sha256$1$somesalt$${pbkdf2Digest}` },
+        { email: uniqueEmail('pbsalt'), name: 'Empty salt', password_hash: `$pbkdf2-sha256$29000$$${pbkdf2Digest.replace(/=$/, '').replace(/\+/g, '.')}` },
+        { email: uniqueEmail('bc4'), name: 'Cheap bcrypt', password_hash: `$2b$04$${'a'.repeat(53)}` },
+      ];
+      const errors: Array<{ line: number; reason: string }> = [];
+      const { importUsers } = await import('../src/modules/import-export/import.service.js');
+      const { Readable } = await import('node:stream');
+      const summary = await importUsers(t.app.ctx, Readable.from(lines.map((line) => `${JSON.stringify(line)}\n`).join('')), {
+        dryRun: true,
+        onLineError: (line, reason) => errors.push({ line, reason }),
+      }, null);
+      assert.equal(summary.imported, 1, JSON.stringify(errors));
+      assert.deepEqual(errors.map((e) => e.line), [2, 3, 4, 5, 6]);
+      assert.match(errors[0]!.reason, /^password_hash: argon2 memory m=1 KiB is below the floor of 512 KiB/);
+      assert.match(errors[1]!.reason, /^password_hash: argon2 cost m=512,t=1 is below the floor/);
+      assert.match(errors[2]!.reason, /^password_hash: pbkdf2-sha256 iterations 1 are below the floor of 1000/);
+      assert.match(errors[3]!.reason, /^password_hash: pbkdf2-sha256 salt is empty/);
+      assert.match(errors[4]!.reason, /^password_hash: bcrypt cost 4 is below the floor of 8/);
+    });
+
     it('GET /auth/sessions is newest first to the sub-second', async () => {
       const user = await registerAndSignIn(t.api);
       // Six more sign-ins within one second, 150 ms apart.
