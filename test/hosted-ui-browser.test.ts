@@ -141,9 +141,9 @@ describe('hosted pages in Chromium', { skip: skipWithoutChromium }, () => {
     await browser.context.clearCookies();
     const page = await browser.context.newPage();
     const { email } = await registerUser(t.api, { email: uniqueEmail('totp'), password: PASSWORD });
-    // Another device, signed in through the API before the second factor is on.
-    const otherDevice = await signIn(t.api, email, PASSWORD);
-    const otherSession = (await t.app.ctx.tokens.verify(otherDevice.accessToken, 'access'))!.sid!;
+    // A device signed in through the API before the second factor is on: enabling it ends that
+    // password-only session (issue 24).
+    const earlierDevice = await signIn(t.api, email, PASSWORD);
     const signInWithPassword = async () => {
       await page.goto(`${origin}/ui/sign-in`);
       await typeInto(page, '#f-email', email);
@@ -165,6 +165,7 @@ describe('hosted pages in Chromium', { skip: skipWithoutChromium }, () => {
     await checkPage(page, 'recovery-codes');
     await activate(page, 'a[href="/ui/account#totp"]');
     assert.match(await page.locator('#totp').innerText(), /Two-step verification is on/);
+    assert.equal((await t.api.get('/auth/me', earlierDevice.accessToken)).status, 401);
 
     await activate(page, 'header button[type="submit"]');
     await signInWithPassword();
@@ -179,6 +180,13 @@ describe('hosted pages in Chromium', { skip: skipWithoutChromium }, () => {
     await typeInto(page, '#f-code', codeAt(secret, t.clock));
     await submitWithEnter(page);
     assert.equal(new URL(page.url()).pathname, '/ui/account');
+
+    // Another device, signed in through the API with both factors.
+    t.clock.advanceSeconds(30);
+    const mfaToken = (await t.api.post('/auth/login/json', { email, password: PASSWORD })).body.mfa_token;
+    const otherDevice = { accessToken: (await t.api.post('/auth/mfa/verify', { mfa_token: mfaToken, code: codeAt(secret, t.clock) })).body.access_token as string };
+    const otherSession = (await t.app.ctx.tokens.verify(otherDevice.accessToken, 'access'))!.sid!;
+    await page.reload();
 
     // The devices: this browser and the API's session; sign the other one out.
     assert.equal(await page.locator('#sessions .session').count(), 2);

@@ -32,6 +32,37 @@ for (const kind of DATABASE_KINDS) {
       return browser.postJson('/ui/account/passkeys', { name, response });
     }
 
+    // Issue 24: an MFA user whose page session is aal1 (TOTP enabled on this page after a
+    // password sign-in) adds or removes a passkey only with a code, which the page asks for.
+    test('a page session without the second factor adds and removes a passkey with a code', async () => {
+      const { email } = await registerUser(t.api);
+      const browser = await pageSignIn(t.baseUrl, email);
+      await browser.get('/ui/account');
+      await browser.post('/ui/account/totp/setup', {});
+      const secret = /id="totp-secret">([A-Z2-7]+)</.exec((await browser.get('/ui/account')).html)![1]!;
+      assert.equal((await browser.post('/ui/account/totp/enable', { code: codeAt(secret, t.clock) })).status, 200);
+      t.clock.advanceSeconds(30);
+      const page = await browser.get('/ui/account');
+      assert.match(page.html, /You signed in without your second factor/);
+
+      const authenticator = new SoftwareAuthenticator(ORIGIN);
+      const refused = await browser.postJson('/ui/account/passkeys/options', { name: 'Phone' });
+      assert.deepEqual([refused.status, refused.json], [403, { detail: 'A second factor is required for this change' }]);
+      const started = await browser.postJson('/ui/account/passkeys/options', { name: 'Phone', code: codeAt(secret, t.clock) });
+      assert.equal(started.status, 200, started.html);
+      const added = await browser.postJson('/ui/account/passkeys', { name: 'Phone', response: authenticator.register(started.json.options) });
+      assert.equal(added.status, 200, added.html);
+      t.clock.advanceSeconds(30);
+
+      const listed = await browser.get('/ui/account');
+      const id = /id="passkey-([0-9a-f-]{36})"/.exec(listed.html)![1]!;
+      assert.match(listed.html, new RegExp(`id="f-passkey-${id}-code"`), 'the remove form asks for a code');
+      await browser.post(`/ui/account/passkeys/${id}/delete`, {});
+      assert.match((await browser.get('/ui/account')).html, new RegExp(`id="passkey-${id}"`), 'kept without a code');
+      assert.equal((await browser.post(`/ui/account/passkeys/${id}/delete`, { code: codeAt(secret, t.clock) })).location, '/ui/account#passkeys');
+      assert.match((await browser.get('/ui/account')).html, /You have no passkeys yet/);
+    });
+
     async function passkeySignIn(browser: PageClient, authenticator: SoftwareAuthenticator, knobs = {}) {
       await browser.get('/ui/sign-in');
       const started = await browser.postJson('/ui/passkey/options', {});

@@ -29,11 +29,11 @@ async function goodUsers(): Promise<FixtureUser[]> {
   const users: FixtureUser[] = [];
   const add = (email: string, password: string, hash: string, extra: Record<string, unknown> = {}) =>
     users.push({ password, line: { email, name: `User ${email.split('@')[0]}`, password_hash: hash, ...extra } });
-  const bcryptHash = await bcrypt.hash('bcrypt pass 2b', 4);
+  const bcryptHash = await bcrypt.hash('bcrypt pass 2b', 8);
   add('bcrypt-2b@import.test', 'bcrypt pass 2b', bcryptHash, { account: { key: 'acme', name: 'Acme Inc', plan: 'team', status: 'active', period_end: '2027-01-01T00:00:00.000Z' }, account_role: 'owner', email_verified: true });
   // $2a$ and $2y$ are the same algorithm under other prefixes (crypt_blowfish, PHP).
-  add('bcrypt-2a@import.test', 'bcrypt pass 2a', (await bcrypt.hash('bcrypt pass 2a', 5)).replace(/^\$2b\$/, '$2a$'), { account: { key: 'acme', name: 'Acme Inc' }, account_role: 'admin' });
-  add('bcrypt-2y@import.test', 'bcrypt pass 2y', (await bcrypt.hash('bcrypt pass 2y', 4)).replace(/^\$2b\$/, '$2y$'), { account: { key: 'acme', name: 'Acme Inc' } });
+  add('bcrypt-2a@import.test', 'bcrypt pass 2a', (await bcrypt.hash('bcrypt pass 2a', 8)).replace(/^\$2b\$/, '$2a$'), { account: { key: 'acme', name: 'Acme Inc' }, account_role: 'admin' });
+  add('bcrypt-2y@import.test', 'bcrypt pass 2y', (await bcrypt.hash('bcrypt pass 2y', 8)).replace(/^\$2b\$/, '$2y$'), { account: { key: 'acme', name: 'Acme Inc' } });
   add('argon2id@import.test', 'argon2id pass', await argon2.hash('argon2id pass', { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 }), { role: 'admin', created_at: '2020-05-06T07:08:09.000Z' });
   add('argon2i@import.test', 'argon2i pass', await argon2.hash('argon2i pass', { type: argon2.argon2i, memoryCost: 8192, timeCost: 2, parallelism: 1 }), { oauth: [{ provider: 'google', subject: 'g-1', email: 'argon2i@import.test' }] });
   const salt = randomBytes(16);

@@ -39,6 +39,21 @@ for (const store of stores) {
       if (store === 'redis') assert.match(((await (await fetch(`${t.baseUrl}/readyz`)).json()) as { rate_limit_store: string }).rate_limit_store, /^redis/);
     });
 
+    // Issue 24: only login's shared budget was tested this way; a per-route limit keyed by the
+    // header would give a client a fresh budget per forged address.
+    it('keys per-route limits (refresh, forgot-password) by the connection, not X-Forwarded-For, without TRUST_PROXY', async () => {
+      const refresh = (ip: string) =>
+        t.api.request('POST', '/auth/refresh', { json: { refresh_token: 'not-a-token' }, headers: { 'x-forwarded-for': ip } });
+      for (let i = 0; i < 10; i++) assert.equal((await refresh(`203.0.113.${i}`)).status, 401);
+      const refreshLimited = await refresh('203.0.113.99');
+      assert.deepEqual([refreshLimited.status, refreshLimited.body], [429, { detail: 'Rate limit exceeded: 10 per 1 minute' }]);
+
+      const forgot = (ip: string) =>
+        t.api.request('POST', '/auth/password/forgot', { json: { email: uniqueEmail() }, headers: { 'x-forwarded-for': ip } });
+      for (let i = 0; i < 3; i++) assert.equal((await forgot(`203.0.113.${i}`)).status, 200);
+      assert.equal((await forgot('203.0.113.99')).status, 429);
+    });
+
     it('gives both login routes one budget per IP, not one each', async () => {
       const ip = '198.51.100.1';
       const t2 = await startProxiedApp();

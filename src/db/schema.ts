@@ -296,6 +296,8 @@ export interface WebauthnChallengesTable {
   challenge: string;
   purpose: 'register' | 'login';
   user_id: string | null;
+  /** Issued with the proof an MFA-enrolled user needs to add a factor (migration 0012). */
+  second_factor_proven: Generated<boolean>;
   expires_at: Timestamp;
   used_at: NullableTimestamp;
   created_at: CreatedAt;

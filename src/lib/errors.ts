@@ -65,12 +65,14 @@ export const ERROR_CODES = {
   cannot_remove_self: 'A user cannot remove themselves from the account.',
   cannot_deactivate_self: 'An admin cannot deactivate themselves.',
   cannot_remove_own_admin_role: 'An admin cannot remove their own admin role.',
+  cannot_delete_self: 'An admin cannot delete their own account through the admin API.',
   transfer_ownership_first: 'The owner of an account with other members must transfer ownership first.',
   // Multi-factor authentication and passkeys
   mfa_already_enabled: 'MFA is already enabled.',
   mfa_not_enabled: 'MFA is not enabled.',
   mfa_setup_not_started: 'MFA setup was not started.',
   invalid_mfa_code: 'The TOTP or recovery code is wrong.',
+  second_factor_required: 'An MFA-enrolled user changes a factor from an aal1 session: send a fresh code, or use an aal2 session.',
   invalid_or_expired_mfa_token: 'The MFA token is not valid, expired or spent.',
   passkey_sign_in_failed: 'The passkey assertion did not verify.',
   passkey_registration_failed: 'The passkey attestation did not verify.',
@@ -239,6 +241,8 @@ export const Errors = {
   cannotRemoveSelf: (): AppError => refuse(400, 'cannot_remove_self', 'You cannot remove yourself from the account'),
   cannotDeactivateSelf: (): AppError => refuse(400, 'cannot_deactivate_self', 'You cannot deactivate your own account'),
   cannotRemoveOwnAdminRole: (): AppError => refuse(400, 'cannot_remove_own_admin_role', 'You cannot remove your own admin role'),
+  /** DELETE /admin/users/{id} of the caller: like self-deactivation, it could leave no admin. */
+  cannotDeleteSelf: (): AppError => refuse(400, 'cannot_delete_self', 'You cannot delete your own account'),
   /** 409 for deleting the owner of an account that still has other members. */
   transferOwnershipFirst: (): AppError => refuse(409, 'transfer_ownership_first', { error: 'transfer_ownership_first' }),
   // Multi-factor authentication and passkeys
@@ -246,6 +250,8 @@ export const Errors = {
   mfaNotEnabled: (): AppError => refuse(400, 'mfa_not_enabled', 'MFA is not enabled'),
   mfaSetupNotStarted: (): AppError => refuse(400, 'mfa_setup_not_started', 'MFA setup has not been started'),
   invalidMfaCode: (): AppError => refuse(400, 'invalid_mfa_code', 'Invalid MFA code'),
+  /** An MFA-enrolled user adds or removes a factor from an aal1 session without a fresh code. */
+  secondFactorRequired: (): AppError => refuse(403, 'second_factor_required', 'A second factor is required for this change'),
   /** At POST /auth/mfa/verify the same message is a 401 (the sign-in failed). */
   mfaSignInCodeRejected: (): AppError => refuse(401, 'invalid_mfa_code', 'Invalid MFA code'),
   invalidOrExpiredMfaToken: (): AppError => refuse(401, 'invalid_or_expired_mfa_token', 'Invalid or expired MFA token'),

@@ -1,6 +1,7 @@
 // The password-hash formats Keyhold can check, and what each may cost. `keyhold import` accepts
-// a hash only if inspectPasswordHash does, and login computes one only if it does, so a hash
-// that cannot be checked is never stored and a planted one never makes a login expensive.
+// a hash only if inspectPasswordHash does (and it is above the import floors), and login
+// computes one only if it does, so a hash that cannot be checked is never stored and a planted
+// one never makes a login expensive.
 //
 //   bcrypt   $2a$ / $2b$ / $2y$<cost>$<22-char salt><31-char hash>   (crypt's base64 alphabet)
 //   argon2   $argon2id$ / $argon2i$ [v=16|19$] m=…,t=…,p=…$<salt b64>$<hash b64>   (PHC string)
@@ -25,6 +26,24 @@ export const STORED_HASH_LIMITS = {
   bcryptCost: 13,
   pbkdf2Iterations: 2_000_000,
   argon2: { memoryKib: 262_144, iterations: 16, parallelism: 16 } satisfies Argon2Params,
+} as const;
+
+/**
+ * What `keyhold import` requires of a hash, so it never stores one that a copy of the database
+ * would give up at once (argon2 with m=1, PBKDF2 with one iteration or no salt). Deliberately
+ * below today's recommendations: each floor is at or under the weakest default a widely used
+ * library shipped (argon2-cffi 16: m=512 KiB, t=2; NIST SP 800-132: 1,000 PBKDF2 iterations and
+ * SP 800-63B: a 32-bit salt; bcrypt 8 is under every library's default of 10 or more), so real
+ * exports pass and every imported hash is re-hashed to argon2id at the first login anyway.
+ * Login keeps accepting what inspectPasswordHash accepts: a user stored before the floor signs in.
+ */
+export const IMPORT_HASH_FLOORS = {
+  bcryptCost: 8,
+  pbkdf2Iterations: 1000,
+  pbkdf2SaltBytes: 4,
+  /** KiB; and memory × passes at least argon2MemoryPasses. */
+  argon2MemoryKib: 512,
+  argon2MemoryPasses: 1024,
 } as const;
 
 export type HashInspection = { ok: true; format: PasswordHashFormat } | { ok: false; reason: string };
@@ -65,6 +84,34 @@ export function inspectPasswordHash(hash: string): HashInspection {
   }
   if (/^\$2[abxy]\$|^\$pbkdf2-sha256\$|^pbkdf2_sha256\$/.test(hash)) return { ok: false, reason: 'malformed password hash' };
   return { ok: false, reason: 'unknown password hash format (bcrypt, argon2id, argon2i, passlib $pbkdf2-sha256$ or Django pbkdf2_sha256$ expected)' };
+}
+
+/** Why an (inspected, acceptable) hash is too weak to import, or null when it is not. */
+export function importFloorReason(hash: string): string | null {
+  const floors = IMPORT_HASH_FLOORS;
+  const bcrypt = BCRYPT.exec(hash);
+  if (bcrypt) {
+    const cost = Number(bcrypt[1]);
+    return cost < floors.bcryptCost ? `bcrypt cost ${cost} is below the floor of ${floors.bcryptCost}` : null;
+  }
+  const argon2 = hash.startsWith('$argon2') ? parseArgon2Params(hash) : null;
+  if (argon2) {
+    const { memoryKib: m, iterations: t } = argon2;
+    if (m < floors.argon2MemoryKib) return `argon2 memory m=${m} KiB is below the floor of ${floors.argon2MemoryKib} KiB`;
+    if (m * t < floors.argon2MemoryPasses) return `argon2 cost m=${m},t=${t} is below the floor (memory × passes of at least ${floors.argon2MemoryPasses} KiB)`;
+    return null;
+  }
+  const passlib = PASSLIB_PBKDF2.exec(hash);
+  const django = passlib ? null : DJANGO_PBKDF2.exec(hash);
+  const pbkdf2 = passlib ?? django;
+  if (pbkdf2) {
+    const iterations = Number(pbkdf2[1]);
+    if (iterations < floors.pbkdf2Iterations) return `pbkdf2-sha256 iterations ${iterations} are below the floor of ${floors.pbkdf2Iterations}`;
+    const saltBytes = passlib ? fromAb64(pbkdf2[2]!).length : Buffer.byteLength(pbkdf2[2]!, 'utf8');
+    if (saltBytes === 0) return 'pbkdf2-sha256 salt is empty';
+    if (saltBytes < floors.pbkdf2SaltBytes) return `pbkdf2-sha256 salt of ${saltBytes} bytes is below the floor of ${floors.pbkdf2SaltBytes}`;
+  }
+  return null;
 }
 
 export function parseArgon2Params(hash: string): Argon2Params | null {

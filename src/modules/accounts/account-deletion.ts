@@ -50,8 +50,10 @@ async function requireSecondFactor(ctx: AppContext, user: UserRow, code: string 
   await verifyMfaCodeForAction(ctx, user, code, meta, 'account_deletion');
 }
 
-/** An admin deletes a user: no password, the same account rules. */
+/** An admin deletes a user (never themself): no password, the same account rules. */
 export async function deleteUserAsAdmin(ctx: Deps, actorId: string, userId: string, meta: RequestMeta): Promise<void> {
+  // As with self-deactivation: the platform would be one click from having no admin.
+  if (actorId === userId) throw Errors.cannotDeleteSelf();
   await inTransaction(ctx, async (trx) => {
     const locked = await lockUsers(trx, [...new Set([actorId, userId])]);
     // The admin check ran when the request was authenticated; re-check under the lock.

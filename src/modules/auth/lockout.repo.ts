@@ -65,6 +65,15 @@ export async function reserveGuess(
   return result.rows.length === 1;
 }
 
+/**
+ * A guess that was reserved but did not turn out wrong (a right password whose sign-in still
+ * waits for the second factor, or a check that failed for another reason) is given back: only
+ * wrong guesses may use up the count, so a right password never locks an account.
+ */
+export async function releaseGuess(db: Executor, userId: string): Promise<void> {
+  await sql`UPDATE users SET failed_login_count = greatest(failed_login_count - 1, 0) WHERE id = ${userId}`.execute(db);
+}
+
 /** A right password outside login: the guesses it used start afresh (as a login does). */
 export async function clearFailedGuesses(db: Executor, userId: string): Promise<void> {
   await db.updateTable('users').set(LOCKOUT_CLEARED).where('id', '=', userId).execute();

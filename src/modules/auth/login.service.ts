@@ -5,7 +5,7 @@ import { Errors } from '../../lib/errors.js';
 import { isValidEmail, normalizeEmail } from '../../lib/email-address.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { linkedProviders } from '../users/users.repo.js';
-import { findUserAndReserveAttempt } from './lockout.repo.js';
+import { findUserAndReserveAttempt, releaseGuess } from './lockout.repo.js';
 import { lockAfterLastGuess } from './password-check.js';
 import { completeSignIn, type SignInResult } from './sign-in.js';
 
@@ -22,6 +22,10 @@ export async function login(ctx: AppContext, emailInput: string, password: strin
     await recordFailure(ctx, meta, email, user, mayTry, now);
     throw Errors.incorrectEmailOrPassword();
   }
+  // The right password gives its guess back at once: an MFA-enrolled user's count starts
+  // afresh only once the second factor passes (completeSecondFactor), but a sign-in abandoned
+  // at the second step, or refused as inactive, must not use up the account's guesses.
+  await releaseGuess(ctx.db, user.id);
   // An inactive user is refused by completeSignIn (403), the one place that rule lives.
   const rehashedPassword = needsRehash ? await ctx.passwords.hash(password) : undefined;
   const tokens = await ctx.db.transaction().execute((trx) =>

@@ -6,7 +6,7 @@ import type { UserRow } from '../../db/schema.js';
 import { Errors, type AppError } from '../../lib/errors.js';
 import type { AuditAction } from '../audit/audit-actions.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { clearFailedGuesses, lockIfExhausted, reserveGuess } from './lockout.repo.js';
+import { clearFailedGuesses, lockIfExhausted, releaseGuess, reserveGuess } from './lockout.repo.js';
 import type { Executor } from '../../db/database.js';
 
 /** Why a signed-in user's password was checked, as recorded in the audit log. */
@@ -59,7 +59,15 @@ export async function withCountedGuess<T>(
 ): Promise<T> {
   const now = ctx.clock.now();
   const mayTry = await reserveGuess(ctx.db, user.id, now, { passwordRequired: guess.passwordRequired ?? true });
-  const result = await check(mayTry);
+  let result: T | null;
+  try {
+    result = await check(mayTry);
+  } catch (err) {
+    // Neither right nor wrong (the change it guards was refused, the database failed): the
+    // guess goes back, or a run of such errors would exhaust the count with no lock end.
+    if (mayTry) await releaseGuess(ctx.db, user.id);
+    throw err;
+  }
   if (result === null) {
     await ctx.db.transaction().execute(async (trx) => {
       await recordAudit(trx, meta, {

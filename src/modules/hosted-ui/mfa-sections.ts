@@ -70,7 +70,7 @@ export const totpSection: AccountSection = {
       });
 
     codeForm('/account/totp/enable', async (request, reply, user, code) => {
-      const { recovery_codes } = await enableTotp(ctx, user, code, requestMeta(request));
+      const { recovery_codes } = await enableTotp(ctx, user, code, { sessionId: user.page_session_id }, requestMeta(request));
       return showCodes(request, reply, recovery_codes, 'Two-step verification is on.');
     });
 

@@ -9,6 +9,7 @@ import { requestMeta } from '../../plugins/authenticate.js';
 import { sharedBudget } from '../../plugins/rate-limit.js';
 import { WebAuthnCredentialJson } from '../mfa/mfa.schemas.js';
 import { RenamePasskeyBody } from '../passkeys/passkeys.schemas.js';
+import { sessionAllowsFactorChange } from '../mfa/step-up.js';
 import { deleteUserPasskey, registerPasskey, registrationOptions, renameUserPasskey, userPasskeys } from '../passkeys/passkeys.service.js';
 import type { AccountSection } from './page-context.js';
 import { shortTime } from './device-sections.js';
@@ -32,6 +33,8 @@ export const passkeysSection: AccountSection = {
   id: 'passkeys',
   view: 'passkeys',
   async load(ctx, user) {
+    // An MFA-enrolled user signed in here without the second factor gives a code to add or remove one.
+    const needsCode = !(await sessionAllowsFactorChange(ctx, user, user.page_session_id));
     const passkeys = (await userPasskeys(ctx, user)).map((passkey) => ({
       id: passkey.id,
       name: passkey.name,
@@ -40,7 +43,7 @@ export const passkeysSection: AccountSection = {
       lastUsed: passkey.last_used_at ? shortTime(new Date(passkey.last_used_at)) : undefined,
       lastUsedIso: passkey.last_used_at,
     }));
-    return { passkeys };
+    return { passkeys, needsCode };
   },
   async register(app, pages) {
     const { ctx, secure } = pages;
@@ -50,6 +53,9 @@ export const passkeysSection: AccountSection = {
       schema: { hide: true },
     });
     const user = (request: FastifyRequest) => request.pageUser as PageSessionUser;
+    // A code given to add or remove a passkey draws from the budget password checks share.
+    const codeCheck = sharedBudget('password-check');
+    const postedCode = (request: FastifyRequest) => formField(request.body, 'code').trim() || null;
     const done = (reply: FastifyReply, notice: string) => redirectWithState(reply, SECTION, { form: 'passkeys', notice }, secure);
     /** A refusal shown by the row of passkey `id` (its name field) or, without a field, atop the section. */
     const refuse = (reply: FastifyReply, err: unknown, id: string) => redirectWithError(reply, SECTION, err, { form: 'passkeys', values: { passkey: id } }, secure);
@@ -58,7 +64,10 @@ export const passkeysSection: AccountSection = {
     app.post('/account/passkeys/options', step('passkey-register-options'), async (request) => {
       const { error } = newPasskeyName(request.body);
       if (error) throw Errors.passkeyNameRefused(error);
-      return { options: await registrationOptions(ctx, user(request)) };
+      const code = postedCode(request);
+      if (code) await codeCheck(request);
+      const options = await registrationOptions(ctx, user(request), { sessionId: user(request).page_session_id, code }, requestMeta(request));
+      return { options };
     });
 
     app.post('/account/passkeys', step('passkey-register'), async (request, reply) => {
@@ -66,7 +75,8 @@ export const passkeysSection: AccountSection = {
       if (error) throw Errors.passkeyNameRefused(error);
       const response = (request.body as { response?: unknown }).response;
       if (!matchesSchema(WebAuthnCredentialJson, response)) throw Errors.passkeyResponseUnreadable();
-      const passkey = await registerPasskey(ctx, user(request), { response: response as RegistrationResponseJSON, name }, requestMeta(request));
+      const body = { response: response as RegistrationResponseJSON, name };
+      const passkey = await registerPasskey(ctx, user(request), body, { sessionId: user(request).page_session_id }, requestMeta(request));
       keepState(reply, { form: 'passkeys', notice: `Passkey "${passkey.name}" added. You can sign in with it now.` }, secure);
       return { location: SECTION };
     });
@@ -93,7 +103,9 @@ export const passkeysSection: AccountSection = {
       const { id } = request.params as { id: string };
       try {
         if (!UUID.test(id)) throw Errors.passkeyNotFound();
-        await deleteUserPasskey(ctx, signedIn, id, requestMeta(request));
+        const code = postedCode(request);
+        if (code) await codeCheck(request);
+        await deleteUserPasskey(ctx, signedIn, id, { sessionId: signedIn.page_session_id, code }, requestMeta(request));
         return done(reply, 'The passkey has been removed. It no longer signs you in.');
       } catch (err) {
         return refuse(reply, err, id);

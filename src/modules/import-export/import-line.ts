@@ -7,7 +7,7 @@ import type { Ajv as AjvInstance, ErrorObject, ValidateFunction } from 'ajv';
 import { formatsPlugin } from '../../http/ajv-formats.js';
 import { DateTime, Email, FreeText, Nullable } from '../../http/schema-types.js';
 import { normalizeEmail } from '../../lib/email-address.js';
-import { inspectPasswordHash } from '../../lib/password-formats.js';
+import { importFloorReason, inspectPasswordHash } from '../../lib/password-formats.js';
 import { INVITE_CODE_RULES } from '../invites/invite-codes.service.js';
 import type { AccountRole } from '../users/create-user.js';
 
@@ -116,6 +116,8 @@ export function checkImportLine(text: string, line: number, now: Date): LineResu
   if (json.password_hash) {
     const inspected = inspectPasswordHash(json.password_hash);
     if (!inspected.ok) return refuse(`password_hash: ${inspected.reason}`);
+    const tooWeak = importFloorReason(json.password_hash);
+    if (tooWeak) return refuse(`password_hash: ${tooWeak}`);
   }
   const createdAt = json.created_at === undefined ? null : parseTime(json.created_at);
   if (createdAt && createdAt.getTime() > now.getTime() + 60_000) return refuse('created_at: in the future');

@@ -53,9 +53,14 @@ export async function claimTotpStep(db: Executor, userId: string, step: number, 
 }
 
 export async function deleteUserMfa(db: Executor, userId: string): Promise<boolean> {
+  return (await deleteUserMfaCounted(db, userId)).totp;
+}
+
+/** The TOTP secret and every recovery code go: whether there was a secret, and how many unused codes. */
+export async function deleteUserMfaCounted(db: Executor, userId: string): Promise<{ totp: boolean; recoveryCodes: number }> {
   const result = await db.deleteFrom('user_mfa').where('user_id', '=', userId).executeTakeFirst();
-  await db.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
-  return Number(result.numDeletedRows) > 0;
+  const codes = await db.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).returning('used_at').execute();
+  return { totp: Number(result.numDeletedRows) > 0, recoveryCodes: codes.filter((code) => code.used_at === null).length };
 }
 
 /** The old set dies with the new one. */
@@ -155,6 +160,7 @@ export async function setMfaPasskeyChallenge(trx: Executor, id: string, challeng
 }
 
 /** Every challenge of the user still waiting for a second factor dies (an admin's reset). */
-export async function endLiveMfaChallenges(trx: Executor, userId: string, now: Date): Promise<void> {
-  await trx.updateTable('mfa_challenges').set({ used_at: now }).where('user_id', '=', userId).where('used_at', 'is', null).execute();
+export async function endLiveMfaChallenges(trx: Executor, userId: string, now: Date): Promise<number> {
+  const result = await trx.updateTable('mfa_challenges').set({ used_at: now }).where('user_id', '=', userId).where('used_at', 'is', null).where('expires_at', '>', now).executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }

@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import type { AppContext } from '../../context.js';
 import { Message } from '../../http/schema-types.js';
-import { currentUser, requestMeta, requireAdmin, requireUser } from '../../plugins/authenticate.js';
+import { currentSessionId, currentUser, requestMeta, requireAdmin, requireUser } from '../../plugins/authenticate.js';
 import { perMinute, sharedBudget } from '../../plugins/rate-limit.js';
 import { TokenResponse } from '../auth/auth.schemas.js';
 import { UserParams } from '../../http/request-params.js';
@@ -31,7 +31,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (
     onRequest: authenticated,
     preHandler: codeCheck,
     schema: { tags, security, body: CodeBody, response: { 200: RecoveryCodesResponse } },
-  }, async (request) => enableTotp(ctx, currentUser(request), request.body.code, requestMeta(request)));
+  }, async (request) => enableTotp(ctx, currentUser(request), request.body.code, { sessionId: currentSessionId(request) }, requestMeta(request)));
 
   app.post('/auth/mfa/totp/disable', {
     onRequest: authenticated,

@@ -8,12 +8,12 @@ import { Errors } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
-import { deleteUserPasskeys } from '../passkeys/passkeys.repo.js';
-import { revokeAllSessions } from '../sessions/sessions.repo.js';
+import { revokeAllSessions, revokeUserSessions } from '../sessions/sessions.repo.js';
 import { toUserResponse } from '../users/user.schemas.js';
 import { findUserById, updateUser } from '../users/users.repo.js';
 import { hashRecoveryCode, newRecoveryCodes, spendEitherCode, totpPurpose, withCountedCode } from './mfa-codes.js';
-import { claimTotpStep, deleteUserMfa, endLiveMfaChallenges, findUserMfa, replaceRecoveryCodes, savePendingTotp } from './mfa.repo.js';
+import { removeEveryFactor } from './factors.js';
+import { claimTotpStep, deleteUserMfa, findUserMfa, replaceRecoveryCodes, savePendingTotp } from './mfa.repo.js';
 import { matchTotpStep, newTotpSecret, otpauthUrl } from './totp.js';
 
 export async function setupTotp(ctx: AppContext, user: UserRow, meta: RequestMeta): Promise<{ secret: string; otpauth_url: string }> {
@@ -33,7 +33,18 @@ async function issueRecoveryCodes(trx: Executor, userId: string): Promise<string
   return codes;
 }
 
-export async function enableTotp(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta): Promise<{ recovery_codes: string[] }> {
+/**
+ * Enables TOTP with its first code. The user's other aal1 sessions end in the same transaction:
+ * one made with the password alone before enrolment (perhaps by whoever learnt it) must not
+ * outlive it. The enabling session stays, at aal1: adding a factor from it takes a code.
+ */
+export async function enableTotp(
+  ctx: AppContext,
+  user: UserRow,
+  code: string,
+  session: { sessionId: string },
+  meta: RequestMeta,
+): Promise<{ recovery_codes: string[] }> {
   if (user.mfa_enabled) throw Errors.mfaAlreadyEnabled();
   const pending = await findUserMfa(ctx.db, user.id);
   if (!pending) throw Errors.mfaSetupNotStarted();
@@ -45,7 +56,15 @@ export async function enableTotp(ctx: AppContext, user: UserRow, code: string, m
     if (step === null || !(await claimTotpStep(trx, user.id, step, now, pending.sealedSecret))) return null;
     const recoveryCodes = await issueRecoveryCodes(trx, user.id);
     const updated = await updateUser(trx, user.id, { mfa_enabled: true }, now);
-    await recordAudit(trx, meta, { action: 'auth.mfa_enabled', userId: user.id, resourceType: 'user', resourceId: user.id, details: { method: 'totp' } });
+    const ended = await revokeUserSessions(trx, user.id, { except: session.sessionId }, now, 'aal1');
+    await emitSessionsRevoked(ctx, trx, ended, 'mfa_enabled');
+    await recordAudit(trx, meta, {
+      action: 'auth.mfa_enabled',
+      userId: user.id,
+      resourceType: 'user',
+      resourceId: user.id,
+      details: { method: 'totp', aal1_sessions_ended: ended.length },
+    });
     await emitEvent(ctx, trx, 'user.mfa_enabled', toUserResponse(updated));
     return recoveryCodes;
   });
@@ -89,9 +108,7 @@ export async function resetUserMfa(ctx: AppContext, adminId: string, userId: str
     const target = await findUserById(trx, userId);
     if (!target) throw Errors.userNotFound();
     const now = ctx.clock.now();
-    const totpRemoved = await deleteUserMfa(trx, userId);
-    const passkeysRemoved = await deleteUserPasskeys(trx, userId);
-    await endLiveMfaChallenges(trx, userId, now);
+    const removed = await removeEveryFactor(trx, userId, now);
     await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, userId, now), 'mfa_reset');
     const updated = await updateUser(trx, userId, { mfa_enabled: false }, now);
     await recordAudit(trx, meta, {
@@ -99,7 +116,7 @@ export async function resetUserMfa(ctx: AppContext, adminId: string, userId: str
       userId: adminId,
       resourceType: 'user',
       resourceId: userId,
-      details: { was_enabled: target.mfa_enabled, totp_removed: totpRemoved, passkeys_removed: passkeysRemoved, sessions_ended: true },
+      details: { was_enabled: target.mfa_enabled, totp_removed: removed.totp, passkeys_removed: removed.passkeys, sessions_ended: true },
     });
     if (target.mfa_enabled) await emitEvent(ctx, trx, 'user.mfa_disabled', toUserResponse(updated));
     return updated;

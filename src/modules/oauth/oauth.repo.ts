@@ -71,6 +71,12 @@ export async function findUserByIdentity(db: Executor, provider: string, subject
     .executeTakeFirst();
 }
 
+/** Every identity linked to the user goes (an account reclaim); the providers they were of. */
+export async function deleteIdentitiesOfUser(db: Executor, userId: string): Promise<string[]> {
+  const rows = await db.deleteFrom('oauth_identities').where('user_id', '=', userId).returning('provider').execute();
+  return rows.map((row) => row.provider).sort();
+}
+
 export async function insertOAuthIdentity(
   db: Executor,
   identity: { userId: string; provider: string; subject: string; email: string | null; now: Date },

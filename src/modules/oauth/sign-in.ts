@@ -15,7 +15,8 @@ import { toUserResponse } from '../users/user.schemas.js';
 import { createUser } from '../users/create-user.js';
 import { findUserByEmail, updateUser } from '../users/users.repo.js';
 import type { ProviderIdentity } from './code-exchange.js';
-import { findUserByIdentity, insertOAuthIdentity } from './oauth.repo.js';
+import { deleteIdentitiesOfUser, findUserByIdentity, insertOAuthIdentity } from './oauth.repo.js';
+import { removeEveryFactor, type RemovedFactors } from '../mfa/factors.js';
 import type { Executor } from '../../db/database.js';
 
 export interface SignUpInvites {
@@ -23,7 +24,10 @@ export interface SignUpInvites {
   account_invite_code?: string | null;
 }
 
-type Outcome = { kind: 'login' } | { kind: 'register' } | { kind: 'link'; reclaimed: boolean };
+/** What a reclaim took from the account (its audit row lists it). */
+type Reclaimed = RemovedFactors & { password: boolean; sessions: number; identities: string[] };
+
+type Outcome = { kind: 'login' } | { kind: 'register' } | { kind: 'link'; reclaimed: Reclaimed | null };
 
 export async function signInWithIdentity(
   ctx: AppContext,
@@ -66,9 +70,9 @@ async function signIn(
       // an existing account.
       if (!identity.emailVerified) throw Errors.accountExistsUnverifiedEmail();
       if (!existing.is_active) throw Errors.inactiveUser();
-      const reclaimed = existing.email_verified_at === null;
-      user = reclaimed ? await reclaimUnverifiedUser(ctx, trx, existing, now) : existing;
-      outcome = { kind: 'link', reclaimed };
+      const reclaim = existing.email_verified_at === null ? await reclaimUnverifiedUser(ctx, trx, existing, now) : null;
+      user = reclaim?.user ?? existing;
+      outcome = { kind: 'link', reclaimed: reclaim?.removed ?? null };
     } else {
       ({ user, queuedEmail } = await registerUser(ctx, trx, identity, invites, meta));
       outcome = { kind: 'register' };
@@ -82,14 +86,20 @@ async function signIn(
 
 /**
  * Linking to a user who never proved their address: whoever registered it may not own it (an
- * account squatted before its owner arrived). Their password and sessions go, and the
- * provider's verification stands in for theirs.
+ * account squatted before its owner arrived). Everything they could have planted to get back
+ * in goes, in this transaction: the password, every session, TOTP and its recovery codes,
+ * passkeys, pending MFA and passkey challenges, and identities of other providers (a sign-in
+ * with any of them would be theirs). The provider's verification stands in for theirs.
  */
-async function reclaimUnverifiedUser(ctx: AppContext, trx: Executor, user: UserRow, now: Date): Promise<UserRow> {
-  await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, user.id, now), 'account_reclaimed');
-  const updated = await updateUser(trx, user.id, { password_hash: null, must_change_password: false, email_verified_at: now }, now);
+async function reclaimUnverifiedUser(ctx: AppContext, trx: Executor, user: UserRow, now: Date): Promise<{ user: UserRow; removed: Reclaimed }> {
+  const sessions = await revokeAllSessions(trx, user.id, now);
+  await emitSessionsRevoked(ctx, trx, sessions, 'account_reclaimed');
+  const factors = await removeEveryFactor(trx, user.id, now);
+  const identities = await deleteIdentitiesOfUser(trx, user.id);
+  const updated = await updateUser(trx, user.id, { password_hash: null, must_change_password: false, email_verified_at: now, mfa_enabled: false }, now);
   await emitEvent(ctx, trx, 'user.email_verified', toUserResponse(updated));
-  return updated;
+  if (user.mfa_enabled) await emitEvent(ctx, trx, 'user.mfa_disabled', toUserResponse(updated));
+  return { user: updated, removed: { password: user.password_hash !== null, sessions: sessions.length, ...factors, identities } };
 }
 
 /** A new user with no password, under the same invite rules as POST /auth/register. */
@@ -124,6 +134,10 @@ async function recordLink(trx: Executor, meta: RequestMeta, user: UserRow, ident
     userId: user.id,
     resourceType: 'user',
     resourceId: user.id,
-    details: { provider: identity.provider, reclaimed_unverified_account: outcome.reclaimed },
+    details: {
+      provider: identity.provider,
+      reclaimed_unverified_account: outcome.reclaimed !== null,
+      ...(outcome.reclaimed ? { removed: outcome.reclaimed } : {}),
+    },
   });
 }

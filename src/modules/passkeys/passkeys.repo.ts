@@ -96,19 +96,34 @@ export async function recordPasskeyUse(db: Executor, id: string, checkedCounter:
 
 export async function insertWebauthnChallenge(
   db: Executor,
-  c: { challenge: string; purpose: 'register' | 'login'; userId: string | null; expiresAt: Date; now: Date },
+  c: { challenge: string; purpose: 'register' | 'login'; userId: string | null; expiresAt: Date; now: Date; secondFactorProven?: boolean },
 ): Promise<string> {
   const row = await db
     .insertInto('webauthn_challenges')
-    .values({ challenge: c.challenge, purpose: c.purpose, user_id: c.userId, expires_at: c.expiresAt, created_at: c.now })
+    .values({
+      challenge: c.challenge,
+      purpose: c.purpose,
+      user_id: c.userId,
+      second_factor_proven: c.secondFactorProven ?? false,
+      expires_at: c.expiresAt,
+      created_at: c.now,
+    })
     .returning('id')
     .executeTakeFirstOrThrow();
   return row.id;
 }
 
-/** Spends a registration challenge issued to this user: true once (single use, conditional). */
-export async function spendRegistrationChallenge(db: Executor, userId: string, challenge: string, now: Date): Promise<boolean> {
-  const result = await db
+/**
+ * Spends a registration challenge issued to this user, once (single use, conditional):
+ * whether it was issued with second-factor proof, or undefined when there is none to spend.
+ */
+export async function spendRegistrationChallenge(
+  db: Executor,
+  userId: string,
+  challenge: string,
+  now: Date,
+): Promise<{ secondFactorProven: boolean } | undefined> {
+  const row = await db
     .updateTable('webauthn_challenges')
     .set({ used_at: now })
     .where('challenge', '=', challenge)
@@ -116,8 +131,22 @@ export async function spendRegistrationChallenge(db: Executor, userId: string, c
     .where('user_id', '=', userId)
     .where('used_at', 'is', null)
     .where('expires_at', '>', now)
+    .returning('second_factor_proven')
     .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  return row && { secondFactorProven: row.second_factor_proven };
+}
+
+/** Every registration ceremony the user has begun and not finished dies; how many there were. */
+export async function endRegistrationChallenges(db: Executor, userId: string, now: Date): Promise<number> {
+  const result = await db
+    .updateTable('webauthn_challenges')
+    .set({ used_at: now })
+    .where('purpose', '=', 'register')
+    .where('user_id', '=', userId)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
 /** Spends a sign-in challenge by its id: its value, once; undefined when unknown, used or expired. */

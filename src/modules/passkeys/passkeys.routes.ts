@@ -1,14 +1,16 @@
 // Passkeys: registration and management by a signed-in user (/auth/passkeys…), and
 // passwordless sign-in (/auth/passkeys/login/…).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { AppContext } from '../../context.js';
 import { Message } from '../../http/schema-types.js';
-import { currentUser, requestMeta, requireUser } from '../../plugins/authenticate.js';
+import { currentSessionId, currentUser, requestMeta, requireUser } from '../../plugins/authenticate.js';
 import { sharedBudget } from '../../plugins/rate-limit.js';
 import { SignInResponse } from '../auth/auth.schemas.js';
 import {
+  FactorChangeBody,
   PasskeyLoginBody,
   PasskeyLoginOptionsResponse,
   PasskeyParams,
@@ -32,17 +34,27 @@ export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asy
   const tags = ['passkeys'];
   const security = [{ bearer: [] }];
 
+  // A user without a body to send (no MFA, or an aal2 session) sends none: no body is an empty one.
+  const emptyBody = async (request: FastifyRequest) => {
+    request.body ??= {};
+  };
+  // A request that carries a code has it checked, and counts like any check.
+  const codeCheck = sharedBudget('password-check', (request) => typeof (request.body as { code?: unknown } | undefined)?.code === 'string');
+  const proofOf = (request: FastifyRequest & { body: FactorChangeBody }) => ({ sessionId: currentSessionId(request), code: request.body.code });
+
   app.post('/auth/passkeys/register/options', {
     onRequest: [authenticated, sharedBudget('passkey-register-options')],
-    schema: { tags, security, response: { 200: WebAuthnOptions } },
-  }, async (request) => registrationOptions(ctx, currentUser(request)));
+    preValidation: emptyBody,
+    preHandler: codeCheck,
+    schema: { tags, security, body: FactorChangeBody, response: { 200: WebAuthnOptions } },
+  }, async (request) => registrationOptions(ctx, currentUser(request), proofOf(request), requestMeta(request)));
 
   app.post('/auth/passkeys/register/verify', {
     onRequest: [authenticated, sharedBudget('passkey-register')],
     schema: { tags, security, body: RegisterPasskeyBody, response: { 201: PasskeyResponse } },
   }, async (request, reply) => {
     const body = { response: request.body.response as unknown as RegistrationResponseJSON, name: request.body.name };
-    return reply.code(201).send(await registerPasskey(ctx, currentUser(request), body, requestMeta(request)));
+    return reply.code(201).send(await registerPasskey(ctx, currentUser(request), body, { sessionId: currentSessionId(request) }, requestMeta(request)));
   });
 
   app.get('/auth/passkeys', {
@@ -57,9 +69,11 @@ export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asy
 
   app.delete('/auth/passkeys/:id', {
     onRequest: authenticated,
-    schema: { tags, security, params: PasskeyParams, response: { 200: Message } },
+    preValidation: emptyBody,
+    preHandler: codeCheck,
+    schema: { tags, security, params: PasskeyParams, body: FactorChangeBody, response: { 200: Message } },
   }, async (request) => {
-    await deleteUserPasskey(ctx, currentUser(request), request.params.id, requestMeta(request));
+    await deleteUserPasskey(ctx, currentUser(request), request.params.id, proofOf(request), requestMeta(request));
     return { message: 'Passkey deleted' };
   });
 

@@ -18,6 +18,8 @@ import { AppError, Errors } from '../../lib/errors.js';
 import type { Executor } from '../../db/database.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { completeSignIn, type SignInResult } from '../auth/sign-in.js';
+import { proveFactorChange, type FactorChangeRequest } from '../mfa/step-up.js';
+import { lockLiveSession } from '../sessions/sessions.repo.js';
 import { findUserById } from '../users/users.repo.js';
 import {
   deletePasskey,
@@ -58,7 +60,18 @@ type Deps = Pick<AppContext, 'config' | 'clock' | 'db'>;
 
 const transportsOf = (p: PasskeyRow) => p.transports as AuthenticatorTransportFuture[];
 
-export async function registrationOptions(ctx: Deps, user: UserRow): Promise<PublicKeyCredentialCreationOptionsJSON> {
+/**
+ * Creation options for a signed-in user. An MFA-enrolled user's session must be aal2, or the
+ * request carry a fresh code (mfa/step-up.ts); the challenge remembers that proof, so the
+ * ceremony's second step needs nothing more.
+ */
+export async function registrationOptions(
+  ctx: AppContext,
+  user: UserRow,
+  request: FactorChangeRequest,
+  meta: RequestMeta,
+): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const proof = await proveFactorChange(ctx, user, request, 'passkey_register', meta);
   const { rpId, rpName } = ctx.config.webauthn;
   const existing = await listPasskeys(ctx.db, user.id);
   const options = await (await loadWebAuthn()).generateRegistrationOptions({
@@ -74,7 +87,14 @@ export async function registrationOptions(ctx: Deps, user: UserRow): Promise<Pub
     authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: 'preferred' },
   });
   const now = ctx.clock.now();
-  await insertWebauthnChallenge(ctx.db, { challenge: options.challenge, purpose: 'register', userId: user.id, expiresAt: addSeconds(now, WEBAUTHN_CHALLENGE_TTL_SECONDS), now });
+  await insertWebauthnChallenge(ctx.db, {
+    challenge: options.challenge,
+    purpose: 'register',
+    userId: user.id,
+    secondFactorProven: proof !== 'not_enrolled',
+    expiresAt: addSeconds(now, WEBAUTHN_CHALLENGE_TTL_SECONDS),
+    now,
+  });
   return options;
 }
 
@@ -94,12 +114,15 @@ export async function registerPasskey(
   ctx: Deps,
   user: UserRow,
   body: { response: RegistrationResponseJSON; name?: string | null },
+  session: { sessionId: string },
   meta: RequestMeta,
 ): Promise<PasskeyResponse> {
   const now = ctx.clock.now();
   const challenge = signedChallenge(body.response);
   // The challenge is spent first: a failed attempt cannot be replayed with it.
-  if (!challenge || !(await spendRegistrationChallenge(ctx.db, user.id, challenge, now))) throw Errors.passkeyRegistrationFailed();
+  const spent = challenge ? await spendRegistrationChallenge(ctx.db, user.id, challenge, now) : undefined;
+  if (!challenge || !spent) throw Errors.passkeyRegistrationFailed();
+
   const { rpId, origins } = ctx.config.webauthn;
   let info;
   try {
@@ -117,6 +140,12 @@ export async function registerPasskey(
   }
   try {
     return await ctx.db.transaction().execute(async (trx) => {
+      // Added only while the asking session is live (not ended by a reclaim meanwhile), and,
+      // for a user enrolled in MFA since the options were issued without proof, only at aal2.
+      const aal = await lockLiveSession(trx, user.id, session.sessionId);
+      if (!aal) throw Errors.credentials();
+      const enrolled = (await findUserById(trx, user.id))?.mfa_enabled ?? user.mfa_enabled;
+      if (enrolled && !spent.secondFactorProven && aal !== 'aal2') throw Errors.secondFactorRequired();
       const passkey = await insertPasskey(trx, {
         userId: user.id,
         credentialId: info.credential.id,
@@ -157,11 +186,15 @@ export async function renameUserPasskey(ctx: Deps, user: UserRow, id: string, na
   });
 }
 
-export async function deleteUserPasskey(ctx: Deps, user: UserRow, id: string, meta: RequestMeta): Promise<void> {
+/** Removing a passkey takes the same proof as adding one (mfa/step-up.ts). */
+export async function deleteUserPasskey(ctx: AppContext, user: UserRow, id: string, request: FactorChangeRequest, meta: RequestMeta): Promise<void> {
+  // An unknown id is a 404 before any code is spent.
+  if (!(await listPasskeys(ctx.db, user.id)).some((p) => p.id === id)) throw Errors.passkeyNotFound();
+  const proof = await proveFactorChange(ctx, user, request, 'passkey_delete', meta);
   await ctx.db.transaction().execute(async (trx) => {
     const passkey = await deletePasskey(trx, user.id, id);
     if (!passkey) throw Errors.passkeyNotFound();
-    await recordAudit(trx, meta, { action: 'auth.passkey_deleted', userId: user.id, resourceType: 'passkey', resourceId: id, details: { name: passkey.name } });
+    await recordAudit(trx, meta, { action: 'auth.passkey_deleted', userId: user.id, resourceType: 'passkey', resourceId: id, details: { name: passkey.name, proof } });
   });
 }
 

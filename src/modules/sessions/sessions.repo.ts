@@ -14,7 +14,10 @@ export interface NewSession {
   userId: string;
   tokenId: string;
   tokenHash: string;
+  /** The refresh token's `iat`: whole seconds, as JWTs carry it. */
   issuedAt: Date;
+  /** When the session began, to the millisecond: the device list is newest first by it. */
+  startedAt: Date;
   expiresAt: Date;
   ip: string | null;
   userAgent: string | null;
@@ -23,17 +26,17 @@ export interface NewSession {
 }
 
 // $1 session id, $2 user id, $3 issued at, $4 token id, $5 token hash, $6 expires at, $7 ip,
-// $8 user agent, $9 aal, $10 amr.
+// $8 user agent, $9 aal, $10 amr, $11 started at.
 const sessionStart = preparedStatement('insert_session', `
   WITH session AS (
     INSERT INTO sessions (id, user_id, created_at, last_used_at, ip, last_ip, user_agent, aal, amr)
-    VALUES ($1, $2, $3, $3, $7, $7, $8, $9, $10)
+    VALUES ($1, $2, $11, $11, $7, $7, $8, $9, $10)
   )
   INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, issued_at, expires_at)
   VALUES ($4, $5, $2, $1, $3, $6)`);
 
 export async function insertSession(db: Executor, s: NewSession): Promise<void> {
-  await sessionStart(db, [s.sessionId, s.userId, s.issuedAt, s.tokenId, s.tokenHash, s.expiresAt, s.ip, s.userAgent, s.aal, s.amr]);
+  await sessionStart(db, [s.sessionId, s.userId, s.issuedAt, s.tokenId, s.tokenHash, s.expiresAt, s.ip, s.userAgent, s.aal, s.amr, s.startedAt]);
 }
 
 export interface Rotation {
@@ -171,6 +174,29 @@ export async function revokeAllSessions(db: Executor, userId: string, now: Date)
   return result.rows;
 }
 
+/** The assurance level of one of the user's sessions (undefined: not theirs, or unknown). */
+export async function findSessionAal(db: Executor, userId: string, sessionId: string): Promise<Aal | undefined> {
+  const row = await db.selectFrom('sessions').select('aal').where('id', '=', sessionId).where('user_id', '=', userId).executeTakeFirst();
+  return row?.aal as Aal | undefined;
+}
+
+/**
+ * The assurance level of one of the user's live sessions, the row share-locked for the rest of
+ * the transaction: a change made on the session's word (a passkey added) commits before, or
+ * waits for and sees, whatever ends the session (an account reclaim, enabling MFA).
+ */
+export async function lockLiveSession(db: Executor, userId: string, sessionId: string): Promise<Aal | undefined> {
+  const row = await db
+    .selectFrom('sessions')
+    .select('aal')
+    .where('id', '=', sessionId)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .forShare()
+    .executeTakeFirst();
+  return row?.aal as Aal | undefined;
+}
+
 export async function findSessionOfToken(db: Executor, tokenHash: string): Promise<{ session_id: string; user_id: string } | undefined> {
   return db.selectFrom('refresh_tokens').select(['session_id', 'user_id']).where('token_hash', '=', tokenHash).executeTakeFirst();
 }
@@ -228,13 +254,21 @@ export type SessionScope = { only: string } | { except: string } | 'all';
  * returns the sessions it ended (a session of another user is simply not among them). Access
  * tokens die with their session: requireUser loads the user only while it is live.
  */
-export async function revokeUserSessions(db: Executor, userId: string, scope: SessionScope, now: Date): Promise<SessionRow[]> {
+export async function revokeUserSessions(
+  db: Executor,
+  userId: string,
+  scope: SessionScope,
+  now: Date,
+  /** Only sessions at this assurance level (enabling MFA ends the other aal1 sessions). */
+  onlyAal?: Aal,
+): Promise<SessionRow[]> {
   const inScope =
     scope === 'all' ? sql`true` : 'only' in scope ? sql`sessions.id = ${scope.only}` : sql`sessions.id <> ${scope.except}`;
+  const atLevel = onlyAal ? sql`sessions.aal = ${onlyAal}` : sql`true`;
   const result = await sql<SessionRow>`
     WITH ended AS (
       UPDATE sessions SET revoked_at = ${now}
-       WHERE sessions.user_id = ${userId} AND ${inScope} AND ${isLive(now)}
+       WHERE sessions.user_id = ${userId} AND ${inScope} AND ${atLevel} AND ${isLive(now)}
       RETURNING ${SESSION_COLUMNS}
     ), tokens AS (
       UPDATE refresh_tokens SET revoked_at = ${now}

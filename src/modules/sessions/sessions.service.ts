@@ -50,7 +50,10 @@ export async function startSession(
   meta: RequestMeta,
 ): Promise<TokenPair> {
   const sessionId = randomUUID();
-  const issuedAt = wholeSeconds(deps.clock.now());
+  // The session keeps its precise start (two sign-ins within a second list in order); the
+  // refresh token's iat is whole seconds.
+  const startedAt = deps.clock.now();
+  const issuedAt = wholeSeconds(startedAt);
   const refresh = await deps.tokens.issue('refresh', user.id, {
     sid: sessionId,
     issuedAt,
@@ -62,6 +65,7 @@ export async function startSession(
     tokenId: randomUUID(),
     tokenHash: hashSecret(refresh.jti),
     issuedAt: refresh.issuedAt,
+    startedAt,
     expiresAt: refresh.expiresAt,
     ip: meta.ip,
     userAgent: meta.userAgent?.slice(0, USER_AGENT_KEPT) ?? null,
@@ -69,7 +73,7 @@ export async function startSession(
     amr: assurance.amr,
   });
   await emitEvent(deps, db, 'session.created', sessionEventData({
-    id: sessionId, user_id: user.id, created_at: refresh.issuedAt,
+    id: sessionId, user_id: user.id, created_at: startedAt,
     ip: meta.ip, user_agent: meta.userAgent?.slice(0, USER_AGENT_KEPT) ?? null, aal: assurance.aal, amr: assurance.amr,
   }));
   const access = await deps.tokens.issue('access', user.id, { sid: sessionId, aal: assurance.aal, amr: assurance.amr, account: accountClaims(user) });

@@ -5,7 +5,8 @@
 // - `https://` only;
 // - every address the host resolves to must be public unicast: not loopback, private,
 //   link-local, multicast, unspecified, carrier-grade NAT, reserved or documentation ranges,
-//   unique-local, 6to4/Teredo/NAT64 forms (which embed an IPv4 address), for IPv4 and IPv6;
+//   unique-local, 6to4/Teredo/NAT64 and IPv4-compatible (::/96) forms (which embed an IPv4
+//   address), for IPv4 and IPv6;
 //   IPv4-mapped IPv6 (`::ffff:127.0.0.1`) is judged as the IPv4 address it carries (ipaddr.js'
 //   process() and range(): a maintained classification, not a hand-kept list);
 // - checked when the endpoint is created or its URL changed, and again at every delivery by the
@@ -31,11 +32,25 @@ export class BlockedAddressError extends Error {
   readonly code = 'EWEBHOOKBLOCKED';
 }
 
+/**
+ * IPv6 ranges ipaddr.js calls unicast that embed an IPv4 address all the same: the deprecated
+ * IPv4-compatible form ::a.b.c.d (RFC 4291 2.5.5.1), which some stacks still route to the IPv4
+ * address (`::7f00:1` is 127.0.0.1). The other embeddings (IPv4-mapped, -translated, NAT64,
+ * 6to4, Teredo) are ranges of their own in ipaddr.js, and refused as such.
+ */
+const EMBEDDING_RANGES: Array<[ipaddr.IPv6, number, string]> = [[...ipaddr.IPv6.parseCIDR('::/96'), 'IPv4-compatible']];
+
 /** Why `address` may not be called, or null when it is a public unicast address. */
 export function blockedReason(address: string): string | null {
   if (!ipaddr.isValid(address)) return `${address} is not an IP address`;
-  const range = ipaddr.process(address).range();
-  return range === 'unicast' ? null : `${address} is a ${range} address`;
+  const parsed = ipaddr.process(address);
+  const range = parsed.range();
+  if (range !== 'unicast') return `${address} is a ${range} address`;
+  if (parsed.kind() === 'ipv6') {
+    const embedding = EMBEDDING_RANGES.find(([network, bits]) => (parsed as ipaddr.IPv6).match(network, bits));
+    if (embedding) return `${address} is an ${embedding[2]} address`;
+  }
+  return null;
 }
 
 /** Strips the brackets of an IPv6 literal host (`[::1]` → `::1`). */
