@@ -72,6 +72,7 @@ const server = {
   corsOrigins: setting('CORS_ORIGINS', [], origins(), 'Origins allowed to call the API from a browser; none: no CORS headers at all.', { defaultText: 'none' }),
   logLevel: setting('LOG_LEVEL', 'info', oneOf(LOG_LEVELS, { lowerCase: true }), 'Log level; on a terminal lines are pretty-printed, otherwise JSON. Authorization and cookie headers are always redacted.'),
   shutdownGraceSeconds: setting('SHUTDOWN_GRACE_SECONDS', 10, int(0, 600), 'How long in-flight requests and the running job may take after SIGTERM.'),
+  shutdownDrainSeconds: setting('SHUTDOWN_DRAIN_SECONDS', 0, int(0, 300), 'After SIGTERM, how long the instance keeps serving while `/readyz` answers 503, before it stops listening: at least a load balancer\'s time to mark it unhealthy. Less than `SHUTDOWN_GRACE_SECONDS`.'),
 };
 
 const storage = {
@@ -95,7 +96,8 @@ const tokens = {
       defaultText: '`ES256`; `HS256` when `JWT_SECRET` is set',
     }),
   ),
-  jwtKeyRotationDays: setting('JWT_KEY_ROTATION_DAYS', 90, int(0, 3650), 'The current signing key is rotated when this many days old (one instance, hourly check); `0`: never.'),
+  jwtKeyRotationDays: setting('JWT_KEY_ROTATION_DAYS', 90, int(0, 3650), 'The current signing key is rotated when this many days old (checked by one instance every `SIGNING_KEYS_INTERVAL_SECONDS`); `0`: never.'),
+  signingKeysIntervalSeconds: setting('SIGNING_KEYS_INTERVAL_SECONDS', 3600, int(1, 86_400), 'How often one instance checks the signing keys (rotation due, previous keys to delete).'),
   jwtIssuer: setting('JWT_ISSUER', 'keyhold', string(), '`iss` of every token; verifiers check it.'),
   jwtAudience: setting('JWT_AUDIENCE', 'keyhold', string(), '`aud` of every token; verifiers check it.'),
   accessTokenExpireMinutes: setting('ACCESS_TOKEN_EXPIRE_MINUTES', 15, int(1, 24 * 60), 'Access-token lifetime.'),
@@ -170,7 +172,8 @@ const operations = {
     secret(16, { test: /^[\x21-\x7e]+$/, message: 'must be printable ASCII without spaces (e.g. openssl rand -hex 32)' }),
     'When set, `GET /metrics` needs `Authorization: Bearer <token>` (`openssl rand -hex 32`); unset: open, so restrict it by network.',
   ),
-  auditRetentionDays: setting('AUDIT_RETENTION_DAYS', 365, int(0, 36_500), 'Audit events older than this are purged (hourly); `0` keeps them forever.'),
+  auditRetentionDays: setting('AUDIT_RETENTION_DAYS', 365, int(0, 36_500), 'Audit events older than this are purged (every `RETENTION_INTERVAL_SECONDS`); `0` keeps them forever.'),
+  retentionIntervalSeconds: setting('RETENTION_INTERVAL_SECONDS', 3600, int(1, 7 * 86_400), 'How often one instance runs the retention purge.'),
   webhookAllowInsecureUrls: setting('WEBHOOK_ALLOW_INSECURE_URLS', false, bool(), '`http://` and private or loopback webhook targets: development and tests only.'),
 };
 

@@ -81,6 +81,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       .map(([name]) => [name, v[name as keyof ConfigValues]]),
   ) as unknown as TableFields;
   const hostedUi: HostedUiConfig = { enabled: v.hostedUiEnabled, brandName: v.uiBrandName, primaryColor: v.uiPrimaryColor, logoUrl: v.uiLogoUrl };
+  // The grace period counts from SIGTERM, so it must leave time for the requests after the drain.
+  if (v.shutdownDrainSeconds > 0 && v.shutdownDrainSeconds >= v.shutdownGraceSeconds) {
+    throw new ConfigError('SHUTDOWN_DRAIN_SECONDS', 'must be less than SHUTDOWN_GRACE_SECONDS (the grace period includes the drain)');
+  }
   const publicUrl = v.publicUrl ?? `http://${v.host}:${v.port}`;
   // Without FRONTEND_URL, the emails' links open the hosted pages when they are on.
   const frontendUrl = v.frontendUrl ?? (hostedUi.enabled ? `${publicUrl}/ui` : 'http://localhost:3000');
