@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { programArgs } from './helpers/entry.js';
 import { freePort } from './helpers/ports.js';
 
-describe('request bodies over the limit', { timeout: 180_000 }, () => {
+describe('request bodies over the limit', { timeout: 300_000 }, () => {
   const t = { baseUrl: '' };
   let child: ChildProcess;
   let dataDir: string;
@@ -25,7 +25,7 @@ describe('request bodies over the limit', { timeout: 180_000 }, () => {
       env: { PATH: process.env.PATH, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', RATE_LIMIT_ENABLED: 'false' },
       stdio: 'ignore',
     });
-    for (let i = 0; i < 1200; i++) {
+    for (let i = 0; i < 1800; i++) {
       if (await fetch(`${t.baseUrl}/healthz`).then((r) => r.ok, () => false)) return;
       await new Promise((r) => setTimeout(r, 100));
     }
