@@ -14,7 +14,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/executor.js';
 import {
-  claimNextJob,
+  claimDueJob,
   markJobFailed,
   markJobSucceeded,
   markParkedJobs,
@@ -69,11 +69,6 @@ interface Lane {
   paused: boolean;
   /** Jobs in flight per group (handler.group), for the per-group limit. */
   readonly groups: Map<string, number>;
-  /** Something of this kind may be due: set by notify() of the kind and by the poll, cleared
-   *  when a claim shows the kind has nothing more due. A lane with it cleared claims nothing. */
-  maybeDue: boolean;
-  /** Counts wake-ups: a claim that began before one must not clear maybeDue after it. */
-  wakes: number;
 }
 
 export function createJobQueue(deps: JobQueueDeps): JobQueue {
@@ -104,8 +99,6 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
     for (const lane of kinds === undefined ? lanes.values() : kinds.map((kind) => lanes.get(kind))) {
       if (!lane) continue;
       lane.paused = false;
-      lane.maybeDue = true;
-      lane.wakes++;
       lane.fill.poke();
     }
   }
@@ -130,14 +123,9 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
   async function fillLane(lane: Lane): Promise<void> {
     const { handler } = lane;
     const lease = handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
-    while (running && !lane.paused && lane.maybeDue && lane.inFlight.size < lane.concurrency) {
-      const excluded = fullGroups(lane);
-      const wakes = lane.wakes;
-      const { job, more } = await claimNextJob(db, handler.kind, lease, excluded);
+    while (running && !lane.paused && lane.inFlight.size < lane.concurrency) {
+      const job = await claimDueJob(db, handler.kind, lease, fullGroups(lane));
       reachable();
-      // Nothing more due (a job of a group at its limit may be: a slot freed there claims
-      // again), unless a wake-up came during the claim (its job may have committed since).
-      if (!more && !(excluded && !job) && wakes === lane.wakes) lane.maybeDue = false;
       if (!job) return;
       const group = groupOf(lane, job);
       if (group !== undefined) lane.groups.set(group, (lane.groups.get(group) ?? 0) + 1);
@@ -157,13 +145,7 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
         }
         // A slot is free; and the job may have queued jobs of another kind (handler.enqueues).
         lane.fill.poke();
-        for (const kind of handler.enqueues ?? []) {
-          const other = lanes.get(kind);
-          if (!other) continue;
-          other.maybeDue = true;
-          other.wakes++;
-          other.fill.poke();
-        }
+        for (const kind of handler.enqueues ?? []) lanes.get(kind)?.fill.poke();
       });
       lane.inFlight.add(run);
     }
@@ -255,8 +237,6 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
         fill: coalesced(() => guarded(() => fillLane(lane)), () => running),
         paused: false,
         groups: new Map(),
-        maybeDue: true,
-        wakes: 0,
       };
       lanes.set(handler.kind, lane);
     },

@@ -91,25 +91,11 @@ export async function claimDueJob(
   leaseSeconds: number,
   exclude?: ClaimExclusion,
 ): Promise<ClaimedJob | undefined> {
-  return (await claimNextJob(db, kind, leaseSeconds, exclude)).job;
-}
-
-/**
- * claimDueJob, and whether another job of the kind was due when it claimed (`more`; from the
- * same statement: a second probe of the same index entries), so a lane that has emptied its
- * kind makes no further claim until something new may be due.
- */
-export async function claimNextJob(
-  db: Executor,
-  kind: JobKind,
-  leaseSeconds: number,
-  exclude?: ClaimExclusion,
-): Promise<{ job: ClaimedJob | undefined; more: boolean }> {
   const excluded =
     exclude && exclude.values.length > 0
       ? sql`AND NOT (COALESCE(payload ->> ${exclude.field}, '') = ANY(${[...exclude.values]}::text[]))`
       : sql``;
-  const result = await sql<ClaimedRow & { due: number }>`
+  const result = await sql<ClaimedRow>`
     UPDATE jobs
        SET attempts = attempts + 1,
            next_attempt_at = now() + make_interval(secs => ${leaseSeconds})
@@ -119,13 +105,10 @@ export async function claimNextJob(
         ORDER BY next_attempt_at
         LIMIT 1
         FOR UPDATE SKIP LOCKED)
-    RETURNING id, kind, payload, attempts, last_error,
-              (SELECT count(*)::int FROM (SELECT 1 FROM jobs
-                 WHERE kind = ${kind} AND status = 'pending' AND next_attempt_at <= now() LIMIT 2) AS due) AS due
+    RETURNING id, kind, payload, attempts, last_error
   `.execute(db);
   const row = result.rows[0];
-  // The statement's snapshot still sees the claimed job as due: a second one is "more".
-  return row ? { job: toClaimed(row), more: row.due > 1 } : { job: undefined, more: false };
+  return row && toClaimed(row);
 }
 
 // The three ways an attempt ends. Each applies only while the job is still pending at the
