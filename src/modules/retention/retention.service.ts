@@ -24,6 +24,7 @@ import { spentMfaChallenges } from '../mfa/mfa.repo.js';
 import { spentOAuthStates } from '../oauth/oauth.repo.js';
 import { spentWebauthnChallenges } from '../passkeys/passkeys.repo.js';
 import { spentResetTokens } from '../passwords/passwords.repo.js';
+import { spentSamlAssertions, spentSsoCodes, spentSsoFlows } from '../sso/sso.repo.js';
 import {
   countExpiredRefreshFamilies,
   countRevokedSessions,
@@ -59,7 +60,16 @@ export const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
 export const PERIODIC_TIME_BUDGET_MS = 60 * 1000;
 
 // Used or expired single-use rows: one line per table (its repo declares it with spentRows).
-const SPENT_ROWS: readonly SpentRows[] = [spentResetTokens, spentVerificationTokens, spentOAuthStates, spentMfaChallenges, spentWebauthnChallenges];
+const SPENT_ROWS: readonly SpentRows[] = [
+  spentResetTokens,
+  spentVerificationTokens,
+  spentOAuthStates,
+  spentMfaChallenges,
+  spentWebauthnChallenges,
+  spentSsoFlows,
+  spentSsoCodes,
+  spentSamlAssertions,
+];
 
 type Counts = Record<string, number>;
 /** A dry run's count: null for a table whose repo has no count. */
