@@ -122,6 +122,10 @@ export async function validateSamlResponse(ctx: Deps, row: SsoConnectionRow, sam
   if (!response || response.localName !== 'Response' || response.namespaceURI !== 'urn:oasis:names:tc:SAML:2.0:protocol') {
     throw new SamlRejection('not_a_response');
   }
+  // A comment inside an identity value is how the 2018 comment-injection attacks cut an address
+  // short in readers that take the first text node. The signature does not cover comments
+  // (exclusive c14n drops them), so such a response is refused outright.
+  if (select('//saml:NameID/comment() | //saml:AttributeValue/comment()', response).length > 0) throw new SamlRejection('comment_in_identity');
   const config = samlConfig(row);
   const inResponseTo = response.getAttribute('InResponseTo') || null;
   if (!inResponseTo && !config.allow_idp_initiated) throw new SamlRejection('idp_initiated_not_allowed');
