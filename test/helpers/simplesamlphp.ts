@@ -18,6 +18,9 @@ const WWW = '/usr/share/simplesamlphp/www';
 export function simpleSamlPhpMissing(): string | null {
   if (!existsSync(WWW)) return 'SimpleSAMLphp is not installed (Debian package simplesamlphp; .ci/run installs it)';
   if (spawnSync('php', ['-v']).status !== 0) return 'php-cli is not installed (Debian package php-cli)';
+  if (spawnSync('php', ['-r', 'exit(class_exists("DOMDocument") && function_exists("mb_strlen") ? 0 : 1);']).status !== 0) {
+    return 'PHP lacks the dom or mbstring extension (Debian packages php-xml, php-mbstring)';
+  }
   return null;
 }
 
