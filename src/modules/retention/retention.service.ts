@@ -6,7 +6,9 @@
 //                              revoked; revoked sessions 30 days after revocation, with any
 //                              tokens left
 //   single-use rows            reset and verification tokens, OAuth states, MFA and passkey
-//                              challenges: 1 day after they were used or expired
+//                              challenges, SSO requests and codes: 1 day after they were used
+//                              or expired; the SAML replay store (sso_assertions) 1 day after
+//                              its assertion could no longer be accepted
 //   audit_logs                 after AUDIT_RETENTION_DAYS (0: kept forever)
 //   jobs                       sent or failed (emails, webhook deliveries) after 30 days
 //
