@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
+import { ensureAdmin } from '../src/modules/admin/create-admin.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { startDnsServer, type TestDnsServer } from './helpers/dns-server.js';
@@ -117,6 +118,12 @@ for (const kind of DATABASE_KINDS) {
       // Linked: the identity now signs in even if the IdP later sends another email on the domain.
       const renamed = await samlSignIn(t, idp, connection, { nameId: 'member-7', email: `member.renamed@${domain}` });
       assert.equal((await t.api.get('/auth/me', renamed.tokens!.body.access_token)).body.id, registered.body.id);
+      // Keyhold's own second factor is not asked of an SSO sign-in (the IdP owns it): tokens, aal1.
+      await t.app.ctx.db.updateTable('users').set({ mfa_enabled: true }).where('id', '=', registered.body.id).execute();
+      const enrolled = await samlSignIn(t, idp, connection, { nameId: 'member-7', email: `member@${domain}` });
+      assert.equal(enrolled.tokens!.status, 200);
+      assert.ok(enrolled.tokens!.body.access_token, JSON.stringify(enrolled.tokens!.body));
+      assert.equal(decodeJwt(enrolled.tokens!.body.access_token).aal ?? 'aal1', 'aal1');
     });
 
     it('a user alone in a personal account joins (the personal account closes); an owner with members gets 409', async () => {
@@ -219,6 +226,16 @@ for (const kind of DATABASE_KINDS) {
       const bad = await t.api.post('/accounts/me/sso-connections', { type: 'saml', name: 'x', metadata_xml: '<nope/>' }, a.owner.accessToken);
       assert.equal(bad.status, 422);
       assert.equal((await t.api.delete(`/accounts/me/sso-connections/${oidc.body.id}`, a.owner.accessToken)).status, 204);
+
+      // Platform admins act on any account; an account's owner cannot use the admin routes.
+      const adminEmail = `admin-${randomBytes(3).toString('hex')}@keyhold-admins.test`;
+      await ensureAdmin(t.app.ctx, { email: adminEmail, password: PASSWORD });
+      const admin = await signIn(t.api, adminEmail);
+      const byAdmin = await t.api.post(`/admin/accounts/${b.accountId}/sso-connections`, { type: 'saml', name: 'Set up by support', metadata_xml: idp.metadata() }, admin.accessToken);
+      assert.equal(byAdmin.status, 201, JSON.stringify(byAdmin.body));
+      assert.deepEqual((await t.api.get('/accounts/me/sso-connections', b.owner.accessToken)).body.map((c: { id: string }) => c.id), [byAdmin.body.id]);
+      assert.equal((await t.api.put(`/admin/accounts/${b.accountId}/sso-settings`, { enforced: false, auto_join: true, default_role: 'member' }, admin.accessToken)).status, 200);
+      assert.equal((await t.api.get(`/admin/accounts/${b.accountId}/sso-connections`, b.owner.accessToken)).status, 403);
       const events = await t.app.ctx.db.selectFrom('jobs').select('payload').where('kind', '=', 'event').execute();
       const types = events.map((e) => (e.payload as { type: string }).type);
       assert.ok(types.includes('account.sso_connection_created') && types.includes('account.sso_connection_deleted'));
