@@ -20,6 +20,8 @@ import { accountsRoutes } from './modules/accounts/accounts.routes.js';
 import { accountLifecycleRoutes, adminAccountLifecycleRoutes } from './modules/accounts/lifecycle.routes.js';
 import { adminRoutes } from './modules/admin/admin.routes.js';
 import { accountDomainRoutes } from './modules/domains/domains.routes.js';
+import { ssoConnectionRoutes } from './modules/sso/connections.routes.js';
+import { ssoRoutes } from './modules/sso/sso.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { emailVerificationRoutes } from './modules/auth/email-verification.routes.js';
 import { registerEmailJobs } from './modules/email/email-job.js';
@@ -249,6 +251,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.register(mfaAdminRoutes, { ctx });
       await api.register(scimAdminRoutes, { ctx });
       await api.register(accountDomainRoutes, { ctx });
+      await api.register(ssoConnectionRoutes, { ctx });
+      await api.register(ssoRoutes, { ctx });
     },
     { prefix: config.apiPrefix },
   );

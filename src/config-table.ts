@@ -14,6 +14,7 @@ import {
   hexColour,
   int,
   list,
+  dnsServers,
   matching,
   oneOf,
   origins,
@@ -24,7 +25,6 @@ import {
   string,
   trustProxy,
   url,
-  dnsServers,
 } from './config-parsers.js';
 
 export interface Setting<T> {
@@ -71,7 +71,6 @@ const server = {
   apiPrefix: setting('API_PREFIX', '/api/v1', pathPrefix(), 'Prefix of every API route (`/`, `/healthz`, `/readyz`, `/openapi.json`, `/docs`, `/metrics`, `/.well-known/*` stay at the root).'),
   trustProxy: setting('TRUST_PROXY', false, trustProxy(), '`true`, a hop count, or the proxies\' addresses/CIDRs: only then is `X-Forwarded-For` believed (per-IP limits, audit IPs).'),
   corsOrigins: setting('CORS_ORIGINS', [], origins(), 'Origins allowed to call the API from a browser; none: no CORS headers at all.', { defaultText: 'none' }),
-  dnsServers: setting('DNS_SERVERS', [], dnsServers(), 'Resolvers for verifying account domains (DNS TXT records); none: the system\'s.', { defaultText: "the system's" }),
   logLevel: setting('LOG_LEVEL', 'info', oneOf(LOG_LEVELS, { lowerCase: true }), 'Log level; on a terminal lines are pretty-printed, otherwise JSON. Authorization and cookie headers are always redacted.'),
   shutdownGraceSeconds: setting('SHUTDOWN_GRACE_SECONDS', 10, int(0, 600), 'How long in-flight requests and the running job may take after SIGTERM.'),
   shutdownDrainSeconds: setting('SHUTDOWN_DRAIN_SECONDS', 0, int(0, 300), 'After SIGTERM, how long the instance keeps serving while `/readyz` answers 503, before it stops listening: at least a load balancer\'s time to mark it unhealthy. Less than `SHUTDOWN_GRACE_SECONDS`.'),
@@ -131,6 +130,7 @@ const email = {
 };
 
 const signIn = {
+  dnsServers: setting('DNS_SERVERS', [], dnsServers(), 'Resolvers (`ip[:port]`, comma-separated) for the DNS TXT check of an account\'s domain (enterprise SSO); unset: the system\'s.', { defaultText: 'the system\'s' }),
   oauthRedirectUris: setting('OAUTH_REDIRECT_URIS', [], redirectUris(), 'Redirect URIs the front end may use with the OAuth providers (no query string).', { defaultText: 'none' }),
   googleClientId: input(optional('GOOGLE_CLIENT_ID', string(), 'Google sign-in: the OAuth client id (turns Google on).')),
   googleClientSecret: input(optional('GOOGLE_CLIENT_SECRET', string(), 'Google: the client secret.')),

@@ -7,7 +7,8 @@
 // origin (and to origins it stands in for, such as https://login.microsoftonline.com) go through
 // https.request with that certificate as the only CA; every other request is untouched. The
 // service code needs no test switch and never allows insecure requests.
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { selfSignedCertificate } from './certificate.js';
 import { createServer, request as httpsRequest, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -98,7 +99,7 @@ export class TestOpenIdServer {
   ) {}
 
   static async start(): Promise<TestOpenIdServer> {
-    const { key, cert } = selfSignedCertificate('127.0.0.1');
+    const { key, cert } = selfSignedCertificate({ commonName: 'Keyhold test OpenID provider', keyType: 'ec', ip: '127.0.0.1' });
     let self: TestOpenIdServer | undefined;
     const server = createServer({ key, cert }, (req, res) => {
       self!.handle(req, res).catch((err: unknown) => {
@@ -290,64 +291,4 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(text));
     req.on('error', reject);
   });
-}
-
-/** A self-signed P-256 certificate for an IP address, built with node:crypto (DER by hand). */
-function selfSignedCertificate(ip: string): { key: string; cert: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const ecdsaWithSha256 = seq(oid('1.2.840.10045.4.3.2'));
-  const name = seq(tlv(0x31, seq(oid('2.5.4.3'), tlv(0x0c, Buffer.from('Keyhold test OpenID provider')))));
-  const now = Date.now();
-  const tbs = seq(
-    tlv(0xa0, tlv(0x02, Buffer.from([2]))), // v3
-    tlv(0x02, serialNumber()),
-    ecdsaWithSha256,
-    name,
-    seq(utcTime(new Date(now - 60_000)), utcTime(new Date(now + 86_400_000))),
-    name,
-    publicKey.export({ type: 'spki', format: 'der' }),
-    tlv(0xa3, seq(
-      seq(oid('2.5.29.19'), tlv(0x04, seq(tlv(0x01, Buffer.from([0xff]))))), // basicConstraints: CA
-      seq(oid('2.5.29.17'), tlv(0x04, seq(tlv(0x87, Buffer.from(ip.split('.').map(Number)))))), // subjectAltName: IP
-    )),
-  );
-  const signature = sign('sha256', tbs, { key: privateKey, dsaEncoding: 'der' });
-  const der = seq(tbs, ecdsaWithSha256, tlv(0x03, Buffer.concat([Buffer.from([0]), signature])));
-  const base64 = der.toString('base64').replace(/.{64}/g, '$&\n');
-  return {
-    key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    cert: `-----BEGIN CERTIFICATE-----\n${base64.trimEnd()}\n-----END CERTIFICATE-----\n`,
-  };
-}
-
-/** A positive, minimally encoded INTEGER (DER forbids a needless leading zero byte). */
-function serialNumber(): Buffer {
-  const serial = randomBytes(8);
-  serial[0] = (serial[0]! & 0x7f) | 0x40;
-  return serial;
-}
-
-function tlv(tag: number, ...parts: Buffer[]): Buffer {
-  const body = Buffer.concat(parts);
-  if (body.length < 0x80) return Buffer.concat([Buffer.from([tag, body.length]), body]);
-  const length = Buffer.from(body.length.toString(16).padStart(body.length > 0xff ? 4 : 2, '0'), 'hex');
-  return Buffer.concat([Buffer.from([tag, 0x80 | length.length]), length, body]);
-}
-
-const seq = (...parts: Buffer[]): Buffer => tlv(0x30, ...parts);
-
-function oid(dotted: string): Buffer {
-  const [first = 0, second = 0, ...rest] = dotted.split('.').map(Number);
-  const bytes = [first * 40 + second];
-  for (const arc of rest) {
-    const base128 = [arc & 0x7f];
-    for (let value = arc >> 7; value > 0; value >>= 7) base128.unshift((value & 0x7f) | 0x80);
-    bytes.push(...base128);
-  }
-  return tlv(0x06, Buffer.from(bytes));
-}
-
-function utcTime(date: Date): Buffer {
-  const text = date.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
-  return tlv(0x17, Buffer.from(text));
 }

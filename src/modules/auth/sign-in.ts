@@ -16,14 +16,15 @@ import { insertMfaChallenge } from '../mfa/mfa.repo.js';
 import { countPasskeys } from '../passkeys/passkeys.repo.js';
 import { startSession, type TokenPair } from '../sessions/sessions.service.js';
 import { updateUser } from '../users/users.repo.js';
+import { refuseWhereSsoIsEnforced } from '../sso-policy/enforcement.js';
 import { LOCKOUT_CLEARED } from './lockout.repo.js';
 import type { Executor } from '../../db/database.js';
 
 /** Authentication method references (RFC 8176) a first factor can contribute. */
-export type AuthMethod = 'pwd' | 'oauth' | 'passkey';
+export type AuthMethod = 'pwd' | 'oauth' | 'passkey' | 'sso';
 /** What a second factor adds to `amr`. */
 export type SecondFactorMethod = 'otp' | 'recovery_code' | 'passkey';
-export type SignInAuditAction = Extract<AuditAction, 'auth.login' | 'auth.oauth_login' | 'auth.passkey_login'>;
+export type SignInAuditAction = Extract<AuditAction, 'auth.login' | 'auth.oauth_login' | 'auth.passkey_login' | 'sso.sign_in'>;
 
 export interface FirstFactor {
   method: AuthMethod;
@@ -31,7 +32,8 @@ export interface FirstFactor {
   audit: { action: SignInAuditAction; details?: Record<string, unknown> };
   /** A stronger hash of the password just checked (argon2 parameters raised, bcrypt imported). */
   rehashedPassword?: string;
-  /** The factor proved two things at once (a passkey whose authenticator verified the user): aal2. */
+  /** The factor proved two things at once (a passkey whose authenticator verified the user; an
+   *  enterprise identity provider that asserted multi-factor): aal2. */
   multiFactor?: boolean;
 }
 
@@ -61,7 +63,11 @@ export async function completeSignIn(
   meta: RequestMeta,
 ): Promise<SignInResult> {
   if (!user.is_active) throw Errors.inactiveUser();
-  if (user.mfa_enabled && !factor.multiFactor) return challengeSecondFactor(ctx, trx, user, factor, meta);
+  // Where the user's email domain belongs to an account that enforces SSO, only SSO signs in.
+  if (factor.method !== 'sso') await refuseWhereSsoIsEnforced(trx, user.email);
+  // Enterprise SSO: the customer's identity provider owns the second factor, so Keyhold's own
+  // is not asked (aal2 only when the provider asserted one).
+  if (user.mfa_enabled && !factor.multiFactor && factor.method !== 'sso') return challengeSecondFactor(ctx, trx, user, factor, meta);
   return finishSignIn(ctx, trx, user, {
     amr: [factor.method],
     aal: factor.multiFactor ? 'aal2' : 'aal1',

@@ -8,7 +8,7 @@
 import type { Histogram, Registry } from 'prom-client';
 
 /** RFC 8176 method references of auth/sign-in.ts's first factors. */
-export type SignInMethod = 'pwd' | 'oauth' | 'passkey' | 'mfa';
+export type SignInMethod = 'pwd' | 'oauth' | 'passkey' | 'sso' | 'mfa';
 /** `failure`: unknown email or wrong password; `locked`: refused because the account is locked. */
 export type SignInOutcome = 'success' | 'failure' | 'locked' | 'mfa_required';
 /** `rotated`: a new pair; `grace`: the just-rotated parent got its child again; `reuse`: a

@@ -8,6 +8,7 @@ import { hashSecret } from '../../lib/random.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { enqueueEmail } from '../email/email-job.js';
 import { passwordSetupMessage, resetPasswordMessage } from '../email/templates.js';
+import { enforcedSsoFor, refuseWhereSsoIsEnforced } from '../sso-policy/enforcement.js';
 import { findUserByEmail, findUserById } from '../users/users.repo.js';
 import { consumeResetToken, findUsableResetToken, insertResetToken } from './passwords.repo.js';
 import { replacePassword } from './passwords.service.js';
@@ -33,6 +34,9 @@ export async function requestPasswordReset(ctx: AppContext, emailInput: string, 
 }
 
 async function queueResetLink(ctx: AppContext, user: UserRow, meta: RequestMeta): Promise<void> {
+  // SSO enforced for the address: no link (a password would not sign them in). Checked here,
+  // after the reply, so the answer's timing stays the same.
+  if (await enforcedSsoFor(ctx.db, user.email)) return;
   const token = await ctx.tokens.issue('password_reset', user.id);
   await ctx.db.transaction().execute(async (trx) => {
     await insertResetToken(trx, { tokenHash: hashSecret(token.jti), userId: user.id, expiresAt: token.expiresAt, createdAt: ctx.clock.now() });
@@ -79,6 +83,7 @@ export async function resetPassword(ctx: AppContext, input: { token: string; new
     if (!spent) throw Errors.resetTokenSpent();
     const user = spent.user_id === claims.sub ? await findUserById(trx, spent.user_id) : undefined;
     if (!user) throw Errors.invalidResetToken();
+    await refuseWhereSsoIsEnforced(trx, user.email);
     await replacePassword(trx, user.id, passwordHash, now);
     await recordAudit(trx, meta, { action: 'auth.password_reset.complete', userId: user.id, resourceType: 'user', resourceId: user.id });
   });

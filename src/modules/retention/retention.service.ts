@@ -6,7 +6,9 @@
 //                              revoked; revoked sessions 30 days after revocation, with any
 //                              tokens left
 //   single-use rows            reset and verification tokens, OAuth states, MFA and passkey
-//                              challenges: 1 day after they were used or expired
+//                              challenges, SSO requests and codes: 1 day after they were used
+//                              or expired; the SAML replay store (sso_assertions) 1 day after
+//                              its assertion could no longer be accepted
 //   audit_logs                 after AUDIT_RETENTION_DAYS (0: kept forever)
 //   jobs                       sent or failed (emails, webhook deliveries) after 30 days
 //
@@ -24,6 +26,7 @@ import { spentMfaChallenges } from '../mfa/mfa.repo.js';
 import { spentOAuthStates } from '../oauth/oauth.repo.js';
 import { spentWebauthnChallenges } from '../passkeys/passkeys.repo.js';
 import { spentResetTokens } from '../passwords/passwords.repo.js';
+import { spentSamlAssertions, spentSsoCodes, spentSsoFlows } from '../sso/sso.repo.js';
 import {
   countExpiredRefreshFamilies,
   countRevokedSessions,
@@ -58,7 +61,16 @@ export const DEFAULT_BATCH_SIZE = 1000;
 export const PERIODIC_TIME_BUDGET_MS = 60 * 1000;
 
 // Used or expired single-use rows: one line per table (its repo declares it with spentRows).
-const SPENT_ROWS: readonly SpentRows[] = [spentResetTokens, spentVerificationTokens, spentOAuthStates, spentMfaChallenges, spentWebauthnChallenges];
+const SPENT_ROWS: readonly SpentRows[] = [
+  spentResetTokens,
+  spentVerificationTokens,
+  spentOAuthStates,
+  spentMfaChallenges,
+  spentWebauthnChallenges,
+  spentSsoFlows,
+  spentSsoCodes,
+  spentSamlAssertions,
+];
 
 type Counts = Record<string, number>;
 /** A dry run's count: null for a table whose repo has no count. */

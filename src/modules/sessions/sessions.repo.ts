@@ -438,3 +438,23 @@ export async function countRevokedSessions(db: Executor, before: Date, now: Date
   const row = result.rows[0]!;
   return { refreshTokens: row.refresh_tokens, sessions: row.sessions };
 }
+
+/**
+ * Ends the live sessions of these users that were not made with `method` among their `amr`
+ * (enterprise SSO's enforcement: the password, social and passkey sessions go), with their
+ * refresh tokens, in one statement.
+ */
+export async function revokeSessionsNotUsing(db: Executor, userIds: readonly string[], method: string, now: Date): Promise<SessionRow[]> {
+  if (userIds.length === 0) return [];
+  const result = await sql<SessionRow>`
+    WITH ended AS (
+      UPDATE sessions SET revoked_at = ${now}
+       WHERE sessions.user_id = ANY(${[...userIds]}::uuid[]) AND NOT (${method} = ANY(sessions.amr)) AND ${isLive(now)}
+      RETURNING ${SESSION_COLUMNS}
+    ), tokens AS (
+      UPDATE refresh_tokens SET revoked_at = ${now}
+       WHERE session_id IN (SELECT id FROM ended) AND revoked_at IS NULL
+    )
+    SELECT ${SESSION_COLUMNS} FROM ended`.execute(db);
+  return result.rows;
+}

@@ -88,3 +88,14 @@ export async function lockUser(db: Executor, id: string): Promise<UserRow | unde
 export async function deleteUser(db: Executor, id: string): Promise<void> {
   await db.deleteFrom('users').where('id', '=', id).execute();
 }
+
+/** The users whose address is on one of these domains (lower-case): SSO enforcement. */
+export async function listUserIdsOnDomains(db: Executor, domains: readonly string[]): Promise<string[]> {
+  if (domains.length === 0) return [];
+  const rows = await db
+    .selectFrom('users')
+    .select('id')
+    .where(sql<string>`split_part(lower(email), '@', 2)`, 'in', [...domains])
+    .execute();
+  return rows.map((row) => row.id);
+}

@@ -1,0 +1,175 @@
+// An account's SSO connections (created and changed at run time) and its policy. Every
+// function acts inside one account scope (the caller's own, or any for a platform admin).
+import { randomUUID } from 'node:crypto';
+import type { AppContext, RequestMeta } from '../../context.js';
+import type { SsoConnectionRow } from '../../db/schema.js';
+import { Errors, validationError } from '../../lib/errors.js';
+import type { AccountScope } from '../accounts/account-scope.js';
+import { recordAudit } from '../audit/audit.repo.js';
+import { verifiedDomainsOf } from '../domains/domains.repo.js';
+import { emitEvent } from '../events/emit-event.js';
+import { emitSessionsRevoked } from '../events/session-events.js';
+import { revokeSessionsNotUsing } from '../sessions/sessions.repo.js';
+import { listUserIdsOnDomains } from '../users/users.repo.js';
+import { checkWebhookUrl } from '../webhooks/url-guard.js';
+import { samlConfig, sealPurpose, type OidcConfig, type SamlConfig } from './connection-config.js';
+import { parseIdpMetadata, type IdpSettings } from './idp-metadata.js';
+import type { CreateConnectionBody, UpdateConnectionBody } from './connections.schemas.js';
+import {
+  deleteConnection,
+  findAccountConnection,
+  findPolicy,
+  insertConnection,
+  listConnections,
+  updateConnection,
+  upsertPolicy,
+  type SsoPolicy,
+} from './sso.repo.js';
+
+type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs' | 'config' | 'secrets'>;
+
+const MAX_METADATA_BYTES = 512 * 1024;
+
+/** The IdP's metadata, from the XML given or fetched from its URL (public https only). */
+async function idpSettings(ctx: Deps, input: { metadata_xml?: string; metadata_url?: string }, field: 'body'): Promise<IdpSettings> {
+  let xml = input.metadata_xml;
+  if (xml === undefined && input.metadata_url !== undefined) {
+    const url = input.metadata_url;
+    const insecureAllowed = ctx.config.webhookAllowInsecureUrls;
+    const reason = insecureAllowed ? null : await checkWebhookUrl(url);
+    if (reason) throw validationError([field, 'metadata_url'], reason);
+    try {
+      const response = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(5000) });
+      const body = await response.text();
+      if (!response.ok || body.length > MAX_METADATA_BYTES) throw new Error('unusable');
+      xml = body;
+    } catch {
+      throw validationError([field, 'metadata_url'], 'The metadata could not be fetched');
+    }
+  }
+  const settings = xml === undefined ? null : parseIdpMetadata(xml);
+  if (!settings) {
+    throw validationError([field, input.metadata_xml !== undefined ? 'metadata_xml' : 'metadata_url'], 'Not SAML IdP metadata with an HTTP-Redirect SingleSignOnService and a signing certificate');
+  }
+  return settings;
+}
+
+function checkRedirectUri(ctx: Deps, uri: string | null | undefined): void {
+  if (uri && !ctx.config.oauthRedirectUris.includes(uri)) throw validationError(['body', 'default_redirect_uri'], 'Not one of OAUTH_REDIRECT_URIS');
+}
+
+export async function createConnection(ctx: Deps, scope: AccountScope, body: CreateConnectionBody, meta: RequestMeta): Promise<SsoConnectionRow> {
+  const id = randomUUID();
+  let config: SamlConfig | OidcConfig;
+  let secrets: Record<string, string>;
+  if (body.type === 'saml') {
+    const idp = await idpSettings(ctx, body, 'body');
+    checkRedirectUri(ctx, body.default_redirect_uri);
+    if ((body.sp_private_key === undefined) !== (body.sp_certificate === undefined)) {
+      throw validationError(['body', 'sp_private_key'], 'sp_private_key and sp_certificate go together');
+    }
+    config = {
+      idp_entity_id: idp.entityId,
+      idp_sso_url: idp.ssoUrl,
+      idp_certificates: idp.certificates,
+      allow_idp_initiated: body.allow_idp_initiated ?? false,
+      default_redirect_uri: body.default_redirect_uri ?? null,
+      sp_certificate: body.sp_certificate ?? null,
+    };
+    secrets = body.sp_private_key ? { sp_private_key: body.sp_private_key } : {};
+  } else {
+    config = { issuer: body.issuer, client_id: body.client_id, scopes: body.scopes ?? ['openid', 'email', 'profile'] };
+    secrets = { client_secret: body.client_secret };
+  }
+  const row = await ctx.db.transaction().execute(async (trx) => {
+    const created = await insertConnection(trx, {
+      id,
+      accountId: scope.accountId,
+      type: body.type,
+      name: body.name,
+      config,
+      secrets: ctx.secrets.seal(JSON.stringify(secrets), sealPurpose(id)),
+      now: ctx.clock.now(),
+    });
+    await recordAudit(trx, meta, { action: 'sso.connection_created', userId: scope.actorId, resourceType: 'sso_connection', resourceId: id, details: { account_id: scope.accountId, type: body.type, name: body.name } });
+    await emitEvent(ctx, trx, 'account.sso_connection_created', { id, account_id: scope.accountId, type: body.type, name: body.name });
+    return created;
+  });
+  ctx.jobs.notify();
+  return row;
+}
+
+export const listAccountConnections = (ctx: Pick<AppContext, 'db'>, scope: AccountScope) => listConnections(ctx.db, scope.accountId);
+
+export async function getConnection(ctx: Pick<AppContext, 'db'>, scope: AccountScope, id: string): Promise<SsoConnectionRow> {
+  const row = await findAccountConnection(ctx.db, scope.accountId, id);
+  if (!row) throw Errors.ssoConnectionNotFound();
+  return row;
+}
+
+export async function changeConnection(ctx: Deps, scope: AccountScope, id: string, body: UpdateConnectionBody, meta: RequestMeta): Promise<SsoConnectionRow> {
+  const current = await getConnection(ctx, scope, id);
+  let config: unknown;
+  let secrets: string | undefined;
+  if (current.type === 'saml') {
+    const saml = { ...samlConfig(current) };
+    if (body.metadata_xml !== undefined || body.metadata_url !== undefined) {
+      const idp = await idpSettings(ctx, body, 'body');
+      Object.assign(saml, { idp_entity_id: idp.entityId, idp_sso_url: idp.ssoUrl, idp_certificates: idp.certificates });
+    }
+    if (body.allow_idp_initiated !== undefined) saml.allow_idp_initiated = body.allow_idp_initiated;
+    if (body.default_redirect_uri !== undefined) {
+      checkRedirectUri(ctx, body.default_redirect_uri);
+      saml.default_redirect_uri = body.default_redirect_uri;
+    }
+    config = saml;
+  } else {
+    const oidc = { ...(current.config as OidcConfig) };
+    if (body.issuer !== undefined) oidc.issuer = body.issuer;
+    if (body.client_id !== undefined) oidc.client_id = body.client_id;
+    if (body.scopes !== undefined) oidc.scopes = body.scopes;
+    config = oidc;
+    if (body.client_secret !== undefined) secrets = ctx.secrets.seal(JSON.stringify({ client_secret: body.client_secret }), sealPurpose(id));
+  }
+  return ctx.db.transaction().execute(async (trx) => {
+    const row = await updateConnection(trx, scope.accountId, id, { name: body.name, enabled: body.enabled, config, secrets }, ctx.clock.now());
+    if (!row) throw Errors.ssoConnectionNotFound();
+    const changed = Object.keys(body).filter((key) => key !== 'client_secret' && key !== 'metadata_xml');
+    await recordAudit(trx, meta, { action: 'sso.connection_updated', userId: scope.actorId, resourceType: 'sso_connection', resourceId: id, details: { account_id: scope.accountId, changed: [...changed, ...(body.client_secret !== undefined ? ['client_secret'] : []), ...(body.metadata_xml !== undefined ? ['metadata_xml'] : [])] } });
+    return row;
+  });
+}
+
+export async function removeConnection(ctx: Deps, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
+  await ctx.db.transaction().execute(async (trx) => {
+    const row = await deleteConnection(trx, scope.accountId, id);
+    if (!row) throw Errors.ssoConnectionNotFound();
+    await recordAudit(trx, meta, { action: 'sso.connection_deleted', userId: scope.actorId, resourceType: 'sso_connection', resourceId: id, details: { account_id: scope.accountId, type: row.type, name: row.name } });
+    await emitEvent(ctx, trx, 'account.sso_connection_deleted', { id, account_id: scope.accountId, type: row.type, name: row.name });
+  });
+  ctx.jobs.notify();
+}
+
+export const getPolicy = (ctx: Pick<AppContext, 'db'>, scope: AccountScope): Promise<SsoPolicy> => findPolicy(ctx.db, scope.accountId);
+
+/**
+ * Writes the policy. Turning enforcement on ends the sessions that people on the account's
+ * verified domains made by other methods (password, social, passkey): from now on only SSO
+ * signs them in.
+ */
+export async function setPolicy(ctx: Deps, scope: AccountScope, policy: SsoPolicy, meta: RequestMeta): Promise<SsoPolicy> {
+  await ctx.db.transaction().execute(async (trx) => {
+    const now = ctx.clock.now();
+    const previous = await upsertPolicy(trx, scope.accountId, policy, now);
+    let sessionsEnded = 0;
+    if (policy.enforced && !previous.enforced) {
+      const userIds = await listUserIdsOnDomains(trx, await verifiedDomainsOf(trx, scope.accountId));
+      const ended = await revokeSessionsNotUsing(trx, userIds, 'sso', now);
+      sessionsEnded = ended.length;
+      await emitSessionsRevoked(ctx, trx, ended, 'sso_enforced');
+    }
+    await recordAudit(trx, meta, { action: 'sso.settings_updated', userId: scope.actorId, resourceType: 'account', resourceId: scope.accountId, details: { ...policy, sessions_ended: sessionsEnded } });
+  });
+  ctx.jobs.notify();
+  return policy;
+}

@@ -1,0 +1,224 @@
+// The SQL of enterprise SSO: connections, the account's policy, linked identities, sign-ins
+// under way (flows), the single-use codes, and the SAML replay store. Every query of an
+// account's data names the account (tenant isolation).
+import type { SsoConnectionRow } from '../../db/schema.js';
+import type { Executor } from '../../db/database.js';
+import { spentRows } from '../retention/spent-rows.repo.js';
+
+// ---- connections -------------------------------------------------------------------------
+
+export async function insertConnection(
+  db: Executor,
+  row: { id: string; accountId: string; type: 'oidc' | 'saml'; name: string; config: unknown; secrets: string; now: Date },
+): Promise<SsoConnectionRow> {
+  return db
+    .insertInto('sso_connections')
+    .values({ id: row.id, account_id: row.accountId, type: row.type, name: row.name, config: JSON.stringify(row.config), secrets: row.secrets, created_at: row.now, updated_at: row.now })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function listConnections(db: Executor, accountId: string): Promise<SsoConnectionRow[]> {
+  return db.selectFrom('sso_connections').selectAll().where('account_id', '=', accountId).orderBy('created_at').execute();
+}
+
+/** One connection of the account: another account's id is simply not found. */
+export async function findAccountConnection(db: Executor, accountId: string, id: string): Promise<SsoConnectionRow | undefined> {
+  return db.selectFrom('sso_connections').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+}
+
+/** A connection by id alone: only for the public sign-in routes, whose URL names it. */
+export async function findConnection(db: Executor, id: string): Promise<SsoConnectionRow | undefined> {
+  return db.selectFrom('sso_connections').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The account's first enabled connection (sign-in by email, the enforcement reply). */
+export async function findEnabledConnectionOfAccount(db: Executor, accountId: string): Promise<SsoConnectionRow | undefined> {
+  return db
+    .selectFrom('sso_connections')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('enabled', '=', true)
+    .orderBy('created_at')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+export async function updateConnection(
+  db: Executor,
+  accountId: string,
+  id: string,
+  changes: { name?: string; enabled?: boolean; config?: unknown; secrets?: string },
+  now: Date,
+): Promise<SsoConnectionRow | undefined> {
+  return db
+    .updateTable('sso_connections')
+    .set({
+      ...(changes.name !== undefined ? { name: changes.name } : {}),
+      ...(changes.enabled !== undefined ? { enabled: changes.enabled } : {}),
+      ...(changes.config !== undefined ? { config: JSON.stringify(changes.config) } : {}),
+      ...(changes.secrets !== undefined ? { secrets: changes.secrets } : {}),
+      updated_at: now,
+    })
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function deleteConnection(db: Executor, accountId: string, id: string): Promise<SsoConnectionRow | undefined> {
+  return db.deleteFrom('sso_connections').where('account_id', '=', accountId).where('id', '=', id).returningAll().executeTakeFirst();
+}
+
+// ---- policy ------------------------------------------------------------------------------
+
+export interface SsoPolicy {
+  enforced: boolean;
+  auto_join: boolean;
+  default_role: 'member' | 'admin';
+}
+
+export const DEFAULT_POLICY: SsoPolicy = { enforced: false, auto_join: false, default_role: 'member' };
+
+export async function findPolicy(db: Executor, accountId: string): Promise<SsoPolicy> {
+  const row = await db.selectFrom('sso_settings').select(['enforced', 'auto_join', 'default_role']).where('account_id', '=', accountId).executeTakeFirst();
+  return row ?? DEFAULT_POLICY;
+}
+
+/** Writes the policy; returns the previous one (to see enforcement being turned on). */
+export async function upsertPolicy(db: Executor, accountId: string, policy: SsoPolicy, now: Date): Promise<SsoPolicy> {
+  const previous = await db
+    .selectFrom('sso_settings')
+    .select(['enforced', 'auto_join', 'default_role'])
+    .where('account_id', '=', accountId)
+    .forUpdate()
+    .executeTakeFirst();
+  await db
+    .insertInto('sso_settings')
+    .values({ account_id: accountId, ...policy, updated_at: now })
+    .onConflict((oc) => oc.column('account_id').doUpdateSet({ ...policy, updated_at: now }))
+    .execute();
+  return previous ?? DEFAULT_POLICY;
+}
+
+// ---- identities --------------------------------------------------------------------------
+
+export async function findIdentity(db: Executor, connectionId: string, subject: string): Promise<{ user_id: string } | undefined> {
+  return db.selectFrom('sso_identities').select('user_id').where('connection_id', '=', connectionId).where('subject', '=', subject).executeTakeFirst();
+}
+
+export async function insertIdentity(db: Executor, row: { connectionId: string; subject: string; userId: string; email: string; now: Date }): Promise<void> {
+  await db
+    .insertInto('sso_identities')
+    .values({ connection_id: row.connectionId, subject: row.subject, user_id: row.userId, email: row.email, created_at: row.now })
+    .execute();
+}
+
+// ---- flows (sign-ins under way) ----------------------------------------------------------
+
+export interface NewFlow {
+  id: string;
+  connectionId: string;
+  requestKey: string;
+  redirectUri: string;
+  clientState: string;
+  codeVerifier?: string | null;
+  nonce?: string | null;
+  expiresAt: Date;
+}
+
+export async function insertFlow(db: Executor, flow: NewFlow): Promise<void> {
+  await db
+    .insertInto('sso_flows')
+    .values({
+      id: flow.id,
+      connection_id: flow.connectionId,
+      request_key: flow.requestKey,
+      redirect_uri: flow.redirectUri,
+      client_state: flow.clientState,
+      code_verifier: flow.codeVerifier ?? null,
+      nonce: flow.nonce ?? null,
+      expires_at: flow.expiresAt,
+    })
+    .execute();
+}
+
+/** A live flow of this connection with this request key (SAML: the AuthnRequest ID). */
+export async function findLiveFlow(db: Executor, connectionId: string, requestKey: string, now: Date) {
+  return db
+    .selectFrom('sso_flows')
+    .selectAll()
+    .where('connection_id', '=', connectionId)
+    .where('request_key', '=', requestKey)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+}
+
+/** A live flow by its request key alone (OIDC: the callback names no connection). */
+export async function findFlowByKey(db: Executor, requestKey: string, now: Date) {
+  return db
+    .selectFrom('sso_flows')
+    .selectAll()
+    .where('request_key', '=', requestKey)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+}
+
+/** Spends the flow (conditional update: of two responses to one request, one wins). */
+export async function spendFlow(db: Executor, requestKey: string, now: Date) {
+  return db
+    .updateTable('sso_flows')
+    .set({ used_at: now })
+    .where('request_key', '=', requestKey)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export const spentSsoFlows = spentRows('sso_flows', 'id');
+
+// ---- codes -------------------------------------------------------------------------------
+
+export async function insertCode(
+  db: Executor,
+  row: { codeHash: string; clientState: string; userId: string; connectionId: string; multiFactor: boolean; expiresAt: Date },
+): Promise<void> {
+  await db
+    .insertInto('sso_codes')
+    .values({ code_hash: row.codeHash, client_state: row.clientState, user_id: row.userId, connection_id: row.connectionId, multi_factor: row.multiFactor, expires_at: row.expiresAt })
+    .execute();
+}
+
+/** Spends a live code (one statement: a second redemption finds nothing). */
+export async function spendCode(db: Executor, codeHash: string, now: Date) {
+  return db
+    .updateTable('sso_codes')
+    .set({ used_at: now })
+    .where('code_hash', '=', codeHash)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returning(['client_state', 'user_id', 'connection_id', 'multi_factor'])
+    .executeTakeFirst();
+}
+
+export const spentSsoCodes = spentRows('sso_codes', 'code_hash');
+
+// ---- SAML replay store -------------------------------------------------------------------
+
+/** Records the assertion's use; false when it was used before (a replay). */
+export async function recordAssertionUse(db: Executor, row: { connectionId: string; assertionId: string; keepUntil: Date; now: Date }): Promise<boolean> {
+  const inserted = await db
+    .insertInto('sso_assertions')
+    // used_at is when the row may go (retention purges by the earlier of used_at and
+    // expires_at): not before the assertion could no longer be accepted anyway.
+    .values({ connection_id: row.connectionId, assertion_id: row.assertionId, expires_at: row.keepUntil, used_at: row.keepUntil > row.now ? row.keepUntil : row.now })
+    .onConflict((oc) => oc.columns(['connection_id', 'assertion_id']).doNothing())
+    .returning('assertion_id')
+    .executeTakeFirst();
+  return inserted !== undefined;
+}
+
+export const spentSamlAssertions = spentRows('sso_assertions', 'assertion_id');

@@ -1,0 +1,127 @@
+// The SSO sign-in path: start (a connection by id or by the email's verified domain) → the
+// identity provider → Keyhold's ACS (SAML) or callback (OIDC) → a redirect to the front end's
+// redirect_uri with a single-use code → POST /auth/sso/callback → tokens from the sign-in seam.
+import { randomUUID } from 'node:crypto';
+import type { AppContext, RequestMeta } from '../../context.js';
+import type { SsoConnectionRow } from '../../db/schema.js';
+import { addSeconds } from '../../lib/clock.js';
+import { AppError, Errors } from '../../lib/errors.js';
+import { randomToken } from '../../lib/random.js';
+import { accountOwningVerifiedDomain, emailDomain } from '../domains/domains.repo.js';
+import { samlConfig } from './connection-config.js';
+import { oidcAuthorizeUrl, oidcExchange, oidcRequestKey } from './oidc.js';
+import { REQUEST_TTL_MS, SamlRejection, samlAuthorizeUrl, validateSamlResponse } from './saml.js';
+import { admitIdentity, recordSsoFailure } from './sso-sign-in.js';
+import { findConnection, findEnabledConnectionOfAccount, findFlowByKey, insertFlow, recordAssertionUse, spendFlow } from './sso.repo.js';
+
+export interface StartInput {
+  email?: string;
+  connection_id?: string;
+  redirect_uri: string;
+}
+
+/** The enabled connection a sign-in starts with: the one named, or the email domain's account's. */
+async function connectionFor(ctx: Pick<AppContext, 'db'>, input: StartInput): Promise<SsoConnectionRow> {
+  if (input.connection_id !== undefined) {
+    const row = await findConnection(ctx.db, input.connection_id);
+    if (!row || !row.enabled) throw Errors.ssoNotConfigured();
+    return row;
+  }
+  const domain = input.email !== undefined ? emailDomain(input.email.trim()) : null;
+  const accountId = domain ? await accountOwningVerifiedDomain(ctx.db, domain) : undefined;
+  const row = accountId ? await findEnabledConnectionOfAccount(ctx.db, accountId) : undefined;
+  if (!row) throw Errors.ssoNotConfigured();
+  return row;
+}
+
+export async function startSso(ctx: AppContext, input: StartInput): Promise<{ authorization_url: string; state: string }> {
+  if (!ctx.config.oauthRedirectUris.includes(input.redirect_uri)) throw Errors.invalidRedirectUri();
+  if ((input.email === undefined) === (input.connection_id === undefined)) throw Errors.ssoNotConfigured();
+  const connection = await connectionFor(ctx, input);
+  const state = randomToken(24);
+  const flowId = randomUUID();
+  const expiresAt = addSeconds(ctx.clock.now(), REQUEST_TTL_MS / 1000);
+  if (connection.type === 'saml') {
+    const { url, requestId } = await samlAuthorizeUrl(ctx, connection, flowId);
+    await insertFlow(ctx.db, { id: flowId, connectionId: connection.id, requestKey: requestId, redirectUri: input.redirect_uri, clientState: state, expiresAt });
+    return { authorization_url: url, state };
+  }
+  const { url, requestKey, codeVerifier, nonce } = await oidcAuthorizeUrl(ctx, connection, input.email);
+  await insertFlow(ctx.db, { id: flowId, connectionId: connection.id, requestKey, redirectUri: input.redirect_uri, clientState: state, codeVerifier, nonce, expiresAt });
+  return { authorization_url: url, state };
+}
+
+/** Where the browser goes with its code: the front end's redirect_uri, with `code` and `state`. */
+export function frontEndRedirect(redirectUri: string, code: string, state: string): string {
+  const url = new URL(redirectUri);
+  url.searchParams.set('code', code);
+  url.searchParams.set('state', state);
+  return url.toString();
+}
+
+/** SAML ACS: validate, spend the request, record the assertion, admit the identity; → redirect URL. */
+export async function acceptSamlResponse(ctx: AppContext, connectionId: string, samlResponse: string, meta: RequestMeta): Promise<string> {
+  const connection = await findConnection(ctx.db, connectionId);
+  if (!connection || connection.type !== 'saml' || !connection.enabled) {
+    await recordSsoFailure(ctx, null, 'unknown_connection', meta);
+    throw Errors.ssoFailed();
+  }
+  try {
+    const identity = await validateSamlResponse(ctx, connection, samlResponse);
+    const target = await ctx.db.transaction().execute(async (trx) => {
+      const now = ctx.clock.now();
+      let redirectUri: string;
+      let state: string;
+      if (identity.inResponseTo) {
+        const flow = await spendFlow(trx, identity.inResponseTo, now);
+        if (!flow || flow.connection_id !== connection.id) throw new SamlRejection('request_already_answered');
+        ({ redirect_uri: redirectUri, client_state: state } = flow);
+      } else {
+        // IdP-initiated (allowed for this connection, checked by validateSamlResponse).
+        const fallback = samlConfig(connection).default_redirect_uri;
+        if (!fallback) throw new SamlRejection('idp_initiated_without_default_redirect_uri');
+        redirectUri = fallback;
+        state = randomToken(24);
+      }
+      if (!(await recordAssertionUse(trx, { connectionId: connection.id, assertionId: identity.assertionId, keepUntil: identity.validUntil, now }))) {
+        throw new SamlRejection('assertion_replayed');
+      }
+      const code = await admitIdentity(ctx, trx, { connection, ...identity }, state, meta);
+      return frontEndRedirect(redirectUri, code, state);
+    });
+    ctx.jobs.notify();
+    return target;
+  } catch (err) {
+    if (err instanceof SamlRejection) {
+      await recordSsoFailure(ctx, connection, err.reason, meta);
+      throw Errors.ssoFailed();
+    }
+    if (err instanceof AppError && err.statusCode < 500) await recordSsoFailure(ctx, connection, err.code ?? err.message, meta);
+    throw err;
+  }
+}
+
+/** OIDC callback: the flow by its state, the code exchanged, the identity admitted; → redirect URL. */
+export async function acceptOidcCallback(ctx: AppContext, query: { code: string; state: string; iss?: string }, meta: RequestMeta): Promise<string> {
+  const requestKey = oidcRequestKey(query.state);
+  const pending = await findFlowByKey(ctx.db, requestKey, ctx.clock.now());
+  const connection = pending ? await findConnection(ctx.db, pending.connection_id) : undefined;
+  if (!pending || !connection || connection.type !== 'oidc' || !connection.enabled) {
+    await recordSsoFailure(ctx, connection ?? null, 'unknown_or_spent_state', meta);
+    throw Errors.ssoFailed();
+  }
+  try {
+    const identity = await oidcExchange(ctx, connection, query, pending);
+    const target = await ctx.db.transaction().execute(async (trx) => {
+      const flow = await spendFlow(trx, requestKey, ctx.clock.now());
+      if (!flow) throw Errors.ssoFailed();
+      const code = await admitIdentity(ctx, trx, { connection, ...identity }, flow.client_state, meta);
+      return frontEndRedirect(flow.redirect_uri, code, flow.client_state);
+    });
+    ctx.jobs.notify();
+    return target;
+  } catch (err) {
+    if (err instanceof AppError && err.statusCode < 500) await recordSsoFailure(ctx, connection, err.code ?? err.message, meta);
+    throw err;
+  }
+}
