@@ -44,6 +44,9 @@ import { resolveRefreshRotationSecret } from './modules/sessions/refresh-rotatio
 import { loadSigningKeyRing, type SigningKeyRing } from './modules/keys/key-ring.js';
 import { ensureSigningKeys, maintainSigningKeys } from './modules/keys/keys.service.js';
 import { wellKnownRoutes } from './modules/keys/keys.routes.js';
+import { myAppsRoutes, oauthClientRoutes } from './modules/oidc-provider/clients.routes.js';
+import { createProviderHandle, oidcProviderPlugin } from './modules/oidc-provider/oidc.plugin.js';
+import { registerSessionEndJobs } from './modules/oidc-provider/session-end.js';
 import { handleClientError, handleError, registerErrorHandling } from './plugins/errors.js';
 import { registerBodyParsers, registerInputGuard } from './plugins/input-guard.js';
 import { registerOpenApi } from './plugins/openapi.js';
@@ -162,6 +165,9 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   };
   app.decorate('ctx', ctx);
   registerWebhookJobs(jobs, ctx, deps.webhooks);
+  // The OpenID Provider (OIDC_PROVIDER_ENABLED; it needs the key ring, which config.ts ensures).
+  const oidcProvider = config.oidcProvider.enabled && signingKeys ? await createProviderHandle(ctx, () => signingKeys.generation) : undefined;
+  registerSessionEndJobs(jobs, ctx, oidcProvider && (() => oidcProvider.current()));
   jobs.every('retention', RETENTION_INTERVAL_MS, async (signal) => void (await runRetention(ctx, signal)));
   if (signingKeys) {
     const ring = signingKeys;
@@ -209,6 +215,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   await app.register(metricsRoutes, { metrics, token: config.metricsToken });
   await app.register(wellKnownRoutes, { ctx });
+  if (oidcProvider) await app.register(oidcProviderPlugin, { ctx, handle: oidcProvider });
   await app.register(healthRoutes, {
     probe: {
       isShuttingDown: () => shuttingDown,
@@ -235,13 +242,17 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.register(mfaRoutes, { ctx });
       await api.register(passkeyRoutes, { ctx });
       await api.register(mfaAdminRoutes, { ctx });
+      if (oidcProvider) {
+        await api.register(oauthClientRoutes, { ctx });
+        await api.register(myAppsRoutes, { ctx });
+      }
     },
     { prefix: config.apiPrefix },
   );
   // The pages' plugins (views, cookies, CSRF, static files, QR codes) load only when they are on.
   if (config.hostedUi.enabled) {
     const { hostedUiPlugin } = await import('./modules/hosted-ui/hosted-ui.plugin.js');
-    await app.register(hostedUiPlugin, { ctx, prefix: '/ui' });
+    await app.register(hostedUiPlugin, { ctx, prefix: '/ui', oidcProvider });
   }
   return app;
 }

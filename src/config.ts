@@ -88,6 +88,8 @@ export interface Config {
   jwtAlgorithm: 'ES256' | 'EdDSA' | 'RS256' | 'HS256';
   /** The current signing key is rotated when this many days old (a periodic task); 0 = never. */
   jwtKeyRotationDays: number;
+  /** Keyhold as an OpenID Provider under /oidc/ (modules/oidc-provider). */
+  oidcProvider: { enabled: boolean };
 }
 
 export interface HostedUiConfig {
@@ -150,7 +152,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     webauthn: { rpId: '', rpName: '', origins: [] },
     jwtAlgorithm: readJwtAlgorithm(read),
     jwtKeyRotationDays: read.int('JWT_KEY_ROTATION_DAYS', 90, { min: 0, max: 3650 }),
+    oidcProvider: { enabled: read.bool('OIDC_PROVIDER_ENABLED', false) },
   };
+  if (config.oidcProvider.enabled) readOidcProviderRequirements(read, config);
   config.publicUrl = (read.url('PUBLIC_URL', ['http:', 'https:']) ?? `http://${config.host}:${config.port}`).replace(/\/+$/, '');
   // Without FRONTEND_URL, the emails' links open the hosted pages when they are on.
   if (read.url('FRONTEND_URL', ['http:', 'https:']) === undefined && config.hostedUi.enabled) {
@@ -163,6 +167,29 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   // Passkeys' relying party defaults from where the front end (or the hosted pages) lives.
   config.webauthn = readWebauthn(read, config.frontendUrl, config.hostedUi.enabled ? new URL(config.publicUrl).origin : undefined);
   return Object.freeze(config);
+}
+
+/**
+ * The OpenID Provider names itself by PUBLIC_URL (its issuer, exactly), so PUBLIC_URL must be set
+ * on purpose and be https:// (plain http only on loopback, for development). It signs with the
+ * key ring, so HS256 (a shared secret) cannot serve it. Its login and consent pages are the
+ * hosted pages, which it turns on; JWT_ISSUER defaults to the issuer, so first-party and
+ * provider tokens name one issuer.
+ */
+function readOidcProviderRequirements(read: EnvReader, config: Config): void {
+  const publicUrl = read.url('PUBLIC_URL', ['http:', 'https:']);
+  if (publicUrl === undefined) throw new ConfigError('PUBLIC_URL', 'must be set when OIDC_PROVIDER_ENABLED=true (it is the issuer)');
+  const url = new URL(publicUrl);
+  const loopback = ['localhost', '127.0.0.1'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !loopback) {
+    throw new ConfigError('PUBLIC_URL', 'must be an https:// URL when OIDC_PROVIDER_ENABLED=true (http:// only for localhost or 127.0.0.1)');
+  }
+  if (url.search || url.hash) throw new ConfigError('PUBLIC_URL', 'must not have a query string or fragment when OIDC_PROVIDER_ENABLED=true');
+  if (config.jwtAlgorithm === 'HS256') {
+    throw new ConfigError('JWT_ALGORITHM', 'must be ES256, EdDSA or RS256 when OIDC_PROVIDER_ENABLED=true (HS256 cannot sign ID tokens others verify)');
+  }
+  if (read.string('JWT_ISSUER', '') === '') config.jwtIssuer = publicUrl.replace(/\/+$/, '');
+  config.hostedUi = { ...config.hostedUi, enabled: true };
 }
 
 /** Where a provider sends the browser back to after a hosted page's sign-in (modules/hosted-ui). */

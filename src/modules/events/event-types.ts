@@ -21,6 +21,13 @@ export interface MembershipEventData {
   role: 'owner' | 'admin' | 'member';
 }
 
+/** An OpenID Provider client's public shape (never its secret). */
+export interface OAuthClientEventData {
+  client_id: string;
+  name: string;
+  account_id: string | null;
+}
+
 export interface EventPayloads {
   'user.created': UserResponse;
   'user.updated': UserResponse;
@@ -40,6 +47,10 @@ export interface EventPayloads {
   'account.ownership_transferred': { account_id: string; previous_owner_id: string; new_owner_id: string };
   'account.invite_created': { id: string; account_id: string; email: string; role: 'admin' | 'member'; expires_at: string };
   'subscription.created': { id: string; account_id: string; plan: string; status: string; current_period_end: string | null };
+  'oauth_client.created': OAuthClientEventData;
+  'oauth_client.deleted': OAuthClientEventData;
+  /** A user's grant to an app ended (they removed the app, or a refresh token was reused). */
+  'oidc.grant_revoked': { user_id: string; client_id: string; reason: string };
   /** Sent only by `keyhold webhooks test` / POST /admin/webhooks/{id}/test. */
   'webhook.test': { message: string };
 }
@@ -64,6 +75,9 @@ export const EVENT_TYPES = [
   'account.ownership_transferred',
   'account.invite_created',
   'subscription.created',
+  'oauth_client.created',
+  'oauth_client.deleted',
+  'oidc.grant_revoked',
   'webhook.test',
 ] as const satisfies readonly EventType[];
 
