@@ -41,6 +41,8 @@ export async function oidcPages(app: FastifyInstance, pages: PageContext, handle
     return undefined;
   }
 
+  // Every result names the Keyhold session behind the pages' cookie: the provider gives its
+  // session a new id at each resume, and oidc.plugin.ts links the new one (session-end.ts).
   const finish = async (request: FastifyRequest, reply: FastifyReply, provider: OidcProvider, result: unknown) => {
     const location = await provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
     return reply.code(303).redirect(location);
@@ -86,7 +88,7 @@ export async function oidcPages(app: FastifyInstance, pages: PageContext, handle
       if (client.keyhold_first_party === true || (!asked && (await consentCovers(ctx, user.id, client.clientId, scopes)))) {
         const grantId = await grantAll(provider, details, user);
         await touchApp(ctx, user.id, client.clientId);
-        return finish(request, reply, provider, { consent: { grantId } });
+        return finish(request, reply, provider, { consent: { grantId }, keyhold: { sessionId: user.page_session_id } });
       }
       return render(request, reply, 'consent', {
         title: `Allow ${clientName}?`,
@@ -113,7 +115,7 @@ export async function oidcPages(app: FastifyInstance, pages: PageContext, handle
     if (details.prompt.name !== 'consent' || !user || user.id !== details.session?.accountId) return reply.code(303).redirect(`/ui/authorize/${uid}`);
     const grantId = await grantAll(provider, details, user);
     await rememberConsent(ctx, user.id, client.clientId, requestedScopes(details), requestMeta(request), grantId);
-    return finish(request, reply, provider, { consent: { grantId } });
+    return finish(request, reply, provider, { consent: { grantId }, keyhold: { sessionId: user.page_session_id } });
   });
 }
 

@@ -95,7 +95,8 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
       jwks: '/.well-known/jwks.json',
     },
     scopes: [...OIDC_SCOPES],
-    claims: { acr: null, amr: null, sid: null, auth_time: null, ...SCOPE_CLAIMS },
+    // acr, amr and auth_time under openid: an ID token always says how the user signed in.
+    claims: { ...SCOPE_CLAIMS, openid: [...SCOPE_CLAIMS.openid, 'acr', 'amr', 'auth_time', 'sid'] },
     // ID tokens carry the claims of the granted scopes too, not only userinfo.
     conformIdTokenClaims: false,
     acrValues: ['aal1', 'aal2'],
