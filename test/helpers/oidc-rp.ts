@@ -5,6 +5,7 @@ import * as oidcClient from 'openid-client';
 import { startTestApp, type TestApp, type TestAppOptions } from './app.js';
 import type { DatabaseKind } from './database.js';
 import { signIn } from './fixtures.js';
+import type { PageClient, PageResponse } from './page-client.js';
 import { freePort } from './ports.js';
 
 export const ADMIN = { email: 'oidc-admin@example.com', password: 'an admin passphrase for oidc' };
@@ -66,3 +67,48 @@ export const isOAuthError =
     const challenges = Array.isArray(e.cause) ? (e.cause as Array<{ parameters?: { error?: string } }>) : [];
     return challenges.some((challenge) => challenge.parameters?.error === code);
   };
+
+/**
+ * Follows an authorization through the hosted pages without a browser (PageClient keeps the
+ * cookies): allows the consent page when one is shown, and returns the URL the provider sent
+ * the browser back to (the client's redirect URI), or the last page when it stopped on one.
+ */
+export async function followAuthorization(browser: PageClient, url: string, redirectBase: string): Promise<{ callback?: URL; page?: PageResponse }> {
+  let response = await browser.get(url);
+  for (let hops = 0; hops < 20; hops++) {
+    if (response.location) {
+      if (response.location.startsWith(redirectBase)) return { callback: new URL(response.location) };
+      response = await browser.get(response.location);
+      continue;
+    }
+    const consent = /action="(\/ui\/authorize\/[\w-]+)"/.exec(response.html);
+    if (response.status === 200 && consent && response.html.includes('value="allow"')) {
+      response = await browser.post(consent[1]!, { decision: 'allow' });
+      continue;
+    }
+    return { page: response };
+  }
+  throw new Error('too many redirects');
+}
+
+/** A code + PKCE authorization by a signed-in PageClient, exchanged by openid-client. */
+export async function codeFlow(
+  rp: oidcClient.Configuration,
+  browser: PageClient,
+  redirectUri: string,
+  params: Record<string, string> = {},
+): Promise<Awaited<ReturnType<typeof oidcClient.authorizationCodeGrant>>> {
+  const verifier = oidcClient.randomPKCECodeVerifier();
+  const state = oidcClient.randomState();
+  const url = oidcClient.buildAuthorizationUrl(rp, {
+    redirect_uri: redirectUri,
+    scope: 'openid email',
+    code_challenge: await oidcClient.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    ...params,
+  });
+  const { callback, page } = await followAuthorization(browser, url.href, redirectUri);
+  if (!callback) throw new Error(`the authorization stopped at a page: ${page?.status} ${page?.html.slice(0, 300)}`);
+  return oidcClient.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: verifier, expectedState: state });
+}
