@@ -59,7 +59,8 @@ async function json(response: Response): Promise<Record<string, any>> {
 
 async function main(): Promise<void> {
   const database = await createBenchDatabase('postgres', ADMIN_URL);
-  const entry = await prepareServer({ build: true });
+  // From source (tsx): the compiled bench build has no views/ beside it for the hosted pages.
+  const entry = await prepareServer({ build: false });
   const server = await startServer({
     entry,
     env: {
@@ -94,7 +95,9 @@ async function main(): Promise<void> {
     await json(await fetch(`${api}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'bench user passphrase', name: 'Bench' }) }));
     const cookies = new Map<string, string>();
     const browse = async (url: string, init: RequestInit = {}) => {
-      const response = await fetch(url.replace(ISSUER, base), { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string>), cookie: [...cookies].map(([n, v]) => `${n}=${v}`).join('; ') } });
+      const headers: Record<string, string> = { ...(init.headers as Record<string, string>) };
+      if (cookies.size > 0) headers.cookie = [...cookies].map(([n, v]) => `${n}=${v}`).join('; ');
+      const response = await fetch(url.replace(ISSUER, base), { ...init, redirect: 'manual', headers });
       for (const line of response.headers.getSetCookie()) {
         const [pair] = line.split(';');
         const [name, ...rest] = pair!.split('=');
@@ -103,7 +106,8 @@ async function main(): Promise<void> {
       return response;
     };
     const signInPage = await (await browse(`${base}/ui/sign-in`)).text();
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(signInPage)![1]!;
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(signInPage)?.[1];
+    if (!csrf) throw new Error(`no sign-in form: ${signInPage.slice(0, 200)}`);
     await browse(`${base}/ui/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: csrf, email, password: 'bench user passphrase' }) });
     const makeCode = async (scope: string, prompt?: string) => {
       const verifier = b64url(randomBytes(32));
