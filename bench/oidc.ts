@@ -129,11 +129,11 @@ async function main(): Promise<void> {
       const c = await makeCode('openid offline_access email', 'consent');
       chains.push((await json(await token(web, { grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: REDIRECT }))).refresh_token);
     }
-    let chain = 0;
+    // A chain is taken for one refresh and given back rotated: never two refreshes of one token.
     await measure(server, 'provider refresh', '>= 1,000', async () => {
-      const mine = chain++ % chains.length;
-      const refreshed = await json(await token(web, { grant_type: 'refresh_token', refresh_token: chains[mine]! }));
-      chains[mine] = refreshed.refresh_token;
+      const mine = chains.pop()!;
+      const refreshed = await json(await token(web, { grant_type: 'refresh_token', refresh_token: mine }));
+      chains.push(refreshed.refresh_token);
     });
 
     const userinfoRate = await measure(server, 'userinfo', 'within 1.5x of /auth/me', async () => {
