@@ -29,7 +29,7 @@ for (const name of ['test/python']) {
 }
 
 // Slowest first (wall time on the embedded database); anything not listed follows in name order.
-const SLOWEST_FIRST = ['retention', 'cli', 'shutdown', 'persistence', 'email-delivery', 'jobs', 'sessions', 'passwords'];
+const SLOWEST_FIRST = ['scale-out', 'retention', 'cli', 'shutdown', 'persistence', 'email-delivery', 'jobs', 'sessions', 'passwords'];
 const weight = (file) => {
   const index = SLOWEST_FIRST.indexOf(file.replace(/^.*\//, '').replace(/\.test\.ts$/, ''));
   return index === -1 ? SLOWEST_FIRST.length : index;

@@ -31,8 +31,9 @@ import { mfaAdminRoutes, mfaRoutes } from './modules/mfa/mfa.routes.js';
 import { oauthRoutes } from './modules/oauth/oauth.routes.js';
 import { passkeyRoutes } from './modules/passkeys/passkeys.routes.js';
 import { passwordRoutes } from './modules/passwords/passwords.routes.js';
-import { RETENTION_INTERVAL_MS, runRetention } from './modules/retention/retention.service.js';
+import { runRetention } from './modules/retention/retention.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
+import { homeRoutes } from './modules/home/home.routes.js';
 import { createMetrics } from './modules/metrics/metrics.js';
 import { jobQueueStats } from './modules/metrics/metrics.repo.js';
 import { metricsRoutes, registerRequestMetrics } from './modules/metrics/metrics.routes.js';
@@ -49,6 +50,7 @@ import { createProviderHandle, oidcProviderPlugin } from './modules/oidc-provide
 import { registerSessionEndJobs } from './modules/oidc-provider/session-end.js';
 import { handleClientError, handleError, registerErrorHandling } from './plugins/errors.js';
 import { registerBodyParsers, registerInputGuard } from './plugins/input-guard.js';
+import { registerLingeringClose } from './plugins/lingering-close.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
 import { registerSecurity, withApiHeaders } from './plugins/security.js';
@@ -70,14 +72,14 @@ export interface AppDeps {
 declare module 'fastify' {
   interface FastifyInstance {
     ctx: AppContext;
+    /** The first step of a graceful shutdown: /readyz answers 503 from now on (close() follows). */
+    beginShutdown(): void;
   }
 }
 
 export type App = FastifyInstance;
 
 const BODY_LIMIT_BYTES = 64 * 1024;
-/** How often the signing-keys task looks for a rotation due or a previous key to retire. */
-const SIGNING_KEYS_INTERVAL_MS = 3600_000;
 
 export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
   const app = Fastify({
@@ -95,6 +97,9 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       plugins: [formatsPlugin],
     },
     schemaController: { compilersFactory: lazySchemaCompilers() },
+    // A request that reached the instance before it stopped listening is served, not refused:
+    // a load balancer does not retry a POST that got a 503 (see server.ts's drain).
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const database =
@@ -168,10 +173,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   // The OpenID Provider (OIDC_PROVIDER_ENABLED; it needs the key ring, which config.ts ensures).
   const oidcProvider = config.oidcProvider.enabled && signingKeys ? await createProviderHandle(ctx, () => signingKeys.generation) : undefined;
   registerSessionEndJobs(jobs, ctx, oidcProvider && (() => oidcProvider.current()));
-  jobs.every('retention', RETENTION_INTERVAL_MS, async (signal) => void (await runRetention(ctx, signal)));
+  jobs.every('retention', config.retentionIntervalSeconds * 1000, async (signal) => void (await runRetention(ctx, signal)));
   if (signingKeys) {
     const ring = signingKeys;
-    jobs.every('signing-keys', SIGNING_KEYS_INTERVAL_MS, async () => {
+    jobs.every('signing-keys', config.signingKeysIntervalSeconds * 1000, async () => {
       if (await maintainSigningKeys(ctx)) await ring.refresh();
     });
   }
@@ -186,6 +191,9 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   app.addHook('onReady', async () => {
     jobs.start();
     signingKeys?.start();
+  });
+  app.decorate('beginShutdown', () => {
+    shuttingDown = true;
   });
   app.addHook('preClose', async () => {
     shuttingDown = true;
@@ -207,15 +215,17 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   registerRequestMetrics(app, metrics);
   // JSON, URL-encoded and (for the OAuth2 password form only) multipart bodies; see input-guard.ts.
   await registerBodyParsers(app);
+  registerLingeringClose(app);
   await registerSecurity(app, { corsOrigins: config.corsOrigins });
   await registerRateLimit(app, { enabled: config.rateLimitEnabled, redis });
-  await registerOpenApi(app);
+  await registerOpenApi(app, { apiPrefix: config.apiPrefix });
   registerInputGuard(app);
   registerErrorHandling(app);
 
   await app.register(metricsRoutes, { metrics, token: config.metricsToken });
   await app.register(wellKnownRoutes, { ctx });
   if (oidcProvider) await app.register(oidcProviderPlugin, { ctx, handle: oidcProvider });
+  await app.register(homeRoutes, { apiPrefix: config.apiPrefix, hostedUiEnabled: config.hostedUi.enabled });
   await app.register(healthRoutes, {
     probe: {
       isShuttingDown: () => shuttingDown,

@@ -27,6 +27,15 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceSeconds * 1000);
     timer.unref();
+    // Drain: /readyz answers 503 at once, but the instance keeps listening and serving for
+    // SHUTDOWN_DRAIN_SECONDS, long enough for a load balancer's health checks to take it out of
+    // rotation. Only then does it stop accepting connections (a request the balancer sent in
+    // the meantime would otherwise meet a closed port or a 503). Ctrl-C (SIGINT) does not wait.
+    app.beginShutdown();
+    if (signal === 'SIGTERM' && config.shutdownDrainSeconds > 0) {
+      app.log.info({ seconds: config.shutdownDrainSeconds }, 'draining: not ready, still serving');
+      await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainSeconds * 1000));
+    }
     // Connections that turn idle after close() began would otherwise wait for keep-alive expiry.
     const sweep = setInterval(() => app.server.closeIdleConnections(), 200);
     sweep.unref();

@@ -165,6 +165,16 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(revived.status, 401, 'reactivation does not revive old refresh tokens');
     });
 
+    it('bootstraps one admin when several instances start at once with the same BOOTSTRAP_ADMIN_*', async () => {
+      // Each start looks the email up, hashes, then creates: the others' look-ups (outside and
+      // inside createUser's transaction) may come after the first commit. None may fail the start.
+      const email = uniqueEmail('bootstrap');
+      const outcomes = await Promise.all([1, 2, 3].map(() => ensureAdmin(t.app.ctx, { email, password: PASSWORD })));
+      assert.equal(outcomes.filter((o) => o.created).length, 1);
+      assert.equal(new Set(outcomes.map((o) => o.user.id)).size, 1);
+      assert.ok(outcomes.every((o) => o.user.role === 'admin'));
+    });
+
     it('grants and removes the admin role; an admin cannot deactivate or demote themself', async () => {
       const helper = await registerAndSignIn(t.api);
       assert.equal((await t.api.patch(`/admin/users/${helper.id}`, { role: 'admin' }, admin.accessToken)).body.role, 'admin');

@@ -14,6 +14,8 @@ import { PASSWORD, uniqueEmail } from './helpers/fixtures.js';
 import { createTestDatabase } from './helpers/database.js';
 import { programArgs } from './helpers/entry.js';
 import { queuedEmails } from './helpers/jobs.js';
+import { startTestApp } from './helpers/app.js';
+import { loadConfig } from '../src/config.js';
 
 /** Polls /readyz for up to a minute. */
 async function becameReady(base: string): Promise<boolean> {
@@ -66,6 +68,62 @@ describe('graceful shutdown', { concurrency: true }, () => {
       if (child.exitCode === null) child.kill('SIGKILL');
       await rm(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it('drains on SIGTERM with SHUTDOWN_DRAIN_SECONDS: not ready at once, still serving, then exits 0', { timeout: 120_000 }, async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'keyhold-drain-'));
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--liftoff-only', ...programArgs('server')], {
+      env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'warn', SHUTDOWN_GRACE_SECONDS: '10', SHUTDOWN_DRAIN_SECONDS: '2' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      assert.ok(await becameReady(base), `server did not start: ${stderr}`);
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal((await fetch(`${base}/readyz`)).status, 503, 'out of rotation at once');
+      const registered = await fetch(`${base}/api/v1/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: uniqueEmail('drain'), password: PASSWORD, name: 'D' }),
+      });
+      assert.equal(registered.status, 201, 'a request the balancer still sends during the drain is served');
+      assert.equal(await exited, 0, stderr);
+      assert.ok(Date.now() - signalled >= 2000, 'it waited for the drain');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves a request whose headers arrive after close began, instead of a 503', { timeout: 60_000 }, async () => {
+    const t = await startTestApp('pglite');
+    const socket = net.connect(Number(new URL(t.baseUrl).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk));
+    const ended = new Promise((resolve) => socket.once('close', resolve));
+    // Begun (so the connection is not idle, and close() waits for it), not yet routed.
+    socket.write('GET /api/v1/auth/email/verification-status HTTP/1.1\r\n');
+    await new Promise((r) => setTimeout(r, 100));
+    const closed = t.close();
+    await new Promise((r) => setTimeout(r, 200));
+    socket.write('Host: 127.0.0.1\r\n\r\n');
+    await ended;
+    await closed;
+    assert.match(answer.split('\r\n')[0]!, /^HTTP\/1\.1 200/, answer);
+    assert.match(answer, /connection: close/i, 'and closes the connection');
+  });
+
+  it('refuses a drain that the grace period does not cover', () => {
+    assert.throws(() => loadConfig({ SHUTDOWN_DRAIN_SECONDS: '10', SHUTDOWN_GRACE_SECONDS: '10' }), /SHUTDOWN_DRAIN_SECONDS must be less than SHUTDOWN_GRACE_SECONDS/);
+    assert.equal(loadConfig({ SHUTDOWN_DRAIN_SECONDS: '5' }).shutdownDrainSeconds, 5);
+    assert.equal(loadConfig({}).shutdownDrainSeconds, 0);
   });
 
   it('finishes the email it is sending, records it, then exits 0', { timeout: 120_000 }, async () => {

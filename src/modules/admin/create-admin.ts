@@ -3,7 +3,7 @@ import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { isValidEmail, normalizeEmail } from '../../lib/email-address.js';
-import { validationError } from '../../lib/errors.js';
+import { Errors, isCatalogued, validationError } from '../../lib/errors.js';
 import { hasControlOrBidiCharacters } from '../../lib/plain-text.js';
 import { PLAIN_TEXT_MESSAGE } from '../../http/schema-types.js';
 import { recordAudit } from '../audit/audit.repo.js';
@@ -50,8 +50,9 @@ export async function ensureAdmin(ctx: Deps, input: AdminInput, meta: RequestMet
     );
     return { user, created: true, promoted: false };
   } catch (err) {
-    // Two instances bootstrapping the same admin at once: the other one made it.
-    if (!isUniqueViolation(err, 'users_email_key')) throw err;
+    // Two instances bootstrapping the same admin at once: the other one made it (seen by the
+    // insert, or by createUser's own look-up after the other's commit).
+    if (!isUniqueViolation(err, 'users_email_key') && !isCatalogued(err, Errors.emailAlreadyRegistered)) throw err;
     const winner = await findUserByEmail(ctx.db, email);
     if (!winner) throw err;
     return promote(ctx, winner, meta);

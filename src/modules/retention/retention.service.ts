@@ -56,8 +56,7 @@ export const FINISHED_JOB_DAYS = 30;
  * plus the newest token (and session) of at most this many families.
  */
 export const DEFAULT_BATCH_SIZE = 1000;
-/** The periodic run: how often, and how long one run may go on before leaving the rest to the next. */
-export const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
+/** How long one periodic run (every RETENTION_INTERVAL_SECONDS, hourly by default) may go on before leaving the rest to the next. */
 export const PERIODIC_TIME_BUDGET_MS = 60 * 1000;
 
 // Used or expired single-use rows: one line per table (its repo declares it with spentRows).
@@ -233,7 +232,7 @@ function add(total: DryCounts, counts: Counts): void {
 }
 
 /**
- * The periodic run (hourly: RETENTION_INTERVAL_MS), at most PERIODIC_TIME_BUDGET_MS of
+ * The periodic run (hourly by default: RETENTION_INTERVAL_SECONDS), at most PERIODIC_TIME_BUDGET_MS of
  * batches; what is left waits for the next run. Logs what it removed.
  */
 export async function runRetention(
