@@ -47,6 +47,9 @@ import { wellKnownRoutes } from './modules/keys/keys.routes.js';
 import { databaseIdentityFacts, type AccountIdentityFacts } from './modules/scim/identity-facts.js';
 import { scimAdminRoutes } from './modules/scim/scim-admin.routes.js';
 import { SCIM_PREFIX, scimRoutes } from './modules/scim/scim.routes.js';
+import { myAppsRoutes, oauthClientRoutes } from './modules/oidc-provider/clients.routes.js';
+import { createProviderHandle, oidcProviderPlugin } from './modules/oidc-provider/oidc.plugin.js';
+import { registerSessionEndJobs } from './modules/oidc-provider/session-end.js';
 import { handleClientError, handleError, registerErrorHandling } from './plugins/errors.js';
 import { registerBodyParsers, registerInputGuard } from './plugins/input-guard.js';
 import { registerLingeringClose } from './plugins/lingering-close.js';
@@ -171,6 +174,9 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   };
   app.decorate('ctx', ctx);
   registerWebhookJobs(jobs, ctx, deps.webhooks);
+  // The OpenID Provider (OIDC_PROVIDER_ENABLED; it needs the key ring, which config.ts ensures).
+  const oidcProvider = config.oidcProvider.enabled && signingKeys ? await createProviderHandle(ctx, () => signingKeys.generation) : undefined;
+  registerSessionEndJobs(jobs, ctx, oidcProvider && (() => oidcProvider.current()));
   jobs.every('retention', config.retentionIntervalSeconds * 1000, async (signal) => void (await runRetention(ctx, signal)));
   if (signingKeys) {
     const ring = signingKeys;
@@ -222,6 +228,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   await app.register(metricsRoutes, { metrics, token: config.metricsToken });
   await app.register(wellKnownRoutes, { ctx });
+  if (oidcProvider) await app.register(oidcProviderPlugin, { ctx, handle: oidcProvider });
   await app.register(homeRoutes, { apiPrefix: config.apiPrefix, hostedUiEnabled: config.hostedUi.enabled });
   await app.register(healthRoutes, {
     probe: {
@@ -253,6 +260,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.register(accountDomainRoutes, { ctx });
       await api.register(ssoConnectionRoutes, { ctx });
       await api.register(ssoRoutes, { ctx });
+      if (oidcProvider) {
+        await api.register(oauthClientRoutes, { ctx });
+        await api.register(myAppsRoutes, { ctx });
+      }
     },
     { prefix: config.apiPrefix },
   );
@@ -261,7 +272,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   // The pages' plugins (views, cookies, CSRF, static files, QR codes) load only when they are on.
   if (config.hostedUi.enabled) {
     const { hostedUiPlugin } = await import('./modules/hosted-ui/hosted-ui.plugin.js');
-    await app.register(hostedUiPlugin, { ctx, prefix: '/ui' });
+    await app.register(hostedUiPlugin, { ctx, prefix: '/ui', oidcProvider });
   }
   return app;
 }

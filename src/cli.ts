@@ -23,6 +23,7 @@ import { changeSetting, getAllSettings, readSetting, SETTINGS, type SettingKey }
 import { toUserResponse } from './modules/users/user.schemas.js';
 import { createSecretBox, resolveSecretsKey, type SecretBox } from './lib/secret-box.js';
 import { registerWebhookCommands } from './cli/webhooks.js';
+import { registerClientCommands } from './cli/clients.js';
 import { registerImportExportCommands } from './cli/import-export.js';
 import { registerKeysCommands } from './cli/keys.js';
 
@@ -283,6 +284,7 @@ program
   );
 
 registerWebhookCommands(program, { withDatabase, print, table, meta: CLI_META });
+registerClientCommands(program, { withDatabase, print, table, meta: CLI_META });
 registerImportExportCommands(program, { withDatabase, meta: CLI_META });
 registerKeysCommands(program, { withDatabase, print, table, meta: CLI_META });
 

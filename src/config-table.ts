@@ -162,6 +162,7 @@ const signIn = {
 
 const pages = {
   hostedUiEnabled: input(setting('HOSTED_UI_ENABLED', false, bool(), 'Serve the hosted pages under `/ui/`.')),
+  oidcProviderEnabled: input(setting('OIDC_PROVIDER_ENABLED', false, bool(), 'Keyhold as an OpenID Provider under `/oidc/` (docs/oidc-provider.md); needs `PUBLIC_URL` (https://, or http:// on localhost/127.0.0.1) and an asymmetric `JWT_ALGORITHM`; turns the hosted pages on; `JWT_ISSUER` defaults to `PUBLIC_URL`.')),
   uiBrandName: input(setting('UI_BRAND_NAME', 'Keyhold', string(), 'Hosted pages: the product name shown.')),
   uiPrimaryColor: input(setting('UI_PRIMARY_COLOR', '#2563eb', hexColour(), 'Hosted pages: the accent colour.')),
   uiLogoUrl: input(optional('UI_LOGO_URL', url(['http:', 'https:']), 'Hosted pages: the logo\'s URL.')),

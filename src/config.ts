@@ -37,6 +37,8 @@ export interface Config extends TableFields {
   /** WebAuthn relying party (passkeys): RP ID (a registrable domain), display name, and the
    *  origins whose ceremonies are accepted. Defaults from FRONTEND_URL. */
   webauthn: { rpId: string; rpName: string; origins: string[] };
+  /** Keyhold as an OpenID Provider under /oidc/ (modules/oidc-provider). */
+  oidcProvider: { enabled: boolean };
   /** How tokens are signed (modules/keys). Unset: ES256, or HS256 when JWT_SECRET is set (0.1's mode). */
   jwtAlgorithm: 'ES256' | 'EdDSA' | 'RS256' | 'HS256';
 }
@@ -80,7 +82,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       .filter(([, row]) => !(row as Setting<unknown>).input)
       .map(([name]) => [name, v[name as keyof ConfigValues]]),
   ) as unknown as TableFields;
-  const hostedUi: HostedUiConfig = { enabled: v.hostedUiEnabled, brandName: v.uiBrandName, primaryColor: v.uiPrimaryColor, logoUrl: v.uiLogoUrl };
+  // The OpenID Provider's login and consent pages are the hosted pages: it turns them on.
+  const hostedUi: HostedUiConfig = { enabled: v.hostedUiEnabled || v.oidcProviderEnabled, brandName: v.uiBrandName, primaryColor: v.uiPrimaryColor, logoUrl: v.uiLogoUrl };
   // The grace period counts from SIGTERM, so it must leave time for the requests after the drain.
   if (v.shutdownDrainSeconds > 0 && v.shutdownDrainSeconds >= v.shutdownGraceSeconds) {
     throw new ConfigError('SHUTDOWN_DRAIN_SECONDS', 'must be less than SHUTDOWN_GRACE_SECONDS (the grace period includes the drain)');
@@ -105,8 +108,29 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     webauthn: readWebauthn(v, frontendUrl, hostedUi.enabled ? new URL(publicUrl).origin : undefined),
     // HS256 stays the default when JWT_SECRET is set, so a 0.1 deployment keeps signing exactly as before.
     jwtAlgorithm: v.jwtAlgorithm ?? (v.jwtSecret === undefined ? 'ES256' : 'HS256'),
+    oidcProvider: { enabled: v.oidcProviderEnabled },
   };
+  if (config.oidcProvider.enabled) checkOidcProvider(env, config, v.publicUrl);
   return Object.freeze(config);
+}
+
+/**
+ * The OpenID Provider names itself by PUBLIC_URL (its issuer, exactly), so PUBLIC_URL must be set
+ * on purpose and be https:// (plain http only on loopback, for development). It signs with the
+ * key ring, so HS256 cannot serve it. JWT_ISSUER defaults to the issuer, so first-party and
+ * provider tokens name one issuer.
+ */
+function checkOidcProvider(env: Env, config: Config, publicUrlSet: string | undefined): void {
+  if (publicUrlSet === undefined) throw new ConfigError('PUBLIC_URL', 'must be set when OIDC_PROVIDER_ENABLED=true (it is the issuer)');
+  const url = new URL(config.publicUrl);
+  if (url.protocol !== 'https:' && !['localhost', '127.0.0.1'].includes(url.hostname)) {
+    throw new ConfigError('PUBLIC_URL', 'must be an https:// URL when OIDC_PROVIDER_ENABLED=true (http:// only for localhost or 127.0.0.1)');
+  }
+  if (url.search || url.hash) throw new ConfigError('PUBLIC_URL', 'must not have a query string or fragment when OIDC_PROVIDER_ENABLED=true');
+  if (config.jwtAlgorithm === 'HS256') {
+    throw new ConfigError('JWT_ALGORITHM', 'must be ES256, EdDSA or RS256 when OIDC_PROVIDER_ENABLED=true (HS256 cannot sign ID tokens others verify)');
+  }
+  if (rawValue(env, 'JWT_ISSUER') === undefined) config.jwtIssuer = config.publicUrl;
 }
 
 /** Where a provider sends the browser back to after a hosted page's sign-in (modules/hosted-ui). */

@@ -344,6 +344,8 @@ export interface Database {
   sso_flows: SsoFlowsTable;
   sso_codes: SsoCodesTable;
   sso_assertions: SsoAssertionsTable;
+  oidc_models: OidcModelsTable;
+  oauth_clients: OAuthClientsTable;
 }
 
 export interface AccountDomainsTable {
@@ -416,6 +418,36 @@ export interface SsoAssertionsTable {
   assertion_id: string;
   expires_at: Timestamp;
   used_at: Timestamp;
+}
+
+/** What oidc-provider persists, one row per model instance (migrations/0015). */
+export interface OidcModelsTable {
+  model: string;
+  id: string;
+  payload: ColumnType<Record<string, unknown>, string, string>;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  user_id: string | null;
+  session_id: string | null;
+  expires_at: NullableTimestamp;
+  consumed_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+/** A relying party of the OpenID Provider (migrations/0015). */
+export interface OAuthClientsTable {
+  client_id: string;
+  name: string;
+  account_id: string | null;
+  secret_hash: string | null;
+  previous_secret_hash: string | null;
+  previous_secret_expires_at: NullableTimestamp;
+  first_party: Generated<boolean>;
+  require_mfa: Generated<boolean>;
+  metadata: ColumnType<Record<string, unknown>, string, string>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
 }
 
 /** A hosted-pages browser session (modules/hosted-ui): the cookie's hash and its session. */

@@ -84,6 +84,13 @@ export const AUDIT_ACTIONS = [
   'scim.group_created',
   'scim.group_updated',
   'scim.group_deleted',
+  // The OpenID Provider (modules/oidc-provider)
+  'oidc.client_created',
+  'oidc.client_updated',
+  'oidc.client_deleted',
+  'oidc.client_secret_rotated',
+  'oidc.consent_granted',
+  'oidc.grant_revoked',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -21,6 +21,13 @@ export interface MembershipEventData {
   role: 'owner' | 'admin' | 'member';
 }
 
+/** An OpenID Provider client's public shape (never its secret). */
+export interface OAuthClientEventData {
+  client_id: string;
+  name: string;
+  account_id: string | null;
+}
+
 export interface EventPayloads {
   'user.created': UserResponse;
   'user.updated': UserResponse;
@@ -43,6 +50,10 @@ export interface EventPayloads {
   'account.domain_verified': { id: string; account_id: string; domain: string; verified_at: string };
   'account.sso_connection_created': { id: string; account_id: string; type: 'oidc' | 'saml'; name: string };
   'account.sso_connection_deleted': { id: string; account_id: string; type: 'oidc' | 'saml'; name: string };
+  'oauth_client.created': OAuthClientEventData;
+  'oauth_client.deleted': OAuthClientEventData;
+  /** A user's grant to an app ended (they removed the app, or a refresh token was reused). */
+  'oidc.grant_revoked': { user_id: string; client_id: string; reason: string };
   /** Sent only by `keyhold webhooks test` / POST /admin/webhooks/{id}/test. */
   'webhook.test': { message: string };
 }
@@ -70,6 +81,9 @@ export const EVENT_TYPES = [
   'account.domain_verified',
   'account.sso_connection_created',
   'account.sso_connection_deleted',
+  'oauth_client.created',
+  'oauth_client.deleted',
+  'oidc.grant_revoked',
   'webhook.test',
 ] as const satisfies readonly EventType[];
 

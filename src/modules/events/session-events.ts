@@ -2,6 +2,7 @@
 // sessions ended by a change (logout, password change or reset, deactivation, removal).
 import type { Executor } from '../../db/database.js';
 import type { Clock } from '../../lib/clock.js';
+import { enqueue } from '../jobs/jobs.repo.js';
 import { emitEvent } from './emit-event.js';
 import type { SessionEventData } from './event-types.js';
 
@@ -26,7 +27,25 @@ export const sessionEventData = (session: SessionSource): SessionEventData => ({
   amr: session.amr ?? [],
 });
 
-/** One session.revoked per session, in the transaction that ended them. */
+/** What the `sessions-ended` job carries: the Keyhold sessions that just ended. */
+export interface SessionsEndedPayload {
+  session_ids: string[];
+  reason: string;
+}
+
+declare module '../jobs/jobs.types.js' {
+  interface JobPayloads {
+    'sessions-ended': SessionsEndedPayload;
+  }
+}
+
+/**
+ * One session.revoked per session, in the transaction that ended them, and one `sessions-ended`
+ * job for them all: whatever else must follow a session's end (the OpenID Provider's sessions
+ * and back-channel logout, modules/oidc-provider) runs from it, so every way a session ends
+ * passes through here.
+ */
 export async function emitSessionsRevoked(ctx: { clock: Clock }, trx: Executor, sessions: readonly SessionSource[], reason: string): Promise<void> {
   for (const session of sessions) await emitEvent(ctx, trx, 'session.revoked', { ...sessionEventData(session), reason });
+  if (sessions.length > 0) await enqueue(trx, 'sessions-ended', { session_ids: sessions.map((session) => session.id), reason });
 }

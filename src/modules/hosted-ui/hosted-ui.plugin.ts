@@ -10,7 +10,7 @@ import csrf from '@fastify/csrf-protection';
 import fastifyStatic from '@fastify/static';
 import view from '@fastify/view';
 import { Eta } from 'eta';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { replyBody } from '../../plugins/errors.js';
 import { accountPages } from './account-pages.js';
@@ -24,6 +24,17 @@ import { passkeysOffered, passkeySignInPages } from './passkey-pages.js';
 import { purgeStalePageSessions } from './page-sessions.repo.js';
 import { recoveryPages } from './recovery-pages.js';
 import { signInPages } from './sign-in-pages.js';
+import { oidcPages } from './oidc-pages.js';
+import type { ProviderHandle } from '../oidc-provider/oidc.plugin.js';
+import { interactionRedirectTarget } from '../oidc-provider/interactions.js';
+
+/** The CSP source of the redirect URI of the authorization this page belongs to, if any. */
+async function authorizationFormTarget(ctx: AppContext, request: FastifyRequest): Promise<string | undefined> {
+  const path = request.url.split('?')[0]!;
+  const next = (request.query as Record<string, unknown> | undefined)?.next;
+  const uid = /^\/ui\/authorize\/([\w-]+)$/.exec(path)?.[1] ?? (typeof next === 'string' ? /^\/ui\/authorize\/([\w-]+)$/.exec(next)?.[1] : undefined);
+  return uid ? interactionRedirectTarget(ctx, uid) : undefined;
+}
 
 /** Templates and assets ship beside src/ and dist/ alike (../../../ is the package root from both). */
 export const VIEWS_DIR = fileURLToPath(new URL('../../../views/hosted-ui/', import.meta.url));
@@ -32,7 +43,7 @@ const WEBAUTHN_BROWSER_BUNDLE = join(dirname(createRequire(import.meta.url).reso
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
-export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (app, { ctx }) => {
+export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?: ProviderHandle }> = async (app, { ctx, oidcProvider }) => {
   const secure = cookieIsSecure(ctx.config.publicUrl);
   const ui = ctx.config.hostedUi;
   const contentSecurityPolicy = pagePolicy(ui.logoUrl);
@@ -58,9 +69,12 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
     list: false,
   });
 
-  // After the app-wide security headers: pages are HTML, with a policy of their own.
+  // After the app-wide security headers: pages are HTML, with a policy of their own. A page
+  // that is part of an OpenID authorization (its address or its `next`) lets its form's
+  // redirects go on to that client's redirect URI, which form-action would otherwise stop.
   app.addHook('onRequest', async (request, reply) => {
-    reply.header('content-security-policy', contentSecurityPolicy);
+    const formTarget = oidcProvider ? await authorizationFormTarget(ctx, request) : undefined;
+    reply.header('content-security-policy', formTarget ? pagePolicy(ui.logoUrl, formTarget) : contentSecurityPolicy);
     if (request.url.startsWith('/ui/assets/')) reply.header('cache-control', 'public, max-age=3600');
     else reply.header('cache-control', 'no-store');
   });
@@ -115,19 +129,20 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext }> = async (ap
   await passkeySignInPages(app, pages);
   await recoveryPages(app, pages);
   await accountPages(app, pages);
+  if (oidcProvider) await oidcPages(app, pages, oidcProvider);
 
   ctx.jobs.every('hosted-ui-sessions', PURGE_INTERVAL_MS, async () => void (await purgeStalePageSessions(ctx.db, ctx.clock.now())));
 };
 
 /** No inline script or style anywhere; images only from here (and the logo's origin). */
-function pagePolicy(logoUrl: string | undefined): string {
+function pagePolicy(logoUrl: string | undefined, formTarget?: string): string {
   const images = ["'self'", 'data:', ...(logoUrl ? [new URL(logoUrl).origin] : [])];
   return [
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
     `img-src ${images.join(' ')}`,
-    "form-action 'self'",
+    `form-action 'self'${formTarget ? ` ${formTarget}` : ''}`,
     "frame-ancestors 'none'",
     "base-uri 'none'",
     "object-src 'none'",

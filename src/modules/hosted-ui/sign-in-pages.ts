@@ -32,7 +32,8 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
 
   app.get('/sign-in', { schema: { hide: true } }, async (request, reply) => {
     const query = request.query as Record<string, unknown>;
-    if (request.pageUser) return reply.redirect(safeNext(query.next));
+    // `again`: an OpenID authorization asks for a new sign-in (prompt=login, max_age, a second factor).
+    if (request.pageUser && query.again !== '1') return reply.redirect(safeNext(query.next));
     return render(request, reply, 'sign-in', {
       title: 'Sign in',
       next: safeNext(query.next),

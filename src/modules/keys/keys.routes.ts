@@ -25,6 +25,8 @@ export const wellKnownRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = a
     },
   );
 
+  // With the OpenID Provider on, discovery is the provider's (modules/oidc-provider).
+  if (config.oidcProvider.enabled) return;
   app.get(
     '/.well-known/openid-configuration',
     { schema: { tags: ['keys'], summary: 'Issuer metadata for token verifiers', response: { 200: OpenIdConfigurationSchema } } },

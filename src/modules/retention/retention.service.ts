@@ -10,6 +10,7 @@
 //                              or expired; the SAML replay store (sso_assertions) 1 day after
 //                              its assertion could no longer be accepted
 //   audit_logs                 after AUDIT_RETENTION_DAYS (0: kept forever)
+//   oidc_models                the OpenID Provider's rows, 1 day after they expired
 //   jobs                       sent or failed (emails, webhook deliveries) after 30 days
 //
 // Each feature's repo holds its purge (one bounded batch: one short statement that skips rows
@@ -35,6 +36,7 @@ import {
   type FamilyPurge,
 } from '../sessions/sessions.repo.js';
 import type { SpentRows } from './spent-rows.repo.js';
+import { countExpiredModels, purgeExpiredModels } from '../oidc-provider/oidc-models.repo.js';
 import { countFinishedDeliveries, purgeFinishedDeliveries } from '../webhooks/webhooks.repo.js';
 
 /**
@@ -143,6 +145,7 @@ function purges(config: AppContext['config']): Purge[] {
   }
   list.push(
     simplePurge('jobs', `finished (sent or failed) over ${FINISHED_JOB_DAYS} days ago`, (now) => addDays(now, -FINISHED_JOB_DAYS), purgeFinishedJobs, countFinishedJobs),
+    simplePurge('oidc_models', `the OpenID Provider's codes, tokens, sessions and requests expired over ${SPENT_ROW_DAYS} day ago`, (now) => addDays(now, -SPENT_ROW_DAYS), purgeExpiredModels, countExpiredModels),
     simplePurge('webhook_deliveries', `finished (succeeded or failed) over ${FINISHED_JOB_DAYS} days ago`, (now) => addDays(now, -FINISHED_JOB_DAYS), purgeFinishedDeliveries, countFinishedDeliveries),
   );
   return list;

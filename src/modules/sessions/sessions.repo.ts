@@ -239,6 +239,11 @@ export async function listLiveSessions(db: Executor, userId: string, now: Date):
   return liveSessionsOfUser(db, [userId, now]);
 }
 
+/** How a session was signed in (aal, amr) and when: the OpenID Provider's acr, amr and auth_time. */
+export async function findSessionAssurance(db: Executor, sessionId: string): Promise<{ aal: Aal; amr: string[]; created_at: Date } | undefined> {
+  return db.selectFrom('sessions').select(['aal', 'amr', 'created_at']).where('id', '=', sessionId).where('revoked_at', 'is', null).executeTakeFirst();
+}
+
 /** Every session the user still has a record of, ended ones too (the data export). */
 export async function listAllSessions(db: Executor, userId: string): Promise<SessionRow[]> {
   const result = await sql<SessionRow>`

@@ -1,0 +1,97 @@
+// The only SQL on oauth_clients (migrations/0015): the OpenID Provider's relying parties.
+import type { Selectable } from 'kysely';
+import type { Executor } from '../../db/database.js';
+import type { Database } from '../../db/schema.js';
+import { providerMetadata, type ClientRegistration } from './client-metadata.js';
+
+export type OAuthClientRow = Selectable<Database['oauth_clients']>;
+
+export interface NewClientRow {
+  clientId: string;
+  name: string;
+  accountId: string | null;
+  secretHash: string | null;
+  firstParty: boolean;
+  requireMfa: boolean;
+  registration: ClientRegistration;
+}
+
+export async function insertClient(db: Executor, row: NewClientRow): Promise<OAuthClientRow> {
+  return db
+    .insertInto('oauth_clients')
+    .values({
+      client_id: row.clientId,
+      name: row.name,
+      account_id: row.accountId,
+      secret_hash: row.secretHash,
+      first_party: row.firstParty,
+      require_mfa: row.requireMfa,
+      metadata: JSON.stringify(row.registration),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function findClient(db: Executor, clientId: string): Promise<OAuthClientRow | undefined> {
+  return db.selectFrom('oauth_clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+}
+
+/** Locks the row for a change (PATCH, rotate-secret) so two admins' edits do not interleave. */
+export async function lockClient(db: Executor, clientId: string): Promise<OAuthClientRow | undefined> {
+  return db.selectFrom('oauth_clients').selectAll().where('client_id', '=', clientId).forUpdate().executeTakeFirst();
+}
+
+export async function listClients(db: Executor): Promise<OAuthClientRow[]> {
+  return db.selectFrom('oauth_clients').selectAll().orderBy('created_at', 'desc').orderBy('client_id').execute();
+}
+
+export async function listClientsByIds(db: Executor, clientIds: readonly string[]): Promise<OAuthClientRow[]> {
+  if (clientIds.length === 0) return [];
+  return db.selectFrom('oauth_clients').selectAll().where('client_id', 'in', [...clientIds]).execute();
+}
+
+export async function updateClient(
+  db: Executor,
+  clientId: string,
+  change: Partial<{ name: string; accountId: string | null; firstParty: boolean; requireMfa: boolean; registration: ClientRegistration }>,
+  now: Date,
+): Promise<OAuthClientRow> {
+  return db
+    .updateTable('oauth_clients')
+    .set({
+      ...(change.name !== undefined ? { name: change.name } : {}),
+      ...(change.accountId !== undefined ? { account_id: change.accountId } : {}),
+      ...(change.firstParty !== undefined ? { first_party: change.firstParty } : {}),
+      ...(change.requireMfa !== undefined ? { require_mfa: change.requireMfa } : {}),
+      ...(change.registration !== undefined ? { metadata: JSON.stringify(change.registration) } : {}),
+      updated_at: now,
+    })
+    .where('client_id', '=', clientId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** The new secret's hash; the old one stays valid until `previousUntil`. */
+export async function replaceClientSecret(db: Executor, clientId: string, secretHash: string, previousUntil: Date, now: Date): Promise<void> {
+  await db
+    .updateTable('oauth_clients')
+    .set((eb) => ({
+      previous_secret_hash: eb.ref('secret_hash'),
+      previous_secret_expires_at: previousUntil,
+      secret_hash: secretHash,
+      updated_at: now,
+    }))
+    .where('client_id', '=', clientId)
+    .execute();
+}
+
+export async function deleteClient(db: Executor, clientId: string): Promise<boolean> {
+  const result = await db.deleteFrom('oauth_clients').where('client_id', '=', clientId).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+/** What oidc-provider's Client adapter returns: the provider's metadata, or undefined. */
+export async function findClientMetadata(db: Executor, clientId: string): Promise<Record<string, unknown> | undefined> {
+  const row = await findClient(db, clientId);
+  return row && providerMetadata(row);
+}

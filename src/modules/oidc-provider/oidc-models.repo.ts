@@ -1,0 +1,177 @@
+// The only SQL on oidc_models (migrations/0015): oidc-provider's storage, one row per model
+// instance, plus the links Keyhold keeps beside it (which Keyhold session a provider session
+// stands for, which apps a user has consented to). Written for PostgreSQL and PGlite alike.
+import { sql } from 'kysely';
+import type { Executor } from '../../db/database.js';
+import type { Database } from '../../db/schema.js';
+import type { Selectable } from 'kysely';
+
+export type OidcModelRow = Selectable<Database['oidc_models']>;
+
+export interface UpsertModel {
+  model: string;
+  id: string;
+  payload: Record<string, unknown>;
+  expiresAt: Date | null;
+  grantId?: string | null;
+  uid?: string | null;
+  userCode?: string | null;
+  userId?: string | null;
+  sessionId?: string | null;
+}
+
+export async function upsertModel(db: Executor, row: UpsertModel): Promise<void> {
+  const values = {
+    model: row.model,
+    id: row.id,
+    payload: JSON.stringify(row.payload),
+    grant_id: row.grantId ?? null,
+    uid: row.uid ?? null,
+    user_code: row.userCode ?? null,
+    user_id: row.userId ?? null,
+    session_id: row.sessionId ?? null,
+    expires_at: row.expiresAt,
+  };
+  await db
+    .insertInto('oidc_models')
+    .values(values)
+    .onConflict((oc) =>
+      oc.columns(['model', 'id']).doUpdateSet({
+        payload: values.payload,
+        grant_id: values.grant_id,
+        uid: values.uid,
+        user_code: values.user_code,
+        // A Session saved again by the provider keeps the Keyhold links it was given.
+        user_id: sql<string | null>`COALESCE(excluded.user_id, oidc_models.user_id)`,
+        session_id: sql<string | null>`COALESCE(excluded.session_id, oidc_models.session_id)`,
+        expires_at: values.expires_at,
+      }),
+    )
+    .execute();
+}
+
+/** A live row (not expired) by one of its look-up columns. */
+export async function findModel(
+  db: Executor,
+  model: string,
+  by: { id: string } | { uid: string } | { userCode: string },
+  now: Date,
+): Promise<Pick<OidcModelRow, 'payload' | 'consumed_at'> | undefined> {
+  let query = db.selectFrom('oidc_models').select(['payload', 'consumed_at']).where('model', '=', model);
+  if ('id' in by) query = query.where('id', '=', by.id);
+  else if ('uid' in by) query = query.where('uid', '=', by.uid);
+  else query = query.where('user_code', '=', by.userCode);
+  return query.where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)])).executeTakeFirst();
+}
+
+/** Marks a row used; returns whether it was live and unused (a code is consumed once). */
+export async function consumeModel(db: Executor, model: string, id: string, now: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('oidc_models')
+    .set({ consumed_at: now })
+    .where('model', '=', model)
+    .where('id', '=', id)
+    .where('consumed_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export async function destroyModel(db: Executor, model: string, id: string): Promise<void> {
+  await db.deleteFrom('oidc_models').where('model', '=', model).where('id', '=', id).execute();
+}
+
+/** Every row of a grant (codes, tokens, the grant itself), in one statement. */
+export async function revokeGrantRows(db: Executor, grantId: string): Promise<number> {
+  const result = await db.deleteFrom('oidc_models').where('grant_id', '=', grantId).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** The grants given to a client (it is being removed). */
+export async function grantIdsOfClient(db: Executor, clientId: string): Promise<string[]> {
+  const rows = await sql<{ id: string }>`SELECT id FROM oidc_models WHERE model = 'Grant' AND payload->>'clientId' = ${clientId}`.execute(db);
+  return rows.rows.map((row) => row.id);
+}
+
+/** The grants a user gave a client. */
+export async function grantIdsOfUserAndClient(db: Executor, userId: string, clientId: string): Promise<string[]> {
+  const rows = await sql<{ id: string }>`
+    SELECT id FROM oidc_models WHERE model = 'Grant' AND user_id = ${userId} AND payload->>'clientId' = ${clientId}`.execute(db);
+  return rows.rows.map((row) => row.id);
+}
+
+/** Links a provider Session to the Keyhold session and user it stands for. */
+export async function linkProviderSession(db: Executor, providerSessionId: string, link: { userId: string; sessionId: string }): Promise<void> {
+  await db
+    .updateTable('oidc_models')
+    .set({ user_id: link.userId, session_id: link.sessionId })
+    .where('model', '=', 'Session')
+    .where('id', '=', providerSessionId)
+    .execute();
+}
+
+/** The Keyhold session (and its user) a provider session was linked to, if any. */
+export async function findProviderSessionLink(db: Executor, providerSessionId: string): Promise<{ userId: string; sessionId: string } | undefined> {
+  const row = await db
+    .selectFrom('oidc_models')
+    .select(['user_id', 'session_id'])
+    .where('model', '=', 'Session')
+    .where('id', '=', providerSessionId)
+    .executeTakeFirst();
+  return row?.user_id && row.session_id ? { userId: row.user_id, sessionId: row.session_id } : undefined;
+}
+
+/** Retention: rows expired over a day ago, in one bounded batch. */
+export async function purgeExpiredModels(db: Executor, before: Date, limit: number): Promise<number> {
+  const result = await sql`
+    DELETE FROM oidc_models
+     WHERE (model, id) IN (SELECT model, id FROM oidc_models WHERE expires_at < ${before} LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+  `.execute(db);
+  return Number(result.numAffectedRows ?? 0n);
+}
+
+export async function countExpiredModels(db: Executor, before: Date): Promise<number> {
+  const row = await db.selectFrom('oidc_models').select((eb) => eb.fn.countAll<number>().as('n')).where('expires_at', '<', before).executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+/** The provider sessions a set of ending Keyhold sessions stood for (their payloads name the apps signed in). */
+export async function providerSessionsOf(db: Executor, sessionIds: readonly string[]): Promise<Array<{ id: string; payload: Record<string, unknown> }>> {
+  if (sessionIds.length === 0) return [];
+  return db.selectFrom('oidc_models').select(['id', 'payload']).where('model', '=', 'Session').where('session_id', 'in', [...sessionIds]).execute();
+}
+
+export async function deleteProviderSessions(db: Executor, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.deleteFrom('oidc_models').where('model', '=', 'Session').where('id', 'in', [...ids]).execute();
+}
+
+// --- A user's apps (consent remembered per user, client and scope set) ----------------------
+
+export interface UserAppRow {
+  clientId: string;
+  scopes: string[];
+  grantedAt: string;
+  lastUsedAt: string;
+  grantIds: string[];
+}
+
+const userAppId = (userId: string, clientId: string) => `${userId}:${clientId}`;
+
+export async function findUserApp(db: Executor, userId: string, clientId: string): Promise<UserAppRow | undefined> {
+  const row = await db.selectFrom('oidc_models').select('payload').where('model', '=', 'UserApp').where('id', '=', userAppId(userId, clientId)).executeTakeFirst();
+  return row?.payload as UserAppRow | undefined;
+}
+
+export async function saveUserApp(db: Executor, userId: string, app: UserAppRow): Promise<void> {
+  await upsertModel(db, { model: 'UserApp', id: userAppId(userId, app.clientId), payload: app as unknown as Record<string, unknown>, expiresAt: null, userId });
+}
+
+export async function listUserApps(db: Executor, userId: string): Promise<UserAppRow[]> {
+  const rows = await db.selectFrom('oidc_models').select('payload').where('model', '=', 'UserApp').where('user_id', '=', userId).execute();
+  return rows.map((row) => row.payload as unknown as UserAppRow);
+}
+
+export async function deleteUserApp(db: Executor, userId: string, clientId: string): Promise<boolean> {
+  const result = await db.deleteFrom('oidc_models').where('model', '=', 'UserApp').where('id', '=', userAppId(userId, clientId)).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
