@@ -5,9 +5,7 @@
 // restart, delays it (it stays pending and is retried) but never drops it.
 //
 // What a claim costs: one statement that reads only its own kind's due entries (jobs.repo.ts).
-// And no claim where this process knows there is nothing new: notify() wakes only the lanes of
-// the kinds this process queued since (jobs.repo.ts notes them), so a sign-in that queued
-// nothing costs no claim; the poll still looks at every lane (other instances' jobs, retries).
+// notify() and the poll wake every lane (see notify() below for why not only the kinds queued).
 //
 // It also carries the periodic tasks (periodic.ts): every(name, intervalMs, fn).
 import type { FastifyBaseLogger } from 'fastify';
@@ -258,7 +256,10 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
       poll();
     },
     notify() {
-      wakeKinds(enqueued.take());
+      // Every lane: waking only the kinds noted by enqueue() (enqueued.take()) left emails
+      // waiting on the embedded database in test/email-delivery.test.ts, cause not found.
+      enqueued.take();
+      wakeKinds(undefined);
     },
     async stop() {
       running = false;
