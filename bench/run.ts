@@ -28,7 +28,7 @@ import { checkTargets, endpointResult, formatTable, formatTargets, writeReport, 
 import { SCENARIO_LABELS, scenarioRequests, usesRefreshPool, type ScenarioName, type ScenarioState } from './scenarios.js';
 import { seed } from './seed.js';
 import { BENCH_SERVER_ENV, customEntry, prepareServer, REPO_ROOT, startServer, type RunningServer, type ServerEntry } from './server.js';
-import { countStatements } from './statement-count.js';
+import { COUNTING_NOTE, countStatements } from './statement-count.js';
 import { RefreshTokenPool } from './token-pool.js';
 
 const { values: args } = parseArgs({
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   report.targets = checkTargets(report);
   const file = writeReport(join(REPO_ROOT, 'bench', 'results'), report);
   const minutes = (Date.now() - startedAt.getTime()) / 60_000;
-  process.stdout.write(`\n${formatTable(report)}\n\n${formatTargets(report.targets)}\n\nwritten: ${file} (${minutes.toFixed(1)} minutes)\n`);
+  process.stdout.write(`\n${formatTable(report)}\n\n${formatTargets(report.targets)}\n(${COUNTING_NOTE})\n\nwritten: ${file} (${minutes.toFixed(1)} minutes)\n`);
 }
 
 async function benchDatabase(kind: DatabaseKind, entry: ServerEntry, config: Readonly<Config>): Promise<DatabaseReport> {

@@ -33,6 +33,7 @@ import { passkeyRoutes } from './modules/passkeys/passkeys.routes.js';
 import { passwordRoutes } from './modules/passwords/passwords.routes.js';
 import { runRetention } from './modules/retention/retention.service.js';
 import { healthRoutes } from './modules/health/health.routes.js';
+import { homeRoutes } from './modules/home/home.routes.js';
 import { createMetrics } from './modules/metrics/metrics.js';
 import { jobQueueStats } from './modules/metrics/metrics.repo.js';
 import { metricsRoutes, registerRequestMetrics } from './modules/metrics/metrics.routes.js';
@@ -46,6 +47,7 @@ import { ensureSigningKeys, maintainSigningKeys } from './modules/keys/keys.serv
 import { wellKnownRoutes } from './modules/keys/keys.routes.js';
 import { handleClientError, handleError, registerErrorHandling } from './plugins/errors.js';
 import { registerBodyParsers, registerInputGuard } from './plugins/input-guard.js';
+import { registerLingeringClose } from './plugins/lingering-close.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
 import { registerSecurity, withApiHeaders } from './plugins/security.js';
@@ -207,14 +209,16 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   registerRequestMetrics(app, metrics);
   // JSON, URL-encoded and (for the OAuth2 password form only) multipart bodies; see input-guard.ts.
   await registerBodyParsers(app);
+  registerLingeringClose(app);
   await registerSecurity(app, { corsOrigins: config.corsOrigins });
   await registerRateLimit(app, { enabled: config.rateLimitEnabled, redis });
-  await registerOpenApi(app);
+  await registerOpenApi(app, { apiPrefix: config.apiPrefix });
   registerInputGuard(app);
   registerErrorHandling(app);
 
   await app.register(metricsRoutes, { metrics, token: config.metricsToken });
   await app.register(wellKnownRoutes, { ctx });
+  await app.register(homeRoutes, { apiPrefix: config.apiPrefix, hostedUiEnabled: config.hostedUi.enabled });
   await app.register(healthRoutes, {
     probe: {
       isShuttingDown: () => shuttingDown,

@@ -198,7 +198,9 @@ describe('keyhold import and export', { concurrency: true }, () => {
         assert.equal(out.code, 0, out.stderr);
         assert.equal(JSON.parse(out.stdout).users, fixture.length + 1);
         assert.ok(!(await readFile(exported, 'utf8')).includes('"id"'), 'no internal ids');
-        assert.equal((await cli(['export', exported])).code, 1, 'an existing file is not overwritten');
+        const again = await cli(['export', exported]);
+        assert.equal(again.code, 1, 'an existing file is not overwritten');
+        assert.equal(again.stderr, `keyhold: ${exported} already exists: an export never overwrites a file; give a new file name\n`);
 
         const fresh = await createTestDatabase(kind, { persistent: true });
         try {

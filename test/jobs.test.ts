@@ -216,12 +216,12 @@ for (const kind of DATABASE_KINDS) {
     it('a claim hides the job for its lease; a late result of a lost lease is not recorded', async () => {
       const id = await enqueue(t.app.ctx.db, 'test.unhandled', { n: 8 });
       // A worker claims it and dies (never finishes).
-      const dead = await claimDueJob(t.app.ctx.db, { 'test.unhandled': 300 });
+      const dead = await claimDueJob(t.app.ctx.db, 'test.unhandled', 300);
       assert.equal(dead?.id, id);
-      assert.equal(await claimDueJob(t.app.ctx.db, { 'test.unhandled': 300 }), undefined, 'hidden while the lease lasts');
+      assert.equal(await claimDueJob(t.app.ctx.db, 'test.unhandled', 300), undefined, 'hidden while the lease lasts');
       // The lease runs out.
       await t.app.ctx.db.updateTable('jobs').set({ next_attempt_at: sql`now() - interval '1 second'` }).where('id', '=', id).execute();
-      const second = await claimDueJob(t.app.ctx.db, { 'test.unhandled': 300 });
+      const second = await claimDueJob(t.app.ctx.db, 'test.unhandled', 300);
       assert.equal(second?.id, id);
       assert.equal(second?.attempt, 2);
       assert.equal(await markJobSucceeded(t.app.ctx.db, dead!, undefined), false, 'the first worker’s late result is refused');

@@ -1,5 +1,5 @@
 // Webhook delivery under faults: a receiver down then up (delivered, the same webhook-id on
-// every attempt, in order of creation per endpoint), one that hangs (timeout, retried), 5xx and
+// every attempt, each delivery retried on its own), one that hangs (timeout, retried), 5xx and
 // 3xx answers (retried, the redirect not followed), an endpoint failing past the schedule
 // (disabled, audited), and the server killed mid-delivery (delivered after the restart).
 // Retry delays are shortened (the schedule is injectable), never slept through.
@@ -51,27 +51,26 @@ describe('webhook delivery under faults', () => {
     assert.equal(maxAttempts(RETRY_DELAYS_MS, GIVE_UP_AFTER_MS), 12);
   });
 
-  it('receiver down, then up: everything delivered, the same webhook-id on every attempt, in order of creation', async () => {
+  it('receiver down, then up: everything delivered, the same webhook-id on every attempt, no delivery waiting behind another', async () => {
     const hook = await endpoint('/ordered');
     let refusals = 0;
     receiver.answer = (r) => (r.path === '/ordered' && refusals++ < 3 ? 503 : 204);
     await receiver.stop(); // down: connections refused
     const users = [];
     for (let i = 0; i < 5; i++) users.push(await registerUser(t.api, { email: uniqueEmail(`order${i}`) }));
-    // The first delivery is retrying; the later ones must wait behind it, never overtake.
-    await waitFor('retries of the first', async () => (await deliveries(hook.id)).some((d) => d.attempt >= 2));
-    assert.deepEqual((await deliveries(hook.id)).filter((d) => d.attempt > 0).length, 1);
+    // Each delivery retries on its own schedule: none waits behind the first.
+    await waitFor('retries of every delivery', async () => (await deliveries(hook.id)).filter((d) => d.attempt >= 2).length === 5);
     await receiver.start(); // up, but answering 503 three times first
     await waitFor('all five delivered', async () => (await deliveries(hook.id)).filter((d) => d.status === 'succeeded').length === 5, 10_000);
 
     const received = at('/ordered').map((r) => ({ id: String(r.headers['webhook-id']), body: verified(hook.secret, r) }));
-    const firstId = received[0]!.id;
-    assert.deepEqual(received.slice(0, 4).map((r) => r.id), [firstId, firstId, firstId, firstId], 'the 503s and the success carry one id');
-    const order = received.slice(3).map((r) => r.body.data.email);
-    assert.deepEqual(order, users.map((u) => u.email), 'in order of creation');
-    const log = await deliveries(hook.id);
-    assert.ok(log.at(-1).attempt >= 5, 'refused while down, then 503 three times');
-    assert.equal(log.at(-1).event_id, firstId);
+    assert.equal(received.length, 5 + 3, 'each delivered once, after three 503s');
+    const byId = new Map<string, Set<string>>();
+    for (const r of received) byId.set(r.id, (byId.get(r.id) ?? new Set()).add(JSON.stringify(r.body)));
+    assert.equal(byId.size, 5, 'one webhook-id per event');
+    assert.ok([...byId.values()].every((bodies) => bodies.size === 1), 'every attempt of a delivery carries its event');
+    assert.deepEqual(new Set(received.map((r) => r.body.data.email)), new Set(users.map((u) => u.email)));
+    assert.ok((await deliveries(hook.id)).every((d) => d.attempt >= 2), 'refused while down, then retried');
     receiver.answer = () => 204;
   });
 
@@ -104,7 +103,7 @@ describe('webhook delivery under faults', () => {
     receiver.answer = () => 204;
   });
 
-  it('an endpoint failing past the schedule is disabled, with an audit event; what waited is given up', async () => {
+  it('an endpoint failing past the schedule is disabled, with an audit event; what was pending is given up', async () => {
     const short = await startTestApp('pglite', {
       env: { WEBHOOK_ALLOW_INSECURE_URLS: 'true', OUTBOX_POLL_INTERVAL_MS: '100' },
       webhooks: { retryDelaysMs: [50], giveUpAfterMs: 120, timeoutMs: 400 },
@@ -119,9 +118,11 @@ describe('webhook delivery under faults', () => {
       await registerUser(short.api);
       await waitFor('disabled', async () => (await short.api.get(`/admin/webhooks/${hook.id}`, adminToken)).body.enabled === false, 8000);
       const log = (await short.api.get(`/admin/webhooks/${hook.id}/deliveries`, adminToken)).body;
-      assert.deepEqual(log.map((d: any) => [d.status, d.attempt]), [['failed', 0], ['failed', 3]]);
-      assert.equal(log[0].error, 'Endpoint disabled');
-      assert.equal(log[1].error, 'HTTP 500');
+      assert.deepEqual(log.map((d: any) => d.status), ['failed', 'failed']);
+      // The first to exhaust the schedule (3 attempts) disabled the endpoint; the other was given
+      // up with it, unless it had exhausted its own schedule first.
+      assert.ok(log.some((d: any) => d.attempt === 3 && d.error === 'HTTP 500'), JSON.stringify(log));
+      assert.ok(log.every((d: any) => d.error === 'HTTP 500' || d.error === 'Endpoint disabled'), JSON.stringify(log));
       const audit = (await short.api.get('/admin/audit-logs?action=webhook.endpoint_disabled', adminToken)).body;
       assert.equal(audit.length, 1);
       assert.equal(audit[0].resource_id, hook.id);
@@ -130,9 +131,39 @@ describe('webhook delivery under faults', () => {
       await registerUser(short.api);
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(at('/broken').length, before);
+
     } finally {
       await short.close();
       receiver.answer = () => 204;
+    }
+  });
+});
+
+describe('webhook delivery: one event type refused for good', () => {
+  it('gives that delivery up after the schedule; an endpoint that took other events meanwhile stays enabled', async () => {
+    // Three attempts, about a second apart.
+    const t = await startTestApp('pglite', {
+      env: { WEBHOOK_ALLOW_INSECURE_URLS: 'true', OUTBOX_POLL_INTERVAL_MS: '100' },
+      webhooks: { retryDelaysMs: [1000], giveUpAfterMs: 2500, timeoutMs: 400 },
+    });
+    const receiver = await startReceiver();
+    try {
+      const email = uniqueEmail('admin');
+      await ensureAdmin(t.app.ctx, { email, password: PASSWORD, name: 'Ada Admin' });
+      const token = (await signIn(t.api, email)).accessToken;
+      const picky = (await t.api.post('/admin/webhooks', { url: `${receiver.url}/picky`, events: ['user.created'] }, token)).body;
+      receiver.answer = (r) => (r.body.includes('"user.created"') ? 500 : 204);
+      await registerUser(t.api);
+      // While the refused delivery retries, another event reaches the endpoint.
+      await t.api.post(`/admin/webhooks/${picky.id}/test`, {}, token);
+      const log = async () => (await t.api.get(`/admin/webhooks/${picky.id}/deliveries`, token)).body as any[];
+      await waitFor('the refused event given up', async () => (await log()).some((d) => d.type === 'user.created' && d.status === 'failed'), 15_000);
+      assert.deepEqual((await log()).map((d) => [d.type, d.status, d.attempt]), [['webhook.test', 'succeeded', 1], ['user.created', 'failed', 3]]);
+      assert.equal((await t.api.get(`/admin/webhooks/${picky.id}`, token)).body.enabled, true);
+      assert.equal((await t.api.get('/admin/audit-logs?action=webhook.endpoint_disabled', token)).body.length, 0);
+    } finally {
+      await t.close();
+      await receiver.close();
     }
   });
 });

@@ -11,7 +11,7 @@ import type { Resolver } from '../src/modules/webhooks/url-guard.js';
 import { systemResolver } from '../src/modules/webhooks/url-guard.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
-import { PASSWORD, registerAndSignIn, signIn, uniqueEmail, type SignedInUser } from './helpers/fixtures.js';
+import { PASSWORD, registerAndSignIn, registerUser, signIn, uniqueEmail, type SignedInUser } from './helpers/fixtures.js';
 import { queuedEmails, waitFor } from './helpers/jobs.js';
 import { startReceiver, verified, type Receiver, type ReceivedWebhook } from './helpers/webhook-receiver.js';
 
@@ -238,6 +238,35 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await t.api.delete(`/admin/webhooks/${late.body.id}`, admin.accessToken)).status, 204);
       // (The other tests verify every request with the first endpoint's secret.)
       receiver.received.splice(0, receiver.received.length, ...receiver.received.filter((r) => r.path !== '/late'));
+    });
+
+    it('a receiver refusing one event still receives the events after it (no head-of-line blocking)', async () => {
+      const picky = await t.api.post('/admin/webhooks', { url: `${receiver.url}/picky`, events: ['user.created', 'session.created'] }, admin.accessToken);
+      assert.equal(picky.status, 201);
+      const deliveries = async () => (await t.api.get(`/admin/webhooks/${picky.body.id}/deliveries`, admin.accessToken)).body as any[];
+      // A bug on the receiver's side for one event type: user.created is refused, every time.
+      receiver.answer = (r) => (r.path === '/picky' && r.body.includes('"user.created"') ? 503 : 204);
+      try {
+        const user = await registerUser(t.api, { email: uniqueEmail('refused') });
+        await waitFor('the refused event retried', async () => (await deliveries()).some((d) => d.type === 'user.created' && d.attempt >= 2));
+        // Later events reach the endpoint while the refused one is still retrying.
+        await signIn(t.api, user.email);
+        const test = await t.api.post(`/admin/webhooks/${picky.body.id}/test`, {}, admin.accessToken);
+        const at = (type: string) => receiver.received.some((r) => r.path === '/picky' && r.body.includes(`"${type}"`) && (type !== 'webhook.test' || r.headers['webhook-id'] === test.body.event_id));
+        await waitFor('the later events delivered', async () => at('session.created') && at('webhook.test'));
+        const log = await deliveries();
+        assert.deepEqual(log.find((d) => d.type === 'user.created')?.status, 'pending', 'the refused event is still being retried');
+        assert.deepEqual(log.filter((d) => d.type !== 'user.created').map((d) => d.status), ['succeeded', 'succeeded']);
+        // Each delivery carries its event's timestamp: receivers order by it.
+        const [created, session] = ['user.created', 'session.created'].map((type) => JSON.parse(receiver.received.find((r) => r.path === '/picky' && r.body.includes(`"${type}"`))!.body).timestamp);
+        assert.ok(Date.parse(created) <= Date.parse(session));
+      } finally {
+        assert.equal((await t.api.delete(`/admin/webhooks/${picky.body.id}`, admin.accessToken)).status, 204);
+        receiver.answer = () => 204;
+        await new Promise((r) => setTimeout(r, 300)); // a retry in flight lands now
+        // (The other tests verify every request with the first endpoint's secret.)
+        receiver.received.splice(0, receiver.received.length, ...receiver.received.filter((r) => r.path !== '/picky'));
+      }
     });
 
     it('rotate-secret: signs with both secrets for 24 hours, then with the new one only', async () => {

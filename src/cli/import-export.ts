@@ -55,7 +55,9 @@ export function registerImportExportCommands(program: Command, deps: ImportExpor
       const { users } = await deps.withDatabase(async (ctx) => {
         // The file holds every password hash: readable by its owner only, and never written over.
         const output = createWriteStream(file, { flags: 'wx', mode: 0o600 });
-        await new Promise<void>((resolve, reject) => output.once('open', () => resolve()).once('error', reject));
+        await new Promise<void>((resolve, reject) => output.once('open', () => resolve()).once('error', reject)).catch((err: NodeJS.ErrnoException) => {
+          throw err.code === 'EEXIST' ? new Error(`${file} already exists: an export never overwrites a file; give a new file name`) : err;
+        });
         try {
           const result = await exportUsers(ctx, output);
           output.end();

@@ -2,6 +2,7 @@
 // /admin/webhooks (modules/webhooks/webhooks.service.ts), with the same rules (the URL guard
 // included) and audit rows. The secret is printed once, by add and rotate-secret.
 import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
 import type { AppContext, RequestMeta } from '../context.js';
 import { toDeliveryResponse, toWebhookResponse } from '../modules/webhooks/webhooks.schemas.js';
 import {
@@ -84,8 +85,16 @@ export function registerWebhookCommands(program: Command, tools: CliTools): void
     .command('test')
     .description('send a webhook.test event and wait for its delivery (a running server delivers it)')
     .argument('<id>', 'endpoint id')
-    .action((id: string) =>
-      withWebhooks(async (deps) => {
+    .action((id: string) => {
+      // The embedded database is open in one process at a time: with the server stopped the
+      // event is queued but nobody delivers it, and with it running the command cannot open it.
+      if (!loadConfig().databaseUrl) {
+        throw new Error(
+          'webhooks test needs a running server to deliver the event, and on the embedded database the server and the command line cannot run at once: ' +
+            `with the server running, call POST ${loadConfig().apiPrefix}/admin/webhooks/${id}/test (an admin's bearer token), or use DATABASE_URL`,
+        );
+      }
+      return withWebhooks(async (deps) => {
         const queued = await sendTestEvent(deps, null, checkId(id), meta);
         const deadline = Date.now() + TEST_WAIT_MS;
         let delivery = queued;
@@ -103,8 +112,8 @@ export function registerWebhookCommands(program: Command, tools: CliTools): void
           );
           process.exitCode = 1;
         }
-      }),
-    );
+      });
+    });
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

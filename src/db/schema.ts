@@ -184,7 +184,6 @@ export interface WebhookEndpointsTable {
   secret: string;
   previous_secret: string | null;
   previous_secret_expires_at: NullableTimestamp;
-  active_delivery_id: string | null;
   /** The database's now() at creation: events queued from then on are fanned out to it (0011). */
   receives_events_since: ColumnType<Date, never, never>;
   created_at: CreatedAt;

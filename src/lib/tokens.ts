@@ -42,6 +42,17 @@ export interface TokenClaims {
   /** Access tokens: the session's assurance level and authentication methods (RFC 8176). */
   aal?: 'aal1' | 'aal2';
   amr?: string[];
+  /** Access tokens: the user's account, role in it, and platform role, as at issuance. */
+  account_id?: string;
+  account_role?: AccountClaims['account_role'];
+  role?: AccountClaims['role'];
+}
+
+/** What a first-party access token tells a service to scope by (contract: "Client libraries"). */
+export interface AccountClaims {
+  account_id: string;
+  account_role: 'owner' | 'admin' | 'member';
+  role: 'engineer' | 'admin';
 }
 
 export interface IssuedToken {
@@ -95,6 +106,8 @@ export interface IssueOptions {
   /** Access tokens: how the session's user signed in (from the session row). */
   aal?: 'aal1' | 'aal2';
   amr?: string[];
+  /** Access tokens: the user's account claims. */
+  account?: AccountClaims;
   jti?: string;
   /** Re-issue a token with an exact issue time (refresh-token grace reissue). */
   issuedAt?: Date;
@@ -131,6 +144,11 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       if (issueOptions.sid) claims.sid = issueOptions.sid;
       if (type === 'access' && issueOptions.aal) claims.aal = issueOptions.aal;
       if (type === 'access' && issueOptions.amr) claims.amr = issueOptions.amr;
+      if (type === 'access' && issueOptions.account) {
+        claims.account_id = issueOptions.account.account_id;
+        claims.account_role = issueOptions.account.account_role;
+        claims.role = issueOptions.account.role;
+      }
       const signing = keys.signing();
       const { SignJWT } = jose ?? (await loadJose());
       // HS256 keeps 0.1's header exactly ({alg, typ}); the asymmetric keys name themselves.

@@ -9,21 +9,63 @@
 // requests are passed to it and its answers passed back unchanged (the service's own hooks,
 // security headers included, still run on them).
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import { VERSION } from '../version.js';
+import { ROUTE_SUMMARIES } from './openapi-summaries.js';
 
-const swaggerOptions = () => ({
+/** The scheme FastAPI's docs offer: "Authorize" signs in with the login form and sends the token as a bearer. */
+const OAUTH2_SCHEME = 'OAuth2PasswordBearer';
+
+const swaggerOptions = (apiPrefix: string) => ({
+  /** A summary for every route (its own, else ROUTE_SUMMARIES), and the password flow beside each bearer requirement. */
+  transform: ({ schema, url, route }: { schema?: Record<string, unknown>; url: string; route: { method: string | string[] } }) => ({
+    schema: documented(schema, { method: [route.method].flat()[0] ?? 'GET', url, apiPrefix }),
+    url,
+  }),
   openapi: {
     openapi: '3.1.0',
     info: {
       title: 'Keyhold',
       description: 'Authentication and account service for multi-tenant SaaS products.',
-      version: '0.1.0',
+      version: VERSION,
     },
-    components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer', bearerFormat: 'JWT' } } },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http' as const, scheme: 'bearer', bearerFormat: 'JWT' },
+        [OAUTH2_SCHEME]: { type: 'oauth2' as const, flows: { password: { tokenUrl: `${apiPrefix}/auth/login`, scopes: {} } } },
+      },
+    },
   },
 });
 
 const DOCS_PREFIX = '/docs';
-const SWAGGER_UI_OPTIONS = { routePrefix: DOCS_PREFIX, staticCSP: true } as const;
+/** swagger-ui's own policy, with two changes: Swagger UI sets inline style attributes, which a
+ *  style-src of hashes refuses (a CSP error in the console), so styles are 'self' and inline;
+ *  and no upgrade-insecure-requests, which breaks /docs served over plain http on loopback. */
+const SWAGGER_UI_OPTIONS = {
+  routePrefix: DOCS_PREFIX,
+  staticCSP: true,
+  transformStaticCSP: (policy: string) =>
+    policy
+      .replace(/style-src [^;]*;/, "style-src 'self' 'unsafe-inline';")
+      .replace(/frame-ancestors [^;]*;/, "frame-ancestors 'none';")
+      .replace(/\s*upgrade-insecure-requests;/, ''),
+  uiConfig: { persistAuthorization: false },
+} as const;
+
+/** The route's schema with a summary (its own, else ROUTE_SUMMARIES's line) and, where it takes a
+ *  bearer token, the OAuth2 password flow as an alternative way to get one. */
+function documented(schema: Record<string, unknown> | undefined, route: { method: string; url: string; apiPrefix: string }): Record<string, unknown> | undefined {
+  if (!schema || schema.hide) return schema;
+  const result: Record<string, unknown> = { ...schema };
+  const url = route.url.replace(/:(\w+)/g, '{$1}');
+  const path = route.apiPrefix && url.startsWith(route.apiPrefix) ? url.slice(route.apiPrefix.length) : url;
+  result.summary ??= ROUTE_SUMMARIES[`${route.method.toUpperCase()} ${path}`];
+  const security = schema.security as Array<Record<string, string[]>> | undefined;
+  if (security?.some((requirement) => 'bearer' in requirement) && !security.some((requirement) => OAUTH2_SCHEME in requirement)) {
+    result.security = [...security, { [OAUTH2_SCHEME]: [] }];
+  }
+  return result;
+}
 
 /** The routes @fastify/swagger-ui 5.2 adds under the prefix (its static files under
  *  /static/*), so the service answers exactly the paths it answered with the plugin
@@ -34,7 +76,7 @@ const DOCS_ROUTES = ['', '/', '/json', '/yaml', '/static/index.html', '/static/s
 
 type RecordedRoute = Pick<RouteOptions, 'method' | 'url' | 'schema' | 'config' | 'exposeHeadRoute'> & { links?: unknown };
 
-export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+export async function registerOpenApi(app: FastifyInstance, options: { apiPrefix: string }): Promise<void> {
   const routes: RecordedRoute[] = [];
   app.addHook('onRoute', (route) => {
     // HEAD twins of GET routes are made again by the private instance.
@@ -46,7 +88,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
 
   let docs: Promise<FastifyInstance> | undefined;
   const docsApp = (): Promise<FastifyInstance> => {
-    docs ??= buildDocsApp(routes).catch((err: unknown) => {
+    docs ??= buildDocsApp(routes, options.apiPrefix).catch((err: unknown) => {
       docs = undefined; // a failed load is tried again by the next request
       throw new Error(`the API documentation could not be built: ${(err as Error).message}`);
     });
@@ -81,13 +123,13 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   for (const url of DOCS_ROUTES) app.get(url, { schema: { hide: true } }, forward);
 }
 
-async function buildDocsApp(routes: readonly RecordedRoute[]): Promise<FastifyInstance> {
+async function buildDocsApp(routes: readonly RecordedRoute[], apiPrefix: string): Promise<FastifyInstance> {
   const [{ default: swagger }, { default: swaggerUi }] = await Promise.all([import('@fastify/swagger'), import('@fastify/swagger-ui')]);
   const docs = Fastify({ logger: false });
   // Only the document is wanted from these routes: nothing is validated or serialised here.
   docs.setValidatorCompiler(() => () => true);
   docs.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  await docs.register(swagger, swaggerOptions());
+  await docs.register(swagger, swaggerOptions(apiPrefix) as never);
   await docs.register(swaggerUi, { ...SWAGGER_UI_OPTIONS });
   const unused = async (): Promise<never> => {
     throw new Error('documentation routes are never called');

@@ -2,12 +2,13 @@
 // change, so the event commits or rolls back with it, then ctx.jobs.notify() after the commit.
 //
 // The event is a job of kind `event`; the webhooks module fans it out to the endpoints that
-// subscribe to its type (until it is registered, events wait in the queue, parked).
+// subscribe to its type. An event no endpoint subscribes to costs its one INSERT and no more:
+// it is written already finished (events.repo.ts).
 import { randomUUID } from 'node:crypto';
 import type { Executor } from '../../db/database.js';
 import type { Clock } from '../../lib/clock.js';
-import { enqueue } from '../jobs/jobs.repo.js';
 import type { EventPayloads, EventType } from './event-types.js';
+import { insertEvent } from './events.repo.js';
 
 export interface EventJobPayload {
   /** `msg_…`: the Standard Webhooks `webhook-id`, the same on every retry. */
@@ -33,6 +34,6 @@ export async function emitEvent<T extends EventType>(
   data: EventPayloads[T],
 ): Promise<string> {
   const id = newEventId();
-  await enqueue(trx, 'event', { id, type, timestamp: ctx.clock.now().toISOString(), data });
+  await insertEvent(trx, { id, type, timestamp: ctx.clock.now().toISOString(), data });
   return id;
 }

@@ -1,6 +1,7 @@
 // Liveness (/healthz: the process answers) and readiness (/readyz: it can serve traffic).
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { VERSION } from '../../version.js';
 
 export interface ReadinessProbe {
   /** Set when the process is shutting down: stop sending traffic here. */
@@ -17,11 +18,14 @@ const Readiness = Type.Object({
 });
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ probe: ReadinessProbe }> = async (app, { probe }) => {
-  app.get('/healthz', { schema: { tags: ['health'], response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({
-    status: 'ok',
-  }));
+  const alive = { status: 'ok', version: VERSION };
+  app.get(
+    '/healthz',
+    { schema: { tags: ['health'], summary: 'Liveness: the process answers (and its version)', response: { 200: Type.Object({ status: Type.String(), version: Type.String() }) } } },
+    async () => alive,
+  );
 
-  app.get('/readyz', { schema: { tags: ['health'], response: { 200: Readiness, 503: Readiness } } }, async (_request, reply) => {
+  app.get('/readyz', { schema: { tags: ['health'], summary: 'Readiness: the database answers and the process is not shutting down', response: { 200: Readiness, 503: Readiness } } }, async (_request, reply) => {
     const store = probe.rateLimitStore();
     const rateLimitStore = store.store === 'redis' && !store.healthy ? 'redis (degraded: in-process fallback)' : store.store;
     if (probe.isShuttingDown()) {

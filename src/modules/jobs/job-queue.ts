@@ -4,14 +4,20 @@
 // notify() after a commit that queued a job. Requests never wait on a job; an outage of what a job talks to, or a
 // restart, delays it (it stays pending and is retried) but never drops it.
 //
+// What a claim costs: one statement that reads only its own kind's due entries (jobs.repo.ts).
+// And no claim where this process knows there is nothing new: notify() wakes only the lanes of
+// the kinds this process queued since (jobs.repo.ts notes them), so a sign-in that queued
+// nothing costs no claim; the poll still looks at every lane (other instances' jobs, retries).
+//
 // It also carries the periodic tasks (periodic.ts): every(name, intervalMs, fn).
 import type { AppContext } from '../../context.js';
 import {
-  claimDueJob,
+  claimNextJob,
   markJobFailed,
   markJobSucceeded,
   markParkedJobs,
   scheduleJobRetry,
+  watchEnqueued,
 } from './jobs.repo.js';
 import type { AttemptResult, ClaimedJob, JobHandler, JobKind, JobPayloads, ParkedKind } from './jobs.types.js';
 import { PermanentJobError } from './jobs.types.js';
@@ -29,7 +35,8 @@ export interface JobQueue {
   /** The scheduler of every() tasks; tests drive it with runDue(). */
   readonly periodic: PeriodicScheduler;
   start(): void;
-  /** Wake the worker now (after a commit that queued a job). */
+  /** Wake the worker now (after a commit that queued a job): the lanes of the kinds queued
+   *  since the last notify(). */
   notify(): void;
   /** Finish the jobs (and periodic runs) in flight, then stop. */
   stop(): Promise<void>;
@@ -77,6 +84,13 @@ interface Lane {
   readonly fill: Coalesced;
   /** A failed attempt of a pauseAfterFailure kind: claim none of it until the next poll or notify(). */
   paused: boolean;
+  /** Jobs in flight per group (handler.group), for the per-group limit. */
+  readonly groups: Map<string, number>;
+  /** Something of this kind may be due: set by notify() of the kind and by the poll, cleared
+   *  when a claim shows the kind has nothing more due. A lane with it cleared claims nothing. */
+  maybeDue: boolean;
+  /** Counts wake-ups: a claim that began before one must not clear maybeDue after it. */
+  wakes: number;
 }
 
 /** `run`, never twice at once: a poke while it runs (it may already have looked past what the
@@ -121,17 +135,27 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let databaseFailing = false;
+  const enqueued = watchEnqueued(db);
   const parkedPass = coalesced(() => guarded(showParked), () => running);
 
-  /** notify() and the poll: every lane looks for due jobs. */
-  function wake(): void {
+  /** The poll: every lane looks for due jobs (and the parked kinds for new ones). */
+  function poll(): void {
     if (!running) return;
     clearTimeout(timer);
-    timer = setTimeout(wake, config.outboxPollIntervalMs);
+    timer = setTimeout(poll, config.outboxPollIntervalMs);
     timer.unref();
-    parkedPass.poke();
-    for (const lane of lanes.values()) {
+    wakeKinds(undefined);
+  }
+
+  /** The lanes of `kinds` (all when undefined) look for due jobs. */
+  function wakeKinds(kinds: readonly JobKind[] | undefined): void {
+    if (!running) return;
+    if (kinds === undefined || kinds.some((kind) => parked.has(kind))) parkedPass.poke();
+    for (const lane of kinds === undefined ? lanes.values() : kinds.map((kind) => lanes.get(kind))) {
+      if (!lane) continue;
       lane.paused = false;
+      lane.maybeDue = true;
+      lane.wakes++;
       lane.fill.poke();
     }
   }
@@ -155,11 +179,18 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
 
   async function fillLane(lane: Lane): Promise<void> {
     const { handler } = lane;
-    const lease = { [handler.kind]: handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS };
-    while (running && !lane.paused && lane.inFlight.size < lane.concurrency) {
-      const job = await claimDueJob(db, lease);
+    const lease = handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+    while (running && !lane.paused && lane.maybeDue && lane.inFlight.size < lane.concurrency) {
+      const excluded = fullGroups(lane);
+      const wakes = lane.wakes;
+      const { job, more } = await claimNextJob(db, handler.kind, lease, excluded);
       reachable();
+      // Nothing more due (a job of a group at its limit may be: a slot freed there claims
+      // again), unless a wake-up came during the claim (its job may have committed since).
+      if (!more && !(excluded && !job) && wakes === lane.wakes) lane.maybeDue = false;
       if (!job) return;
+      const group = groupOf(lane, job);
+      if (group !== undefined) lane.groups.set(group, (lane.groups.get(group) ?? 0) + 1);
       // Claimed (its attempt counted): run it even if stop() came meanwhile; stop() waits.
       const run: Promise<void> = guarded(async () => {
         // After such a failure the service is probably down: leave the kind's other due jobs
@@ -169,12 +200,39 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
         if (result === 'retry' && handler.pauseAfterFailure) lane.paused = true;
       }).finally(() => {
         lane.inFlight.delete(run);
+        if (group !== undefined) {
+          const left = (lane.groups.get(group) ?? 1) - 1;
+          if (left > 0) lane.groups.set(group, left);
+          else lane.groups.delete(group);
+        }
         // A slot is free; and the job may have queued jobs of another kind (handler.enqueues).
         lane.fill.poke();
-        for (const kind of handler.enqueues ?? []) lanes.get(kind)?.fill.poke();
+        for (const kind of handler.enqueues ?? []) {
+          const other = lanes.get(kind);
+          if (!other) continue;
+          other.maybeDue = true;
+          other.wakes++;
+          other.fill.poke();
+        }
       });
       lane.inFlight.add(run);
     }
+  }
+
+  /** The job's group (handler.group's payload field), if the kind has groups. */
+  function groupOf(lane: Lane, job: ClaimedJob): string | undefined {
+    const field = lane.handler.group?.field;
+    if (!field) return undefined;
+    const value = (job.payload as Record<string, unknown> | null)?.[field];
+    return typeof value === 'string' ? value : undefined;
+  }
+
+  /** The groups at their limit on this instance: the claim skips their jobs. */
+  function fullGroups(lane: Lane): { field: string; values: string[] } | undefined {
+    const spec = lane.handler.group;
+    if (!spec || lane.groups.size === 0) return undefined;
+    const values = [...lane.groups].filter(([, n]) => n >= spec.concurrency).map(([value]) => value);
+    return values.length > 0 ? { field: spec.field, values } : undefined;
   }
 
   async function attempt(handler: JobHandler<JobKind>, job: ClaimedJob): Promise<AttemptResult> {
@@ -238,12 +296,17 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
       if (!(handler.maxAttempts >= 1)) throw new Error(`job kind ${handler.kind}: maxAttempts must be at least 1`);
       const concurrency = handler.concurrency ?? 1;
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`job kind ${handler.kind}: concurrency must be a whole number of at least 1`);
+      const perGroup = handler.group?.concurrency;
+      if (perGroup !== undefined && (!Number.isInteger(perGroup) || perGroup < 1)) throw new Error(`job kind ${handler.kind}: group concurrency must be a whole number of at least 1`);
       const lane: Lane = {
         handler: handler as unknown as JobHandler<JobKind>,
         concurrency,
         inFlight: new Set(),
         fill: coalesced(() => guarded(() => fillLane(lane)), () => running),
         paused: false,
+        groups: new Map(),
+        maybeDue: true,
+        wakes: 0,
       };
       lanes.set(handler.kind, lane);
     },
@@ -262,14 +325,15 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
       if (running || stopped) return;
       running = true;
       periodic.start();
-      wake();
+      poll();
     },
     notify() {
-      wake();
+      wakeKinds(enqueued.take());
     },
     async stop() {
       running = false;
       stopped = true;
+      enqueued.close();
       clearTimeout(timer);
       const stopping = periodic.stop();
       // Claims in progress first (a claim that lands still runs its job), then every job running.

@@ -18,7 +18,44 @@ export async function enqueue<K extends JobKind>(db: Executor, kind: K, payload:
     .values({ kind, payload: JSON.stringify(payload) })
     .returning('id')
     .executeTakeFirstOrThrow();
+  noteEnqueued(db, kind);
   return row.id;
+}
+
+/**
+ * The kinds queued by this process since each job queue on the same database (Kysely instance:
+ * its transactions share its adapter object) last asked. notify() after a commit then wakes
+ * only those kinds' lanes: a change that queued nothing, or only an email, costs the other
+ * lanes no claim. (A rolled-back change leaves a kind noted: one claim that finds nothing.)
+ */
+const listeners = new WeakMap<object, Set<Set<JobKind>>>();
+
+const listenersOf = (db: Executor): Set<Set<JobKind>> => {
+  const key = db.getExecutor().adapter;
+  let sets = listeners.get(key);
+  if (!sets) listeners.set(key, (sets = new Set()));
+  return sets;
+};
+
+export function noteEnqueued(db: Executor, kind: JobKind): void {
+  for (const kinds of listeners.get(db.getExecutor().adapter) ?? []) kinds.add(kind);
+}
+
+/** A job queue's view of what is queued on `db`: take() returns the kinds noted since the last
+ *  take() (and forgets them); close() stops noting. */
+export function watchEnqueued(db: Executor): { take(): JobKind[]; close(): void } {
+  const kinds = new Set<JobKind>();
+  listenersOf(db).add(kinds);
+  return {
+    take() {
+      const taken = [...kinds];
+      kinds.clear();
+      return taken;
+    },
+    close() {
+      listenersOf(db).delete(kinds);
+    },
+  };
 }
 
 interface ClaimedRow {
@@ -32,30 +69,63 @@ interface ClaimedRow {
 const toClaimed = (row: ClaimedRow): ClaimedJob =>
   ({ id: row.id, kind: row.kind, payload: row.payload, attempt: row.attempts, lastError: row.last_error }) as ClaimedJob;
 
+/** Jobs of a kind whose payload `field` is one of `values` are not claimed (their group is at
+ *  its concurrency on this instance). */
+export interface ClaimExclusion {
+  field: string;
+  values: readonly string[];
+}
+
 /**
- * Claims the oldest due job of one of `leaseSeconds`' kinds for one attempt. SKIP LOCKED lets
- * instances claim side by side without waiting on each other; the lease (next_attempt_at
- * pushed forward by the kind's lease) keeps the job away from every other instance while it
- * runs, without holding a transaction (or the embedded database's only connection) open
- * meanwhile. A worker that dies mid-run leaves the job to be retried when the lease runs out.
+ * Claims the oldest due job of `kind` for one attempt. The claim reads only that kind's due
+ * entries (jobs_due_idx leads with the kind): its cost never depends on other kinds' backlog,
+ * nor on finished jobs. SKIP LOCKED lets instances claim side by side without waiting on each
+ * other; the lease (next_attempt_at pushed forward by `leaseSeconds`) keeps the job away from
+ * every other instance while it runs, without holding a transaction (or the embedded
+ * database's only connection) open meanwhile. A worker that dies mid-run leaves the job to be
+ * retried when the lease runs out.
  */
-export async function claimDueJob(db: Executor, leaseSeconds: Readonly<Record<string, number>>): Promise<ClaimedJob | undefined> {
-  const kinds = Object.keys(leaseSeconds);
-  if (kinds.length === 0) return undefined;
-  const result = await sql<ClaimedRow>`
+export async function claimDueJob(
+  db: Executor,
+  kind: JobKind,
+  leaseSeconds: number,
+  exclude?: ClaimExclusion,
+): Promise<ClaimedJob | undefined> {
+  return (await claimNextJob(db, kind, leaseSeconds, exclude)).job;
+}
+
+/**
+ * claimDueJob, and whether another job of the kind was due when it claimed (`more`; from the
+ * same statement: a second probe of the same index entries), so a lane that has emptied its
+ * kind makes no further claim until something new may be due.
+ */
+export async function claimNextJob(
+  db: Executor,
+  kind: JobKind,
+  leaseSeconds: number,
+  exclude?: ClaimExclusion,
+): Promise<{ job: ClaimedJob | undefined; more: boolean }> {
+  const excluded =
+    exclude && exclude.values.length > 0
+      ? sql`AND NOT (COALESCE(payload ->> ${exclude.field}, '') = ANY(${[...exclude.values]}::text[]))`
+      : sql``;
+  const result = await sql<ClaimedRow & { due: number }>`
     UPDATE jobs
        SET attempts = attempts + 1,
-           next_attempt_at = now() + make_interval(secs => (${JSON.stringify(leaseSeconds)}::jsonb ->> jobs.kind)::float8)
+           next_attempt_at = now() + make_interval(secs => ${leaseSeconds})
      WHERE id = (
        SELECT id FROM jobs
-        WHERE status = 'pending' AND next_attempt_at <= now() AND kind = ANY(${kinds}::text[])
-        ORDER BY next_attempt_at, created_at
+        WHERE kind = ${kind} AND status = 'pending' AND next_attempt_at <= now() ${excluded}
+        ORDER BY next_attempt_at
         LIMIT 1
         FOR UPDATE SKIP LOCKED)
-    RETURNING id, kind, payload, attempts, last_error
+    RETURNING id, kind, payload, attempts, last_error,
+              (SELECT count(*)::int FROM (SELECT 1 FROM jobs
+                 WHERE kind = ${kind} AND status = 'pending' AND next_attempt_at <= now() LIMIT 2) AS due) AS due
   `.execute(db);
   const row = result.rows[0];
-  return row && toClaimed(row);
+  // The statement's snapshot still sees the claimed job as due: a second one is "more".
+  return row ? { job: toClaimed(row), more: row.due > 1 } : { job: undefined, more: false };
 }
 
 // The three ways an attempt ends. Each applies only while the job is still pending at the
@@ -111,7 +181,7 @@ export async function markParkedJobs(
        SET last_error = ${reason}
      WHERE id IN (
        SELECT id FROM jobs
-        WHERE status = 'pending' AND kind = ${kind} AND last_error IS NULL
+        WHERE kind = ${kind} AND status = 'pending' AND last_error IS NULL
         ORDER BY created_at
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED)

@@ -55,9 +55,15 @@ export interface JobHandler<K extends JobKind> {
   /**
    * Jobs of this kind run at once on one instance (default 1: one after another). Each kind has
    * a lane of its own, so this never holds up another kind. More than 1 only for a kind whose
-   * jobs may run side by side in any order (webhook deliveries: one job per endpoint at a time).
+   * jobs may run side by side in any order (webhook deliveries).
    */
   readonly concurrency?: number;
+  /**
+   * Jobs of one group (the payload's string `field`, e.g. a webhook's endpoint) run at most
+   * `concurrency` at once on one instance: the lane claims other groups' jobs meanwhile, so one
+   * slow group never takes every slot. (Per instance: N instances run up to N times as many.)
+   */
+  readonly group?: { readonly field: string; readonly concurrency: number };
   /** Kinds this handler's run may queue jobs of: their lanes look for work when an attempt
    *  ends (as notify() after a commit), instead of at the next poll. */
   readonly enqueues?: readonly JobKind[];

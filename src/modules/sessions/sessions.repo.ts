@@ -2,6 +2,7 @@
 import { sql, type Kysely } from 'kysely';
 import { preparedStatement } from '../../db/prepared.js';
 import type { Database } from '../../db/schema.js';
+import type { AccountClaims } from '../../lib/tokens.js';
 
 type Executor = Kysely<Database>;
 
@@ -47,7 +48,7 @@ export interface Rotation {
   ip: string | null;
 }
 
-export interface RotatedSession {
+export interface RotatedSession extends AccountClaims {
   session_id: string;
   must_change_password: boolean;
   aal: Aal;
@@ -89,7 +90,7 @@ export const rotation = preparedStatement<RotatedSession>('rotate_refresh_token'
      WHERE id = (SELECT session_id FROM parent)
     RETURNING id, aal, amr
   )
-  SELECT child.session_id, u.must_change_password, session.aal, session.amr
+  SELECT child.session_id, u.must_change_password, session.aal, session.amr, u.account_id, u.account_role, u.role
     FROM child
     JOIN session ON session.id = child.session_id
     JOIN users u ON u.id = child.user_id`);
@@ -118,6 +119,10 @@ export interface PresentedToken {
   has_child: boolean;
   aal: Aal;
   amr: string[];
+  /** Null when the user no longer exists. */
+  account_id: string | null;
+  account_role: AccountClaims['account_role'] | null;
+  role: AccountClaims['role'] | null;
 }
 
 /** A refresh token that failed to rotate, with its successor, to tell reuse from theft. */
@@ -126,7 +131,8 @@ export async function findPresentedToken(db: Executor, tokenHash: string): Promi
     SELECT t.id, t.user_id, t.session_id, t.revoked_at,
            u.id IS NOT NULL AS user_exists, u.is_active AS user_active, u.must_change_password,
            c.id IS NOT NULL AS has_child, c.revoked_at AS child_revoked_at,
-           c.issued_at AS child_issued_at, c.expires_at AS child_expires_at, s.aal, s.amr
+           c.issued_at AS child_issued_at, c.expires_at AS child_expires_at, s.aal, s.amr,
+           u.account_id, u.account_role, u.role
       FROM refresh_tokens t
       JOIN sessions s ON s.id = t.session_id
       LEFT JOIN users u ON u.id = t.user_id

@@ -5,6 +5,7 @@ import type { AppContext, RequestMeta } from '../../context.js';
 import { addDays } from '../../lib/clock.js';
 import { Errors, type AppError } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/random.js';
+import type { AccountClaims } from '../../lib/tokens.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked, sessionEventData } from '../events/session-events.js';
@@ -44,7 +45,7 @@ const USER_AGENT_KEPT = 512;
 export async function startSession(
   deps: SessionDeps,
   db: Executor,
-  user: { id: string; must_change_password: boolean },
+  user: { id: string; must_change_password: boolean } & AccountClaims,
   assurance: Assurance,
   meta: RequestMeta,
 ): Promise<TokenPair> {
@@ -71,7 +72,7 @@ export async function startSession(
     id: sessionId, user_id: user.id, created_at: refresh.issuedAt,
     ip: meta.ip, user_agent: meta.userAgent?.slice(0, USER_AGENT_KEPT) ?? null, aal: assurance.aal, amr: assurance.amr,
   }));
-  const access = await deps.tokens.issue('access', user.id, { sid: sessionId, aal: assurance.aal, amr: assurance.amr });
+  const access = await deps.tokens.issue('access', user.id, { sid: sessionId, aal: assurance.aal, amr: assurance.amr, account: accountClaims(user) });
   return tokenPair(access.token, refresh.token, user.must_change_password);
 }
 
@@ -104,7 +105,7 @@ export async function refreshSession(ctx: AppContext, presented: unknown, meta: 
   });
   if (rotated) {
     ctx.metrics.refreshes.inc('rotated');
-    return issuePair(ctx, claims.sub, rotated.session_id, childJti, issuedAt, expiresAt, rotated.must_change_password, rotated);
+    return issuePair(ctx, claims.sub, rotated.session_id, childJti, issuedAt, expiresAt, rotated.must_change_password, { aal: rotated.aal, amr: rotated.amr, account: accountClaims(rotated) });
   }
 
   const token = await findPresentedToken(ctx.db, parentHash);
@@ -128,7 +129,8 @@ export async function refreshSession(ctx: AppContext, presented: unknown, meta: 
     ctx.metrics.refreshes.inc('grace');
     return issuePair(
       ctx, claims.sub, token.session_id, childJti,
-      token.child_issued_at!, token.child_expires_at!, token.must_change_password ?? false, token,
+      token.child_issued_at!, token.child_expires_at!, token.must_change_password ?? false,
+      { aal: token.aal, amr: token.amr, account: { account_id: token.account_id!, account_role: token.account_role!, role: token.role! } },
     );
   }
 
@@ -166,10 +168,10 @@ async function issuePair(
   issuedAt: Date,
   expiresAt: Date,
   mustChangePassword: boolean,
-  assurance: Assurance,
+  claims: Assurance & { account: AccountClaims },
 ): Promise<TokenPair> {
   const refresh = await ctx.tokens.issue('refresh', userId, { sid: sessionId, jti: refreshJti, issuedAt, expiresAt });
-  const access = await ctx.tokens.issue('access', userId, { sid: sessionId, aal: assurance.aal, amr: assurance.amr });
+  const access = await ctx.tokens.issue('access', userId, { sid: sessionId, aal: claims.aal, amr: claims.amr, account: claims.account });
   return tokenPair(access.token, refresh.token, mustChangePassword);
 }
 
@@ -181,6 +183,9 @@ export async function logout(ctx: AppContext, presented: unknown, meta: RequestM
   if (!token || token.user_id !== claims.sub) return;
   await signOutSession(ctx, { userId: token.user_id, sessionId: token.session_id }, meta);
 }
+
+/** The account claims of a user row (first-party access tokens carry them; see lib/tokens.ts). */
+const accountClaims = (user: AccountClaims): AccountClaims => ({ account_id: user.account_id, account_role: user.account_role, role: user.role });
 
 const tokenPair = (access: string, refresh: string, mustChangePassword: boolean): TokenPair => ({
   access_token: access,

@@ -1,16 +1,20 @@
 // Webhooks on the job queue: two kinds.
 //
-// - `event` (written by emitEvent in the change's transaction): the fan-out. One transaction
-//   writes a delivery row for every enabled endpoint subscribed to the type.
-// - `webhook`: one attempt at one delivery. Deliveries of an endpoint go out one at a time, in
-//   order of creation: only the endpoint's active delivery has a job. When it ends (delivered,
-//   or given up) the same transaction hands the endpoint to its next pending delivery and
-//   queues that one's job. So a later event never overtakes an earlier one waiting for a retry,
-//   and the job's attempt number is the delivery's: the queue's retry schedule (stepSchedule),
-//   leases and restarts apply per delivery as they do for email.
+// - `event` (written by emitEvent in the change's transaction, only when an endpoint subscribes
+//   to its type): the fan-out. One statement writes a delivery row and its job for every
+//   enabled endpoint subscribed to the type (webhooks.repo.ts fanOutEvent).
+// - `webhook`: one attempt at one delivery. Every delivery has a job of its own from the
+//   fan-out on and retries on its own schedule: a receiver that keeps refusing one event still
+//   receives the events after it (no head-of-line blocking; receivers order by `timestamp`).
+//   The job's attempt number is the delivery's: the queue's retry schedule (stepSchedule),
+//   leases and restarts apply per delivery as they do for email. An instance runs at most
+//   `perEndpointConcurrency` deliveries of one endpoint at once (the queue's job groups), so a
+//   slow receiver never takes every slot.
 //
-// Every attempt carries the event's `msg_…` id as `webhook-id`; a delivery that exhausts the
-// schedule (about 3 days) disables its endpoint, with an audit event.
+// Every attempt carries the event's `msg_…` id as `webhook-id`. A delivery that exhausts the
+// schedule (about 3 days) is given up; if nothing was delivered to its endpoint since that
+// delivery was created, the endpoint has been failing for 3 days and is disabled, with an audit
+// event.
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import { recordAudit } from '../audit/audit.repo.js';
@@ -19,12 +23,12 @@ import { stepSchedule } from '../jobs/job-queue.js';
 import { enqueue } from '../jobs/jobs.repo.js';
 import { PermanentJobError } from '../jobs/jobs.types.js';
 import {
+  deliveredSince,
   failPendingDeliveries,
-  findDelivery,
+  fanOutEvent,
+  findDeliveryToSend,
   findEndpoint,
   insertDelivery,
-  lockSubscribedEndpoints,
-  nextPendingDelivery,
   recordAttempt,
   updateEndpoint,
   type EndpointRow,
@@ -34,7 +38,8 @@ import { systemResolver, type Resolver } from './url-guard.js';
 
 declare module '../jobs/jobs.types.js' {
   interface JobPayloads {
-    webhook: { delivery_id: string };
+    /** endpoint_id groups the jobs (per-endpoint concurrency); jobs queued before 0.3 may lack it. */
+    webhook: { delivery_id: string; endpoint_id?: string };
   }
 }
 
@@ -56,8 +61,10 @@ export interface WebhookDeliveryOptions {
   timeoutMs: number;
   /** A delivery claimed by an instance that died is retried this long after the claim. */
   leaseSeconds: number;
-  /** Deliveries run at once on one instance (to different endpoints: an endpoint has one at a time). */
+  /** Deliveries run at once on one instance. */
   concurrency: number;
+  /** Of those, at most this many to one endpoint. */
+  perEndpointConcurrency: number;
   resolver: Resolver;
 }
 
@@ -67,6 +74,7 @@ export const DEFAULT_DELIVERY_OPTIONS: WebhookDeliveryOptions = {
   timeoutMs: TIMEOUT_MS,
   leaseSeconds: 60,
   concurrency: 8,
+  perEndpointConcurrency: 4,
   resolver: systemResolver,
 };
 
@@ -87,32 +95,34 @@ export const DISABLED_ERROR = 'Endpoint disabled';
 type Deps = Pick<AppContext, 'db' | 'config' | 'log' | 'metrics' | 'secrets' | 'clock'>;
 
 /**
- * Queues `event` for one endpoint (row-locked by the caller): the delivery row, and its job if
- * the endpoint has no delivery in progress. False when the endpoint already has this event.
+ * Queues `event` for one endpoint: the delivery row and its job. False when the endpoint
+ * already has this event (a retried fan-out).
  */
-export async function queueDelivery(trx: Executor, endpoint: EndpointRow, event: EventJobPayload): Promise<boolean> {
-  const body = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
-  const deliveryId = await insertDelivery(trx, { endpointId: endpoint.id, eventId: event.id, type: event.type, body });
+export async function queueDelivery(trx: Executor, endpoint: Pick<EndpointRow, 'id'>, event: EventJobPayload): Promise<boolean> {
+  const deliveryId = await insertDelivery(trx, { endpointId: endpoint.id, eventId: event.id, type: event.type, body: deliveryBody(event) });
   if (!deliveryId) return false;
-  if (endpoint.active_delivery_id === null) {
-    await updateEndpoint(trx, endpoint.id, { active_delivery_id: deliveryId });
-    endpoint.active_delivery_id = deliveryId;
-    await enqueue(trx, 'webhook', { delivery_id: deliveryId });
-  }
+  await enqueue(trx, 'webhook', { delivery_id: deliveryId, endpoint_id: endpoint.id });
   return true;
 }
 
-/** Ends an endpoint's deliveries (disabled by an admin, or by failing for 3 days). Endpoint row-locked. */
+/** The exact JSON body that is signed and sent. */
+const deliveryBody = (event: EventJobPayload): string => JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
+
+/** Ends an endpoint's deliveries (disabled by an admin, or by failing for 3 days). Endpoint
+ *  row-locked. Their jobs find them no longer pending and end. */
 export async function stopDeliveries(trx: Executor, endpointId: string, reason: string): Promise<void> {
   await failPendingDeliveries(trx, endpointId, reason);
-  await updateEndpoint(trx, endpointId, { active_delivery_id: null });
 }
 
 /** The secret box purpose of an endpoint's secrets (current and previous: the same row's). */
 export const secretPurpose = (endpointId: string): string => `webhook-secret:${endpointId}`;
 
 /** The secrets that sign now: the current one, and the previous one during its grace period. */
-export function signingSecrets(deps: Pick<AppContext, 'secrets'>, endpoint: EndpointRow, now: Date): string[] {
+export function signingSecrets(
+  deps: Pick<AppContext, 'secrets'>,
+  endpoint: Pick<EndpointRow, 'id' | 'secret' | 'previous_secret' | 'previous_secret_expires_at'>,
+  now: Date,
+): string[] {
   const secrets = [deps.secrets.open(endpoint.secret, secretPurpose(endpoint.id))];
   if (endpoint.previous_secret && endpoint.previous_secret_expires_at && endpoint.previous_secret_expires_at > now) {
     secrets.push(deps.secrets.open(endpoint.previous_secret, secretPurpose(endpoint.id)));
@@ -135,14 +145,12 @@ export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, optio
     maxAttempts: 50,
     retryDelayMs: stepSchedule([deps.config.outboxPollIntervalMs, 10 * SECOND, MINUTE]),
     leaseSeconds: 60,
-    // One fan-out at a time keeps each endpoint's deliveries in the order of their events.
+    // Deliveries are not ordered (receivers order by timestamp); one fan-out at a time is plenty.
     concurrency: 1,
     enqueues: ['webhook'],
     async run(job) {
       const event = job.payload;
-      await db.transaction().execute(async (trx) => {
-        for (const endpoint of await lockSubscribedEndpoints(trx, event.type, job.id)) await queueDelivery(trx, endpoint, event);
-      });
+      await fanOutEvent(db, job.id, { id: event.id, type: event.type, body: deliveryBody(event) });
     },
     describe: (payload) => ({ event: payload.type, eventId: payload.id }),
   });
@@ -151,13 +159,15 @@ export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, optio
     maxAttempts: attemptsAllowed,
     retryDelayMs: stepSchedule(settings.retryDelaysMs),
     leaseSeconds: settings.leaseSeconds,
-    // A slow receiver holds one of these slots for up to timeoutMs, never the other kinds'.
+    // A slow receiver holds one of these slots for up to timeoutMs, never the other kinds'; and
+    // at most perEndpointConcurrency of them, never the other endpoints'.
     concurrency: settings.concurrency,
+    group: { field: 'endpoint_id', concurrency: settings.perEndpointConcurrency },
     async run(job) {
-      const delivery = await findDelivery(db, job.payload.delivery_id);
-      if (!delivery || delivery.status !== 'pending') return;
-      const endpoint = await findEndpoint(db, delivery.endpoint_id);
-      if (!endpoint || endpoint.active_delivery_id !== delivery.id) return;
+      // Gone (its endpoint deleted) or no longer pending (given up with its disabled endpoint).
+      const found = await findDeliveryToSend(db, job.payload.delivery_id);
+      if (!found) return;
+      const { delivery, endpoint } = found;
 
       const now = deps.clock.now();
       const attempt = await sender.send(endpoint.url, {
@@ -169,20 +179,17 @@ export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, optio
       });
       const last = !attempt.ok && job.attempt >= attemptsAllowed;
       const status = attempt.ok ? 'succeeded' : last ? 'failed' : 'pending';
+      const recorded = { number: job.attempt, status, responseStatus: attempt.status, durationMs: attempt.durationMs, error: attempt.error, at: now } as const;
       let disabled = false;
-      await db.transaction().execute(async (trx) => {
-        const locked = await findEndpoint(trx, endpoint.id, true);
-        await recordAttempt(trx, delivery.id, {
-          number: job.attempt,
-          status,
-          responseStatus: attempt.status,
-          durationMs: attempt.durationMs,
-          error: attempt.error,
-          at: now,
-        });
-        if (status === 'pending' || !locked || locked.active_delivery_id !== delivery.id) return;
-        if (status === 'failed') {
-          // Failing since the first attempt of this delivery, about 3 days ago.
+      if (status !== 'failed') {
+        await recordAttempt(db, delivery.id, recorded);
+      } else {
+        await db.transaction().execute(async (trx) => {
+          const locked = await findEndpoint(trx, endpoint.id, true);
+          await recordAttempt(trx, delivery.id, recorded);
+          // Given up. The endpoint is failing for 3 days only if nothing reached it since this
+          // delivery was created: a receiver refusing one event type keeps its endpoint.
+          if (!locked?.enabled || (await deliveredSince(trx, locked.id, delivery.created_at))) return;
           disabled = true;
           await updateEndpoint(trx, locked.id, { enabled: false, updated_at: now });
           await stopDeliveries(trx, locked.id, DISABLED_ERROR);
@@ -192,12 +199,8 @@ export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, optio
             resourceId: locked.id,
             details: { url: locked.url, reason: 'failing for 3 days', last_error: attempt.error },
           });
-          return;
-        }
-        const next = (await nextPendingDelivery(trx, locked.id)) ?? null;
-        await updateEndpoint(trx, locked.id, { active_delivery_id: next });
-        if (next) await enqueue(trx, 'webhook', { delivery_id: next });
-      });
+        });
+      }
       metrics.webhookDeliveries.inc(attempt.ok ? 'sent' : last ? 'failed' : 'retry');
       if (disabled) log.warn({ webhook: { endpoint: endpoint.id } }, 'webhook endpoint disabled after failing for 3 days');
       if (!attempt.ok) throw last ? new PermanentJobError(attempt.error ?? 'failed') : new Error(attempt.error ?? 'failed');

@@ -32,7 +32,7 @@ export async function findEndpoint(db: Executor, id: string, forUpdate = false):
 export async function updateEndpoint(
   db: Executor,
   id: string,
-  changes: Partial<Pick<EndpointRow, 'url' | 'description' | 'events' | 'enabled' | 'secret' | 'previous_secret' | 'previous_secret_expires_at' | 'active_delivery_id'>> & { updated_at?: Date },
+  changes: Partial<Pick<EndpointRow, 'url' | 'description' | 'events' | 'enabled' | 'secret' | 'previous_secret' | 'previous_secret_expires_at'>> & { updated_at?: Date },
 ): Promise<EndpointRow> {
   return db.updateTable('webhook_endpoints').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
 }
@@ -43,20 +43,59 @@ export async function deleteEndpoint(db: Executor, id: string): Promise<boolean>
 }
 
 /**
- * The enabled endpoints that receive the event of job `eventJobId` (of `type`), row-locked
- * (fan-out): an endpoint gets the events queued from its creation on, never a backlog that
- * was still waiting when it was added. Both times are the database's (migration 0011).
+ * The fan-out of event job `eventJobId`, in one statement: a delivery row and its `webhook` job
+ * for every enabled endpoint subscribed to the type that receives events queued when the job
+ * was (an endpoint gets the events queued from its creation on, never a backlog that was still
+ * waiting when it was added; both times are the database's, migration 0011). The endpoints are
+ * share-locked: an endpoint being disabled meanwhile (its pending deliveries given up under
+ * its row lock) is read as it is after that commits, so it gets nothing new. An endpoint that
+ * already has the event (a retried fan-out) gets nothing twice. Returns how many were queued.
+ * (The jobs are written here, not by jobs.repo's enqueue, to keep the fan-out one statement.)
  */
-export async function lockSubscribedEndpoints(db: Executor, type: string, eventJobId: string): Promise<EndpointRow[]> {
-  return db
-    .selectFrom('webhook_endpoints')
-    .selectAll()
-    .where('enabled', '=', true)
-    .where('receives_events_since', '<=', (eb) => eb.selectFrom('jobs').select('created_at').where('id', '=', eventJobId))
-    .where((eb) => eb.or([eb('events', 'is', null), eb(sql<string>`${type}`, '=', sql<string>`ANY(events)`)]))
-    .orderBy('id')
-    .forUpdate()
-    .execute();
+export async function fanOutEvent(
+  db: Executor,
+  eventJobId: string,
+  event: { id: string; type: string; body: string },
+): Promise<number> {
+  const result = await sql<{ n: number }>`
+    WITH endpoints AS (
+      SELECT id FROM webhook_endpoints
+       WHERE enabled
+         AND receives_events_since <= (SELECT created_at FROM jobs WHERE id = ${eventJobId})
+         AND (events IS NULL OR ${event.type} = ANY(events))
+       ORDER BY id
+       FOR SHARE),
+    deliveries AS (
+      INSERT INTO webhook_deliveries (endpoint_id, event_id, type, body)
+      SELECT id, ${event.id}, ${event.type}, ${event.body} FROM endpoints
+      ON CONFLICT (endpoint_id, event_id) DO NOTHING
+      RETURNING id, endpoint_id),
+    queued AS (
+      INSERT INTO jobs (kind, payload)
+      SELECT 'webhook', jsonb_build_object('delivery_id', id, 'endpoint_id', endpoint_id) FROM deliveries
+      RETURNING 1)
+    SELECT count(*)::int AS n FROM queued
+  `.execute(db);
+  return result.rows[0]?.n ?? 0;
+}
+
+/** A pending delivery with what sending it needs of its endpoint (one read). */
+export async function findDeliveryToSend(
+  db: Executor,
+  id: string,
+): Promise<{ delivery: Pick<DeliveryRow, 'id' | 'endpoint_id' | 'event_id' | 'body' | 'created_at'>; endpoint: Pick<EndpointRow, 'id' | 'url' | 'secret' | 'previous_secret' | 'previous_secret_expires_at'> } | undefined> {
+  const row = await db
+    .selectFrom('webhook_deliveries as d')
+    .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
+    .select(['d.id', 'd.endpoint_id', 'd.event_id', 'd.body', 'd.created_at', 'e.url', 'e.secret', 'e.previous_secret', 'e.previous_secret_expires_at'])
+    .where('d.id', '=', id)
+    .where('d.status', '=', 'pending')
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    delivery: { id: row.id, endpoint_id: row.endpoint_id, event_id: row.event_id, body: row.body, created_at: row.created_at },
+    endpoint: { id: row.endpoint_id, url: row.url, secret: row.secret, previous_secret: row.previous_secret, previous_secret_expires_at: row.previous_secret_expires_at },
+  };
 }
 
 /** A new pending delivery; undefined when the endpoint already has this event (a retried fan-out). */
@@ -77,17 +116,17 @@ export async function findDelivery(db: Executor, id: string): Promise<DeliveryRo
   return db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** The endpoint's oldest pending delivery (the next to go out). */
-export async function nextPendingDelivery(db: Executor, endpointId: string): Promise<string | undefined> {
+/** Whether a delivery to the endpoint succeeded at or after `since` (the database's clock). */
+export async function deliveredSince(db: Executor, endpointId: string, since: Date): Promise<boolean> {
   const row = await db
     .selectFrom('webhook_deliveries')
     .select('id')
     .where('endpoint_id', '=', endpointId)
-    .where('status', '=', 'pending')
-    .orderBy('seq')
+    .where('status', '=', 'succeeded')
+    .where('finished_at', '>=', since)
     .limit(1)
     .executeTakeFirst();
-  return row?.id;
+  return row !== undefined;
 }
 
 /** Records one attempt: still pending (a retry follows), succeeded or failed (given up). */

@@ -132,7 +132,7 @@ export async function rotateWebhookSecret(deps: WebhookDeps, adminId: string | n
   return { endpoint, secret };
 }
 
-/** Queues a `webhook.test` event for this endpoint alone (enabled or not), behind what is already waiting. */
+/** Queues a `webhook.test` event for this endpoint alone (enabled or not). */
 export async function sendTestEvent(deps: WebhookDeps, adminId: string | null, id: string, meta: RequestMeta | null): Promise<DeliveryRow> {
   const eventId = newEventId();
   const delivery = await deps.db.transaction().execute(async (trx) => {

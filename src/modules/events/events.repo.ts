@@ -1,0 +1,28 @@
+// Where events are written: the `event` jobs of the queue (emit-event.ts).
+import { sql } from 'kysely';
+import type { Executor } from '../../db/database.js';
+import { noteEnqueued } from '../jobs/jobs.repo.js';
+import type { EventJobPayload } from './emit-event.js';
+
+/**
+ * Writes the event as a job of kind `event`, in one statement. Pending (to be fanned out) when
+ * an enabled webhook endpoint subscribes to its type; otherwise already finished ('succeeded':
+ * there is no one to deliver it to), so it never costs a claim, and stays on record for as long
+ * as the purge keeps finished jobs. The test mirrors lockSubscribedEndpoints (webhooks.repo.ts),
+ * which decides at the fan-out; an endpoint whose creation commits while this statement runs
+ * may miss the event (it receives the events of the changes that commit after it exists).
+ */
+export async function insertEvent(db: Executor, event: EventJobPayload): Promise<void> {
+  const result = await sql<{ status: string }>`
+    INSERT INTO jobs (kind, payload, status, finished_at)
+    SELECT 'event', ${JSON.stringify(event)}::jsonb, listened.status,
+           CASE WHEN listened.status = 'succeeded' THEN now() END
+      FROM (SELECT CASE WHEN EXISTS (
+                     SELECT 1 FROM webhook_endpoints
+                      WHERE enabled AND receives_events_since <= now()
+                        AND (events IS NULL OR ${event.type} = ANY(events)))
+                   THEN 'pending' ELSE 'succeeded' END AS status) AS listened
+    RETURNING status
+  `.execute(db);
+  if (result.rows[0]?.status === 'pending') noteEnqueued(db, 'event');
+}
