@@ -53,8 +53,9 @@ describe('scale-out: three instances, one PostgreSQL, one Redis', { skip }, () =
       RETENTION_INTERVAL_SECONDS: String(INTERVALS.retention),
       SIGNING_KEYS_INTERVAL_SECONDS: String(INTERVALS['signing-keys']),
       SHUTDOWN_GRACE_SECONDS: '20',
-      // Two seconds of /readyz 503 while still serving: four of the balancer's health checks.
-      SHUTDOWN_DRAIN_SECONDS: '2',
+      // Three seconds of /readyz 503 while still serving: six of the balancer's health checks
+      // (each may take a second or two on a saturated machine).
+      SHUTDOWN_DRAIN_SECONDS: '3',
       LOG_LEVEL: 'info',
     };
     const instances: KeyholdProcess[] = ports.map((port) => keyholdProcess({ port, env, keep: (line) => KEPT.has(line.msg) || line.level >= 50 }));

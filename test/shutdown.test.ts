@@ -101,7 +101,7 @@ describe('graceful shutdown', { concurrency: true }, () => {
     }
   });
 
-  it('serves a request whose headers arrive after close began, instead of a 503', { timeout: 60_000 }, async () => {
+  it('serves a request whose headers arrive after close began, instead of a 503', { timeout: 120_000 }, async () => {
     const t = await startTestApp('pglite');
     const socket = net.connect(Number(new URL(t.baseUrl).port), '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));

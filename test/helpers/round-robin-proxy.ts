@@ -5,6 +5,8 @@
 // - Active health checks: GET /readyz on every instance every `healthIntervalMs`; an instance
 //   is in rotation while its last check answered 200 (a draining instance answers 503).
 // - Passive: a connection refused takes the instance out of rotation until its next good check.
+// - Fails open: when no instance is in rotation (every check timed out on a saturated machine),
+//   it tries them all, as nginx (all servers failed: try them again) and cloud balancers do.
 // - Retries on another instance only when the request cannot have reached the first one
 //   (connection refused), or, for GET and HEAD, on any connection error: nginx's default
 //   `proxy_next_upstream error timeout` (non-idempotent requests are not retried once sent) and
@@ -54,7 +56,7 @@ export async function startRoundRobinProxy(options: ProxyOptions): Promise<Round
 
   const probe = (upstream: Upstream): Promise<void> =>
     new Promise((resolve) => {
-      const req = httpRequest({ host: '127.0.0.1', port: upstream.port, path: healthPath, agent: false, timeout: 1000 }, (res) => {
+      const req = httpRequest({ host: '127.0.0.1', port: upstream.port, path: healthPath, agent: false, timeout: 2000 }, (res) => {
         res.resume();
         upstream.healthy = res.statusCode === 200;
         resolve();
@@ -74,9 +76,10 @@ export async function startRoundRobinProxy(options: ProxyOptions): Promise<Round
 
   /** The next instance in rotation after the last one used, skipping `tried`. */
   const pick = (tried: Set<Upstream>): Upstream | undefined => {
+    const failOpen = !upstreams.some((u) => u.healthy);
     for (let i = 0; i < upstreams.length; i++) {
       const upstream = upstreams[(next + i) % upstreams.length]!;
-      if (upstream.healthy && !tried.has(upstream)) {
+      if ((upstream.healthy || failOpen) && !tried.has(upstream)) {
         next = (next + i + 1) % upstreams.length;
         return upstream;
       }
