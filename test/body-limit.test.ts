@@ -49,7 +49,7 @@ describe('request bodies over the limit', { timeout: 300_000 }, () => {
       outcomes.push(outcome);
     }
     // (Before the lingering close, about half of these were `failed: EPIPE`.)
-    assert.deepEqual(outcomes, Array(8).fill('413 {"detail":"Request body too large"}'));
+    assert.deepEqual(outcomes, Array(8).fill('413 {"detail":"Request body too large","code":"body_too_large"}'));
   });
 
   it('a chunked body with no length that runs over the limit gets 413 too', async () => {
@@ -71,6 +71,6 @@ describe('request bodies over the limit', { timeout: 300_000 }, () => {
       };
       pump();
     });
-    assert.equal(outcome, '413 {"detail":"Request body too large"}');
+    assert.equal(outcome, '413 {"detail":"Request body too large","code":"body_too_large"}');
   });
 });

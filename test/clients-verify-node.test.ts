@@ -65,6 +65,11 @@ describe('@keyhold/verify', () => {
     await revokeSigningKey(t.app.ctx, second.current, null);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await assert.rejects(verifier.verify(fresh.accessToken), (err: unknown) => err instanceof TokenRejected && err.code === 'invalid_token');
+    // The instance stops signing with the revoked key at its next poll; the tests after this wait for it.
+    for (let tries = 0; kidOf((await registerAndSignIn(t.api)).accessToken) === second.current; tries++) {
+      assert.ok(tries < 50, 'the revoked key kept signing');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   });
 
   it('Fastify: 401 without a valid token, the claims on request.keyhold, 403 for unmet rules', async () => {

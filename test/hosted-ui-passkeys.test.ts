@@ -47,7 +47,7 @@ for (const kind of DATABASE_KINDS) {
 
       const authenticator = new SoftwareAuthenticator(ORIGIN);
       const refused = await browser.postJson('/ui/account/passkeys/options', { name: 'Phone' });
-      assert.deepEqual([refused.status, refused.json], [403, { detail: 'A second factor is required for this change' }]);
+      assert.deepEqual([refused.status, refused.json], [403, { detail: 'A second factor is required for this change', code: 'second_factor_required' }]);
       const started = await browser.postJson('/ui/account/passkeys/options', { name: 'Phone', code: codeAt(secret, t.clock) });
       assert.equal(started.status, 200, started.html);
       const added = await browser.postJson('/ui/account/passkeys', { name: 'Phone', response: authenticator.register(started.json.options) });

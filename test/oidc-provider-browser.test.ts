@@ -106,8 +106,11 @@ describe('OpenID Provider in Chromium with openid-client', { skip: skipWithoutCh
     await assert.rejects(oidcClient.refreshTokenGrant(rp, refreshed.refresh_token!), isOAuthError('invalid_grant'));
 
     // The apps list shows the consent; a second authorization in this browser asks nothing.
-    const apps = await t.api.get('/auth/me/apps', (await t.api.post('/auth/login/json', { email: user.email, password: user.password })).body.access_token);
+    const bearer = (await t.api.post('/auth/login/json', { email: user.email, password: user.password })).body.access_token;
+    const apps = await t.api.get('/auth/me/apps', bearer);
     assert.equal(apps.status, 200);
+    const unknownApp = await t.api.request('DELETE', '/auth/me/apps/no-such-app', { token: bearer });
+    assert.deepEqual([unknownApp.status, unknownApp.body.code], [404, 'app_not_found']);
     assert.deepEqual(apps.body.map((app: { client_id: string }) => app.client_id), [client.client_id]);
 
     // (Not prompt=none: oidc-provider refuses silent authorization to a native client, as this

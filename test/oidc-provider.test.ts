@@ -99,7 +99,7 @@ for (const kind of DATABASE_KINDS) {
     test('unknown client: 404; deleting a client ends its tokens', async () => {
       const missing = await t.api.get('/admin/oauth-clients/nope', t.adminToken);
       assert.equal(missing.status, 404);
-      assert.equal(missing.body.detail, 'OAuth client not found');
+      assert.deepEqual(missing.body, { detail: 'OAuth client not found', code: 'oauth_client_not_found' });
       const client = await registerClient(t, { grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post', redirect_uris: [], scopes: ['x'], resources: ['https://api.example.com'] });
       const rp = await relyingParty(t, client.client_id, oidcClient.ClientSecretPost(client.client_secret));
       await oidcClient.clientCredentialsGrant(rp, { scope: 'x' });

@@ -46,7 +46,7 @@ for (const store of stores) {
         t.api.request('POST', '/auth/refresh', { json: { refresh_token: 'not-a-token' }, headers: { 'x-forwarded-for': ip } });
       for (let i = 0; i < 10; i++) assert.equal((await refresh(`203.0.113.${i}`)).status, 401);
       const refreshLimited = await refresh('203.0.113.99');
-      assert.deepEqual([refreshLimited.status, refreshLimited.body], [429, { detail: 'Rate limit exceeded: 10 per 1 minute' }]);
+      assert.deepEqual([refreshLimited.status, refreshLimited.body], [429, { detail: 'Rate limit exceeded: 10 per 1 minute', code: 'rate_limited' }]);
 
       const forgot = (ip: string) =>
         t.api.request('POST', '/auth/password/forgot', { json: { email: uniqueEmail() }, headers: { 'x-forwarded-for': ip } });

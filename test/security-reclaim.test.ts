@@ -109,7 +109,7 @@ for (const kind of DATABASE_KINDS) {
 
       assert.equal((await passkeyLogin(authenticator)).status, 401, 'the planted passkey no longer signs in');
       const pending = await t.api.post('/auth/mfa/verify', { mfa_token: pendingMfaToken, code: codeAt(secret, clock) });
-      assert.deepEqual([pending.status, pending.body], [401, { detail: 'Invalid or expired MFA token' }]);
+      assert.deepEqual([pending.status, pending.body], [401, { detail: 'Invalid or expired MFA token', code: 'invalid_or_expired_mfa_token' }]);
       assert.equal((await t.api.post('/auth/login/json', { email: owner.email, password: PASSWORD })).status, 400, 'no password: use the provider');
       assert.equal((await t.api.get('/auth/me', squatter.accessToken)).status, 401);
       assert.equal((await t.api.post('/auth/refresh', { refresh_token: squatter.refreshToken })).status, 401);
@@ -148,7 +148,7 @@ for (const kind of DATABASE_KINDS) {
       // An existing user (verified or not) is not linked on it.
       const existing = await registerAndSignIn(t.api);
       const refused = await callbackWithClaims(claims(existing.email, `sub-${randomBytes(6).toString('hex')}`));
-      assert.deepEqual([refused.status, refused.body], [409, { detail: { error: 'account_exists_unverified_email' } }]);
+      assert.deepEqual([refused.status, refused.body], [409, { detail: { error: 'account_exists_unverified_email' }, code: 'account_exists_unverified_email' }]);
       assert.equal((await t.api.post('/auth/refresh', { refresh_token: existing.refreshToken })).status, 200, 'nothing reclaimed');
       // The same tokens with email_verified: true do both (the control).
       const verified = (email: string) => (nonce: string) => ({ ...claims(email, `sub-${randomBytes(6).toString('hex')}`)(nonce), email_verified: true });

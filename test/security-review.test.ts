@@ -19,7 +19,7 @@ import { codeAt, enrolTotp, passwordFirstFactor } from './helpers/mfa.js';
 
 // TEST_ENV's FRONTEND_URL: the default RP ID and origin.
 const ORIGIN = 'http://frontend.test';
-const STEP_UP = { detail: 'A second factor is required for this change' };
+const STEP_UP = { detail: 'A second factor is required for this change', code: 'second_factor_required' };
 
 for (const kind of DATABASE_KINDS) {
   describe(`security review of 0.2 (${kind})`, () => {
@@ -115,7 +115,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([unproven.status, unproven.body], [403, STEP_UP]);
       // A wrong code is a wrong code (400, counted).
       const wrong = await registerPasskey(enroller.accessToken, undefined, { code: codeAt(secret, clock, 5) });
-      assert.deepEqual([wrong.options.status, wrong.options.body], [400, { detail: 'Invalid MFA code' }]);
+      assert.deepEqual([wrong.options.status, wrong.options.body], [400, { detail: 'Invalid MFA code', code: 'invalid_mfa_code' }]);
 
       // With a fresh code (TOTP, or a recovery code), the aal1 session may.
       const added = await registerPasskey(enroller.accessToken, undefined, { code: codeAt(secret, clock) });
@@ -159,7 +159,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(options.status, 200);
       const response = new SoftwareAuthenticator(ORIGIN).register(options.body);
       const stolen = await t.api.post('/auth/passkeys/register/verify', { response }, attacker.accessToken);
-      assert.deepEqual([stolen.status, stolen.body], [400, { detail: 'Passkey registration failed' }]);
+      assert.deepEqual([stolen.status, stolen.body], [400, { detail: 'Passkey registration failed', code: 'passkey_registration_failed' }]);
       assert.deepEqual((await t.api.get('/auth/passkeys', attacker.accessToken)).body, []);
       // The challenge was its owner's to spend: refused to the other user, it still works for them.
       const own = await t.api.post('/auth/passkeys/register/verify', { response }, victim.accessToken);
@@ -171,7 +171,7 @@ for (const kind of DATABASE_KINDS) {
       const { user } = await ensureAdmin(t.app.ctx, { email, password: PASSWORD, name: 'Ada Admin' });
       const admin: SignedInUser = { id: user.id, email, password: PASSWORD, ...(await signIn(t.api, email)) };
       const refused = await t.api.request('DELETE', `/admin/users/${admin.id}`, { token: admin.accessToken });
-      assert.deepEqual([refused.status, refused.body], [400, { detail: 'You cannot delete your own account' }]);
+      assert.deepEqual([refused.status, refused.body], [400, { detail: 'You cannot delete your own account', code: 'cannot_delete_self' }]);
       assert.equal((await t.api.get('/auth/me', admin.accessToken)).status, 200);
     });
 

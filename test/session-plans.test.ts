@@ -17,7 +17,9 @@ import { DATABASE_KINDS } from './helpers/database.js';
 import { registerAndSignIn } from './helpers/fixtures.js';
 
 const HOT_TABLES = new Set(['users', 'sessions', 'refresh_tokens']);
-const UNIQUE_KEYS = new Set(['users_pkey', 'sessions_pkey', 'refresh_tokens_pkey', 'refresh_tokens_token_hash_key']);
+// users_id_account_id_key (migrations/0017, SCIM's tenant-scoped foreign keys) leads with the
+// primary key's column and is unique too: one row, as by users_pkey.
+const UNIQUE_KEYS = new Set(['users_pkey', 'users_id_account_id_key', 'sessions_pkey', 'refresh_tokens_pkey', 'refresh_tokens_token_hash_key']);
 
 interface PlanNode {
   'Node Type': string;

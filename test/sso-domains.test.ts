@@ -82,7 +82,8 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(taken.status, 409);
       assert.equal(taken.body.code, 'domain_taken');
 
-      assert.equal((await verify(ownerB, a.body.id)).status, 404);
+      const foreign = await verify(ownerB, a.body.id);
+      assert.deepEqual([foreign.status, foreign.body.code], [404, 'domain_not_found']);
       assert.equal((await t.api.delete(`/accounts/me/domains/${a.body.id}`, ownerB.accessToken)).status, 404);
       const listB = await t.api.get('/accounts/me/domains', ownerB.accessToken);
       assert.ok(listB.body.every((d: { id: string }) => d.id !== a.body.id));

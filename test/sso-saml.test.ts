@@ -208,7 +208,7 @@ for (const kind of DATABASE_KINDS) {
       assert.ok(!JSON.stringify(list.body).includes('very-secret-value'));
       for (const [method, path] of [['GET', `/accounts/me/sso-connections/${connection.id}`], ['PATCH', `/accounts/me/sso-connections/${connection.id}`], ['DELETE', `/accounts/me/sso-connections/${connection.id}`]] as const) {
         const other = await t.api.request(method, path, { token: b.owner.accessToken, ...(method === 'PATCH' ? { json: { name: 'mine now' } } : {}) });
-        assert.equal(other.status, 404, `${method} ${path}`);
+        assert.deepEqual([other.status, other.body.code], [404, 'sso_connection_not_found'], `${method} ${path}`);
       }
       assert.equal((await t.api.get('/accounts/me/sso-connections', b.owner.accessToken)).body.length, 0);
 

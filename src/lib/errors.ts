@@ -86,7 +86,6 @@ export const ERROR_CODES = {
   domain_not_allowed: 'A public suffix or a shared mail domain cannot be claimed.',
   domain_verification_failed: 'The DNS TXT record proving the domain was not found.',
   sso_connection_not_found: 'No such SSO connection of the account.',
-  sso_connection_invalid: 'The SSO connection\'s settings are not usable.',
   sso_not_configured: 'No SSO connection serves this email domain.',
   sso_failed: 'The identity provider\'s response was refused (the reason is audited).',
   invalid_sso_code: 'The SSO code is unknown, spent or expired.',
@@ -280,7 +279,6 @@ export const Errors = {
   domainNotAllowed: (): AppError => refuse(422, 'domain_not_allowed', 'Public-suffix and shared mail domains cannot be claimed'),
   domainVerificationFailed: (): AppError => refuse(400, 'domain_verification_failed', 'Domain verification failed: the TXT record was not found'),
   ssoConnectionNotFound: (): AppError => refuse(404, 'sso_connection_not_found', 'SSO connection not found'),
-  ssoConnectionInvalid: (): AppError => refuse(400, 'sso_connection_invalid', 'SSO connection settings are not usable'),
   ssoNotConfigured: (): AppError => refuse(404, 'sso_not_configured', 'SSO is not configured for this email domain'),
   /** Every refused identity-provider response, whatever was wrong with it (the reason is audited). */
   ssoFailed: (): AppError => refuse(400, 'sso_failed', 'SSO sign-in failed'),

@@ -34,9 +34,10 @@ const ERROR_REPLY_SCHEMA = {
     code: { $ref: 'ErrorCode#' },
   },
 } as const;
+// Always JSON, also on routes that produce something else (the SAML metadata's XML).
 const ERROR_RESPONSES = {
-  '4XX': { description: 'Refused: `code` says why (components.schemas.ErrorCode).', $ref: 'ErrorReply#' },
-  '5XX': { description: 'A fault or an unavailable dependency.', $ref: 'ErrorReply#' },
+  '4XX': { description: 'Refused: `code` says why (components.schemas.ErrorCode).', content: { 'application/json': { schema: { $ref: 'ErrorReply#' } } } },
+  '5XX': { description: 'A fault or an unavailable dependency.', content: { 'application/json': { schema: { $ref: 'ErrorReply#' } } } },
 };
 
 /** A route's schema as documented: its own responses, plus the error replies. */

@@ -56,10 +56,22 @@ export function createKeyholdClient(options: KeyholdClientOptions) {
     await save({ access_token: tokens.access_token, refresh_token: tokens.refresh_token, refresh_with: 'api' });
     return tokens;
   };
-  const expiresSoon = (accessToken: string): boolean => {
-    const { exp } = decodeJwtPayload(accessToken);
-    return typeof exp !== 'number' || exp - marginSeconds <= Date.now() / 1000;
+  // Keyhold's own access tokens are JWTs that say when they expire; the provider's tokens for
+  // its userinfo endpoint are opaque, so their expiry is kept beside them (expires_in).
+  const expiresSoon = (session: StoredSession): boolean => {
+    let exp = session.expires_at;
+    if (exp === undefined) {
+      try {
+        const claim = decodeJwtPayload(session.access_token).exp;
+        if (typeof claim === 'number') exp = claim;
+      } catch {
+        // opaque, with no recorded expiry: a 401 will tell (see fetch)
+      }
+    }
+    return exp !== undefined && exp - marginSeconds <= Date.now() / 1000;
   };
+  const expiresAt = (expiresIn: unknown): { expires_at?: number } =>
+    typeof expiresIn === 'number' ? { expires_at: Math.floor(Date.now() / 1000) + expiresIn } : {};
 
   // The access token the caller found stale is passed in: when the stored one differs, another
   // call or tab has rotated the session meanwhile, and nothing is sent.
@@ -75,6 +87,7 @@ export function createKeyholdClient(options: KeyholdClientOptions) {
         const reply = await oidc.refresh(current.client_id, current.refresh_token);
         const next: StoredSession = {
           ...current,
+          ...expiresAt(reply.expires_in),
           access_token: String(reply.access_token),
           refresh_token: typeof reply.refresh_token === 'string' ? reply.refresh_token : current.refresh_token,
           ...(typeof reply.id_token === 'string' ? { id_token: reply.id_token } : {}),
@@ -132,7 +145,7 @@ export function createKeyholdClient(options: KeyholdClientOptions) {
     async getAccessToken(): Promise<string | null> {
       const current = await readSession(storage, storageKey);
       if (!current) return null;
-      if (!expiresSoon(current.access_token)) return current.access_token;
+      if (!expiresSoon(current)) return current.access_token;
       return (await refresh(current.access_token)).access_token;
     },
 
@@ -179,7 +192,14 @@ export function createKeyholdClient(options: KeyholdClientOptions) {
       async handleCallback(callbackUrl: string): Promise<OidcTokens> {
         const tokens = await oidc.handleCallback(callbackUrl);
         if (tokens.refresh_token === undefined) throw new KeyholdError(400, 'no_refresh_token', 'Ask for the offline_access scope to keep a session');
-        await save({ access_token: tokens.access_token, refresh_token: tokens.refresh_token, refresh_with: 'oidc', client_id: tokens.clientId, id_token: tokens.id_token });
+        await save({
+          access_token: tokens.access_token,
+          refresh_token: tokens.refresh_token,
+          refresh_with: 'oidc',
+          client_id: tokens.clientId,
+          id_token: tokens.id_token,
+          ...expiresAt(tokens.expires_in),
+        });
         return tokens;
       },
       /** RP-initiated logout URL for the stored OIDC session (clears it here first). */

@@ -4294,6 +4294,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The account's SCIM tokens (never their values) */
         get: {
             parameters: {
                 query?: never;
@@ -4341,6 +4342,7 @@ export interface paths {
             };
         };
         put?: never;
+        /** Issue a SCIM token for the account (shown only here) */
         post: {
             parameters: {
                 query?: never;
@@ -4410,6 +4412,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** Revoke a SCIM token */
         delete: {
             parameters: {
                 query?: never;
@@ -4460,6 +4463,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** SCIM group-to-role mapping */
         get: {
             parameters: {
                 query?: never;
@@ -4503,6 +4507,7 @@ export interface paths {
                 };
             };
         };
+        /** Set the SCIM group-to-role mapping */
         put: {
             parameters: {
                 query?: never;
@@ -4569,6 +4574,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The account's domains */
         get: {
             parameters: {
                 query?: never;
@@ -4622,6 +4628,7 @@ export interface paths {
             };
         };
         put?: never;
+        /** Claim a domain for the account: the DNS TXT record to publish */
         post: {
             parameters: {
                 query?: never;
@@ -4695,6 +4702,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Verify a domain by its DNS TXT record */
         post: {
             parameters: {
                 query?: never;
@@ -4765,6 +4773,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** Remove a domain from the account */
         delete: {
             parameters: {
                 query?: never;
@@ -4815,6 +4824,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** An account's domains (platform admins) */
         get: {
             parameters: {
                 query?: never;
@@ -4870,6 +4880,7 @@ export interface paths {
             };
         };
         put?: never;
+        /** Claim a domain for an account (platform admins) */
         post: {
             parameters: {
                 query?: never;
@@ -4945,6 +4956,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Verify an account's domain (platform admins) */
         post: {
             parameters: {
                 query?: never;
@@ -5016,6 +5028,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /** Remove an account's domain (platform admins) */
         delete: {
             parameters: {
                 query?: never;
@@ -5067,6 +5080,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The account's SSO connections */
         get: {
             parameters: {
                 query?: never;
@@ -5129,6 +5143,7 @@ export interface paths {
             };
         };
         put?: never;
+        /** Connect the account's identity provider (SAML or OIDC): the values to enter there */
         post: {
             parameters: {
                 query?: never;
@@ -5227,6 +5242,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** One SSO connection */
         get: {
             parameters: {
                 query?: never;
@@ -5292,6 +5308,7 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        /** Remove an SSO connection */
         delete: {
             parameters: {
                 query?: never;
@@ -5332,6 +5349,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
+        /** Change an SSO connection */
         patch: {
             parameters: {
                 query?: never;
@@ -5421,6 +5439,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The account's SSO policy (enforced, auto_join, default_role) */
         get: {
             parameters: {
                 query?: never;
@@ -5463,6 +5482,7 @@ export interface paths {
                 };
             };
         };
+        /** Set the account's SSO policy */
         put: {
             parameters: {
                 query?: never;
@@ -5527,6 +5547,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** An account's SSO connections (platform admins) */
         get: {
             parameters: {
                 query?: never;
@@ -5591,6 +5612,7 @@ export interface paths {
             };
         };
         put?: never;
+        /** Connect an account's identity provider (platform admins) */
         post: {
             parameters: {
                 query?: never;
@@ -5691,6 +5713,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** One of an account's SSO connections (platform admins) */
         get: {
             parameters: {
                 query?: never;
@@ -5757,6 +5780,7 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        /** Remove an account's SSO connection (platform admins) */
         delete: {
             parameters: {
                 query?: never;
@@ -5798,6 +5822,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
+        /** Change an account's SSO connection (platform admins) */
         patch: {
             parameters: {
                 query?: never;
@@ -5888,6 +5913,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** An account's SSO policy (platform admins) */
         get: {
             parameters: {
                 query?: never;
@@ -5932,6 +5958,7 @@ export interface paths {
                 };
             };
         };
+        /** Set an account's SSO policy (platform admins) */
         put: {
             parameters: {
                 query?: never;
@@ -6000,6 +6027,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Start an SSO sign-in by email or connection: the identity provider's URL */
         post: {
             parameters: {
                 query?: never;
@@ -6065,6 +6093,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The SAML service provider metadata of a connection (XML) */
         get: {
             parameters: {
                 query?: never;
@@ -6082,7 +6111,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/samlmetadata+xml": components["schemas"]["ErrorReply"];
+                        "application/json": components["schemas"]["ErrorReply"];
                     };
                 };
                 /** @description A fault or an unavailable dependency. */
@@ -6091,7 +6120,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/samlmetadata+xml": components["schemas"]["ErrorReply"];
+                        "application/json": components["schemas"]["ErrorReply"];
                     };
                 };
             };
@@ -6113,6 +6142,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** SAML assertion consumer service (the identity provider posts its response here) */
         post: {
             parameters: {
                 query?: never;
@@ -6124,7 +6154,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": {
+                    "application/x-www-form-urlencoded": {
                         SAMLResponse: string;
                         RelayState?: string;
                     };
@@ -6171,6 +6201,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Where an OIDC identity provider returns the browser */
         get: {
             parameters: {
                 query?: {
@@ -6229,6 +6260,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Finish an SSO sign-in with its single-use code: a token pair */
         post: {
             parameters: {
                 query?: never;
@@ -6287,6 +6319,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** SCIM: what this service provider supports */
         get: {
             parameters: {
                 query?: never;
@@ -6342,6 +6375,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** SCIM: resource types */
         get: {
             parameters: {
                 query?: never;
@@ -6397,6 +6431,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** SCIM: one resource type */
         get: {
             parameters: {
                 query?: never;
@@ -6454,6 +6489,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** SCIM: schemas */
         get: {
             parameters: {
                 query?: never;
@@ -6509,6 +6545,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** SCIM: one schema */
         get: {
             parameters: {
                 query?: never;
@@ -6566,6 +6603,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** SCIM: list or filter the account's users */
         get: {
             parameters: {
                 query?: {
@@ -6615,6 +6653,7 @@ export interface paths {
             };
         };
         put?: never;
+        /** SCIM: provision a user */
         post: {
             parameters: {
                 query?: never;
@@ -6675,6 +6714,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** SCIM: one user */
         get: {
             parameters: {
                 query?: {
@@ -6720,6 +6760,7 @@ export interface paths {
                 };
             };
         };
+        /** SCIM: replace a user */
         put: {
             parameters: {
                 query?: never;
@@ -6770,6 +6811,7 @@ export interface paths {
             };
         };
         post?: never;
+        /** SCIM: delete a user */
         delete: {
             parameters: {
                 query?: never;
@@ -6810,6 +6852,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
+        /** SCIM: change a user (active: false deprovisions) */
         patch: {
             parameters: {
                 query?: never;
@@ -6868,6 +6911,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** SCIM: list or filter groups */
         get: {
             parameters: {
                 query?: {
@@ -6917,6 +6961,7 @@ export interface paths {
             };
         };
         put?: never;
+        /** SCIM: create a group */
         post: {
             parameters: {
                 query?: never;
@@ -6977,6 +7022,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** SCIM: one group */
         get: {
             parameters: {
                 query?: {
@@ -7022,6 +7068,7 @@ export interface paths {
                 };
             };
         };
+        /** SCIM: replace a group */
         put: {
             parameters: {
                 query?: never;
@@ -7072,6 +7119,7 @@ export interface paths {
             };
         };
         post?: never;
+        /** SCIM: delete a group */
         delete: {
             parameters: {
                 query?: never;
@@ -7112,6 +7160,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
+        /** SCIM: change a group or its members */
         patch: {
             parameters: {
                 query?: never;
@@ -7172,6 +7221,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** SCIM: search users and groups (RFC 7644 §3.4.3) */
         post: {
             parameters: {
                 query?: never;
@@ -7234,6 +7284,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** SCIM: search users */
         post: {
             parameters: {
                 query?: never;
@@ -7296,6 +7347,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** SCIM: search groups */
         post: {
             parameters: {
                 query?: never;
@@ -7354,10 +7406,10 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
-         * @description Stable error code; never renamed. `not_authenticated`: No bearer token, or one that is not valid (wrong signature, issuer, type, or its session ended). `token_expired`: The access token expired: refresh it (RFC 6750 `error="invalid_token"`). `invalid_credentials`: Email or password incorrect. `inactive_user`: The user is deactivated. `not_enough_permissions`: The user lacks the role the route needs. `invalid_refresh_token`: The refresh token is not one Keyhold issued, or it expired. `refresh_token_revoked`: The refresh token was revoked (sign-out, reuse, password change). `user_not_found`: No such user (in the caller's scope). `session_not_found`: No such session of the user. `current_password_incorrect`: The current password given is wrong. `current_password_required`: The change needs the current password. `password_unchanged`: The new password equals the current one. `email_already_registered`: The email address belongs to another user. `invite_code_required`: Registration needs an invite code. `invalid_invite_code`: No such invite code. `invite_code_used`: The invite code was already used. `invite_code_expired`: The invite code expired. `invalid_account_invite_code`: No such account invite code. `account_invite_code_used`: The account invite code was already used. `account_invite_code_expired`: The account invite code expired. `invite_email_mismatch`: The account invite was sent to another address. `invalid_or_expired_reset_token`: The reset token is not valid or expired. `invalid_reset_token`: The reset token is unknown. `reset_token_spent`: The reset token was already used or expired. `email_verification_disabled`: Email verification is switched off. `email_already_verified`: The email address is already verified. `verification_token_required`: No verification token was given. `invalid_or_expired_verification_token`: The verification token is not valid or expired. `invalid_verification_token`: The verification token is unknown. `verification_token_spent`: The verification token was already used or expired. `provider_not_configured`: No such OAuth provider is configured. `invalid_redirect_uri`: The redirect_uri is not allowed. `invalid_oauth_state`: The OAuth state is unknown, spent or expired. `oauth_sign_in_failed`: The provider refused the sign-in or its answer did not verify. `oauth_provider_unavailable`: The OAuth provider could not be reached. `oauth_no_email`: The provider shared no email address. `account_exists_unverified_email`: A user with this address exists; sign in first, then link the provider. `use_oauth_provider`: The user has no password: sign in with one of the providers named. `account_not_found`: No such account. `invite_not_found`: No such invite. `setting_not_found`: No such setting. `webhook_not_found`: No such webhook. `signing_key_not_found`: No such signing key. `oauth_client_not_found`: No such OAuth client (of the OpenID Provider). `app_not_found`: The user has granted no such app. `already_a_member`: The address belongs to a member of the account already. `owner_cannot_be_demoted`: The account owner keeps the owner role. `owner_cannot_be_removed`: The account owner cannot be removed. `cannot_change_own_role`: A user cannot change their own account role. `cannot_remove_self`: A user cannot remove themselves from the account. `cannot_deactivate_self`: An admin cannot deactivate themselves. `cannot_remove_own_admin_role`: An admin cannot remove their own admin role. `cannot_delete_self`: An admin cannot delete their own account through the admin API. `transfer_ownership_first`: The owner of an account with other members must transfer ownership first. `mfa_already_enabled`: MFA is already enabled. `mfa_not_enabled`: MFA is not enabled. `mfa_setup_not_started`: MFA setup was not started. `invalid_mfa_code`: The TOTP or recovery code is wrong. `second_factor_required`: An MFA-enrolled user changes a factor from an aal1 session: send a fresh code, or use an aal2 session. `invalid_or_expired_mfa_token`: The MFA token is not valid, expired or spent. `passkey_sign_in_failed`: The passkey assertion did not verify. `passkey_registration_failed`: The passkey attestation did not verify. `passkey_not_found`: No such passkey of the user. `passkey_response_unreadable`: A hosted page's passkey step got a body that is not a WebAuthn response. `domain_not_found`: No such domain of the account. `domain_taken`: Another account has verified this domain. `domain_not_allowed`: A public suffix or a shared mail domain cannot be claimed. `domain_verification_failed`: The DNS TXT record proving the domain was not found. `sso_connection_not_found`: No such SSO connection of the account. `sso_connection_invalid`: The SSO connection's settings are not usable. `sso_not_configured`: No SSO connection serves this email domain. `sso_failed`: The identity provider's response was refused (the reason is audited). `invalid_sso_code`: The SSO code is unknown, spent or expired. `sso_domain_not_verified`: The identity's email is not on a verified domain of the connection's account. `sso_not_a_member`: Not a member of the connection's account, and auto-join is off. `sso_required`: The account enforces SSO for this email domain: use it. `scim_token_not_found`: No such SCIM token of the account. `scim_error`: A SCIM protocol error (answered in the SCIM error schema, with its scimType). `session_ended`: A hosted page's browser session ended: sign in again. `form_expired`: A hosted page's form carried no valid CSRF token. `validation_failed`: The request did not validate (422 with FastAPI's issue list, or a field refused). `bad_request`: The request could not be read (bad URL, framing or headers). `not_found`: No such route. `method_not_allowed`: The route exists for other methods (see Allow). `body_too_large`: The request body is too large. `unsupported_media_type`: The body's media type is not one the route reads. `rate_limited`: Too many requests from this address (see Retry-After). `internal_error`: An unexpected fault; logged, never described. `service_unavailable`: The database (or another dependency) cannot be reached (see Retry-After).
+         * @description Stable error code; never renamed. `not_authenticated`: No bearer token, or one that is not valid (wrong signature, issuer, type, or its session ended). `token_expired`: The access token expired: refresh it (RFC 6750 `error="invalid_token"`). `invalid_credentials`: Email or password incorrect. `inactive_user`: The user is deactivated. `not_enough_permissions`: The user lacks the role the route needs. `invalid_refresh_token`: The refresh token is not one Keyhold issued, or it expired. `refresh_token_revoked`: The refresh token was revoked (sign-out, reuse, password change). `user_not_found`: No such user (in the caller's scope). `session_not_found`: No such session of the user. `current_password_incorrect`: The current password given is wrong. `current_password_required`: The change needs the current password. `password_unchanged`: The new password equals the current one. `email_already_registered`: The email address belongs to another user. `invite_code_required`: Registration needs an invite code. `invalid_invite_code`: No such invite code. `invite_code_used`: The invite code was already used. `invite_code_expired`: The invite code expired. `invalid_account_invite_code`: No such account invite code. `account_invite_code_used`: The account invite code was already used. `account_invite_code_expired`: The account invite code expired. `invite_email_mismatch`: The account invite was sent to another address. `invalid_or_expired_reset_token`: The reset token is not valid or expired. `invalid_reset_token`: The reset token is unknown. `reset_token_spent`: The reset token was already used or expired. `email_verification_disabled`: Email verification is switched off. `email_already_verified`: The email address is already verified. `verification_token_required`: No verification token was given. `invalid_or_expired_verification_token`: The verification token is not valid or expired. `invalid_verification_token`: The verification token is unknown. `verification_token_spent`: The verification token was already used or expired. `provider_not_configured`: No such OAuth provider is configured. `invalid_redirect_uri`: The redirect_uri is not allowed. `invalid_oauth_state`: The OAuth state is unknown, spent or expired. `oauth_sign_in_failed`: The provider refused the sign-in or its answer did not verify. `oauth_provider_unavailable`: The OAuth provider could not be reached. `oauth_no_email`: The provider shared no email address. `account_exists_unverified_email`: A user with this address exists; sign in first, then link the provider. `use_oauth_provider`: The user has no password: sign in with one of the providers named. `account_not_found`: No such account. `invite_not_found`: No such invite. `setting_not_found`: No such setting. `webhook_not_found`: No such webhook. `signing_key_not_found`: No such signing key. `oauth_client_not_found`: No such OAuth client (of the OpenID Provider). `app_not_found`: The user has granted no such app. `already_a_member`: The address belongs to a member of the account already. `owner_cannot_be_demoted`: The account owner keeps the owner role. `owner_cannot_be_removed`: The account owner cannot be removed. `cannot_change_own_role`: A user cannot change their own account role. `cannot_remove_self`: A user cannot remove themselves from the account. `cannot_deactivate_self`: An admin cannot deactivate themselves. `cannot_remove_own_admin_role`: An admin cannot remove their own admin role. `cannot_delete_self`: An admin cannot delete their own account through the admin API. `transfer_ownership_first`: The owner of an account with other members must transfer ownership first. `mfa_already_enabled`: MFA is already enabled. `mfa_not_enabled`: MFA is not enabled. `mfa_setup_not_started`: MFA setup was not started. `invalid_mfa_code`: The TOTP or recovery code is wrong. `second_factor_required`: An MFA-enrolled user changes a factor from an aal1 session: send a fresh code, or use an aal2 session. `invalid_or_expired_mfa_token`: The MFA token is not valid, expired or spent. `passkey_sign_in_failed`: The passkey assertion did not verify. `passkey_registration_failed`: The passkey attestation did not verify. `passkey_not_found`: No such passkey of the user. `passkey_response_unreadable`: A hosted page's passkey step got a body that is not a WebAuthn response. `domain_not_found`: No such domain of the account. `domain_taken`: Another account has verified this domain. `domain_not_allowed`: A public suffix or a shared mail domain cannot be claimed. `domain_verification_failed`: The DNS TXT record proving the domain was not found. `sso_connection_not_found`: No such SSO connection of the account. `sso_not_configured`: No SSO connection serves this email domain. `sso_failed`: The identity provider's response was refused (the reason is audited). `invalid_sso_code`: The SSO code is unknown, spent or expired. `sso_domain_not_verified`: The identity's email is not on a verified domain of the connection's account. `sso_not_a_member`: Not a member of the connection's account, and auto-join is off. `sso_required`: The account enforces SSO for this email domain: use it. `scim_token_not_found`: No such SCIM token of the account. `scim_error`: A SCIM protocol error (answered in the SCIM error schema, with its scimType). `session_ended`: A hosted page's browser session ended: sign in again. `form_expired`: A hosted page's form carried no valid CSRF token. `validation_failed`: The request did not validate (422 with FastAPI's issue list, or a field refused). `bad_request`: The request could not be read (bad URL, framing or headers). `not_found`: No such route. `method_not_allowed`: The route exists for other methods (see Allow). `body_too_large`: The request body is too large. `unsupported_media_type`: The body's media type is not one the route reads. `rate_limited`: Too many requests from this address (see Retry-After). `internal_error`: An unexpected fault; logged, never described. `service_unavailable`: The database (or another dependency) cannot be reached (see Retry-After).
          * @enum {string}
          */
-        ErrorCode: "not_authenticated" | "token_expired" | "invalid_credentials" | "inactive_user" | "not_enough_permissions" | "invalid_refresh_token" | "refresh_token_revoked" | "user_not_found" | "session_not_found" | "current_password_incorrect" | "current_password_required" | "password_unchanged" | "email_already_registered" | "invite_code_required" | "invalid_invite_code" | "invite_code_used" | "invite_code_expired" | "invalid_account_invite_code" | "account_invite_code_used" | "account_invite_code_expired" | "invite_email_mismatch" | "invalid_or_expired_reset_token" | "invalid_reset_token" | "reset_token_spent" | "email_verification_disabled" | "email_already_verified" | "verification_token_required" | "invalid_or_expired_verification_token" | "invalid_verification_token" | "verification_token_spent" | "provider_not_configured" | "invalid_redirect_uri" | "invalid_oauth_state" | "oauth_sign_in_failed" | "oauth_provider_unavailable" | "oauth_no_email" | "account_exists_unverified_email" | "use_oauth_provider" | "account_not_found" | "invite_not_found" | "setting_not_found" | "webhook_not_found" | "signing_key_not_found" | "oauth_client_not_found" | "app_not_found" | "already_a_member" | "owner_cannot_be_demoted" | "owner_cannot_be_removed" | "cannot_change_own_role" | "cannot_remove_self" | "cannot_deactivate_self" | "cannot_remove_own_admin_role" | "cannot_delete_self" | "transfer_ownership_first" | "mfa_already_enabled" | "mfa_not_enabled" | "mfa_setup_not_started" | "invalid_mfa_code" | "second_factor_required" | "invalid_or_expired_mfa_token" | "passkey_sign_in_failed" | "passkey_registration_failed" | "passkey_not_found" | "passkey_response_unreadable" | "domain_not_found" | "domain_taken" | "domain_not_allowed" | "domain_verification_failed" | "sso_connection_not_found" | "sso_connection_invalid" | "sso_not_configured" | "sso_failed" | "invalid_sso_code" | "sso_domain_not_verified" | "sso_not_a_member" | "sso_required" | "scim_token_not_found" | "scim_error" | "session_ended" | "form_expired" | "validation_failed" | "bad_request" | "not_found" | "method_not_allowed" | "body_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable";
+        ErrorCode: "not_authenticated" | "token_expired" | "invalid_credentials" | "inactive_user" | "not_enough_permissions" | "invalid_refresh_token" | "refresh_token_revoked" | "user_not_found" | "session_not_found" | "current_password_incorrect" | "current_password_required" | "password_unchanged" | "email_already_registered" | "invite_code_required" | "invalid_invite_code" | "invite_code_used" | "invite_code_expired" | "invalid_account_invite_code" | "account_invite_code_used" | "account_invite_code_expired" | "invite_email_mismatch" | "invalid_or_expired_reset_token" | "invalid_reset_token" | "reset_token_spent" | "email_verification_disabled" | "email_already_verified" | "verification_token_required" | "invalid_or_expired_verification_token" | "invalid_verification_token" | "verification_token_spent" | "provider_not_configured" | "invalid_redirect_uri" | "invalid_oauth_state" | "oauth_sign_in_failed" | "oauth_provider_unavailable" | "oauth_no_email" | "account_exists_unverified_email" | "use_oauth_provider" | "account_not_found" | "invite_not_found" | "setting_not_found" | "webhook_not_found" | "signing_key_not_found" | "oauth_client_not_found" | "app_not_found" | "already_a_member" | "owner_cannot_be_demoted" | "owner_cannot_be_removed" | "cannot_change_own_role" | "cannot_remove_self" | "cannot_deactivate_self" | "cannot_remove_own_admin_role" | "cannot_delete_self" | "transfer_ownership_first" | "mfa_already_enabled" | "mfa_not_enabled" | "mfa_setup_not_started" | "invalid_mfa_code" | "second_factor_required" | "invalid_or_expired_mfa_token" | "passkey_sign_in_failed" | "passkey_registration_failed" | "passkey_not_found" | "passkey_response_unreadable" | "domain_not_found" | "domain_taken" | "domain_not_allowed" | "domain_verification_failed" | "sso_connection_not_found" | "sso_not_configured" | "sso_failed" | "invalid_sso_code" | "sso_domain_not_verified" | "sso_not_a_member" | "sso_required" | "scim_token_not_found" | "scim_error" | "session_ended" | "form_expired" | "validation_failed" | "bad_request" | "not_found" | "method_not_allowed" | "body_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "service_unavailable";
         ErrorReply: {
             /** @description FastAPI-shaped: a message, an object such as {"error": "use_oauth_provider"}, or (422) a list of {loc, msg, type}. */
             detail: unknown;

@@ -15,6 +15,8 @@ export interface StoredSession {
   /** For 'oidc' sessions: the client the tokens were issued to. */
   client_id?: string;
   id_token?: string;
+  /** When the access token expires (seconds since the epoch), where the token does not say. */
+  expires_at?: number;
 }
 
 /** A place for one value per key. Every method may be synchronous or asynchronous. */

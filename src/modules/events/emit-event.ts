@@ -8,15 +8,10 @@ import { randomUUID } from 'node:crypto';
 import type { Executor } from '../../db/database.js';
 import type { Clock } from '../../lib/clock.js';
 import type { EventPayloads, EventType } from './event-types.js';
-import { insertEvent } from './events.repo.js';
+import { insertEvent, type EventJobPayload } from './events.repo.js';
 
-export interface EventJobPayload {
-  /** `msg_…`: the Standard Webhooks `webhook-id`, the same on every retry. */
-  id: string;
-  type: EventType;
-  timestamp: string;
-  data: unknown;
-}
+export type { EventJobPayload };
+
 
 declare module '../jobs/jobs.types.js' {
   interface JobPayloads {

@@ -2,7 +2,15 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { noteEnqueued } from '../jobs/jobs.repo.js';
-import type { EventJobPayload } from './emit-event.js';
+import type { EventType } from './event-types.js';
+
+export interface EventJobPayload {
+  /** `msg_…`: the Standard Webhooks `webhook-id`, the same on every retry. */
+  id: string;
+  type: EventType;
+  timestamp: string;
+  data: unknown;
+}
 
 /**
  * Writes the event as a job of kind `event`, in one statement. Pending (to be fanned out) when

@@ -2,9 +2,17 @@
 import { compileFilter, type ScimResourceKind } from './scim-filter.js';
 import type { ScimCaller, ScimDeps } from './scim-context.js';
 import { listGroups } from './scim-groups.service.js';
-import { leavesOut } from './scim-projection.js';
-import type { ListQuery } from './scim.routes.js';
+import { leavesOut, type parseAttributeList } from './scim-projection.js';
 import { listUsers } from './scim-users.service.js';
+
+/** A list request's query, read and checked (scim.routes.ts's readListQuery). */
+export interface ListQuery {
+  filter: string | undefined;
+  startIndex: number;
+  page: { offset: number; limit: number };
+  attributes: ReturnType<typeof parseAttributeList>;
+  excluded: ReturnType<typeof parseAttributeList>;
+}
 
 export async function searchAll(
   deps: ScimDeps,

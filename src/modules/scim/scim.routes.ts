@@ -25,7 +25,7 @@ import { leavesOut, parseAttributeList, project } from './scim-projection.js';
 import { ERROR_SCHEMA, LIST_RESPONSE_SCHEMA, MAX_PAGE_SIZE, SCIM_MEDIA_TYPE } from './scim-schemas.js';
 import { authenticateScimToken } from './scim-tokens.service.js';
 import { createScimUser, deleteScimUser, getScimUser, listUsers, patchScimUser, replaceScimUser } from './scim-users.service.js';
-import { searchAll } from './scim-search.js';
+import { searchAll, type ListQuery } from './scim-search.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -172,14 +172,6 @@ export const scimRoutes: FastifyPluginAsyncTypebox<ScimRoutesOptions> = async (a
 };
 
 const stringOrUndefined = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
-
-export interface ListQuery {
-  filter: string | undefined;
-  startIndex: number;
-  page: { offset: number; limit: number };
-  attributes: ReturnType<typeof parseAttributeList>;
-  excluded: ReturnType<typeof parseAttributeList>;
-}
 
 function readListQuery(query: Record<string, string | undefined>): ListQuery {
   const integer = (value: string | undefined, name: string): number | undefined => {

@@ -35,7 +35,8 @@ export const ssoRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (
   app.post('/auth/sso/saml/:id/acs', {
     config: perMinute(60),
     bodyLimit: 320 * 1024,
-    schema: { tags, params: ConnectionIdParams, body: AcsBody, response: { 303: Redirect } },
+    // The identity provider's browser POST is a form (SAML HTTP-POST binding).
+    schema: { tags, consumes: ['application/x-www-form-urlencoded'], params: ConnectionIdParams, body: AcsBody, response: { 303: Redirect } },
   }, async (request, reply) => {
     const target = await acceptSamlResponse(ctx, request.params.id, request.body.SAMLResponse, requestMeta(request));
     return reply.code(303).header('location', target).header('cache-control', 'no-store').send(null);
