@@ -26,14 +26,18 @@ const UID = /^[\w-]{10,64}$/;
 export async function oidcPages(app: FastifyInstance, pages: PageContext, handle: ProviderHandle): Promise<void> {
   const { ctx, render } = pages;
 
-  /** The interaction of this browser, or an error page (expired, or another browser's). */
-  async function load(request: FastifyRequest, reply: FastifyReply): Promise<{ provider: OidcProvider; details: InteractionDetails; client: ProviderClient } | undefined> {
+  /** The interaction of this browser, or an error page (no such address; expired, or another browser's). */
+  async function load(request: FastifyRequest, reply: FastifyReply): Promise<{ uid: string; provider: OidcProvider; details: InteractionDetails; client: ProviderClient } | undefined> {
     const { uid } = request.params as { uid: string };
+    if (!UID.test(uid)) {
+      await render(request, reply, 'error', { title: 'Page not found', message: 'There is no page at this address.' }, 404);
+      return undefined;
+    }
     const provider = await handle.current();
     try {
       const details = await provider.interactionDetails(request.raw, reply.raw);
       const client = await provider.Client.find(details.params.client_id);
-      if (details.uid === uid && client) return { provider, details, client };
+      if (details.uid === uid && client) return { uid, provider, details, client };
     } catch {
       // The interaction cookie is missing or the interaction expired: handled below.
     }
@@ -52,11 +56,9 @@ export async function oidcPages(app: FastifyInstance, pages: PageContext, handle
     reply.code(303).redirect(`/ui/sign-in?${new URLSearchParams({ next: `/ui/authorize/${uid}`, ...(again ? { again: '1' } : {}) })}`);
 
   app.get('/authorize/:uid', { schema: { hide: true } }, async (request, reply) => {
-    const { uid } = request.params as { uid: string };
-    if (!UID.test(uid)) return render(request, reply, 'error', { title: 'Page not found', message: 'There is no page at this address.' }, 404);
     const loaded = await load(request, reply);
     if (!loaded) return reply;
-    const { provider, details, client } = loaded;
+    const { uid, provider, details, client } = loaded;
     const user = request.pageUser;
     const clientName = String(client.clientName ?? client.clientId);
 
@@ -103,11 +105,9 @@ export async function oidcPages(app: FastifyInstance, pages: PageContext, handle
   });
 
   app.post('/authorize/:uid', { schema: { hide: true } }, async (request, reply) => {
-    const { uid } = request.params as { uid: string };
-    if (!UID.test(uid)) return render(request, reply, 'error', { title: 'Page not found', message: 'There is no page at this address.' }, 404);
     const loaded = await load(request, reply);
     if (!loaded) return reply;
-    const { provider, details, client } = loaded;
+    const { uid, provider, details, client } = loaded;
     const user = request.pageUser;
     if (formField(request.body, 'decision') !== 'allow') {
       return finish(request, reply, provider, { error: 'access_denied', error_description: 'the user denied the request' });
