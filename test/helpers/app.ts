@@ -97,6 +97,18 @@ export interface ApiResponse<T = any> {
   headers: Headers;
 }
 
+/** A reply's status, headers and body: parsed as JSON where it is, else the text. */
+export async function readReply<T = any>(response: Response): Promise<ApiResponse<T>> {
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, body: parsed as T, headers: response.headers };
+}
+
 export class ApiClient {
   constructor(readonly base: string) {}
 
@@ -118,15 +130,7 @@ export class ApiClient {
       body = options.raw;
     }
     if (options.token) headers.authorization = `Bearer ${options.token}`;
-    const response = await fetch(`${this.base}${path}`, { method, headers, body });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: response.status, body: parsed as T, headers: response.headers };
+    return readReply<T>(await fetch(`${this.base}${path}`, { method, headers, body }));
   }
 
   get<T = any>(path: string, token?: string) {

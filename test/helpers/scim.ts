@@ -1,6 +1,6 @@
 // SCIM test helpers: a client for /scim/v2 speaking application/scim+json, and token set-up.
 import assert from 'node:assert/strict';
-import type { ApiResponse, TestApp } from './app.js';
+import { readReply, type ApiResponse, type TestApp } from './app.js';
 
 export const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -17,15 +17,7 @@ export class ScimClient {
   async request<T = any>(method: string, path: string, body?: unknown, contentType = 'application/scim+json'): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/scim+json' };
     if (body !== undefined) headers['content-type'] = contentType;
-    const response = await fetch(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON
-    }
-    return { status: response.status, body: parsed as T, headers: response.headers };
+    return readReply<T>(await fetch(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
   }
   get<T = any>(path: string) {
     return this.request<T>('GET', path);
