@@ -109,7 +109,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   // behind argon2 (measured with bench/; see the README).
   const rotationSecret = Buffer.from(options.refreshRotationSecret, 'utf8');
   const { clock, issuer, audience, keys } = options;
-  const verifiedAccessTokens = new VerifiedTokenCache(VERIFIED_ACCESS_TOKENS_KEPT, () => keys.generation);
+  const verifiedAccessTokens = new VerifiedTokenCache<TokenClaims>(VERIFIED_ACCESS_TOKENS_KEPT, () => keys.generation);
 
   const service: TokenService = {
     async issue(type, subject, issueOptions = {}) {

@@ -1,5 +1,4 @@
 // Access tokens whose signature and claims have been checked, kept while the process lives.
-import type { TokenClaims } from './tokens.js';
 
 /** Largest tolerated clock skew for an `iat` in the future. */
 export const MAX_FUTURE_IAT_SECONDS = 60;
@@ -15,8 +14,14 @@ export const MAX_FUTURE_IAT_SECONDS = 60;
  * key revoked or retired, on this instance or, seen by polling, another) everything is
  * forgotten at once, so a revoked key's tokens are never served from here.
  */
-export class VerifiedTokenCache {
-  readonly #claims = new Map<string, TokenClaims>();
+/** What the cache needs of a token's claims: its times (tokens.ts's TokenClaims has them). */
+interface TimedClaims {
+  iat: number;
+  exp: number;
+}
+
+export class VerifiedTokenCache<Claims extends TimedClaims> {
+  readonly #claims = new Map<string, Claims>();
   #generation: number;
 
   constructor(
@@ -26,7 +31,7 @@ export class VerifiedTokenCache {
     this.#generation = currentGeneration();
   }
 
-  get(token: string, now: Date): TokenClaims | undefined {
+  get(token: string, now: Date): Claims | undefined {
     const generation = this.currentGeneration();
     if (generation !== this.#generation) {
       this.#claims.clear();
@@ -44,7 +49,7 @@ export class VerifiedTokenCache {
   }
 
   /** `generation`: the key ring's when the check began; a key revoked meanwhile keeps it out. */
-  add(token: string, claims: TokenClaims, generation: number): void {
+  add(token: string, claims: Claims, generation: number): void {
     if (generation !== this.#generation || generation !== this.currentGeneration()) return;
     // Oldest first: a Map iterates in insertion order.
     if (this.#claims.size >= this.capacity) this.#claims.delete(this.#claims.keys().next().value!);

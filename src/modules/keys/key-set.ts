@@ -16,14 +16,16 @@ import type { Db } from '../../db/database.js';
 import type { Clock } from '../../lib/clock.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import { hs256KeyRing, type KeyRing, type TokenKey } from '../../lib/token-keys.js';
-import { createTokenService, type TokenService, type TokenType } from '../../lib/tokens.js';
+import { createTokenService, type TokenService } from '../../lib/tokens.js';
 import { loadSigningKeyRing, type ProviderKeys, type SigningKeyRing } from './key-ring.js';
 import { ensureSigningKeys, maintainSigningKeys } from './keys.service.js';
 import { findLegacySigningSecret, resolveSigningSecret } from './legacy-secret.js';
 import { resolveRefreshRotationSecret } from './refresh-rotation-secret.js';
 import { loadRefreshTokenKey } from './refresh-token-key.js';
+import { tokenLifetimesSeconds } from './token-lifetimes.js';
 
 export type { ProviderKeys } from './key-ring.js';
+export { tokenLifetimesSeconds } from './token-lifetimes.js';
 
 export interface KeySet extends KeyRing {
   /** Issues and checks every token Keyhold makes, with this set's keys. */
@@ -45,16 +47,6 @@ export interface KeySetDeps {
   config: Readonly<Config>;
   clock: Clock;
   log: FastifyBaseLogger;
-}
-
-/** How long each kind of token lives. */
-export function tokenLifetimesSeconds(config: Pick<Config, 'accessTokenExpireMinutes' | 'refreshTokenExpireDays'>): Record<TokenType, number> {
-  return {
-    access: config.accessTokenExpireMinutes * 60,
-    refresh: config.refreshTokenExpireDays * 86_400,
-    password_reset: 3600,
-    email_verification: 86_400,
-  };
 }
 
 export async function openKeySet(deps: KeySetDeps): Promise<KeySet> {

@@ -7,6 +7,7 @@ import { addDays, addSeconds } from '../../lib/clock.js';
 import { Errors } from '../../lib/errors.js';
 import type { Executor } from '../../db/database.js';
 import { recordAudit } from '../audit/audit.repo.js';
+import { longestTokenLifetimeSeconds } from './token-lifetimes.js';
 import { createKeyPair, type AsymmetricAlgorithm, type NewKeyPair } from './key-material.js';
 import {
   activateKey,
@@ -27,10 +28,7 @@ export type KeysDeps = Pick<AppContext, 'db' | 'clock' | 'config' | 'secrets'>;
 /** Tolerated clock skew between instances when deciding a key's tokens have all expired. */
 const EXPIRY_MARGIN_SECONDS = 60;
 
-/** The longest any token lives (refresh tokens, unless configured shorter than a day). */
-export function longestTokenLifetimeSeconds(config: KeysDeps['config']): number {
-  return Math.max(config.refreshTokenExpireDays * 86_400, 86_400, config.accessTokenExpireMinutes * 60);
-}
+export { longestTokenLifetimeSeconds } from './token-lifetimes.js';
 
 /**
  * The algorithms the ring keeps a current and a next key of: JWT_ALGORITHM's (first-party tokens

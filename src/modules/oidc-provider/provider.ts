@@ -16,6 +16,7 @@ import { secretMatches } from './clients.service.js';
 import { guardedFetch } from './guarded-fetch.js';
 import type { KoaLikeContext, OidcProvider, ProviderClient } from './provider-types.js';
 import type { ProviderKeys } from '../keys/key-set.js';
+import { tokenLifetimesSeconds } from '../keys/token-lifetimes.js';
 
 export const OIDC_PREFIX = '/oidc';
 const OIDC_PREFIX_MODULE_NAME = 'oidc-provider';
@@ -58,8 +59,7 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
   const oidc = (await import(OIDC_PROVIDER_MODULE)) as OidcModule;
   const { config, db, clock } = deps;
   const issuer = config.publicUrl;
-  const accessTokenTtl = config.accessTokenExpireMinutes * 60;
-  const refreshTtl = config.refreshTokenExpireDays * 86_400;
+  const { access: accessTokenTtl, refresh: refreshTtl } = tokenLifetimesSeconds(config);
 
   const policy = oidc.interactionPolicy.base();
   // An aal1 session does not satisfy acr_values=aal2 or a require_mfa client: the login prompt
