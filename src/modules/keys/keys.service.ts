@@ -143,7 +143,7 @@ export interface RotationResult {
 }
 
 /** `keyhold keys rotate`, and the automatic rotation: every algorithm's keys rotate together. */
-export async function rotateSigningKeys(deps: KeysDeps, meta: RequestMeta | null, options: { automatic?: boolean } = {}): Promise<RotationResult> {
+export async function rotateSigningKeys(deps: KeysDeps, meta: RequestMeta | null, options: { automatic?: boolean; actorId?: string } = {}): Promise<RotationResult> {
   const algs = signingAlgorithms(deps.config);
   const take = await freshPairs(algs);
   return deps.db.transaction().execute(async (trx) => {
@@ -163,6 +163,7 @@ export async function rotateSigningKeys(deps: KeysDeps, meta: RequestMeta | null
     if (others.length > 0) result.also = others;
     await recordAudit(trx, meta, {
       action: 'keys.rotated',
+      userId: options.actorId ?? null,
       resourceType: 'signing_key',
       resourceId: result.current,
       details: { previous: result.previous, next: result.next, automatic: options.automatic === true, ...(result.also ? { also: result.also } : {}) },
@@ -176,7 +177,7 @@ export async function rotateSigningKeys(deps: KeysDeps, meta: RequestMeta | null
  * other instances at their next poll). Revoking a current key promotes its algorithm's next one,
  * and revoking a next one makes a new next, so there is always a key to sign with.
  */
-export async function revokeSigningKey(deps: KeysDeps, kid: string, meta: RequestMeta | null): Promise<{ kid: string; was: string }> {
+export async function revokeSigningKey(deps: KeysDeps, kid: string, meta: RequestMeta | null, options: { actorId?: string } = {}): Promise<{ kid: string; was: string }> {
   const algs = signingAlgorithms(deps.config);
   const known = (await listLiveKeys(deps.db)).find((k) => k.kid === kid);
   const alg = known && algs.includes(known.alg) ? known.alg : undefined;
@@ -191,7 +192,7 @@ export async function revokeSigningKey(deps: KeysDeps, kid: string, meta: Reques
     } else if (alg && was === 'next') {
       await storeKey(deps, trx, take(alg), 'next', now);
     }
-    await recordAudit(trx, meta, { action: 'keys.revoked', resourceType: 'signing_key', resourceId: kid, details: { state: was } });
+    await recordAudit(trx, meta, { action: 'keys.revoked', userId: options.actorId ?? null, resourceType: 'signing_key', resourceId: kid, details: { state: was } });
     return { kid, was };
   });
 }
