@@ -29,4 +29,7 @@ export interface AppContext {
 export interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
+  /** Where the change was made when not through the API (the console sets 'console'):
+   *  recorded as the audit row's details.via, so every service's rows carry it unchanged. */
+  via?: string;
 }
