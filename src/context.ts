@@ -29,7 +29,7 @@ export interface AppContext {
 export interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
-  /** Where the change was made when not through the API (the console sets 'console'):
-   *  recorded as the audit row's details.via, so every service's rows carry it unchanged. */
-  via?: string;
+  /** Where the change was made, when not the API: the console sets 'console', and every audit
+   *  row written with this meta carries it as `details.via` (audit.repo.ts). */
+  via?: 'console';
 }

@@ -105,7 +105,7 @@ export interface RotationResult {
 }
 
 /** `keyhold keys rotate`, and the automatic rotation. */
-export async function rotateSigningKeys(deps: KeysDeps, meta: RequestMeta | null, options: { automatic?: boolean } = {}): Promise<RotationResult> {
+export async function rotateSigningKeys(deps: KeysDeps, meta: RequestMeta | null, options: { automatic?: boolean; actorId?: string } = {}): Promise<RotationResult> {
   const alg = configuredAlgorithm(deps);
   const pairs = [await createKeyPair(alg), await createKeyPair(alg)];
   return deps.db.transaction().execute(async (trx) => {
@@ -117,6 +117,7 @@ export async function rotateSigningKeys(deps: KeysDeps, meta: RequestMeta | null
     const next = (await listLiveKeys(trx)).find((k) => k.state === 'next')!.kid;
     await recordAudit(trx, meta, {
       action: 'keys.rotated',
+      userId: options.actorId ?? null,
       resourceType: 'signing_key',
       resourceId: current,
       details: { previous, next, automatic: options.automatic === true },
@@ -130,7 +131,7 @@ export async function rotateSigningKeys(deps: KeysDeps, meta: RequestMeta | null
  * other instances at their next poll). Revoking the current key promotes the next one, and
  * revoking the next one makes a new next, so there is always a key to sign with.
  */
-export async function revokeSigningKey(deps: KeysDeps, kid: string, meta: RequestMeta | null): Promise<{ kid: string; was: string }> {
+export async function revokeSigningKey(deps: KeysDeps, kid: string, meta: RequestMeta | null, options: { actorId?: string } = {}): Promise<{ kid: string; was: string }> {
   const alg = configuredAlgorithm(deps);
   const pairs = [await createKeyPair(alg), await createKeyPair(alg)];
   return deps.db.transaction().execute(async (trx) => {
@@ -143,7 +144,7 @@ export async function revokeSigningKey(deps: KeysDeps, kid: string, meta: Reques
     } else if (was === 'next') {
       await storeKey(deps, trx, pairs.pop()!, 'next', now);
     }
-    await recordAudit(trx, meta, { action: 'keys.revoked', resourceType: 'signing_key', resourceId: kid, details: { state: was } });
+    await recordAudit(trx, meta, { action: 'keys.revoked', userId: options.actorId ?? null, resourceType: 'signing_key', resourceId: kid, details: { state: was } });
     return { kid, was };
   });
 }
