@@ -78,7 +78,7 @@ for (const kind of DATABASE_KINDS) {
       for (const path of [ORG, `${ORG}/domains`, `${ORG}/sso`, `${ORG}/scim`]) {
         const response = await browser.get(path);
         assert.equal(response.status, 403, path);
-        assert.match(response.html, /Only the owner and the admins of your organization/);
+        assert.match(response.html, /Only the owner and the admins of your organization can manage it/);
       }
       // The account page offers no way in either.
       const account = await browser.get('/ui/account');
@@ -184,8 +184,8 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(claimed.location, `${ORG}/domains#domain-${row!.id}`);
       await assertConsoleAudit('domain.claimed', row!.id, owner.id);
       const page = await browser.get(`${ORG}/domains`);
-      assert.ok(page.html.includes(`>${row!.verification.name}</code>`), 'the record name is shown');
-      assert.ok(page.html.includes(`>${row!.verification.value}</code>`), 'the record value is shown');
+      assert.ok(page.html.includes(`readonly value="${row!.verification.name}"`), 'the record name is shown to copy');
+      assert.ok(page.html.includes(`readonly value="${row!.verification.value}"`), 'the record value is shown to copy');
 
       // Not published yet: the page says so and nothing is verified.
       await browser.post(`${ORG}/domains/${row!.id}/verify`, {});
@@ -218,8 +218,8 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(saml.location, `${ORG}/sso/${created.id}`);
       await assertConsoleAudit('sso.connection_created', created.id, owner.id);
       const page = await browser.get(saml.location!);
-      for (const value of [created.sp.entity_id, created.sp.acs_url, created.sp.metadata_url]) assert.ok(page.html.includes(`>${value}</code>`), `${value} is shown to copy`);
-      assert.match(page.html, /data-copy="sp-acs_url"/);
+      for (const value of [created.sp.entity_id, created.sp.acs_url, created.sp.metadata_url]) assert.ok(page.html.includes(`readonly value="${value}"`), `${value} is shown to copy`);
+      assert.match(page.html, /data-copy="secret-sp-acs_url"/);
 
       const oidc = await browser.post(`${ORG}/sso/oidc`, { name: 'Corp OIDC', issuer: 'https://login.example.com', client_id: 'keyhold', client_secret: 'very-secret-value', scopes: 'openid email' });
       const oidcId = oidc.location!.split('/').pop()!;

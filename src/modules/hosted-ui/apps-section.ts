@@ -57,11 +57,12 @@ export const appsSection: AccountSection = {
       if (!found) throw Errors.appNotFound();
       return render(request, reply, 'confirm', {
         title: `Stop ${found.name} from using your account?`,
-        step: {
-          consequence: `${found.name} is signed out and can no longer read your information. If you sign in to it again, it asks for your permission again.`,
+        confirmation: {
+          message: `${found.name} is signed out and can no longer read your information. If you sign in to it again, it asks for your permission again.`,
           action: `/ui/account/apps/${encodeURIComponent(clientId)}/revoke`,
           button: 'Remove access',
           cancel: '/ui/account#apps',
+          danger: true,
         },
       });
     });

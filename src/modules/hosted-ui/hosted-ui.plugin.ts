@@ -14,7 +14,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { replyBody } from '../../plugins/errors.js';
 import { accountPages } from './account-pages.js';
-import { organizationPages } from './org-pages.js';
+import { organizationPages } from '../org-console/org-pages.js';
 import type { PageContext, RenderPage } from './page-context.js';
 import { brandStylesheet } from './brand.js';
 import { pagePolicy } from './page-policy.js';

@@ -9,7 +9,7 @@ import { orgPages } from './org-common.js';
 import { scimPages } from './org-scim.js';
 import { ssoPolicyPages } from './org-sso-policy.js';
 import { ssoPages } from './org-sso.js';
-import type { PageContext } from './page-context.js';
+import type { PageContext } from '../hosted-ui/page-context.js';
 
 export async function organizationPages(app: FastifyInstance, pages: PageContext, options: { lookup?: TxtLookup } = {}): Promise<void> {
   const org = orgPages(pages);

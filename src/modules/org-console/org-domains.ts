@@ -7,10 +7,10 @@ import { perMinute } from '../../plugins/rate-limit.js';
 import { createTxtLookup, type TxtLookup } from '../domains/dns-verification.js';
 import { ClaimDomainBody, toDomainResponse } from '../domains/domains.schemas.js';
 import { claimDomain, listAccountDomains, removeDomain, verifyDomain } from '../domains/domains.service.js';
-import { shortTime } from './device-sections.js';
-import { checkForm, formField } from './form-validation.js';
+import { when } from '../console/console-format.js';
+import { checkForm, formField } from '../hosted-ui/form-validation.js';
 import { consoleMeta, ORG, UUID, type OrgPages } from './org-common.js';
-import { redirectWithState } from './page-state.js';
+import { redirectWithState } from '../hosted-ui/page-state.js';
 
 const DOMAINS = `${ORG}/domains`;
 
@@ -26,11 +26,11 @@ export async function domainPages(app: FastifyInstance, org: OrgPages, lookup: T
     const actor = await org.actor(request, reply);
     if (!actor) return reply;
     const rows = await listAccountDomains(ctx, actor.scope);
-    return org.page(request, reply, 'domains', 'org/domains', {
+    return org.page(request, reply, DOMAINS, 'domains', {
       title: 'Domains',
       domains: rows.map((row) => {
         const view = toDomainResponse(row);
-        return { ...view, verifiedText: row.verified_at ? shortTime(row.verified_at) : null };
+        return { ...view, verifiedText: row.verified_at ? when(row.verified_at) : null };
       }),
     });
   });
@@ -68,9 +68,9 @@ export async function domainPages(app: FastifyInstance, org: OrgPages, lookup: T
     const row = (await listAccountDomains(ctx, actor.scope)).find((domain) => domain.id === id);
     if (!row) throw Errors.domainNotFound();
     return org.confirm(request, reply, {
-      section: 'domains',
+      current: DOMAINS,
       title: `Remove ${row.domain}?`,
-      consequence: row.verified_at
+      message: row.verified_at
         ? `People with an address at ${row.domain} no longer count as your organization's: single sign-on and its enforcement stop applying to them. To use the domain again, you will need to verify it again.`
         : 'The claim and its TXT record value are forgotten.',
       action: `${DOMAINS}/${row.id}/delete`,

@@ -7,22 +7,22 @@ import { Errors } from '../../lib/errors.js';
 import { perMinute } from '../../plugins/rate-limit.js';
 import { OidcConnectionBody, SamlConnectionBody, toConnectionResponse, type CreateConnectionBody } from '../sso/connections.schemas.js';
 import { changeConnection, createConnection, getConnection, getPolicy, listAccountConnections, removeConnection } from '../sso/connections.service.js';
-import { shortTime } from './device-sections.js';
-import { checkForm, formField } from './form-validation.js';
+import { when } from '../console/console-format.js';
+import { checkForm, formField } from '../hosted-ui/form-validation.js';
 import { consoleMeta, ORG, UUID, type OrgPages } from './org-common.js';
-import { redirectWithState } from './page-state.js';
+import { redirectWithState } from '../hosted-ui/page-state.js';
 
 export const SSO = `${ORG}/sso`;
 
 /** The SP values an identity provider's admin copies, with their labels, in the order asked for. */
-function spFields(sp: Record<string, string | undefined>): Array<{ id: string; label: string; value: string }> {
-  const labels: Array<[string, string]> = [
-    ['entity_id', 'Entity ID (audience)'],
-    ['acs_url', 'Assertion Consumer Service (ACS) URL'],
-    ['metadata_url', 'SP metadata URL'],
-    ['redirect_uri', 'Redirect URI (callback URL)'],
+function spFields(sp: Record<string, string | undefined>): Array<{ id: string; label: string; value: string; hint: string }> {
+  const labels: Array<[string, string, string]> = [
+    ['entity_id', 'Entity ID (audience)', 'Also called Identifier or Audience URI.'],
+    ['acs_url', 'Assertion Consumer Service (ACS) URL', 'Also called Reply URL or Single sign-on URL.'],
+    ['metadata_url', 'SP metadata URL', 'Some identity providers read all of the above from here.'],
+    ['redirect_uri', 'Redirect URI (callback URL)', 'Register it as the app\'s only redirect URI.'],
   ];
-  return labels.flatMap(([id, label]) => (sp[id] ? [{ id, label, value: sp[id]! }] : []));
+  return labels.flatMap(([id, label, hint]) => (sp[id] ? [{ id, label, hint, value: sp[id]! }] : []));
 }
 
 /** A form's fields as the API's body: empty optional fields left out, scopes split on spaces. */
@@ -51,9 +51,9 @@ export async function ssoPages(app: FastifyInstance, org: OrgPages): Promise<voi
     const actor = await org.actor(request, reply);
     if (!actor) return reply;
     const [rows, policy] = await Promise.all([listAccountConnections(ctx, actor.scope), getPolicy(ctx, actor.scope)]);
-    return org.page(request, reply, 'sso', 'org/sso', {
+    return org.page(request, reply, SSO, 'sso', {
       title: 'Single sign-on',
-      connections: rows.map((row) => ({ id: row.id, name: row.name, type: row.type.toUpperCase(), enabled: row.enabled, created: shortTime(row.created_at) })),
+      connections: rows.map((row) => ({ id: row.id, name: row.name, type: row.type.toUpperCase(), enabled: row.enabled, created: when(row.created_at) })),
       policy,
     });
   });
@@ -84,11 +84,15 @@ export async function ssoPages(app: FastifyInstance, org: OrgPages): Promise<voi
     const actor = await org.actor(request, reply);
     if (!actor) return reply;
     const view = toConnectionResponse(ctx.config, await getConnection(ctx, actor.scope, idOf(request.params)));
-    return org.page(request, reply, 'sso', 'org/connection', {
-      title: view.name,
-      connection: { ...view, typeLabel: view.type.toUpperCase(), created: shortTime(new Date(view.created_at)) },
-      spFields: spFields(view.sp),
-    });
+    const facts: Array<[string, unknown]> = [
+      ['Type', view.type.toUpperCase()],
+      ['Status', view.enabled ? { text: 'On', badge: 'ok' } : { text: 'Off', badge: 'off' }],
+      ...(view.type === 'saml'
+        ? ([['Identity provider entity ID', { text: view.idp_entity_id, code: true }], ['Identity provider sign-in URL', { text: view.idp_sso_url, code: true }]] as Array<[string, unknown]>)
+        : ([['Issuer', { text: view.issuer, code: true }], ['Client ID', { text: view.client_id, code: true }], ['Scopes', (view.scopes ?? []).join(' ')]] as Array<[string, unknown]>)),
+      ['Created', when(view.created_at)],
+    ];
+    return org.page(request, reply, SSO, 'connection', { title: view.name, connection: view, facts, spFields: spFields(view.sp) });
   });
 
   app.post('/account/organization/sso/:id/enabled', { schema: { hide: true } }, async (request, reply) => {
@@ -109,9 +113,9 @@ export async function ssoPages(app: FastifyInstance, org: OrgPages): Promise<voi
     if (!actor) return reply;
     const row = await getConnection(ctx, actor.scope, idOf(request.params));
     return org.confirm(request, reply, {
-      section: 'sso',
+      current: SSO,
       title: `Delete the connection ${row.name}?`,
-      consequence: 'Nobody can sign in through it any more, and the links between it and your people are forgotten. Your identity provider keeps its side of the setup.',
+      message: 'Nobody can sign in through it any more, and the links between it and your people are forgotten. Your identity provider keeps its side of the setup.',
       action: `${SSO}/${row.id}/delete`,
       button: 'Delete the connection',
       cancel: `${SSO}/${row.id}`,

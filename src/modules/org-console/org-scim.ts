@@ -7,10 +7,10 @@ import { Errors } from '../../lib/errors.js';
 import { perMinute } from '../../plugins/rate-limit.js';
 import { CreateScimTokenBody } from '../scim/scim-admin.schemas.js';
 import { createScimToken, listTokens, revokeScimToken } from '../scim/scim-tokens.service.js';
-import { shortTime } from './device-sections.js';
-import { checkForm, formField } from './form-validation.js';
+import { when } from '../console/console-format.js';
+import { checkForm, formField } from '../hosted-ui/form-validation.js';
 import { consoleMeta, ORG, UUID, type OrgActor, type OrgPages } from './org-common.js';
-import { redirectWithState } from './page-state.js';
+import { redirectWithState } from '../hosted-ui/page-state.js';
 
 const SCIM = `${ORG}/scim`;
 
@@ -24,16 +24,16 @@ export async function scimPages(app: FastifyInstance, org: OrgPages): Promise<vo
 
   const show = async (request: FastifyRequest, reply: FastifyReply, actor: OrgActor, created?: { token: string; description: string | null }) => {
     const tokens = await listTokens(ctx, actor.user);
-    return org.page(request, reply, 'scim', 'org/scim', {
+    return org.page(request, reply, SCIM, 'scim', {
       title: 'SCIM provisioning',
       baseUrl: `${ctx.config.publicUrl}/scim/v2`,
       created,
       tokens: tokens.map((token) => ({
         id: token.id,
         description: token.description,
-        created: shortTime(token.created_at),
+        created: when(token.created_at),
         createdIso: token.created_at.toISOString(),
-        lastUsed: token.last_used_at ? shortTime(token.last_used_at) : null,
+        lastUsed: token.last_used_at ? when(token.last_used_at) : null,
       })),
     });
   };
@@ -66,9 +66,9 @@ export async function scimPages(app: FastifyInstance, org: OrgPages): Promise<vo
     const token = (await listTokens(ctx, actor.user)).find((row) => row.id === id);
     if (!token) throw Errors.scimTokenNotFound();
     return org.confirm(request, reply, {
-      section: 'scim',
+      current: SCIM,
       title: `Revoke the SCIM token${token.description ? ` “${token.description}”` : ''}?`,
-      consequence: 'Your identity provider can no longer provision people with it: its next request is refused. People already provisioned stay as they are.',
+      message: 'Your identity provider can no longer provision people with it: its next request is refused. People already provisioned stay as they are.',
       action: `${SCIM}/tokens/${token.id}/revoke`,
       button: 'Revoke the token',
       cancel: SCIM,

@@ -7,10 +7,10 @@ import { Errors, validationError } from '../../lib/errors.js';
 import { ChangeMemberRoleBody, CreateInviteBody } from '../accounts/accounts.schemas.js';
 import { changeMemberRole, getAccount, listMembers, removeMember } from '../accounts/accounts.service.js';
 import { createAccountInvite, listAccountInvites, revokeAccountInvite } from '../invites/account-invites.service.js';
-import { shortTime } from './device-sections.js';
-import { checkForm, formField } from './form-validation.js';
+import { when } from '../console/console-format.js';
+import { checkForm, formField } from '../hosted-ui/form-validation.js';
 import { consoleMeta, ORG, UUID, type OrgPages } from './org-common.js';
-import { redirectWithState } from './page-state.js';
+import { redirectWithState } from '../hosted-ui/page-state.js';
 
 const ROLE_LABEL = { owner: 'Owner', admin: 'Admin', member: 'Member' } as const;
 
@@ -28,7 +28,7 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     if (!actor) return reply;
     const [account, members, invites] = await Promise.all([getAccount(ctx, actor.user), listMembers(ctx, actor.user), listAccountInvites(ctx, actor.user)]);
     const now = ctx.clock.now();
-    return org.page(request, reply, 'members', 'org/members', {
+    return org.page(request, reply, ORG, 'members', {
       title: 'Members',
       organization: account.name,
       members: members.map((member) => ({
@@ -46,7 +46,7 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
         id: invite.id,
         email: invite.email,
         roleLabel: ROLE_LABEL[invite.role],
-        expires: shortTime(invite.expires_at),
+        expires: when(invite.expires_at),
         expiresIso: invite.expires_at.toISOString(),
         expired: invite.expires_at <= now,
       })),
@@ -74,9 +74,9 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     const member = (await listMembers(ctx, actor.user)).find((row) => row.id === userId);
     if (!member) throw Errors.userNotFound();
     return org.confirm(request, reply, {
-      section: 'members',
+      current: ORG,
       title: `Remove ${member.name || member.email}?`,
-      consequence: `${member.email} leaves the organization and is signed out everywhere. They keep their login, in an account of their own. You can invite them again later.`,
+      message: `${member.email} leaves the organization and is signed out everywhere. They keep their login, in an account of their own. You can invite them again later.`,
       action: `${ORG}/members/${member.id}/remove`,
       button: 'Remove from the organization',
       cancel: `${ORG}#members`,
@@ -117,9 +117,9 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     const invite = (await listAccountInvites(ctx, actor.user)).find((row) => row.id === id);
     if (!invite) throw Errors.inviteNotFound();
     return org.confirm(request, reply, {
-      section: 'members',
+      current: ORG,
       title: `Revoke the invitation to ${invite.email}?`,
-      consequence: 'The link in the invitation email stops working. You can invite them again later.',
+      message: 'The link in the invitation email stops working. You can invite them again later.',
       action: `${ORG}/invites/${invite.id}/revoke`,
       button: 'Revoke the invitation',
       cancel: `${ORG}#invites`,

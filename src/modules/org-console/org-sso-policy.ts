@@ -4,7 +4,7 @@
 // SSO), so it asks for confirmation first; the other changes apply at once.
 import type { FastifyInstance } from 'fastify';
 import { getPolicy, setPolicy } from '../sso/connections.service.js';
-import { formField } from './form-validation.js';
+import { formField } from '../hosted-ui/form-validation.js';
 import { consoleMeta, type OrgPages } from './org-common.js';
 import { SSO } from './org-sso.js';
 
@@ -23,9 +23,9 @@ export async function ssoPolicyPages(app: FastifyInstance, org: OrgPages): Promi
     const previous = await getPolicy(ctx, actor.scope);
     if (policy.enforced && !previous.enforced && formField(request.body, 'confirmed') !== 'yes') {
       return org.confirm(request, reply, {
-        section: 'sso',
+        current: SSO,
         title: 'Require single sign-on?',
-        consequence: 'Everyone with an address on one of your verified domains must then sign in through your identity provider: their passwords, social logins and passkeys stop working here, and those signed in another way are signed out now. Make sure your connection works first.',
+        message: 'Everyone with an address on one of your verified domains must then sign in through your identity provider: their passwords, social logins and passkeys stop working here, and those signed in another way are signed out now. Make sure your connection works first.',
         action: `${SSO}/policy`,
         button: 'Require single sign-on',
         cancel: `${SSO}#policy`,
