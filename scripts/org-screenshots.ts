@@ -25,7 +25,8 @@ const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PAT
 try {
   // The organization, made through the API as its admin would.
   const owner = await registerAndSignIn(t.api, { name: 'Olivia Okafor', email: 'olivia@example.com' });
-  await t.api.put('/accounts/me', { name: 'Northwind Traders' }, owner.accessToken);
+  // (No route renames an account: the name is set in the database.)
+  await t.app.ctx.db.updateTable('accounts').set({ name: 'Northwind Traders' }).where('owner_id', '=', owner.id).execute();
   for (const [name, email, role] of [['Ben Adler', 'ben@example.com', 'admin'], ['Chen Wei', 'chen@example.com', 'member']] as const) {
     const invite = await t.api.post('/accounts/me/invites', { email, role }, owner.accessToken);
     await registerAndSignIn(t.api, { name, email, account_invite_code: invite.body.code });
