@@ -8,7 +8,9 @@ import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerUser, signIn, uniqueEmail } from './helpers/fixtures.js';
 import { PageClient, pageSignIn } from './helpers/page-client.js';
+import { freePort } from './helpers/ports.js';
 import { startReceiver, type Receiver } from './helpers/webhook-receiver.js';
+import { createScimToken } from '../src/modules/scim/scim-tokens.service.js';
 
 const UI_ENV = { HOSTED_UI_ENABLED: 'true', FRONTEND_URL: '', WEBHOOK_ALLOW_INSECURE_URLS: 'true' };
 
@@ -20,7 +22,9 @@ for (const kind of DATABASE_KINDS) {
     let receiver: Receiver;
 
     before(async () => {
-      t = await startTestApp(kind, { env: UI_ENV });
+      // The OpenID Provider on (and PUBLIC_URL known before the start, as it needs) for the clients' pages.
+      const port = await freePort();
+      t = await startTestApp(kind, { port, env: { ...UI_ENV, OIDC_PROVIDER_ENABLED: 'true', PUBLIC_URL: `http://127.0.0.1:${port}` } });
       const email = uniqueEmail('admin');
       adminId = (await ensureAdmin(t.app.ctx, { email, password: PASSWORD, name: 'Ada Admin' })).user.id;
       admin = await pageSignIn(t.baseUrl, email);
@@ -222,6 +226,65 @@ for (const kind of DATABASE_KINDS) {
       assert.match(future.html, /No events match/);
       const unknown = await admin.get('/ui/admin/audit?user=nobody@example.com');
       assert.match(unknown.html, /No user nobody@example.com/);
+    });
+
+    test('accounts: search by name prefix, see one with its members and SCIM tokens, revoke a token', async () => {
+      const { email } = await registerUser(t.api, { name: 'Zoe Owner' });
+      const owner = await t.app.ctx.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirstOrThrow();
+      const name = `Zenith ${Date.now().toString(36)}`;
+      await t.app.ctx.db.updateTable('accounts').set({ name }).where('id', '=', owner.account_id).execute();
+      const token = await createScimToken(t.app.ctx, owner, { description: 'Okta' }, { ip: null, userAgent: null });
+
+      const list = await admin.get(`/ui/admin/accounts?q=${encodeURIComponent(name.slice(0, 9).toLowerCase())}`);
+      assert.match(list.html, new RegExp(`href="/ui/admin/accounts/${owner.account_id}">${name}<`));
+      const page = await admin.get(`/ui/admin/accounts/${owner.account_id}`);
+      assert.equal(page.status, 200);
+      assert.match(page.html, new RegExp(email));
+      assert.match(page.html, /Okta/);
+
+      await admin.get(`/ui/admin/accounts/${owner.account_id}/scim-tokens/${token.id}/revoke`);
+      const revoked = await admin.post(`/ui/admin/accounts/${owner.account_id}/scim-tokens/${token.id}/revoke`, {});
+      assert.equal(revoked.location, `/ui/admin/accounts/${owner.account_id}`);
+      assert.equal(await t.app.ctx.db.selectFrom('scim_tokens').select('id').where('id', '=', token.id).executeTakeFirst(), undefined);
+      const row = await auditOf('scim.token_deleted');
+      assert.equal(row?.user_id, adminId);
+      assert.deepEqual(row?.details, { account_id: owner.account_id, via: 'console' });
+    });
+
+    test('invite codes and settings: created and changed through the admin services, audited via the console', async () => {
+      await admin.get('/ui/admin/invite-codes');
+      const created = await admin.post('/ui/admin/invite-codes', { count: '2', assigned_plan: 'pro', trial_duration_days: '14', expires_on: '' });
+      const notice = (await admin.get(created.location!)).html;
+      assert.match(notice, /Created 2 invite codes/);
+      assert.equal((await auditOf('admin.invite_codes_created'))?.details.via, 'console');
+      const bad = await admin.post('/ui/admin/invite-codes', { count: '500' });
+      assert.match((await admin.get(bad.location!)).html, /field-error/);
+
+      await admin.get('/ui/admin/settings');
+      const saved = await admin.post('/ui/admin/settings', {});
+      assert.match((await admin.get(saved.location!)).html, /Settings saved/);
+      const row = await auditOf('admin.setting_changed');
+      assert.equal(row?.details.via, 'console');
+      assert.equal((await t.app.ctx.db.selectFrom('platform_settings').select('value').where('key', '=', 'email_verification_enabled').executeTakeFirstOrThrow()).value, false);
+      await admin.post('/ui/admin/settings', { email_verification_enabled: 'on' });
+    });
+
+    test('OAuth clients: register one (its secret shown once), rotate its secret, delete it', async () => {
+      await admin.get('/ui/admin/oauth-clients/new');
+      const created = await admin.post('/ui/admin/oauth-clients', { name: 'Dashboard', kind: 'web', redirect_uris: 'https://dashboard.example.com/callback', scopes: 'openid email' });
+      assert.equal(created.status, 200);
+      const secret = /id="secret-client" type="text" readonly value="([^"]+)"/.exec(created.html)?.[1];
+      assert.ok(secret);
+      const client = await t.app.ctx.db.selectFrom('oauth_clients').select('client_id').where('name', '=', 'Dashboard').executeTakeFirstOrThrow();
+      assert.equal((await auditOf('oidc.client_created'))?.details.via, 'console');
+      assert.doesNotMatch((await admin.get(`/ui/admin/oauth-clients/${client.client_id}`)).html, new RegExp(secret));
+
+      await admin.get(`/ui/admin/oauth-clients/${client.client_id}/rotate-secret`);
+      const rotated = await admin.post(`/ui/admin/oauth-clients/${client.client_id}/rotate-secret`, {});
+      assert.notEqual(/id="secret-client" type="text" readonly value="([^"]+)"/.exec(rotated.html)?.[1], secret);
+      await admin.get(`/ui/admin/oauth-clients/${client.client_id}/delete`);
+      assert.equal((await admin.post(`/ui/admin/oauth-clients/${client.client_id}/delete`, {})).location, '/ui/admin/oauth-clients');
+      assert.equal((await auditOf('oidc.client_deleted'))?.details.via, 'console');
     });
   });
 }

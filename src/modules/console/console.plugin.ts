@@ -4,7 +4,10 @@
 // `via: console` on those rows: consoleMeta).
 import type { FastifyInstance } from 'fastify';
 import type { PageContext } from '../hosted-ui/page-context.js';
+import { accountsPages } from './accounts-pages.js';
 import { auditPages } from './audit-pages.js';
+import { clientsPages } from './clients-pages.js';
+import { invitesAndSettingsPages } from './invites-settings-pages.js';
 import { consoleGuard } from './console-kit.js';
 import { keysPages } from './keys-pages.js';
 import { usersPages } from './users-pages.js';
@@ -21,5 +24,8 @@ export async function consolePages(app: FastifyInstance, pages: PageContext): Pr
     await auditPages(admin, pages);
     await webhooksPages(admin, pages);
     await keysPages(admin, pages);
+    await accountsPages(admin, pages);
+    await clientsPages(admin, pages);
+    await invitesAndSettingsPages(admin, pages);
   });
 }

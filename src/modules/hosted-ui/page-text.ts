@@ -35,7 +35,8 @@ export function pageText(err: AppError): PageText {
   if (err.code === 'validation_failed' && Array.isArray(err.detail)) {
     const fields: FieldErrors = {};
     for (const issue of err.detail as Array<{ loc?: unknown[]; msg?: string }>) {
-      const field = issue.loc?.at(-1);
+      // An item of a list field (['body', 'redirect_uris', 0]) is shown at the list's field.
+      const field = issue.loc?.findLast((part) => typeof part === 'string');
       if (typeof field === 'string' && !(field in fields)) fields[field] = issue.msg ?? 'This value is not valid.';
     }
     return { message: 'Some fields need attention.', fields };
