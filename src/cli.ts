@@ -27,7 +27,8 @@ import { registerClientCommands } from './cli/clients.js';
 import { registerImportExportCommands } from './cli/import-export.js';
 import { registerKeysCommands } from './cli/keys.js';
 
-type CliContext = Pick<AppContext, 'config' | 'db' | 'clock' | 'passwords' | 'secrets'>;
+// No job queue runs in a CLI command: what a command queues waits for a server's next poll.
+type CliContext = Pick<AppContext, 'config' | 'db' | 'clock' | 'passwords' | 'secrets'> & { jobs: undefined };
 
 const CLI_META: RequestMeta = { ip: null, userAgent: 'keyhold-cli' };
 
@@ -50,7 +51,7 @@ async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>, options: { m
         return box.seal(plaintext, purpose);
       },
     };
-    return await fn({ config, db: database.db, clock: systemClock, passwords: createPasswordHasher(config.argon2), secrets });
+    return await fn({ config, db: database.db, clock: systemClock, passwords: createPasswordHasher(config.argon2), secrets, jobs: undefined });
   } finally {
     await database.close();
   }

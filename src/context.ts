@@ -17,7 +17,8 @@ export interface AppContext {
   passwords: PasswordHasher;
   log: FastifyBaseLogger;
   /** The durable job queue: enqueue with jobs.repo.ts's enqueue(trx, …) in the transaction of
-   *  the change, then call jobs.notify() after it has committed to wake the worker. */
+   *  the change, run through inUnitOfWork (db/unit-of-work.ts), which wakes the worker after
+   *  the commit. */
   jobs: JobQueue;
   /** Prometheus counters (METRICS_ENABLED); a no-op when disabled, so callers never check. */
   metrics: Metrics;

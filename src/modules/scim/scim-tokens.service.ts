@@ -20,6 +20,7 @@ import {
   type GroupRoles,
   type ScimTokenRow,
 } from './scim-tokens.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
 
@@ -36,7 +37,7 @@ export async function createScimToken(
 ): Promise<ScimTokenRow & { token: string }> {
   requireAccountManager(actor);
   const token = `${TOKEN_PREFIX}${randomToken(32)}`;
-  const row = await ctx.db.transaction().execute(async (trx) => {
+  const row = await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
     const created = await insertScimToken(trx, {
       id: randomUUID(),
@@ -65,7 +66,7 @@ export async function listTokens(ctx: Pick<AppContext, 'db'>, actor: UserRow): P
 
 export async function revokeScimToken(ctx: Deps, actor: UserRow, id: string, meta: RequestMeta): Promise<void> {
   requireAccountManager(actor);
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
     const deleted = await deleteScimToken(trx, actor.account_id, id);
     if (!deleted) throw Errors.scimTokenNotFound();
@@ -106,7 +107,7 @@ export async function getScimSettings(ctx: Pick<AppContext, 'db'>, actor: UserRo
 /** Saves the mapping and re-derives the role of every grouped user of the account. */
 export async function putScimSettings(ctx: Deps, actor: UserRow, groupRoles: GroupRoles, meta: RequestMeta): Promise<{ group_roles: GroupRoles }> {
   requireAccountManager(actor);
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
     await saveGroupRoles(trx, actor.account_id, groupRoles, ctx.clock.now());
     await recordAudit(trx, meta, {
@@ -119,6 +120,5 @@ export async function putScimSettings(ctx: Deps, actor: UserRow, groupRoles: Gro
     const changer = { accountId: actor.account_id, actor: `user:${actor.id}`, actorUserId: actor.id, meta };
     await deriveRoles(ctx, trx, changer, await listGroupedUserIds(trx, actor.account_id));
   });
-  ctx.jobs.notify();
   return { group_roles: groupRoles };
 }
