@@ -19,6 +19,7 @@ import { findUserByReference, listUsers, updateUserAsAdmin } from './modules/adm
 import { checkAdminInput, ensureAdmin } from './modules/admin/create-admin.js';
 import { createInviteCodes, listInviteCodes } from './modules/invites/invite-codes.service.js';
 import { purgeExpiredRows } from './modules/retention/retention.service.js';
+import { retentionRules } from './retention-wiring.js';
 import { changeSetting, getAllSettings, readSetting, SETTINGS, type SettingKey } from './modules/settings/settings.service.js';
 import { toUserResponse } from './modules/users/user.schemas.js';
 import { createSecretBox, resolveSecretsKey, type SecretBox } from './lib/secret-box.js';
@@ -269,7 +270,7 @@ program
   .option('--dry-run', 'count what would be removed; remove nothing')
   .action((options: { dryRun?: boolean }) =>
     withDatabase(async (ctx) => {
-      const report = await purgeExpiredRows(ctx, { dryRun: options.dryRun === true });
+      const report = await purgeExpiredRows({ ...ctx, retention: retentionRules(ctx.config) }, { dryRun: options.dryRun === true });
       const column = report.dryRun ? 'would_remove' : 'removed';
       const rows = Object.entries(report.removed).map(([name, n]) => ({ table: name, [column]: n, rule: report.rules[name] }));
       const total = Object.values(report.removed).reduce<number>((sum, n) => sum + (n ?? 0), 0);

@@ -8,6 +8,7 @@ import type { SecretBox } from './lib/secret-box.js';
 import type { TokenService } from './lib/tokens.js';
 import type { JobQueue } from './modules/jobs/job-queue.js';
 import type { Metrics } from './modules/metrics/metrics.js';
+import type { RetentionRegistry } from './modules/retention/retention-rules.js';
 
 export interface AppContext {
   config: Readonly<Config>;
@@ -24,6 +25,8 @@ export interface AppContext {
   metrics: Metrics;
   /** Seals and opens secrets kept in the database (private keys, TOTP and webhook secrets). */
   secrets: SecretBox;
+  /** What the periodic retention run purges: each feature's rules (src/retention-wiring.ts). */
+  retention: RetentionRegistry;
 }
 
 /** Who made a request: recorded in the audit log. */

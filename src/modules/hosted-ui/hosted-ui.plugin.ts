@@ -21,7 +21,6 @@ import { takeState, type PageState } from './page-state.js';
 import { isJsonRequest } from './json-steps.js';
 import { pageRefusal, pageText } from './page-text.js';
 import { passkeysOffered, passkeySignInPages } from './passkey-pages.js';
-import { purgeStalePageSessions } from './page-sessions.repo.js';
 import { recoveryPages } from './recovery-pages.js';
 import { signInPages } from './sign-in-pages.js';
 import { oidcPages } from './oidc-pages.js';
@@ -40,8 +39,6 @@ async function authorizationFormTarget(ctx: AppContext, request: FastifyRequest)
 export const VIEWS_DIR = fileURLToPath(new URL('../../../views/hosted-ui/', import.meta.url));
 
 const WEBAUTHN_BROWSER_BUNDLE = join(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '../dist/bundle/index.umd.min.js');
-
-const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?: ProviderHandle }> = async (app, { ctx, oidcProvider }) => {
   const secure = cookieIsSecure(ctx.config.publicUrl);
@@ -131,7 +128,6 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?
   await accountPages(app, pages);
   if (oidcProvider) await oidcPages(app, pages, oidcProvider);
 
-  ctx.jobs.every('hosted-ui-sessions', PURGE_INTERVAL_MS, async () => void (await purgeStalePageSessions(ctx.db, ctx.clock.now())));
 };
 
 /** No inline script or style anywhere; images only from here (and the logo's origin). */

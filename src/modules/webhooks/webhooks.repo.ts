@@ -2,6 +2,8 @@
 import { sql, type Selectable } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import type { WebhookDeliveriesTable, WebhookEndpointsTable } from '../../db/schema.js';
+import { FINISHED_JOB_DAYS, tableRule } from '../retention/retention-rules.js';
+import { addDays } from '../../lib/clock.js';
 
 export type EndpointRow = Selectable<WebhookEndpointsTable>;
 export type DeliveryRow = Selectable<WebhookDeliveriesTable>;
@@ -191,3 +193,12 @@ export async function countFinishedDeliveries(db: Executor, before: Date): Promi
   `.execute(db);
   return result.rows[0]?.n ?? 0;
 }
+
+/** Retention (modules/retention): finished deliveries after 30 days. */
+export const finishedDeliveryRetention = tableRule({
+  table: 'webhook_deliveries',
+  rule: `finished (succeeded or failed) over ${FINISHED_JOB_DAYS} days ago`,
+  cutoff: (now) => addDays(now, -FINISHED_JOB_DAYS),
+  purge: purgeFinishedDeliveries,
+  count: countFinishedDeliveries,
+});
