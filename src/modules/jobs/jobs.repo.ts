@@ -8,8 +8,7 @@ import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { markEnqueued } from '../../db/unit-of-work.js';
 import type { ClaimedJob, JobKind, JobPayloads } from './jobs.types.js';
-import { FINISHED_JOB_DAYS, tableRule } from '../retention/retention-rules.js';
-import { addDays } from '../../lib/clock.js';
+import { finishedRule } from '../retention/retention-rules.js';
 
 /**
  * Queues a job. Call it with the transaction of the change that causes the job, so the two
@@ -260,10 +259,4 @@ export async function finishPeriodicRun(db: Executor, name: string, runId: strin
 }
 
 /** Retention (modules/retention): finished jobs (emails, events, deliveries' attempts) after 30 days. */
-export const finishedJobRetention = tableRule({
-  table: 'jobs',
-  rule: `finished (sent or failed) over ${FINISHED_JOB_DAYS} days ago`,
-  cutoff: (now) => addDays(now, -FINISHED_JOB_DAYS),
-  purge: purgeFinishedJobs,
-  count: countFinishedJobs,
-});
+export const finishedJobRetention = finishedRule({ table: 'jobs', finished: 'finished (sent or failed)', purge: purgeFinishedJobs, count: countFinishedJobs });

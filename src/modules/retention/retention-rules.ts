@@ -66,6 +66,17 @@ export function tableRule(spec: {
   };
 }
 
+/** Finished work (jobs, webhook deliveries): kept FINISHED_JOB_DAYS after it finished. */
+export function finishedRule(spec: {
+  table: string;
+  /** What counts as finished, in words. */
+  finished: string;
+  purge: (db: Executor, before: Date, limit: number) => Promise<number>;
+  count: (db: Executor, before: Date) => Promise<number>;
+}): RetentionRule {
+  return tableRule({ ...spec, rule: `${spec.finished} over ${FINISHED_JOB_DAYS} days ago`, cutoff: (now) => addDays(now, -FINISHED_JOB_DAYS) });
+}
+
 /** A single-use table (db/single-use.repo.ts): rows used or expired over SPENT_ROW_DAYS ago. */
 export function spentRowsRule<T extends SingleUseTable>(rows: SingleUse<T>): RetentionRule {
   return tableRule({

@@ -2,8 +2,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import type { WebhookDeliveriesTable, WebhookEndpointsTable } from '../../db/schema.js';
-import { FINISHED_JOB_DAYS, tableRule } from '../retention/retention-rules.js';
-import { addDays } from '../../lib/clock.js';
+import { finishedRule } from '../retention/retention-rules.js';
 
 export type EndpointRow = Selectable<WebhookEndpointsTable>;
 export type DeliveryRow = Selectable<WebhookDeliveriesTable>;
@@ -195,10 +194,4 @@ export async function countFinishedDeliveries(db: Executor, before: Date): Promi
 }
 
 /** Retention (modules/retention): finished deliveries after 30 days. */
-export const finishedDeliveryRetention = tableRule({
-  table: 'webhook_deliveries',
-  rule: `finished (succeeded or failed) over ${FINISHED_JOB_DAYS} days ago`,
-  cutoff: (now) => addDays(now, -FINISHED_JOB_DAYS),
-  purge: purgeFinishedDeliveries,
-  count: countFinishedDeliveries,
-});
+export const finishedDeliveryRetention = finishedRule({ table: 'webhook_deliveries', finished: 'finished (succeeded or failed)', purge: purgeFinishedDeliveries, count: countFinishedDeliveries });
