@@ -30,6 +30,7 @@ import { oauthRoutes } from './modules/oauth/oauth.routes.js';
 import { passkeyRoutes } from './modules/passkeys/passkeys.routes.js';
 import { passwordRoutes } from './modules/passwords/passwords.routes.js';
 import { runRetention } from './modules/retention/retention.service.js';
+import { retentionRules } from './retention-wiring.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { homeRoutes } from './modules/home/home.routes.js';
 import { createMetrics } from './modules/metrics/metrics.js';
@@ -141,6 +142,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     log: app.log,
     jobs,
     metrics,
+    retention: retentionRules(config),
     passwords: deps.passwords ?? createPasswordHasher(config.argon2),
     tokens: keySet.tokens,
   };

@@ -72,7 +72,6 @@ function sessionLinks(ctx: AppContext) {
     }
     if (ending && koa.status >= 300 && koa.status < 400) {
       await signOutSession(ctx, ending, { ip: null, userAgent: null }, { via: 'oidc_logout' });
-      ctx.jobs.notify();
     }
   };
 }

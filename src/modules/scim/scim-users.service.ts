@@ -38,6 +38,7 @@ import {
   type ScimUserRecord,
 } from './scim.repo.js';
 import type { Expression, SqlBool } from 'kysely';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 const scimFields = (intent: UserIntent): ScimUserFields => ({
   user_name: intent.userName,
@@ -250,8 +251,7 @@ export const isUuid = (value: string): boolean => UUID.test(value);
 /** One transaction; a unique index that a racing request won answers 409 like the checks above. */
 export async function inTransaction<T>(deps: Pick<ScimDeps, 'db' | 'jobs'>, work: (trx: Executor) => Promise<T>): Promise<T> {
   try {
-    const result = await deps.db.transaction().execute(work);
-    deps.jobs.notify();
+    const result = await inUnitOfWork(deps, work);
     return result;
   } catch (err) {
     if (isUniqueViolation(err, 'scim_users_user_name_key')) throw Errors.scimUserNameTaken();

@@ -8,6 +8,7 @@ import { recordAudit } from '../audit/audit.repo.js';
 import { findUserById } from '../users/users.repo.js';
 import { listLiveSessions, revokeUserSessions, type SessionRow, type SessionScope } from './sessions.repo.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
 
@@ -55,7 +56,7 @@ async function endSessions(
   audit: { action: AuditAction; actorId: string },
 ): Promise<number> {
   const now = ctx.clock.now();
-  const ended = await ctx.db.transaction().execute(async (trx) => {
+  const ended = await inUnitOfWork(ctx, async (trx) => {
     const ended = await revokeUserSessions(trx, userId, scope, now);
     if (ended.length === 0) return ended;
     await recordAudit(trx, meta, {
@@ -68,7 +69,6 @@ async function endSessions(
     await emitSessionsRevoked(ctx, trx, ended, reason);
     return ended;
   });
-  if (ended.length > 0) ctx.jobs.notify();
   return ended.length;
 }
 

@@ -18,6 +18,7 @@ import {
   type Aal,
 } from './sessions.repo.js';
 import type { Executor } from '../../db/database.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export interface TokenPair {
   access_token: string;
@@ -140,7 +141,7 @@ export async function refreshSession(ctx: AppContext, presented: unknown, meta: 
 
   // Reuse of a rotated token outside the grace window: it leaked. End its session. (A token
   // revoked by logout, a password change or deactivation finds nothing left to revoke.)
-  const endedSession = await ctx.db.transaction().execute(async (trx) => {
+  const endedSession = await inUnitOfWork(ctx, async (trx) => {
     const revoked = await revokeSession(trx, token.session_id, now);
     if (!revoked) return false;
     await emitSessionsRevoked(ctx, trx, [revoked], 'refresh_token_reuse');
@@ -154,7 +155,6 @@ export async function refreshSession(ctx: AppContext, presented: unknown, meta: 
   });
   // `reuse` counts what the audit log records: a leaked token that ended a live session.
   ctx.metrics.refreshes.inc(endedSession ? 'reuse' : 'refused');
-  if (endedSession) ctx.jobs.notify();
   throw Errors.refreshTokenRevoked();
 }
 
@@ -207,7 +207,7 @@ export async function signOutSession(
   meta: RequestMeta,
   details: Record<string, unknown> = {},
 ): Promise<boolean> {
-  const revoked = await ctx.db.transaction().execute(async (trx) => {
+  const revoked = await inUnitOfWork(ctx, async (trx) => {
     const ended = await revokeSession(trx, session.sessionId, ctx.clock.now());
     await emitSessionsRevoked(ctx, trx, ended ? [ended] : [], 'logout');
     await recordAudit(trx, meta, {
@@ -219,6 +219,5 @@ export async function signOutSession(
     });
     return ended !== undefined;
   });
-  ctx.jobs.notify();
   return revoked;
 }

@@ -21,6 +21,7 @@ import type { TokenPair } from '../sessions/sessions.service.js';
 import { createUser } from '../users/create-user.js';
 import { findUserByEmail, findUserById, updateUser } from '../users/users.repo.js';
 import { findIdentity, findPolicy, insertCode, insertIdentity, spendCode } from './sso.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 /** How long the code handed to the front end may be redeemed. */
 export const SSO_CODE_TTL_SECONDS = 60;
@@ -134,7 +135,7 @@ const sameText = (a: string, b: string): boolean => {
 
 /** POST /auth/sso/callback: the code (single use, 60 s) and the state it was issued with → tokens. */
 export async function redeemCode(ctx: AppContext, input: { code: string; state: string }, meta: RequestMeta): Promise<TokenPair> {
-  const tokens = await ctx.db.transaction().execute(async (trx) => {
+  const tokens = await inUnitOfWork(ctx, async (trx) => {
     const spent = await spendCode(trx, hashSecret(input.code), ctx.clock.now());
     if (!spent || !sameText(spent.client_state, input.state)) throw Errors.invalidSsoCode();
     const user = await findUserById(trx, spent.user_id);
@@ -147,6 +148,5 @@ export async function redeemCode(ctx: AppContext, input: { code: string; state: 
     if (isMfaChallenge(result)) throw Errors.internal();
     return result;
   });
-  ctx.jobs.notify();
   return tokens;
 }

@@ -4,6 +4,7 @@
 import type { SsoConnectionRow } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
 import { singleUse } from '../../db/single-use.repo.js';
+import { spentRowsRule, type RetentionRule } from '../retention/retention-rules.js';
 
 /** Sign-ins under way, their codes, and the SAML replay store: single use (db/single-use.repo.ts). */
 export const ssoFlows = singleUse('sso_flows', { key: 'id' });
@@ -194,3 +195,9 @@ export async function recordAssertionUse(db: Executor, row: { connectionId: stri
     .executeTakeFirst();
   return inserted !== undefined;
 }
+
+/**
+ * Retention (modules/retention): SSO requests and codes used or expired over a day ago; the SAML
+ * replay store 1 day after its assertion could no longer be accepted.
+ */
+export const ssoRetention: readonly RetentionRule[] = [spentRowsRule(ssoFlows), spentRowsRule(ssoCodes), spentRowsRule(samlAssertions)];

@@ -13,6 +13,7 @@ import { oidcAuthorizeUrl, oidcExchange, oidcRequestKey } from './oidc.js';
 import { REQUEST_TTL_MS, SamlRejection, samlAuthorizeUrl, validateSamlResponse } from './saml.js';
 import { admitIdentity, recordSsoFailure } from './sso-sign-in.js';
 import { findConnection, findEnabledConnectionOfAccount, findFlowByKey, insertFlow, recordAssertionUse, spendFlow } from './sso.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export interface StartInput {
   email?: string;
@@ -68,7 +69,7 @@ export async function acceptSamlResponse(ctx: AppContext, connectionId: string, 
   }
   try {
     const identity = await validateSamlResponse(ctx, connection, samlResponse);
-    const target = await ctx.db.transaction().execute(async (trx) => {
+    const target = await inUnitOfWork(ctx, async (trx) => {
       const now = ctx.clock.now();
       let redirectUri: string;
       let state: string;
@@ -89,7 +90,6 @@ export async function acceptSamlResponse(ctx: AppContext, connectionId: string, 
       const code = await admitIdentity(ctx, trx, { connection, ...identity }, state, meta);
       return frontEndRedirect(redirectUri, code, state);
     });
-    ctx.jobs.notify();
     return target;
   } catch (err) {
     if (err instanceof SamlRejection) {
@@ -112,13 +112,12 @@ export async function acceptOidcCallback(ctx: AppContext, query: { code: string;
   }
   try {
     const identity = await oidcExchange(ctx, connection, query, pending);
-    const target = await ctx.db.transaction().execute(async (trx) => {
+    const target = await inUnitOfWork(ctx, async (trx) => {
       const flow = await spendFlow(trx, requestKey, ctx.clock.now());
       if (!flow) throw Errors.ssoFailed();
       const code = await admitIdentity(ctx, trx, { connection, ...identity }, flow.client_state, meta);
       return frontEndRedirect(flow.redirect_uri, code, flow.client_state);
     });
-    ctx.jobs.notify();
     return target;
   } catch (err) {
     if (err instanceof AppError && err.statusCode < 500) await recordSsoFailure(ctx, connection, err.code ?? err.message, meta);
