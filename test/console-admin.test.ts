@@ -100,6 +100,9 @@ for (const kind of DATABASE_KINDS) {
       const page = await admin.get(`/ui/admin/users/${target}`);
       assert.equal(page.status, 200);
       assert.match(page.html, new RegExp(email));
+      // A session whose user agent names no browser (this test's fetch) is an unknown device, not "null on null".
+      assert.match(page.html, /Unknown device/);
+      assert.doesNotMatch(page.html, /null/);
 
       // Each destructive action has a confirmation page whose form posts the action.
       for (const action of ['end-sessions', 'reset-mfa', 'deactivate', 'delete']) {
@@ -285,6 +288,11 @@ for (const kind of DATABASE_KINDS) {
       await admin.get(`/ui/admin/oauth-clients/${client.client_id}/delete`);
       assert.equal((await admin.post(`/ui/admin/oauth-clients/${client.client_id}/delete`, {})).location, '/ui/admin/oauth-clients');
       assert.equal((await auditOf('oidc.client_deleted'))?.details.via, 'console');
+    });
+
+    test('the console\'s pages are HTML, left out of the OpenAPI document as the hosted pages are', async () => {
+      const doc = (await (await fetch(`${t.baseUrl}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+      assert.deepEqual(Object.keys(doc.paths).filter((path) => path.startsWith('/ui/')), []);
     });
   });
 }

@@ -24,10 +24,20 @@ export async function lockUsers(db: Executor, ids: string[]): Promise<Map<string
 // cursor alike, whatever the database's collation.
 const EMAIL_KEY = sql<string>`lower(email) COLLATE "C"`;
 
+/** What a list of users shows (not the whole row: fewer columns to read and parse per row). */
+export type UserListItem = Pick<UserRow, 'id' | 'email' | 'name' | 'role' | 'is_active' | 'account_id' | 'last_login' | 'created_at'>;
+
 /** Users whose email starts with `prefix` (LIKE wildcards in it are literal), after the email `after`. */
-export async function searchUsersByEmailPrefix(db: Executor, filter: { prefix: string; after?: string; limit: number }): Promise<UserRow[]> {
-  let query = db.selectFrom('users').selectAll();
+export async function searchUsersByEmailPrefix(db: Executor, filter: { prefix: string; after?: string; limit: number }): Promise<UserListItem[]> {
+  let query = db.selectFrom('users').select(['id', 'email', 'name', 'role', 'is_active', 'account_id', 'last_login', 'created_at']);
   if (filter.prefix) query = query.where(sql<boolean>`${EMAIL_KEY} LIKE ${`${filter.prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`);
   if (filter.after !== undefined) query = query.where(sql<boolean>`${EMAIL_KEY} > ${filter.after}`);
   return query.orderBy(EMAIL_KEY).limit(filter.limit).execute();
+}
+
+/** The emails of the users with these ids (one query for a page of audit rows, not one per row). */
+export async function findEmailsOfUsers(db: Executor, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.selectFrom('users').select(['id', 'email']).where('id', 'in', [...ids]).execute();
+  return new Map(rows.map((row) => [row.id, row.email]));
 }

@@ -2,6 +2,7 @@
 // keyset-paged by id: the admin API's searchAuditLogs, so the same filters and indexes.
 import type { FastifyInstance } from 'fastify';
 import { normalizeEmail } from '../../lib/email-address.js';
+import { emailsOfUsers } from '../admin/admin-users.service.js';
 import { AUDIT_ACTIONS } from '../audit/audit-actions.js';
 import { searchAuditLogs } from '../audit/audit-logs.service.js';
 import type { PageContext } from '../hosted-ui/page-context.js';
@@ -48,11 +49,7 @@ export async function auditPages(app: FastifyInstance, pages: PageContext): Prom
       before: /^\d{1,19}$/.test(before) ? before : undefined,
     };
     const page = problems.length > 0 ? { rows: [] } : await keysetPage(PAGE_SIZE, (limit) => searchAuditLogs(ctx, { ...query, limit }), (row) => row.id);
-    const actors = new Map<string, string>();
-    for (const id of new Set(page.rows.map((row) => row.user_id).filter((id): id is string => id !== null))) {
-      const actor = id === user?.id ? user : await findUserById(ctx.db, id);
-      actors.set(id, actor?.email ?? id);
-    }
+    const actors = await emailsOfUsers(ctx, page.rows.map((row) => row.user_id).filter((id): id is string => id !== null));
     const table = {
       id: 'audit',
       caption: 'Audit events, newest first',

@@ -68,7 +68,8 @@ export async function usersPages(app: FastifyInstance, pages: PageContext): Prom
       columns: ['Device', 'Signed in', 'Last used', 'IP address'],
       rows: sessions.map((s) => {
         const device = describeDevice(s.user_agent);
-        return [`${device.browser} on ${device.os}`, when(s.created_at), when(s.last_used_at), s.last_ip ?? s.ip ?? '—'];
+        const label = device.browser && device.os ? `${device.browser} on ${device.os}` : (device.browser ?? device.os ?? 'Unknown device');
+        return [label, when(s.created_at), when(s.last_used_at), s.last_ip ?? s.ip ?? '—'];
       }),
       empty: 'Not signed in anywhere.',
     };

@@ -27,6 +27,7 @@ const PAGE_TEXT: Partial<Record<ErrorCode, (err: AppError) => string>> = {
   not_found: () => 'The request could not be read.',
   method_not_allowed: () => 'The request could not be read.',
   internal_error: () => 'Something went wrong on our side. Please try again.',
+  domain_verification_failed: () => 'We did not find the TXT record yet. DNS changes can take a few minutes to appear: check the name and value, then try again.',
 };
 
 /** The words for `err`; a request-validation issue list becomes a message per field. */
