@@ -36,6 +36,15 @@ async function connectionFor(ctx: Pick<AppContext, 'db'>, input: StartInput): Pr
 
 export async function startSso(ctx: AppContext, input: StartInput): Promise<{ authorization_url: string; state: string }> {
   if (!ctx.config.oauthRedirectUris.includes(input.redirect_uri)) throw Errors.invalidRedirectUri();
+  return beginSso(ctx, input);
+}
+
+/**
+ * Starts a sign-in at the connection's identity provider, to come back to `redirect_uri`, which
+ * the caller vouches for: POST /auth/sso/start checks it against OAUTH_REDIRECT_URIS, and the
+ * hosted pages pass their own callback (modules/hosted-ui/sso-pages.ts).
+ */
+export async function beginSso(ctx: AppContext, input: StartInput): Promise<{ authorization_url: string; state: string }> {
   if ((input.email === undefined) === (input.connection_id === undefined)) throw Errors.ssoNotConfigured();
   const connection = await connectionFor(ctx, input);
   const state = randomToken(24);
