@@ -175,7 +175,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   app.decorate('ctx', ctx);
   registerWebhookJobs(jobs, ctx, deps.webhooks);
   // The OpenID Provider (OIDC_PROVIDER_ENABLED; it needs the key ring, which config.ts ensures).
-  const oidcProvider = config.oidcProvider.enabled && signingKeys ? await createProviderHandle(ctx, () => signingKeys.generation) : undefined;
+  // Its device-flow and logout pages are the hosted pages' (which the provider turns on).
+  const oidcProvider = config.oidcProvider.enabled && signingKeys
+    ? await createProviderHandle(ctx, () => signingKeys.generation, (await import('./modules/hosted-ui/provider-pages.js')).providerPages(ctx))
+    : undefined;
   registerSessionEndJobs(jobs, ctx, oidcProvider && (() => oidcProvider.current()));
   jobs.every('retention', config.retentionIntervalSeconds * 1000, async (signal) => void (await runRetention(ctx, signal)));
   if (signingKeys) {

@@ -16,6 +16,7 @@ import { replyBody } from '../../plugins/errors.js';
 import { accountPages } from './account-pages.js';
 import type { PageContext, RenderPage } from './page-context.js';
 import { brandStylesheet } from './brand.js';
+import { pagePolicy } from './page-policy.js';
 import { cookieIsSecure, loadPageSession } from './page-session.js';
 import { takeState, type PageState } from './page-state.js';
 import { isJsonRequest } from './json-steps.js';
@@ -135,18 +136,3 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?
 
   ctx.jobs.every('hosted-ui-sessions', PURGE_INTERVAL_MS, async () => void (await purgeStalePageSessions(ctx.db, ctx.clock.now())));
 };
-
-/** No inline script or style anywhere; images only from here (and the logo's origin). */
-function pagePolicy(logoUrl: string | undefined, formTarget?: string): string {
-  const images = ["'self'", 'data:', ...(logoUrl ? [new URL(logoUrl).origin] : [])];
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    `img-src ${images.join(' ')}`,
-    `form-action 'self'${formTarget ? ` ${formTarget}` : ''}`,
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "object-src 'none'",
-  ].join('; ');
-}

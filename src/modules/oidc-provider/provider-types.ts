@@ -57,3 +57,12 @@ export interface OidcProvider {
   Client: { find(id: string): Promise<ProviderClient | undefined>; prototype: { compareClientSecret(this: ProviderClient, actual: string): Promise<boolean> | boolean } };
   Session: { find(id: string): Promise<{ jti: string; accountId?: string; authorizations?: Record<string, { sid?: string }> } | undefined> };
 }
+
+/**
+ * The hosted pages' look for the provider's own pages (the device flow's and logout's): given
+ * by modules/hosted-ui/provider-pages.ts, so this module does not depend on the pages' folder.
+ */
+export interface ProviderPages {
+  /** The page `view` with the pages' layout, and the Content-Security-Policy it is served with. */
+  render(view: string, data: { title: string; [key: string]: unknown }, formTarget?: string): Promise<{ html: string; policy: string }>;
+}

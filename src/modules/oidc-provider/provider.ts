@@ -14,7 +14,8 @@ import { adapterFactory } from './oidc-adapter.js';
 import { EXTRA_METADATA, OIDC_SCOPES } from './client-metadata.js';
 import { secretMatches } from './clients.service.js';
 import { guardedFetch } from './guarded-fetch.js';
-import type { KoaLikeContext, OidcProvider, ProviderClient } from './provider-types.js';
+import { pageSources } from './page-sources.js';
+import type { KoaLikeContext, OidcProvider, ProviderClient, ProviderPages } from './provider-types.js';
 import type { ProviderKeys } from './signing-keys.js';
 
 export const OIDC_PREFIX = '/oidc';
@@ -33,6 +34,8 @@ export const SCOPE_CLAIMS = {
 export type ProviderDeps = Pick<AppContext, 'db' | 'clock' | 'config' | 'log'> & {
   keys: ProviderKeys;
   cookieKeys: string[];
+  /** The hosted pages' look for the device flow's and logout's pages (page-sources.ts). */
+  pages: ProviderPages;
 };
 
 type OidcModule = {
@@ -60,6 +63,7 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
   const issuer = config.publicUrl;
   const accessTokenTtl = config.accessTokenExpireMinutes * 60;
   const refreshTtl = config.refreshTokenExpireDays * 86_400;
+  const sources = pageSources(deps.pages);
 
   const policy = oidc.interactionPolicy.base();
   // An aal1 session does not satisfy acr_values=aal2 or a require_mfa client: the login prompt
@@ -133,11 +137,11 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
       introspection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
-      deviceFlow: { enabled: true },
+      deviceFlow: { enabled: true, ...sources.deviceFlow },
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
       backchannelLogout: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: { enabled: true, ...sources.rpInitiatedLogout },
       resourceIndicators: {
         enabled: true,
         // A machine client with one registered API gets tokens for it without naming it.
@@ -183,10 +187,7 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
       };
     },
     fetch: guardedFetch({ allowInsecure: config.webhookAllowInsecureUrls }),
-    renderError: async (ctx: { type: string; body: string }, out: { error: string; error_description?: string }) => {
-      ctx.type = 'html';
-      ctx.body = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title></head><body><h1>Sign-in could not continue</h1><p>${escapeHtml(out.error)}${out.error_description ? `: ${escapeHtml(out.error_description)}` : ''}</p></body></html>`;
-    },
+    renderError: sources.renderError,
   });
   provider.proxy = config.trustProxy !== false;
   // Secrets are stored as SHA-256 (the contract): compare the presented secret's hash, the
@@ -203,8 +204,4 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
     );
   };
   return provider;
-}
-
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
