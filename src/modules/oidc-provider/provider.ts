@@ -15,6 +15,7 @@ import { EXTRA_METADATA, OIDC_SCOPES } from './client-metadata.js';
 import { secretMatches } from './clients.service.js';
 import { guardedFetch } from './guarded-fetch.js';
 import { pageSources } from './page-sources.js';
+import { acceptOwnJwts, jwtForUserinfo } from './userinfo-tokens.js';
 import type { KoaLikeContext, OidcProvider, ProviderClient, ProviderPages } from './provider-types.js';
 import type { ProviderKeys } from './signing-keys.js';
 
@@ -190,6 +191,9 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
     renderError: sources.renderError,
   });
   provider.proxy = config.trustProxy !== false;
+  // RFC 9068 tokens for userinfo when no resource is asked for (userinfo-tokens.ts).
+  const jtiOf = await jwtForUserinfo([provider.AccessToken, provider.ClientCredentials], { issuer, userinfoUrl: `${issuer}${OIDC_PREFIX}/me`, keys: deps.keys });
+  provider.use(acceptOwnJwts([`${OIDC_PREFIX}/token/introspection`, `${OIDC_PREFIX}/token/revocation`], jtiOf));
   // Secrets are stored as SHA-256 (the contract): compare the presented secret's hash, the
   // previous secret's too within its 24 hours, in constant time.
   provider.Client.prototype.compareClientSecret = function compareHashedSecret(this: ProviderClient, actual: string) {
