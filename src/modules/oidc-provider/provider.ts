@@ -13,7 +13,7 @@ import { findUserById } from '../users/users.repo.js';
 import { adapterFactory } from './oidc-adapter.js';
 import { EXTRA_METADATA, OIDC_SCOPES } from './client-metadata.js';
 import { secretMatches } from './clients.service.js';
-import { guardedFetch } from './guarded-fetch.js';
+import { guardedFetch } from '../webhooks/guarded-fetch.js';
 import { pageSources } from './page-sources.js';
 import { acceptOwnJwts, jwtForUserinfo } from './userinfo-tokens.js';
 import type { KoaLikeContext, OidcProvider, ProviderClient, ProviderPages } from './provider-types.js';
