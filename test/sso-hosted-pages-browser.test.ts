@@ -1,8 +1,9 @@
 // Enterprise SSO through the hosted pages in Chromium (issue 28): the sign-in page asks for the
 // email first; an email on an account's verified domain with a connection goes to that
-// account's identity provider (here a real OpenID provider, oidc-provider over HTTPS on
-// loopback) and comes back signed in; any other email goes on to the password step; where the
-// account enforces SSO, a password typed for one of its people sends them to the provider too.
+// account's identity provider (a real OpenID provider, oidc-provider over HTTPS on loopback;
+// and a real SAML one, SimpleSAMLphp, where it is installed) and comes back signed in; any
+// other email goes on to the password step; where the account enforces SSO, a password typed
+// for one of its people sends them to the provider too.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -12,7 +13,8 @@ import { registerUser } from './helpers/fixtures.js';
 import { TestOpenIdServer, type TestIssuer } from './helpers/oidc-provider.js';
 import { checkPage, launchPageBrowser, skipWithoutChromium, submitWithEnter, typeInto, type PageBrowser } from './helpers/page-browser.js';
 import { freePort } from './helpers/ports.js';
-import { accountWithDomain, FRONT_END, setPolicy, type SsoAccount } from './helpers/sso.js';
+import { SimpleSamlPhp, simpleSamlPhpMissing } from './helpers/simplesamlphp.js';
+import { accountWithDomain, FRONT_END, samlConnection, setPolicy, type SsoAccount } from './helpers/sso.js';
 
 describe('SSO through the hosted pages in Chromium', { skip: skipWithoutChromium }, () => {
   let t: TestApp;
@@ -104,6 +106,50 @@ describe('SSO through the hosted pages in Chromium', { skip: skipWithoutChromium
     await submitWithEnter(page);
     await page.waitForURL((url) => url.pathname === '/ui/account', { timeout: 20_000 });
     assert.match(await page.locator('main').innerText(), /pavel@/);
+    await page.close();
+  });
+});
+
+describe('SAML SSO through the hosted pages in Chromium (SimpleSAMLphp)', { skip: skipWithoutChromium || (simpleSamlPhpMissing() ?? false) }, () => {
+  let t: TestApp;
+  let dns: TestDnsServer;
+  let ssp: SimpleSamlPhp;
+  let account: SsoAccount;
+  let browser: PageBrowser;
+  let origin: string;
+
+  before(async () => {
+    dns = await startDnsServer();
+    const port = await freePort();
+    origin = `http://localhost:${port}`;
+    t = await startTestApp('pglite', { port, env: { HOSTED_UI_ENABLED: 'true', PUBLIC_URL: origin, FRONTEND_URL: '', DNS_SERVERS: dns.address, UI_BRAND_NAME: 'Acme' } });
+    account = await accountWithDomain(t, dns);
+    ssp = await SimpleSamlPhp.start([{ username: 'sam', password: 'sam-pass', email: `sam@${account.domain}`, name: 'Sam Corp' }]);
+    const connection = await samlConnection(t, account.owner, await ssp.metadata());
+    await ssp.registerSp([{ entityId: connection.sp.entity_id, acsUrl: connection.sp.acs_url }]);
+    await setPolicy(t, account.owner, { auto_join: true });
+    browser = await launchPageBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.close();
+    await ssp?.close();
+    await dns?.close();
+  });
+
+  test("an email on the domain goes to SimpleSAMLphp's login, whose signed response signs the person in", async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${origin}/ui/sign-in`);
+    await typeInto(page, '#f-email', `sam@${account.domain}`);
+    await submitWithEnter(page);
+    // SimpleSAMLphp's own login form, then its page that posts the response to Keyhold's ACS.
+    await page.waitForSelector('input[name=username]', { timeout: 20_000 });
+    await page.fill('input[name=username]', 'sam');
+    await page.fill('input[name=password]', 'sam-pass');
+    await page.press('input[name=password]', 'Enter');
+    await page.waitForURL((url) => url.origin === origin && url.pathname === '/ui/account', { timeout: 20_000 });
+    assert.match(await page.locator('main').innerText(), /sam@/);
+    assert.deepEqual(browser.policyViolations, []);
     await page.close();
   });
 });
