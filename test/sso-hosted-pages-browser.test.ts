@@ -78,6 +78,21 @@ describe('SSO through the hosted pages in Chromium', { skip: skipWithoutChromium
     await page.close();
   });
 
+  test("a refusal after the provider (not a member, auto_join off) lands on the sign-in page with the reason, not on a JSON reply", async () => {
+    await setPolicy(t, account.owner, { auto_join: false });
+    const email = `nina@${account.domain}`;
+    issuer.addAccount({ sub: 'nina-1', email, email_verified: true, name: 'Nina Corp' });
+    const page = await pageSigningInAs('nina-1');
+    await page.goto(`${origin}/ui/sign-in`);
+    await typeInto(page, '#f-email', email);
+    await submitWithEnter(page);
+    await page.waitForURL((url) => url.origin === origin && url.pathname === '/ui/sign-in', { timeout: 20_000 });
+    assert.match(await page.locator('.alert-error[role=alert]:not([hidden])').innerText(), /not a member of its account here yet/);
+    await checkPage(page, 'sign-in-sso-refused');
+    await setPolicy(t, account.owner, { auto_join: true });
+    await page.close();
+  });
+
   test('any other email goes on to the password step, as before', async () => {
     const { email, password } = await registerUser(t.api);
     const page = await pageSigningInAs('nobody');

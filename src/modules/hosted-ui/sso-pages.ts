@@ -17,10 +17,11 @@ import { sameSecret } from '../../lib/random.js';
 import { requestMeta } from '../../plugins/authenticate.js';
 import { perMinute } from '../../plugins/rate-limit.js';
 import { redeemCode } from '../sso/sso-sign-in.js';
+import { pagesSsoCallbackUrl } from '../sso/connection-config.js';
 import { beginSso } from '../sso/sso.service.js';
 import { formField } from './form-validation.js';
 import type { PageContext } from './page-context.js';
-import { redirectWithError } from './page-state.js';
+import { redirectWithError, redirectWithState } from './page-state.js';
 import { safeNext, signInFinisher } from './sign-in-finish.js';
 
 const SSO_STATE_COOKIE = 'keyhold_sso_state';
@@ -28,8 +29,14 @@ const SSO_GO_COOKIE = 'keyhold_sso_go';
 /** As long as the stored request it belongs to (sso/saml.ts REQUEST_TTL_MS is 10 minutes). */
 const SSO_STATE_SECONDS = 10 * 60;
 
-/** Where identity providers' answers land for the pages (the redirect_uri of their SSO flows). */
-export const pagesSsoCallbackUrl = (publicUrl: string): string => `${publicUrl}/ui/sso/callback`;
+/** Why the identity provider's answer was refused, for a person (the ACS or callback sent `error`). */
+const REFUSALS: Record<string, string> = {
+  sso_not_a_member: 'Your organisation signed you in, but you are not a member of its account here yet. Ask your administrator to invite you.',
+  sso_domain_not_verified: 'Your organisation signed you in with an email address outside its verified domains.',
+  transfer_ownership_first: 'You own an account with other members here: hand it over to one of them before signing in through your organisation.',
+  inactive_user: 'This account is deactivated.',
+};
+const REFUSED = 'Single sign-on did not complete. Try again, or ask your administrator.';
 
 const stateCookie = (secure: boolean) => ({ path: '/ui/sso', httpOnly: true, sameSite: 'lax', secure }) as const;
 
@@ -40,7 +47,7 @@ const stateCookie = (secure: boolean) => ({ path: '/ui/sso', httpOnly: true, sam
 export async function redirectToIdentityProvider(pages: PageContext, reply: FastifyReply, email: string, next: string): Promise<FastifyReply | undefined> {
   let started: { authorization_url: string; state: string };
   try {
-    started = await beginSso(pages.ctx, { email, redirect_uri: pagesSsoCallbackUrl(pages.ctx.config.publicUrl) });
+    started = await beginSso(pages.ctx, { email, redirect_uri: pagesSsoCallbackUrl(pages.ctx.config) });
   } catch (err) {
     if (isCatalogued(err, Errors.ssoNotConfigured)) return undefined;
     throw err;
@@ -69,6 +76,10 @@ export async function ssoPages(app: FastifyInstance, pages: PageContext): Promis
     reply.clearCookie(SSO_STATE_COOKIE, stateCookie(secure));
     const state = formField(query, 'state');
     const code = formField(query, 'code');
+    const refused = formField(query, 'error');
+    if (refused && state && expected && sameSecret(state, expected)) {
+      return redirectWithState(reply, '/ui/sign-in', { message: REFUSALS[refused] ?? REFUSED }, secure);
+    }
     try {
       // A code that reaches another browser than the one that started the flow is not redeemed.
       if (!state || !code || !expected || !sameSecret(state, expected)) throw Errors.invalidSsoCode();

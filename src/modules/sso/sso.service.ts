@@ -8,7 +8,7 @@ import { addSeconds } from '../../lib/clock.js';
 import { AppError, Errors } from '../../lib/errors.js';
 import { randomToken } from '../../lib/random.js';
 import { accountOwningVerifiedDomain, emailDomain } from '../domains/domains.repo.js';
-import { samlConfig } from './connection-config.js';
+import { pagesSsoCallbackUrl, samlConfig } from './connection-config.js';
 import { oidcAuthorizeUrl, oidcExchange, oidcRequestKey } from './oidc.js';
 import { REQUEST_TTL_MS, SamlRejection, samlAuthorizeUrl, validateSamlResponse } from './saml.js';
 import { admitIdentity, recordSsoFailure } from './sso-sign-in.js';
@@ -68,6 +68,19 @@ export function frontEndRedirect(redirectUri: string, code: string, state: strin
   return url.toString();
 }
 
+/**
+ * A refusal after the flow is known, of a flow the hosted pages started: the browser goes back to
+ * the pages with `error` (their sign-in page says why) rather than stopping on a JSON reply. A
+ * front end's flow (the API's) keeps the reply as the contract has it.
+ */
+function pagesRefusal(ctx: AppContext, flow: { redirectUri: string; state: string } | undefined, code: string): string | undefined {
+  if (!flow || flow.redirectUri !== pagesSsoCallbackUrl(ctx.config)) return undefined;
+  const url = new URL(flow.redirectUri);
+  url.searchParams.set('error', code);
+  url.searchParams.set('state', flow.state);
+  return url.toString();
+}
+
 /** SAML ACS: validate, spend the request, record the assertion, admit the identity; → redirect URL. */
 export async function acceptSamlResponse(ctx: AppContext, connectionId: string, samlResponse: string, meta: RequestMeta): Promise<string> {
   const connection = await findConnection(ctx.db, connectionId);
@@ -75,6 +88,7 @@ export async function acceptSamlResponse(ctx: AppContext, connectionId: string, 
     await recordSsoFailure(ctx, null, 'unknown_connection', meta);
     throw Errors.ssoFailed();
   }
+  let answering: { redirectUri: string; state: string } | undefined;
   try {
     const identity = await validateSamlResponse(ctx, connection, samlResponse);
     const target = await ctx.db.transaction().execute(async (trx) => {
@@ -95,6 +109,7 @@ export async function acceptSamlResponse(ctx: AppContext, connectionId: string, 
       if (!(await recordAssertionUse(trx, { connectionId: connection.id, assertionId: identity.assertionId, keepUntil: identity.validUntil, now }))) {
         throw new SamlRejection('assertion_replayed');
       }
+      answering = { redirectUri, state };
       const code = await admitIdentity(ctx, trx, { connection, ...identity }, state, meta);
       return frontEndRedirect(redirectUri, code, state);
     });
@@ -105,7 +120,11 @@ export async function acceptSamlResponse(ctx: AppContext, connectionId: string, 
       await recordSsoFailure(ctx, connection, err.reason, meta);
       throw Errors.ssoFailed();
     }
-    if (err instanceof AppError && err.statusCode < 500) await recordSsoFailure(ctx, connection, err.code ?? err.message, meta);
+    if (err instanceof AppError && err.statusCode < 500) {
+      await recordSsoFailure(ctx, connection, err.code ?? err.message, meta);
+      const toPages = pagesRefusal(ctx, answering, err.code ?? 'sso_failed');
+      if (toPages) return toPages;
+    }
     throw err;
   }
 }
@@ -119,6 +138,7 @@ export async function acceptOidcCallback(ctx: AppContext, query: { code: string;
     await recordSsoFailure(ctx, connection ?? null, 'unknown_or_spent_state', meta);
     throw Errors.ssoFailed();
   }
+  const answering = { redirectUri: pending.redirect_uri, state: pending.client_state };
   try {
     const identity = await oidcExchange(ctx, connection, query, pending);
     const target = await ctx.db.transaction().execute(async (trx) => {
@@ -130,7 +150,11 @@ export async function acceptOidcCallback(ctx: AppContext, query: { code: string;
     ctx.jobs.notify();
     return target;
   } catch (err) {
-    if (err instanceof AppError && err.statusCode < 500) await recordSsoFailure(ctx, connection, err.code ?? err.message, meta);
+    if (err instanceof AppError && err.statusCode < 500) {
+      await recordSsoFailure(ctx, connection, err.code ?? err.message, meta);
+      const toPages = pagesRefusal(ctx, answering, err.code ?? 'sso_failed');
+      if (toPages) return toPages;
+    }
     throw err;
   }
 }
