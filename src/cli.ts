@@ -21,7 +21,8 @@ import { createInviteCodes, listInviteCodes } from './modules/invites/invite-cod
 import { purgeExpiredRows } from './modules/retention/retention.service.js';
 import { changeSetting, getAllSettings, readSetting, SETTINGS, type SettingKey } from './modules/settings/settings.service.js';
 import { toUserResponse } from './modules/users/user.schemas.js';
-import { createSecretBox, resolveSecretsKey, type SecretBox } from './lib/secret-box.js';
+import { createSecretBox, type SecretBox } from './lib/secret-box.js';
+import { resolveSecretsKey } from './modules/keys/secrets-key.js';
 import { registerWebhookCommands } from './cli/webhooks.js';
 import { registerClientCommands } from './cli/clients.js';
 import { registerImportExportCommands } from './cli/import-export.js';

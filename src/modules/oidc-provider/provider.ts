@@ -1,7 +1,7 @@
 // Keyhold as an OpenID Provider: oidc-provider (panva), configured from Keyhold's parts. The
 // protocol (authorization code + PKCE, tokens, refresh rotation, client credentials, DPoP, PAR,
 // device flow, introspection, revocation, logout) is the library's; what is Keyhold's is here:
-// storage (oidc-adapter.ts), clients (clients.repo.ts), keys (signing-keys.ts), accounts and
+// storage (oidc-adapter.ts), clients (clients.repo.ts), keys (the one key set, modules/keys), accounts and
 // claims, and the interaction pages (modules/hosted-ui/oidc-pages.ts).
 //
 // oidc-provider 9 prints "Unsupported runtime. Use Node.js v22.x LTS" on Node 20: its authors
@@ -17,7 +17,8 @@ import { guardedFetch } from '../webhooks/guarded-fetch.js';
 import { pageSources } from './page-sources.js';
 import { acceptOwnJwts, jwtForUserinfo } from './userinfo-tokens.js';
 import type { KoaLikeContext, OidcProvider, ProviderClient, ProviderPages } from './provider-types.js';
-import type { ProviderKeys } from './signing-keys.js';
+import type { ProviderKeys } from '../keys/key-set.js';
+import { tokenLifetimesSeconds } from '../keys/token-lifetimes.js';
 
 export const OIDC_PREFIX = '/oidc';
 const OIDC_PREFIX_MODULE_NAME = 'oidc-provider';
@@ -62,8 +63,7 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
   const oidc = (await import(OIDC_PROVIDER_MODULE)) as OidcModule;
   const { config, db, clock } = deps;
   const issuer = config.publicUrl;
-  const accessTokenTtl = config.accessTokenExpireMinutes * 60;
-  const refreshTtl = config.refreshTokenExpireDays * 86_400;
+  const { access: accessTokenTtl, refresh: refreshTtl } = tokenLifetimesSeconds(config);
   const sources = pageSources(deps.pages);
 
   const policy = oidc.interactionPolicy.base();

@@ -15,7 +15,7 @@
 import { Readable } from 'node:stream';
 import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
 import type { KoaLikeContext, TokenModel } from './provider-types.js';
-import type { ProviderKeys } from './signing-keys.js';
+import type { ProviderKeys } from '../keys/key-set.js';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const;
 const publicJwk = (jwk: JWK): JWK => Object.fromEntries(Object.entries(jwk).filter(([name]) => !(PRIVATE_MEMBERS as readonly string[]).includes(name))) as JWK;

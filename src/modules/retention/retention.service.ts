@@ -21,13 +21,13 @@ import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import { addDays, addSeconds } from '../../lib/clock.js';
 import { countAuditLogs, purgeAuditLogs } from '../audit/audit.repo.js';
-import { spentVerificationTokens } from '../auth/email-verification.repo.js';
+import { verificationTokens } from '../auth/email-verification.repo.js';
 import { countFinishedJobs, purgeFinishedJobs } from '../jobs/jobs.repo.js';
-import { spentMfaChallenges } from '../mfa/mfa.repo.js';
-import { spentOAuthStates } from '../oauth/oauth.repo.js';
-import { spentWebauthnChallenges } from '../passkeys/passkeys.repo.js';
-import { spentResetTokens } from '../passwords/passwords.repo.js';
-import { spentSamlAssertions, spentSsoCodes, spentSsoFlows } from '../sso/sso.repo.js';
+import { mfaChallenges } from '../mfa/mfa.repo.js';
+import { oauthStates } from '../oauth/oauth.repo.js';
+import { webauthnChallenges } from '../passkeys/passkeys.repo.js';
+import { resetTokens } from '../passwords/passwords.repo.js';
+import { samlAssertions, ssoCodes, ssoFlows } from '../sso/sso.repo.js';
 import {
   countExpiredRefreshFamilies,
   countRevokedSessions,
@@ -35,7 +35,7 @@ import {
   purgeRevokedSessions,
   type FamilyPurge,
 } from '../sessions/sessions.repo.js';
-import type { SpentRows } from './spent-rows.repo.js';
+import type { SingleUse, SingleUseTable } from '../../db/single-use.repo.js';
 import { countExpiredModels, purgeExpiredModels } from '../oidc-provider/oidc-models.repo.js';
 import { countFinishedDeliveries, purgeFinishedDeliveries } from '../webhooks/webhooks.repo.js';
 
@@ -62,16 +62,16 @@ export const DEFAULT_BATCH_SIZE = 1000;
 /** How long one periodic run (every RETENTION_INTERVAL_SECONDS, hourly by default) may go on before leaving the rest to the next. */
 export const PERIODIC_TIME_BUDGET_MS = 60 * 1000;
 
-// Used or expired single-use rows: one line per table (its repo declares it with spentRows).
-const SPENT_ROWS: readonly SpentRows[] = [
-  spentResetTokens,
-  spentVerificationTokens,
-  spentOAuthStates,
-  spentMfaChallenges,
-  spentWebauthnChallenges,
-  spentSsoFlows,
-  spentSsoCodes,
-  spentSamlAssertions,
+// Used or expired single-use rows: one line per table (its repo declares it with singleUse, db/single-use.repo.ts).
+const SPENT_ROWS: readonly SingleUse<SingleUseTable>[] = [
+  resetTokens,
+  verificationTokens,
+  oauthStates,
+  mfaChallenges,
+  webauthnChallenges,
+  ssoFlows,
+  ssoCodes,
+  samlAssertions,
 ];
 
 type Counts = Record<string, number>;

@@ -3,7 +3,12 @@
 // account's data names the account (tenant isolation).
 import type { SsoConnectionRow } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
-import { spentRows } from '../retention/spent-rows.repo.js';
+import { singleUse } from '../../db/single-use.repo.js';
+
+/** Sign-ins under way, their codes, and the SAML replay store: single use (db/single-use.repo.ts). */
+export const ssoFlows = singleUse('sso_flows', { key: 'id' });
+export const ssoCodes = singleUse('sso_codes', { key: 'code_hash' });
+export const samlAssertions = singleUse('sso_assertions', { key: 'assertion_id' });
 
 // ---- connections -------------------------------------------------------------------------
 
@@ -151,40 +156,18 @@ export async function insertFlow(db: Executor, flow: NewFlow): Promise<void> {
 
 /** A live flow of this connection with this request key (SAML: the AuthnRequest ID). */
 export async function findLiveFlow(db: Executor, connectionId: string, requestKey: string, now: Date) {
-  return db
-    .selectFrom('sso_flows')
-    .selectAll()
-    .where('connection_id', '=', connectionId)
-    .where('request_key', '=', requestKey)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
+  return ssoFlows.findLive(db, { connection_id: connectionId, request_key: requestKey }, now, { columns: '*' });
 }
 
 /** A live flow by its request key alone (OIDC: the callback names no connection). */
 export async function findFlowByKey(db: Executor, requestKey: string, now: Date) {
-  return db
-    .selectFrom('sso_flows')
-    .selectAll()
-    .where('request_key', '=', requestKey)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
+  return ssoFlows.findLive(db, { request_key: requestKey }, now, { columns: '*' });
 }
 
-/** Spends the flow (conditional update: of two responses to one request, one wins). */
+/** Spends the flow (of two responses to one request, one wins). */
 export async function spendFlow(db: Executor, requestKey: string, now: Date) {
-  return db
-    .updateTable('sso_flows')
-    .set({ used_at: now })
-    .where('request_key', '=', requestKey)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .returningAll()
-    .executeTakeFirst();
+  return ssoFlows.spend(db, { request_key: requestKey }, now);
 }
-
-export const spentSsoFlows = spentRows('sso_flows', 'id');
 
 // ---- codes -------------------------------------------------------------------------------
 
@@ -198,19 +181,10 @@ export async function insertCode(
     .execute();
 }
 
-/** Spends a live code (one statement: a second redemption finds nothing). */
+/** Spends a live code (a second redemption finds nothing). */
 export async function spendCode(db: Executor, codeHash: string, now: Date) {
-  return db
-    .updateTable('sso_codes')
-    .set({ used_at: now })
-    .where('code_hash', '=', codeHash)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .returning(['client_state', 'user_id', 'connection_id', 'multi_factor'])
-    .executeTakeFirst();
+  return ssoCodes.spend(db, { code_hash: codeHash }, now, { returning: ['client_state', 'user_id', 'connection_id', 'multi_factor'] });
 }
-
-export const spentSsoCodes = spentRows('sso_codes', 'code_hash');
 
 // ---- SAML replay store -------------------------------------------------------------------
 
@@ -226,5 +200,3 @@ export async function recordAssertionUse(db: Executor, row: { connectionId: stri
     .executeTakeFirst();
   return inserted !== undefined;
 }
-
-export const spentSamlAssertions = spentRows('sso_assertions', 'assertion_id');
