@@ -14,6 +14,7 @@
 // two the form is rewritten on its way in (acceptOwnJwts): one of these JWTs becomes its `jti`.
 import { Readable } from 'node:stream';
 import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
+import { VerifiedTokenCache } from '../../lib/verified-token-cache.js';
 import type { KoaLikeContext, TokenModel } from './provider-types.js';
 import type { ProviderKeys } from '../keys/key-set.js';
 
@@ -30,10 +31,18 @@ export async function jwtForUserinfo(classes: TokenModel[], options: { issuer: s
   const signingJwk = keys.keys.find((jwk) => jwk.alg === keys.alg)!;
   const signingKey = await importJWK(signingJwk, keys.alg);
   const verificationKeys = createLocalJWKSet({ keys: keys.keys.map(publicJwk) });
+  // A client presents one token many times: its signature is checked once (as first-party tokens'
+  // are). The cache lives as long as this provider, which is built again when the key set moves.
+  const verified = new VerifiedTokenCache<{ iat: number; exp: number; jti: string }>(10_000, () => 0);
   const jtiOf: JtiOf = async (value) => {
+    const known = verified.get(value, new Date());
+    if (known) return known.jti;
     try {
       const { payload } = await jwtVerify(value, verificationKeys, { issuer, audience: userinfoUrl, typ: 'at+jwt' });
-      return typeof payload.jti === 'string' ? payload.jti : undefined;
+      const { jti, iat, exp } = payload;
+      if (typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') return undefined;
+      verified.add(value, { jti, iat, exp }, 0);
+      return jti;
     } catch {
       return undefined;
     }
