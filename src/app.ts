@@ -149,7 +149,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   app.decorate('ctx', ctx);
   registerWebhookJobs(jobs, ctx, deps.webhooks);
   // The OpenID Provider (OIDC_PROVIDER_ENABLED; it signs with the key set: an asymmetric mode, which config.ts ensures).
-  const oidcProvider = config.oidcProvider.enabled ? await createProviderHandle(ctx, keySet) : undefined;
+  // Its device-flow and logout pages are the hosted pages' (which the provider turns on).
+  const oidcProvider = config.oidcProvider.enabled
+    ? await createProviderHandle(ctx, keySet, (await import('./modules/hosted-ui/provider-pages.js')).providerPages(ctx))
+    : undefined;
   registerSessionEndJobs(jobs, ctx, oidcProvider && (() => oidcProvider.current()));
   jobs.every('retention', config.retentionIntervalSeconds * 1000, async (signal) => void (await runRetention(ctx, signal)));
   if (keySet.rotates) jobs.every('signing-keys', config.signingKeysIntervalSeconds * 1000, () => keySet.maintain());

@@ -26,6 +26,7 @@ import { passkeysOffered, passkeySignInPages } from './passkey-pages.js';
 import { recoveryPages } from './recovery-pages.js';
 import { signInPages } from './sign-in-pages.js';
 import { oidcPages } from './oidc-pages.js';
+import { ssoPages } from './sso-pages.js';
 import { consolePages } from '../console/console.plugin.js';
 import type { ProviderHandle } from '../oidc-provider/oidc.plugin.js';
 import { interactionRedirectTarget } from '../oidc-provider/interactions.js';
@@ -131,6 +132,7 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?
   await signInPages(app, pages);
   await passkeySignInPages(app, pages);
   await recoveryPages(app, pages);
+  await ssoPages(app, pages);
   await accountPages(app, pages);
   await organizationPages(app, pages);
   if (oidcProvider) await oidcPages(app, pages, oidcProvider);

@@ -11,6 +11,7 @@ import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
 import { revokeSessionsNotUsing } from '../sessions/sessions.repo.js';
 import { listUserIdsOnDomains } from '../users/users.repo.js';
+import { guardedFetch } from '../webhooks/guarded-fetch.js';
 import { checkWebhookUrl } from '../webhooks/url-guard.js';
 import { samlConfig, sealPurpose, type OidcConfig, type SamlConfig } from './connection-config.js';
 import { parseIdpMetadata, type IdpSettings } from './idp-metadata.js';
@@ -31,7 +32,12 @@ type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs' | 'config' | 'secrets'>;
 
 const MAX_METADATA_BYTES = 512 * 1024;
 
-/** The IdP's metadata, from the XML given or fetched from its URL (public https only). */
+/**
+ * The IdP's metadata, from the XML given or fetched from its URL (public https only). The URL
+ * is checked first (for a reason to give), and fetched through the guard, whose connection goes
+ * only to the public address it checked (no DNS rebinding between check and fetch), with no
+ * redirects.
+ */
 async function idpSettings(ctx: Deps, input: { metadata_xml?: string; metadata_url?: string }, field: 'body'): Promise<IdpSettings> {
   let xml = input.metadata_xml;
   if (xml === undefined && input.metadata_url !== undefined) {
@@ -40,7 +46,7 @@ async function idpSettings(ctx: Deps, input: { metadata_xml?: string; metadata_u
     const reason = insecureAllowed ? null : await checkWebhookUrl(url);
     if (reason) throw validationError([field, 'metadata_url'], reason);
     try {
-      const response = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(5000) });
+      const response = await guardedFetch({ allowInsecure: insecureAllowed })(url);
       const body = await response.text();
       if (!response.ok || body.length > MAX_METADATA_BYTES) throw new Error('unusable');
       xml = body;

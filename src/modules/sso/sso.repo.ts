@@ -50,6 +50,12 @@ export async function findEnabledConnectionOfAccount(db: Executor, accountId: st
     .executeTakeFirst();
 }
 
+/** Whether any account has an enabled connection (the hosted sign-in page then asks for the email first). */
+export async function anyEnabledConnection(db: Executor): Promise<boolean> {
+  const row = await db.selectFrom('sso_connections').select('id').where('enabled', '=', true).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function updateConnection(
   db: Executor,
   accountId: string,
