@@ -33,4 +33,7 @@ export interface AppContext {
 export interface RequestMeta {
   ip: string | null;
   userAgent: string | null;
+  /** Where the change was made, when not the API: the console sets 'console', and every audit
+   *  row written with this meta carries it as `details.via` (audit.repo.ts). */
+  via?: 'console';
 }

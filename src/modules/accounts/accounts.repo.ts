@@ -1,6 +1,6 @@
 // The account (tenant) and its members: the only SQL of the accounts feature.
 import { sql, type Insertable, type Selectable } from 'kysely';
-import type { SubscriptionsTable, UserRow } from '../../db/schema.js';
+import type { AccountsTable, SubscriptionsTable, UserRow } from '../../db/schema.js';
 import { randomCode } from '../../lib/random.js';
 import type { Executor } from '../../db/database.js';
 
@@ -151,4 +151,20 @@ export async function setAccountOwner(db: Executor, accountId: string, ownerId: 
 /** Deletes an account nobody belongs to any more; its subscription and invites go with it. */
 export async function deleteAccount(db: Executor, accountId: string): Promise<void> {
   await db.deleteFrom('accounts').where('id', '=', accountId).execute();
+}
+
+// The console's account list: by name in byte order ("C" collation), then id (names repeat),
+// so one index (accounts_name_prefix_idx, migrations/0018) serves the prefix match, the order
+// and the keyset cursor.
+const NAME_KEY = sql<string>`lower(name) COLLATE "C"`;
+
+/** Accounts whose name starts with `prefix` (case-insensitive; LIKE wildcards literal), after the cursor. */
+export async function searchAccountsByName(
+  db: Executor,
+  filter: { prefix: string; after?: { name: string; id: string }; limit: number },
+): Promise<Array<Selectable<AccountsTable>>> {
+  let query = db.selectFrom('accounts').selectAll();
+  if (filter.prefix) query = query.where(sql<boolean>`${NAME_KEY} LIKE ${`${filter.prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`);
+  if (filter.after) query = query.where(sql<boolean>`(${NAME_KEY}, id) > (${filter.after.name.toLowerCase()}, ${filter.after.id}::uuid)`);
+  return query.orderBy(NAME_KEY).orderBy('id').limit(filter.limit).execute();
 }

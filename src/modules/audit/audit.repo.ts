@@ -25,6 +25,13 @@ const insertAudit = preparedStatement('record_audit', `
   INSERT INTO audit_logs (user_id, action, resource_type, resource_id, ip, user_agent, details)
   VALUES ($1, $2, $3, $4, $5, $6, $7)`);
 
+/** The row's details; a change made in the console says so (`via: 'console'`) unless the event
+ *  names its own `via` (a sign-out from the pages keeps `hosted_ui`). */
+function detailsOf(meta: RequestMeta | null, event: AuditEvent): Record<string, unknown> {
+  if (!meta?.via || event.details?.via !== undefined) return event.details ?? {};
+  return { ...event.details, via: meta.via };
+}
+
 export async function recordAudit(db: Executor, meta: RequestMeta | null, event: AuditEvent): Promise<void> {
   await insertAudit(db, [
     event.userId ?? null,
@@ -33,7 +40,7 @@ export async function recordAudit(db: Executor, meta: RequestMeta | null, event:
     event.resourceId ?? null,
     meta?.ip ?? null,
     meta?.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
-    JSON.stringify(event.details ?? {}),
+    JSON.stringify(detailsOf(meta, event)),
   ]);
 }
 
@@ -47,7 +54,7 @@ export async function recordAudits(db: Executor, meta: RequestMeta | null, event
     SELECT user_id, action, resource_type, resource_id, ${meta?.ip ?? null}, ${meta?.userAgent?.slice(0, MAX_USER_AGENT) ?? null}, details
       FROM unnest(${events.map((e) => e.userId ?? null)}::uuid[], ${events.map((e) => e.action)}::text[],
                   ${events.map((e) => e.resourceType ?? null)}::text[], ${events.map((e) => e.resourceId ?? null)}::text[],
-                  ${events.map((e) => JSON.stringify(e.details ?? {}))}::jsonb[])
+                  ${events.map((e) => JSON.stringify(detailsOf(meta, e)))}::jsonb[])
         AS e(user_id, action, resource_type, resource_id, details)`.execute(db);
 }
 

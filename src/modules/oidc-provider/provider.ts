@@ -1,7 +1,7 @@
 // Keyhold as an OpenID Provider: oidc-provider (panva), configured from Keyhold's parts. The
 // protocol (authorization code + PKCE, tokens, refresh rotation, client credentials, DPoP, PAR,
 // device flow, introspection, revocation, logout) is the library's; what is Keyhold's is here:
-// storage (oidc-adapter.ts), clients (clients.repo.ts), keys (signing-keys.ts), accounts and
+// storage (oidc-adapter.ts), clients (clients.repo.ts), keys (the one key set, modules/keys), accounts and
 // claims, and the interaction pages (modules/hosted-ui/oidc-pages.ts).
 //
 // oidc-provider 9 prints "Unsupported runtime. Use Node.js v22.x LTS" on Node 20: its authors
@@ -15,7 +15,8 @@ import { EXTRA_METADATA, OIDC_SCOPES } from './client-metadata.js';
 import { secretMatches } from './clients.service.js';
 import { guardedFetch } from './guarded-fetch.js';
 import type { KoaLikeContext, OidcProvider, ProviderClient } from './provider-types.js';
-import type { ProviderKeys } from './signing-keys.js';
+import type { ProviderKeys } from '../keys/key-set.js';
+import { tokenLifetimesSeconds } from '../keys/token-lifetimes.js';
 
 export const OIDC_PREFIX = '/oidc';
 const OIDC_PREFIX_MODULE_NAME = 'oidc-provider';
@@ -58,8 +59,7 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
   const oidc = (await import(OIDC_PROVIDER_MODULE)) as OidcModule;
   const { config, db, clock } = deps;
   const issuer = config.publicUrl;
-  const accessTokenTtl = config.accessTokenExpireMinutes * 60;
-  const refreshTtl = config.refreshTokenExpireDays * 86_400;
+  const { access: accessTokenTtl, refresh: refreshTtl } = tokenLifetimesSeconds(config);
 
   const policy = oidc.interactionPolicy.base();
   // An aal1 session does not satisfy acr_values=aal2 or a require_mfa client: the login prompt

@@ -2,7 +2,9 @@
 // /accounts/me. A token is shown once; only its SHA-256 is kept. It acts on its account only.
 import { randomUUID } from 'node:crypto';
 import type { AppContext, RequestMeta } from '../../context.js';
+import type { Executor } from '../../db/database.js';
 import type { UserRow } from '../../db/schema.js';
+import type { AccountScope } from '../accounts/account-scope.js';
 import { Errors } from '../../lib/errors.js';
 import { hashSecret, randomToken } from '../../lib/random.js';
 import { lockManager, requireAccountManager } from '../accounts/accounts.service.js';
@@ -68,15 +70,27 @@ export async function revokeScimToken(ctx: Deps, actor: UserRow, id: string, met
   requireAccountManager(actor);
   await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
-    const deleted = await deleteScimToken(trx, actor.account_id, id);
-    if (!deleted) throw Errors.scimTokenNotFound();
-    await recordAudit(trx, meta, {
-      action: 'scim.token_deleted',
-      userId: actor.id,
-      resourceType: 'scim_token',
-      resourceId: id,
-      details: { account_id: actor.account_id },
-    });
+    await deleteTokenAudited(trx, { accountId: actor.account_id, actorId: actor.id }, id, meta);
+  });
+}
+
+/** Any account's tokens, for a platform admin (the console; the scope's account was checked). */
+export const listScopedScimTokens = (ctx: Pick<AppContext, 'db'>, scope: AccountScope): Promise<ScimTokenRow[]> => listScimTokens(ctx.db, scope.accountId);
+
+/** A platform admin revokes a token of any account (the console): the same row and audit as the owner's revocation. */
+export async function revokeScopedScimToken(ctx: Deps, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
+  await ctx.db.transaction().execute((trx) => deleteTokenAudited(trx, scope, id, meta));
+}
+
+async function deleteTokenAudited(trx: Executor, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
+  const deleted = await deleteScimToken(trx, scope.accountId, id);
+  if (!deleted) throw Errors.scimTokenNotFound();
+  await recordAudit(trx, meta, {
+    action: 'scim.token_deleted',
+    userId: scope.actorId,
+    resourceType: 'scim_token',
+    resourceId: id,
+    details: { account_id: scope.accountId },
   });
 }
 
