@@ -20,7 +20,7 @@ import { verifyCurrentPassword } from '../auth/password-check.js';
 import { verifyMfaCodeForAction } from '../mfa/mfa-codes.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
-import { listLiveSessions } from '../sessions/sessions.repo.js';
+import { listLiveSessions } from '../sessions/device-sessions.repo.js';
 import { deleteUser, lockUser } from '../users/users.repo.js';
 import { countOtherMembers, deleteAccount, lockAccount } from './accounts.repo.js';
 import type { DeleteMeBody } from './lifecycle.schemas.js';

@@ -20,7 +20,7 @@ export async function login(ctx: AppContext, emailInput: string, password: strin
   // a dummy), and get the same answer as a wrong password.
   const { valid, needsRehash } = await ctx.passwords.verify(mayTry ? user!.password_hash : null, password);
   if (!user || !valid) {
-    await recordFailure(ctx, meta, email, user, mayTry, now);
+    await recordFailure(ctx, meta, { email, user, guessCounted: mayTry, now });
     throw Errors.incorrectEmailOrPassword();
   }
   // The right password gives its guess back at once: an MFA-enrolled user's count starts
@@ -38,11 +38,9 @@ export async function login(ctx: AppContext, emailInput: string, password: strin
 async function recordFailure(
   ctx: AppContext,
   meta: RequestMeta,
-  email: string,
-  user: UserRow | undefined,
-  guessCounted: boolean,
-  now: Date,
+  failure: { email: string; user: UserRow | undefined; guessCounted: boolean; now: Date },
 ): Promise<void> {
+  const { email, user, guessCounted, now } = failure;
   await inUnitOfWork(ctx, async (trx) => {
     const reason = !user ? 'unknown_email' : guessCounted ? 'bad_password' : 'account_locked';
     // People type passwords into the username field: an unknown "email" is kept only when it

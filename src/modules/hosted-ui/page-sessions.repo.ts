@@ -2,7 +2,8 @@
 import { preparedStatement, USERS_COLUMNS } from '../../db/prepared.js';
 import type { Executor } from '../../db/database.js';
 import type { Database, UserRow } from '../../db/schema.js';
-import type { ExpressionBuilder } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
+import { LIVE_SESSION, liveSession } from '../sessions/live-session.js';
 import type { RetentionRule } from '../retention/retention-rules.js';
 
 export async function insertPageSession(
@@ -19,7 +20,7 @@ export type PageSessionUser = UserRow & { page_session_id: string };
 const userOfPageSession = preparedStatement<PageSessionUser>('user_of_page_session', `
   SELECT ${USERS_COLUMNS}, sessions.id AS page_session_id
     FROM ui_sessions
-    JOIN sessions ON sessions.id = ui_sessions.session_id AND sessions.revoked_at IS NULL
+    JOIN sessions ON sessions.id = ui_sessions.session_id AND ${LIVE_SESSION}
     JOIN users ON users.id = sessions.user_id
    WHERE ui_sessions.cookie_hash = $1 AND ui_sessions.expires_at > $2`);
 
@@ -33,7 +34,7 @@ export async function deletePageSession(db: Executor, cookieHash: string): Promi
 
 // Rows whose cookie has expired or whose session has ended: the pages no longer sign anyone in with them.
 const stale = (now: Date) => (eb: ExpressionBuilder<Database, 'ui_sessions'>) =>
-  eb.or([eb('expires_at', '<=', now), eb('session_id', 'in', eb.selectFrom('sessions').select('id').where('revoked_at', 'is not', null))]);
+  eb.or([eb('expires_at', '<=', now), eb('session_id', 'in', eb.selectFrom('sessions').select('id').where(sql<boolean>`NOT (${liveSession})`))]);
 
 /** Deletes the stale rows (one statement; the table holds one row per signed-in browser); returns how many went. */
 export async function purgeStalePageSessions(db: Executor, now: Date): Promise<number> {

@@ -57,7 +57,7 @@ export async function verifyMfa(ctx: AppContext, body: MfaVerifyBody, meta: Requ
       return { ok: false, error: 'code' };
     }
     await spendMfaChallenge(trx, challenge.id, now);
-    return { ok: true, tokens: await completeSecondFactor(ctx, trx, user, challenge, method, meta) };
+    return { ok: true, tokens: await completeSecondFactor(ctx, trx, { user, challenge, second: method, meta }) };
   });
   if (outcome.ok) return outcome.tokens;
   ctx.metrics.signIns.inc('mfa', 'failure');

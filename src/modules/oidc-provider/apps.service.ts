@@ -20,7 +20,12 @@ export async function consentCovers(deps: Pick<AppContext, 'db'>, userId: string
 }
 
 /** Records a consent (the union with what was granted before) and audits it. */
-export async function rememberConsent(deps: Deps, userId: string, clientId: string, scopes: readonly string[], meta: RequestMeta | null, grantId: string): Promise<void> {
+export async function rememberConsent(
+  deps: Deps,
+  consent: { userId: string; clientId: string; scopes: readonly string[]; grantId: string },
+  meta: RequestMeta | null,
+): Promise<void> {
+  const { userId, clientId, scopes, grantId } = consent;
   await inUnitOfWork(deps, async (trx) => {
     const now = deps.clock.now().toISOString();
     const before = await findUserApp(trx, userId, clientId);

@@ -79,7 +79,7 @@ export const listScopedScimTokens = (ctx: Pick<AppContext, 'db'>, scope: Account
 
 /** A platform admin revokes a token of any account (the console): the same row and audit as the owner's revocation. */
 export async function revokeScopedScimToken(ctx: Deps, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
-  await ctx.db.transaction().execute((trx) => deleteTokenAudited(trx, scope, id, meta));
+  await inUnitOfWork(ctx, (trx) => deleteTokenAudited(trx, scope, id, meta));
 }
 
 async function deleteTokenAudited(trx: Executor, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {

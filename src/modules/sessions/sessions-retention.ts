@@ -3,7 +3,7 @@
 // expired, never earlier: reuse detection needs them.
 import { addDays, addSeconds } from '../../lib/clock.js';
 import type { Counts, RetentionRule } from '../retention/retention-rules.js';
-import { countExpiredRefreshFamilies, countRevokedSessions, purgeExpiredRefreshFamilies, purgeRevokedSessions, type FamilyPurge } from './sessions.repo.js';
+import { countExpiredRefreshFamilies, countRevokedSessions, purgeExpiredRefreshFamilies, purgeRevokedSessions, type FamilyPurge } from './sessions-purge.repo.js';
 
 /**
  * A family goes once its newest token expired this long ago, not at the very second: another

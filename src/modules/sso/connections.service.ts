@@ -9,7 +9,7 @@ import { recordAudit } from '../audit/audit.repo.js';
 import { verifiedDomainsOf } from '../domains/domains.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
-import { revokeSessionsNotUsing } from '../sessions/sessions.repo.js';
+import { revokeSessionsNotUsing } from '../sessions/device-sessions.repo.js';
 import { listUserIdsOnDomains } from '../users/users.repo.js';
 import { guardedFetch } from '../webhooks/guarded-fetch.js';
 import { checkWebhookUrl } from '../webhooks/url-guard.js';

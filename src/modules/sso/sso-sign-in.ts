@@ -62,7 +62,7 @@ export async function admitIdentity(ctx: AppContext, trx: Executor, identity: Pr
   if (linked) {
     user = await findUserById(trx, linked.user_id);
   } else {
-    user = await adoptOrCreate(ctx, trx, identity, email, now, meta);
+    user = await adoptOrCreate(ctx, trx, { identity, email, now, meta });
     await insertIdentity(trx, { connectionId: connection.id, subject: identity.subject, userId: user.id, email, now });
     await recordAudit(trx, meta, { action: 'sso.link', userId: user.id, resourceType: 'user', resourceId: user.id, details: { connection_id: connection.id, account_id: connection.account_id } });
   }
@@ -83,7 +83,12 @@ export async function admitIdentity(ctx: AppContext, trx: Executor, identity: Pr
 }
 
 /** An existing user of the account is linked; one alone in a personal account joins it; else a new member (auto_join). */
-async function adoptOrCreate(ctx: AppContext, trx: Executor, identity: ProvenIdentity, email: string, now: Date, meta: RequestMeta): Promise<UserRow> {
+async function adoptOrCreate(
+  ctx: AppContext,
+  trx: Executor,
+  signIn: { identity: ProvenIdentity; email: string; now: Date; meta: RequestMeta },
+): Promise<UserRow> {
+  const { identity, email, now, meta } = signIn;
   const accountId = identity.connection.account_id;
   const policy = await findPolicy(trx, accountId);
   const existing = await findUserByEmail(trx, email);
