@@ -16,7 +16,7 @@ import { revokeAllSessions } from '../sessions/sessions.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
 import { updateUser } from '../users/users.repo.js';
-import { findAccountWithSubscription, listAccountMembers, lockAccountMembers, type AccountWithSubscription } from './accounts.repo.js';
+import { findAccountWithSubscription, listAccountMembers, listAccountMembersByEmail, lockAccountMembers, type AccountWithSubscription } from './accounts.repo.js';
 import { createPersonalAccount } from './personal-account.js';
 import type { Executor } from '../../db/database.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
@@ -53,6 +53,11 @@ export async function getAccount(ctx: Pick<AppContext, 'db'>, user: UserRow): Pr
 
 export async function listMembers(ctx: Pick<AppContext, 'db'>, user: UserRow): Promise<UserRow[]> {
   return listAccountMembers(ctx.db, user.account_id);
+}
+
+/** A page of the members, by email: `limit` of them after the email `after` (lower-case). */
+export async function listMembersPage(ctx: Pick<AppContext, 'db'>, user: UserRow, page: { after?: string; limit: number }): Promise<UserRow[]> {
+  return listAccountMembersByEmail(ctx.db, user.account_id, page);
 }
 
 type MemberAction = 'change' | 'remove';
