@@ -2,6 +2,7 @@
 // services and its audit row (the API's, with details.via 'console'): members and invites,
 // domains verified against a DNS server on loopback, SSO connections and the policy, SCIM tokens.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { registerAndSignIn, uniqueEmail } from './helpers/fixtures.js';
@@ -178,6 +179,25 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await browser.post(`${ORG}/scim/tokens/${row!.id}/revoke`, {})).location, `${ORG}/scim#tokens`);
       assert.equal((await scim(token)).status, 401);
       await assertConsoleAudit('scim.token_deleted', row!.id, owner.id);
+    });
+
+    test('the member list comes a page at a time, by email, with the console\'s pager', async () => {
+      const owner = await registerAndSignIn(t.api, { email: `a-owner-${randomUUID().slice(0, 8)}@example.com` });
+      const accountId = (await t.api.get('/accounts/me', owner.accessToken)).body.id as string;
+      // 60 more members, straight into the table (the page is what is tested, not registration).
+      const emails = Array.from({ length: 60 }, (_, i) => `m${String(i).padStart(2, '0')}-${randomUUID().slice(0, 8)}@example.com`);
+      await t.app.ctx.db.insertInto('users').values(emails.map((email) => ({ id: randomUUID(), email, name: email.slice(0, 3), password_hash: null, account_id: accountId, account_role: 'member' as const }))).execute();
+      const browser = await consoleAs(owner);
+      const first = await browser.get(ORG);
+      const shown = (html: string) => [...html.matchAll(/<p class="item-meta">([^<]+)<\/p>/g)].map((m) => m[1]);
+      const pageOne = shown(first.html);
+      assert.equal(pageOne.length, 50);
+      assert.deepEqual(pageOne, [owner.email, ...emails].sort().slice(0, 50));
+      const next = /<a class="button button-secondary" href="([^"]+)" rel="next">/.exec(first.html)![1]!;
+      const second = await browser.get(next);
+      assert.deepEqual(shown(second.html), [owner.email, ...emails].sort().slice(50));
+      assert.doesNotMatch(second.html, /rel="next"/);
+      assert.match(second.html, new RegExp(`href="${ORG}">First page`));
     });
   });
 }

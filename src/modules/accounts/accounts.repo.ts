@@ -44,6 +44,16 @@ export async function listAccountMembers(db: Executor, accountId: string): Promi
   return db.selectFrom('users').selectAll().where('account_id', '=', accountId).orderBy('created_at').orderBy('id').execute();
 }
 
+/** One page of an account's members by email (byte order), after the email `after`: the
+ *  organization console's list, a page at a time however large the account (the email is
+ *  unique, so it is the whole keyset cursor). */
+export async function listAccountMembersByEmail(db: Executor, accountId: string, page: { after?: string; limit: number }): Promise<UserRow[]> {
+  const emailKey = sql<string>`lower(email) COLLATE "C"`;
+  let query = db.selectFrom('users').selectAll().where('account_id', '=', accountId);
+  if (page.after !== undefined) query = query.where(sql<boolean>`${emailKey} > ${page.after}`);
+  return query.orderBy(emailKey).limit(page.limit).execute();
+}
+
 /**
  * Locks the named users that belong to the account, in id order (two managers acting on
  * each other lock in the same order, so they queue instead of deadlocking). Users of

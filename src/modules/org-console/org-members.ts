@@ -5,7 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Errors, validationError } from '../../lib/errors.js';
 import { ChangeMemberRoleBody, CreateInviteBody } from '../accounts/accounts.schemas.js';
-import { changeMemberRole, getAccount, listMembers, removeMember } from '../accounts/accounts.service.js';
+import { changeMemberRole, getAccount, listMembers, listMembersPage, removeMember } from '../accounts/accounts.service.js';
+import { keysetPage, pageUrl, queryText } from '../console/console-kit.js';
 import { createAccountInvite, listAccountInvites, revokeAccountInvite } from '../invites/account-invites.service.js';
 import { when } from '../console/console-format.js';
 import { checkForm, formField } from '../hosted-ui/form-validation.js';
@@ -13,6 +14,8 @@ import { consoleMeta, ORG, UUID, type OrgPages } from './org-common.js';
 import { redirectWithState } from '../hosted-ui/page-state.js';
 
 const ROLE_LABEL = { owner: 'Owner', admin: 'Admin', member: 'Member' } as const;
+/** A page of the member list (by email, keyset-paged: the same cost on page 1 and page 100). */
+const MEMBERS_PER_PAGE = 50;
 
 export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<void> {
   const { ctx, secure } = org;
@@ -26,12 +29,19 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
   app.get('/account/organization', { schema: { hide: true } }, async (request, reply) => {
     const actor = await org.actor(request, reply);
     if (!actor) return reply;
-    const [account, members, invites] = await Promise.all([getAccount(ctx, actor.user), listMembers(ctx, actor.user), listAccountInvites(ctx, actor.user)]);
+    const after = queryText(request.query, 'after') || undefined;
+    const [account, members, invites] = await Promise.all([
+      getAccount(ctx, actor.user),
+      keysetPage(MEMBERS_PER_PAGE, (limit) => listMembersPage(ctx, actor.user, { after, limit }), (member) => member.email.toLowerCase()),
+      listAccountInvites(ctx, actor.user),
+    ]);
     const now = ctx.clock.now();
     return org.page(request, reply, ORG, 'members', {
       title: 'Members',
       organization: account.name,
-      members: members.map((member) => ({
+      next: members.next ? pageUrl(ORG, { after: members.next }) : undefined,
+      first: after ? ORG : undefined,
+      members: members.rows.map((member) => ({
         id: member.id,
         name: member.name,
         email: member.email,
