@@ -6,6 +6,7 @@
 // on what is due.
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { writeOf, type Write } from '../../db/together.js';
 import type { ClaimedJob, JobKind, JobPayloads } from './jobs.types.js';
 
 /**
@@ -20,6 +21,11 @@ export async function enqueue<K extends JobKind>(db: Executor, kind: K, payload:
     .executeTakeFirstOrThrow();
   noteEnqueued(db, kind);
   return row.id;
+}
+
+/** enqueue as a Write (db/together.ts), for a change that sends its writes together. */
+export function enqueueWrite<K extends JobKind>(db: Executor, kind: K, payload: JobPayloads[K]): Write {
+  return writeOf(db.insertInto('jobs').values({ kind, payload: JSON.stringify(payload) }).compile(), { then: (trx) => noteEnqueued(trx, kind) });
 }
 
 /**

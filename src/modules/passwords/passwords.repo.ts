@@ -2,7 +2,15 @@
 // exists solely in the email and the user's hands.
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { writeOf, type Write } from '../../db/together.js';
 import { spentRows } from '../retention/spent-rows.repo.js';
+
+/** insertResetToken as a Write (db/together.ts). */
+export function resetTokenWrite(db: Executor, token: { tokenHash: string; userId: string; expiresAt: Date; createdAt: Date }): Write {
+  return writeOf(
+    db.insertInto('password_reset_tokens').values({ token_hash: token.tokenHash, user_id: token.userId, expires_at: token.expiresAt, created_at: token.createdAt }).compile(),
+  );
+}
 
 export async function insertResetToken(
   db: Executor,
