@@ -40,8 +40,8 @@ export function eventWrite(db: Executor, event: EventJobPayload): Write {
   `;
   return writeOf(query.compile(db), {
     returning: true,
-    then: (db, rows) => {
-      if (rows[0]?.status === 'pending') noteEnqueued(db, 'event');
+    then: async (db, rows) => {
+      if (rows[0]?.status === 'pending') await noteEnqueued(db, 'event');
     },
   });
 }

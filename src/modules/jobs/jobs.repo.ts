@@ -6,6 +6,7 @@
 // on what is due.
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { afterCommit } from '../../db/after-commit.js';
 import { writeOf, type Write } from '../../db/together.js';
 import type { ClaimedJob, JobKind, JobPayloads } from './jobs.types.js';
 
@@ -19,7 +20,7 @@ export async function enqueue<K extends JobKind>(db: Executor, kind: K, payload:
     .values({ kind, payload: JSON.stringify(payload) })
     .returning('id')
     .executeTakeFirstOrThrow();
-  noteEnqueued(db, kind);
+  await noteEnqueued(db, kind);
   return row.id;
 }
 
@@ -29,10 +30,12 @@ export function enqueueWrite<K extends JobKind>(db: Executor, kind: K, payload: 
 }
 
 /**
- * The kinds queued by this process since each job queue on the same database (Kysely instance:
- * its transactions share its adapter object) last asked. notify() after a commit then wakes
- * only those kinds' lanes: a change that queued nothing, or only an email, costs the other
- * lanes no claim. (A rolled-back change leaves a kind noted: one claim that finds nothing.)
+ * The kinds queued and committed by this process since each job queue on the same database
+ * (Kysely instance: its transactions share its adapter object) last asked. notify() after a
+ * commit then wakes only those kinds' lanes: a change that queued nothing, or only an email,
+ * costs the other lanes no claim. A kind is noted when the transaction that queued it commits
+ * (db/after-commit.ts), never before: a note taken by another request's notify() while the job
+ * was still invisible would leave the job to the poll. A rolled-back change notes nothing.
  */
 const listeners = new WeakMap<object, Set<Set<JobKind>>>();
 
@@ -43,8 +46,12 @@ const listenersOf = (db: Executor): Set<Set<JobKind>> => {
   return sets;
 };
 
-export function noteEnqueued(db: Executor, kind: JobKind): void {
-  for (const kinds of listeners.get(db.getExecutor().adapter) ?? []) kinds.add(kind);
+export async function noteEnqueued(db: Executor, kind: JobKind): Promise<void> {
+  const sets = listeners.get(db.getExecutor().adapter);
+  if (!sets || sets.size === 0) return;
+  await afterCommit(db, () => {
+    for (const kinds of sets) kinds.add(kind);
+  });
 }
 
 /** A job queue's view of what is queued on `db`: take() returns the kinds noted since the last
