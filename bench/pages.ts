@@ -55,6 +55,10 @@ const cases: Case[] = [
   { name: 'GET /ui/reset-password (bad link)', method: 'GET', url: '/ui/reset-password?token=not-a-token', expect: 200 },
   { name: 'GET /ui/verify-email', method: 'GET', url: '/ui/verify-email?token=abc', expect: 200 },
   { name: 'GET /ui/account (signed in: sections too)', method: 'GET', url: '/ui/account', headers: { cookie: sessionCookie }, expect: 200 },
+  { name: 'GET /ui/account/organization', method: 'GET', url: '/ui/account/organization', headers: { cookie: sessionCookie }, expect: 200 },
+  { name: 'GET /ui/account/organization/domains', method: 'GET', url: '/ui/account/organization/domains', headers: { cookie: sessionCookie }, expect: 200 },
+  { name: 'GET /ui/account/organization/sso', method: 'GET', url: '/ui/account/organization/sso', headers: { cookie: sessionCookie }, expect: 200 },
+  { name: 'GET /ui/account/organization/scim', method: 'GET', url: '/ui/account/organization/scim', headers: { cookie: sessionCookie }, expect: 200 },
   { name: 'GET /ui/mfa (the form)', method: 'GET', url: '/ui/mfa', headers: { cookie: 'keyhold_mfa=any' }, expect: 200 },
   { name: 'GET /ui/mfa?passkey=1 (passkey offered)', method: 'GET', url: '/ui/mfa?passkey=1', headers: { cookie: 'keyhold_mfa=any' }, expect: 200 },
   // The passkey script's first step: WebAuthn options and a stored challenge.

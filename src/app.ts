@@ -13,8 +13,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { formatsPlugin } from './http/ajv-formats.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createPasswordHasher, type PasswordHasher } from './lib/passwords.js';
-import { createSecretBox, resolveSecretsKey } from './lib/secret-box.js';
-import { createTokenService, hs256KeyRing, type KeyRing } from './lib/tokens.js';
+import { createSecretBox } from './lib/secret-box.js';
 import { ensureAdmin } from './modules/admin/create-admin.js';
 import { accountsRoutes } from './modules/accounts/accounts.routes.js';
 import { accountLifecycleRoutes, adminAccountLifecycleRoutes } from './modules/accounts/lifecycle.routes.js';
@@ -31,6 +30,7 @@ import { oauthRoutes } from './modules/oauth/oauth.routes.js';
 import { passkeyRoutes } from './modules/passkeys/passkeys.routes.js';
 import { passwordRoutes } from './modules/passwords/passwords.routes.js';
 import { runRetention } from './modules/retention/retention.service.js';
+import { retentionRules } from './retention-wiring.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { homeRoutes } from './modules/home/home.routes.js';
 import { createMetrics } from './modules/metrics/metrics.js';
@@ -39,11 +39,9 @@ import { metricsRoutes, registerRequestMetrics } from './modules/metrics/metrics
 import { registerWebhookJobs, type WebhookDeliveryOptions } from './modules/webhooks/webhook-jobs.js';
 import { webhookRoutes } from './modules/webhooks/webhooks.routes.js';
 import { adminSessionsRoutes, sessionsRoutes } from './modules/sessions/sessions.routes.js';
-import { findLegacySigningSecret, resolveSigningSecret } from './modules/sessions/signing-secret.js';
-import { resolveRefreshRotationSecret } from './modules/sessions/refresh-rotation-secret.js';
-import { loadSigningKeyRing, type SigningKeyRing } from './modules/keys/key-ring.js';
-import { ensureSigningKeys, maintainSigningKeys } from './modules/keys/keys.service.js';
+import { openKeySet } from './modules/keys/key-set.js';
 import { wellKnownRoutes } from './modules/keys/keys.routes.js';
+import { resolveSecretsKey } from './modules/keys/secrets-key.js';
 import { databaseIdentityFacts, type AccountIdentityFacts } from './modules/scim/identity-facts.js';
 import { scimAdminRoutes } from './modules/scim/scim-admin.routes.js';
 import { SCIM_PREFIX, scimRoutes } from './modules/scim/scim.routes.js';
@@ -134,21 +132,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   // One durable queue for background work; each kind registers its handler (email first).
   registerEmailJobs(jobs, { config, log: app.log, metrics });
   const secrets = createSecretBox(await resolveSecretsKey(config, (message) => app.log.warn(message)));
-  // HS256 mode is 0.1's, byte for byte. The asymmetric modes keep the keys in the database
-  // (modules/keys) and accept 0.1's secret only for tokens from before the upgrade.
-  let keyRing: KeyRing;
-  let signingKeys: SigningKeyRing | undefined;
-  let legacySecret: string | undefined;
-  if (config.jwtAlgorithm === 'HS256') {
-    legacySecret = await resolveSigningSecret(database.db, config.jwtSecret);
-    keyRing = hs256KeyRing(legacySecret);
-  } else {
-    legacySecret = await findLegacySigningSecret(database.db, config.jwtSecret);
-    await ensureSigningKeys({ db: database.db, clock, config, secrets }, legacySecret !== undefined);
-    signingKeys = await loadSigningKeyRing({ db: database.db, secrets, log: app.log, legacySecret });
-    keyRing = signingKeys;
-  }
-  const refreshRotationSecret = await resolveRefreshRotationSecret(database.db, secrets, config.jwtSecret);
+  // Signing mode, keys, token lifetimes and the token service: the key set's (modules/keys).
+  const keySet = await openKeySet({ db: database.db, secrets, config, clock, log: app.log });
   const ctx: AppContext = {
     config,
     secrets,
@@ -157,33 +142,20 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     log: app.log,
     jobs,
     metrics,
+    retention: retentionRules(config),
     passwords: deps.passwords ?? createPasswordHasher(config.argon2),
-    tokens: createTokenService({
-      keys: keyRing,
-      refreshRotationSecret,
-      issuer: config.jwtIssuer,
-      audience: config.jwtAudience,
-      clock,
-      lifetimesSeconds: {
-        access: config.accessTokenExpireMinutes * 60,
-        refresh: config.refreshTokenExpireDays * 86_400,
-        password_reset: 3600,
-        email_verification: 86_400,
-      },
-    }),
+    tokens: keySet.tokens,
   };
   app.decorate('ctx', ctx);
   registerWebhookJobs(jobs, ctx, deps.webhooks);
-  // The OpenID Provider (OIDC_PROVIDER_ENABLED; it needs the key ring, which config.ts ensures).
-  const oidcProvider = config.oidcProvider.enabled && signingKeys ? await createProviderHandle(ctx, () => signingKeys.generation) : undefined;
+  // The OpenID Provider (OIDC_PROVIDER_ENABLED; it signs with the key set: an asymmetric mode, which config.ts ensures).
+  // Its device-flow and logout pages are the hosted pages' (which the provider turns on).
+  const oidcProvider = config.oidcProvider.enabled
+    ? await createProviderHandle(ctx, keySet, (await import('./modules/hosted-ui/provider-pages.js')).providerPages(ctx))
+    : undefined;
   registerSessionEndJobs(jobs, ctx, oidcProvider && (() => oidcProvider.current()));
   jobs.every('retention', config.retentionIntervalSeconds * 1000, async (signal) => void (await runRetention(ctx, signal)));
-  if (signingKeys) {
-    const ring = signingKeys;
-    jobs.every('signing-keys', config.signingKeysIntervalSeconds * 1000, async () => {
-      if (await maintainSigningKeys(ctx)) await ring.refresh();
-    });
-  }
+  if (keySet.rotates) jobs.every('signing-keys', config.signingKeysIntervalSeconds * 1000, () => keySet.maintain());
 
   if (config.bootstrapAdmin) {
     const { created } = await ensureAdmin(ctx, config.bootstrapAdmin);
@@ -194,7 +166,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   let shuttingDown = false;
   app.addHook('onReady', async () => {
     jobs.start();
-    signingKeys?.start();
+    keySet.start();
   });
   app.decorate('beginShutdown', () => {
     shuttingDown = true;
@@ -209,7 +181,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     done(null, payload);
   });
   app.addHook('onClose', async () => {
-    signingKeys?.stop();
+    keySet.stop();
     await jobs.stop();
     redis?.disconnect();
     if (ownsDatabase) await database.close();

@@ -50,7 +50,9 @@ describe('PyJWT verifies a Keyhold access token from the JWKS URL', { skip: pyth
   it('refuses a wrong issuer, a refresh token, an expired token and a forged signature', async () => {
     const u = await registerAndSignIn(t.api);
     assert.match((await verify(u.accessToken, 'someone-else')).stderr, /InvalidIssuerError/);
-    assert.match((await verify(u.refreshToken)).stderr, /typ/);
+    // A refresh token is MACed by a key the JWKS never shows (docs/signing-keys.md): refused
+    // before its typ is even read.
+    assert.match((await verify(u.refreshToken)).stderr, /typ|Unable to find a signing key/);
     const [header, payload, signature] = u.accessToken.split('.') as [string, string, string];
     const flipped = `${header}.${payload}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
     assert.match((await verify(flipped)).stderr, /InvalidSignatureError/);

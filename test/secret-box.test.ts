@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { SECRETS_KEY_FILE, createSecretBox, resolveSecretsKey } from '../src/lib/secret-box.js';
+import { createSecretBox } from '../src/lib/secret-box.js';
+import { SECRETS_KEY_FILE, resolveSecretsKey } from '../src/modules/keys/secrets-key.js';
 import { loadConfig, ConfigError } from '../src/config.js';
 
 test('a sealed secret opens with its key and purpose only', () => {

@@ -6,6 +6,7 @@ import { createHmac, createPrivateKey, createPublicKey, randomUUID } from 'node:
 import { after, before, describe, it } from 'node:test';
 import { SignJWT, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, base64url } from 'jose';
 import { loadConfig } from '../src/config.js';
+import { readSecret } from '../src/modules/keys/app-secrets.repo.js';
 import { listKeys } from '../src/modules/keys/keys.repo.js';
 import { maintainSigningKeys, revokeSigningKey, rotateSigningKeys } from '../src/modules/keys/keys.service.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
@@ -37,15 +38,20 @@ for (const kind of DATABASE_KINDS) describe(`signing keys (${kind})`, () => {
 
   it('signs with ES256 by default, a kid in every header, and a token verifies against the JWKS alone', async () => {
     const u = await registerAndSignIn(t.api);
-    for (const token of [u.accessToken, u.refreshToken]) {
-      const header = decodeProtectedHeader(token);
-      assert.equal(header.alg, 'ES256');
-      assert.equal(typeof header.kid, 'string');
-    }
+    const header = decodeProtectedHeader(u.accessToken);
+    assert.equal(header.alg, 'ES256');
+    assert.equal(typeof header.kid, 'string');
+    // Refresh tokens, checked by Keyhold alone, are MACed with the key set's refresh key: a kid
+    // of its own, never published.
+    const refreshHeader = decodeProtectedHeader(u.refreshToken);
+    assert.equal(refreshHeader.alg, 'HS256');
+    assert.match(String(refreshHeader.kid), /^rt-[\w-]{16}$/);
+    const published = (await (await fetch(`${t.baseUrl}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+    assert.ok(!published.keys.some((k) => k.kid === refreshHeader.kid));
     const { payload, protectedHeader } = await verifyLikeADownstreamService(t, u.accessToken);
     assert.equal(payload.sub, u.id);
     assert.equal(protectedHeader.typ, 'at+jwt');
-    await assert.rejects(verifyLikeADownstreamService(t, u.refreshToken), /typ/, 'a refresh token is not an access token');
+    await assert.rejects(verifyLikeADownstreamService(t, u.refreshToken), /alg/, 'a refresh token is not an access token (nor in the JWKS)');
     const jwks = createRemoteJWKSet(new URL(`${t.baseUrl}/.well-known/jwks.json`));
     await assert.rejects(jwtVerify(u.accessToken, jwks, { issuer: 'other', audience: 'keyhold', typ: 'at+jwt', currentDate: t.clock.now() }), /iss/);
     await assert.rejects(jwtVerify(u.accessToken, jwks, { issuer: 'keyhold', audience: 'other', typ: 'at+jwt', currentDate: t.clock.now() }), /aud/);
@@ -139,7 +145,11 @@ for (const kind of DATABASE_KINDS) describe(`signing keys (${kind})`, () => {
     assert.ok(!keys.some((k) => k.kid === current), 'gone from the JWKS at once');
     assert.equal(keys.length, 2, 'the promoted next key and a new next');
     await waitFor('the revocation seen by the key ring', async () => (await meStatus(t, u.accessToken)) === 401);
-    assert.equal((await t.api.post('/auth/refresh', { refresh_token: u.refreshToken })).status, 401);
+    // The session's refresh token is MACed by the refresh key, not signed by the revoked key: a
+    // stolen signing key forges access tokens, not sessions, so the user is not signed out.
+    const refreshed = await t.api.post('/auth/refresh', { refresh_token: u.refreshToken });
+    assert.equal(refreshed.status, 200);
+    assert.notEqual(kidOf(refreshed.body.access_token), current);
     const fresh = await registerAndSignIn(t.api);
     assert.notEqual(kidOf(fresh.accessToken), current);
     assert.equal(await meStatus(t, fresh.accessToken), 200, 'new sign-ins work at once');
@@ -158,6 +168,29 @@ for (const kind of DATABASE_KINDS) describe(`signing keys (${kind})`, () => {
     const after = await listKeys(t.app.ctx.db);
     assert.notEqual(after.find((k) => k.state === 'current')!.kid, current);
     assert.equal(after.find((k) => k.kid === current)!.state, 'previous');
+  });
+
+  it('still refreshes with a refresh token signed ES256 before the upgrade, across a rotation; the refresh key signs nothing else', async () => {
+    const u = await registerAndSignIn(t.api);
+    const current = await privateKeyOf(t, 'current');
+    // What 0.2 issued for this very session: the same claims, signed by the current ES256 key.
+    const before = await new SignJWT(decodeJwt(u.refreshToken)).setProtectedHeader({ alg: 'ES256', kid: current.kid, typ: 'rt+jwt' }).sign(current.key);
+    // (The previous test rotated twice in a row: wait until this instance's poll has loaded the key.)
+    await waitFor('the key ring holds the current key', async () => (await t.app.ctx.tokens.verify(before, 'refresh')) !== null);
+    await rotateSigningKeys(t.app.ctx, null);
+    const refreshed = await t.api.post('/auth/refresh', { refresh_token: before });
+    assert.equal(refreshed.status, 200, `signed by what is now the previous key: nobody is signed out by the upgrade (${JSON.stringify(refreshed.body)})`);
+    assert.equal(decodeProtectedHeader(refreshed.body.refresh_token).alg, 'HS256', 'its successor is MACed');
+    assert.equal((await t.api.post('/auth/refresh', { refresh_token: refreshed.body.refresh_token })).status, 200);
+
+    // The refresh key MACs refresh tokens only: an access token made with it is refused.
+    const rtKid = decodeProtectedHeader(u.refreshToken).kid as string;
+    const stored = await readSecret(t.app.ctx.db, 'refresh_token_mac_key');
+    const macKey = Buffer.from(t.app.ctx.secrets.open(stored, 'refresh_token_mac_key'), 'utf8');
+    const mac = (typ: string, claims: Record<string, unknown>) =>
+      new SignJWT({ ...claims, jti: randomUUID() }).setProtectedHeader({ alg: 'HS256', kid: rtKid, typ }).sign(macKey);
+    assert.equal(await meStatus(t, await mac('at+jwt', decodeJwt(refreshed.body.access_token))), 401);
+    assert.ok(await t.app.ctx.tokens.verify(await mac('rt+jwt', decodeJwt(refreshed.body.refresh_token)), 'refresh'), 'the control: a refresh token so made verifies');
   });
 });
 

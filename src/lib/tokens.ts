@@ -1,7 +1,13 @@
 // The one token module: every JWT Keyhold issues or accepts goes through here.
-import { createHmac, createSecretKey, randomUUID, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import type * as Jose from 'jose';
+// Split by concern: the keys' shape (token-keys.ts), the node:crypto JWS steps (jws.ts) and the
+// verified-token cache (verified-token-cache.ts); the keys themselves are modules/keys' key set.
+import { createHmac, randomUUID } from 'node:crypto';
 import type { Clock } from './clock.js';
+import { isCanonicalCompactJws, joseIfLoaded, loadJose, signCompact, verifyCompact } from './jws.js';
+import type { KeyRing } from './token-keys.js';
+import { MAX_FUTURE_IAT_SECONDS, VerifiedTokenCache } from './verified-token-cache.js';
+
+export { hs256KeyRing, SIGNING_ALGORITHMS, type KeyRing, type SigningAlgorithm, type TokenKey } from './token-keys.js';
 
 export type TokenType = 'access' | 'refresh' | 'password_reset' | 'email_verification';
 
@@ -14,15 +20,9 @@ const TYP_HEADER: Record<TokenType, string> = {
   email_verification: 'verify+jwt',
 };
 
-export const SIGNING_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'HS256'] as const;
-export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
-/** Largest tolerated clock skew for an `iat` in the future. */
-const MAX_FUTURE_IAT_SECONDS = 60;
 /** Header parameters that would let a token bring or point at its own key; never accepted.
  *  (`kid` only names one of the keys Keyhold already holds: see KeyRing.verifier.) */
 const FORBIDDEN_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
-/** Three unpadded base64url segments (RFC 7515 §2), nothing else: no `=`, no `+`/`/`, no spaces. */
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 // Claim shapes are part of verification: `sub` and `sid` go into uuid columns and `jti` is
 // hashed into a lookup key, so a correctly signed token whose claims Keyhold would never have
 // issued (minted by hand or by another tool that holds the secret) is refused here, as any
@@ -60,35 +60,6 @@ export interface IssuedToken {
   jti: string;
   issuedAt: Date;
   expiresAt: Date;
-}
-
-/** A key as the token module uses it: a Node KeyObject (see createTokenService) and the one
- *  algorithm it may be used with. `kid` is absent only for HS256 keys (0.1's tokens had none). */
-export interface TokenKey {
-  kid?: string;
-  alg: SigningAlgorithm;
-  key: KeyObject;
-}
-
-/**
- * The keys tokens are signed and checked with (modules/keys keeps them in the database and
- * refreshes this set when another instance rotates or revokes one).
- */
-export interface KeyRing {
-  /** The key new tokens are signed with. */
-  signing(): TokenKey;
-  /** The key a token whose header names `kid` (or none) must verify with, or undefined when
-   *  no such key verifies now. The caller then requires the header's `alg` to be the key's. */
-  verifier(kid: string | undefined, now: Date): TokenKey | undefined;
-  /** Goes up whenever a key may have stopped verifying (revoked, retired): tokens verified
-   *  before are then checked in full again. */
-  readonly generation: number;
-}
-
-/** 0.1's key ring: one HS256 secret, no `kid` (a token naming one is refused). */
-export function hs256KeyRing(secret: string): KeyRing {
-  const key: TokenKey = { alg: 'HS256', key: createSecretKey(Buffer.from(secret, 'utf8')) };
-  return { signing: () => key, verifier: (kid) => (kid === undefined ? key : undefined), generation: 0 };
 }
 
 export type TokenCheck = { claims: TokenClaims } | { claims: null; expired: boolean };
@@ -133,12 +104,12 @@ export interface TokenService {
 }
 
 export function createTokenService(options: TokenServiceOptions): TokenService {
-  // Keys are Node KeyObjects, made once: jose 5 then signs and verifies with node:crypto
-  // synchronously (HS256 in a few microseconds), where WebCrypto (jose 6) costs ~100 µs a
-  // token, queued on the threadpool behind argon2 (measured with bench/; see the README).
+  // Keys are Node KeyObjects, made once: signatures are node:crypto's, synchronous (HS256 in a
+  // few microseconds), where WebCrypto (jose 6) costs ~100 µs a token, queued on the threadpool
+  // behind argon2 (measured with bench/; see the README).
   const rotationSecret = Buffer.from(options.refreshRotationSecret, 'utf8');
   const { clock, issuer, audience, keys } = options;
-  const verifiedAccessTokens = new VerifiedTokenCache(VERIFIED_ACCESS_TOKENS_KEPT, () => keys.generation);
+  const verifiedAccessTokens = new VerifiedTokenCache<TokenClaims>(VERIFIED_ACCESS_TOKENS_KEPT, () => keys.generation);
 
   const service: TokenService = {
     async issue(type, subject, issueOptions = {}) {
@@ -157,21 +128,26 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         claims.account_role = issueOptions.account.account_role;
         claims.role = issueOptions.account.role;
       }
-      const signing = keys.signing();
-      const { SignJWT } = jose ?? (await loadJose());
-      // HS256 keeps 0.1's header exactly ({alg, typ}); the asymmetric keys name themselves.
+      // Refresh tokens are checked only by Keyhold: the key set may give them an HMAC key of
+      // their own (cheaper than an asymmetric signature; see modules/keys/key-set.ts).
+      const signing = (type === 'refresh' && keys.refreshSigning?.()) || keys.signing();
       const header = signing.kid === undefined ? { alg: signing.alg, typ: TYP_HEADER[type] } : { alg: signing.alg, kid: signing.kid, typ: TYP_HEADER[type] };
-      const token = signing.kid !== undefined
-        ? signAsymmetric(header, { ...claims, sub: subject, jti, iss: issuer, aud: audience, iat, exp }, signing)
-        : await new SignJWT(claims)
-        .setProtectedHeader(header)
-        .setSubject(subject)
-        .setJti(jti)
-        .setIssuer(issuer)
-        .setAudience(audience)
-        .setIssuedAt(iat)
-        .setExpirationTime(exp)
-        .sign(signing.key);
+      let token: string;
+      if (signing.kid !== undefined) {
+        token = signCompact(header, { ...claims, sub: subject, jti, iss: issuer, aud: audience, iat, exp }, signing);
+      } else {
+        // 0.1's HS256 secret: jose makes the token exactly as 0.1 did ({alg, typ}, no kid).
+        const { SignJWT } = joseIfLoaded() ?? (await loadJose());
+        token = await new SignJWT(claims)
+          .setProtectedHeader(header)
+          .setSubject(subject)
+          .setJti(jti)
+          .setIssuer(issuer)
+          .setAudience(audience)
+          .setIssuedAt(iat)
+          .setExpirationTime(exp)
+          .sign(signing.key);
+      }
       return { token, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
     },
 
@@ -187,7 +163,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         if (verified) return { claims: verified };
       }
       if (!isCanonicalCompactJws(token)) return INVALID;
-      const { decodeProtectedHeader, jwtVerify, errors: joseErrors } = jose ?? (await loadJose());
+      const { decodeProtectedHeader, jwtVerify, errors: joseErrors } = joseIfLoaded() ?? (await loadJose());
       try {
         // The header picks a key only by `kid`, among the keys Keyhold holds, and the key
         // fixes the algorithm: an HS256 token "signed" with a public key finds no HS256 key
@@ -198,11 +174,12 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         const generation = keys.generation;
         const verifier = keys.verifier(header.kid, now);
         if (!verifier || header.alg !== verifier.alg) return INVALID;
+        if (verifier.refreshOnly && type !== 'refresh') return INVALID;
         const claimRules = { issuer, audience, currentDate: now, requiredClaims: ['sub', 'jti', 'iat', 'exp'] };
-        const { payload } =
-          verifier.alg === 'HS256'
-            ? await jwtVerify(token, verifier.key, { ...claimRules, algorithms: ['HS256'], typ: TYP_HEADER[type] })
-            : verifyAsymmetric(token, header, verifier, TYP_HEADER[type], claimRules);
+        const payload =
+          verifier.kid === undefined
+            ? (await jwtVerify(token, verifier.key, { ...claimRules, algorithms: ['HS256'], typ: TYP_HEADER[type] })).payload
+            : verifyCompact(token, header, verifier, TYP_HEADER[type], claimRules);
         if (!payload) return INVALID;
         if (payload.type !== type) return INVALID;
         if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) return INVALID;
@@ -230,119 +207,5 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   return service;
 }
 
-// jose (83 modules, ~50 ms to load) is loaded by the first token issued or checked, not at
-// start: /healthz, /readyz and the docs never need it. Once loaded it is used synchronously.
-let jose: typeof Jose | undefined;
-async function loadJose(): Promise<typeof Jose> {
-  jose ??= await import('jose');
-  return jose;
-}
-
-/**
- * jose 5 signs and verifies asymmetric JWS with node:crypto's callback form, i.e. on the libuv
- * threadpool, queued behind argon2 (the cost WebCrypto has, README: performance), and with a
- * thread hop per token. Node's one-shot sign/verify are synchronous and take the same
- * KeyObjects, so the signature step is done here; everything else stays jose's: the claims
- * (iss, aud, exp, nbf, iat, required claims) go through UnsecuredJWT.decode's validator, fed
- * the already-verified payload. ES256 signatures are IEEE P1363 (r || s), as RFC 7518 requires.
- */
-const NODE_DIGEST: Record<Exclude<SigningAlgorithm, 'HS256'>, string | null> = { ES256: 'sha256', RS256: 'sha256', EdDSA: null };
-const UNSECURED_HEADER = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
-
-const nodeKeyInput = (key: TokenKey) => (key.alg === 'ES256' ? { key: key.key, dsaEncoding: 'ieee-p1363' as const } : key.key);
-
-function signAsymmetric(header: Record<string, unknown>, claims: Record<string, unknown>, key: TokenKey): string {
-  const data = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  const signature = cryptoSign(NODE_DIGEST[key.alg as Exclude<SigningAlgorithm, 'HS256'>], Buffer.from(data), nodeKeyInput(key));
-  return `${data}.${signature.toString('base64url')}`;
-}
-
-function verifyAsymmetric(
-  token: string,
-  header: Record<string, unknown>,
-  key: TokenKey,
-  typ: string,
-  claimRules: { issuer: string; audience: string; currentDate: Date; requiredClaims: string[] },
-): { payload: Record<string, unknown> | null } {
-  // What jwtVerify refuses in a header: an unexpected typ, crit (no extension is understood), b64.
-  if (header.typ !== typ || 'crit' in header || 'b64' in header) return { payload: null };
-  const firstDot = token.indexOf('.');
-  const lastDot = token.lastIndexOf('.');
-  let valid = false;
-  try {
-    valid = cryptoVerify(
-      NODE_DIGEST[key.alg as Exclude<SigningAlgorithm, 'HS256'>],
-      Buffer.from(token.slice(0, lastDot)),
-      nodeKeyInput(key),
-      Buffer.from(token.slice(lastDot + 1), 'base64url'),
-    );
-  } catch {
-    // A signature of the wrong length or shape (OpenSSL refuses to parse it) is a bad one.
-  }
-  if (!valid) return { payload: null };
-  const { payload } = jose!.UnsecuredJWT.decode(`${UNSECURED_HEADER}.${token.slice(firstDot + 1, lastDot)}.`, claimRules);
-  return { payload: payload as Record<string, unknown> };
-}
-
-/**
- * One token, one spelling. Base64 decoders (Node's, and so jose's) skip padding and take the
- * standard alphabet too, and the last character of a segment carries unused bits that they
- * ignore: without this check one signed token has many accepted spellings, each a different
- * string to the verified-token cache and to anything that compares or logs tokens. A segment
- * is canonical when decoding and re-encoding it gives it back unchanged.
- */
-function isCanonicalCompactJws(token: string): boolean {
-  if (!COMPACT_JWS.test(token)) return false;
-  return token.split('.').every((segment) => Buffer.from(segment, 'base64url').toString('base64url') === segment);
-}
-
 /** Access tokens whose signature and claims have been checked, kept while the process lives. */
 const VERIFIED_ACCESS_TOKENS_KEPT = 10_000;
-
-/**
- * A client presents the same access token on every request for its 15 minutes, and checking it
- * (the signature over the exact bytes, then the claims) is the largest CPU cost of GET /auth/me
- * after the database (bench/); an ES256 verify is ~20 times an HS256 one. So a token that
- * passed is remembered by its exact string, with what can change re-checked on every use:
- * expiry and a future `iat` against the clock here, the session and the user in the database
- * by the caller, as for any token. A token differing in one byte is a different key and is
- * checked in full; nothing that failed is remembered. When the key ring's generation moves (a
- * key revoked or retired, on this instance or, seen by polling, another) everything is
- * forgotten at once, so a revoked key's tokens are never served from here.
- */
-class VerifiedTokenCache {
-  readonly #claims = new Map<string, TokenClaims>();
-  #generation: number;
-
-  constructor(
-    private readonly capacity: number,
-    private readonly currentGeneration: () => number,
-  ) {
-    this.#generation = currentGeneration();
-  }
-
-  get(token: string, now: Date): TokenClaims | undefined {
-    const generation = this.currentGeneration();
-    if (generation !== this.#generation) {
-      this.#claims.clear();
-      this.#generation = generation;
-      return undefined;
-    }
-    const claims = this.#claims.get(token);
-    if (!claims) return undefined;
-    const nowSeconds = Math.floor(now.getTime() / 1000);
-    if (claims.exp <= nowSeconds || claims.iat > nowSeconds + MAX_FUTURE_IAT_SECONDS) {
-      this.#claims.delete(token);
-      return undefined;
-    }
-    return claims;
-  }
-
-  /** `generation`: the key ring's when the check began; a key revoked meanwhile keeps it out. */
-  add(token: string, claims: TokenClaims, generation: number): void {
-    if (generation !== this.#generation || generation !== this.currentGeneration()) return;
-    // Oldest first: a Map iterates in insertion order.
-    if (this.#claims.size >= this.capacity) this.#claims.delete(this.#claims.keys().next().value!);
-    this.#claims.set(token, claims);
-  }
-}

@@ -1,6 +1,6 @@
 // The account (tenant) and its members: the only SQL of the accounts feature.
 import { sql, type Insertable, type Selectable } from 'kysely';
-import type { SubscriptionsTable, UserRow } from '../../db/schema.js';
+import type { AccountsTable, SubscriptionsTable, UserRow } from '../../db/schema.js';
 import { randomCode } from '../../lib/random.js';
 import type { Executor } from '../../db/database.js';
 
@@ -42,6 +42,16 @@ export async function findAccountName(db: Executor, accountId: string): Promise<
 
 export async function listAccountMembers(db: Executor, accountId: string): Promise<UserRow[]> {
   return db.selectFrom('users').selectAll().where('account_id', '=', accountId).orderBy('created_at').orderBy('id').execute();
+}
+
+/** One page of an account's members by email (byte order), after the email `after`: the
+ *  organization console's list, a page at a time however large the account (the email is
+ *  unique, so it is the whole keyset cursor). */
+export async function listAccountMembersByEmail(db: Executor, accountId: string, page: { after?: string; limit: number }): Promise<UserRow[]> {
+  const emailKey = sql<string>`lower(email) COLLATE "C"`;
+  let query = db.selectFrom('users').selectAll().where('account_id', '=', accountId);
+  if (page.after !== undefined) query = query.where(sql<boolean>`${emailKey} > ${page.after}`);
+  return query.orderBy(emailKey).limit(page.limit).execute();
 }
 
 /**
@@ -151,4 +161,20 @@ export async function setAccountOwner(db: Executor, accountId: string, ownerId: 
 /** Deletes an account nobody belongs to any more; its subscription and invites go with it. */
 export async function deleteAccount(db: Executor, accountId: string): Promise<void> {
   await db.deleteFrom('accounts').where('id', '=', accountId).execute();
+}
+
+// The console's account list: by name in byte order ("C" collation), then id (names repeat),
+// so one index (accounts_name_prefix_idx, migrations/0018) serves the prefix match, the order
+// and the keyset cursor.
+const NAME_KEY = sql<string>`lower(name) COLLATE "C"`;
+
+/** Accounts whose name starts with `prefix` (case-insensitive; LIKE wildcards literal), after the cursor. */
+export async function searchAccountsByName(
+  db: Executor,
+  filter: { prefix: string; after?: { name: string; id: string }; limit: number },
+): Promise<Array<Selectable<AccountsTable>>> {
+  let query = db.selectFrom('accounts').selectAll();
+  if (filter.prefix) query = query.where(sql<boolean>`${NAME_KEY} LIKE ${`${filter.prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`);
+  if (filter.after) query = query.where(sql<boolean>`(${NAME_KEY}, id) > (${filter.after.name.toLowerCase()}, ${filter.after.id}::uuid)`);
+  return query.orderBy(NAME_KEY).orderBy('id').limit(filter.limit).execute();
 }

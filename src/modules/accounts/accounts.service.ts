@@ -16,9 +16,10 @@ import { revokeAllSessions } from '../sessions/sessions.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
 import { updateUser } from '../users/users.repo.js';
-import { findAccountWithSubscription, listAccountMembers, lockAccountMembers, type AccountWithSubscription } from './accounts.repo.js';
+import { findAccountWithSubscription, listAccountMembers, listAccountMembersByEmail, lockAccountMembers, type AccountWithSubscription } from './accounts.repo.js';
 import { createPersonalAccount } from './personal-account.js';
 import type { Executor } from '../../db/database.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export type AccountRole = UserRow['account_role'];
 export type AssignableAccountRole = Exclude<AccountRole, 'owner'>;
@@ -54,6 +55,11 @@ export async function listMembers(ctx: Pick<AppContext, 'db'>, user: UserRow): P
   return listAccountMembers(ctx.db, user.account_id);
 }
 
+/** A page of the members, by email: `limit` of them after the email `after` (lower-case). */
+export async function listMembersPage(ctx: Pick<AppContext, 'db'>, user: UserRow, page: { after?: string; limit: number }): Promise<UserRow[]> {
+  return listAccountMembersByEmail(ctx.db, user.account_id, page);
+}
+
 type MemberAction = 'change' | 'remove';
 
 function assertMayManageMember(actor: UserRow, target: UserRow, action: MemberAction): void {
@@ -82,7 +88,7 @@ export async function changeMemberRole(
 ): Promise<UserRow> {
   requireAccountManager(actor);
   const now = ctx.clock.now();
-  const changed = await ctx.db.transaction().execute(async (trx) => {
+  const changed = await inUnitOfWork(ctx, async (trx) => {
     const locked = await lockActorAndTarget(trx, actor, targetId);
     const { target } = locked;
     // Promoting a member to admin is an admin's right; anything touching an admin is the owner's.
@@ -99,14 +105,13 @@ export async function changeMemberRole(
     });
     return updated;
   });
-  ctx.jobs.notify();
   return changed;
 }
 
 export async function removeMember(ctx: Deps, actor: UserRow, targetId: string, meta: RequestMeta | null): Promise<void> {
   requireAccountManager(actor);
   const now = ctx.clock.now();
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     const locked = await lockActorAndTarget(trx, actor, targetId);
     const { target } = locked;
     assertMayManageMember(locked.actor, target, 'remove');
@@ -129,5 +134,4 @@ export async function removeMember(ctx: Deps, actor: UserRow, targetId: string, 
       details: { account_id: actor.account_id, role: target.account_role, new_account_id: personalAccountId },
     });
   });
-  ctx.jobs.notify();
 }

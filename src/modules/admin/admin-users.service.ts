@@ -12,7 +12,7 @@ import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
 import { toUserResponse } from '../users/user.schemas.js';
 import { findUserByEmail, findUserById, updateUser } from '../users/users.repo.js';
-import { searchUsers as selectUsers, lockUsers } from './admin-users.repo.js';
+import { findEmailsOfUsers, searchUsers as selectUsers, lockUsers, searchUsersByEmailPrefix, type UserListItem } from './admin-users.repo.js';
 import { checkPage, type PageRequest } from '../../http/paging.js';
 
 export const USER_PAGE = { defaultLimit: 50, maxLimit: 200 } as const;
@@ -28,6 +28,20 @@ export async function listUsers(ctx: Pick<AppContext, 'db'>, query: PageRequest 
   const page = checkPage(query, USER_PAGE);
   return selectUsers(ctx.db, { q: query.q?.trim() || undefined, ...page });
 }
+
+/**
+ * Users by email prefix, in email order, keyset-paged (`after`: the last email of the previous
+ * page): the console's list, flat however many users there are. Not OFFSET: page 1,000 reads
+ * what page 1 does.
+ */
+export async function browseUsers(ctx: Pick<AppContext, 'db'>, query: { prefix?: string; after?: string; limit?: number }): Promise<UserListItem[]> {
+  const { limit } = checkPage({ limit: query.limit }, USER_PAGE);
+  return searchUsersByEmailPrefix(ctx.db, { prefix: normalizeEmail(query.prefix ?? ''), after: query.after, limit });
+}
+
+/** Who the user ids of a page of rows (audit events) are: id → email; deleted users are absent. */
+export const emailsOfUsers = (ctx: Pick<AppContext, 'db'>, ids: readonly string[]): Promise<Map<string, string>> =>
+  findEmailsOfUsers(ctx.db, [...new Set(ids)]);
 
 /** A user named by id or by email (the command line takes either). */
 export async function findUserByReference(ctx: Pick<AppContext, 'db'>, reference: string): Promise<UserRow> {
@@ -52,7 +66,7 @@ export async function endDeactivatedUserSessions(ctx: Pick<AppContext, 'clock'>,
  * would be one click from having no admin).
  */
 export async function updateUserAsAdmin(
-  ctx: Pick<AppContext, 'db' | 'clock'> & Partial<Pick<AppContext, 'jobs'>>,
+  ctx: Pick<AppContext, 'db' | 'clock'> & { jobs: AppContext['jobs'] | undefined },
   actorId: string | null,
   userId: string,
   changes: UserChanges,

@@ -6,6 +6,8 @@ import { preparedStatement } from '../../db/prepared.js';
 import type { AuditAction } from './audit-actions.js';
 import type { Executor } from '../../db/database.js';
 import { writeOf, type Write } from '../../db/together.js';
+import { tableRule, type RetentionRegistry } from '../retention/retention-rules.js';
+import { addDays } from '../../lib/clock.js';
 
 export interface AuditEvent {
   /** One of the catalogue's (audit-actions.ts): a typo does not compile. */
@@ -24,6 +26,13 @@ const insertAudit = preparedStatement('record_audit', `
   INSERT INTO audit_logs (user_id, action, resource_type, resource_id, ip, user_agent, details)
   VALUES ($1, $2, $3, $4, $5, $6, $7)`);
 
+/** The row's details; a change made in the console says so (`via: 'console'`) unless the event
+ *  names its own `via` (a sign-out from the pages keeps `hosted_ui`). */
+function detailsOf(meta: RequestMeta | null, event: AuditEvent): Record<string, unknown> {
+  if (!meta?.via || event.details?.via !== undefined) return event.details ?? {};
+  return { ...event.details, via: meta.via };
+}
+
 const auditParameters = (meta: RequestMeta | null, event: AuditEvent): unknown[] => [
   event.userId ?? null,
   event.action,
@@ -31,7 +40,7 @@ const auditParameters = (meta: RequestMeta | null, event: AuditEvent): unknown[]
   event.resourceId ?? null,
   meta?.ip ?? null,
   meta?.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
-  JSON.stringify(event.details ?? {}),
+  JSON.stringify(detailsOf(meta, event)),
 ];
 
 export async function recordAudit(db: Executor, meta: RequestMeta | null, event: AuditEvent): Promise<void> {
@@ -60,7 +69,7 @@ function auditsQuery(meta: RequestMeta | null, events: AuditEvent[]) {
     SELECT user_id, action, resource_type, resource_id, ${meta?.ip ?? null}, ${meta?.userAgent?.slice(0, MAX_USER_AGENT) ?? null}, details
       FROM unnest(${events.map((e) => e.userId ?? null)}::uuid[], ${events.map((e) => e.action)}::text[],
                   ${events.map((e) => e.resourceType ?? null)}::text[], ${events.map((e) => e.resourceId ?? null)}::text[],
-                  ${events.map((e) => JSON.stringify(e.details ?? {}))}::jsonb[])
+                  ${events.map((e) => JSON.stringify(detailsOf(meta, e)))}::jsonb[])
         AS e(user_id, action, resource_type, resource_id, details)`;
 }
 
@@ -100,4 +109,10 @@ export async function eraseEmailFromAuditLogs(db: Executor, email: string): Prom
     UPDATE audit_logs SET details = details - 'email'
      WHERE details ? 'email' AND details ->> 'email' = ${email}`.execute(db);
   return Number(result.numAffectedRows ?? 0);
+}
+
+/** Retention (modules/retention): AUDIT_RETENTION_DAYS, or kept forever at 0. */
+export function registerAuditRetention(registry: RetentionRegistry, days: number): void {
+  if (days === 0) registry.keep('audit_logs', 'kept forever (AUDIT_RETENTION_DAYS=0)');
+  else registry.add(tableRule({ table: 'audit_logs', rule: `older than ${days} days`, cutoff: (now) => addDays(now, -days), purge: purgeAuditLogs, count: countAuditLogs }));
 }

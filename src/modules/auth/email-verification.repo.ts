@@ -1,7 +1,11 @@
 // Email-verification tokens (stored as hashes) and the user's verified mark.
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { spentRows } from '../retention/spent-rows.repo.js';
+import { singleUse } from '../../db/single-use.repo.js';
+import { spentRowsRule } from '../retention/retention-rules.js';
+
+/** Verification links: single use (db/single-use.repo.ts). */
+export const verificationTokens = singleUse('email_verification_tokens', { key: 'id' });
 
 export async function insertVerificationToken(
   db: Executor,
@@ -13,21 +17,13 @@ export async function insertVerificationToken(
     .execute();
 }
 
-/**
- * Spends a verification token. The conditional UPDATE is the lock: of two concurrent
- * verifications with one token, the second waits for the first, then matches nothing.
- */
+/** Spends a verification token, once: of two concurrent verifications, the second finds nothing. */
 export async function consumeVerificationToken(
   db: Executor,
   tokenHash: string,
   now: Date,
 ): Promise<{ user_id: string; email: string } | undefined> {
-  const result = await sql<{ user_id: string; email: string }>`
-    UPDATE email_verification_tokens SET used_at = ${now}
-     WHERE token_hash = ${tokenHash} AND used_at IS NULL AND expires_at > ${now}
-    RETURNING user_id, email
-  `.execute(db);
-  return result.rows[0];
+  return verificationTokens.spend(db, { token_hash: tokenHash }, now, { returning: ['user_id', 'email'] });
 }
 
 /** Marks the address verified only while it is still the one the link was sent to. */
@@ -47,5 +43,5 @@ export async function markEmailVerified(
   return exists ? 'email_changed' : 'no_user';
 }
 
-/** Retention: verification tokens used or expired over a day ago (modules/retention). */
-export const spentVerificationTokens = spentRows('email_verification_tokens', 'id');
+/** Retention (modules/retention): verification links used or expired over a day ago. */
+export const verificationTokenRetention = spentRowsRule(verificationTokens);

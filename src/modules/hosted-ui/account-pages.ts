@@ -8,11 +8,13 @@ import { sendVerificationEmail } from '../auth/email-verification.js';
 import { updateProfile } from '../auth/profile.service.js';
 import { ChangePasswordBody } from '../passwords/passwords.schemas.js';
 import { changePassword } from '../passwords/passwords.service.js';
+import { appsSection } from './apps-section.js';
 import { sessionsSection } from './device-sections.js';
 import { checkForm, formField } from './form-validation.js';
 import { totpSection } from './mfa-sections.js';
 import { passkeysSection } from './passkey-sections.js';
 import type { AccountSection, PageContext } from './page-context.js';
+import { pagePolicy } from './page-policy.js';
 import { signedInUser } from './page-session.js';
 import { redirectWithError, redirectWithState } from './page-state.js';
 
@@ -23,7 +25,7 @@ import { redirectWithError, redirectWithState } from './page-state.js';
  * to `/ui/account#<id>` and `form: <id>`.
  */
 /** Shown after the built-in sections, in this order. */
-const ACCOUNT_SECTIONS: readonly AccountSection[] = [totpSection, passkeysSection, sessionsSection];
+const ACCOUNT_SECTIONS: readonly AccountSection[] = [totpSection, passkeysSection, sessionsSection, appsSection];
 
 const PROFILE_FIELDS = ['name', 'phone', 'job_title', 'timezone'] as const;
 
@@ -38,7 +40,11 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
     const sections = await Promise.all(
       ACCOUNT_SECTIONS.map(async (section) => ({ id: section.id, view: section.view, data: await section.load(ctx, user, request) })),
     );
-    return render(request, reply, 'account', { title: 'Your account', account: user, sections, passkeysOffered: pages.passkeys });
+    // A section may show images from elsewhere (the apps' logos): the policy lets those in.
+    const imageOrigins = sections.flatMap((section) => (section.data.imageOrigins as string[] | undefined) ?? []);
+    if (imageOrigins.length > 0) reply.header('content-security-policy', pagePolicy(ctx.config.hostedUi.logoUrl, undefined, imageOrigins));
+    const manager = user.account_role === 'owner' || user.account_role === 'admin';
+    return render(request, reply, 'account', { title: 'Your account', account: user, sections, manager, wide: true, passkeysOffered: pages.passkeys });
   });
 
   app.post('/account/profile', { schema: { hide: true } }, async (request, reply) => {

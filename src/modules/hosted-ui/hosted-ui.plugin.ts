@@ -14,17 +14,20 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { replyBody } from '../../plugins/errors.js';
 import { accountPages } from './account-pages.js';
+import { organizationPages } from '../org-console/org-pages.js';
 import type { PageContext, RenderPage } from './page-context.js';
 import { brandStylesheet } from './brand.js';
+import { pagePolicy } from './page-policy.js';
 import { cookieIsSecure, loadPageSession } from './page-session.js';
 import { takeState, type PageState } from './page-state.js';
 import { isJsonRequest } from './json-steps.js';
 import { pageRefusal, pageText } from './page-text.js';
 import { passkeysOffered, passkeySignInPages } from './passkey-pages.js';
-import { purgeStalePageSessions } from './page-sessions.repo.js';
 import { recoveryPages } from './recovery-pages.js';
 import { signInPages } from './sign-in-pages.js';
 import { oidcPages } from './oidc-pages.js';
+import { ssoPages } from './sso-pages.js';
+import { consolePages } from '../console/console.plugin.js';
 import type { ProviderHandle } from '../oidc-provider/oidc.plugin.js';
 import { interactionRedirectTarget } from '../oidc-provider/interactions.js';
 
@@ -38,10 +41,10 @@ async function authorizationFormTarget(ctx: AppContext, request: FastifyRequest)
 
 /** Templates and assets ship beside src/ and dist/ alike (../../../ is the package root from both). */
 export const VIEWS_DIR = fileURLToPath(new URL('../../../views/hosted-ui/', import.meta.url));
+/** Eta's root: the hosted pages (views/hosted-ui) and the console (views/console) include from both. */
+const VIEWS_ROOT = fileURLToPath(new URL('../../../views/', import.meta.url));
 
 const WEBAUTHN_BROWSER_BUNDLE = join(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '../dist/bundle/index.umd.min.js');
-
-const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?: ProviderHandle }> = async (app, { ctx, oidcProvider }) => {
   const secure = cookieIsSecure(ctx.config.publicUrl);
@@ -56,8 +59,8 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?
     getToken: (request) => (request.body as Record<string, unknown> | undefined)?._csrf as string | undefined,
   });
   await app.register(view, {
-    engine: { eta: new Eta({ views: VIEWS_DIR, cache: true, autoEscape: true }) },
-    root: VIEWS_DIR,
+    engine: { eta: new Eta({ views: VIEWS_ROOT, cache: true, autoEscape: true }) },
+    root: VIEWS_ROOT,
     production: true,
   });
   await app.register(fastifyStatic, {
@@ -99,7 +102,8 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?
 
   const render: RenderPage = async (request, reply, viewName, data, status = 200) => {
     const state: PageState = request.method === 'GET' ? takeState(request, reply, secure) : {};
-    const html = await reply.viewAsync(`${viewName}.eta`, {
+    // A bare name is a hosted page's (views/hosted-ui); `console/…` is a console page's.
+    const html = await reply.viewAsync(`${viewName.includes('/') ? viewName : `hosted-ui/${viewName}`}.eta`, {
       brand: { name: ui.brandName, logoUrl: ui.logoUrl },
       user: request.pageUser,
       csrfToken: reply.generateCsrf(),
@@ -128,23 +132,10 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?
   await signInPages(app, pages);
   await passkeySignInPages(app, pages);
   await recoveryPages(app, pages);
+  await ssoPages(app, pages);
   await accountPages(app, pages);
+  await organizationPages(app, pages);
   if (oidcProvider) await oidcPages(app, pages, oidcProvider);
+  await consolePages(app, pages);
 
-  ctx.jobs.every('hosted-ui-sessions', PURGE_INTERVAL_MS, async () => void (await purgeStalePageSessions(ctx.db, ctx.clock.now())));
 };
-
-/** No inline script or style anywhere; images only from here (and the logo's origin). */
-function pagePolicy(logoUrl: string | undefined, formTarget?: string): string {
-  const images = ["'self'", 'data:', ...(logoUrl ? [new URL(logoUrl).origin] : [])];
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    `img-src ${images.join(' ')}`,
-    `form-action 'self'${formTarget ? ` ${formTarget}` : ''}`,
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "object-src 'none'",
-  ].join('; ');
-}

@@ -27,6 +27,7 @@ const PAGE_TEXT: Partial<Record<ErrorCode, (err: AppError) => string>> = {
   not_found: () => 'The request could not be read.',
   method_not_allowed: () => 'The request could not be read.',
   internal_error: () => 'Something went wrong on our side. Please try again.',
+  domain_verification_failed: () => 'We did not find the TXT record yet. DNS changes can take a few minutes to appear: check the name and value, then try again.',
 };
 
 /** The words for `err`; a request-validation issue list becomes a message per field. */
@@ -34,7 +35,8 @@ export function pageText(err: AppError): PageText {
   if (err.code === 'validation_failed' && Array.isArray(err.detail)) {
     const fields: FieldErrors = {};
     for (const issue of err.detail as Array<{ loc?: unknown[]; msg?: string }>) {
-      const field = issue.loc?.at(-1);
+      // An item of a list field (['body', 'redirect_uris', 0]) is shown at the list's field.
+      const field = issue.loc?.findLast((part) => typeof part === 'string');
       if (typeof field === 'string' && !(field in fields)) fields[field] = issue.msg ?? 'This value is not valid.';
     }
     return { message: 'Some fields need attention.', fields };

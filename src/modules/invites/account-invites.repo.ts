@@ -1,13 +1,18 @@
 // Account (tenant) invites: the only place that queries account_invites.
 import type { AccountInviteRow } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
+import { singleUse } from '../../db/single-use.repo.js';
+
+/** An invite is accepted once (db/single-use.repo.ts). */
+const accountInvites = singleUse('account_invites', { key: 'id' });
 
 export async function lockAccountInvite(db: Executor, code: string): Promise<AccountInviteRow | undefined> {
   return db.selectFrom('account_invites').selectAll().where('code', '=', code).forUpdate().executeTakeFirst();
 }
 
+/** Spends the invite lockAccountInvite checked (locked, so the conditional spend matches). */
 export async function markAccountInviteAccepted(db: Executor, id: string, userId: string, now: Date): Promise<void> {
-  await db.updateTable('account_invites').set({ accepted_by_id: userId, used_at: now }).where('id', '=', id).execute();
+  await accountInvites.spend(db, { id }, now, { returning: ['id'], set: { accepted_by_id: userId } });
 }
 
 export interface NewAccountInvite {

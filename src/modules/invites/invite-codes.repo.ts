@@ -2,6 +2,10 @@
 import type { Kysely } from 'kysely';
 import type { Database, InviteCodeRow } from '../../db/schema.js';
 import { Errors } from '../../lib/errors.js';
+import { singleUse } from '../../db/single-use.repo.js';
+
+/** A platform invite code is spent once (db/single-use.repo.ts). */
+const inviteCodes = singleUse('invite_codes', { key: 'id' });
 
 type Executor = Kysely<Database>;
 
@@ -16,13 +20,7 @@ export async function lockInviteCode(db: Executor, code: string): Promise<Invite
  * transaction fails (and rolls back) with the contract's answer even if the lock were lost.
  */
 export async function markInviteCodeUsed(db: Executor, id: string, userId: string, now: Date): Promise<void> {
-  const spent = await db
-    .updateTable('invite_codes')
-    .set({ used_by_id: userId, used_at: now })
-    .where('id', '=', id)
-    .where('used_at', 'is', null)
-    .returning('id')
-    .executeTakeFirst();
+  const spent = await inviteCodes.spend(db, { id }, now, { returning: ['id'], set: { used_by_id: userId } });
   if (!spent) throw Errors.inviteCodeUsed();
 }
 

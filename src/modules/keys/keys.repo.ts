@@ -1,4 +1,4 @@
-// signing_keys and signing_key_set (migration 0004): the only SQL of the keys module.
+// signing_keys and signing_key_set (migrations 0004, 0020): the SQL of the keys module (app_secrets: app-secrets.repo.ts).
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import type { SigningKeysTable } from '../../db/schema.js';
@@ -81,8 +81,9 @@ export async function insertKey(
     .execute();
 }
 
-export async function retireCurrentKey(trx: Executor, now: Date): Promise<void> {
-  await trx.updateTable('signing_keys').set({ state: 'previous', retired_at: now }).where('state', '=', 'current').execute();
+/** The current key of `alg` (one per algorithm, migration 0020) becomes previous. */
+export async function retireCurrentKey(trx: Executor, alg: AsymmetricAlgorithm, now: Date): Promise<void> {
+  await trx.updateTable('signing_keys').set({ state: 'previous', retired_at: now }).where('state', '=', 'current').where('alg', '=', alg).execute();
 }
 
 export async function activateKey(trx: Executor, kid: string, now: Date): Promise<void> {

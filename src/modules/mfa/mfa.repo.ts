@@ -2,9 +2,12 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { preparedStatement } from '../../db/prepared.js';
-import { spentRows } from '../retention/spent-rows.repo.js';
+import { singleUse } from '../../db/single-use.repo.js';
+import { spentRowsRule } from '../retention/retention-rules.js';
 
-export const spentMfaChallenges = spentRows('mfa_challenges', 'id');
+/** Sign-in challenges (mfa_token) and recovery codes: single use (db/single-use.repo.ts). */
+export const mfaChallenges = singleUse('mfa_challenges', { key: 'id' });
+const recoveryCodes = singleUse('mfa_recovery_codes', { key: 'id', neverExpires: true });
 
 export interface UserMfa {
   sealedSecret: string;
@@ -71,24 +74,12 @@ export async function replaceRecoveryCodes(db: Executor, userId: string, codeHas
 
 /** Spends a recovery code: true once, for the first request; conditional, so races cannot reuse one. */
 export async function useRecoveryCode(db: Executor, userId: string, codeHash: string, now: Date): Promise<boolean> {
-  const result = await db
-    .updateTable('mfa_recovery_codes')
-    .set({ used_at: now })
-    .where('user_id', '=', userId)
-    .where('code_hash', '=', codeHash)
-    .where('used_at', 'is', null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  return (await recoveryCodes.spend(db, { user_id: userId, code_hash: codeHash }, now)) !== undefined;
 }
 
 export async function countUnusedRecoveryCodes(db: Executor, userId: string): Promise<number> {
-  const row = await db
-    .selectFrom('mfa_recovery_codes')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('user_id', '=', userId)
-    .where('used_at', 'is', null)
-    .executeTakeFirst();
-  return Number(row?.n ?? 0);
+  // Recovery codes never expire, so the moment given does not matter.
+  return recoveryCodes.countLive(db, { user_id: userId }, new Date(0));
 }
 
 // Sign-in challenges (mfa_token)
@@ -132,27 +123,21 @@ export interface MfaChallengeRow {
 
 /** The live challenge behind a token, locked until the transaction ends (its attempts serialise). */
 export async function lockLiveMfaChallenge(trx: Executor, tokenHash: string, now: Date): Promise<MfaChallengeRow | undefined> {
-  return trx
-    .selectFrom('mfa_challenges')
-    .select(['id', 'user_id', 'first_factor', 'audit_action', 'audit_details', 'passkey_challenge', 'failed_attempts'])
-    .where('token_hash', '=', tokenHash)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .forUpdate()
-    .executeTakeFirst();
+  return mfaChallenges.findLive(trx, { token_hash: tokenHash }, now, {
+    columns: ['id', 'user_id', 'first_factor', 'audit_action', 'audit_details', 'passkey_challenge', 'failed_attempts'],
+    lock: true,
+  });
 }
 
+/** The challenge is answered (it is locked and live: lockLiveMfaChallenge). */
 export async function spendMfaChallenge(trx: Executor, id: string, now: Date): Promise<void> {
-  await trx.updateTable('mfa_challenges').set({ used_at: now }).where('id', '=', id).execute();
+  await mfaChallenges.spend(trx, { id }, now);
 }
 
 /** A wrong code: counted; the last allowed one kills the challenge. */
 export async function countMfaFailure(trx: Executor, id: string, failedAttempts: number, killed: boolean, now: Date): Promise<void> {
-  await trx
-    .updateTable('mfa_challenges')
-    .set({ failed_attempts: failedAttempts, ...(killed ? { used_at: now } : {}) })
-    .where('id', '=', id)
-    .execute();
+  if (killed) await mfaChallenges.spend(trx, { id }, now, { set: { failed_attempts: failedAttempts } });
+  else await trx.updateTable('mfa_challenges').set({ failed_attempts: failedAttempts }).where('id', '=', id).execute();
 }
 
 export async function setMfaPasskeyChallenge(trx: Executor, id: string, challenge: string | null): Promise<void> {
@@ -161,6 +146,8 @@ export async function setMfaPasskeyChallenge(trx: Executor, id: string, challeng
 
 /** Every challenge of the user still waiting for a second factor dies (an admin's reset). */
 export async function endLiveMfaChallenges(trx: Executor, userId: string, now: Date): Promise<number> {
-  const result = await trx.updateTable('mfa_challenges').set({ used_at: now }).where('user_id', '=', userId).where('used_at', 'is', null).where('expires_at', '>', now).executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  return mfaChallenges.spendAll(trx, { user_id: userId }, now);
 }
+
+/** Retention (modules/retention): sign-in challenges used or expired over a day ago (recovery codes go with their set). */
+export const mfaChallengeRetention = spentRowsRule(mfaChallenges);

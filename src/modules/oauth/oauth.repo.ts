@@ -2,7 +2,11 @@ import { sql } from 'kysely';
 // The only place that reads and writes oauth_states and oauth_identities.
 import type { UserRow } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
-import { spentRows } from '../retention/spent-rows.repo.js';
+import { singleUse } from '../../db/single-use.repo.js';
+import { spentRowsRule } from '../retention/retention-rules.js';
+
+/** Authorization states: single use (db/single-use.repo.ts). */
+export const oauthStates = singleUse('oauth_states', { key: 'state_hash' });
 
 export interface NewOAuthState {
   stateHash: string;
@@ -39,24 +43,16 @@ export interface ConsumedOAuthState {
 }
 
 /**
- * Spends a state in one statement: of two callbacks presenting it at once, the second waits
- * for the first, re-reads `used_at` and matches nothing. A state only answers for the provider
- * and redirect_uri it was issued for.
+ * Spends a state, once: of two callbacks presenting it at once, the second finds nothing. A
+ * state only answers for the provider and redirect_uri it was issued for.
  */
 export async function consumeOAuthState(
   db: Executor,
   where: { stateHash: string; provider: string; redirectUri: string; now: Date },
 ): Promise<ConsumedOAuthState | undefined> {
-  return db
-    .updateTable('oauth_states')
-    .set({ used_at: where.now })
-    .where('state_hash', '=', where.stateHash)
-    .where('provider', '=', where.provider)
-    .where('redirect_uri', '=', where.redirectUri)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', where.now)
-    .returning(['code_verifier', 'nonce', 'redirect_uri'])
-    .executeTakeFirst();
+  return oauthStates.spend(db, { state_hash: where.stateHash, provider: where.provider, redirect_uri: where.redirectUri }, where.now, {
+    returning: ['code_verifier', 'nonce', 'redirect_uri'],
+  });
 }
 
 /** The user an identity is linked to, row-locked so a concurrent deactivation or link waits. */
@@ -107,9 +103,6 @@ export async function insertOAuthIdentities(
                          ${identities.map((i) => i.now)}::timestamptz[])`.execute(db);
 }
 
-/** Retention: authorization states used or expired over a day ago (modules/retention). */
-export const spentOAuthStates = spentRows('oauth_states', 'state_hash');
-
 /** The user's linked identities (the data export). */
 export async function listIdentities(db: Executor, userId: string): Promise<Array<{ provider: string; subject: string; email: string | null; created_at: Date }>> {
   return db
@@ -119,3 +112,6 @@ export async function listIdentities(db: Executor, userId: string): Promise<Arra
     .orderBy('created_at')
     .execute();
 }
+
+/** Retention (modules/retention): authorization states used or expired over a day ago. */
+export const oauthStateRetention = spentRowsRule(oauthStates);

@@ -5,6 +5,16 @@ import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
 import type { Selectable } from 'kysely';
+import { singleUse } from '../../db/single-use.repo.js';
+import { SPENT_ROW_DAYS, tableRule } from '../retention/retention-rules.js';
+import { addDays } from '../../lib/clock.js';
+
+/**
+ * Codes (authorization, device, refresh under rotation) are consumed once (db/single-use.repo.ts);
+ * consumed_at is the mark, kept on the row because the provider reads it (a consumed code
+ * presented again revokes its grant). Their purge is by expiry (purgeExpiredModels).
+ */
+const oidcModels = singleUse('oidc_models', { key: 'id', usedColumn: 'consumed_at' });
 
 export type OidcModelRow = Selectable<Database['oidc_models']>;
 
@@ -66,14 +76,7 @@ export async function findModel(
 
 /** Marks a row used; returns whether it was live and unused (a code is consumed once). */
 export async function consumeModel(db: Executor, model: string, id: string, now: Date): Promise<boolean> {
-  const result = await db
-    .updateTable('oidc_models')
-    .set({ consumed_at: now })
-    .where('model', '=', model)
-    .where('id', '=', id)
-    .where('consumed_at', 'is', null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+  return (await oidcModels.spend(db, { model, id }, now, { returning: ['id'] })) !== undefined;
 }
 
 export async function destroyModel(db: Executor, model: string, id: string): Promise<void> {
@@ -175,3 +178,12 @@ export async function deleteUserApp(db: Executor, userId: string, clientId: stri
   const result = await db.deleteFrom('oidc_models').where('model', '=', 'UserApp').where('id', '=', userAppId(userId, clientId)).executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }
+
+/** Retention (modules/retention): the provider's rows a day after they expired. */
+export const expiredModelRetention = tableRule({
+  table: 'oidc_models',
+  rule: `the OpenID Provider's codes, tokens, sessions and requests expired over ${SPENT_ROW_DAYS} day ago`,
+  cutoff: (now) => addDays(now, -SPENT_ROW_DAYS),
+  purge: purgeExpiredModels,
+  count: countExpiredModels,
+});

@@ -1,16 +1,17 @@
 // Mounts the OpenID Provider: every request under /oidc/ and the discovery document are handed
 // to oidc-provider's own (Koa) request handler, untouched by Fastify's body parsers (the
-// provider reads the body itself). The provider is built again when the key ring moves, so a
-// rotation or revocation reaches the provider's signing as it reaches first-party tokens.
+// provider reads the body itself). The provider signs with the one key set (modules/keys) and is
+// built again when it moves, so a rotation or revocation reaches the provider's signing as it
+// reaches first-party tokens.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { randomToken } from '../../lib/random.js';
-import { insertSecretIfAbsent, readSecret } from '../sessions/app-secrets.repo.js';
+import { insertSecretIfAbsent, readSecret } from '../keys/app-secrets.repo.js';
+import type { KeySet } from '../keys/key-set.js';
 import { signOutSession } from '../sessions/sessions.service.js';
 import { findProviderSessionLink, linkProviderSession } from './oidc-models.repo.js';
 import { createProvider, OIDC_PREFIX } from './provider.js';
-import type { KoaLikeContext, OidcProvider } from './provider-types.js';
-import { providerSigningKeys } from './signing-keys.js';
+import type { KoaLikeContext, OidcProvider, ProviderPages } from './provider-types.js';
 
 export interface ProviderHandle {
   /** The provider for the key set in force (built again after a rotation). */
@@ -25,18 +26,18 @@ async function cookieKeys(ctx: Pick<AppContext, 'db' | 'secrets'>): Promise<stri
   return [ctx.secrets.open(await readSecret(ctx.db, COOKIE_KEY_NAME), COOKIE_KEY_NAME)];
 }
 
-export async function createProviderHandle(ctx: AppContext, keyGeneration: () => number): Promise<ProviderHandle> {
+export async function createProviderHandle(ctx: AppContext, keySet: Pick<KeySet, 'generation' | 'providerKeys'>, pages: ProviderPages): Promise<ProviderHandle> {
   const keys = await cookieKeys(ctx);
   const build = async () => {
-    const provider = await createProvider({ ...ctx, keys: await providerSigningKeys(ctx), cookieKeys: keys });
+    const provider = await createProvider({ ...ctx, keys: keySet.providerKeys(), cookieKeys: keys, pages });
     provider.use(sessionLinks(ctx));
     return provider;
   };
-  let built = { generation: keyGeneration(), provider: await build() };
+  let built = { generation: keySet.generation, provider: await build() };
   let rebuilding: Promise<OidcProvider> | undefined;
   return {
     async current() {
-      const generation = keyGeneration();
+      const generation = keySet.generation;
       if (generation === built.generation) return built.provider;
       rebuilding ??= build()
         .then((provider) => {
@@ -66,12 +67,12 @@ function sessionLinks(ctx: AppContext) {
     await next();
     const oidc = koa.oidc;
     const sessionId = oidc?.result?.keyhold?.sessionId;
-    if (oidc?.route === 'resume' && typeof sessionId === 'string' && oidc.session?.jti && oidc.session.accountId) {
+    // 'device_resume': a device flow's sign-in (RFC 8628) resumes at its own route.
+    if ((oidc?.route === 'resume' || oidc?.route === 'device_resume') && typeof sessionId === 'string' && oidc.session?.jti && oidc.session.accountId) {
       await linkProviderSession(ctx.db, oidc.session.jti, { userId: oidc.session.accountId, sessionId });
     }
     if (ending && koa.status >= 300 && koa.status < 400) {
       await signOutSession(ctx, ending, { ip: null, userAgent: null }, { via: 'oidc_logout' });
-      ctx.jobs.notify();
     }
   };
 }

@@ -2,9 +2,11 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { preparedStatement } from '../../db/prepared.js';
-import { spentRows } from '../retention/spent-rows.repo.js';
+import { singleUse } from '../../db/single-use.repo.js';
+import { spentRowsRule } from '../retention/retention-rules.js';
 
-export const spentWebauthnChallenges = spentRows('webauthn_challenges', 'id');
+/** Ceremony challenges: single use (db/single-use.repo.ts). */
+export const webauthnChallenges = singleUse('webauthn_challenges', { key: 'id' });
 
 export interface PasskeyRow {
   id: string;
@@ -114,8 +116,8 @@ export async function insertWebauthnChallenge(
 }
 
 /**
- * Spends a registration challenge issued to this user, once (single use, conditional):
- * whether it was issued with second-factor proof, or undefined when there is none to spend.
+ * Spends a registration challenge issued to this user, once: whether it was issued with
+ * second-factor proof, or undefined when there is none to spend.
  */
 export async function spendRegistrationChallenge(
   db: Executor,
@@ -123,42 +125,19 @@ export async function spendRegistrationChallenge(
   challenge: string,
   now: Date,
 ): Promise<{ secondFactorProven: boolean } | undefined> {
-  const row = await db
-    .updateTable('webauthn_challenges')
-    .set({ used_at: now })
-    .where('challenge', '=', challenge)
-    .where('purpose', '=', 'register')
-    .where('user_id', '=', userId)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .returning('second_factor_proven')
-    .executeTakeFirst();
+  const row = await webauthnChallenges.spend(db, { challenge, purpose: 'register', user_id: userId }, now, { returning: ['second_factor_proven'] });
   return row && { secondFactorProven: row.second_factor_proven };
 }
 
 /** Every registration ceremony the user has begun and not finished dies; how many there were. */
 export async function endRegistrationChallenges(db: Executor, userId: string, now: Date): Promise<number> {
-  const result = await db
-    .updateTable('webauthn_challenges')
-    .set({ used_at: now })
-    .where('purpose', '=', 'register')
-    .where('user_id', '=', userId)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  return webauthnChallenges.spendAll(db, { purpose: 'register', user_id: userId }, now);
 }
 
 /** Spends a sign-in challenge by its id: its value, once; undefined when unknown, used or expired. */
 export async function spendLoginChallenge(db: Executor, id: string, now: Date): Promise<string | undefined> {
-  const row = await db
-    .updateTable('webauthn_challenges')
-    .set({ used_at: now })
-    .where('id', '=', id)
-    .where('purpose', '=', 'login')
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .returning('challenge')
-    .executeTakeFirst();
-  return row?.challenge;
+  return (await webauthnChallenges.spend(db, { id, purpose: 'login' }, now, { returning: ['challenge'] }))?.challenge;
 }
+
+/** Retention (modules/retention): ceremony challenges used or expired over a day ago. */
+export const webauthnChallengeRetention = spentRowsRule(webauthnChallenges);

@@ -1,9 +1,12 @@
 // The only SQL over password_reset_tokens. Only hash(jti) is stored; the token itself
 // exists solely in the email and the user's hands.
-import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { writeOf, type Write } from '../../db/together.js';
-import { spentRows } from '../retention/spent-rows.repo.js';
+import { singleUse } from '../../db/single-use.repo.js';
+import { spentRowsRule } from '../retention/retention-rules.js';
+
+/** Reset links: single use (db/single-use.repo.ts). */
+export const resetTokens = singleUse('password_reset_tokens', { key: 'id' });
 
 /** insertResetToken as a Write (db/together.ts). */
 export function resetTokenWrite(db: Executor, token: { tokenHash: string; userId: string; expiresAt: Date; createdAt: Date }): Write {
@@ -34,28 +37,15 @@ export async function findUsableResetToken(db: Executor, tokenHash: string, now:
     .executeTakeFirst();
 }
 
-/**
- * Spends a token. The conditional UPDATE is the lock: of two concurrent resets with one
- * token, the second waits for the first, re-reads used_at, matches nothing and fails.
- */
+/** Spends a token, once: of two concurrent resets with one token, the second finds nothing. */
 export async function consumeResetToken(db: Executor, tokenHash: string, now: Date): Promise<{ user_id: string } | undefined> {
-  const result = await sql<{ user_id: string }>`
-    UPDATE password_reset_tokens SET used_at = ${now}
-     WHERE token_hash = ${tokenHash} AND used_at IS NULL AND expires_at > ${now}
-    RETURNING user_id
-  `.execute(db);
-  return result.rows[0];
+  return resetTokens.spend(db, { token_hash: tokenHash }, now, { returning: ['user_id'] });
 }
 
 /** Once the password has changed, links asked for before the change no longer work. */
 export async function retireResetTokens(db: Executor, userId: string, now: Date): Promise<void> {
-  await db
-    .updateTable('password_reset_tokens')
-    .set({ used_at: now })
-    .where('user_id', '=', userId)
-    .where('used_at', 'is', null)
-    .execute();
+  await resetTokens.spendAll(db, { user_id: userId }, now);
 }
 
-/** Retention: reset tokens used or expired over a day ago (modules/retention). */
-export const spentResetTokens = spentRows('password_reset_tokens', 'id');
+/** Retention (modules/retention): reset links used or expired over a day ago. */
+export const resetTokenRetention = spentRowsRule(resetTokens);

@@ -2,7 +2,9 @@
 // /accounts/me. A token is shown once; only its SHA-256 is kept. It acts on its account only.
 import { randomUUID } from 'node:crypto';
 import type { AppContext, RequestMeta } from '../../context.js';
+import type { Executor } from '../../db/database.js';
 import type { UserRow } from '../../db/schema.js';
+import type { AccountScope } from '../accounts/account-scope.js';
 import { Errors } from '../../lib/errors.js';
 import { hashSecret, randomToken } from '../../lib/random.js';
 import { lockManager, requireAccountManager } from '../accounts/accounts.service.js';
@@ -20,6 +22,7 @@ import {
   type GroupRoles,
   type ScimTokenRow,
 } from './scim-tokens.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
 
@@ -36,7 +39,7 @@ export async function createScimToken(
 ): Promise<ScimTokenRow & { token: string }> {
   requireAccountManager(actor);
   const token = `${TOKEN_PREFIX}${randomToken(32)}`;
-  const row = await ctx.db.transaction().execute(async (trx) => {
+  const row = await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
     const created = await insertScimToken(trx, {
       id: randomUUID(),
@@ -65,17 +68,29 @@ export async function listTokens(ctx: Pick<AppContext, 'db'>, actor: UserRow): P
 
 export async function revokeScimToken(ctx: Deps, actor: UserRow, id: string, meta: RequestMeta): Promise<void> {
   requireAccountManager(actor);
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
-    const deleted = await deleteScimToken(trx, actor.account_id, id);
-    if (!deleted) throw Errors.scimTokenNotFound();
-    await recordAudit(trx, meta, {
-      action: 'scim.token_deleted',
-      userId: actor.id,
-      resourceType: 'scim_token',
-      resourceId: id,
-      details: { account_id: actor.account_id },
-    });
+    await deleteTokenAudited(trx, { accountId: actor.account_id, actorId: actor.id }, id, meta);
+  });
+}
+
+/** Any account's tokens, for a platform admin (the console; the scope's account was checked). */
+export const listScopedScimTokens = (ctx: Pick<AppContext, 'db'>, scope: AccountScope): Promise<ScimTokenRow[]> => listScimTokens(ctx.db, scope.accountId);
+
+/** A platform admin revokes a token of any account (the console): the same row and audit as the owner's revocation. */
+export async function revokeScopedScimToken(ctx: Deps, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
+  await inUnitOfWork(ctx, (trx) => deleteTokenAudited(trx, scope, id, meta));
+}
+
+async function deleteTokenAudited(trx: Executor, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
+  const deleted = await deleteScimToken(trx, scope.accountId, id);
+  if (!deleted) throw Errors.scimTokenNotFound();
+  await recordAudit(trx, meta, {
+    action: 'scim.token_deleted',
+    userId: scope.actorId,
+    resourceType: 'scim_token',
+    resourceId: id,
+    details: { account_id: scope.accountId },
   });
 }
 
@@ -106,7 +121,7 @@ export async function getScimSettings(ctx: Pick<AppContext, 'db'>, actor: UserRo
 /** Saves the mapping and re-derives the role of every grouped user of the account. */
 export async function putScimSettings(ctx: Deps, actor: UserRow, groupRoles: GroupRoles, meta: RequestMeta): Promise<{ group_roles: GroupRoles }> {
   requireAccountManager(actor);
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
     await saveGroupRoles(trx, actor.account_id, groupRoles, ctx.clock.now());
     await recordAudit(trx, meta, {
@@ -119,6 +134,5 @@ export async function putScimSettings(ctx: Deps, actor: UserRow, groupRoles: Gro
     const changer = { accountId: actor.account_id, actor: `user:${actor.id}`, actorUserId: actor.id, meta };
     await deriveRoles(ctx, trx, changer, await listGroupedUserIds(trx, actor.account_id));
   });
-  ctx.jobs.notify();
   return { group_roles: groupRoles };
 }

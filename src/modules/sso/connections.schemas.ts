@@ -10,7 +10,7 @@ const Pem = Type.String({ minLength: 1, maxLength: 20_000 });
 const MetadataXml = Type.String({ minLength: 1, maxLength: 500_000 });
 const Scopes = Type.Array(Type.String({ minLength: 1, maxLength: 100, pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), { maxItems: 20 });
 
-const OidcConnectionBody = Type.Object({
+export const OidcConnectionBody = Type.Object({
   type: Type.Literal('oidc'),
   name: Name,
   issuer: HttpsUrl,
@@ -19,7 +19,7 @@ const OidcConnectionBody = Type.Object({
   scopes: Type.Optional(Scopes),
 }, { additionalProperties: false });
 
-const SamlConnectionBody = Type.Object({
+export const SamlConnectionBody = Type.Object({
   type: Type.Literal('saml'),
   name: Name,
   metadata_xml: Type.Optional(MetadataXml),

@@ -3,7 +3,13 @@
 // account's data names the account (tenant isolation).
 import type { SsoConnectionRow } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
-import { spentRows } from '../retention/spent-rows.repo.js';
+import { singleUse } from '../../db/single-use.repo.js';
+import { spentRowsRule, type RetentionRule } from '../retention/retention-rules.js';
+
+/** Sign-ins under way, their codes, and the SAML replay store: single use (db/single-use.repo.ts). */
+export const ssoFlows = singleUse('sso_flows', { key: 'id' });
+export const ssoCodes = singleUse('sso_codes', { key: 'code_hash' });
+export const samlAssertions = singleUse('sso_assertions', { key: 'assertion_id' });
 
 // ---- connections -------------------------------------------------------------------------
 
@@ -42,6 +48,12 @@ export async function findEnabledConnectionOfAccount(db: Executor, accountId: st
     .orderBy('created_at')
     .limit(1)
     .executeTakeFirst();
+}
+
+/** Whether any account has an enabled connection (the hosted sign-in page then asks for the email first). */
+export async function anyEnabledConnection(db: Executor): Promise<boolean> {
+  const row = await db.selectFrom('sso_connections').select('id').where('enabled', '=', true).limit(1).executeTakeFirst();
+  return row !== undefined;
 }
 
 export async function updateConnection(
@@ -145,40 +157,18 @@ export async function insertFlow(db: Executor, flow: NewFlow): Promise<void> {
 
 /** A live flow of this connection with this request key (SAML: the AuthnRequest ID). */
 export async function findLiveFlow(db: Executor, connectionId: string, requestKey: string, now: Date) {
-  return db
-    .selectFrom('sso_flows')
-    .selectAll()
-    .where('connection_id', '=', connectionId)
-    .where('request_key', '=', requestKey)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
+  return ssoFlows.findLive(db, { connection_id: connectionId, request_key: requestKey }, now, { columns: '*' });
 }
 
 /** A live flow by its request key alone (OIDC: the callback names no connection). */
 export async function findFlowByKey(db: Executor, requestKey: string, now: Date) {
-  return db
-    .selectFrom('sso_flows')
-    .selectAll()
-    .where('request_key', '=', requestKey)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
+  return ssoFlows.findLive(db, { request_key: requestKey }, now, { columns: '*' });
 }
 
-/** Spends the flow (conditional update: of two responses to one request, one wins). */
+/** Spends the flow (of two responses to one request, one wins). */
 export async function spendFlow(db: Executor, requestKey: string, now: Date) {
-  return db
-    .updateTable('sso_flows')
-    .set({ used_at: now })
-    .where('request_key', '=', requestKey)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .returningAll()
-    .executeTakeFirst();
+  return ssoFlows.spend(db, { request_key: requestKey }, now);
 }
-
-export const spentSsoFlows = spentRows('sso_flows', 'id');
 
 // ---- codes -------------------------------------------------------------------------------
 
@@ -192,19 +182,10 @@ export async function insertCode(
     .execute();
 }
 
-/** Spends a live code (one statement: a second redemption finds nothing). */
+/** Spends a live code (a second redemption finds nothing). */
 export async function spendCode(db: Executor, codeHash: string, now: Date) {
-  return db
-    .updateTable('sso_codes')
-    .set({ used_at: now })
-    .where('code_hash', '=', codeHash)
-    .where('used_at', 'is', null)
-    .where('expires_at', '>', now)
-    .returning(['client_state', 'user_id', 'connection_id', 'multi_factor'])
-    .executeTakeFirst();
+  return ssoCodes.spend(db, { code_hash: codeHash }, now, { returning: ['client_state', 'user_id', 'connection_id', 'multi_factor'] });
 }
-
-export const spentSsoCodes = spentRows('sso_codes', 'code_hash');
 
 // ---- SAML replay store -------------------------------------------------------------------
 
@@ -221,4 +202,8 @@ export async function recordAssertionUse(db: Executor, row: { connectionId: stri
   return inserted !== undefined;
 }
 
-export const spentSamlAssertions = spentRows('sso_assertions', 'assertion_id');
+/**
+ * Retention (modules/retention): SSO requests and codes used or expired over a day ago; the SAML
+ * replay store 1 day after its assertion could no longer be accepted.
+ */
+export const ssoRetention: readonly RetentionRule[] = [spentRowsRule(ssoFlows), spentRowsRule(ssoCodes), spentRowsRule(samlAssertions)];

@@ -13,7 +13,7 @@ import { randomToken } from '../../lib/random.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { Executor } from '../../db/database.js';
 import { insertSecretIfAbsent, readSecret, readSecretIfPresent } from './app-secrets.repo.js';
-import { LEGACY_SECRET_NAME } from './signing-secret.js';
+import { LEGACY_SECRET_NAME } from './legacy-secret.js';
 
 const NAME = 'refresh_rotation_secret';
 
