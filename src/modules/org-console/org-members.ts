@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Errors, validationError } from '../../lib/errors.js';
 import { ChangeMemberRoleBody, CreateInviteBody } from '../accounts/accounts.schemas.js';
-import { changeMemberRole, getAccount, listMembers, listMembersPage, removeMember } from '../accounts/accounts.service.js';
+import { changeMemberRole, getAccount, getMember, listMembersPage, removeMember } from '../accounts/accounts.service.js';
 import { keysetPage, pageUrl, queryText } from '../console/console-kit.js';
 import { createAccountInvite, listAccountInvites, revokeAccountInvite } from '../invites/account-invites.service.js';
 import { when } from '../console/console-format.js';
@@ -81,8 +81,7 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     const actor = await org.actor(request, reply);
     if (!actor) return reply;
     const userId = idOf(request.params, 'user_id');
-    const member = (await listMembers(ctx, actor.user)).find((row) => row.id === userId);
-    if (!member) throw Errors.userNotFound();
+    const member = await getMember(ctx, actor.user, userId);
     return org.confirm(request, reply, {
       current: ORG,
       title: `Remove ${member.name || member.email}?`,
