@@ -26,6 +26,7 @@ import { openDatabase, type Executor } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { systemClock } from '../src/lib/clock.js';
 import { DEFAULT_BATCH_SIZE, purgeExpiredRows } from '../src/modules/retention/retention.service.js';
+import { retentionRules } from '../src/retention-wiring.js';
 import { ADMIN_URL, createBenchDatabase, postgresPidsFor } from './databases.js';
 import { cpuBetween, snapshot } from './proc-cpu.js';
 
@@ -192,7 +193,7 @@ async function runOnce(batchSize: number): Promise<void> {
       const perPurge = new Map<string, { rows: number; ms: number[] }>();
       let slowest = { purge: '', removed: {} as Record<string, number>, ms: 0 };
       const report = await purgeExpiredRows(
-        { db: handle.db, clock: systemClock, config },
+        { db: handle.db, clock: systemClock, retention: retentionRules(config) },
         {
           batchSize,
           onBatch: ({ purge, removed, ms }) => {

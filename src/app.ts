@@ -30,6 +30,7 @@ import { oauthRoutes } from './modules/oauth/oauth.routes.js';
 import { passkeyRoutes } from './modules/passkeys/passkeys.routes.js';
 import { passwordRoutes } from './modules/passwords/passwords.routes.js';
 import { runRetention } from './modules/retention/retention.service.js';
+import { retentionRules } from './retention-wiring.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { homeRoutes } from './modules/home/home.routes.js';
 import { createMetrics } from './modules/metrics/metrics.js';
@@ -141,13 +142,17 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     log: app.log,
     jobs,
     metrics,
+    retention: retentionRules(config),
     passwords: deps.passwords ?? createPasswordHasher(config.argon2),
     tokens: keySet.tokens,
   };
   app.decorate('ctx', ctx);
   registerWebhookJobs(jobs, ctx, deps.webhooks);
   // The OpenID Provider (OIDC_PROVIDER_ENABLED; it signs with the key set: an asymmetric mode, which config.ts ensures).
-  const oidcProvider = config.oidcProvider.enabled ? await createProviderHandle(ctx, keySet) : undefined;
+  // Its device-flow and logout pages are the hosted pages' (which the provider turns on).
+  const oidcProvider = config.oidcProvider.enabled
+    ? await createProviderHandle(ctx, keySet, (await import('./modules/hosted-ui/provider-pages.js')).providerPages(ctx))
+    : undefined;
   registerSessionEndJobs(jobs, ctx, oidcProvider && (() => oidcProvider.current()));
   jobs.every('retention', config.retentionIntervalSeconds * 1000, async (signal) => void (await runRetention(ctx, signal)));
   if (keySet.rotates) jobs.every('signing-keys', config.signingKeysIntervalSeconds * 1000, () => keySet.maintain());

@@ -19,6 +19,7 @@ import { findUserByReference, listUsers, updateUserAsAdmin } from './modules/adm
 import { checkAdminInput, ensureAdmin } from './modules/admin/create-admin.js';
 import { createInviteCodes, listInviteCodes } from './modules/invites/invite-codes.service.js';
 import { purgeExpiredRows } from './modules/retention/retention.service.js';
+import { retentionRules } from './retention-wiring.js';
 import { changeSetting, getAllSettings, readSetting, SETTINGS, type SettingKey } from './modules/settings/settings.service.js';
 import { toUserResponse } from './modules/users/user.schemas.js';
 import { createSecretBox, type SecretBox } from './lib/secret-box.js';
@@ -28,7 +29,8 @@ import { registerClientCommands } from './cli/clients.js';
 import { registerImportExportCommands } from './cli/import-export.js';
 import { registerKeysCommands } from './cli/keys.js';
 
-type CliContext = Pick<AppContext, 'config' | 'db' | 'clock' | 'passwords' | 'secrets'>;
+// No job queue runs in a CLI command: what a command queues waits for a server's next poll.
+type CliContext = Pick<AppContext, 'config' | 'db' | 'clock' | 'passwords' | 'secrets'> & { jobs: undefined };
 
 const CLI_META: RequestMeta = { ip: null, userAgent: 'keyhold-cli' };
 
@@ -51,7 +53,7 @@ async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>, options: { m
         return box.seal(plaintext, purpose);
       },
     };
-    return await fn({ config, db: database.db, clock: systemClock, passwords: createPasswordHasher(config.argon2), secrets });
+    return await fn({ config, db: database.db, clock: systemClock, passwords: createPasswordHasher(config.argon2), secrets, jobs: undefined });
   } finally {
     await database.close();
   }
@@ -269,7 +271,7 @@ program
   .option('--dry-run', 'count what would be removed; remove nothing')
   .action((options: { dryRun?: boolean }) =>
     withDatabase(async (ctx) => {
-      const report = await purgeExpiredRows(ctx, { dryRun: options.dryRun === true });
+      const report = await purgeExpiredRows({ ...ctx, retention: retentionRules(ctx.config) }, { dryRun: options.dryRun === true });
       const column = report.dryRun ? 'would_remove' : 'removed';
       const rows = Object.entries(report.removed).map(([name, n]) => ({ table: name, [column]: n, rule: report.rules[name] }));
       const total = Object.values(report.removed).reduce<number>((sum, n) => sum + (n ?? 0), 0);

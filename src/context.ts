@@ -8,6 +8,7 @@ import type { SecretBox } from './lib/secret-box.js';
 import type { TokenService } from './lib/tokens.js';
 import type { JobQueue } from './modules/jobs/job-queue.js';
 import type { Metrics } from './modules/metrics/metrics.js';
+import type { RetentionRegistry } from './modules/retention/retention-rules.js';
 
 export interface AppContext {
   config: Readonly<Config>;
@@ -17,12 +18,15 @@ export interface AppContext {
   passwords: PasswordHasher;
   log: FastifyBaseLogger;
   /** The durable job queue: enqueue with jobs.repo.ts's enqueue(trx, …) in the transaction of
-   *  the change, then call jobs.notify() after it has committed to wake the worker. */
+   *  the change, run through inUnitOfWork (db/unit-of-work.ts), which wakes the worker after
+   *  the commit. */
   jobs: JobQueue;
   /** Prometheus counters (METRICS_ENABLED); a no-op when disabled, so callers never check. */
   metrics: Metrics;
   /** Seals and opens secrets kept in the database (private keys, TOTP and webhook secrets). */
   secrets: SecretBox;
+  /** What the periodic retention run purges: each feature's rules (src/retention-wiring.ts). */
+  retention: RetentionRegistry;
 }
 
 /** Who made a request: recorded in the audit log. */

@@ -39,6 +39,12 @@ for (const kind of DATABASE_KINDS) {
     const auditOf = (action: string) =>
       t.app.ctx.db.selectFrom('audit_logs').selectAll().where('action', '=', action).orderBy('id', 'desc').executeTakeFirst();
 
+    test('an admin finds the console from the account page; others see no link to it', async () => {
+      assert.match((await admin.get('/ui/account')).html, /<a href="\/ui\/admin">Admin console<\/a>/);
+      const { email } = await registerUser(t.api);
+      assert.doesNotMatch((await (await pageSignIn(t.baseUrl, email)).get('/ui/account')).html, /Admin console/);
+    });
+
     test('signed out: the sign-in page, coming back to the console page', async () => {
       const browser = new PageClient(t.baseUrl);
       const response = await browser.get('/ui/admin/users');

@@ -190,7 +190,7 @@ describe('organization console in Chromium', { skip: skipWithoutChromium }, () =
     const client = await t.api.post('/admin/oauth-clients', { name: 'Acme Reports', redirect_uris: ['https://reports.example.com/cb'], grant_types: ['authorization_code'], token_endpoint_auth_method: 'none', scopes: ['openid', 'email', 'profile'] }, accessToken);
     assert.equal(client.status, 201, JSON.stringify(client.body));
     const user = await registerAndSignIn(t.api);
-    await rememberConsent(t.app.ctx, user.id, client.body.client_id, ['openid', 'email', 'profile'], null, randomUUID());
+    await rememberConsent(t.app.ctx, { userId: user.id, clientId: client.body.client_id, scopes: ['openid', 'email', 'profile'], grantId: randomUUID() }, null);
 
     const page = await browser.context.newPage();
     await signInTo(page, '/ui/account', user.email);

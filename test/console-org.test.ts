@@ -149,7 +149,7 @@ for (const kind of DATABASE_KINDS) {
     test('the account page: a navigation of its sections, the console for managers, and apps with access revoked behind a confirmation', async () => {
       const user = await registerAndSignIn(t.api);
       const client = await registerClient(t, { name: 'Acme Reports', redirect_uris: ['https://reports.example.com/cb'], grant_types: ['authorization_code'], token_endpoint_auth_method: 'none', scopes: ['openid', 'email', 'profile'], logo_uri: 'https://cdn.example.com/acme.png' });
-      await rememberConsent(t.app.ctx, user.id, client.client_id, ['openid', 'email'], null, randomUUID());
+      await rememberConsent(t.app.ctx, { userId: user.id, clientId: client.client_id, scopes: ['openid', 'email'], grantId: randomUUID() }, null);
       const browser = await pageSignIn(t.baseUrl, user.email);
       const page = await browser.get('/ui/account');
       assert.equal(page.status, 200);

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../src/db/schema.js';
 import type { PreparedStatement } from '../src/db/prepared.js';
-import { rotation } from '../src/modules/sessions/sessions.repo.js';
+import { rotation } from '../src/modules/sessions/refresh-tokens.repo.js';
 import { userInLiveSession } from '../src/modules/users/users.repo.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';

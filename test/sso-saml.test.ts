@@ -225,6 +225,14 @@ for (const kind of DATABASE_KINDS) {
 
       const bad = await t.api.post('/accounts/me/sso-connections', { type: 'saml', name: 'x', metadata_xml: '<nope/>' }, a.owner.accessToken);
       assert.equal(bad.status, 422);
+      // A metadata URL goes through the webhooks' URL guard: no plain http, no loopback or private
+      // address (by IP or by a name resolving to one). (Fetched from a real IdP's metadata URL in
+      // test/sso-simplesamlphp.test.ts.)
+      for (const url of ['http://idp.example.com/metadata', 'https://127.0.0.1:9/metadata', 'https://10.1.2.3/metadata', 'https://localhost:9/metadata']) {
+        const refused = await t.api.post('/accounts/me/sso-connections', { type: 'saml', name: 'x', metadata_url: url }, a.owner.accessToken);
+        assert.deepEqual([refused.status, refused.body.code], [422, 'validation_failed'], url);
+        assert.match(JSON.stringify(refused.body.detail), /metadata_url/, url);
+      }
       assert.equal((await t.api.delete(`/accounts/me/sso-connections/${oidc.body.id}`, a.owner.accessToken)).status, 204);
 
       // Platform admins act on any account; an account's owner cannot use the admin routes.

@@ -1,9 +1,9 @@
 // The token module on its own: above all, that remembering verified access tokens never
 // accepts what a full check would refuse.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createSecretKey, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { SignJWT } from 'jose';
+import { SignJWT, decodeProtectedHeader } from 'jose';
 import { createTokenService, hs256KeyRing, type TokenService } from '../src/lib/tokens.js';
 import { FakeClock } from './helpers/clock.js';
 
@@ -130,5 +130,37 @@ describe('token service with an asymmetric key ring', () => {
     revoked = true;
     generation++;
     assert.equal(await tokens.verify(token, 'access'), null, 'a revoked key\'s token is not served from memory');
+  });
+
+  it('MACs refresh tokens with the ring\'s refresh key, which signs nothing else; without one they are signed as the rest', async () => {
+    const { createKeyPair, privateKeyFromPem, publicKeyFromJwk } = await import('../src/modules/keys/key-material.js');
+    const pair = await createKeyPair('ES256');
+    const signing = { kid: pair.kid, alg: 'ES256' as const, key: privateKeyFromPem(pair.privatePem) };
+    const publicKey = { kid: pair.kid, alg: 'ES256' as const, key: publicKeyFromJwk(pair.publicJwk) };
+    const refreshKey = { kid: 'rt-test', alg: 'HS256' as const, key: createSecretKey(Buffer.from('a refresh key of 32 bytes or so!')), refreshOnly: true as const };
+    const verifier = (kid: string | undefined) => (kid === pair.kid ? publicKey : kid === refreshKey.kid ? refreshKey : undefined);
+    const clock = new FakeClock();
+    const make = (withRefreshKey: boolean) =>
+      createTokenService({
+        keys: { signing: () => signing, verifier, generation: 0, ...(withRefreshKey ? { refreshSigning: () => refreshKey } : {}) },
+        refreshRotationSecret: SECRET, issuer: 'keyhold', audience: 'keyhold', clock, lifetimesSeconds: LIFETIMES,
+      });
+    const tokens = make(true);
+    const user = randomUUID();
+    const refresh = await tokens.issue('refresh', user, { sid: randomUUID() });
+    assert.deepEqual(decodeProtectedHeader(refresh.token), { alg: 'HS256', kid: 'rt-test', typ: 'rt+jwt' });
+    assert.equal((await tokens.verify(refresh.token, 'refresh'))?.sub, user);
+    assert.equal(await tokens.verify(`${refresh.token.slice(0, -2)}${refresh.token.endsWith('A') ? 'BA' : 'AA'}`, 'refresh'), null, 'a wrong MAC');
+    assert.equal(decodeProtectedHeader((await tokens.issue('access', user)).token).alg, 'ES256', 'access tokens keep the signing key');
+    // An access token MACed with the refresh key (only Keyhold holds it, yet): refused.
+    const misuse = await new SignJWT({ type: 'access', sid: randomUUID() })
+      .setProtectedHeader({ alg: 'HS256', kid: 'rt-test', typ: 'at+jwt' })
+      .setSubject(user).setJti(randomUUID()).setIssuer('keyhold').setAudience('keyhold').setIssuedAt().setExpirationTime('5m')
+      .sign(refreshKey.key);
+    assert.equal(await tokens.verify(misuse, 'access'), null);
+    // A ring without a refresh key (HS256 mode, or a token made before the upgrade): signed as the rest, still accepted.
+    const before = await make(false).issue('refresh', user, { sid: randomUUID() });
+    assert.equal(decodeProtectedHeader(before.token).alg, 'ES256');
+    assert.ok(await tokens.verify(before.token, 'refresh'));
   });
 });

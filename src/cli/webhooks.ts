@@ -15,7 +15,7 @@ import {
   type WebhookDeps,
 } from '../modules/webhooks/webhooks.service.js';
 
-type BaseContext = Pick<AppContext, 'config' | 'db' | 'clock' | 'secrets'>;
+type BaseContext = Pick<AppContext, 'config' | 'db' | 'clock' | 'secrets'> & { jobs: undefined };
 
 export interface CliTools {
   withDatabase<T>(fn: (ctx: BaseContext) => Promise<T>): Promise<T>;

@@ -61,6 +61,8 @@ export class TestIssuer {
   tokenIntercept: Intercept | ((form: URLSearchParams) => Promise<Intercept>) | null = null;
   /** Cuts every connection to this issuer while true. */
   down = false;
+  /** Who signs in at the login page when the browser does not say (?login=): for a real browser. */
+  loginAs: string | null = null;
 
   constructor(
     readonly path: string,
@@ -212,7 +214,7 @@ export class TestOpenIdServer {
 
 /** The login (and consent) page: signs in the account the "browser" names with ?login=<sub>. */
 async function signIn(issuer: TestIssuer, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-  const accountId = url.searchParams.get('login') ?? '';
+  const accountId = url.searchParams.get('login') ?? issuer.loginAs ?? '';
   if (!issuer.accounts.has(accountId)) {
     res.writeHead(400, { 'content-type': 'text/plain' }).end(`unknown test account "${accountId}"`);
     return;

@@ -30,8 +30,12 @@ export interface PageBrowser {
   close(): Promise<void>;
 }
 
-/** Headless Chromium with the flags this machine needs (no background networking). */
-export async function launchPageBrowser(): Promise<PageBrowser> {
+/**
+ * Headless Chromium with the flags this machine needs (no background networking).
+ * `ignoreHttpsErrors`: for tests whose other parties (a test identity provider) serve HTTPS
+ * with a self-signed certificate.
+ */
+export async function launchPageBrowser(options: { ignoreHttpsErrors?: boolean } = {}): Promise<PageBrowser> {
   const userDataDir = await mkdtemp(join(tmpdir(), 'keyhold-chromium-'));
   await mkdir(SCREENSHOTS, { recursive: true });
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -39,6 +43,7 @@ export async function launchPageBrowser(): Promise<PageBrowser> {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1280, height: 900 },
+    ignoreHTTPSErrors: options.ignoreHttpsErrors ?? false,
   });
   const policyViolations: string[] = [];
   context.on('console', (message) => {

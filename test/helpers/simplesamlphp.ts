@@ -99,7 +99,9 @@ $metadata[${php(`${origin}/saml2/idp/metadata.php`)}] = [
 `);
     await writeFile(join(dir, 'metadata', 'saml20-sp-remote.php'), '<?php\n');
     const log: string[] = [];
-    const server = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', WWW], {
+    // No opcode cache: registerSp rewrites a metadata file that must be read afresh at once
+    // (a cache that revalidates every 2 s served the previous SPs now and then).
+    const server = spawn('php', ['-d', 'opcache.enable=0', '-d', 'opcache.enable_cli=0', '-S', `127.0.0.1:${port}`, '-t', WWW], {
       env: { ...process.env, SIMPLESAMLPHP_CONFIG_DIR: join(dir, 'config') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -125,10 +127,13 @@ $metadata[${php(`${origin}/saml2/idp/metadata.php`)}] = [
     return response.text();
   }
 
-  /** Registers Keyhold's SP (SimpleSAMLphp reads its metadata files on every request). */
-  async registerSp(sps: Array<{ entityId: string; acsUrl: string }>): Promise<void> {
+  /** Registers Keyhold's SPs, replacing those before (SimpleSAMLphp reads its metadata files on every request). */
+  async registerSp(sps: Array<{ entityId: string; acsUrl: string; encryptTo?: string }>): Promise<void> {
+    // encryptTo: the SP's certificate (base64 DER): the IdP then encrypts its assertions to it.
     const entries = sps.map((sp) => `$metadata[${php(sp.entityId)}] = [
-  'AssertionConsumerService' => ${php(sp.acsUrl)},
+  'AssertionConsumerService' => ${php(sp.acsUrl)},${sp.encryptTo ? `
+  'assertion.encryption' => true,
+  'certData' => ${php(sp.encryptTo)},` : ''}
   'NameIDFormat' => 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
   'simplesaml.nameidattribute' => 'uid',
   'saml20.sign.assertion' => true,

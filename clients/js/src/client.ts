@@ -56,8 +56,8 @@ export function createKeyholdClient(options: KeyholdClientOptions) {
     await save({ access_token: tokens.access_token, refresh_token: tokens.refresh_token, refresh_with: 'api' });
     return tokens;
   };
-  // Keyhold's own access tokens are JWTs that say when they expire; the provider's tokens for
-  // its userinfo endpoint are opaque, so their expiry is kept beside them (expires_in).
+  // Keyhold's access tokens are JWTs that say when they expire; a provider's token is kept with
+  // its expires_in as well (an OAuth client must not rely on reading its access token).
   const expiresSoon = (session: StoredSession): boolean => {
     let exp = session.expires_at;
     if (exp === undefined) {

@@ -20,10 +20,11 @@ import { verifyCurrentPassword } from '../auth/password-check.js';
 import { verifyMfaCodeForAction } from '../mfa/mfa-codes.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
-import { listLiveSessions } from '../sessions/sessions.repo.js';
+import { listLiveSessions } from '../sessions/device-sessions.repo.js';
 import { deleteUser, lockUser } from '../users/users.repo.js';
 import { countOtherMembers, deleteAccount, lockAccount } from './accounts.repo.js';
 import type { DeleteMeBody } from './lifecycle.schemas.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
 
@@ -66,8 +67,7 @@ export async function deleteUserAsAdmin(ctx: Deps, actorId: string, userId: stri
 }
 
 async function inTransaction(ctx: Deps, work: (trx: Executor) => Promise<void>): Promise<void> {
-  await ctx.db.transaction().execute(work);
-  ctx.jobs.notify();
+  await inUnitOfWork(ctx, work);
 }
 
 /**

@@ -19,6 +19,7 @@ import { findUserById, updateUser } from '../users/users.repo.js';
 import { findAccountWithSubscription, listAccountMembers, listAccountMembersByEmail, lockAccountMembers, type AccountWithSubscription } from './accounts.repo.js';
 import { createPersonalAccount } from './personal-account.js';
 import type { Executor } from '../../db/database.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export type AccountRole = UserRow['account_role'];
 export type AssignableAccountRole = Exclude<AccountRole, 'owner'>;
@@ -94,7 +95,7 @@ export async function changeMemberRole(
 ): Promise<UserRow> {
   requireAccountManager(actor);
   const now = ctx.clock.now();
-  const changed = await ctx.db.transaction().execute(async (trx) => {
+  const changed = await inUnitOfWork(ctx, async (trx) => {
     const locked = await lockActorAndTarget(trx, actor, targetId);
     const { target } = locked;
     // Promoting a member to admin is an admin's right; anything touching an admin is the owner's.
@@ -111,14 +112,13 @@ export async function changeMemberRole(
     });
     return updated;
   });
-  ctx.jobs.notify();
   return changed;
 }
 
 export async function removeMember(ctx: Deps, actor: UserRow, targetId: string, meta: RequestMeta | null): Promise<void> {
   requireAccountManager(actor);
   const now = ctx.clock.now();
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     const locked = await lockActorAndTarget(trx, actor, targetId);
     const { target } = locked;
     assertMayManageMember(locked.actor, target, 'remove');
@@ -141,5 +141,4 @@ export async function removeMember(ctx: Deps, actor: UserRow, targetId: string, 
       details: { account_id: actor.account_id, role: target.account_role, new_account_id: personalAccountId },
     });
   });
-  ctx.jobs.notify();
 }

@@ -7,7 +7,7 @@ import { toAuditLogResponse } from '../audit/audit.schemas.js';
 import { listUserAuditLogs } from '../audit/audit-logs.repo.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { listIdentities } from '../oauth/oauth.repo.js';
-import { listAllSessions } from '../sessions/sessions.repo.js';
+import { listAllSessions } from '../sessions/device-sessions.repo.js';
 import { toSessionResponse } from '../sessions/sessions.schemas.js';
 import { toUserResponse } from '../users/user.schemas.js';
 import { findAccountWithSubscription } from './accounts.repo.js';

@@ -9,6 +9,7 @@ import { recordAudit } from '../audit/audit.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { updateUser } from '../users/users.repo.js';
 import { findAccountWithSubscription, lockAccount, lockAccountMembers, setAccountOwner, type AccountWithSubscription } from './accounts.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export async function transferOwnership(
   ctx: Pick<AppContext, 'db' | 'clock' | 'jobs'>,
@@ -19,7 +20,7 @@ export async function transferOwnership(
   if (actor.account_role !== 'owner') throw Errors.notEnoughPermissions();
   if (newOwnerId === actor.id) throw Errors.cannotChangeOwnRole();
   const now = ctx.clock.now();
-  const account = await ctx.db.transaction().execute(async (trx) => {
+  const account = await inUnitOfWork(ctx, async (trx) => {
     const members = await lockAccountMembers(trx, actor.account_id, [actor.id, newOwnerId]);
     // Re-read under the lock: ownership may have moved (or the owner left) since authentication.
     const owner = members.get(actor.id);
@@ -41,7 +42,6 @@ export async function transferOwnership(
     await emitEvent(ctx, trx, 'account.ownership_transferred', change);
     return findAccountWithSubscription(trx, owner.account_id);
   });
-  ctx.jobs.notify();
   if (!account) throw Errors.accountNotFound();
   return account;
 }

@@ -66,7 +66,7 @@ export async function endDeactivatedUserSessions(ctx: Pick<AppContext, 'clock'>,
  * would be one click from having no admin).
  */
 export async function updateUserAsAdmin(
-  ctx: Pick<AppContext, 'db' | 'clock'> & Partial<Pick<AppContext, 'jobs'>>,
+  ctx: Pick<AppContext, 'db' | 'clock'> & { jobs: AppContext['jobs'] | undefined },
   actorId: string | null,
   userId: string,
   changes: UserChanges,

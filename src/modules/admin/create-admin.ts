@@ -9,6 +9,7 @@ import { PLAIN_TEXT_MESSAGE } from '../../http/schema-types.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { createUser } from '../users/create-user.js';
 import { findUserByEmail, updateUser } from '../users/users.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export interface AdminInput {
   email: string;
@@ -19,7 +20,7 @@ export interface AdminInput {
 /** `created`: a new user; `promoted`: an existing user became admin; neither: already an admin. */
 export type AdminOutcome = { user: UserRow; created: boolean; promoted: boolean };
 
-type Deps = Pick<AppContext, 'db' | 'clock' | 'passwords' | 'config'>;
+type Deps = Pick<AppContext, 'db' | 'clock' | 'passwords' | 'config'> & { jobs: AppContext['jobs'] | undefined };
 
 /** The rules registration applies to an email, a new password and a name (the command line checks before opening a database). */
 export function checkAdminInput(input: AdminInput): void {
@@ -44,7 +45,7 @@ export async function ensureAdmin(ctx: Deps, input: AdminInput, meta: RequestMet
   const name = input.name?.trim() || 'Administrator';
   const now = ctx.clock.now();
   try {
-    const user = await ctx.db.transaction().execute((trx) =>
+    const user = await inUnitOfWork(ctx, (trx) =>
       // An operator vouches for the address: no verification email.
       createUser(ctx, trx, { email, name, passwordHash, role: 'admin', emailVerifiedAt: now, audit: { action: 'admin.created' } }, meta),
     );
@@ -61,7 +62,7 @@ export async function ensureAdmin(ctx: Deps, input: AdminInput, meta: RequestMet
 
 async function promote(ctx: Deps, existing: UserRow, meta: RequestMeta | null): Promise<AdminOutcome> {
   if (existing.role === 'admin') return { user: existing, created: false, promoted: false };
-  const user = await ctx.db.transaction().execute(async (trx) => {
+  const user = await inUnitOfWork(ctx, async (trx) => {
     const promoted = await updateUser(trx, existing.id, { role: 'admin' }, ctx.clock.now());
     await recordAudit(trx, meta, { action: 'admin.user_promoted', userId: existing.id, resourceType: 'user', resourceId: existing.id });
     return promoted;

@@ -5,6 +5,8 @@ import type { RequestMeta } from '../../context.js';
 import { preparedStatement } from '../../db/prepared.js';
 import type { AuditAction } from './audit-actions.js';
 import type { Executor } from '../../db/database.js';
+import { tableRule, type RetentionRegistry } from '../retention/retention-rules.js';
+import { addDays } from '../../lib/clock.js';
 
 export interface AuditEvent {
   /** One of the catalogue's (audit-actions.ts): a typo does not compile. */
@@ -92,4 +94,10 @@ export async function eraseEmailFromAuditLogs(db: Executor, email: string): Prom
     UPDATE audit_logs SET details = details - 'email'
      WHERE details ? 'email' AND details ->> 'email' = ${email}`.execute(db);
   return Number(result.numAffectedRows ?? 0);
+}
+
+/** Retention (modules/retention): AUDIT_RETENTION_DAYS, or kept forever at 0. */
+export function registerAuditRetention(registry: RetentionRegistry, days: number): void {
+  if (days === 0) registry.keep('audit_logs', 'kept forever (AUDIT_RETENTION_DAYS=0)');
+  else registry.add(tableRule({ table: 'audit_logs', rule: `older than ${days} days`, cutoff: (now) => addDays(now, -days), purge: purgeAuditLogs, count: countAuditLogs }));
 }

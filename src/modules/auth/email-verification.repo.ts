@@ -2,6 +2,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { singleUse } from '../../db/single-use.repo.js';
+import { spentRowsRule } from '../retention/retention-rules.js';
 
 /** Verification links: single use (db/single-use.repo.ts). */
 export const verificationTokens = singleUse('email_verification_tokens', { key: 'id' });
@@ -41,3 +42,6 @@ export async function markEmailVerified(
   const exists = await db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
   return exists ? 'email_changed' : 'no_user';
 }
+
+/** Retention (modules/retention): verification links used or expired over a day ago. */
+export const verificationTokenRetention = spentRowsRule(verificationTokens);

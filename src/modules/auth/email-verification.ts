@@ -13,6 +13,7 @@ import { verifyEmailMessage } from '../email/templates.js';
 import { getSetting } from '../settings/settings.service.js';
 import type { Executor } from '../../db/database.js';
 import { consumeVerificationToken, insertVerificationToken, markEmailVerified } from './email-verification.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 /** Queues a verification email for `email` when the platform has verification on. */
 export async function queueVerificationEmail(
@@ -34,10 +35,9 @@ export const isVerificationEnabled = (ctx: Pick<AppContext, 'db'>): Promise<bool
 export async function sendVerificationEmail(ctx: AppContext, user: UserRow): Promise<void> {
   if (!(await isVerificationEnabled(ctx))) throw Errors.verificationDisabled();
   if (user.email_verified_at !== null) throw Errors.emailAlreadyVerified();
-  const queued = await ctx.db.transaction().execute((trx) => queueVerificationEmail(ctx, trx, user));
+  const queued = await inUnitOfWork(ctx, (trx) => queueVerificationEmail(ctx, trx, user));
   // Switched off between the check and the transaction.
   if (!queued) throw Errors.verificationDisabled();
-  ctx.jobs.notify();
 }
 
 /** POST /auth/email/verify. The body is a free dict, as in the reference: `token` may be anything. */
@@ -46,7 +46,7 @@ export async function verifyEmail(ctx: AppContext, token: unknown, meta: Request
   const claims = await ctx.tokens.verify(token, 'email_verification');
   if (!claims) throw Errors.invalidOrExpiredVerificationToken();
   const now = ctx.clock.now();
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     const spent = await consumeVerificationToken(trx, hashSecret(claims.jti), now);
     if (!spent) throw Errors.verificationTokenSpent();
     if (spent.user_id !== claims.sub) throw Errors.invalidVerificationToken();
@@ -59,7 +59,6 @@ export async function verifyEmail(ctx: AppContext, token: unknown, meta: Request
     const verified = await findUserById(trx, spent.user_id);
     if (verified) await emitEvent(ctx, trx, 'user.email_verified', toUserResponse(verified));
   });
-  ctx.jobs.notify();
 }
 
 /** The reference's `if not token`: Python's falsy values. Anything else is judged as a token. */

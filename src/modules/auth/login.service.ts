@@ -8,6 +8,7 @@ import { linkedProviders } from '../users/users.repo.js';
 import { findUserAndReserveAttempt, releaseGuess } from './lockout.repo.js';
 import { lockAfterLastGuess } from './password-check.js';
 import { completeSignIn, type SignInResult } from './sign-in.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export async function login(ctx: AppContext, emailInput: string, password: string, meta: RequestMeta): Promise<SignInResult> {
   const email = normalizeEmail(emailInput);
@@ -19,7 +20,7 @@ export async function login(ctx: AppContext, emailInput: string, password: strin
   // a dummy), and get the same answer as a wrong password.
   const { valid, needsRehash } = await ctx.passwords.verify(mayTry ? user!.password_hash : null, password);
   if (!user || !valid) {
-    await recordFailure(ctx, meta, email, user, mayTry, now);
+    await recordFailure(ctx, meta, { email, user, guessCounted: mayTry, now });
     throw Errors.incorrectEmailOrPassword();
   }
   // The right password gives its guess back at once: an MFA-enrolled user's count starts
@@ -28,22 +29,19 @@ export async function login(ctx: AppContext, emailInput: string, password: strin
   await releaseGuess(ctx.db, user.id);
   // An inactive user is refused by completeSignIn (403), the one place that rule lives.
   const rehashedPassword = needsRehash ? await ctx.passwords.hash(password) : undefined;
-  const tokens = await ctx.db.transaction().execute((trx) =>
+  const tokens = await inUnitOfWork(ctx, (trx) =>
     completeSignIn(ctx, trx, user, { method: 'pwd', audit: { action: 'auth.login' }, rehashedPassword }, meta),
   );
-  ctx.jobs.notify(); // session.created
   return tokens;
 }
 
 async function recordFailure(
   ctx: AppContext,
   meta: RequestMeta,
-  email: string,
-  user: UserRow | undefined,
-  guessCounted: boolean,
-  now: Date,
+  failure: { email: string; user: UserRow | undefined; guessCounted: boolean; now: Date },
 ): Promise<void> {
-  await ctx.db.transaction().execute(async (trx) => {
+  const { email, user, guessCounted, now } = failure;
+  await inUnitOfWork(ctx, async (trx) => {
     const reason = !user ? 'unknown_email' : guessCounted ? 'bad_password' : 'account_locked';
     // People type passwords into the username field: an unknown "email" is kept only when it
     // is one, so a mistyped password never lands in the audit log.

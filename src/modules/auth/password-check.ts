@@ -8,6 +8,7 @@ import type { AuditAction } from '../audit/audit-actions.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { clearFailedGuesses, lockIfExhausted, releaseGuess, reserveGuess } from './lockout.repo.js';
 import type { Executor } from '../../db/database.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 /** Why a signed-in user's password was checked, as recorded in the audit log. */
 export type PasswordCheckPurpose = 'email_change' | 'password_change' | 'account_deletion';
@@ -69,7 +70,7 @@ export async function withCountedGuess<T>(
     throw err;
   }
   if (result === null) {
-    await ctx.db.transaction().execute(async (trx) => {
+    await inUnitOfWork(ctx, async (trx) => {
       await recordAudit(trx, meta, {
         action: guess.failedAction,
         userId: user.id,

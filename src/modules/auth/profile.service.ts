@@ -12,6 +12,7 @@ import { toUserResponse } from '../users/user.schemas.js';
 import { queueVerificationEmail } from './email-verification.js';
 import { rejectPasswordless } from './login.service.js';
 import { verifyCurrentPassword } from './password-check.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export interface ProfileChanges {
   name?: string | null;
@@ -51,7 +52,7 @@ export async function updateProfile(ctx: AppContext, user: UserRow, changes: Pro
 
   const now = ctx.clock.now();
   try {
-    const updated = await ctx.db.transaction().execute(async (trx) => {
+    const updated = await inUnitOfWork(ctx, async (trx) => {
       const updated = await updateUser(trx, user.id, update, now);
       await recordAudit(trx, meta, {
         action: 'auth.profile_update',
@@ -68,7 +69,6 @@ export async function updateProfile(ctx: AppContext, user: UserRow, changes: Pro
       }
       return updated;
     });
-    ctx.jobs.notify();
     return updated;
   } catch (err) {
     if (isUniqueViolation(err, 'users_email_key')) throw Errors.emailAlreadyRegistered();

@@ -10,6 +10,7 @@ import { lockInviteCode } from '../invites/invite-codes.repo.js';
 import { createUser } from '../users/create-user.js';
 import { queueVerificationEmail } from './email-verification.js';
 import type { Executor } from '../../db/database.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export interface RegistrationInput {
   email: string;
@@ -25,7 +26,7 @@ export async function register(ctx: AppContext, input: RegistrationInput, meta: 
   // and pooled connections should not wait on it.
   const passwordHash = await ctx.passwords.hash(input.password);
   try {
-    const user = await ctx.db.transaction().execute(async (trx) => {
+    const user = await inUnitOfWork(ctx, async (trx) => {
       const claimed = await claimInvites(ctx, trx, { ...input, email }, ctx.clock.now());
       const created = await createUser(ctx, trx, {
         email,
@@ -38,7 +39,6 @@ export async function register(ctx: AppContext, input: RegistrationInput, meta: 
       await queueVerificationEmail(ctx, trx, created);
       return created;
     });
-    ctx.jobs.notify();
     return user;
   } catch (err) {
     // Two registrations of one address at once: the unique index decides.

@@ -84,11 +84,14 @@ export async function completeSignIn(
 export async function completeSecondFactor(
   ctx: SignInDeps,
   trx: Executor,
-  user: UserRow,
-  challenge: { first_factor: string; audit_action: string; audit_details: Record<string, unknown> },
-  second: SecondFactorMethod,
-  meta: RequestMeta,
+  passed: {
+    user: UserRow;
+    challenge: { first_factor: string; audit_action: string; audit_details: Record<string, unknown> };
+    second: SecondFactorMethod;
+    meta: RequestMeta;
+  },
 ): Promise<TokenPair> {
+  const { user, challenge, second, meta } = passed;
   if (!user.is_active) throw Errors.inactiveUser();
   return finishSignIn(ctx, trx, user, {
     amr: [challenge.first_factor, second],

@@ -27,7 +27,7 @@ export async function keysPages(app: FastifyInstance, pages: PageContext): Promi
         key.alg,
         when(key.created_at),
         when(key.activated_at),
-        key.state === 'revoked' ? '' : { text: 'Revoke', href: `/ui/admin/keys/${encodeURIComponent(key.kid)}/revoke`, hint: undefined },
+        key.state === 'revoked' ? '' : { text: 'Revoke', href: `/ui/admin/keys/${encodeURIComponent(key.kid)}/revoke`},
       ]),
       empty: 'No signing keys.',
     };

@@ -12,6 +12,7 @@ import { emitEvent } from '../events/emit-event.js';
 import { hasVerificationRecord, type TxtLookup } from './dns-verification.js';
 import { normaliseDomain, refusalReason } from './domain-name.js';
 import { deleteDomain, findDomain, insertDomain, listDomains, markDomainVerified } from './domains.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
@@ -19,7 +20,7 @@ type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
 export async function claimDomain(ctx: Deps, scope: AccountScope, input: string, meta: RequestMeta): Promise<AccountDomainRow> {
   const domain = normaliseDomain(input);
   if (refusalReason(domain) !== null) throw Errors.domainNotAllowed();
-  return ctx.db.transaction().execute(async (trx) => {
+  return inUnitOfWork(ctx, async (trx) => {
     const now = ctx.clock.now();
     const row = await insertDomain(trx, { id: randomUUID(), accountId: scope.accountId, domain, verificationToken: randomToken(24), now });
     // Claimed twice by the same account: the first claim (and its record) stands.
@@ -43,7 +44,7 @@ export async function verifyDomain(ctx: Deps, lookup: TxtLookup, scope: AccountS
   if (!(await hasVerificationRecord(lookup, claim.domain, claim.verification_token))) throw Errors.domainVerificationFailed();
   let verified: AccountDomainRow;
   try {
-    verified = await ctx.db.transaction().execute(async (trx) => {
+    verified = await inUnitOfWork(ctx, async (trx) => {
       const row = await markDomainVerified(trx, scope.accountId, id, ctx.clock.now());
       if (!row) return (await findDomain(trx, scope.accountId, id)) ?? Promise.reject(Errors.domainNotFound());
       await recordAudit(trx, meta, { action: 'domain.verified', userId: scope.actorId, resourceType: 'account_domain', resourceId: row.id, details: { account_id: scope.accountId, domain: row.domain } });
@@ -54,12 +55,11 @@ export async function verifyDomain(ctx: Deps, lookup: TxtLookup, scope: AccountS
     if (isUniqueViolation(err)) throw Errors.domainTaken();
     throw err;
   }
-  ctx.jobs.notify();
   return verified;
 }
 
 export async function removeDomain(ctx: Deps, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     const row = await deleteDomain(trx, scope.accountId, id);
     if (!row) throw Errors.domainNotFound();
     await recordAudit(trx, meta, { action: 'domain.deleted', userId: scope.actorId, resourceType: 'account_domain', resourceId: row.id, details: { account_id: scope.accountId, domain: row.domain } });

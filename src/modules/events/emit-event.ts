@@ -1,5 +1,5 @@
 // The one way a change announces itself to other services. Call it with the transaction of the
-// change, so the event commits or rolls back with it, then ctx.jobs.notify() after the commit.
+// change (inside inUnitOfWork, db/unit-of-work.ts), so the event commits or rolls back with it and the queue wakes after the commit.
 //
 // The event is a job of kind `event`; the webhooks module fans it out to the endpoints that
 // subscribe to its type. An event no endpoint subscribes to costs its one INSERT and no more:

@@ -23,10 +23,10 @@ import { takeState, type PageState } from './page-state.js';
 import { isJsonRequest } from './json-steps.js';
 import { pageRefusal, pageText } from './page-text.js';
 import { passkeysOffered, passkeySignInPages } from './passkey-pages.js';
-import { purgeStalePageSessions } from './page-sessions.repo.js';
 import { recoveryPages } from './recovery-pages.js';
 import { signInPages } from './sign-in-pages.js';
 import { oidcPages } from './oidc-pages.js';
+import { ssoPages } from './sso-pages.js';
 import { consolePages } from '../console/console.plugin.js';
 import type { ProviderHandle } from '../oidc-provider/oidc.plugin.js';
 import { interactionRedirectTarget } from '../oidc-provider/interactions.js';
@@ -45,8 +45,6 @@ export const VIEWS_DIR = fileURLToPath(new URL('../../../views/hosted-ui/', impo
 const VIEWS_ROOT = fileURLToPath(new URL('../../../views/', import.meta.url));
 
 const WEBAUTHN_BROWSER_BUNDLE = join(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '../dist/bundle/index.umd.min.js');
-
-const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?: ProviderHandle }> = async (app, { ctx, oidcProvider }) => {
   const secure = cookieIsSecure(ctx.config.publicUrl);
@@ -134,10 +132,10 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?
   await signInPages(app, pages);
   await passkeySignInPages(app, pages);
   await recoveryPages(app, pages);
+  await ssoPages(app, pages);
   await accountPages(app, pages);
   await organizationPages(app, pages);
   if (oidcProvider) await oidcPages(app, pages, oidcProvider);
   await consolePages(app, pages);
 
-  ctx.jobs.every('hosted-ui-sessions', PURGE_INTERVAL_MS, async () => void (await purgeStalePageSessions(ctx.db, ctx.clock.now())));
 };

@@ -8,7 +8,7 @@ import { requestMeta } from '../../plugins/authenticate.js';
 import { consentCovers, rememberConsent, touchApp } from '../oidc-provider/apps.service.js';
 import type { ProviderHandle } from '../oidc-provider/oidc.plugin.js';
 import type { InteractionDetails, OidcProvider, ProviderClient } from '../oidc-provider/provider-types.js';
-import { findSessionAssurance } from '../sessions/sessions.repo.js';
+import { findSessionAssurance } from '../sessions/device-sessions.repo.js';
 import { formField } from './form-validation.js';
 import type { PageContext } from './page-context.js';
 import type { PageSessionUser } from './page-sessions.repo.js';
@@ -114,7 +114,7 @@ export async function oidcPages(app: FastifyInstance, pages: PageContext, handle
     }
     if (details.prompt.name !== 'consent' || !user || user.id !== details.session?.accountId) return reply.code(303).redirect(`/ui/authorize/${uid}`);
     const grantId = await grantAll(provider, details, user);
-    await rememberConsent(ctx, user.id, client.clientId, requestedScopes(details), requestMeta(request), grantId);
+    await rememberConsent(ctx, { userId: user.id, clientId: client.clientId, scopes: requestedScopes(details), grantId }, requestMeta(request));
     return finish(request, reply, provider, { consent: { grantId }, keyhold: { sessionId: user.page_session_id } });
   });
 }

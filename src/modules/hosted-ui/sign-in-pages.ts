@@ -1,5 +1,8 @@
-// /ui/sign-in (password and OAuth providers; passkeys in passkey-pages.ts), /ui/mfa, /ui/sign-out.
+// /ui/sign-in (password and OAuth providers; passkeys in passkey-pages.ts; SSO in sso-pages.ts),
+// /ui/mfa, /ui/sign-out. Where any account has an SSO connection, the sign-in form asks for the
+// email first: a domain an identity provider serves goes there, any other to the password step.
 import { timingSafeEqual } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { pagesOAuthCallbackUrl } from '../../config.js';
 import { AppError, Errors } from '../../lib/errors.js';
@@ -11,15 +14,18 @@ import { LoginJsonBody } from '../auth/auth.schemas.js';
 import { login } from '../auth/login.service.js';
 import { completeAuthorization, startAuthorization } from '../oauth/oauth.service.js';
 import { createOAuthProviders } from '../oauth/providers.js';
+import { anyEnabledConnection } from '../sso/sso.repo.js';
 import { checkForm, formField } from './form-validation.js';
 import { pageText, providerLabel } from './page-text.js';
 import type { PageContext } from './page-context.js';
 import { endPageSession } from './page-session.js';
 import { redirectWithError, redirectWithState } from './page-state.js';
 import { isDeadMfaToken, MFA_COOKIE, safeNext, signInFinisher, withNext } from './sign-in-finish.js';
+import { redirectToIdentityProvider } from './sso-pages.js';
 
 const OAUTH_STATE_COOKIE = 'keyhold_oauth_state';
 const OAUTH_STATE_SECONDS = 10 * 60;
+const EmailStep = Type.Pick(LoginJsonBody, ['email']);
 
 export async function signInPages(app: FastifyInstance, pages: PageContext): Promise<void> {
   const { ctx, render, secure } = pages;
@@ -37,6 +43,10 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
     return render(request, reply, 'sign-in', {
       title: 'Sign in',
       next: safeNext(query.next),
+      // The email step, unless this is the password step that follows it (or no SSO exists).
+      emailFirst: query.step !== 'password' && (await anyEnabledConnection(ctx.db)),
+      step: query.step === 'password' ? 'password' : undefined,
+      again: query.again === '1',
       oauthButtons,
       passkeysOffered: pages.passkeys,
       canSignUp: ctx.config.selfServeEnabled || ctx.config.requireInviteCode,
@@ -47,7 +57,16 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
     const email = formField(request.body, 'email');
     const password = formField(request.body, 'password');
     const next = safeNext(formField(request.body, 'next'));
-    const back = withNext('/ui/sign-in', next);
+    // `again` is kept through the steps: without it a signed-in browser would be sent on.
+    const again: Record<string, string> = formField(request.body, 'again') === '1' ? { again: '1' } : {};
+    const step = formField(request.body, 'step');
+    const back = withNext('/ui/sign-in', next, { ...(step === 'password' ? { step } : {}), ...again });
+    if (step === 'email') {
+      const errors = checkForm(EmailStep, { email });
+      if (Object.keys(errors).length > 0) return redirectWithState(reply, back, { values: { email }, errors }, secure);
+      const toProvider = await redirectToIdentityProvider(pages, reply, email, next);
+      return toProvider ?? redirectWithState(reply, withNext('/ui/sign-in', next, { step: 'password', ...again }), { values: { email } }, secure);
+    }
     const errors = checkForm(LoginJsonBody, { email, password });
     if (Object.keys(errors).length > 0) return redirectWithState(reply, back, { values: { email }, errors }, secure);
     try {
@@ -55,6 +74,9 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
       await sharedBudget('login')(request);
       return await finish(request, reply, await login(ctx, email, password, requestMeta(request)), next);
     } catch (err) {
+      // An account that enforces SSO for the domain: its identity provider, not a refusal.
+      const toProvider = err instanceof AppError && err.code === 'sso_required' ? await redirectToIdentityProvider(pages, reply, email, next) : undefined;
+      if (toProvider) return toProvider;
       return fail(reply, back, err, { email });
     }
   });

@@ -126,7 +126,7 @@ export async function importUsers(ctx: Ctx, input: Readable, options: ImportOpti
         await conn
           .transaction()
           .execute(async (trx) => {
-            await inBatches((records) => importBatch(ctx, trx, records, summary, refuse, meta));
+            await inBatches((records) => importBatch(ctx, trx, { records, summary, refuse, meta }));
             await finish(trx);
             throw new DryRunRollback();
           })
@@ -134,7 +134,7 @@ export async function importUsers(ctx: Ctx, input: Readable, options: ImportOpti
             if (!(err instanceof DryRunRollback)) throw err;
           });
       } else {
-        await inBatches((records) => conn.transaction().execute((trx) => importBatch(ctx, trx, records, summary, refuse, meta)));
+        await inBatches((records) => conn.transaction().execute((trx) => importBatch(ctx, trx, { records, summary, refuse, meta })));
         await conn.transaction().execute(finish);
       }
     } finally {
@@ -147,14 +147,17 @@ export async function importUsers(ctx: Ctx, input: Readable, options: ImportOpti
 }
 
 /** Checks one batch against the database and writes the lines that pass, in `trx`. */
-async function importBatch(
-  ctx: Ctx,
-  trx: Executor,
-  records: ImportRecord[],
-  summary: ImportSummary,
-  refuse: (line: number, reason: string) => void,
-  meta: RequestMeta | null,
-): Promise<void> {
+interface ImportBatch {
+  records: ImportRecord[];
+  /** The run's counts, added to once the batch has been written. */
+  summary: ImportSummary;
+  /** Records a refused line (its number and why). */
+  refuse: (line: number, reason: string) => void;
+  meta: RequestMeta | null;
+}
+
+async function importBatch(ctx: Ctx, trx: Executor, batch: ImportBatch): Promise<void> {
+  const { records, summary, refuse, meta } = batch;
   // Counted only when the transaction commits: a batch that fails leaves the counts as they were.
   let imported = 0;
   let skipped = 0;

@@ -20,6 +20,7 @@ import {
   revokeOpenInvite,
   revokeOpenInvitesForEmail,
 } from './account-invites.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export const ACCOUNT_INVITE_TTL_DAYS = 7;
 const OPEN_INVITE_INDEX = 'account_invites_open_key';
@@ -38,7 +39,7 @@ export async function createAccountInvite(ctx: Deps, actor: UserRow, input: Acco
   // the loser runs again, now revoking the winner's invite, so the last one stands.
   for (let attempt = 1; ; attempt++) {
     try {
-      const invite = await ctx.db.transaction().execute(async (trx) => {
+      const invite = await inUnitOfWork(ctx, async (trx) => {
         await lockManager(trx, actor);
         if (await isAccountMemberEmail(trx, actor.account_id, email)) {
           throw Errors.alreadyAMember();
@@ -72,7 +73,6 @@ export async function createAccountInvite(ctx: Deps, actor: UserRow, input: Acco
         });
         return invite;
       });
-      ctx.jobs.notify();
       return invite;
     } catch (err) {
       if (attempt < 3 && isUniqueViolation(err, OPEN_INVITE_INDEX)) continue;
@@ -87,9 +87,9 @@ export async function listAccountInvites(ctx: Pick<AppContext, 'db'>, actor: Use
   return listOpenAccountInvites(ctx.db, actor.account_id);
 }
 
-export async function revokeAccountInvite(ctx: Pick<AppContext, 'db' | 'clock'>, actor: UserRow, inviteId: string, meta: RequestMeta | null): Promise<void> {
+export async function revokeAccountInvite(ctx: Pick<AppContext, 'db' | 'clock' | 'jobs'>, actor: UserRow, inviteId: string, meta: RequestMeta | null): Promise<void> {
   requireAccountManager(actor);
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
     // Unknown, already used or revoked, or another account's: all the same 404.
     const revoked = await revokeOpenInvite(trx, actor.account_id, inviteId, ctx.clock.now());

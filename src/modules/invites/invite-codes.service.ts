@@ -8,6 +8,7 @@ import { randomCode } from '../../lib/random.js';
 import { checkPage, type PageRequest } from '../../http/paging.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { insertInviteCode, listInviteCodes as selectInviteCodes, type InviteCodeWithUser } from './invite-codes.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 /** Bounds shared by the HTTP schema and the checks below (the command line has no schema). */
 export const INVITE_CODE_RULES = {
@@ -64,14 +65,14 @@ function checkInput(input: InviteCodesInput, now: Date): CheckedInput {
 }
 
 export async function createInviteCodes(
-  ctx: Pick<AppContext, 'db' | 'clock'>,
+  ctx: Pick<AppContext, 'db' | 'clock'> & { jobs: AppContext['jobs'] | undefined },
   actorId: string | null,
   input: InviteCodesInput,
   meta: RequestMeta | null,
 ): Promise<InviteCodeRow[]> {
   const now = ctx.clock.now();
   const checked = checkInput(input, now);
-  return ctx.db.transaction().execute(async (trx) => {
+  return inUnitOfWork(ctx, async (trx) => {
     const codes: InviteCodeRow[] = [];
     let clashes = 0;
     while (codes.length < checked.count) {

@@ -11,17 +11,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/executor.js';
-import {
-  claimDueJob,
-  markJobFailed,
-  markJobSucceeded,
-  markParkedJobs,
-  scheduleJobRetry,
-  watchEnqueued,
-} from './jobs.repo.js';
-import type { AttemptResult, ClaimedJob, JobHandler, JobKind, JobPayloads, ParkedKind } from './jobs.types.js';
-import { PermanentJobError } from './jobs.types.js';
-import { coalesced, type Coalesced } from './coalesced.js';
+import { claimDueJob, markParkedJobs, watchEnqueued } from './jobs.repo.js';
+import type { JobHandler, JobKind, JobPayloads, ParkedKind } from './jobs.types.js';
+import { coalesced } from './coalesced.js';
+import { runAttempt } from './job-attempt.js';
+import { createLane, fullGroups, groupOf, type Lane } from './job-lanes.js';
 
 export { jitter, MAX_RETRY_DELAY_MS, retryDelayMs, stepSchedule } from './retry-schedule.js';
 import { createPeriodicScheduler, type PeriodicScheduler, type PeriodicTask, type PeriodicTaskOptions } from './periodic.js';
@@ -54,21 +48,6 @@ export interface JobQueueDeps {
 
 const DEFAULT_LEASE_SECONDS = 5 * 60;
 const PARKED_BATCH = 50;
-const MAX_ERROR_LENGTH = 500;
-/** One kind's worker on this instance: up to `concurrency` of its jobs at once, claimed and
- *  run independently of every other kind, so a slow kind never delays another. */
-interface Lane {
-  readonly handler: JobHandler<JobKind>;
-  readonly concurrency: number;
-  readonly inFlight: Set<Promise<void>>;
-  /** Claims into free slots; pokes during a run coalesce into one more run. */
-  readonly fill: Coalesced;
-  /** A failed attempt of a pauseAfterFailure kind: claim none of it until the next poll or notify(). */
-  paused: boolean;
-  /** Jobs in flight per group (handler.group), for the per-group limit. */
-  readonly groups: Map<string, number>;
-}
-
 export function createJobQueue(deps: JobQueueDeps): JobQueue {
   const { db, config, log } = deps;
   const lanes = new Map<JobKind, Lane>();
@@ -131,7 +110,7 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
       const run: Promise<void> = guarded(async () => {
         // After such a failure the service is probably down: leave the kind's other due jobs
         // for the next poll instead of spending an attempt of each of them on it now.
-        const result = await attempt(handler, job);
+        const result = await runAttempt({ db, log }, handler, job);
         reachable();
         if (result === 'retry' && handler.pauseAfterFailure) lane.paused = true;
       }).finally(() => {
@@ -146,62 +125,6 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
         for (const kind of handler.enqueues ?? []) lanes.get(kind)?.fill.poke();
       });
       lane.inFlight.add(run);
-    }
-  }
-
-  /** The job's group (handler.group's payload field), if the kind has groups. */
-  function groupOf(lane: Lane, job: ClaimedJob): string | undefined {
-    const field = lane.handler.group?.field;
-    if (!field) return undefined;
-    const value = (job.payload as Record<string, unknown> | null)?.[field];
-    return typeof value === 'string' ? value : undefined;
-  }
-
-  /** The groups at their limit on this instance: the claim skips their jobs. */
-  function fullGroups(lane: Lane): { field: string; values: string[] } | undefined {
-    const spec = lane.handler.group;
-    if (!spec || lane.groups.size === 0) return undefined;
-    const values = [...lane.groups].filter(([, n]) => n >= spec.concurrency).map(([value]) => value);
-    return values.length > 0 ? { field: spec.field, values } : undefined;
-  }
-
-  async function attempt(handler: JobHandler<JobKind>, job: ClaimedJob): Promise<AttemptResult> {
-    const about = { id: job.id, kind: job.kind, attempt: job.attempt, ...handler.describe?.(job.payload) };
-    let result: AttemptResult;
-    let recorded: boolean;
-    try {
-      await handler.run(job);
-      result = 'succeeded';
-    } catch (err) {
-      // Only the error is logged, never the payload: it may carry a token.
-      const reason = describeError(err);
-      if (err instanceof PermanentJobError || job.attempt >= handler.maxAttempts) {
-        recorded = await markJobFailed(db, job, reason, handler.finalPayload?.(job.payload));
-        result = 'failed';
-        log.error({ job: about, reason }, 'job failed; giving up');
-      } else {
-        const delayMs = Math.max(0, Math.round(handler.retryDelayMs(job.attempt)));
-        recorded = await scheduleJobRetry(db, job, delayMs, reason);
-        result = 'retry';
-        log.warn({ job: { ...about, retryInMs: delayMs }, reason }, 'job failed; will retry');
-      }
-      finish(handler, job, result, recorded);
-      return result;
-    }
-    recorded = await markJobSucceeded(db, job, handler.finalPayload?.(job.payload));
-    log.info({ job: about }, 'job succeeded');
-    finish(handler, job, result, recorded);
-    return result;
-  }
-
-  function finish(handler: JobHandler<JobKind>, job: ClaimedJob, result: AttemptResult, recorded: boolean): void {
-    // The lease ran out during the attempt and another worker claimed the job: its attempt
-    // decides. (A lease far longer than any attempt makes this a worker that was stalled.)
-    if (!recorded) log.warn({ job: { id: job.id, kind: job.kind, attempt: job.attempt } }, 'job lease lost; result not recorded');
-    try {
-      handler.onResult?.(result, job);
-    } catch (err) {
-      log.warn({ err: { message: (err as Error).message }, job: { id: job.id, kind: job.kind } }, 'job result hook failed');
     }
   }
 
@@ -223,19 +146,7 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
   return {
     register(handler) {
       claimKind(handler.kind);
-      if (!(handler.maxAttempts >= 1)) throw new Error(`job kind ${handler.kind}: maxAttempts must be at least 1`);
-      const concurrency = handler.concurrency ?? 1;
-      if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`job kind ${handler.kind}: concurrency must be a whole number of at least 1`);
-      const perGroup = handler.group?.concurrency;
-      if (perGroup !== undefined && (!Number.isInteger(perGroup) || perGroup < 1)) throw new Error(`job kind ${handler.kind}: group concurrency must be a whole number of at least 1`);
-      const lane: Lane = {
-        handler: handler as unknown as JobHandler<JobKind>,
-        concurrency,
-        inFlight: new Set(),
-        fill: coalesced(() => guarded(() => fillLane(lane)), () => running),
-        paused: false,
-        groups: new Map(),
-      };
+      const lane: Lane = createLane(handler as unknown as JobHandler<JobKind>, (self) => coalesced(() => guarded(() => fillLane(self)), () => running));
       lanes.set(handler.kind, lane);
     },
     park(entry) {
@@ -274,11 +185,4 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
       for (const lane of lanes.values()) lane.handler.close?.();
     },
   };
-}
-
-export function describeError(err: unknown): string {
-  const e = err as { message?: unknown; code?: unknown };
-  const parts = [typeof e?.message === 'string' ? e.message : String(err)];
-  if (typeof e?.code === 'string' && !parts[0]!.includes(e.code)) parts.push(`(${e.code})`);
-  return parts.join(' ').replace(/\s+/g, ' ').slice(0, MAX_ERROR_LENGTH);
 }

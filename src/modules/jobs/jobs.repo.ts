@@ -6,11 +6,14 @@
 // on what is due.
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { markEnqueued } from '../../db/unit-of-work.js';
 import type { ClaimedJob, JobKind, JobPayloads } from './jobs.types.js';
+import { finishedRule } from '../retention/retention-rules.js';
 
 /**
  * Queues a job. Call it with the transaction of the change that causes the job, so the two
- * commit (or roll back) together; then, after the commit, wake the worker (ctx.jobs.notify()).
+ * commit (or roll back) together: inside inUnitOfWork (db/unit-of-work.ts), which wakes the
+ * worker after the commit because this marks the transaction.
  */
 export async function enqueue<K extends JobKind>(db: Executor, kind: K, payload: JobPayloads[K]): Promise<string> {
   const row = await db
@@ -38,6 +41,7 @@ const listenersOf = (db: Executor): Set<Set<JobKind>> => {
 };
 
 export function noteEnqueued(db: Executor, kind: JobKind): void {
+  markEnqueued(db); // the unit of work wakes the queue after its commit
   for (const kinds of listeners.get(db.getExecutor().adapter) ?? []) kinds.add(kind);
 }
 
@@ -253,3 +257,6 @@ export async function finishPeriodicRun(db: Executor, name: string, runId: strin
      WHERE name = ${name} AND run_id = ${runId}
   `.execute(db);
 }
+
+/** Retention (modules/retention): finished jobs (emails, events, deliveries' attempts) after 30 days. */
+export const finishedJobRetention = finishedRule({ table: 'jobs', finished: 'finished (sent or failed)', purge: purgeFinishedJobs, count: countFinishedJobs });

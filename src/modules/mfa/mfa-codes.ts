@@ -8,6 +8,7 @@ import { hashSecret, randomCode } from '../../lib/random.js';
 import { withCountedGuess } from '../auth/password-check.js';
 import { claimTotpStep, findUserMfa, useRecoveryCode } from './mfa.repo.js';
 import { matchTotpStep } from './totp.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export const RECOVERY_CODE_COUNT = 10;
 
@@ -70,7 +71,7 @@ export async function withCountedCode<T>(
     user,
     { failedAction: 'auth.mfa_failed', purpose, wrongReason: 'bad_code', refusal: Errors.invalidMfaCode, passwordRequired: false },
     meta,
-    async (mayTry) => (mayTry ? ctx.db.transaction().execute(attempt) : null),
+    async (mayTry) => (mayTry ? inUnitOfWork(ctx, attempt) : null),
   );
 }
 

@@ -18,6 +18,7 @@ import type { TokenPair } from '../sessions/sessions.service.js';
 import { findUserById } from '../users/users.repo.js';
 import { spendRecoveryCode, spendTotpCode } from './mfa-codes.js';
 import { countMfaFailure, lockLiveMfaChallenge, setMfaPasskeyChallenge, spendMfaChallenge, type MfaChallengeRow } from './mfa.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 /** Wrong codes an mfa_token survives: the 5th kills it. */
 export const MFA_TOKEN_MAX_FAILURES = 5;
@@ -35,7 +36,7 @@ export async function verifyMfa(ctx: AppContext, body: MfaVerifyBody, meta: Requ
   const given = (['code', 'recovery_code', 'passkey_response'] as const).filter((key) => body[key] !== undefined);
   if (given.length !== 1) throw validationError(['body'], 'Give exactly one of code, recovery_code or passkey_response');
   const now = ctx.clock.now();
-  const outcome = await ctx.db.transaction().execute(async (trx): Promise<Outcome> => {
+  const outcome = await inUnitOfWork(ctx, async (trx): Promise<Outcome> => {
     const challenge = await lockLiveMfaChallenge(trx, hashSecret(body.mfa_token), now);
     const user = challenge && (await findUserById(trx, challenge.user_id));
     if (!challenge || !user) return { ok: false, error: 'token' };
@@ -56,7 +57,7 @@ export async function verifyMfa(ctx: AppContext, body: MfaVerifyBody, meta: Requ
       return { ok: false, error: 'code' };
     }
     await spendMfaChallenge(trx, challenge.id, now);
-    return { ok: true, tokens: await completeSecondFactor(ctx, trx, user, challenge, method, meta) };
+    return { ok: true, tokens: await completeSecondFactor(ctx, trx, { user, challenge, second: method, meta }) };
   });
   if (outcome.ok) return outcome.tokens;
   ctx.metrics.signIns.inc('mfa', 'failure');
@@ -85,7 +86,7 @@ async function checkSecondFactor(
 /** POST /auth/mfa/passkey/options: an assertion challenge for the token's user's passkeys. */
 export async function mfaPasskeyOptions(ctx: AppContext, mfaToken: string): Promise<{ options: PublicKeyCredentialRequestOptionsJSON }> {
   const now = ctx.clock.now();
-  return ctx.db.transaction().execute(async (trx) => {
+  return inUnitOfWork(ctx, async (trx) => {
     const challenge = await lockLiveMfaChallenge(trx, hashSecret(mfaToken), now);
     if (!challenge) throw Errors.invalidOrExpiredMfaToken();
     const options = await assertionOptions(ctx, await listPasskeys(trx, challenge.user_id));

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { preparedStatement } from '../../db/prepared.js';
 import { singleUse } from '../../db/single-use.repo.js';
+import { spentRowsRule } from '../retention/retention-rules.js';
 
 /** Sign-in challenges (mfa_token) and recovery codes: single use (db/single-use.repo.ts). */
 export const mfaChallenges = singleUse('mfa_challenges', { key: 'id' });
@@ -147,3 +148,6 @@ export async function setMfaPasskeyChallenge(trx: Executor, id: string, challeng
 export async function endLiveMfaChallenges(trx: Executor, userId: string, now: Date): Promise<number> {
   return mfaChallenges.spendAll(trx, { user_id: userId }, now);
 }
+
+/** Retention (modules/retention): sign-in challenges used or expired over a day ago (recovery codes go with their set). */
+export const mfaChallengeRetention = spentRowsRule(mfaChallenges);

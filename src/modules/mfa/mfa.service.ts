@@ -8,19 +8,21 @@ import { Errors } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
-import { revokeAllSessions, revokeUserSessions } from '../sessions/sessions.repo.js';
+import { revokeAllSessions } from '../sessions/sessions.repo.js';
+import { revokeUserSessions } from '../sessions/device-sessions.repo.js';
 import { toUserResponse } from '../users/user.schemas.js';
 import { findUserById, updateUser } from '../users/users.repo.js';
 import { hashRecoveryCode, newRecoveryCodes, spendEitherCode, totpPurpose, withCountedCode } from './mfa-codes.js';
 import { removeEveryFactor } from './factors.js';
 import { claimTotpStep, deleteUserMfa, findUserMfa, replaceRecoveryCodes, savePendingTotp } from './mfa.repo.js';
 import { matchTotpStep, newTotpSecret, otpauthUrl } from './totp.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export async function setupTotp(ctx: AppContext, user: UserRow, meta: RequestMeta): Promise<{ secret: string; otpauth_url: string }> {
   if (user.mfa_enabled) throw Errors.mfaAlreadyEnabled();
   const secret = newTotpSecret();
   const now = ctx.clock.now();
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     if (!(await savePendingTotp(trx, user.id, ctx.secrets.seal(secret, totpPurpose(user.id)), now))) throw Errors.mfaAlreadyEnabled();
     await recordAudit(trx, meta, { action: 'auth.mfa_totp_setup', userId: user.id, resourceType: 'user', resourceId: user.id });
   });
@@ -68,7 +70,6 @@ export async function enableTotp(
     await emitEvent(ctx, trx, 'user.mfa_enabled', toUserResponse(updated));
     return recoveryCodes;
   });
-  ctx.jobs.notify();
   return { recovery_codes: codes };
 }
 
@@ -84,7 +85,6 @@ export async function disableTotp(ctx: AppContext, user: UserRow, code: string, 
     await emitEvent(ctx, trx, 'user.mfa_disabled', toUserResponse(updated));
     return true;
   });
-  ctx.jobs.notify();
 }
 
 export async function regenerateRecoveryCodes(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta): Promise<{ recovery_codes: string[] }> {
@@ -104,7 +104,7 @@ export async function regenerateRecoveryCodes(ctx: AppContext, user: UserRow, co
  * passkey must not sign in either), pending sign-in challenges die, and every session ends.
  */
 export async function resetUserMfa(ctx: AppContext, adminId: string, userId: string, meta: RequestMeta): Promise<UserRow> {
-  const user = await ctx.db.transaction().execute(async (trx) => {
+  const user = await inUnitOfWork(ctx, async (trx) => {
     const target = await findUserById(trx, userId);
     if (!target) throw Errors.userNotFound();
     const now = ctx.clock.now();
@@ -121,6 +121,5 @@ export async function resetUserMfa(ctx: AppContext, adminId: string, userId: str
     if (target.mfa_enabled) await emitEvent(ctx, trx, 'user.mfa_disabled', toUserResponse(updated));
     return updated;
   });
-  ctx.jobs.notify();
   return user;
 }

@@ -43,12 +43,11 @@ const MAX_NAME_LENGTH = 200;
  */
 export async function exchangeCode(
   ctx: Pick<AppContext, 'log'>,
-  provider: OidcProviderConfig,
-  configuration: oidc.Configuration,
-  redirectUri: URL,
-  response: AuthorizationResponse,
-  flow: PendingFlow,
+  relyingParty: { provider: OidcProviderConfig; configuration: oidc.Configuration; redirectUri: URL },
+  callback: { response: AuthorizationResponse; flow: PendingFlow },
 ): Promise<ProviderIdentity> {
+  const { provider, configuration, redirectUri } = relyingParty;
+  const { response, flow } = callback;
   // openid-client reads the authorization response from the URL the provider redirected to, and
   // sends that URL without its query as the token request's redirect_uri.
   const callbackUrl = new URL(redirectUri.href);

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type { UserRow } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
 import { singleUse } from '../../db/single-use.repo.js';
+import { spentRowsRule } from '../retention/retention-rules.js';
 
 /** Authorization states: single use (db/single-use.repo.ts). */
 export const oauthStates = singleUse('oauth_states', { key: 'state_hash' });
@@ -111,3 +112,6 @@ export async function listIdentities(db: Executor, userId: string): Promise<Arra
     .orderBy('created_at')
     .execute();
 }
+
+/** Retention (modules/retention): authorization states used or expired over a day ago. */
+export const oauthStateRetention = spentRowsRule(oauthStates);

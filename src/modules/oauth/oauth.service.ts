@@ -73,7 +73,7 @@ export async function completeAuthorization(
   if (!flow) throw Errors.invalidOAuthState();
 
   // The provider round trip happens outside any transaction: no lock waits on the network.
-  const identity = await exchangeCode(ctx, provider, configuration, redirectUri, input, flow);
+  const identity = await exchangeCode(ctx, { provider, configuration, redirectUri }, { response: input, flow });
   return signInWithIdentity(ctx, identity, { invite_code: input.invite_code, account_invite_code: input.account_invite_code }, meta);
 }
 

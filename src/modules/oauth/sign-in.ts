@@ -18,6 +18,7 @@ import type { ProviderIdentity } from './code-exchange.js';
 import { deleteIdentitiesOfUser, findUserByIdentity, insertOAuthIdentity } from './oauth.repo.js';
 import { removeEveryFactor, type RemovedFactors } from '../mfa/factors.js';
 import type { Executor } from '../../db/database.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export interface SignUpInvites {
   invite_code?: string | null;
@@ -35,7 +36,7 @@ export async function signInWithIdentity(
   invites: SignUpInvites,
   meta: RequestMeta,
 ): Promise<SignInResult> {
-  const attempt = () => ctx.db.transaction().execute((trx) => signIn(ctx, trx, identity, invites, meta));
+  const attempt = () => inUnitOfWork(ctx, (trx) => signIn(ctx, trx, identity, invites, meta));
   let result: { tokens: SignInResult; queuedEmail: boolean };
   try {
     result = await attempt();
@@ -47,7 +48,6 @@ export async function signInWithIdentity(
     if (!isUniqueViolation(err) && !isCatalogued(err, Errors.emailAlreadyRegistered)) throw err;
     result = await attempt();
   }
-  ctx.jobs.notify(); // the session.created event, and any email
   return result.tokens;
 }
 

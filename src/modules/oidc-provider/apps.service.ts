@@ -9,8 +9,9 @@ import type { ClientRegistration } from './client-metadata.js';
 import { listClientsByIds } from './clients.repo.js';
 import type { AppResponse } from './clients.schemas.js';
 import { deleteUserApp, findUserApp, grantIdsOfUserAndClient, listUserApps, revokeGrantRows, saveUserApp } from './oidc-models.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
-type Deps = Pick<AppContext, 'db' | 'clock'> & Partial<Pick<AppContext, 'jobs'>>;
+type Deps = Pick<AppContext, 'db' | 'clock'> & { jobs: AppContext['jobs'] | undefined };
 
 /** Whether the user already consented to every one of `scopes` for this client. */
 export async function consentCovers(deps: Pick<AppContext, 'db'>, userId: string, clientId: string, scopes: readonly string[]): Promise<boolean> {
@@ -19,8 +20,13 @@ export async function consentCovers(deps: Pick<AppContext, 'db'>, userId: string
 }
 
 /** Records a consent (the union with what was granted before) and audits it. */
-export async function rememberConsent(deps: Deps, userId: string, clientId: string, scopes: readonly string[], meta: RequestMeta | null, grantId: string): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
+export async function rememberConsent(
+  deps: Deps,
+  consent: { userId: string; clientId: string; scopes: readonly string[]; grantId: string },
+  meta: RequestMeta | null,
+): Promise<void> {
+  const { userId, clientId, scopes, grantId } = consent;
+  await inUnitOfWork(deps, async (trx) => {
     const now = deps.clock.now().toISOString();
     const before = await findUserApp(trx, userId, clientId);
     const union = [...new Set([...(before?.scopes ?? []), ...scopes])];
@@ -57,7 +63,7 @@ export async function listApps(deps: Pick<AppContext, 'db'>, userId: string): Pr
 
 /** Ends the user's grants to a client, with every token issued under them, and forgets the consent. */
 export async function revokeApp(deps: Deps, userId: string, clientId: string, meta: RequestMeta | null, reason = 'user_revoked'): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(deps, async (trx) => {
     const remembered = await deleteUserApp(trx, userId, clientId);
     const grants = await grantIdsOfUserAndClient(trx, userId, clientId);
     if (!remembered && grants.length === 0) throw Errors.appNotFound();
@@ -65,5 +71,4 @@ export async function revokeApp(deps: Deps, userId: string, clientId: string, me
     await recordAudit(trx, meta, { action: 'oidc.grant_revoked', userId, resourceType: 'oauth_client', resourceId: clientId, details: { reason } });
     await emitEvent(deps, trx, 'oidc.grant_revoked', { user_id: userId, client_id: clientId, reason });
   });
-  deps.jobs?.notify();
 }

@@ -13,10 +13,11 @@ import { checkRegistration, usesSecret, type ClientRegistration } from './client
 import * as repo from './clients.repo.js';
 import type { CreateClientBody, UpdateClientBody } from './clients.schemas.js';
 import { grantIdsOfClient, revokeGrantRows } from './oidc-models.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export const PREVIOUS_SECRET_HOURS = 24;
 
-export type ClientDeps = Pick<AppContext, 'db' | 'clock' | 'config'> & Partial<Pick<AppContext, 'jobs'>> & { resolver?: Resolver };
+export type ClientDeps = Pick<AppContext, 'db' | 'clock' | 'config'> & { jobs: AppContext['jobs'] | undefined } & { resolver?: Resolver };
 
 const newClientId = (): string => randomBytes(16).toString('base64url');
 const newClientSecret = (): string => randomBytes(32).toString('base64url');
@@ -83,7 +84,7 @@ export async function createClient(
   const accountId = input.account_id ?? null;
   await checkAll(deps, registration, accountId);
   const secret = usesSecret(registration.token_endpoint_auth_method) ? newClientSecret() : undefined;
-  const client = await deps.db.transaction().execute(async (trx) => {
+  const client = await inUnitOfWork(deps, async (trx) => {
     const row = await repo.insertClient(trx, {
       clientId: newClientId(),
       name: input.name,
@@ -97,7 +98,6 @@ export async function createClient(
     await emitEvent(deps, trx, 'oauth_client.created', { client_id: row.client_id, name: row.name, account_id: accountId });
     return row;
   });
-  deps.jobs?.notify();
   return { client, secret };
 }
 
@@ -119,7 +119,7 @@ export async function updateClient(deps: ClientDeps, adminId: string | null, cli
   } as Omit<CreateClientBody, 'name'>);
   const accountId = input.account_id === undefined ? current.account_id : input.account_id;
   await checkAll(deps, merged, accountId);
-  return deps.db.transaction().execute(async (trx) => {
+  return inUnitOfWork(deps, async (trx) => {
     if (!(await repo.lockClient(trx, clientId))) throw Errors.oauthClientNotFound();
     const updated = await repo.updateClient(
       trx,
@@ -134,7 +134,7 @@ export async function updateClient(deps: ClientDeps, adminId: string | null, cli
 
 export async function rotateClientSecret(deps: ClientDeps, adminId: string | null, clientId: string, meta: RequestMeta | null): Promise<{ client: repo.OAuthClientRow; secret: string }> {
   const secret = newClientSecret();
-  const client = await deps.db.transaction().execute(async (trx) => {
+  const client = await inUnitOfWork(deps, async (trx) => {
     const current = await repo.lockClient(trx, clientId);
     if (!current) throw Errors.oauthClientNotFound();
     const registration = current.metadata as unknown as ClientRegistration;
@@ -151,7 +151,7 @@ export async function rotateClientSecret(deps: ClientDeps, adminId: string | nul
 
 /** Removes the client with every grant, code and token issued to it. */
 export async function deleteClient(deps: ClientDeps, adminId: string | null, clientId: string, meta: RequestMeta | null): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(deps, async (trx) => {
     const client = await repo.lockClient(trx, clientId);
     if (!client) throw Errors.oauthClientNotFound();
     await repo.deleteClient(trx, clientId);
@@ -159,5 +159,4 @@ export async function deleteClient(deps: ClientDeps, adminId: string | null, cli
     await recordAudit(trx, meta, { action: 'oidc.client_deleted', userId: adminId, resourceType: 'oauth_client', resourceId: clientId, details: { name: client.name } });
     await emitEvent(deps, trx, 'oauth_client.deleted', { client_id: clientId, name: client.name, account_id: client.account_id });
   });
-  deps.jobs?.notify();
 }

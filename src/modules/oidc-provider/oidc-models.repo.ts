@@ -6,6 +6,8 @@ import type { Executor } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
 import type { Selectable } from 'kysely';
 import { singleUse } from '../../db/single-use.repo.js';
+import { SPENT_ROW_DAYS, tableRule } from '../retention/retention-rules.js';
+import { addDays } from '../../lib/clock.js';
 
 /**
  * Codes (authorization, device, refresh under rotation) are consumed once (db/single-use.repo.ts);
@@ -176,3 +178,12 @@ export async function deleteUserApp(db: Executor, userId: string, clientId: stri
   const result = await db.deleteFrom('oidc_models').where('model', '=', 'UserApp').where('id', '=', userAppId(userId, clientId)).executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }
+
+/** Retention (modules/retention): the provider's rows a day after they expired. */
+export const expiredModelRetention = tableRule({
+  table: 'oidc_models',
+  rule: `the OpenID Provider's codes, tokens, sessions and requests expired over ${SPENT_ROW_DAYS} day ago`,
+  cutoff: (now) => addDays(now, -SPENT_ROW_DAYS),
+  purge: purgeExpiredModels,
+  count: countExpiredModels,
+});

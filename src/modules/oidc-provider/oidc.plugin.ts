@@ -11,7 +11,7 @@ import type { KeySet } from '../keys/key-set.js';
 import { signOutSession } from '../sessions/sessions.service.js';
 import { findProviderSessionLink, linkProviderSession } from './oidc-models.repo.js';
 import { createProvider, OIDC_PREFIX } from './provider.js';
-import type { KoaLikeContext, OidcProvider } from './provider-types.js';
+import type { KoaLikeContext, OidcProvider, ProviderPages } from './provider-types.js';
 
 export interface ProviderHandle {
   /** The provider for the key set in force (built again after a rotation). */
@@ -26,10 +26,10 @@ async function cookieKeys(ctx: Pick<AppContext, 'db' | 'secrets'>): Promise<stri
   return [ctx.secrets.open(await readSecret(ctx.db, COOKIE_KEY_NAME), COOKIE_KEY_NAME)];
 }
 
-export async function createProviderHandle(ctx: AppContext, keySet: Pick<KeySet, 'generation' | 'providerKeys'>): Promise<ProviderHandle> {
+export async function createProviderHandle(ctx: AppContext, keySet: Pick<KeySet, 'generation' | 'providerKeys'>, pages: ProviderPages): Promise<ProviderHandle> {
   const keys = await cookieKeys(ctx);
   const build = async () => {
-    const provider = await createProvider({ ...ctx, keys: keySet.providerKeys(), cookieKeys: keys });
+    const provider = await createProvider({ ...ctx, keys: keySet.providerKeys(), cookieKeys: keys, pages });
     provider.use(sessionLinks(ctx));
     return provider;
   };
@@ -67,12 +67,12 @@ function sessionLinks(ctx: AppContext) {
     await next();
     const oidc = koa.oidc;
     const sessionId = oidc?.result?.keyhold?.sessionId;
-    if (oidc?.route === 'resume' && typeof sessionId === 'string' && oidc.session?.jti && oidc.session.accountId) {
+    // 'device_resume': a device flow's sign-in (RFC 8628) resumes at its own route.
+    if ((oidc?.route === 'resume' || oidc?.route === 'device_resume') && typeof sessionId === 'string' && oidc.session?.jti && oidc.session.accountId) {
       await linkProviderSession(ctx.db, oidc.session.jti, { userId: oidc.session.accountId, sessionId });
     }
     if (ending && koa.status >= 300 && koa.status < 400) {
       await signOutSession(ctx, ending, { ip: null, userAgent: null }, { via: 'oidc_logout' });
-      ctx.jobs.notify();
     }
   };
 }

@@ -2,6 +2,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface KoaLikeContext {
+  req: IncomingMessage;
+  is(type: string): string | false | null;
   method: string;
   path: string;
   status: number;
@@ -55,5 +57,22 @@ export interface OidcProvider {
   interactionResult(req: IncomingMessage, res: ServerResponse, result: unknown, options?: { mergeWithLastSubmission?: boolean }): Promise<string>;
   Grant: { new (init: { accountId: string; clientId: string }): ProviderGrant; find(id: string): Promise<ProviderGrant | undefined> };
   Client: { find(id: string): Promise<ProviderClient | undefined>; prototype: { compareClientSecret(this: ProviderClient, actual: string): Promise<boolean> | boolean } };
+  /** Token models (userinfo-tokens.ts gives the ones without a resource their JWT form). */
+  AccessToken: TokenModel;
+  ClientCredentials: TokenModel;
   Session: { find(id: string): Promise<{ jti: string; accountId?: string; authorizations?: Record<string, { sid?: string }> } | undefined> };
+}
+
+/**
+ * The hosted pages' look for the provider's own pages (the device flow's and logout's): given
+ * by modules/hosted-ui/provider-pages.ts, so this module does not depend on the pages' folder.
+ */
+export interface ProviderPages {
+  /** The page `view` with the pages' layout, and the Content-Security-Policy it is served with. */
+  render(view: string, data: { title: string; [key: string]: unknown }, formTarget?: string): Promise<{ html: string; policy: string }>;
+}
+
+export interface TokenModel {
+  prototype: { getValueAndPayload(this: { resourceServer?: unknown }): Promise<{ value: string; payload?: Record<string, unknown> }> };
+  find(value: string, ...rest: unknown[]): Promise<unknown>;
 }

@@ -13,8 +13,10 @@ import { findUserById } from '../users/users.repo.js';
 import { adapterFactory } from './oidc-adapter.js';
 import { EXTRA_METADATA, OIDC_SCOPES } from './client-metadata.js';
 import { secretMatches } from './clients.service.js';
-import { guardedFetch } from './guarded-fetch.js';
-import type { KoaLikeContext, OidcProvider, ProviderClient } from './provider-types.js';
+import { guardedFetch } from '../webhooks/guarded-fetch.js';
+import { pageSources } from './page-sources.js';
+import { acceptOwnJwts, jwtForUserinfo } from './userinfo-tokens.js';
+import type { KoaLikeContext, OidcProvider, ProviderClient, ProviderPages } from './provider-types.js';
 import type { ProviderKeys } from '../keys/key-set.js';
 import { tokenLifetimesSeconds } from '../keys/token-lifetimes.js';
 
@@ -34,6 +36,8 @@ export const SCOPE_CLAIMS = {
 export type ProviderDeps = Pick<AppContext, 'db' | 'clock' | 'config' | 'log'> & {
   keys: ProviderKeys;
   cookieKeys: string[];
+  /** The hosted pages' look for the device flow's and logout's pages (page-sources.ts). */
+  pages: ProviderPages;
 };
 
 type OidcModule = {
@@ -60,6 +64,7 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
   const { config, db, clock } = deps;
   const issuer = config.publicUrl;
   const { access: accessTokenTtl, refresh: refreshTtl } = tokenLifetimesSeconds(config);
+  const sources = pageSources(deps.pages);
 
   const policy = oidc.interactionPolicy.base();
   // An aal1 session does not satisfy acr_values=aal2 or a require_mfa client: the login prompt
@@ -133,11 +138,11 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
       introspection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
-      deviceFlow: { enabled: true },
+      deviceFlow: { enabled: true, ...sources.deviceFlow },
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
       backchannelLogout: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: { enabled: true, ...sources.rpInitiatedLogout },
       resourceIndicators: {
         enabled: true,
         // A machine client with one registered API gets tokens for it without naming it.
@@ -183,12 +188,12 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
       };
     },
     fetch: guardedFetch({ allowInsecure: config.webhookAllowInsecureUrls }),
-    renderError: async (ctx: { type: string; body: string }, out: { error: string; error_description?: string }) => {
-      ctx.type = 'html';
-      ctx.body = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title></head><body><h1>Sign-in could not continue</h1><p>${escapeHtml(out.error)}${out.error_description ? `: ${escapeHtml(out.error_description)}` : ''}</p></body></html>`;
-    },
+    renderError: sources.renderError,
   });
   provider.proxy = config.trustProxy !== false;
+  // RFC 9068 tokens for userinfo when no resource is asked for (userinfo-tokens.ts).
+  const jtiOf = await jwtForUserinfo([provider.AccessToken, provider.ClientCredentials], { issuer, userinfoUrl: `${issuer}${OIDC_PREFIX}/me`, keys: deps.keys });
+  provider.use(acceptOwnJwts([`${OIDC_PREFIX}/token/introspection`, `${OIDC_PREFIX}/token/revocation`], jtiOf));
   // Secrets are stored as SHA-256 (the contract): compare the presented secret's hash, the
   // previous secret's too within its 24 hours, in constant time.
   provider.Client.prototype.compareClientSecret = function compareHashedSecret(this: ProviderClient, actual: string) {
@@ -203,8 +208,4 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
     );
   };
   return provider;
-}
-
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

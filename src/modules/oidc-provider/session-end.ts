@@ -2,7 +2,7 @@
 // in the transaction that ended it): the provider sessions it stood for end too, so no app can
 // sign in on it silently, and every client it signed in to that registered a
 // backchannel_logout_uri is sent a logout token (OpenID Connect Back-Channel Logout 1.0), one
-// job per client, retried on the webhooks' schedule, through the URL guard (guarded-fetch.ts).
+// job per client, retried on the webhooks' schedule, through the URL guard (webhooks/guarded-fetch.ts).
 import type { AppContext } from '../../context.js';
 import { enqueue } from '../jobs/jobs.repo.js';
 import { stepSchedule, type JobQueue } from '../jobs/job-queue.js';

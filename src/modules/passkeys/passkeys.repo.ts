@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { preparedStatement } from '../../db/prepared.js';
 import { singleUse } from '../../db/single-use.repo.js';
+import { spentRowsRule } from '../retention/retention-rules.js';
 
 /** Ceremony challenges: single use (db/single-use.repo.ts). */
 export const webauthnChallenges = singleUse('webauthn_challenges', { key: 'id' });
@@ -137,3 +138,6 @@ export async function endRegistrationChallenges(db: Executor, userId: string, no
 export async function spendLoginChallenge(db: Executor, id: string, now: Date): Promise<string | undefined> {
   return (await webauthnChallenges.spend(db, { id, purpose: 'login' }, now, { returning: ['challenge'] }))?.challenge;
 }
+
+/** Retention (modules/retention): ceremony challenges used or expired over a day ago. */
+export const webauthnChallengeRetention = spentRowsRule(webauthnChallenges);

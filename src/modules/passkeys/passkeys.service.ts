@@ -33,6 +33,7 @@ import {
   spendRegistrationChallenge,
   type PasskeyRow,
 } from './passkeys.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 // @simplewebauthn/server (and its CBOR, COSE and ASN.1 parsers) loads with the first passkey
 // ceremony, not at start: most requests never need it.
@@ -56,7 +57,7 @@ export const toPasskeyResponse = (p: PasskeyRow): PasskeyResponse => ({
   last_used_at: p.last_used_at?.toISOString() ?? null,
 });
 
-type Deps = Pick<AppContext, 'config' | 'clock' | 'db'>;
+type Deps = Pick<AppContext, 'config' | 'clock' | 'db' | 'jobs'>;
 
 const transportsOf = (p: PasskeyRow) => p.transports as AuthenticatorTransportFuture[];
 
@@ -139,7 +140,7 @@ export async function registerPasskey(
     throw Errors.passkeyRegistrationFailed();
   }
   try {
-    return await ctx.db.transaction().execute(async (trx) => {
+    return await inUnitOfWork(ctx, async (trx) => {
       // Added only while the asking session is live (not ended by a reclaim meanwhile), and,
       // for a user enrolled in MFA since the options were issued without proof, only at aal2.
       const aal = await lockLiveSession(trx, user.id, session.sessionId);
@@ -178,7 +179,7 @@ export async function userPasskeys(ctx: Deps, user: UserRow): Promise<PasskeyRes
 }
 
 export async function renameUserPasskey(ctx: Deps, user: UserRow, id: string, name: string, meta: RequestMeta): Promise<PasskeyResponse> {
-  return ctx.db.transaction().execute(async (trx) => {
+  return inUnitOfWork(ctx, async (trx) => {
     const passkey = await renamePasskey(trx, user.id, id, name);
     if (!passkey) throw Errors.passkeyNotFound();
     await recordAudit(trx, meta, { action: 'auth.passkey_renamed', userId: user.id, resourceType: 'passkey', resourceId: id, details: { name } });
@@ -191,7 +192,7 @@ export async function deleteUserPasskey(ctx: AppContext, user: UserRow, id: stri
   // An unknown id is a 404 before any code is spent.
   if (!(await listPasskeys(ctx.db, user.id)).some((p) => p.id === id)) throw Errors.passkeyNotFound();
   const proof = await proveFactorChange(ctx, user, request, 'passkey_delete', meta);
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     const passkey = await deletePasskey(trx, user.id, id);
     if (!passkey) throw Errors.passkeyNotFound();
     await recordAudit(trx, meta, { action: 'auth.passkey_deleted', userId: user.id, resourceType: 'passkey', resourceId: id, details: { name: passkey.name, proof } });
@@ -273,7 +274,7 @@ export async function signInWithPasskey(
     return Errors.passkeySignInFailed();
   };
   if (!challenge) throw await failed('unknown_or_spent_challenge');
-  const result = await ctx.db.transaction().execute(async (trx) => {
+  const result = await inUnitOfWork(ctx, async (trx) => {
     const checked = await checkAssertion(ctx, trx, body.response, challenge);
     if (!checked) return null;
     const user = await findUserById(trx, checked.passkey.user_id);

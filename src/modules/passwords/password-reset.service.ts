@@ -12,6 +12,7 @@ import { enforcedSsoFor, refuseWhereSsoIsEnforced } from '../sso-policy/enforcem
 import { findUserByEmail, findUserById } from '../users/users.repo.js';
 import { consumeResetToken, findUsableResetToken, insertResetToken } from './passwords.repo.js';
 import { replacePassword } from './passwords.service.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 /**
  * Emails a reset link to a user who has a password. Every caller gets the same answer at the
@@ -26,9 +27,8 @@ export async function requestPasswordReset(ctx: AppContext, emailInput: string, 
   const user = await findUserByEmail(ctx.db, normalizeEmail(emailInput));
   if (!user || user.password_hash === null) return;
   setImmediate(() => {
-    queueResetLink(ctx, user, meta).then(
-      () => ctx.jobs.notify(),
-      (err: Error) => ctx.log.error({ err: { message: err.message }, userId: user.id }, 'password reset link not created'),
+    queueResetLink(ctx, user, meta).catch((err: Error) =>
+      ctx.log.error({ err: { message: err.message }, userId: user.id }, 'password reset link not created'),
     );
   });
 }
@@ -38,7 +38,7 @@ async function queueResetLink(ctx: AppContext, user: UserRow, meta: RequestMeta)
   // after the reply, so the answer's timing stays the same.
   if (await enforcedSsoFor(ctx.db, user.email)) return;
   const token = await ctx.tokens.issue('password_reset', user.id);
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     await insertResetToken(trx, { tokenHash: hashSecret(token.jti), userId: user.id, expiresAt: token.expiresAt, createdAt: ctx.clock.now() });
     await enqueueEmail(trx, resetPasswordMessage(ctx.config.frontendUrl, user.email, token.token));
     await recordAudit(trx, meta, { action: 'auth.password_reset.request', userId: user.id, resourceType: 'user', resourceId: user.id });
@@ -78,7 +78,7 @@ export async function resetPassword(ctx: AppContext, input: { token: string; new
   if (!claims) throw Errors.invalidOrExpiredResetToken();
   const passwordHash = await ctx.passwords.hash(input.new_password);
   const now = ctx.clock.now();
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     const spent = await consumeResetToken(trx, hashSecret(claims.jti), now);
     if (!spent) throw Errors.resetTokenSpent();
     const user = spent.user_id === claims.sub ? await findUserById(trx, spent.user_id) : undefined;
@@ -87,5 +87,4 @@ export async function resetPassword(ctx: AppContext, input: { token: string; new
     await replacePassword(trx, user.id, passwordHash, now);
     await recordAudit(trx, meta, { action: 'auth.password_reset.complete', userId: user.id, resourceType: 'user', resourceId: user.id });
   });
-  ctx.jobs.notify();
 }

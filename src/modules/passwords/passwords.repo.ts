@@ -2,6 +2,7 @@
 // exists solely in the email and the user's hands.
 import type { Executor } from '../../db/database.js';
 import { singleUse } from '../../db/single-use.repo.js';
+import { spentRowsRule } from '../retention/retention-rules.js';
 
 /** Reset links: single use (db/single-use.repo.ts). */
 export const resetTokens = singleUse('password_reset_tokens', { key: 'id' });
@@ -37,3 +38,6 @@ export async function consumeResetToken(db: Executor, tokenHash: string, now: Da
 export async function retireResetTokens(db: Executor, userId: string, now: Date): Promise<void> {
   await resetTokens.spendAll(db, { user_id: userId }, now);
 }
+
+/** Retention (modules/retention): reset links used or expired over a day ago. */
+export const resetTokenRetention = spentRowsRule(resetTokens);

@@ -14,6 +14,7 @@ import { toUserResponse } from '../users/user.schemas.js';
 import { updateUser } from '../users/users.repo.js';
 import { retireResetTokens } from './passwords.repo.js';
 import type { Executor } from '../../db/database.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export async function changePassword(
   ctx: AppContext,
@@ -29,11 +30,10 @@ export async function changePassword(
   // argon2 before the transaction: no connection or row lock waits on it.
   const passwordHash = await ctx.passwords.hash(input.new_password);
   const now = ctx.clock.now();
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     await replacePassword(trx, user.id, passwordHash, now);
     await recordAudit(trx, meta, { action: 'auth.password_change', userId: user.id, resourceType: 'user', resourceId: user.id });
   });
-  ctx.jobs.notify();
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   type GroupRoles,
   type ScimTokenRow,
 } from './scim-tokens.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
 
@@ -38,7 +39,7 @@ export async function createScimToken(
 ): Promise<ScimTokenRow & { token: string }> {
   requireAccountManager(actor);
   const token = `${TOKEN_PREFIX}${randomToken(32)}`;
-  const row = await ctx.db.transaction().execute(async (trx) => {
+  const row = await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
     const created = await insertScimToken(trx, {
       id: randomUUID(),
@@ -67,7 +68,7 @@ export async function listTokens(ctx: Pick<AppContext, 'db'>, actor: UserRow): P
 
 export async function revokeScimToken(ctx: Deps, actor: UserRow, id: string, meta: RequestMeta): Promise<void> {
   requireAccountManager(actor);
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
     await deleteTokenAudited(trx, { accountId: actor.account_id, actorId: actor.id }, id, meta);
   });
@@ -78,7 +79,7 @@ export const listScopedScimTokens = (ctx: Pick<AppContext, 'db'>, scope: Account
 
 /** A platform admin revokes a token of any account (the console): the same row and audit as the owner's revocation. */
 export async function revokeScopedScimToken(ctx: Deps, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
-  await ctx.db.transaction().execute((trx) => deleteTokenAudited(trx, scope, id, meta));
+  await inUnitOfWork(ctx, (trx) => deleteTokenAudited(trx, scope, id, meta));
 }
 
 async function deleteTokenAudited(trx: Executor, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
@@ -120,7 +121,7 @@ export async function getScimSettings(ctx: Pick<AppContext, 'db'>, actor: UserRo
 /** Saves the mapping and re-derives the role of every grouped user of the account. */
 export async function putScimSettings(ctx: Deps, actor: UserRow, groupRoles: GroupRoles, meta: RequestMeta): Promise<{ group_roles: GroupRoles }> {
   requireAccountManager(actor);
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
     await saveGroupRoles(trx, actor.account_id, groupRoles, ctx.clock.now());
     await recordAudit(trx, meta, {
@@ -133,6 +134,5 @@ export async function putScimSettings(ctx: Deps, actor: UserRow, groupRoles: Gro
     const changer = { accountId: actor.account_id, actor: `user:${actor.id}`, actorUserId: actor.id, meta };
     await deriveRoles(ctx, trx, changer, await listGroupedUserIds(trx, actor.account_id));
   });
-  ctx.jobs.notify();
   return { group_roles: groupRoles };
 }

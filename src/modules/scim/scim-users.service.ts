@@ -38,6 +38,7 @@ import {
   type ScimUserRecord,
 } from './scim.repo.js';
 import type { Expression, SqlBool } from 'kysely';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 const scimFields = (intent: UserIntent): ScimUserFields => ({
   user_name: intent.userName,
@@ -85,13 +86,13 @@ export async function createScimUser(deps: ScimDeps, caller: ScimCaller, body: u
       // A member already here (invited, or signed up before the directory was connected).
       if (await hasScimUser(trx, caller.accountId, holder.id)) throw Errors.scimEmailTaken();
       await insertScimUser(trx, caller.accountId, holder.id, scimFields(intent), now);
-      return applyProfile(deps, trx, caller, holder, intent, 'scim.user_linked');
+      return applyProfile(deps, trx, { caller, user: holder, intent, action: 'scim.user_linked' });
     }
     if (holder.account_role === 'owner' && onVerifiedDomain && (await countOtherMembers(trx, holder.account_id, holder.id)) === 0) {
       await adopt(deps, trx, caller, holder);
       await insertScimUser(trx, caller.accountId, holder.id, scimFields(intent), now);
       const moved = (await lockUser(trx, holder.id))!;
-      return applyProfile(deps, trx, caller, moved, intent, 'scim.user_updated');
+      return applyProfile(deps, trx, { caller, user: moved, intent, action: 'scim.user_updated' });
     }
     throw Errors.scimEmailTaken();
   });
@@ -185,9 +186,18 @@ async function saveUser(
       if (holder && holder.id !== id) throw Errors.scimEmailTaken();
     }
     await updateScimUser(trx, caller.accountId, id, scimFields(intent), deps.clock.now());
-    await applyProfile(deps, trx, caller, user, intent, 'scim.user_updated', domains);
+    await applyProfile(deps, trx, { caller, user, intent, action: 'scim.user_updated', verifiedDomains: domains });
   });
   return getScimUser(deps, caller, id);
+}
+
+interface ProfileChange {
+  caller: ScimCaller;
+  user: UserRow;
+  intent: UserIntent;
+  action: 'scim.user_updated' | 'scim.user_linked';
+  /** The account's verified domains: an address on one of them counts as verified. */
+  verifiedDomains?: string[];
 }
 
 /**
@@ -195,15 +205,8 @@ async function saveUser(
  * timezone) and `active`. Deactivation ends every session through the admin path's function.
  * The owner's Keyhold profile is left as it is.
  */
-async function applyProfile(
-  deps: ScimDeps,
-  trx: Executor,
-  caller: ScimCaller,
-  user: UserRow,
-  intent: UserIntent,
-  action: 'scim.user_updated' | 'scim.user_linked',
-  verifiedDomains: string[] = [],
-): Promise<UserRow> {
+async function applyProfile(deps: ScimDeps, trx: Executor, change: ProfileChange): Promise<UserRow> {
+  const { caller, user, intent, action, verifiedDomains = [] } = change;
   const now = deps.clock.now();
   const changes: Partial<Pick<UserRow, 'email' | 'name' | 'phone' | 'job_title' | 'timezone' | 'is_active' | 'email_verified_at'>> = {};
   if (user.account_role !== 'owner') {
@@ -250,8 +253,7 @@ export const isUuid = (value: string): boolean => UUID.test(value);
 /** One transaction; a unique index that a racing request won answers 409 like the checks above. */
 export async function inTransaction<T>(deps: Pick<ScimDeps, 'db' | 'jobs'>, work: (trx: Executor) => Promise<T>): Promise<T> {
   try {
-    const result = await deps.db.transaction().execute(work);
-    deps.jobs.notify();
+    const result = await inUnitOfWork(deps, work);
     return result;
   } catch (err) {
     if (isUniqueViolation(err, 'scim_users_user_name_key')) throw Errors.scimUserNameTaken();

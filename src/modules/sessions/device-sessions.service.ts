@@ -6,8 +6,9 @@ import { Errors } from '../../lib/errors.js';
 import type { AuditAction } from '../audit/audit-actions.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { findUserById } from '../users/users.repo.js';
-import { listLiveSessions, revokeUserSessions, type SessionRow, type SessionScope } from './sessions.repo.js';
+import { listLiveSessions, revokeUserSessions, type SessionRow, type SessionScope } from './device-sessions.repo.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
 
@@ -20,20 +21,14 @@ export async function listSessions(ctx: Pick<AppContext, 'db' | 'clock'>, userId
 
 /** One of the caller's own sessions (the current one included, like a logout); 404 otherwise. */
 export async function endOwnSession(ctx: Deps, userId: string, sessionId: string, meta: RequestMeta): Promise<void> {
-  const ended = await endSessions(ctx, userId, { only: sessionId }, 'revoked_by_user', meta, {
-    action: 'auth.session_revoked',
-    actorId: userId,
-  });
+  const ended = await endSessions(ctx, { userId, scope: { only: sessionId }, reason: 'revoked_by_user', audit: { action: 'auth.session_revoked', actorId: userId } }, meta);
   // Unknown, already ended, or someone else's: the same answer, so ids cannot be probed.
   if (ended === 0) throw Errors.sessionNotFound();
 }
 
 /** Every session of the caller but the one making the request. */
 export async function endOtherSessions(ctx: Deps, userId: string, currentSessionId: string, meta: RequestMeta): Promise<number> {
-  return endSessions(ctx, userId, { except: currentSessionId }, 'revoked_by_user', meta, {
-    action: 'auth.other_sessions_revoked',
-    actorId: userId,
-  });
+  return endSessions(ctx, { userId, scope: { except: currentSessionId }, reason: 'revoked_by_user', audit: { action: 'auth.other_sessions_revoked', actorId: userId } }, meta);
 }
 
 export async function listSessionsAsAdmin(ctx: Pick<AppContext, 'db' | 'clock'>, userId: string): Promise<SessionRow[]> {
@@ -43,19 +38,20 @@ export async function listSessionsAsAdmin(ctx: Pick<AppContext, 'db' | 'clock'>,
 
 export async function endSessionsAsAdmin(ctx: Deps, actorId: string, userId: string, meta: RequestMeta): Promise<number> {
   if (!(await findUserById(ctx.db, userId))) throw Errors.userNotFound();
-  return endSessions(ctx, userId, 'all', 'revoked_by_admin', meta, { action: 'admin.user_sessions_revoked', actorId });
+  return endSessions(ctx, { userId, scope: 'all', reason: 'revoked_by_admin', audit: { action: 'admin.user_sessions_revoked', actorId } }, meta);
 }
 
-async function endSessions(
-  ctx: Deps,
-  userId: string,
-  scope: SessionScope,
-  reason: RevocationReason,
-  meta: RequestMeta,
-  audit: { action: AuditAction; actorId: string },
-): Promise<number> {
+interface SessionsToEnd {
+  userId: string;
+  scope: SessionScope;
+  reason: RevocationReason;
+  audit: { action: AuditAction; actorId: string };
+}
+
+async function endSessions(ctx: Deps, end: SessionsToEnd, meta: RequestMeta): Promise<number> {
+  const { userId, scope, reason, audit } = end;
   const now = ctx.clock.now();
-  const ended = await ctx.db.transaction().execute(async (trx) => {
+  const ended = await inUnitOfWork(ctx, async (trx) => {
     const ended = await revokeUserSessions(trx, userId, scope, now);
     if (ended.length === 0) return ended;
     await recordAudit(trx, meta, {
@@ -68,7 +64,6 @@ async function endSessions(
     await emitSessionsRevoked(ctx, trx, ended, reason);
     return ended;
   });
-  if (ended.length > 0) ctx.jobs.notify();
   return ended.length;
 }
 

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DateTime, Nullable, Uuid } from '../../http/schema-types.js';
 import { describeDevice } from './device.js';
-import type { SessionRow } from './sessions.repo.js';
+import type { SessionRow } from './device-sessions.repo.js';
 
 // The allow-list of what a listed session shows: the serializer drops every other field, so a
 // token or its hash cannot reach a reply.

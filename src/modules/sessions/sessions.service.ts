@@ -9,15 +9,10 @@ import type { AccountClaims } from '../../lib/tokens.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked, sessionEventData } from '../events/session-events.js';
-import {
-  findPresentedToken,
-  findSessionOfToken,
-  insertSession,
-  revokeSession,
-  rotateRefreshToken,
-  type Aal,
-} from './sessions.repo.js';
+import { findPresentedToken, findSessionOfToken, rotateRefreshToken } from './refresh-tokens.repo.js';
+import { insertSession, revokeSession, type Aal } from './sessions.repo.js';
 import type { Executor } from '../../db/database.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export interface TokenPair {
   access_token: string;
@@ -109,7 +104,13 @@ export async function refreshSession(ctx: AppContext, presented: unknown, meta: 
   });
   if (rotated) {
     ctx.metrics.refreshes.inc('rotated');
-    return issuePair(ctx, claims.sub, rotated.session_id, childJti, issuedAt, expiresAt, rotated.must_change_password, { aal: rotated.aal, amr: rotated.amr, account: accountClaims(rotated) });
+    return issuePair(ctx, {
+      userId: claims.sub,
+      sessionId: rotated.session_id,
+      refresh: { jti: childJti, issuedAt, expiresAt },
+      mustChangePassword: rotated.must_change_password,
+      claims: { aal: rotated.aal, amr: rotated.amr, account: accountClaims(rotated) },
+    });
   }
 
   const token = await findPresentedToken(ctx.db, parentHash);
@@ -131,16 +132,18 @@ export async function refreshSession(ctx: AppContext, presented: unknown, meta: 
   if (withinGrace && token.user_active !== true) throw refused(ctx, Errors.inactiveUser());
   if (withinGrace) {
     ctx.metrics.refreshes.inc('grace');
-    return issuePair(
-      ctx, claims.sub, token.session_id, childJti,
-      token.child_issued_at!, token.child_expires_at!, token.must_change_password ?? false,
-      { aal: token.aal, amr: token.amr, account: { account_id: token.account_id!, account_role: token.account_role!, role: token.role! } },
-    );
+    return issuePair(ctx, {
+      userId: claims.sub,
+      sessionId: token.session_id,
+      refresh: { jti: childJti, issuedAt: token.child_issued_at!, expiresAt: token.child_expires_at! },
+      mustChangePassword: token.must_change_password ?? false,
+      claims: { aal: token.aal, amr: token.amr, account: { account_id: token.account_id!, account_role: token.account_role!, role: token.role! } },
+    });
   }
 
   // Reuse of a rotated token outside the grace window: it leaked. End its session. (A token
   // revoked by logout, a password change or deactivation finds nothing left to revoke.)
-  const endedSession = await ctx.db.transaction().execute(async (trx) => {
+  const endedSession = await inUnitOfWork(ctx, async (trx) => {
     const revoked = await revokeSession(trx, token.session_id, now);
     if (!revoked) return false;
     await emitSessionsRevoked(ctx, trx, [revoked], 'refresh_token_reuse');
@@ -154,7 +157,6 @@ export async function refreshSession(ctx: AppContext, presented: unknown, meta: 
   });
   // `reuse` counts what the audit log records: a leaked token that ended a live session.
   ctx.metrics.refreshes.inc(endedSession ? 'reuse' : 'refused');
-  if (endedSession) ctx.jobs.notify();
   throw Errors.refreshTokenRevoked();
 }
 
@@ -164,19 +166,20 @@ function refused(ctx: Pick<AppContext, 'metrics'>, error: AppError): AppError {
   return error;
 }
 
-async function issuePair(
-  ctx: AppContext,
-  userId: string,
-  sessionId: string,
-  refreshJti: string,
-  issuedAt: Date,
-  expiresAt: Date,
-  mustChangePassword: boolean,
-  claims: Assurance & { account: AccountClaims },
-): Promise<TokenPair> {
-  const refresh = await ctx.tokens.issue('refresh', userId, { sid: sessionId, jti: refreshJti, issuedAt, expiresAt });
+/** The pair a refresh answers with: the child refresh token (its jti and times fixed by the rotation) and a new access token. */
+interface PairToIssue {
+  userId: string;
+  sessionId: string;
+  refresh: { jti: string; issuedAt: Date; expiresAt: Date };
+  mustChangePassword: boolean;
+  claims: Assurance & { account: AccountClaims };
+}
+
+async function issuePair(ctx: AppContext, pair: PairToIssue): Promise<TokenPair> {
+  const { userId, sessionId, claims } = pair;
+  const refresh = await ctx.tokens.issue('refresh', userId, { sid: sessionId, ...pair.refresh });
   const access = await ctx.tokens.issue('access', userId, { sid: sessionId, aal: claims.aal, amr: claims.amr, account: claims.account });
-  return tokenPair(access.token, refresh.token, mustChangePassword);
+  return tokenPair(access.token, refresh.token, pair.mustChangePassword);
 }
 
 /** Logout ends the session the refresh token belongs to, which kills its access tokens too. */
@@ -207,7 +210,7 @@ export async function signOutSession(
   meta: RequestMeta,
   details: Record<string, unknown> = {},
 ): Promise<boolean> {
-  const revoked = await ctx.db.transaction().execute(async (trx) => {
+  const revoked = await inUnitOfWork(ctx, async (trx) => {
     const ended = await revokeSession(trx, session.sessionId, ctx.clock.now());
     await emitSessionsRevoked(ctx, trx, ended ? [ended] : [], 'logout');
     await recordAudit(trx, meta, {
@@ -219,6 +222,5 @@ export async function signOutSession(
     });
     return ended !== undefined;
   });
-  ctx.jobs.notify();
   return revoked;
 }

@@ -7,6 +7,7 @@ import { Errors, validationError } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import type { Executor } from '../../db/database.js';
 import { findStoredSetting, listStoredSettings, writeSetting } from './settings.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 interface SettingDefinition<T> {
   default: T;
@@ -64,7 +65,7 @@ export async function readSetting(ctx: Pick<AppContext, 'db'>, key: string): Pro
 
 /** Unknown key → 404; a value the key does not accept → 422 on `value`; else stored and audited. */
 export async function changeSetting(
-  ctx: Pick<AppContext, 'db' | 'clock'>,
+  ctx: Pick<AppContext, 'db' | 'clock'> & { jobs: AppContext['jobs'] | undefined },
   actorId: string | null,
   key: string,
   value: unknown,
@@ -74,7 +75,7 @@ export async function changeSetting(
   const parsed = SETTINGS[known].parse(value);
   if (parsed === null) throw validationError(['body', 'value'], `Input should be ${SETTINGS[known].expects}`);
   const now = ctx.clock.now();
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     const previous = await getSetting(trx, known);
     await writeSetting(trx, known, parsed, actorId, now);
     await recordAudit(trx, meta, {

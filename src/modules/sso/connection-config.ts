@@ -44,6 +44,8 @@ const apiBase = (config: UrlDeps): string => `${config.publicUrl}${config.apiPre
 export const samlMetadataUrl = (config: UrlDeps, id: string): string => `${apiBase(config)}/auth/sso/saml/${id}/metadata`;
 export const samlAcsUrl = (config: UrlDeps, id: string): string => `${apiBase(config)}/auth/sso/saml/${id}/acs`;
 export const oidcRedirectUri = (config: UrlDeps): string => `${apiBase(config)}/auth/sso/oidc/callback`;
+/** Where identity providers' answers land for the hosted pages (the redirect_uri of their flows). */
+export const pagesSsoCallbackUrl = (config: Pick<UrlDeps, 'publicUrl'>): string => `${config.publicUrl}/ui/sso/callback`;
 
 export type SpValues = { redirect_uri: string } | { entity_id: string; acs_url: string; metadata_url: string };
 

@@ -9,8 +9,9 @@ import { recordAudit } from '../audit/audit.repo.js';
 import { verifiedDomainsOf } from '../domains/domains.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
-import { revokeSessionsNotUsing } from '../sessions/sessions.repo.js';
+import { revokeSessionsNotUsing } from '../sessions/device-sessions.repo.js';
 import { listUserIdsOnDomains } from '../users/users.repo.js';
+import { guardedFetch } from '../webhooks/guarded-fetch.js';
 import { checkWebhookUrl } from '../webhooks/url-guard.js';
 import { samlConfig, sealPurpose, type OidcConfig, type SamlConfig } from './connection-config.js';
 import { parseIdpMetadata, type IdpSettings } from './idp-metadata.js';
@@ -25,12 +26,18 @@ import {
   upsertPolicy,
   type SsoPolicy,
 } from './sso.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs' | 'config' | 'secrets'>;
 
 const MAX_METADATA_BYTES = 512 * 1024;
 
-/** The IdP's metadata, from the XML given or fetched from its URL (public https only). */
+/**
+ * The IdP's metadata, from the XML given or fetched from its URL (public https only). The URL
+ * is checked first (for a reason to give), and fetched through the guard, whose connection goes
+ * only to the public address it checked (no DNS rebinding between check and fetch), with no
+ * redirects.
+ */
 async function idpSettings(ctx: Deps, input: { metadata_xml?: string; metadata_url?: string }, field: 'body'): Promise<IdpSettings> {
   let xml = input.metadata_xml;
   if (xml === undefined && input.metadata_url !== undefined) {
@@ -39,7 +46,7 @@ async function idpSettings(ctx: Deps, input: { metadata_xml?: string; metadata_u
     const reason = insecureAllowed ? null : await checkWebhookUrl(url);
     if (reason) throw validationError([field, 'metadata_url'], reason);
     try {
-      const response = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(5000) });
+      const response = await guardedFetch({ allowInsecure: insecureAllowed })(url);
       const body = await response.text();
       if (!response.ok || body.length > MAX_METADATA_BYTES) throw new Error('unusable');
       xml = body;
@@ -81,7 +88,7 @@ export async function createConnection(ctx: Deps, scope: AccountScope, body: Cre
     config = { issuer: body.issuer, client_id: body.client_id, scopes: body.scopes ?? ['openid', 'email', 'profile'] };
     secrets = { client_secret: body.client_secret };
   }
-  const row = await ctx.db.transaction().execute(async (trx) => {
+  const row = await inUnitOfWork(ctx, async (trx) => {
     const created = await insertConnection(trx, {
       id,
       accountId: scope.accountId,
@@ -95,7 +102,6 @@ export async function createConnection(ctx: Deps, scope: AccountScope, body: Cre
     await emitEvent(ctx, trx, 'account.sso_connection_created', { id, account_id: scope.accountId, type: body.type, name: body.name });
     return created;
   });
-  ctx.jobs.notify();
   return row;
 }
 
@@ -131,7 +137,7 @@ export async function changeConnection(ctx: Deps, scope: AccountScope, id: strin
     config = oidc;
     if (body.client_secret !== undefined) secrets = ctx.secrets.seal(JSON.stringify({ client_secret: body.client_secret }), sealPurpose(id));
   }
-  return ctx.db.transaction().execute(async (trx) => {
+  return inUnitOfWork(ctx, async (trx) => {
     const row = await updateConnection(trx, scope.accountId, id, { name: body.name, enabled: body.enabled, config, secrets }, ctx.clock.now());
     if (!row) throw Errors.ssoConnectionNotFound();
     const changed = Object.keys(body).filter((key) => key !== 'client_secret' && key !== 'metadata_xml');
@@ -141,13 +147,12 @@ export async function changeConnection(ctx: Deps, scope: AccountScope, id: strin
 }
 
 export async function removeConnection(ctx: Deps, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     const row = await deleteConnection(trx, scope.accountId, id);
     if (!row) throw Errors.ssoConnectionNotFound();
     await recordAudit(trx, meta, { action: 'sso.connection_deleted', userId: scope.actorId, resourceType: 'sso_connection', resourceId: id, details: { account_id: scope.accountId, type: row.type, name: row.name } });
     await emitEvent(ctx, trx, 'account.sso_connection_deleted', { id, account_id: scope.accountId, type: row.type, name: row.name });
   });
-  ctx.jobs.notify();
 }
 
 export const getPolicy = (ctx: Pick<AppContext, 'db'>, scope: AccountScope): Promise<SsoPolicy> => findPolicy(ctx.db, scope.accountId);
@@ -158,7 +163,7 @@ export const getPolicy = (ctx: Pick<AppContext, 'db'>, scope: AccountScope): Pro
  * signs them in.
  */
 export async function setPolicy(ctx: Deps, scope: AccountScope, policy: SsoPolicy, meta: RequestMeta): Promise<SsoPolicy> {
-  await ctx.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(ctx, async (trx) => {
     const now = ctx.clock.now();
     const previous = await upsertPolicy(trx, scope.accountId, policy, now);
     let sessionsEnded = 0;
@@ -170,6 +175,5 @@ export async function setPolicy(ctx: Deps, scope: AccountScope, policy: SsoPolic
     }
     await recordAudit(trx, meta, { action: 'sso.settings_updated', userId: scope.actorId, resourceType: 'account', resourceId: scope.accountId, details: { ...policy, sessions_ended: sessionsEnded } });
   });
-  ctx.jobs.notify();
   return policy;
 }

@@ -21,6 +21,7 @@ import type { TokenPair } from '../sessions/sessions.service.js';
 import { createUser } from '../users/create-user.js';
 import { findUserByEmail, findUserById, updateUser } from '../users/users.repo.js';
 import { findIdentity, findPolicy, insertCode, insertIdentity, spendCode } from './sso.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 /** How long the code handed to the front end may be redeemed. */
 export const SSO_CODE_TTL_SECONDS = 60;
@@ -61,7 +62,7 @@ export async function admitIdentity(ctx: AppContext, trx: Executor, identity: Pr
   if (linked) {
     user = await findUserById(trx, linked.user_id);
   } else {
-    user = await adoptOrCreate(ctx, trx, identity, email, now, meta);
+    user = await adoptOrCreate(ctx, trx, { identity, email, now, meta });
     await insertIdentity(trx, { connectionId: connection.id, subject: identity.subject, userId: user.id, email, now });
     await recordAudit(trx, meta, { action: 'sso.link', userId: user.id, resourceType: 'user', resourceId: user.id, details: { connection_id: connection.id, account_id: connection.account_id } });
   }
@@ -82,7 +83,12 @@ export async function admitIdentity(ctx: AppContext, trx: Executor, identity: Pr
 }
 
 /** An existing user of the account is linked; one alone in a personal account joins it; else a new member (auto_join). */
-async function adoptOrCreate(ctx: AppContext, trx: Executor, identity: ProvenIdentity, email: string, now: Date, meta: RequestMeta): Promise<UserRow> {
+async function adoptOrCreate(
+  ctx: AppContext,
+  trx: Executor,
+  signIn: { identity: ProvenIdentity; email: string; now: Date; meta: RequestMeta },
+): Promise<UserRow> {
+  const { identity, email, now, meta } = signIn;
   const accountId = identity.connection.account_id;
   const policy = await findPolicy(trx, accountId);
   const existing = await findUserByEmail(trx, email);
@@ -134,7 +140,7 @@ const sameText = (a: string, b: string): boolean => {
 
 /** POST /auth/sso/callback: the code (single use, 60 s) and the state it was issued with → tokens. */
 export async function redeemCode(ctx: AppContext, input: { code: string; state: string }, meta: RequestMeta): Promise<TokenPair> {
-  const tokens = await ctx.db.transaction().execute(async (trx) => {
+  const tokens = await inUnitOfWork(ctx, async (trx) => {
     const spent = await spendCode(trx, hashSecret(input.code), ctx.clock.now());
     if (!spent || !sameText(spent.client_state, input.state)) throw Errors.invalidSsoCode();
     const user = await findUserById(trx, spent.user_id);
@@ -147,6 +153,5 @@ export async function redeemCode(ctx: AppContext, input: { code: string; state: 
     if (isMfaChallenge(result)) throw Errors.internal();
     return result;
   });
-  ctx.jobs.notify();
   return tokens;
 }

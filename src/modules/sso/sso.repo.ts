@@ -4,6 +4,7 @@
 import type { SsoConnectionRow } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
 import { singleUse } from '../../db/single-use.repo.js';
+import { spentRowsRule, type RetentionRule } from '../retention/retention-rules.js';
 
 /** Sign-ins under way, their codes, and the SAML replay store: single use (db/single-use.repo.ts). */
 export const ssoFlows = singleUse('sso_flows', { key: 'id' });
@@ -47,6 +48,12 @@ export async function findEnabledConnectionOfAccount(db: Executor, accountId: st
     .orderBy('created_at')
     .limit(1)
     .executeTakeFirst();
+}
+
+/** Whether any account has an enabled connection (the hosted sign-in page then asks for the email first). */
+export async function anyEnabledConnection(db: Executor): Promise<boolean> {
+  const row = await db.selectFrom('sso_connections').select('id').where('enabled', '=', true).limit(1).executeTakeFirst();
+  return row !== undefined;
 }
 
 export async function updateConnection(
@@ -194,3 +201,9 @@ export async function recordAssertionUse(db: Executor, row: { connectionId: stri
     .executeTakeFirst();
   return inserted !== undefined;
 }
+
+/**
+ * Retention (modules/retention): SSO requests and codes used or expired over a day ago; the SAML
+ * replay store 1 day after its assertion could no longer be accepted.
+ */
+export const ssoRetention: readonly RetentionRule[] = [spentRowsRule(ssoFlows), spentRowsRule(ssoCodes), spentRowsRule(samlAssertions)];

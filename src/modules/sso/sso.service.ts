@@ -8,11 +8,12 @@ import { addSeconds } from '../../lib/clock.js';
 import { AppError, Errors } from '../../lib/errors.js';
 import { randomToken } from '../../lib/random.js';
 import { accountOwningVerifiedDomain, emailDomain } from '../domains/domains.repo.js';
-import { samlConfig } from './connection-config.js';
+import { pagesSsoCallbackUrl, samlConfig } from './connection-config.js';
 import { oidcAuthorizeUrl, oidcExchange, oidcRequestKey } from './oidc.js';
 import { REQUEST_TTL_MS, SamlRejection, samlAuthorizeUrl, validateSamlResponse } from './saml.js';
 import { admitIdentity, recordSsoFailure } from './sso-sign-in.js';
 import { findConnection, findEnabledConnectionOfAccount, findFlowByKey, insertFlow, recordAssertionUse, spendFlow } from './sso.repo.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export interface StartInput {
   email?: string;
@@ -36,6 +37,15 @@ async function connectionFor(ctx: Pick<AppContext, 'db'>, input: StartInput): Pr
 
 export async function startSso(ctx: AppContext, input: StartInput): Promise<{ authorization_url: string; state: string }> {
   if (!ctx.config.oauthRedirectUris.includes(input.redirect_uri)) throw Errors.invalidRedirectUri();
+  return beginSso(ctx, input);
+}
+
+/**
+ * Starts a sign-in at the connection's identity provider, to come back to `redirect_uri`, which
+ * the caller vouches for: POST /auth/sso/start checks it against OAUTH_REDIRECT_URIS, and the
+ * hosted pages pass their own callback (modules/hosted-ui/sso-pages.ts).
+ */
+export async function beginSso(ctx: AppContext, input: StartInput): Promise<{ authorization_url: string; state: string }> {
   if ((input.email === undefined) === (input.connection_id === undefined)) throw Errors.ssoNotConfigured();
   const connection = await connectionFor(ctx, input);
   const state = randomToken(24);
@@ -59,6 +69,19 @@ export function frontEndRedirect(redirectUri: string, code: string, state: strin
   return url.toString();
 }
 
+/**
+ * A refusal after the flow is known, of a flow the hosted pages started: the browser goes back to
+ * the pages with `error` (their sign-in page says why) rather than stopping on a JSON reply. A
+ * front end's flow (the API's) keeps the reply as the contract has it.
+ */
+function pagesRefusal(ctx: AppContext, flow: { redirectUri: string; state: string } | undefined, code: string): string | undefined {
+  if (!flow || flow.redirectUri !== pagesSsoCallbackUrl(ctx.config)) return undefined;
+  const url = new URL(flow.redirectUri);
+  url.searchParams.set('error', code);
+  url.searchParams.set('state', flow.state);
+  return url.toString();
+}
+
 /** SAML ACS: validate, spend the request, record the assertion, admit the identity; → redirect URL. */
 export async function acceptSamlResponse(ctx: AppContext, connectionId: string, samlResponse: string, meta: RequestMeta): Promise<string> {
   const connection = await findConnection(ctx.db, connectionId);
@@ -66,9 +89,10 @@ export async function acceptSamlResponse(ctx: AppContext, connectionId: string, 
     await recordSsoFailure(ctx, null, 'unknown_connection', meta);
     throw Errors.ssoFailed();
   }
+  let answering: { redirectUri: string; state: string } | undefined;
   try {
     const identity = await validateSamlResponse(ctx, connection, samlResponse);
-    const target = await ctx.db.transaction().execute(async (trx) => {
+    const target = await inUnitOfWork(ctx, async (trx) => {
       const now = ctx.clock.now();
       let redirectUri: string;
       let state: string;
@@ -86,17 +110,21 @@ export async function acceptSamlResponse(ctx: AppContext, connectionId: string, 
       if (!(await recordAssertionUse(trx, { connectionId: connection.id, assertionId: identity.assertionId, keepUntil: identity.validUntil, now }))) {
         throw new SamlRejection('assertion_replayed');
       }
+      answering = { redirectUri, state };
       const code = await admitIdentity(ctx, trx, { connection, ...identity }, state, meta);
       return frontEndRedirect(redirectUri, code, state);
     });
-    ctx.jobs.notify();
     return target;
   } catch (err) {
     if (err instanceof SamlRejection) {
       await recordSsoFailure(ctx, connection, err.reason, meta);
       throw Errors.ssoFailed();
     }
-    if (err instanceof AppError && err.statusCode < 500) await recordSsoFailure(ctx, connection, err.code ?? err.message, meta);
+    if (err instanceof AppError && err.statusCode < 500) {
+      await recordSsoFailure(ctx, connection, err.code ?? err.message, meta);
+      const toPages = pagesRefusal(ctx, answering, err.code ?? 'sso_failed');
+      if (toPages) return toPages;
+    }
     throw err;
   }
 }
@@ -110,18 +138,22 @@ export async function acceptOidcCallback(ctx: AppContext, query: { code: string;
     await recordSsoFailure(ctx, connection ?? null, 'unknown_or_spent_state', meta);
     throw Errors.ssoFailed();
   }
+  const answering = { redirectUri: pending.redirect_uri, state: pending.client_state };
   try {
     const identity = await oidcExchange(ctx, connection, query, pending);
-    const target = await ctx.db.transaction().execute(async (trx) => {
+    const target = await inUnitOfWork(ctx, async (trx) => {
       const flow = await spendFlow(trx, requestKey, ctx.clock.now());
       if (!flow) throw Errors.ssoFailed();
       const code = await admitIdentity(ctx, trx, { connection, ...identity }, flow.client_state, meta);
       return frontEndRedirect(flow.redirect_uri, code, flow.client_state);
     });
-    ctx.jobs.notify();
     return target;
   } catch (err) {
-    if (err instanceof AppError && err.statusCode < 500) await recordSsoFailure(ctx, connection, err.code ?? err.message, meta);
+    if (err instanceof AppError && err.statusCode < 500) {
+      await recordSsoFailure(ctx, connection, err.code ?? err.message, meta);
+      const toPages = pagesRefusal(ctx, answering, err.code ?? 'sso_failed');
+      if (toPages) return toPages;
+    }
     throw err;
   }
 }

@@ -2,6 +2,7 @@ import { sql, type Updateable } from 'kysely';
 import { preparedStatement, USERS_COLUMNS } from '../../db/prepared.js';
 import type { NewUser, UserRow, UsersTable } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
+import { LIVE_SESSION } from '../sessions/live-session.js';
 
 export async function findUserByEmail(db: Executor, email: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where(sql<string>`lower(email)`, '=', email.toLowerCase()).executeTakeFirst();
@@ -20,7 +21,7 @@ export const userInLiveSession = preparedStatement<UserRow>('user_in_live_sessio
   SELECT ${USERS_COLUMNS}
     FROM users
    WHERE users.id = $1
-     AND users.id = (SELECT user_id FROM sessions WHERE id = $2 AND revoked_at IS NULL)`);
+     AND users.id = (SELECT user_id FROM sessions WHERE id = $2 AND ${LIVE_SESSION})`);
 
 /** The user behind an access token, in one statement: only while its session is live.
  *  Every authenticated request runs it, so it is a prepared statement. */

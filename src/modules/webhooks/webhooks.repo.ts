@@ -2,6 +2,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import type { WebhookDeliveriesTable, WebhookEndpointsTable } from '../../db/schema.js';
+import { finishedRule } from '../retention/retention-rules.js';
 
 export type EndpointRow = Selectable<WebhookEndpointsTable>;
 export type DeliveryRow = Selectable<WebhookDeliveriesTable>;
@@ -191,3 +192,6 @@ export async function countFinishedDeliveries(db: Executor, before: Date): Promi
   `.execute(db);
   return result.rows[0]?.n ?? 0;
 }
+
+/** Retention (modules/retention): finished deliveries after 30 days. */
+export const finishedDeliveryRetention = finishedRule({ table: 'webhook_deliveries', finished: 'finished (succeeded or failed)', purge: purgeFinishedDeliveries, count: countFinishedDeliveries });

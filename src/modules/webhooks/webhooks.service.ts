@@ -16,13 +16,14 @@ import { checkWebhookUrl, systemResolver, type Resolver } from './url-guard.js';
 import * as repo from './webhooks.repo.js';
 import type { DeliveryRow, EndpointRow } from './webhooks.repo.js';
 import { secretPurpose } from './webhook-jobs.js';
+import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export const PREVIOUS_SECRET_GRACE_SECONDS = 24 * 3600;
 export const DELIVERY_PAGE = { defaultLimit: 50, maxLimit: 200 };
 /** What an endpoint can subscribe to: every catalogued type but the test event. */
 export const SUBSCRIBABLE_EVENTS: readonly string[] = EVENT_TYPES.filter((type) => type !== 'webhook.test');
 
-export type WebhookDeps = Pick<AppContext, 'db' | 'clock' | 'config' | 'secrets'> & Partial<Pick<AppContext, 'jobs'>> & { resolver?: Resolver };
+export type WebhookDeps = Pick<AppContext, 'db' | 'clock' | 'config' | 'secrets'> & { jobs: AppContext['jobs'] | undefined } & { resolver?: Resolver };
 
 export interface EndpointInput {
   url?: string;
@@ -60,7 +61,7 @@ export async function createWebhook(
   const events = checkEvents(input.events);
   const id = randomUUID();
   const secret = newWebhookSecret();
-  const endpoint = await deps.db.transaction().execute(async (trx) => {
+  const endpoint = await inUnitOfWork(deps, async (trx) => {
     const row = await repo.insertEndpoint(trx, {
       id,
       url,
@@ -86,7 +87,7 @@ export async function getWebhook(deps: Pick<AppContext, 'db'>, id: string): Prom
 export async function updateWebhook(deps: WebhookDeps, adminId: string | null, id: string, input: EndpointInput, meta: RequestMeta | null): Promise<EndpointRow> {
   const url = input.url === undefined ? undefined : await checkUrl(deps, input.url);
   const events = input.events === undefined ? undefined : checkEvents(input.events);
-  return deps.db.transaction().execute(async (trx) => {
+  return inUnitOfWork(deps, async (trx) => {
     const current = await repo.findEndpoint(trx, id, true);
     if (!current) throw Errors.webhookNotFound();
     const changes = {
@@ -104,7 +105,7 @@ export async function updateWebhook(deps: WebhookDeps, adminId: string | null, i
 }
 
 export async function deleteWebhook(deps: WebhookDeps, adminId: string | null, id: string, meta: RequestMeta | null): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
+  await inUnitOfWork(deps, async (trx) => {
     const current = await repo.findEndpoint(trx, id, true);
     if (!current) throw Errors.webhookNotFound();
     // Its deliveries go with it (ON DELETE CASCADE); a job still queued finds nothing to do.
@@ -115,7 +116,7 @@ export async function deleteWebhook(deps: WebhookDeps, adminId: string | null, i
 
 export async function rotateWebhookSecret(deps: WebhookDeps, adminId: string | null, id: string, meta: RequestMeta | null): Promise<{ endpoint: EndpointRow; secret: string }> {
   const secret = newWebhookSecret();
-  const endpoint = await deps.db.transaction().execute(async (trx) => {
+  const endpoint = await inUnitOfWork(deps, async (trx) => {
     const current = await repo.findEndpoint(trx, id, true);
     if (!current) throw Errors.webhookNotFound();
     const now = deps.clock.now();
@@ -135,7 +136,7 @@ export async function rotateWebhookSecret(deps: WebhookDeps, adminId: string | n
 /** Queues a `webhook.test` event for this endpoint alone (enabled or not). */
 export async function sendTestEvent(deps: WebhookDeps, adminId: string | null, id: string, meta: RequestMeta | null): Promise<DeliveryRow> {
   const eventId = newEventId();
-  const delivery = await deps.db.transaction().execute(async (trx) => {
+  const delivery = await inUnitOfWork(deps, async (trx) => {
     const endpoint = await repo.findEndpoint(trx, id, true);
     if (!endpoint) throw Errors.webhookNotFound();
     await queueDelivery(trx, endpoint, {
@@ -147,7 +148,6 @@ export async function sendTestEvent(deps: WebhookDeps, adminId: string | null, i
     await recordAudit(trx, meta, { action: 'webhook.test_sent', userId: adminId, resourceType: 'webhook_endpoint', resourceId: id, details: { event_id: eventId } });
     return (await repo.listDeliveries(trx, id, { limit: 1, offset: 0 }))[0]!;
   });
-  deps.jobs?.notify();
   return delivery;
 }
 

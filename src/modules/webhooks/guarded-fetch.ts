@@ -1,12 +1,13 @@
-// The provider's outbound requests (back-channel logout tokens, a client's jwks_uri) go through
-// the webhooks' URL guard: https:// only, and the socket connects only to a public address that
+// Outbound requests to addresses someone else chose go through the webhooks' URL guard: the
+// OpenID Provider's (back-channel logout tokens, a client's jwks_uri) and an SSO connection's
+// IdP metadata URL: https:// only, and the socket connects only to a public address that
 // was checked at connection time (safeLookup). WEBHOOK_ALLOW_INSECURE_URLS lifts both, as for
 // webhooks. Redirects are never followed. Returns a fetch Response, as oidc-provider's `fetch`
 // option expects.
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { bareHost, blockedReason, safeLookup, type Resolver } from '../webhooks/url-guard.js';
+import { bareHost, blockedReason, safeLookup, type Resolver } from './url-guard.js';
 
 const TIMEOUT_MS = 10_000;
 const MAX_BODY_BYTES = 512 * 1024;
