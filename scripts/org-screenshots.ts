@@ -43,6 +43,8 @@ try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
   await page.goto(`${origin}/ui/sign-in`);
   await page.fill('#f-email', owner.email);
+  // Email first once an account has an SSO connection: Continue, then the password step.
+  if ((await page.locator('#f-password').count()) === 0) await Promise.all([page.waitForNavigation(), page.press('#f-email', 'Enter')]);
   await page.fill('#f-password', PASSWORD);
   await Promise.all([page.waitForNavigation(), page.press('#f-password', 'Enter')]);
   const shoot = async (path: string, name: string, prepare?: (page: Page) => Promise<void>) => {

@@ -53,6 +53,8 @@ describe('organization console in Chromium', { skip: skipWithoutChromium }, () =
     if (new URL(page.url()).pathname === path) return;
     assert.equal(new URL(page.url()).pathname, '/ui/sign-in');
     await typeInto(page, '#f-email', email);
+    // Email first once any account has an SSO connection: Continue, then the password step.
+    if ((await page.locator('#f-password').count()) === 0) await submitWithEnter(page);
     await typeInto(page, '#f-password', PASSWORD);
     await submitWithEnter(page);
     assert.equal(new URL(page.url()).pathname, path);

@@ -15,7 +15,7 @@ import { recordAudit } from '../audit/audit.repo.js';
 import { revokeAllSessions } from '../sessions/sessions.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
-import { updateUser } from '../users/users.repo.js';
+import { findUserById, updateUser } from '../users/users.repo.js';
 import { findAccountWithSubscription, listAccountMembers, listAccountMembersByEmail, lockAccountMembers, type AccountWithSubscription } from './accounts.repo.js';
 import { createPersonalAccount } from './personal-account.js';
 import type { Executor } from '../../db/database.js';
@@ -53,6 +53,13 @@ export async function getAccount(ctx: Pick<AppContext, 'db'>, user: UserRow): Pr
 
 export async function listMembers(ctx: Pick<AppContext, 'db'>, user: UserRow): Promise<UserRow[]> {
   return listAccountMembers(ctx.db, user.account_id);
+}
+
+/** One member of the caller's account; 404 `User not found` for anyone else (another account's too). */
+export async function getMember(ctx: Pick<AppContext, 'db'>, user: UserRow, memberId: string): Promise<UserRow> {
+  const member = await findUserById(ctx.db, memberId);
+  if (!member || member.account_id !== user.account_id) throw Errors.userNotFound();
+  return member;
 }
 
 /** A page of the members, by email: `limit` of them after the email `after` (lower-case). */

@@ -47,6 +47,15 @@ export interface ConfirmStep {
   fields?: Record<string, string>;
 }
 
+export interface OrgPage {
+  /** The nav item (its href) the page belongs to. */
+  current: string;
+  /** A template under views/org-console/. */
+  view: string;
+  data: Record<string, unknown> & { title: string };
+  status?: number;
+}
+
 export interface OrgPages extends PageContext {
   /**
    * The signed-in owner or admin, or undefined when the reply is already decided: a redirect to
@@ -54,18 +63,18 @@ export interface OrgPages extends PageContext {
    */
   actor(request: FastifyRequest, reply: FastifyReply): Promise<OrgActor | undefined>;
   /** Renders views/org-console/<view> in the console's layout, `current` marked in its navigation. */
-  page(request: FastifyRequest, reply: FastifyReply, current: string, view: string, data: Record<string, unknown> & { title: string }, status?: number): Promise<FastifyReply>;
+  page(request: FastifyRequest, reply: FastifyReply, page: OrgPage): Promise<FastifyReply>;
   /** The confirmation step of a destructive action: a page whose one form posts to `action`. */
   confirm(request: FastifyRequest, reply: FastifyReply, step: ConfirmStep): Promise<FastifyReply>;
   /** Back to `location` with a notice for `form`. */
-  done(reply: FastifyReply, location: string, form: string, notice: string): FastifyReply;
+  done(reply: FastifyReply, location: string, message: { form: string; notice: string }): FastifyReply;
   /** A refusal: an unknown id (another account's too) is the 404 page; anything else goes back to `location` with the API's message. */
-  refuse(reply: FastifyReply, location: string, err: unknown, state: Omit<PageState, 'message' | 'errors'>): FastifyReply;
+  refuse(reply: FastifyReply, err: unknown, back: Omit<PageState, 'message' | 'errors'> & { location: string }): FastifyReply;
 }
 
 export function orgPages(pages: PageContext): OrgPages {
   const { render, secure } = pages;
-  const page: OrgPages['page'] = (request, reply, current, view, data, status) =>
+  const page: OrgPages['page'] = (request, reply, { current, view, data, status }) =>
     render(request, reply, `org-console/${view}`, { ...data, nav: ORG_NAV, current, when }, status);
   return {
     ...pages,
@@ -88,9 +97,9 @@ export function orgPages(pages: PageContext): OrgPages {
       return { user, scope: ownAccountScope(user) };
     },
     confirm: (request, reply, step) =>
-      page(request, reply, step.current, 'confirm', { title: step.title, confirmation: { ...step, danger: true }, fields: step.fields ?? {} }),
-    done: (reply, location, form, notice) => redirectWithState(reply, location, { form, notice }, secure),
-    refuse(reply, location, err, state) {
+      page(request, reply, { current: step.current, view: 'confirm', data: { title: step.title, confirmation: { ...step, danger: true }, fields: step.fields ?? {} } }),
+    done: (reply, location, { form, notice }) => redirectWithState(reply, location, { form, notice }, secure),
+    refuse(reply, err, { location, ...state }) {
       if (err instanceof AppError && err.statusCode === 404) throw err;
       return redirectWithError(reply, location, err, state, secure);
     },

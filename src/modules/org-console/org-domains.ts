@@ -26,13 +26,13 @@ export async function domainPages(app: FastifyInstance, org: OrgPages, lookup: T
     const actor = await org.actor(request, reply);
     if (!actor) return reply;
     const rows = await listAccountDomains(ctx, actor.scope);
-    return org.page(request, reply, DOMAINS, 'domains', {
+    return org.page(request, reply, { current: DOMAINS, view: 'domains', data: {
       title: 'Domains',
       domains: rows.map((row) => {
         const view = toDomainResponse(row);
         return { ...view, verifiedText: row.verified_at ? when(row.verified_at) : null };
       }),
-    });
+    } });
   });
 
   app.post('/account/organization/domains', { schema: { hide: true } }, async (request, reply) => {
@@ -43,9 +43,9 @@ export async function domainPages(app: FastifyInstance, org: OrgPages, lookup: T
     if (Object.keys(errors).length > 0) return redirectWithState(reply, `${DOMAINS}#add-domain`, { form: 'add-domain', values, errors }, secure);
     try {
       const row = await claimDomain(ctx, actor.scope, values.domain, consoleMeta(request));
-      return org.done(reply, `${DOMAINS}#domain-${row.id}`, `domain-${row.id}`, `Add the TXT record below to the DNS of ${row.domain}, then verify it.`);
+      return org.done(reply, `${DOMAINS}#domain-${row.id}`, { form: `domain-${row.id}`, notice: `Add the TXT record below to the DNS of ${row.domain}, then verify it.` });
     } catch (err) {
-      return org.refuse(reply, `${DOMAINS}#add-domain`, err, { form: 'add-domain', values });
+      return org.refuse(reply, err, { location: `${DOMAINS}#add-domain`, form: 'add-domain', values });
     }
   });
 
@@ -55,9 +55,9 @@ export async function domainPages(app: FastifyInstance, org: OrgPages, lookup: T
     const id = idOf(request.params);
     try {
       const row = await verifyDomain(ctx, lookup, actor.scope, id, consoleMeta(request));
-      return org.done(reply, `${DOMAINS}#domain-${id}`, `domain-${id}`, `${row.domain} is verified.`);
+      return org.done(reply, `${DOMAINS}#domain-${id}`, { form: `domain-${id}`, notice: `${row.domain} is verified.` });
     } catch (err) {
-      return org.refuse(reply, `${DOMAINS}#domain-${id}`, err, { form: `domain-${id}` });
+      return org.refuse(reply, err, { location: `${DOMAINS}#domain-${id}`, form: `domain-${id}` });
     }
   });
 
@@ -85,9 +85,9 @@ export async function domainPages(app: FastifyInstance, org: OrgPages, lookup: T
     const id = idOf(request.params);
     try {
       await removeDomain(ctx, actor.scope, id, consoleMeta(request));
-      return org.done(reply, DOMAINS, 'domains', 'The domain has been removed.');
+      return org.done(reply, DOMAINS, { form: 'domains', notice: 'The domain has been removed.' });
     } catch (err) {
-      return org.refuse(reply, DOMAINS, err, { form: 'domains' });
+      return org.refuse(reply, err, { location: DOMAINS, form: 'domains' });
     }
   });
 }

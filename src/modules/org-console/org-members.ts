@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Errors, validationError } from '../../lib/errors.js';
 import { ChangeMemberRoleBody, CreateInviteBody } from '../accounts/accounts.schemas.js';
-import { changeMemberRole, getAccount, listMembers, listMembersPage, removeMember } from '../accounts/accounts.service.js';
+import { changeMemberRole, getAccount, getMember, listMembersPage, removeMember } from '../accounts/accounts.service.js';
 import { keysetPage, pageUrl, queryText } from '../console/console-kit.js';
 import { createAccountInvite, listAccountInvites, revokeAccountInvite } from '../invites/account-invites.service.js';
 import { when } from '../console/console-format.js';
@@ -36,7 +36,7 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
       listAccountInvites(ctx, actor.user),
     ]);
     const now = ctx.clock.now();
-    return org.page(request, reply, ORG, 'members', {
+    return org.page(request, reply, { current: ORG, view: 'members', data: {
       title: 'Members',
       organization: account.name,
       next: members.next ? pageUrl(ORG, { after: members.next }) : undefined,
@@ -60,7 +60,7 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
         expiresIso: invite.expires_at.toISOString(),
         expired: invite.expires_at <= now,
       })),
-    });
+    } });
   });
 
   app.post('/account/organization/members/:user_id/role', { schema: { hide: true } }, async (request, reply) => {
@@ -71,9 +71,9 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     try {
       if (Object.keys(checkForm(ChangeMemberRoleBody, { account_role: role })).length > 0) throw validationError(['body', 'account_role'], 'Choose Admin or Member.');
       const changed = await changeMemberRole(ctx, actor.user, userId, role as 'admin' | 'member', consoleMeta(request));
-      return org.done(reply, `${ORG}#members`, 'members', `${changed.name || changed.email} is now ${role === 'admin' ? 'an admin' : 'a member'}.`);
+      return org.done(reply, `${ORG}#members`, { form: 'members', notice: `${changed.name || changed.email} is now ${role === 'admin' ? 'an admin' : 'a member'}.` });
     } catch (err) {
-      return org.refuse(reply, `${ORG}#members`, err, { form: 'members' });
+      return org.refuse(reply, err, { location: `${ORG}#members`, form: 'members' });
     }
   });
 
@@ -81,8 +81,7 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     const actor = await org.actor(request, reply);
     if (!actor) return reply;
     const userId = idOf(request.params, 'user_id');
-    const member = (await listMembers(ctx, actor.user)).find((row) => row.id === userId);
-    if (!member) throw Errors.userNotFound();
+    const member = await getMember(ctx, actor.user, userId);
     return org.confirm(request, reply, {
       current: ORG,
       title: `Remove ${member.name || member.email}?`,
@@ -99,9 +98,9 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     const userId = idOf(request.params, 'user_id');
     try {
       await removeMember(ctx, actor.user, userId, consoleMeta(request));
-      return org.done(reply, `${ORG}#members`, 'members', 'The member has been removed.');
+      return org.done(reply, `${ORG}#members`, { form: 'members', notice: 'The member has been removed.' });
     } catch (err) {
-      return org.refuse(reply, `${ORG}#members`, err, { form: 'members' });
+      return org.refuse(reply, err, { location: `${ORG}#members`, form: 'members' });
     }
   });
 
@@ -114,9 +113,9 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     if (Object.keys(errors).length > 0) return redirectWithState(reply, `${ORG}#invite`, { form: 'invite', values, errors }, secure);
     try {
       const invite = await createAccountInvite(ctx, actor.user, { email: values.email, role: values.role as 'admin' | 'member' }, consoleMeta(request));
-      return org.done(reply, `${ORG}#invites`, 'invites', `We sent an invitation to ${invite.email}. It is valid for 7 days.`);
+      return org.done(reply, `${ORG}#invites`, { form: 'invites', notice: `We sent an invitation to ${invite.email}. It is valid for 7 days.` });
     } catch (err) {
-      return org.refuse(reply, `${ORG}#invite`, err, { form: 'invite', values });
+      return org.refuse(reply, err, { location: `${ORG}#invite`, form: 'invite', values });
     }
   });
 
@@ -142,9 +141,9 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     const id = idOf(request.params);
     try {
       await revokeAccountInvite(ctx, actor.user, id, consoleMeta(request));
-      return org.done(reply, `${ORG}#invites`, 'invites', 'The invitation has been revoked.');
+      return org.done(reply, `${ORG}#invites`, { form: 'invites', notice: 'The invitation has been revoked.' });
     } catch (err) {
-      return org.refuse(reply, `${ORG}#invites`, err, { form: 'invites' });
+      return org.refuse(reply, err, { location: `${ORG}#invites`, form: 'invites' });
     }
   });
 }

@@ -22,9 +22,10 @@ export async function scimPages(app: FastifyInstance, org: OrgPages): Promise<vo
     return id;
   };
 
-  const show = async (request: FastifyRequest, reply: FastifyReply, actor: OrgActor, created?: { token: string; description: string | null }) => {
+  const show = async (request: FastifyRequest, reply: FastifyReply, shown: { actor: OrgActor; created?: { token: string; description: string | null } }) => {
+    const { actor, created } = shown;
     const tokens = await listTokens(ctx, actor.user);
-    return org.page(request, reply, SCIM, 'scim', {
+    return org.page(request, reply, { current: SCIM, view: 'scim', data: {
       title: 'SCIM provisioning',
       baseUrl: `${ctx.config.publicUrl}/scim/v2`,
       created,
@@ -35,12 +36,12 @@ export async function scimPages(app: FastifyInstance, org: OrgPages): Promise<vo
         createdIso: token.created_at.toISOString(),
         lastUsed: token.last_used_at ? when(token.last_used_at) : null,
       })),
-    });
+    } });
   };
 
   app.get('/account/organization/scim', { schema: { hide: true } }, async (request, reply) => {
     const actor = await org.actor(request, reply);
-    return actor ? show(request, reply, actor) : reply;
+    return actor ? show(request, reply, { actor }) : reply;
   });
 
   app.post('/account/organization/scim/tokens', { config: perMinute(20), schema: { hide: true } }, async (request, reply) => {
@@ -53,9 +54,9 @@ export async function scimPages(app: FastifyInstance, org: OrgPages): Promise<vo
     try {
       const created = await createScimToken(ctx, actor.user, input, consoleMeta(request));
       // The token exists only in this reply: the page that shows it is this response itself.
-      return await show(request, reply, actor, { token: created.token, description: created.description });
+      return await show(request, reply, { actor, created: { token: created.token, description: created.description } });
     } catch (err) {
-      return org.refuse(reply, `${SCIM}#new-token`, err, { form: 'new-token', values: { description } });
+      return org.refuse(reply, err, { location: `${SCIM}#new-token`, form: 'new-token', values: { description } });
     }
   });
 
@@ -81,9 +82,9 @@ export async function scimPages(app: FastifyInstance, org: OrgPages): Promise<vo
     const id = idOf(request.params);
     try {
       await revokeScimToken(ctx, actor.user, id, consoleMeta(request));
-      return org.done(reply, `${SCIM}#tokens`, 'tokens', 'The token has been revoked.');
+      return org.done(reply, `${SCIM}#tokens`, { form: 'tokens', notice: 'The token has been revoked.' });
     } catch (err) {
-      return org.refuse(reply, `${SCIM}#tokens`, err, { form: 'tokens' });
+      return org.refuse(reply, err, { location: `${SCIM}#tokens`, form: 'tokens' });
     }
   });
 }

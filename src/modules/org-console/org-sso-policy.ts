@@ -34,9 +34,9 @@ export async function ssoPolicyPages(app: FastifyInstance, org: OrgPages): Promi
     }
     try {
       await setPolicy(ctx, actor.scope, policy, consoleMeta(request));
-      return org.done(reply, `${SSO}#policy`, 'policy', policy.enforced ? 'Saved. Single sign-on is required for your verified domains.' : 'Saved.');
+      return org.done(reply, `${SSO}#policy`, { form: 'policy', notice: policy.enforced ? 'Saved. Single sign-on is required for your verified domains.' : 'Saved.' });
     } catch (err) {
-      return org.refuse(reply, `${SSO}#policy`, err, { form: 'policy' });
+      return org.refuse(reply, err, { location: `${SSO}#policy`, form: 'policy' });
     }
   });
 }

@@ -51,11 +51,11 @@ export async function ssoPages(app: FastifyInstance, org: OrgPages): Promise<voi
     const actor = await org.actor(request, reply);
     if (!actor) return reply;
     const [rows, policy] = await Promise.all([listAccountConnections(ctx, actor.scope), getPolicy(ctx, actor.scope)]);
-    return org.page(request, reply, SSO, 'sso', {
+    return org.page(request, reply, { current: SSO, view: 'sso', data: {
       title: 'Single sign-on',
       connections: rows.map((row) => ({ id: row.id, name: row.name, type: row.type.toUpperCase(), enabled: row.enabled, created: when(row.created_at) })),
       policy,
-    });
+    } });
   });
 
   const create = (type: 'saml' | 'oidc', fields: readonly string[]) =>
@@ -72,9 +72,9 @@ export async function ssoPages(app: FastifyInstance, org: OrgPages): Promise<voi
       if (Object.keys(errors).length > 0) return redirectWithState(reply, `${SSO}#${form}`, { form, values: kept, errors }, secure);
       try {
         const row = await createConnection(ctx, actor.scope, body as CreateConnectionBody, consoleMeta(request));
-        return org.done(reply, `${SSO}/${row.id}`, 'connection', 'The connection has been created. Enter the values below in your identity provider.');
+        return org.done(reply, `${SSO}/${row.id}`, { form: 'connection', notice: 'The connection has been created. Enter the values below in your identity provider.' });
       } catch (err) {
-        return org.refuse(reply, `${SSO}#${form}`, err, { form, values: kept });
+        return org.refuse(reply, err, { location: `${SSO}#${form}`, form, values: kept });
       }
     });
   create('saml', ['name', 'metadata_xml', 'metadata_url']);
@@ -92,7 +92,7 @@ export async function ssoPages(app: FastifyInstance, org: OrgPages): Promise<voi
         : ([['Issuer', { text: view.issuer, code: true }], ['Client ID', { text: view.client_id, code: true }], ['Scopes', (view.scopes ?? []).join(' ')]] as Array<[string, unknown]>)),
       ['Created', when(view.created_at)],
     ];
-    return org.page(request, reply, SSO, 'connection', { title: view.name, connection: view, facts, spFields: spFields(view.sp) });
+    return org.page(request, reply, { current: SSO, view: 'connection', data: { title: view.name, connection: view, facts, spFields: spFields(view.sp) } });
   });
 
   app.post('/account/organization/sso/:id/enabled', { schema: { hide: true } }, async (request, reply) => {
@@ -102,9 +102,9 @@ export async function ssoPages(app: FastifyInstance, org: OrgPages): Promise<voi
     const enabled = formField(request.body, 'enabled') === 'true';
     try {
       await changeConnection(ctx, actor.scope, id, { enabled }, consoleMeta(request));
-      return org.done(reply, `${SSO}/${id}`, 'connection', enabled ? 'The connection is on.' : 'The connection is off: nobody signs in through it until you turn it on again.');
+      return org.done(reply, `${SSO}/${id}`, { form: 'connection', notice: enabled ? 'The connection is on.' : 'The connection is off: nobody signs in through it until you turn it on again.' });
     } catch (err) {
-      return org.refuse(reply, `${SSO}/${id}`, err, { form: 'connection' });
+      return org.refuse(reply, err, { location: `${SSO}/${id}`, form: 'connection' });
     }
   });
 
@@ -128,9 +128,9 @@ export async function ssoPages(app: FastifyInstance, org: OrgPages): Promise<voi
     const id = idOf(request.params);
     try {
       await removeConnection(ctx, actor.scope, id, consoleMeta(request));
-      return org.done(reply, SSO, 'connections', 'The connection has been deleted.');
+      return org.done(reply, SSO, { form: 'connections', notice: 'The connection has been deleted.' });
     } catch (err) {
-      return org.refuse(reply, `${SSO}/${id}`, err, { form: 'connection' });
+      return org.refuse(reply, err, { location: `${SSO}/${id}`, form: 'connection' });
     }
   });
 }
