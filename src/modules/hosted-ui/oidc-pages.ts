@@ -52,8 +52,9 @@ export async function oidcPages(app: FastifyInstance, pages: PageContext, handle
     return reply.code(303).redirect(location);
   };
 
-  const signIn = (reply: FastifyReply, uid: string, again: boolean) =>
-    reply.code(303).redirect(`/ui/sign-in?${new URLSearchParams({ next: `/ui/authorize/${uid}`, ...(again ? { again: '1' } : {}) })}`);
+  // login_hint goes to the sign-in page, which prefills the email field with it.
+  const signIn = (reply: FastifyReply, uid: string, again: boolean, loginHint?: string) =>
+    reply.code(303).redirect(`/ui/sign-in?${new URLSearchParams({ next: `/ui/authorize/${uid}`, ...(again ? { again: '1' } : {}), ...(loginHint ? { login_hint: loginHint } : {}) })}`);
 
   app.get('/authorize/:uid', { schema: { hide: true } }, async (request, reply) => {
     const loaded = await load(request, reply);
@@ -63,16 +64,15 @@ export async function oidcPages(app: FastifyInstance, pages: PageContext, handle
     const clientName = String(client.clientName ?? client.clientId);
 
     if (details.prompt.name === 'login') {
-      if (!user) return signIn(reply, uid, false);
+      const loginHint = typeof details.params.login_hint === 'string' ? details.params.login_hint : undefined;
+      if (!user) return signIn(reply, uid, false, loginHint);
       const session = await findSessionAssurance(ctx.db, user.page_session_id);
-      if (!session) return signIn(reply, uid, true);
-      // prompt=login or max_age: a sign-in made for this request, not an earlier one.
-      const fresh = !details.prompt.reasons.some((reason) => reason === 'login_prompt' || reason === 'max_age') || session.created_at.getTime() / 1000 >= (details.iat ?? 0);
-      if (!fresh) return signIn(reply, uid, true);
+      if (!session) return signIn(reply, uid, true, loginHint);
+      if (!freshEnough(details, session.created_at, ctx.clock.now())) return signIn(reply, uid, true, loginHint);
       const needsAal2 = String(details.params.acr_values ?? '').split(' ').includes('aal2') || client.keyhold_require_mfa === true;
       if (needsAal2 && session.aal !== 'aal2') {
         // An enrolled user signs in again and passes the second factor; anyone else sets one up first.
-        if (user.mfa_enabled) return signIn(reply, uid, true);
+        if (user.mfa_enabled) return signIn(reply, uid, true, loginHint);
         return render(request, reply, 'mfa-required', { title: 'Two-step verification required', clientName, uid });
       }
       const result = {
@@ -117,6 +117,21 @@ export async function oidcPages(app: FastifyInstance, pages: PageContext, handle
     await rememberConsent(ctx, { userId: user.id, clientId: client.clientId, scopes: requestedScopes(details), grantId }, requestMeta(request));
     return finish(request, reply, provider, { consent: { grantId }, keyhold: { sessionId: user.page_session_id } });
   });
+}
+
+/**
+ * Whether the pages' sign-in serves this authorization. prompt=login wants a sign-in made for
+ * this request; max_age one made within max_age seconds (the provider asks for max_age whenever
+ * it has no session of its own, so its presence alone does not mean the sign-in is too old).
+ */
+function freshEnough(details: InteractionDetails, signedIn: Date, now: Date): boolean {
+  const signedInAt = signedIn.getTime() / 1000;
+  if (signedInAt >= (details.iat ?? 0)) return true;
+  const { reasons } = details.prompt;
+  if (reasons.includes('login_prompt')) return false;
+  if (!reasons.includes('max_age')) return true;
+  const maxAge = Number(details.params.max_age);
+  return Number.isFinite(maxAge) && signedInAt >= now.getTime() / 1000 - maxAge;
 }
 
 function requestedScopes(details: InteractionDetails): string[] {

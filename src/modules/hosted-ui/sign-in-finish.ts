@@ -9,6 +9,7 @@ import type { PageContext } from './page-context.js';
 import { requestMeta } from '../../plugins/authenticate.js';
 import { endPageSession, SESSION_COOKIE, startPageSession } from './page-session.js';
 import { keepState } from './page-state.js';
+import { relinkProviderSessions } from '../oidc-provider/oidc-models.repo.js';
 
 /** Holds the mfa_token between the first factor and /ui/mfa. */
 export const MFA_COOKIE = 'keyhold_mfa';
@@ -53,6 +54,15 @@ export function signInFinisher({ ctx, secure }: PageContext): SignInFinisher {
     // on) leaves its earlier session, which would otherwise live on unseen until it expired.
     // Best effort: the new sign-in has happened, and its page session must start regardless.
     if (request.cookies[SESSION_COOKIE]) {
+      // The same user signing in again in this browser (prompt=login, max_age, a second factor
+      // for an app) keeps the apps' single sign-on: the provider sessions of the earlier session
+      // move to the new one instead of ending with it, which would also void the authorization
+      // under way (oidc-provider refuses an interaction whose session is gone).
+      const earlier = request.pageUser;
+      const claims = earlier ? await ctx.tokens.verify(result.access_token, 'access') : undefined;
+      if (earlier && claims?.sid && claims.sub === earlier.id) {
+        await relinkProviderSessions(ctx.db, { userId: earlier.id, from: earlier.page_session_id, to: claims.sid });
+      }
       await endPageSession(ctx, request, reply, requestMeta(request)).catch((err: Error) =>
         request.log.warn({ err: { message: err.message } }, 'the earlier page session could not be ended'),
       );

@@ -47,6 +47,8 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
       emailFirst: query.step !== 'password' && (await anyEnabledConnection(ctx.db)),
       step: query.step === 'password' ? 'password' : undefined,
       again: query.again === '1',
+      // An OpenID authorization's login_hint (oidc-pages.ts): the email field's first value.
+      loginHint: typeof query.login_hint === 'string' && query.login_hint.length <= 320 ? query.login_hint : undefined,
       oauthButtons,
       passkeysOffered: pages.passkeys,
       canSignUp: ctx.config.selfServeEnabled || ctx.config.requireInviteCode,

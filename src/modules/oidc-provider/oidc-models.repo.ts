@@ -112,6 +112,17 @@ export async function linkProviderSession(db: Executor, providerSessionId: strin
     .execute();
 }
 
+/** Moves the provider sessions of one Keyhold session of `userId` to another (a browser that signed in again). */
+export async function relinkProviderSessions(db: Executor, link: { userId: string; from: string; to: string }): Promise<void> {
+  await db
+    .updateTable('oidc_models')
+    .set({ session_id: link.to })
+    .where('model', '=', 'Session')
+    .where('session_id', '=', link.from)
+    .where('user_id', '=', link.userId)
+    .execute();
+}
+
 /** The Keyhold session (and its user) a provider session was linked to, if any. */
 export async function findProviderSessionLink(db: Executor, providerSessionId: string): Promise<{ userId: string; sessionId: string } | undefined> {
   const row = await db

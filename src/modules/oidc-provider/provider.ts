@@ -135,7 +135,9 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
+      // RFC 7662 for authenticated clients only (the contract): a public client learns nothing,
+      // not even about its own tokens (the library's default lets it see its own).
+      introspection: { enabled: true, allowedPolicy: (_ctx: unknown, client: ProviderClient) => client.clientAuthMethod !== 'none' },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       deviceFlow: { enabled: true, ...sources.deviceFlow },
