@@ -64,10 +64,12 @@ async function idpSettings(ctx: Deps, input: { metadata_xml?: string; metadata_u
 /**
  * An OIDC issuer is fetched from (discovery, then its endpoints), so it must be a public https
  * address, as a webhook URL: refused here with a reason, and again at every request by the guard.
+ * A name that does not resolve (yet) is accepted: nothing is fetched now, and the guard's own
+ * look-up refuses a private address at sign-in.
  */
 async function checkIssuer(ctx: Deps, issuer: string): Promise<void> {
   if (ctx.config.webhookAllowInsecureUrls) return;
-  const reason = await checkWebhookUrl(issuer);
+  const reason = await checkWebhookUrl(issuer, undefined, { unresolvedOk: true });
   if (reason) throw validationError(['body', 'issuer'], reason, 'url_not_allowed');
 }
 
