@@ -188,6 +188,35 @@ for (const kind of DATABASE_KINDS) {
       await t.app.ctx.db.deleteFrom('jobs').where('id', '=', id).execute();
     });
 
+    it('notify() after a commit wakes the job\'s lane even when another notify() came between its INSERT and its COMMIT', async () => {
+      // The poll is out of the picture (10 minutes): only notify() can wake the lane. A note
+      // made at the INSERT was taken by the notify() inside the transaction, whose claim found
+      // nothing (not committed yet), and the job then waited for the poll (issue 31).
+      const ran: number[] = [];
+      const lane = createJobQueue({ db: t.app.ctx.db, config: { ...t.app.ctx.config, outboxPollIntervalMs: 600_000 }, log: t.app.ctx.log });
+      lane.register({ kind: 'test.slow', maxAttempts: 1, retryDelayMs: () => 0, run: async (job) => void ran.push(job.payload.n) });
+      lane.start();
+      try {
+        await t.app.ctx.db.transaction().execute(async (trx) => {
+          await enqueue(trx, 'test.slow', { n: 40 });
+          lane.notify(); // another request's commit, while this job is still invisible
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        });
+        lane.notify();
+        await waitFor('the job queued before the other notify ran', async () => ran.includes(40));
+        // A rolled-back change notes nothing, and a notify() with nothing noted claims nothing.
+        await assert.rejects(t.app.ctx.db.transaction().execute(async (trx) => {
+          await enqueue(trx, 'test.slow', { n: 41 });
+          throw new Error('rolled back');
+        }));
+        lane.notify();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.deepEqual(ran, [40]);
+      } finally {
+        await lane.stop();
+      }
+    });
+
     it('gives up at once on a PermanentJobError', async () => {
       failures.set(5, () => new PermanentJobError('cannot ever work'));
       const id = await enqueue(t.app.ctx.db, 'test.work', { n: 5, secret: null });

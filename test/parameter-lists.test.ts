@@ -9,8 +9,8 @@ import { describe, it } from 'node:test';
 import ts from 'typescript';
 import { repoRoot } from './helpers/repo-root.js';
 
-/** Functions with four or five positional parameters today (2026-12-07: 190 before issue 25's work on this branch, 180 after it, 191 with the org console merged). */
-const CEILING = 191;
+/** Functions with four or five positional parameters today (2026-12-07: 190 before issue 25's work on this branch, 180 after it, 191 with the org console merged, 199 with the admin console, the provider's pages and the SCIM batching merged). */
+const CEILING = 199;
 const MOST = 5;
 /** Longer, with the reason. */
 const ALLOWED: Record<string, string> = {

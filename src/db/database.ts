@@ -1,7 +1,8 @@
 // The one place that opens the database: embedded PGlite by default, a pooled
 // PostgreSQL connection when DATABASE_URL is set.
 import { mkdirSync } from 'node:fs';
-import { Kysely, PostgresDialect, sql, type PostgresPool } from 'kysely';
+import { Kysely, sql, type PostgresPool } from 'kysely';
+import { CommitAwareDialect } from './after-commit.js';
 import type pg from 'pg';
 import type { Database } from './schema.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -101,7 +102,7 @@ function preparingClient(driver: typeof pg): typeof pg.Client {
 }
 
 function wrap(pool: PostgresPool, kind: DatabaseHandle['kind'], afterClose?: () => Promise<void>): DatabaseHandle {
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new CommitAwareDialect({ pool }) });
   registerPool(db, pool);
   return {
     db,

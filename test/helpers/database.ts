@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, sql } from 'kysely';
+import { CommitAwareDialect } from '../../src/db/after-commit.js';
 import v8 from 'node:v8';
 import pg from 'pg';
 import type { DatabaseHandle } from '../../src/db/database.js';
@@ -110,7 +111,7 @@ export async function openMemoryDatabase(): Promise<DatabaseHandle> {
   // int8 as a string, as PGlitePool.open and `pg` do.
   const pglite = await PGlite.create({ loadDataDir: await freshCluster(), parsers: { 20: (value: string) => value } });
   const pool = new PGlitePool(pglite);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new CommitAwareDialect({ pool }) });
   registerPool(db, pool);
   return {
     db,

@@ -5,6 +5,7 @@ import type { RequestMeta } from '../../context.js';
 import { preparedStatement } from '../../db/prepared.js';
 import type { AuditAction } from './audit-actions.js';
 import type { Executor } from '../../db/database.js';
+import { writeOf, type Write } from '../../db/together.js';
 import { tableRule, type RetentionRegistry } from '../retention/retention-rules.js';
 import { addDays } from '../../lib/clock.js';
 
@@ -32,30 +33,44 @@ function detailsOf(meta: RequestMeta | null, event: AuditEvent): Record<string, 
   return { ...event.details, via: meta.via };
 }
 
+const auditParameters = (meta: RequestMeta | null, event: AuditEvent): unknown[] => [
+  event.userId ?? null,
+  event.action,
+  event.resourceType ?? null,
+  event.resourceId ?? null,
+  meta?.ip ?? null,
+  meta?.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
+  JSON.stringify(detailsOf(meta, event)),
+];
+
 export async function recordAudit(db: Executor, meta: RequestMeta | null, event: AuditEvent): Promise<void> {
-  await insertAudit(db, [
-    event.userId ?? null,
-    event.action,
-    event.resourceType ?? null,
-    event.resourceId ?? null,
-    meta?.ip ?? null,
-    meta?.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
-    JSON.stringify(detailsOf(meta, event)),
-  ]);
+  await insertAudit(db, auditParameters(meta, event));
 }
+
+/** The audit row as a Write, for a change that sends its writes together (db/together.ts). */
+export const auditWrite = (meta: RequestMeta | null, event: AuditEvent): Write => ({ sql: insertAudit.text, parameters: auditParameters(meta, event) });
 
 /** Many events of one request in one statement (an import batch): one array per column
  *  through unnest(), which PostgreSQL binds far faster than a VALUES list of thousands. */
 export async function recordAudits(db: Executor, meta: RequestMeta | null, events: AuditEvent[]): Promise<void> {
   if (events.length === 0) return;
   if (events.length === 1) return recordAudit(db, meta, events[0]!);
-  await sql`
+  await auditsQuery(meta, events).execute(db);
+}
+
+/** recordAudits as a Write (db/together.ts). */
+export function auditsWrite(db: Executor, meta: RequestMeta | null, events: AuditEvent[]): Write {
+  return events.length === 1 ? auditWrite(meta, events[0]!) : writeOf(auditsQuery(meta, events).compile(db));
+}
+
+function auditsQuery(meta: RequestMeta | null, events: AuditEvent[]) {
+  return sql`
     INSERT INTO audit_logs (user_id, action, resource_type, resource_id, ip, user_agent, details)
     SELECT user_id, action, resource_type, resource_id, ${meta?.ip ?? null}, ${meta?.userAgent?.slice(0, MAX_USER_AGENT) ?? null}, details
       FROM unnest(${events.map((e) => e.userId ?? null)}::uuid[], ${events.map((e) => e.action)}::text[],
                   ${events.map((e) => e.resourceType ?? null)}::text[], ${events.map((e) => e.resourceId ?? null)}::text[],
                   ${events.map((e) => JSON.stringify(detailsOf(meta, e)))}::jsonb[])
-        AS e(user_id, action, resource_type, resource_id, details)`.execute(db);
+        AS e(user_id, action, resource_type, resource_id, details)`;
 }
 
 // ---- retention (modules/retention): AUDIT_RETENTION_DAYS --------------------------------

@@ -48,7 +48,7 @@ export async function clientsPages(app: FastifyInstance, pages: PageContext): Pr
       columns: ['Name', 'Client id', 'Kind', 'Created'],
       rows: clients.map((c) => {
         const reg = c.metadata as unknown as ClientRegistration;
-        return [{ text: c.name, href: clientPath(c.client_id) }, { text: c.client_id, code: true }, `${reg.grant_types.join(', ')} · ${reg.token_endpoint_auth_method}`, when(c.created_at)];
+        return [{ text: c.name, href: clientPath(c.client_id) }, { text: c.client_id, code: true, long: true }, `${reg.grant_types.join(', ')} · ${reg.token_endpoint_auth_method}`, when(c.created_at)];
       }),
       empty: 'No clients yet.',
     };

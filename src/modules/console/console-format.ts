@@ -18,8 +18,8 @@ export function detailsText(details: unknown): string {
 }
 
 /** A row of an audit table: action, time, details. */
-export const auditRow = (row: AuditLogRow): [{ text: string; code: true }, string, string] => [
-  { text: row.action, code: true },
+export const auditRow = (row: AuditLogRow): [{ text: string; code: true; nowrap: true }, string, { text: string; long: true }] => [
+  { text: row.action, code: true, nowrap: true },
   when(row.created_at),
-  detailsText(row.details),
+  { text: detailsText(row.details), long: true },
 ];

@@ -22,7 +22,7 @@ export async function keysPages(app: FastifyInstance, pages: PageContext): Promi
       caption: 'Signing keys, newest first',
       columns: ['Key id', 'State', 'Algorithm', 'Created', 'Signing since', 'Action'],
       rows: keys.map((key) => [
-        { text: key.kid, code: true },
+        { text: key.kid, code: true, long: true },
         { text: key.state, badge: STATE_BADGE[key.state] },
         key.alg,
         when(key.created_at),

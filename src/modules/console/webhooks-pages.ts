@@ -44,7 +44,7 @@ export async function webhooksPages(app: FastifyInstance, pages: PageContext): P
       caption: 'Webhook endpoints',
       columns: ['URL', 'Events', 'Status', 'Created'],
       rows: endpoints.map((e) => [
-        { text: e.url, href: hookPath(e.id), hint: e.description ?? undefined },
+        { text: e.url, href: hookPath(e.id), hint: e.description ?? undefined, long: true },
         e.events ? e.events.join(', ') : 'Every event',
         e.enabled ? { text: 'Enabled', badge: 'ok' } : { text: 'Disabled', badge: 'off' },
         when(e.created_at),
@@ -80,7 +80,7 @@ export async function webhooksPages(app: FastifyInstance, pages: PageContext): P
       caption: `The latest ${DELIVERIES_SHOWN} deliveries`,
       columns: ['Event', 'Status', 'Attempts', 'Response', 'Queued', 'Finished'],
       rows: deliveries.map((d) => [
-        { text: d.type, code: true },
+        { text: d.type, code: true, nowrap: true },
         { text: d.status, badge: STATUS_BADGE[d.status] },
         String(d.attempts),
         d.response_status ? `HTTP ${d.response_status}${d.duration_ms !== null ? ` in ${d.duration_ms} ms` : ''}` : d.error ?? '—',

@@ -5,7 +5,8 @@ import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import { retryDelayMs } from '../jobs/job-queue.js';
-import { enqueue } from '../jobs/jobs.repo.js';
+import { enqueue, enqueueWrite } from '../jobs/jobs.repo.js';
+import type { Write } from '../../db/together.js';
 import { PermanentJobError, type AttemptResult } from '../jobs/jobs.types.js';
 import type { DeliveryResult } from '../metrics/metrics.js';
 import { createSmtpMailer, type Mailer } from './mailer.js';
@@ -32,6 +33,11 @@ declare module '../jobs/jobs.types.js' {
 /** Queues `message`; returns the job id, which becomes its Message-ID. */
 export function enqueueEmail(db: Executor, message: EmailMessage): Promise<string> {
   return enqueue(db, 'email', { template: message.kind, to: message.to, subject: message.subject, text: message.text, html: message.html });
+}
+
+/** enqueueEmail as a Write (db/together.ts). */
+export function emailWrite(db: Executor, message: EmailMessage): Write {
+  return enqueueWrite(db, 'email', { template: message.kind, to: message.to, subject: message.subject, text: message.text, html: message.html });
 }
 
 /** After this many failed attempts a message is given up ('failed'). With the default poll

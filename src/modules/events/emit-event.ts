@@ -22,6 +22,11 @@ declare module '../jobs/jobs.types.js' {
 /** A new event id, `msg_…`: unique, and the webhook-id of its every delivery attempt. */
 export const newEventId = (): string => `msg_${randomUUID().replace(/-/g, '')}`;
 
+/** An event to write with eventWrite (events.repo.ts), typed like emitEvent's. */
+export function newEvent<T extends EventType>(ctx: { clock: Clock }, type: T, data: EventPayloads[T]): EventJobPayload {
+  return { id: newEventId(), type, timestamp: ctx.clock.now().toISOString(), data };
+}
+
 export async function emitEvent<T extends EventType>(
   ctx: { clock: Clock },
   trx: Executor,

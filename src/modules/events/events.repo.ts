@@ -1,6 +1,7 @@
 // Where events are written: the `event` jobs of the queue (emit-event.ts).
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { writeOf, writeTogether, type Write } from '../../db/together.js';
 import { noteEnqueued } from '../jobs/jobs.repo.js';
 import type { EventType } from './event-types.js';
 
@@ -21,7 +22,12 @@ export interface EventJobPayload {
  * may miss the event (it receives the events of the changes that commit after it exists).
  */
 export async function insertEvent(db: Executor, event: EventJobPayload): Promise<void> {
-  const result = await sql<{ status: string }>`
+  await writeTogether(db, [eventWrite(db, event)]);
+}
+
+/** insertEvent as a Write (db/together.ts), for a change that sends its writes together. */
+export function eventWrite(db: Executor, event: EventJobPayload): Write {
+  const query = sql<{ status: string }>`
     INSERT INTO jobs (kind, payload, status, finished_at)
     SELECT 'event', ${JSON.stringify(event)}::jsonb, listened.status,
            CASE WHEN listened.status = 'succeeded' THEN now() END
@@ -31,6 +37,11 @@ export async function insertEvent(db: Executor, event: EventJobPayload): Promise
                         AND (events IS NULL OR ${event.type} = ANY(events)))
                    THEN 'pending' ELSE 'succeeded' END AS status) AS listened
     RETURNING status
-  `.execute(db);
-  if (result.rows[0]?.status === 'pending') noteEnqueued(db, 'event');
+  `;
+  return writeOf(query.compile(db), {
+    returning: true,
+    then: async (db, rows) => {
+      if (rows[0]?.status === 'pending') await noteEnqueued(db, 'event');
+    },
+  });
 }

@@ -5,7 +5,8 @@
 // restart, delays it (it stays pending and is retried) but never drops it.
 //
 // What a claim costs: one statement that reads only its own kind's due entries (jobs.repo.ts).
-// notify() and the poll wake every lane (see notify() below for why not only the kinds queued).
+// And no claim where this process knows there is nothing new: notify() wakes only the lanes of
+// the kinds whose jobs this process committed since; the poll wakes every lane.
 //
 // It also carries the periodic tasks (periodic.ts): every(name, intervalMs, fn).
 import type { FastifyBaseLogger } from 'fastify';
@@ -167,10 +168,11 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
       poll();
     },
     notify() {
-      // Every lane: waking only the kinds noted by enqueue() (enqueued.take()) left emails
-      // waiting on the embedded database in test/email-delivery.test.ts, cause not found.
-      enqueued.take();
-      wakeKinds(undefined);
+      // Only the lanes of the kinds queued by transactions that have committed since the last
+      // notify() (jobs.repo.ts noteEnqueued, db/after-commit.ts): a sign-in that queued
+      // nothing claims nothing. Other instances' jobs, retries and expired leases: the poll.
+      const kinds = enqueued.take();
+      if (kinds.length > 0) wakeKinds(kinds);
     },
     async stop() {
       running = false;

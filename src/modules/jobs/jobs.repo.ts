@@ -6,6 +6,8 @@
 // on what is due.
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { afterCommit } from '../../db/after-commit.js';
+import { writeOf, type Write } from '../../db/together.js';
 import { markEnqueued } from '../../db/unit-of-work.js';
 import type { ClaimedJob, JobKind, JobPayloads } from './jobs.types.js';
 import { finishedRule } from '../retention/retention-rules.js';
@@ -21,15 +23,22 @@ export async function enqueue<K extends JobKind>(db: Executor, kind: K, payload:
     .values({ kind, payload: JSON.stringify(payload) })
     .returning('id')
     .executeTakeFirstOrThrow();
-  noteEnqueued(db, kind);
+  await noteEnqueued(db, kind);
   return row.id;
 }
 
+/** enqueue as a Write (db/together.ts), for a change that sends its writes together. */
+export function enqueueWrite<K extends JobKind>(db: Executor, kind: K, payload: JobPayloads[K]): Write {
+  return writeOf(db.insertInto('jobs').values({ kind, payload: JSON.stringify(payload) }).compile(), { then: (trx) => noteEnqueued(trx, kind) });
+}
+
 /**
- * The kinds queued by this process since each job queue on the same database (Kysely instance:
- * its transactions share its adapter object) last asked. notify() after a commit then wakes
- * only those kinds' lanes: a change that queued nothing, or only an email, costs the other
- * lanes no claim. (A rolled-back change leaves a kind noted: one claim that finds nothing.)
+ * The kinds queued and committed by this process since each job queue on the same database
+ * (Kysely instance: its transactions share its adapter object) last asked. notify() after a
+ * commit then wakes only those kinds' lanes: a change that queued nothing, or only an email,
+ * costs the other lanes no claim. A kind is noted when the transaction that queued it commits
+ * (db/after-commit.ts), never before: a note taken by another request's notify() while the job
+ * was still invisible would leave the job to the poll. A rolled-back change notes nothing.
  */
 const listeners = new WeakMap<object, Set<Set<JobKind>>>();
 
@@ -40,9 +49,13 @@ const listenersOf = (db: Executor): Set<Set<JobKind>> => {
   return sets;
 };
 
-export function noteEnqueued(db: Executor, kind: JobKind): void {
+export async function noteEnqueued(db: Executor, kind: JobKind): Promise<void> {
   markEnqueued(db); // the unit of work wakes the queue after its commit
-  for (const kinds of listeners.get(db.getExecutor().adapter) ?? []) kinds.add(kind);
+  const sets = listeners.get(db.getExecutor().adapter);
+  if (!sets || sets.size === 0) return;
+  await afterCommit(db, () => {
+    for (const kinds of sets) kinds.add(kind);
+  });
 }
 
 /** A job queue's view of what is queued on `db`: take() returns the kinds noted since the last

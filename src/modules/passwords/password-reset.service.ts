@@ -6,11 +6,12 @@ import { normalizeEmail } from '../../lib/email-address.js';
 import { Errors } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/random.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { enqueueEmail } from '../email/email-job.js';
+import { emailWrite, enqueueEmail } from '../email/email-job.js';
+import { writeTogether, type Write } from '../../db/together.js';
 import { passwordSetupMessage, resetPasswordMessage } from '../email/templates.js';
 import { enforcedSsoFor, refuseWhereSsoIsEnforced } from '../sso-policy/enforcement.js';
 import { findUserByEmail, findUserById } from '../users/users.repo.js';
-import { consumeResetToken, findUsableResetToken, insertResetToken } from './passwords.repo.js';
+import { consumeResetToken, findUsableResetToken, insertResetToken, resetTokenWrite } from './passwords.repo.js';
 import { replacePassword } from './passwords.service.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
@@ -58,10 +59,23 @@ export async function queuePasswordSetup(
   user: Pick<UserRow, 'id' | 'email'>,
   accountName: string,
 ): Promise<void> {
+  await writeTogether(trx, await passwordSetupWrites(ctx, trx, user, accountName));
+}
+
+/** queuePasswordSetup's writes (the token's row, the email's job), for a caller that sends
+ *  them with its own (db/together.ts): a SCIM creation writes everything in one statement. */
+export async function passwordSetupWrites(
+  ctx: Pick<AppContext, 'tokens' | 'config' | 'clock'>,
+  trx: Executor,
+  user: Pick<UserRow, 'id' | 'email'>,
+  accountName: string,
+): Promise<Write[]> {
   const now = ctx.clock.now();
   const token = await ctx.tokens.issue('password_reset', user.id, { expiresAt: new Date(now.getTime() + PASSWORD_SETUP_DAYS * 86_400_000) });
-  await insertResetToken(trx, { tokenHash: hashSecret(token.jti), userId: user.id, expiresAt: token.expiresAt, createdAt: now });
-  await enqueueEmail(trx, passwordSetupMessage(ctx.config.frontendUrl, user.email, accountName, token.token, PASSWORD_SETUP_DAYS));
+  return [
+    resetTokenWrite(trx, { tokenHash: hashSecret(token.jti), userId: user.id, expiresAt: token.expiresAt, createdAt: now }),
+    emailWrite(trx, passwordSetupMessage(ctx.config.frontendUrl, user.email, accountName, token.token, PASSWORD_SETUP_DAYS)),
+  ];
 }
 
 /** For the reset page: is this link still good, and for which address. Never an error. */

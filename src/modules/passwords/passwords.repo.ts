@@ -1,11 +1,19 @@
 // The only SQL over password_reset_tokens. Only hash(jti) is stored; the token itself
 // exists solely in the email and the user's hands.
 import type { Executor } from '../../db/database.js';
+import { writeOf, type Write } from '../../db/together.js';
 import { singleUse } from '../../db/single-use.repo.js';
 import { spentRowsRule } from '../retention/retention-rules.js';
 
 /** Reset links: single use (db/single-use.repo.ts). */
 export const resetTokens = singleUse('password_reset_tokens', { key: 'id' });
+
+/** insertResetToken as a Write (db/together.ts). */
+export function resetTokenWrite(db: Executor, token: { tokenHash: string; userId: string; expiresAt: Date; createdAt: Date }): Write {
+  return writeOf(
+    db.insertInto('password_reset_tokens').values({ token_hash: token.tokenHash, user_id: token.userId, expires_at: token.expiresAt, created_at: token.createdAt }).compile(),
+  );
+}
 
 export async function insertResetToken(
   db: Executor,

@@ -8,18 +8,27 @@
 // databaseIdentityFacts reads them from the SSO module's tables (verified domains, connections).
 import type { Executor } from '../../db/database.js';
 import { verifiedDomainsOf } from '../domains/domains.repo.js';
-import { hasEnabledSsoConnection } from '../domains/sso-connection-exists.js';
+import { hasEnabledSsoConnection, identityFactsOf } from '../domains/sso-connection-exists.js';
 
 export interface AccountIdentityFacts {
   /** Lower-case domain names the account has verified. */
   verifiedDomains(accountId: string): Promise<string[]>;
   hasSsoConnection(accountId: string): Promise<boolean>;
+  /** Both at once (a POST /Users needs both: one statement instead of two). */
+  both?(accountId: string): Promise<{ verifiedDomains: string[]; hasSsoConnection: boolean }>;
 }
 
 export const databaseIdentityFacts = (db: Executor): AccountIdentityFacts => ({
   verifiedDomains: (accountId) => verifiedDomainsOf(db, accountId),
   hasSsoConnection: (accountId) => hasEnabledSsoConnection(db, accountId),
+  both: (accountId) => identityFactsOf(db, accountId),
 });
+
+/** Both facts, with one statement where the facts offer it. */
+export async function factsOf(facts: AccountIdentityFacts, accountId: string): Promise<{ verifiedDomains: string[]; hasSsoConnection: boolean }> {
+  if (facts.both) return facts.both(accountId);
+  return { verifiedDomains: await facts.verifiedDomains(accountId), hasSsoConnection: await facts.hasSsoConnection(accountId) };
+}
 
 /** Whether `email`'s domain is one of `domains` (exact match, case-insensitive). */
 export function isOnDomains(email: string, domains: readonly string[]): boolean {

@@ -5,31 +5,34 @@
 // function) and the SCIM attributes; DELETE deletes the user by the account-deletion rules.
 // The account's owner is linked like anyone but never changed: not deactivated, not deleted,
 // not re-roled, and their Keyhold profile stays theirs (only the SCIM attributes change).
+import { randomUUID } from 'node:crypto';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { Executor } from '../../db/database.js';
 import type { UserRow } from '../../db/schema.js';
 import { Errors } from '../../lib/errors.js';
 import { endDeactivatedUserSessions } from '../admin/admin-users.service.js';
 import { removeUser } from '../accounts/account-deletion.js';
-import { countOtherMembers, deleteAccount, findAccountName } from '../accounts/accounts.repo.js';
+import { countOtherMembers, deleteAccount } from '../accounts/accounts.repo.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
-import { queuePasswordSetup } from '../passwords/password-reset.service.js';
+import { passwordSetupWrites } from '../passwords/password-reset.service.js';
 import { revokeAllSessions } from '../sessions/sessions.repo.js';
-import { createUser } from '../users/create-user.js';
+import { createUsers } from '../users/create-user.js';
 import { toUserResponse } from '../users/user.schemas.js';
 import { findUserByEmail, lockUser, updateUser } from '../users/users.repo.js';
-import { isOnDomains } from './identity-facts.js';
+import { factsOf, isOnDomains } from './identity-facts.js';
 import { applyPatch } from './scim-patch.js';
 import { actorOf, metaOf, type ScimCaller, type ScimDeps } from './scim-context.js';
 import { readUser, toScimUser, type UserIntent } from './scim-user-mapping.js';
 import {
+  findProvisioningFacts,
   findScimUser,
   findUserIdByUserName,
   hasScimUser,
   insertScimUser,
   listGroupsOfUsers,
+  scimUserWrite,
   listScimUsers,
   lockScimUser,
   updateScimUser,
@@ -71,16 +74,16 @@ async function represent(db: Executor, caller: ScimCaller, records: ScimUserReco
 /** POST /Users. */
 export async function createScimUser(deps: ScimDeps, caller: ScimCaller, body: unknown): Promise<Record<string, unknown>> {
   const intent = readUser(body);
-  const domains = await deps.facts.verifiedDomains(caller.accountId);
-  const onVerifiedDomain = isOnDomains(intent.email, domains);
-  const sendSetupLink = !(await deps.facts.hasSsoConnection(caller.accountId));
+  const facts = await factsOf(deps.facts, caller.accountId);
+  const onVerifiedDomain = isOnDomains(intent.email, facts.verifiedDomains);
+  const sendSetupLink = !facts.hasSsoConnection;
   // One instant for the rows and the reply (which is built without reading them back).
   const now = deps.clock.now();
   const record = await inTransaction(deps, async (trx) => {
-    if (await findUserIdByUserName(trx, caller.accountId, intent.userName)) throw Errors.scimUserNameTaken();
-    const existing = await findUserByEmail(trx, intent.email);
-    if (!existing) return createProvisionedUser(deps, trx, caller, intent, { onVerifiedDomain, sendSetupLink, now });
-    const holder = await lockUser(trx, existing.id);
+    const found = await findProvisioningFacts(trx, caller.accountId, intent.userName, intent.email);
+    if (found.userNameHolder) throw Errors.scimUserNameTaken();
+    if (!found.emailHolder) return createProvisionedUser(deps, trx, caller, intent, { onVerifiedDomain, sendSetupLink, now, accountName: found.accountName });
+    const holder = await lockUser(trx, found.emailHolder);
     if (!holder) throw Errors.scimEmailTaken();
     if (holder.account_id === caller.accountId) {
       // A member already here (invited, or signed up before the directory was connected).
@@ -105,13 +108,21 @@ async function createProvisionedUser(
   trx: Executor,
   caller: ScimCaller,
   intent: UserIntent,
-  options: { onVerifiedDomain: boolean; sendSetupLink: boolean; now: Date },
+  options: { onVerifiedDomain: boolean; sendSetupLink: boolean; now: Date; accountName: string },
 ): Promise<UserRow> {
   const { now } = options;
-  const user = await createUser(
+  // The address was checked just now (findProvisioningFacts): createUsers, not createUser, which
+  // would check it again. The user's SCIM row, and the setup link's token and email, are written
+  // in the statement that writes the audit row and events (db/together.ts): with the user's
+  // row, a creation is two statements.
+  const id = randomUUID();
+  const also = [scimUserWrite(trx, caller.accountId, id, scimFields(intent), now)];
+  if (options.sendSetupLink && intent.active) also.push(...(await passwordSetupWrites(deps, trx, { id, email: intent.email }, options.accountName)));
+  const [user] = await createUsers(
     deps,
     trx,
-    {
+    [{
+      id,
       email: intent.email,
       name: intent.name,
       passwordHash: null,
@@ -121,14 +132,11 @@ async function createProvisionedUser(
       isActive: intent.active,
       profile: { phone: intent.phone, jobTitle: intent.jobTitle, timezone: intent.timezone },
       audit: { action: 'scim.user_created', details: { actor: actorOf(caller), user_name: intent.userName } },
-    },
+    }],
     metaOf(caller),
+    { announce: true, also },
   );
-  await insertScimUser(trx, caller.accountId, user.id, scimFields(intent), now);
-  if (options.sendSetupLink && intent.active) {
-    await queuePasswordSetup(deps, trx, user, await findAccountName(trx, caller.accountId));
-  }
-  return user;
+  return user!;
 }
 
 /** Someone alone in a personal account joins this one as a member; the personal account closes. */

@@ -3,6 +3,7 @@
 // row to be in that account, so no query can reach another account's people.
 import { sql, type Expression, type SqlBool } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { writeOf, type Write } from '../../db/together.js';
 
 export interface ScimUserRecord {
   user_id: string;
@@ -80,6 +81,24 @@ export async function findUserIdByUserName(db: Executor, accountId: string, user
   return row?.user_id;
 }
 
+/** What a POST /Users checks first, in one statement: who holds the userName in the account,
+ *  who holds the address (anywhere), and the account's name (for the setup email). */
+export async function findProvisioningFacts(
+  db: Executor,
+  accountId: string,
+  userName: string,
+  email: string,
+): Promise<{ userNameHolder: string | null; emailHolder: string | null; accountName: string }> {
+  const row = await db
+    .selectNoFrom((eb) => [
+      eb.selectFrom('scim_users').select('user_id').where('account_id', '=', accountId).where(sql<string>`lower(user_name)`, '=', sql<string>`lower(${userName})`).as('name_holder'),
+      eb.selectFrom('users').select('id').where(sql<string>`lower(email)`, '=', email.toLowerCase()).as('email_holder'),
+      eb.selectFrom('accounts').select('name').where('id', '=', accountId).as('account_name'),
+    ])
+    .executeTakeFirstOrThrow();
+  return { userNameHolder: row.name_holder, emailHolder: row.email_holder, accountName: row.account_name ?? '' };
+}
+
 export interface ScimUserFields {
   user_name: string;
   external_id: string | null;
@@ -88,11 +107,17 @@ export interface ScimUserFields {
 }
 
 export async function insertScimUser(db: Executor, accountId: string, userId: string, fields: ScimUserFields, now: Date): Promise<void> {
-  await db
-    .insertInto('scim_users')
-    .values({ user_id: userId, account_id: accountId, ...fields, attributes: JSON.stringify(fields.attributes), created_at: now, updated_at: now })
-    .execute();
+  await insertScimUserQuery(db, accountId, userId, fields, now).execute();
 }
+
+/** insertScimUser as a Write (db/together.ts): a creation sends it with the user's other rows. */
+export const scimUserWrite = (db: Executor, accountId: string, userId: string, fields: ScimUserFields, now: Date): Write =>
+  writeOf(insertScimUserQuery(db, accountId, userId, fields, now).compile());
+
+const insertScimUserQuery = (db: Executor, accountId: string, userId: string, fields: ScimUserFields, now: Date) =>
+  db
+    .insertInto('scim_users')
+    .values({ user_id: userId, account_id: accountId, ...fields, attributes: JSON.stringify(fields.attributes), created_at: now, updated_at: now });
 
 export async function updateScimUser(db: Executor, accountId: string, userId: string, fields: ScimUserFields, now: Date): Promise<void> {
   await db

@@ -19,17 +19,21 @@ import type { AccountInviteRow, InviteCodeRow, NewUser, UserRow } from '../../db
 import { Errors } from '../../lib/errors.js';
 import { createPersonalAccounts } from '../accounts/personal-account.js';
 import type { AuditAction } from '../audit/audit-actions.js';
-import { recordAudits } from '../audit/audit.repo.js';
+import { auditsWrite } from '../audit/audit.repo.js';
 import { markAccountInviteAccepted } from '../invites/account-invites.repo.js';
 import { markInviteCodeUsed } from '../invites/invite-codes.repo.js';
 import { findUserByEmail, insertUsers } from './users.repo.js';
-import { emitEvent } from '../events/emit-event.js';
+import { eventWrite } from '../events/events.repo.js';
+import { newEvent } from '../events/emit-event.js';
+import { writeTogether, type Write } from '../../db/together.js';
 import { toUserResponse } from './user.schemas.js';
 import type { Executor } from '../../db/database.js';
 
 export type AccountRole = 'owner' | 'admin' | 'member';
 
 export interface NewUserInput {
+  /** The new user's id, when the caller needs it before the row exists (for its `also` writes). */
+  id?: string;
   /** Already normalised (trimmed, lower-cased). */
   email: string;
   name: string;
@@ -75,10 +79,14 @@ export async function createUsers(
   trx: Executor,
   inputs: NewUserInput[],
   meta: RequestMeta | null,
-  options: { announce: boolean },
+  options: {
+    announce: boolean;
+    /** The caller's own writes, sent in the statement that writes the audit rows and events. */
+    also?: readonly Write[];
+  },
 ): Promise<UserRow[]> {
   const now = ctx.clock.now();
-  const ids = inputs.map(() => randomUUID());
+  const ids = inputs.map((input) => input.id ?? randomUUID());
 
   // Everyone who joins no existing account owns a personal one.
   const personal = inputs.flatMap((input, i) => (joinedAccount(input) ? [] : [i]));
@@ -95,7 +103,9 @@ export async function createUsers(
     if (input.accountInvite) await markAccountInviteAccepted(trx, input.accountInvite.id, ids[i]!, now);
     if (input.inviteCode) await markInviteCodeUsed(trx, input.inviteCode.id, ids[i]!, now);
   }
-  await recordAudits(
+  // The audit rows, the events and the caller's writes: one statement (db/together.ts).
+  const writes: Write[] = [];
+  writes.push(auditsWrite(
     trx,
     meta,
     inputs.map((input, i) => ({
@@ -105,18 +115,20 @@ export async function createUsers(
       resourceId: ids[i]!,
       details: { account_id: accountIds[i]!, ...input.audit.details },
     })),
-  );
+  ));
   const byId = new Map(rows.map((row) => [row.id, row]));
   const users = ids.map((id) => byId.get(id)!);
   if (options.announce) {
     for (const [i, user] of users.entries()) {
-      await emitEvent(ctx, trx, 'user.created', toUserResponse(user));
+      writes.push(eventWrite(trx, newEvent(ctx, 'user.created', toUserResponse(user))));
       // Joining an existing account (an invite, or a directory's provisioning) is announced as such.
       if (inputs[i]!.accountInvite || inputs[i]!.membership) {
-        await emitEvent(ctx, trx, 'account.member_added', { account_id: user.account_id, user_id: user.id, role: user.account_role });
+        const data = { account_id: user.account_id, user_id: user.id, role: user.account_role };
+        writes.push(eventWrite(trx, newEvent(ctx, 'account.member_added', data)));
       }
     }
   }
+  await writeTogether(trx, [...writes, ...(options.also ?? [])]);
   return users;
 }
 

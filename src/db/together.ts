@@ -1,0 +1,78 @@
+// Several independent writes of one change sent as one statement: each becomes a
+// data-modifying CTE of `WITH w0 AS (…), w1 AS (…) SELECT …`, so a change that writes a row
+// to five tables costs one round trip (and one socket write) instead of five. PostgreSQL runs
+// every data-modifying CTE exactly once, referenced or not, all against the statement's one
+// snapshot: a write here must not need to see another's effect (foreign keys are fine: their
+// checks run at the end of the statement, after every CTE has written).
+//
+// Each repo builds its own Write (its SQL stays in its *.repo.ts); the caller collects them.
+// A write that says `returning` gets its RETURNING rows back as JSON (to_jsonb: timestamps
+// come back as strings), for the few that need a value (an event's status).
+import { CompiledQuery } from 'kysely';
+import type { Executor } from './executor.js';
+
+export interface Write {
+  /** One INSERT, UPDATE or DELETE with $1, $2, … placeholders. */
+  readonly sql: string;
+  readonly parameters: readonly unknown[];
+  /** Ends in RETURNING: its rows come back (as JSON objects). */
+  readonly returning?: boolean;
+  /** Run after the statement, with this write's rows (e.g. noting a queued job kind). */
+  readonly then?: (db: Executor, rows: Array<Record<string, unknown>>) => void | Promise<void>;
+}
+
+/** A Write from a compiled Kysely query (`builder.compile()`, `sql\`…\`.compile(db)`). */
+export function writeOf(compiled: CompiledQuery, options: Pick<Write, 'returning' | 'then'> = {}): Write {
+  return { sql: compiled.sql, parameters: compiled.parameters, ...options };
+}
+
+/** Runs `writes` as one statement; returns each write's rows (empty for those not `returning`). */
+export async function writeTogether(db: Executor, writes: readonly Write[]): Promise<Array<Array<Record<string, unknown>>>> {
+  if (writes.length === 0) return [];
+  if (writes.length === 1) {
+    // Alone, a write is sent as it is (its rows typed by the driver, not JSON).
+    const [write] = writes as [Write];
+    const result = await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(write.sql, [...write.parameters]));
+    await write.then?.(db, result.rows);
+    return [result.rows];
+  }
+  const parameters: unknown[] = [];
+  const ctes = writes.map((write, i) => {
+    const text = renumber(write.sql, parameters.length);
+    parameters.push(...write.parameters);
+    return `w${i} AS (${text})`;
+  });
+  const selects = writes.flatMap((write, i) => (write.returning ? [`SELECT ${i} AS w, to_jsonb(w${i}) AS row FROM w${i}`] : []));
+  const text = `WITH ${ctes.join(',\n')}\n${selects.length > 0 ? selects.join('\nUNION ALL\n') : 'SELECT NULL::int AS w, NULL::jsonb AS row WHERE false'}`;
+  const result = await db.executeQuery<{ w: number; row: Record<string, unknown> }>(CompiledQuery.raw(text, parameters));
+  const rows: Array<Array<Record<string, unknown>>> = writes.map(() => []);
+  for (const { w, row } of result.rows) rows[w]!.push(row);
+  for (const [i, write] of writes.entries()) await write.then?.(db, rows[i]!);
+  return rows;
+}
+
+/** `$n` → `$(n + offset)`, outside quoted literals and identifiers (which the repos' SQL never
+ *  puts a `$` in; one that did would be refused rather than mangled). */
+export function renumber(text: string, offset: number): string {
+  let out = '';
+  let quote: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === '$') throw new Error('writeTogether: a "$" inside a quoted literal or identifier');
+      if (c === quote) quote = null; // a doubled quote closes and reopens: the same result
+      out += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      out += c;
+    } else if (c === '$' && /[0-9]/.test(text[i + 1] ?? '')) {
+      let j = i + 1;
+      while (j < text.length && /[0-9]/.test(text[j]!)) j++;
+      out += `$${Number(text.slice(i + 1, j)) + offset}`;
+      i = j - 1;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
