@@ -36,7 +36,7 @@ describe('SSO through the hosted pages in Chromium', { skip: skipWithoutChromium
     untrust = op.trustTestServer();
     t = await startTestApp('pglite', {
       port,
-      env: { HOSTED_UI_ENABLED: 'true', PUBLIC_URL: origin, FRONTEND_URL: '', DNS_SERVERS: dns.address, OAUTH_REDIRECT_URIS: FRONT_END, UI_BRAND_NAME: 'Acme' },
+      env: { HOSTED_UI_ENABLED: 'true', PUBLIC_URL: origin, FRONTEND_URL: '', DNS_SERVERS: dns.address, OAUTH_REDIRECT_URIS: FRONT_END, UI_BRAND_NAME: 'Acme', WEBHOOK_ALLOW_INSECURE_URLS: 'true' },
     });
     account = await accountWithDomain(t, dns);
     const created = await t.api.post('/accounts/me/sso-connections', {

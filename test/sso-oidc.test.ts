@@ -1,7 +1,8 @@
 // Enterprise SSO over OIDC: an account's connection to a local OpenID provider (oidc-provider),
 // created at run time, signs people in through the same path as SAML (start → provider →
 // Keyhold's callback → the front end's code → tokens), its email believed only on the
-// account's verified domains.
+// account's verified domains. The provider is on loopback, so the URL guard is lifted as for
+// webhooks (WEBHOOK_ALLOW_INSECURE_URLS); sso-oidc-ssrf.test.ts covers it switched on.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
@@ -30,7 +31,7 @@ for (const kind of DATABASE_KINDS) {
       op = await TestOpenIdServer.start();
       issuer = await op.addIssuer({ path: '/corp', clients: [{ clientId: 'keyhold-corp', clientSecret: 'corp-secret' }], redirectUris: [callbackUrl] });
       untrust = op.trustTestServer();
-      t = await startTestApp(kind, { port, env: { DNS_SERVERS: dns.address, OAUTH_REDIRECT_URIS: FRONT_END, PUBLIC_URL: `http://127.0.0.1:${port}` } });
+      t = await startTestApp(kind, { port, env: { DNS_SERVERS: dns.address, OAUTH_REDIRECT_URIS: FRONT_END, PUBLIC_URL: `http://127.0.0.1:${port}`, WEBHOOK_ALLOW_INSECURE_URLS: 'true' } });
       account = await accountWithDomain(t, dns);
       const created = await t.api.post('/accounts/me/sso-connections', {
         type: 'oidc', name: 'Corp OIDC', issuer: issuer.issuer, client_id: 'keyhold-corp', client_secret: 'corp-secret',

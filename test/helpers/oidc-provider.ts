@@ -5,11 +5,15 @@
 // made here with node:crypto. Node 20 has no API to add a trust anchor to fetch at run time, so
 // `trustTestServer()` wraps the global fetch for this process: requests to the test server's
 // origin (and to origins it stands in for, such as https://login.microsoftonline.com) go through
-// https.request with that certificate as the only CA; every other request is untouched. The
-// service code needs no test switch and never allows insecure requests.
+// https.request with that certificate as the only CA; every other request is untouched. SSO
+// connections fetch through the URL guard (https.request, not fetch), so the same call also adds
+// the certificate to https.globalAgent's CAs, beside the system's. The service code needs no
+// test switch and never allows insecure requests (the guard's loopback allowance is the
+// webhooks' WEBHOOK_ALLOW_INSECURE_URLS, which those tests set).
 import { randomBytes } from 'node:crypto';
 import { selfSignedCertificate } from './certificate.js';
-import { createServer, request as httpsRequest, type Server } from 'node:https';
+import { createServer, globalAgent, request as httpsRequest, type Server } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyLike as CryptoKey } from 'jose';
@@ -168,8 +172,11 @@ export class TestOpenIdServer {
       if (!routed.has(url.origin)) return original(input, init);
       return fetchOverHttps(new URL(`${url.pathname}${url.search}`, this.origin), request, this.certificate);
     }) as typeof fetch;
+    const originalCa = globalAgent.options.ca;
+    globalAgent.options.ca = [...rootCertificates, this.certificate];
     return () => {
       globalThis.fetch = original;
+      globalAgent.options.ca = originalCa;
     };
   }
 

@@ -61,6 +61,18 @@ async function idpSettings(ctx: Deps, input: { metadata_xml?: string; metadata_u
   return settings;
 }
 
+/**
+ * An OIDC issuer is fetched from (discovery, then its endpoints), so it must be a public https
+ * address, as a webhook URL: refused here with a reason, and again at every request by the guard.
+ * A name that does not resolve (yet) is accepted: nothing is fetched now, and the guard's own
+ * look-up refuses a private address at sign-in.
+ */
+async function checkIssuer(ctx: Deps, issuer: string): Promise<void> {
+  if (ctx.config.webhookAllowInsecureUrls) return;
+  const reason = await checkWebhookUrl(issuer, undefined, { unresolvedOk: true });
+  if (reason) throw validationError(['body', 'issuer'], reason, 'url_not_allowed');
+}
+
 function checkRedirectUri(ctx: Deps, uri: string | null | undefined): void {
   if (uri && !ctx.config.oauthRedirectUris.includes(uri)) throw validationError(['body', 'default_redirect_uri'], 'Not one of OAUTH_REDIRECT_URIS');
 }
@@ -85,6 +97,7 @@ export async function createConnection(ctx: Deps, scope: AccountScope, body: Cre
     };
     secrets = body.sp_private_key ? { sp_private_key: body.sp_private_key } : {};
   } else {
+    await checkIssuer(ctx, body.issuer);
     config = { issuer: body.issuer, client_id: body.client_id, scopes: body.scopes ?? ['openid', 'email', 'profile'] };
     secrets = { client_secret: body.client_secret };
   }
@@ -131,7 +144,10 @@ export async function changeConnection(ctx: Deps, scope: AccountScope, id: strin
     config = saml;
   } else {
     const oidc = { ...(current.config as OidcConfig) };
-    if (body.issuer !== undefined) oidc.issuer = body.issuer;
+    if (body.issuer !== undefined) {
+      await checkIssuer(ctx, body.issuer);
+      oidc.issuer = body.issuer;
+    }
     if (body.client_id !== undefined) oidc.client_id = body.client_id;
     if (body.scopes !== undefined) oidc.scopes = body.scopes;
     config = oidc;

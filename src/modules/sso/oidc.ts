@@ -1,6 +1,9 @@
 // OIDC connections: 0.1's generic providers (openid-client: authorization code with PKCE S256,
 // state and nonce, the ID token checked against the issuer's keys), configured per account at
 // run time. The email is believed only on the account's verified domains (sso-sign-in.ts).
+// The issuer is typed in by a customer's admin, so every request of a connection (discovery,
+// token, JWKS, userinfo) goes through the webhooks' URL guard as openid-client's customFetch:
+// a public address only, pinned at connect time, no redirects, a size cap and a timeout.
 import type * as oidc from 'openid-client';
 import type { AppContext } from '../../context.js';
 import type { SsoConnectionRow } from '../../db/schema.js';
@@ -8,6 +11,7 @@ import { isValidEmail, normalizeEmail } from '../../lib/email-address.js';
 import { Errors } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/random.js';
 import { singleLine } from '../../lib/plain-text.js';
+import { guardedFetch } from '../webhooks/guarded-fetch.js';
 import { describeProviderError, isProviderUnreachable, openIdClient } from '../oauth/providers.js';
 import { oidcConfig, oidcRedirectUri, openSecrets, type OidcSecrets } from './connection-config.js';
 
@@ -17,7 +21,7 @@ const PROVIDER_TIMEOUT_SECONDS = 10;
 /** Discovery per connection, reused until the connection changes or ten minutes pass. */
 const discoveries = new Map<string, { key: string; expiresAt: number; configuration: Promise<oidc.Configuration> }>();
 
-async function configurationOf(ctx: Pick<AppContext, 'secrets' | 'log'>, row: SsoConnectionRow): Promise<oidc.Configuration> {
+async function configurationOf(ctx: Pick<AppContext, 'secrets' | 'log' | 'config'>, row: SsoConnectionRow): Promise<oidc.Configuration> {
   const key = `${row.updated_at.getTime()}`;
   const cached = discoveries.get(row.id);
   if (cached && cached.key === key && cached.expiresAt > Date.now()) return cached.configuration;
@@ -25,7 +29,11 @@ async function configurationOf(ctx: Pick<AppContext, 'secrets' | 'log'>, row: Ss
   const { client_secret } = openSecrets<OidcSecrets>(ctx, row);
   const client = await openIdClient();
   const configuration = client
-    .discovery(new URL(config.issuer), config.client_id, client_secret, undefined, { timeout: PROVIDER_TIMEOUT_SECONDS })
+    .discovery(new URL(config.issuer), config.client_id, client_secret, undefined, {
+      timeout: PROVIDER_TIMEOUT_SECONDS,
+      // Kept by the Configuration for the token, JWKS and userinfo requests too.
+      [client.customFetch]: guardedFetch({ allowInsecure: ctx.config.webhookAllowInsecureUrls }),
+    })
     .catch((err: unknown) => {
       discoveries.delete(row.id);
       ctx.log.warn({ connection: row.id, reason: describeProviderError(err) }, 'SSO OIDC discovery failed');

@@ -58,9 +58,10 @@ export const bareHost = (hostname: string): string => hostname.replace(/^\[(.*)\
 
 /**
  * The reason `url` is not an acceptable webhook target, or null. Resolves the host name, so
- * a name that points at a private address is refused too (and one that does not resolve).
+ * a name that points at a private address is refused too (and one that does not resolve,
+ * unless `unresolvedOk`: for a URL fetched only later, through safeLookup, which checks again).
  */
-export async function checkWebhookUrl(url: string, resolver: Resolver = systemResolver): Promise<string | null> {
+export async function checkWebhookUrl(url: string, resolver: Resolver = systemResolver, options: { unresolvedOk?: boolean } = {}): Promise<string | null> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -78,9 +79,9 @@ export async function checkWebhookUrl(url: string, resolver: Resolver = systemRe
   try {
     addresses = await resolver(host);
   } catch {
-    return `URL host ${host} does not resolve`;
+    return options.unresolvedOk ? null : `URL host ${host} does not resolve`;
   }
-  if (addresses.length === 0) return `URL host ${host} does not resolve`;
+  if (addresses.length === 0) return options.unresolvedOk ? null : `URL host ${host} does not resolve`;
   for (const { address } of addresses) {
     const reason = blockedReason(address);
     if (reason) return `URL must not point at a loopback, private, link-local or otherwise non-public address (${host} resolves to ${reason.replace(/^\S+ /, `${address} `)})`;
