@@ -136,7 +136,8 @@ describe('admin console in Chromium', { skip: skipWithoutChromium }, () => {
     assert.match(secret, /^whsec_/);
     await tabTo(page, 'button[data-copy]');
     await page.keyboard.press('Enter');
-    assert.equal(await page.locator('[data-copy-status]').innerText(), 'Copied.');
+    // The copy is asynchronous (navigator.clipboard.writeText): wait for its status line.
+    await page.locator('[data-copy-status]').filter({ hasText: 'Copied.' }).waitFor();
     assert.equal(await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText()), secret);
 
     await activate(page, 'a.button-primary[href^="/ui/admin/webhooks/"]');
