@@ -71,15 +71,19 @@ export const accountInviteMessage = (frontendUrl: string, to: string, accountNam
 
 /** A user provisioned by their organisation's directory (SCIM) without a password, in an account
  *  with no SSO connection: the link sets their first password (the reset page, a longer life). */
-export const passwordSetupMessage = (frontendUrl: string, to: string, accountName: string, token: string, validDays: number): EmailMessage =>
+export const passwordSetupMessage = (
+  frontendUrl: string,
+  to: string,
+  setup: { accountName: string; token: string; validDays: number },
+): EmailMessage =>
   render(
     'password_setup',
     to,
     'Your account is ready: set your password',
     [
       'Your organisation has created an account for you.',
-      `Account name, as its owner entered it: ${quoted(accountName)}`,
-      `Open the link below to choose your password. The link is valid for ${validDays} days and works once.`,
+      `Account name, as its owner entered it: ${quoted(setup.accountName)}`,
+      `Open the link below to choose your password. The link is valid for ${setup.validDays} days and works once.`,
     ],
-    { url: `${frontendUrl}/reset-password?token=${encodeURIComponent(token)}`, label: 'Set password' },
+    { url: `${frontendUrl}/reset-password?token=${encodeURIComponent(setup.token)}`, label: 'Set password' },
   );

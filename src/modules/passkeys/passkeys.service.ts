@@ -256,7 +256,7 @@ export async function checkAssertion(
     // Bad signature, origin, RP ID or challenge, or a counter that went backwards (a cloned key).
     return null;
   }
-  if (!(await recordPasskeyUse(trx, passkey.id, passkey.counter, info.newCounter, ctx.clock.now()))) return null;
+  if (!(await recordPasskeyUse(trx, passkey.id, { checkedCounter: passkey.counter, newCounter: info.newCounter, now: ctx.clock.now() }))) return null;
   return { passkey, userVerified: info.userVerified };
 }
 

@@ -93,10 +93,9 @@ export async function getScimGroup(deps: ScimDeps, caller: ScimCaller, id: strin
 export async function listGroups(
   deps: ScimDeps,
   caller: ScimCaller,
-  filter: Expression<SqlBool> | null,
-  page: Page,
-  withMembers: boolean,
+  query: { filter: Expression<SqlBool> | null; page: Page; withMembers: boolean },
 ): Promise<{ total: number; resources: Array<Record<string, unknown>> }> {
+  const { filter, page, withMembers } = query;
   const { total, rows } = await listScimGroups(deps.db, caller.accountId, filter, page);
   return { total, resources: await represent(deps.db, caller, rows, withMembers) };
 }
@@ -112,7 +111,12 @@ export async function createScimGroup(deps: ScimDeps, caller: ScimCaller, body: 
   await inTransaction(deps, async (trx) => {
     if (await findGroupIdByName(trx, caller.accountId, intent.displayName)) throw Errors.scimGroupNameTaken();
     await checkMembers(trx, caller, intent.memberIds);
-    await insertScimGroup(trx, caller.accountId, id, { display_name: intent.displayName, external_id: intent.externalId }, deps.clock.now());
+    await insertScimGroup(trx, {
+      accountId: caller.accountId,
+      id,
+      fields: { display_name: intent.displayName, external_id: intent.externalId },
+      now: deps.clock.now(),
+    });
     await addGroupMembers(trx, id, intent.memberIds);
     await deriveRoles(deps, trx, changerOf(caller), intent.memberIds);
     await audit(trx, caller, 'scim.group_created', id, { display_name: intent.displayName, members_added: intent.memberIds.length });
@@ -150,7 +154,12 @@ async function saveGroup(
     const added = intent.memberIds.filter((m) => !before.has(m));
     const removed = [...before].filter((m) => !after.has(m));
     await checkMembers(trx, caller, added);
-    await updateScimGroup(trx, caller.accountId, id, { display_name: intent.displayName, external_id: intent.externalId }, deps.clock.now());
+    await updateScimGroup(trx, {
+      accountId: caller.accountId,
+      id,
+      fields: { display_name: intent.displayName, external_id: intent.externalId },
+      now: deps.clock.now(),
+    });
     await addGroupMembers(trx, id, added);
     await removeGroupMembers(trx, id, removed);
     const renamed = intent.displayName !== record.display_name;

@@ -88,12 +88,12 @@ export async function createScimUser(deps: ScimDeps, caller: ScimCaller, body: u
     if (holder.account_id === caller.accountId) {
       // A member already here (invited, or signed up before the directory was connected).
       if (await hasScimUser(trx, caller.accountId, holder.id)) throw Errors.scimEmailTaken();
-      await insertScimUser(trx, caller.accountId, holder.id, scimFields(intent), now);
+      await insertScimUser(trx, { accountId: caller.accountId, userId: holder.id, fields: scimFields(intent), now });
       return applyProfile(deps, trx, { caller, user: holder, intent, action: 'scim.user_linked' });
     }
     if (holder.account_role === 'owner' && onVerifiedDomain && (await countOtherMembers(trx, holder.account_id, holder.id)) === 0) {
       await adopt(deps, trx, caller, holder);
-      await insertScimUser(trx, caller.accountId, holder.id, scimFields(intent), now);
+      await insertScimUser(trx, { accountId: caller.accountId, userId: holder.id, fields: scimFields(intent), now });
       const moved = (await lockUser(trx, holder.id))!;
       return applyProfile(deps, trx, { caller, user: moved, intent, action: 'scim.user_updated' });
     }
@@ -116,7 +116,7 @@ async function createProvisionedUser(
   // in the statement that writes the audit row and events (db/together.ts): with the user's
   // row, a creation is two statements.
   const id = randomUUID();
-  const also = [scimUserWrite(trx, caller.accountId, id, scimFields(intent), now)];
+  const also = [scimUserWrite(trx, { accountId: caller.accountId, userId: id, fields: scimFields(intent), now })];
   if (options.sendSetupLink && intent.active) also.push(...(await passwordSetupWrites(deps, trx, { id, email: intent.email }, options.accountName)));
   const [user] = await createUsers(
     deps,
@@ -193,7 +193,7 @@ async function saveUser(
       const holder = await findUserByEmail(trx, intent.email);
       if (holder && holder.id !== id) throw Errors.scimEmailTaken();
     }
-    await updateScimUser(trx, caller.accountId, id, scimFields(intent), deps.clock.now());
+    await updateScimUser(trx, { accountId: caller.accountId, userId: id, fields: scimFields(intent), now: deps.clock.now() });
     await applyProfile(deps, trx, { caller, user, intent, action: 'scim.user_updated', verifiedDomains: domains });
   });
   return getScimUser(deps, caller, id);
