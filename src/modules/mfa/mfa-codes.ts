@@ -31,7 +31,7 @@ export async function spendTotpCode(ctx: Pick<AppContext, 'secrets' | 'clock'>, 
   if (!mfa?.enabled) return false;
   const now = ctx.clock.now();
   const step = matchTotpStep(ctx.secrets.open(mfa.sealedSecret, totpPurpose(userId)), code.trim(), now);
-  return step !== null && claimTotpStep(trx, userId, step, now);
+  return step !== null && claimTotpStep(trx, userId, { step, now });
 }
 
 export async function spendRecoveryCode(ctx: Pick<AppContext, 'clock'>, trx: Executor, userId: string, code: string): Promise<boolean> {

@@ -45,7 +45,7 @@ export async function verifyMfa(ctx: AppContext, body: MfaVerifyBody, meta: Requ
     if (!method) {
       const failures = challenge.failed_attempts + 1;
       const killed = failures >= MFA_TOKEN_MAX_FAILURES;
-      await countMfaFailure(trx, challenge.id, failures, killed, now);
+      await countMfaFailure(trx, challenge.id, { failedAttempts: failures, killed, now });
       await recordAudit(trx, meta, {
         action: 'auth.mfa_failed',
         userId: user.id,

@@ -55,10 +55,10 @@ export async function enableTotp(
     const now = ctx.clock.now();
     const step = matchTotpStep(ctx.secrets.open(pending.sealedSecret, totpPurpose(user.id)), code.trim(), now);
     // Enables only the secret that was checked, and only once (a concurrent enable loses).
-    if (step === null || !(await claimTotpStep(trx, user.id, step, now, pending.sealedSecret))) return null;
+    if (step === null || !(await claimTotpStep(trx, user.id, { step, now, enabling: pending.sealedSecret }))) return null;
     const recoveryCodes = await issueRecoveryCodes(trx, user.id);
     const updated = await updateUser(trx, user.id, { mfa_enabled: true }, now);
-    const ended = await revokeUserSessions(trx, user.id, { except: session.sessionId }, now, 'aal1');
+    const ended = await revokeUserSessions(trx, user.id, { scope: { except: session.sessionId }, now, onlyAal: 'aal1' });
     await emitSessionsRevoked(ctx, trx, ended, 'mfa_enabled');
     await recordAudit(trx, meta, {
       action: 'auth.mfa_enabled',

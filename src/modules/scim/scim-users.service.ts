@@ -82,7 +82,7 @@ export async function createScimUser(deps: ScimDeps, caller: ScimCaller, body: u
   const record = await inTransaction(deps, async (trx) => {
     const found = await findProvisioningFacts(trx, caller.accountId, intent.userName, intent.email);
     if (found.userNameHolder) throw Errors.scimUserNameTaken();
-    if (!found.emailHolder) return createProvisionedUser(deps, trx, caller, intent, { onVerifiedDomain, sendSetupLink, now, accountName: found.accountName });
+    if (!found.emailHolder) return createProvisionedUser(deps, trx, { caller, intent, onVerifiedDomain, sendSetupLink, now, accountName: found.accountName });
     const holder = await lockUser(trx, found.emailHolder);
     if (!holder) throw Errors.scimEmailTaken();
     if (holder.account_id === caller.accountId) {
@@ -106,10 +106,9 @@ export async function createScimUser(deps: ScimDeps, caller: ScimCaller, body: u
 async function createProvisionedUser(
   deps: ScimDeps,
   trx: Executor,
-  caller: ScimCaller,
-  intent: UserIntent,
-  options: { onVerifiedDomain: boolean; sendSetupLink: boolean; now: Date; accountName: string },
+  options: { caller: ScimCaller; intent: UserIntent; onVerifiedDomain: boolean; sendSetupLink: boolean; now: Date; accountName: string },
 ): Promise<UserRow> {
+  const { caller, intent } = options;
   const { now } = options;
   // The address was checked just now (findProvisioningFacts): createUsers, not createUser, which
   // would check it again. The user's SCIM row, and the setup link's token and email, are written
@@ -118,10 +117,8 @@ async function createProvisionedUser(
   const id = randomUUID();
   const also = [scimUserWrite(trx, { accountId: caller.accountId, userId: id, fields: scimFields(intent), now })];
   if (options.sendSetupLink && intent.active) also.push(...(await passwordSetupWrites(deps, trx, { id, email: intent.email }, options.accountName)));
-  const [user] = await createUsers(
-    deps,
-    trx,
-    [{
+  const [user] = await createUsers(deps, trx, {
+    inputs: [{
       id,
       email: intent.email,
       name: intent.name,
@@ -133,9 +130,10 @@ async function createProvisionedUser(
       profile: { phone: intent.phone, jobTitle: intent.jobTitle, timezone: intent.timezone },
       audit: { action: 'scim.user_created', details: { actor: actorOf(caller), user_name: intent.userName } },
     }],
-    metaOf(caller),
-    { announce: true, also },
-  );
+    meta: metaOf(caller),
+    announce: true,
+    also,
+  });
   return user!;
 }
 
