@@ -119,7 +119,7 @@ export async function createScimGroup(deps: ScimDeps, caller: ScimCaller, body: 
     });
     await addGroupMembers(trx, id, intent.memberIds);
     await deriveRoles(deps, trx, changerOf(caller), intent.memberIds);
-    await audit(trx, caller, 'scim.group_created', id, { display_name: intent.displayName, members_added: intent.memberIds.length });
+    await audit(trx, caller, { action: 'scim.group_created', groupId: id, details: { display_name: intent.displayName, members_added: intent.memberIds.length } });
   });
   return getScimGroup(deps, caller, id);
 }
@@ -164,7 +164,11 @@ async function saveGroup(
     await removeGroupMembers(trx, id, removed);
     const renamed = intent.displayName !== record.display_name;
     await deriveRoles(deps, trx, changerOf(caller), renamed ? [...before, ...added] : [...added, ...removed]);
-    await audit(trx, caller, 'scim.group_updated', id, { display_name: intent.displayName, renamed, members_added: added.length, members_removed: removed.length });
+    await audit(trx, caller, {
+      action: 'scim.group_updated',
+      groupId: id,
+      details: { display_name: intent.displayName, renamed, members_added: added.length, members_removed: removed.length },
+    });
   });
   return getScimGroup(deps, caller, id);
 }
@@ -177,17 +181,16 @@ export async function deleteScimGroupById(deps: ScimDeps, caller: ScimCaller, id
     const members = await listGroupMemberIds(trx, caller.accountId, id);
     await deleteScimGroup(trx, caller.accountId, id);
     await deriveRoles(deps, trx, changerOf(caller), members);
-    await audit(trx, caller, 'scim.group_deleted', id, { display_name: record.display_name });
+    await audit(trx, caller, { action: 'scim.group_deleted', groupId: id, details: { display_name: record.display_name } });
   });
 }
 
 async function audit(
   trx: Executor,
   caller: ScimCaller,
-  action: 'scim.group_created' | 'scim.group_updated' | 'scim.group_deleted',
-  groupId: string,
-  details: Record<string, unknown>,
+  entry: { action: 'scim.group_created' | 'scim.group_updated' | 'scim.group_deleted'; groupId: string; details: Record<string, unknown> },
 ): Promise<void> {
+  const { action, groupId, details } = entry;
   await recordAudit(trx, metaOf(caller), {
     action,
     userId: null,
