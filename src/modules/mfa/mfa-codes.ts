@@ -61,16 +61,13 @@ export type CodeCheckPurpose = 'enable' | 'disable' | 'recovery_codes' | string;
  */
 export async function withCountedCode<T>(
   ctx: AppContext,
-  user: UserRow,
-  purpose: CodeCheckPurpose,
-  meta: RequestMeta,
+  counted: { user: UserRow; purpose: CodeCheckPurpose; meta: RequestMeta },
   attempt: (trx: Executor) => Promise<T | null>,
 ): Promise<T> {
+  const { user, purpose, meta } = counted;
   return withCountedGuess(
     ctx,
-    user,
-    { failedAction: 'auth.mfa_failed', purpose, wrongReason: 'bad_code', refusal: Errors.invalidMfaCode, passwordRequired: false },
-    meta,
+    { user, meta, guess: { failedAction: 'auth.mfa_failed', purpose, wrongReason: 'bad_code', refusal: Errors.invalidMfaCode, passwordRequired: false } },
     async (mayTry) => (mayTry ? inUnitOfWork(ctx, attempt) : null),
   );
 }
@@ -84,5 +81,5 @@ export async function withCountedCode<T>(
  */
 export async function verifyMfaCodeForAction(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta, purpose = 'sensitive_action'): Promise<'otp' | 'recovery_code'> {
   if (!user.mfa_enabled) throw Errors.mfaNotEnabled();
-  return withCountedCode(ctx, user, purpose, meta, (trx) => spendEitherCode(ctx, trx, user.id, code));
+  return withCountedCode(ctx, { user, purpose, meta }, (trx) => spendEitherCode(ctx, trx, user.id, code));
 }

@@ -78,7 +78,7 @@ async function checkSecondFactor(
   const expected = challenge.passkey_challenge;
   // Each passkey challenge is answered once, right or wrong.
   await setMfaPasskeyChallenge(trx, challenge.id, null);
-  const checked = await checkAssertion(ctx, trx, body.passkey_response!, expected, user.id);
+  const checked = await checkAssertion(ctx, trx, { response: body.passkey_response!, expectedChallenge: expected, userId: user.id });
   return checked ? 'passkey' : null;
 }
 

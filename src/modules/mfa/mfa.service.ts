@@ -51,7 +51,7 @@ export async function enableTotp(
   const pending = await findUserMfa(ctx.db, user.id);
   if (!pending) throw Errors.mfaSetupNotStarted();
   if (pending.enabled) throw Errors.mfaAlreadyEnabled();
-  const codes = await withCountedCode(ctx, user, 'enable', meta, async (trx) => {
+  const codes = await withCountedCode(ctx, { user, purpose: 'enable', meta }, async (trx) => {
     const now = ctx.clock.now();
     const step = matchTotpStep(ctx.secrets.open(pending.sealedSecret, totpPurpose(user.id)), code.trim(), now);
     // Enables only the secret that was checked, and only once (a concurrent enable loses).
@@ -75,7 +75,7 @@ export async function enableTotp(
 
 export async function disableTotp(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta): Promise<void> {
   if (!user.mfa_enabled) throw Errors.mfaNotEnabled();
-  await withCountedCode(ctx, user, 'disable', meta, async (trx) => {
+  await withCountedCode(ctx, { user, purpose: 'disable', meta }, async (trx) => {
     const method = await spendEitherCode(ctx, trx, user.id, code);
     if (!method) return null;
     const now = ctx.clock.now();
@@ -89,7 +89,7 @@ export async function disableTotp(ctx: AppContext, user: UserRow, code: string, 
 
 export async function regenerateRecoveryCodes(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta): Promise<{ recovery_codes: string[] }> {
   if (!user.mfa_enabled) throw Errors.mfaNotEnabled();
-  const codes = await withCountedCode(ctx, user, 'recovery_codes', meta, async (trx) => {
+  const codes = await withCountedCode(ctx, { user, purpose: 'recovery_codes', meta }, async (trx) => {
     const method = await spendEitherCode(ctx, trx, user.id, code);
     if (!method) return null;
     const recoveryCodes = await issueRecoveryCodes(trx, user.id);

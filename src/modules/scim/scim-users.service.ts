@@ -249,7 +249,7 @@ export async function deleteScimUser(deps: ScimDeps, caller: ScimCaller, id: str
     if (!record) throw Errors.scimResourceNotFound();
     const user = (await lockUser(trx, id))!;
     if (user.account_role === 'owner') throw Errors.scimOwnerUnchangeable();
-    await removeUser(deps, trx, user, { action: 'scim.user_deleted', actorId: null, details: { actor: actorOf(caller) } }, metaOf(caller));
+    await removeUser(deps, trx, { user, audit: { action: 'scim.user_deleted', actorId: null, details: { actor: actorOf(caller) } }, meta: metaOf(caller) });
   });
 }
 
