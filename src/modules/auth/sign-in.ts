@@ -135,7 +135,7 @@ async function finishSignIn(
     resourceId: user.id,
     details: { ...signIn.audit.details, amr, aal },
   });
-  const session = await startSession(ctx, trx, user, { aal, amr }, meta);
+  const session = await startSession(ctx, trx, { user, assurance: { aal, amr }, meta });
   ctx.metrics.signIns.inc(signIn.metric, 'success');
   return session;
 }
