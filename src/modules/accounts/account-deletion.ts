@@ -48,7 +48,7 @@ export async function deleteOwnAccount(ctx: AppContext, user: UserRow, proof: De
 async function requireSecondFactor(ctx: AppContext, user: UserRow, code: string | undefined, meta: RequestMeta): Promise<void> {
   if (!user.mfa_enabled) return;
   if (!code) throw Errors.invalidMfaCode();
-  await verifyMfaCodeForAction(ctx, user, code, meta, 'account_deletion');
+  await verifyMfaCodeForAction(ctx, meta, { user, code, purpose: 'account_deletion' });
 }
 
 /** An admin deletes a user (never themself): no password, the same account rules. */

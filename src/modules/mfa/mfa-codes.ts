@@ -79,7 +79,12 @@ export async function withCountedCode<T>(
  * `user.mfa_enabled` first). Runs its own transactions: the failure count must commit even
  * when the action does not.
  */
-export async function verifyMfaCodeForAction(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta, purpose = 'sensitive_action'): Promise<'otp' | 'recovery_code'> {
+export async function verifyMfaCodeForAction(
+  ctx: AppContext,
+  meta: RequestMeta,
+  check: { user: UserRow; code: string; purpose?: string },
+): Promise<'otp' | 'recovery_code'> {
+  const { user, code, purpose = 'sensitive_action' } = check;
   if (!user.mfa_enabled) throw Errors.mfaNotEnabled();
   return withCountedCode(ctx, { user, purpose, meta }, (trx) => spendEitherCode(ctx, trx, user.id, code));
 }
