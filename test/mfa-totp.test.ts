@@ -220,14 +220,14 @@ for (const kind of DATABASE_KINDS) {
       const { secret, recoveryCodes } = await enrolTotp(t.api, clock, user.accessToken);
       const row = await t.app.ctx.db.selectFrom('users').selectAll().where('id', '=', user.id).executeTakeFirstOrThrow();
       const meta = { ip: null, userAgent: null };
-      assert.equal(await verifyMfaCodeForAction(t.app.ctx, row, codeAt(secret, clock), meta), 'otp');
-      await assert.rejects(verifyMfaCodeForAction(t.app.ctx, row, codeAt(secret, clock), meta), { statusCode: 400, detail: 'Invalid MFA code' });
-      assert.equal(await verifyMfaCodeForAction(t.app.ctx, row, recoveryCodes[2]!, meta), 'recovery_code');
-      await assert.rejects(verifyMfaCodeForAction(t.app.ctx, row, recoveryCodes[2]!, meta), { detail: 'Invalid MFA code', code: 'invalid_mfa_code' });
+      assert.equal(await verifyMfaCodeForAction(t.app.ctx, meta, { user: row, code: codeAt(secret, clock) }), 'otp');
+      await assert.rejects(verifyMfaCodeForAction(t.app.ctx, meta, { user: row, code: codeAt(secret, clock) }), { statusCode: 400, detail: 'Invalid MFA code' });
+      assert.equal(await verifyMfaCodeForAction(t.app.ctx, meta, { user: row, code: recoveryCodes[2]! }), 'recovery_code');
+      await assert.rejects(verifyMfaCodeForAction(t.app.ctx, meta, { user: row, code: recoveryCodes[2]! }), { detail: 'Invalid MFA code', code: 'invalid_mfa_code' });
       // Concurrent checks of one code (no sign-in row lock serialises these): one passes.
       clock.advanceSeconds(30);
       const code = codeAt(secret, clock);
-      const results = await Promise.allSettled(Array.from({ length: 4 }, () => verifyMfaCodeForAction(t.app.ctx, row, code, meta)));
+      const results = await Promise.allSettled(Array.from({ length: 4 }, () => verifyMfaCodeForAction(t.app.ctx, meta, { user: row, code: code })));
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
     });
 

@@ -32,14 +32,14 @@ type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
 export async function deleteOwnAccount(ctx: AppContext, user: UserRow, proof: DeleteMeBody, meta: RequestMeta): Promise<void> {
   if (user.password_hash !== null) {
     if (!proof.password) throw Errors.currentPasswordRequired();
-    await verifyCurrentPassword(ctx, user, proof.password, 'account_deletion', meta);
+    await verifyCurrentPassword(ctx, meta, { user, password: proof.password, purpose: 'account_deletion' });
   }
   await requireSecondFactor(ctx, user, proof.code, meta);
   await inTransaction(ctx, async (trx) => {
     const fresh = await lockUser(trx, user.id);
     // Deleted meanwhile by another request: its tokens are already dead.
     if (!fresh) throw Errors.credentials();
-    await removeUser(ctx, trx, fresh, { action: 'auth.account_deleted', actorId: fresh.id }, meta);
+    await removeUser(ctx, trx, { user: fresh, audit: { action: 'auth.account_deleted', actorId: fresh.id }, meta });
   });
 }
 
@@ -48,7 +48,7 @@ export async function deleteOwnAccount(ctx: AppContext, user: UserRow, proof: De
 async function requireSecondFactor(ctx: AppContext, user: UserRow, code: string | undefined, meta: RequestMeta): Promise<void> {
   if (!user.mfa_enabled) return;
   if (!code) throw Errors.invalidMfaCode();
-  await verifyMfaCodeForAction(ctx, user, code, meta, 'account_deletion');
+  await verifyMfaCodeForAction(ctx, meta, { user, code, purpose: 'account_deletion' });
 }
 
 /** An admin deletes a user (never themself): no password, the same account rules. */
@@ -62,7 +62,7 @@ export async function deleteUserAsAdmin(ctx: Deps, actorId: string, userId: stri
     if (!actor || actor.role !== 'admin' || !actor.is_active) throw Errors.notEnoughPermissions();
     const user = locked.get(userId);
     if (!user) throw Errors.userNotFound();
-    await removeUser(ctx, trx, user, { action: 'admin.user_deleted', actorId }, meta);
+    await removeUser(ctx, trx, { user, audit: { action: 'admin.user_deleted', actorId }, meta });
   });
 }
 
@@ -78,10 +78,9 @@ async function inTransaction(ctx: Deps, work: (trx: Executor) => Promise<void>):
 export async function removeUser(
   ctx: Pick<AppContext, 'clock'>,
   trx: Executor,
-  user: UserRow,
-  audit: { action: AuditAction; actorId: string | null; details?: Record<string, unknown> },
-  meta: RequestMeta | null,
+  removal: { user: UserRow; audit: { action: AuditAction; actorId: string | null; details?: Record<string, unknown> }; meta: RequestMeta | null },
 ): Promise<void> {
+  const { user, audit, meta } = removal;
   const account = await lockAccount(trx, user.account_id);
   const owns = user.account_role === 'owner' || account?.owner_id === user.id;
   const othersLeft = await countOtherMembers(trx, user.account_id, user.id);

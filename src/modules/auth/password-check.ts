@@ -20,16 +20,13 @@ export type PasswordCheckPurpose = 'email_change' | 'password_change' | 'account
  */
 export async function verifyCurrentPassword(
   ctx: AppContext,
-  user: UserRow,
-  password: string,
-  purpose: PasswordCheckPurpose,
   meta: RequestMeta,
+  check: { user: UserRow; password: string; purpose: PasswordCheckPurpose },
 ): Promise<void> {
+  const { user, password, purpose } = check;
   await withCountedGuess(
     ctx,
-    user,
-    { failedAction: 'auth.password_check_failed', purpose, wrongReason: 'bad_password', refusal: Errors.currentPasswordIncorrect },
-    meta,
+    { user, meta, guess: { failedAction: 'auth.password_check_failed', purpose, wrongReason: 'bad_password', refusal: Errors.currentPasswordIncorrect } },
     // The hash is checked even when no guess is left (against none), so a locked account costs the same.
     async (mayTry) => ((await ctx.passwords.verify(mayTry ? user.password_hash : null, password)).valid ? true : null),
   );
@@ -53,11 +50,10 @@ export interface CountedGuess {
  */
 export async function withCountedGuess<T>(
   ctx: AppContext,
-  user: UserRow,
-  guess: CountedGuess,
-  meta: RequestMeta,
+  counted: { user: UserRow; meta: RequestMeta; guess: CountedGuess },
   check: (mayTry: boolean) => Promise<T | null>,
 ): Promise<T> {
+  const { user, meta, guess } = counted;
   const now = ctx.clock.now();
   const mayTry = await reserveGuess(ctx.db, user.id, now, { passwordRequired: guess.passwordRequired ?? true });
   let result: T | null;

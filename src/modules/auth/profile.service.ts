@@ -36,7 +36,7 @@ export async function updateProfile(ctx: AppContext, user: UserRow, changes: Pro
     if (newEmail !== user.email) {
       await rejectPasswordless(ctx, user);
       if (!changes.current_password) throw Errors.currentPasswordRequiredForEmail();
-      await verifyCurrentPassword(ctx, user, changes.current_password, 'email_change', meta);
+      await verifyCurrentPassword(ctx, meta, { user, password: changes.current_password, purpose: 'email_change' });
       const holder = await findUserByEmail(ctx.db, newEmail);
       if (holder && holder.id !== user.id) throw Errors.emailAlreadyRegistered();
       update.email = newEmail;

@@ -67,14 +67,16 @@ export async function completeSignIn(
   if (factor.method !== 'sso') await refuseWhereSsoIsEnforced(trx, user.email);
   // Enterprise SSO: the customer's identity provider owns the second factor, so Keyhold's own
   // is not asked (aal2 only when the provider asserted one).
-  if (user.mfa_enabled && !factor.multiFactor && factor.method !== 'sso') return challengeSecondFactor(ctx, trx, user, factor, meta);
-  return finishSignIn(ctx, trx, user, {
+  if (user.mfa_enabled && !factor.multiFactor && factor.method !== 'sso') return challengeSecondFactor(ctx, trx, { user, factor, meta });
+  return finishSignIn(ctx, trx, {
+    user,
+    meta,
     amr: [factor.method],
     aal: factor.multiFactor ? 'aal2' : 'aal1',
     audit: factor.audit,
     rehashedPassword: factor.rehashedPassword,
     metric: factor.method,
-  }, meta);
+  });
 }
 
 /**
@@ -93,29 +95,31 @@ export async function completeSecondFactor(
 ): Promise<TokenPair> {
   const { user, challenge, second, meta } = passed;
   if (!user.is_active) throw Errors.inactiveUser();
-  return finishSignIn(ctx, trx, user, {
+  return finishSignIn(ctx, trx, {
+    user,
+    meta,
     amr: [challenge.first_factor, second],
     aal: 'aal2',
     audit: { action: challenge.audit_action as SignInAuditAction, details: challenge.audit_details },
     metric: 'mfa',
-  }, meta);
+  });
 }
 
 async function finishSignIn(
   ctx: SignInDeps,
   trx: Executor,
-  user: UserRow,
   signIn: {
+    user: UserRow;
+    meta: RequestMeta;
     amr: string[];
     aal: 'aal1' | 'aal2';
     audit: FirstFactor['audit'];
     rehashedPassword?: string;
     metric: AuthMethod | 'mfa';
   },
-  meta: RequestMeta,
 ): Promise<TokenPair> {
   const now = ctx.clock.now();
-  const { amr, aal } = signIn;
+  const { user, meta, amr, aal } = signIn;
   // One statement: the sign-in is recorded, and the guess count starts afresh (for an enrolled
   // user only here, once the second factor has passed: a right password alone does not reset it).
   await updateUser(
@@ -131,7 +135,7 @@ async function finishSignIn(
     resourceId: user.id,
     details: { ...signIn.audit.details, amr, aal },
   });
-  const session = await startSession(ctx, trx, user, { aal, amr }, meta);
+  const session = await startSession(ctx, trx, { user, assurance: { aal, amr }, meta });
   ctx.metrics.signIns.inc(signIn.metric, 'success');
   return session;
 }
@@ -140,10 +144,9 @@ async function finishSignIn(
 async function challengeSecondFactor(
   ctx: SignInDeps,
   trx: Executor,
-  user: UserRow,
-  factor: FirstFactor,
-  meta: RequestMeta,
+  first: { user: UserRow; factor: FirstFactor; meta: RequestMeta },
 ): Promise<MfaChallenge> {
+  const { user, factor, meta } = first;
   const now = ctx.clock.now();
   // The stronger hash is kept now: the password was right whatever the second factor does.
   if (factor.rehashedPassword) await updateUser(trx, user.id, { password_hash: factor.rehashedPassword }, now);

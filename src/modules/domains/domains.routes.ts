@@ -18,7 +18,9 @@ const AdminAccountParams = Type.Object({ account_id: Uuid });
 
 type ScopeOf = (request: FastifyRequest) => Promise<AccountScope>;
 
-function domainRoutes(ctx: AppContext, lookup: TxtLookup, base: string, scopeOf: ScopeOf, tags: string[]): FastifyPluginAsyncTypebox {
+/** `base`: the path the routes hang under; `scopeOf`: whose domains a request may touch. */
+function domainRoutes(ctx: AppContext, lookup: TxtLookup, mount: { base: string; scopeOf: ScopeOf; tags: string[] }): FastifyPluginAsyncTypebox {
+  const { base, scopeOf, tags } = mount;
   const params = base.includes(':account_id') ? AdminAccountParams : Type.Object({});
   const withId = Type.Composite([params, DomainParams]);
   return async (app) => {
@@ -56,13 +58,17 @@ export const accountDomainRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; l
   const txt = lookup ?? createTxtLookup(ctx.config.dnsServers);
   await app.register(async (own) => {
     own.addHook('onRequest', requireUser(ctx));
-    await own.register(domainRoutes(ctx, txt, '/accounts/me', async (request) => ownAccountScope(currentUser(request)), ['accounts']));
+    await own.register(domainRoutes(ctx, txt, { base: '/accounts/me', scopeOf: async (request) => ownAccountScope(currentUser(request)), tags: ['accounts'] }));
   });
   await app.register(async (admin) => {
     admin.addHook('onRequest', requireAdmin(ctx));
-    await admin.register(domainRoutes(ctx, txt, '/admin/accounts/:account_id', async (request) => {
-      const { account_id } = request.params as { account_id: string };
-      return adminAccountScope(ctx, currentUser(request), account_id);
-    }, ['admin']));
+    await admin.register(domainRoutes(ctx, txt, {
+      base: '/admin/accounts/:account_id',
+      scopeOf: async (request) => {
+        const { account_id } = request.params as { account_id: string };
+        return adminAccountScope(ctx, currentUser(request), account_id);
+      },
+      tags: ['admin'],
+    }));
   });
 };

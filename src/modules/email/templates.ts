@@ -22,7 +22,8 @@ const escapeHtml = (value: string): string =>
 /** Someone else's text, quoted; quotes inside it are straightened so it cannot close ours. */
 const quoted = (value: string): string => `“${singleLine(value).replace(/[“”]/g, '"')}”`;
 
-function render(kind: EmailKind, to: string, subject: string, lines: string[], link: { url: string; label: string }): EmailMessage {
+function render(kind: EmailKind, to: string, message: { subject: string; lines: string[]; link: { url: string; label: string } }): EmailMessage {
+  const { subject, lines, link } = message;
   const text = [...lines, '', link.url, ''].join('\n');
   const html = [
     '<!doctype html><html><body style="font-family:sans-serif">',
@@ -36,50 +37,46 @@ function render(kind: EmailKind, to: string, subject: string, lines: string[], l
 }
 
 export const verifyEmailMessage = (frontendUrl: string, to: string, token: string): EmailMessage =>
-  render(
-    'verify_email',
-    to,
-    'Verify your email address',
-    ['Please confirm your email address by opening the link below.', 'The link is valid for 24 hours.'],
-    { url: `${frontendUrl}/verify-email?token=${encodeURIComponent(token)}`, label: 'Verify email address' },
-  );
+  render('verify_email', to, {
+    subject: 'Verify your email address',
+    lines: ['Please confirm your email address by opening the link below.', 'The link is valid for 24 hours.'],
+    link: { url: `${frontendUrl}/verify-email?token=${encodeURIComponent(token)}`, label: 'Verify email address' },
+  });
 
 export const resetPasswordMessage = (frontendUrl: string, to: string, token: string): EmailMessage =>
-  render(
-    'reset_password',
-    to,
-    'Reset your password',
-    [
+  render('reset_password', to, {
+    subject: 'Reset your password',
+    lines: [
       'Someone asked to reset the password of your account. If it was you, open the link below.',
       'The link is valid for 1 hour and works once. If it was not you, ignore this email.',
     ],
-    { url: `${frontendUrl}/reset-password?token=${encodeURIComponent(token)}`, label: 'Reset password' },
-  );
+    link: { url: `${frontendUrl}/reset-password?token=${encodeURIComponent(token)}`, label: 'Reset password' },
+  });
 
 export const accountInviteMessage = (frontendUrl: string, to: string, accountName: string, code: string): EmailMessage =>
-  render(
-    'account_invite',
-    to,
-    'You are invited to join an account',
-    [
+  render('account_invite', to, {
+    subject: 'You are invited to join an account',
+    lines: [
       'You have been invited to join an account.',
       `Account name, as its owner entered it: ${quoted(accountName)}`,
       'Open the link below to create your account. If you were not expecting this invitation, ignore this email.',
     ],
-    { url: `${frontendUrl}/register?account_invite_code=${encodeURIComponent(code)}`, label: 'Accept invitation' },
-  );
+    link: { url: `${frontendUrl}/register?account_invite_code=${encodeURIComponent(code)}`, label: 'Accept invitation' },
+  });
 
 /** A user provisioned by their organisation's directory (SCIM) without a password, in an account
  *  with no SSO connection: the link sets their first password (the reset page, a longer life). */
-export const passwordSetupMessage = (frontendUrl: string, to: string, accountName: string, token: string, validDays: number): EmailMessage =>
-  render(
-    'password_setup',
-    to,
-    'Your account is ready: set your password',
-    [
+export const passwordSetupMessage = (
+  frontendUrl: string,
+  to: string,
+  setup: { accountName: string; token: string; validDays: number },
+): EmailMessage =>
+  render('password_setup', to, {
+    subject: 'Your account is ready: set your password',
+    lines: [
       'Your organisation has created an account for you.',
-      `Account name, as its owner entered it: ${quoted(accountName)}`,
-      `Open the link below to choose your password. The link is valid for ${validDays} days and works once.`,
+      `Account name, as its owner entered it: ${quoted(setup.accountName)}`,
+      `Open the link below to choose your password. The link is valid for ${setup.validDays} days and works once.`,
     ],
-    { url: `${frontendUrl}/reset-password?token=${encodeURIComponent(token)}`, label: 'Set password' },
-  );
+    link: { url: `${frontendUrl}/reset-password?token=${encodeURIComponent(setup.token)}`, label: 'Set password' },
+  });

@@ -255,7 +255,7 @@ async function importBatch(ctx: Ctx, trx: Executor, batch: ImportBatch): Promise
     mustChangePassword: record.mustChangePassword,
     audit: { action: 'admin.user_imported', details: { line: record.line } },
   }));
-  const users = await createUsers(ctx, trx, inputs, meta, { announce: false });
+  const users = await createUsers(ctx, trx, { inputs, meta, announce: false });
   await setAccountOwners(
     trx,
     pending.flatMap((record, i) => (record.account && record.accountRole === 'owner' ? [{ accountId: accounts.get(record.account.key)!.accountId, ownerId: users[i]!.id }] : [])),

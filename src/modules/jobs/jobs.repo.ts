@@ -238,7 +238,8 @@ export async function ensurePeriodicTask(db: Executor, name: string, intervalMs:
  * row no longer due (next_run_at moved one interval on) and claims nothing. So each interval
  * has at most one run, and a run still going (lease live) is never joined by another.
  */
-export async function claimPeriodicRun(db: Executor, name: string, intervalMs: number, leaseMs: number, runId: string): Promise<boolean> {
+export async function claimPeriodicRun(db: Executor, name: string, run: { intervalMs: number; leaseMs: number; runId: string }): Promise<boolean> {
+  const { intervalMs, leaseMs, runId } = run;
   const result = await sql<{ name: string }>`
     UPDATE periodic_tasks
        SET next_run_at = now() + make_interval(secs => ${intervalMs / 1000}),

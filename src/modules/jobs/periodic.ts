@@ -93,7 +93,7 @@ export function createPeriodicScheduler(deps: PeriodicSchedulerDeps): PeriodicSc
     for (const [name, task] of tasks) {
       if (stopped || inFlight.has(name)) continue;
       const runId = randomUUID();
-      if (!(await claimPeriodicRun(db, name, task.intervalMs, task.leaseMs, runId))) continue;
+      if (!(await claimPeriodicRun(db, name, { intervalMs: task.intervalMs, leaseMs: task.leaseMs, runId }))) continue;
       const abort = new AbortController();
       const done = run(task, runId, abort).finally(() => inFlight.delete(name));
       inFlight.set(name, { done, abort });

@@ -56,7 +56,8 @@ async function freshPairs(algs: AsymmetricAlgorithm[]): Promise<(alg: Asymmetric
   };
 }
 
-async function storeKey(deps: KeysDeps, trx: Executor, pair: NewKeyPair, state: 'next' | 'current', now: Date): Promise<void> {
+async function storeKey(deps: KeysDeps, trx: Executor, key: { pair: NewKeyPair; state: 'next' | 'current'; now: Date }): Promise<void> {
+  const { pair, state, now } = key;
   const sealedPrivateKey = deps.secrets.seal(pair.privatePem, `signing-key:${pair.kid}`);
   await insertKey(trx, { kid: pair.kid, alg: pair.alg, state, publicJwk: pair.publicJwk, sealedPrivateKey, now });
 }
@@ -101,7 +102,7 @@ export async function ensureSigningKeys(deps: KeysDeps, legacySecretExists: bool
     await retireUnwanted(trx, live, algs, now);
     for (const alg of algs) {
       if (!live.some((k) => k.state === 'current' && k.alg === alg)) await promoteNext(deps, trx, { live, alg, take, now });
-      else if (!live.some((k) => k.state === 'next' && k.alg === alg)) await storeKey(deps, trx, take(alg), 'next', now);
+      else if (!live.some((k) => k.state === 'next' && k.alg === alg)) await storeKey(deps, trx, { pair: take(alg), state: 'next', now });
     }
   });
 }
@@ -127,10 +128,10 @@ async function promoteNext(deps: KeysDeps, trx: Executor, { live, alg, take, now
     currentKid = next.kid;
   } else {
     const pair = take(alg);
-    await storeKey(deps, trx, pair, 'current', now);
+    await storeKey(deps, trx, { pair, state: 'current', now });
     currentKid = pair.kid;
   }
-  await storeKey(deps, trx, take(alg), 'next', now);
+  await storeKey(deps, trx, { pair: take(alg), state: 'next', now });
   return currentKid;
 }
 
@@ -190,7 +191,7 @@ export async function revokeSigningKey(deps: KeysDeps, kid: string, meta: Reques
     if (alg && was === 'current') {
       await promoteNext(deps, trx, { live: await listLiveKeys(trx), alg, take, now });
     } else if (alg && was === 'next') {
-      await storeKey(deps, trx, take(alg), 'next', now);
+      await storeKey(deps, trx, { pair: take(alg), state: 'next', now });
     }
     await recordAudit(trx, meta, { action: 'keys.revoked', userId: options.actorId ?? null, resourceType: 'signing_key', resourceId: kid, details: { state: was } });
     return { kid, was };

@@ -31,7 +31,7 @@ export async function spendTotpCode(ctx: Pick<AppContext, 'secrets' | 'clock'>, 
   if (!mfa?.enabled) return false;
   const now = ctx.clock.now();
   const step = matchTotpStep(ctx.secrets.open(mfa.sealedSecret, totpPurpose(userId)), code.trim(), now);
-  return step !== null && claimTotpStep(trx, userId, step, now);
+  return step !== null && claimTotpStep(trx, userId, { step, now });
 }
 
 export async function spendRecoveryCode(ctx: Pick<AppContext, 'clock'>, trx: Executor, userId: string, code: string): Promise<boolean> {
@@ -61,16 +61,13 @@ export type CodeCheckPurpose = 'enable' | 'disable' | 'recovery_codes' | string;
  */
 export async function withCountedCode<T>(
   ctx: AppContext,
-  user: UserRow,
-  purpose: CodeCheckPurpose,
-  meta: RequestMeta,
+  counted: { user: UserRow; purpose: CodeCheckPurpose; meta: RequestMeta },
   attempt: (trx: Executor) => Promise<T | null>,
 ): Promise<T> {
+  const { user, purpose, meta } = counted;
   return withCountedGuess(
     ctx,
-    user,
-    { failedAction: 'auth.mfa_failed', purpose, wrongReason: 'bad_code', refusal: Errors.invalidMfaCode, passwordRequired: false },
-    meta,
+    { user, meta, guess: { failedAction: 'auth.mfa_failed', purpose, wrongReason: 'bad_code', refusal: Errors.invalidMfaCode, passwordRequired: false } },
     async (mayTry) => (mayTry ? inUnitOfWork(ctx, attempt) : null),
   );
 }
@@ -82,7 +79,12 @@ export async function withCountedCode<T>(
  * `user.mfa_enabled` first). Runs its own transactions: the failure count must commit even
  * when the action does not.
  */
-export async function verifyMfaCodeForAction(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta, purpose = 'sensitive_action'): Promise<'otp' | 'recovery_code'> {
+export async function verifyMfaCodeForAction(
+  ctx: AppContext,
+  meta: RequestMeta,
+  check: { user: UserRow; code: string; purpose?: string },
+): Promise<'otp' | 'recovery_code'> {
+  const { user, code, purpose = 'sensitive_action' } = check;
   if (!user.mfa_enabled) throw Errors.mfaNotEnabled();
-  return withCountedCode(ctx, user, purpose, meta, (trx) => spendEitherCode(ctx, trx, user.id, code));
+  return withCountedCode(ctx, { user, purpose, meta }, (trx) => spendEitherCode(ctx, trx, user.id, code));
 }

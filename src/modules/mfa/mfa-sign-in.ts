@@ -41,11 +41,11 @@ export async function verifyMfa(ctx: AppContext, body: MfaVerifyBody, meta: Requ
     const user = challenge && (await findUserById(trx, challenge.user_id));
     if (!challenge || !user) return { ok: false, error: 'token' };
     const mayTry = await reserveGuess(trx, user.id, now, { passwordRequired: false });
-    const method = mayTry ? await checkSecondFactor(ctx, trx, user, challenge, body) : null;
+    const method = mayTry ? await checkSecondFactor(ctx, trx, { user, challenge, body }) : null;
     if (!method) {
       const failures = challenge.failed_attempts + 1;
       const killed = failures >= MFA_TOKEN_MAX_FAILURES;
-      await countMfaFailure(trx, challenge.id, failures, killed, now);
+      await countMfaFailure(trx, challenge.id, { failedAttempts: failures, killed, now });
       await recordAudit(trx, meta, {
         action: 'auth.mfa_failed',
         userId: user.id,
@@ -67,10 +67,9 @@ export async function verifyMfa(ctx: AppContext, body: MfaVerifyBody, meta: Requ
 async function checkSecondFactor(
   ctx: AppContext,
   trx: Executor,
-  user: UserRow,
-  challenge: MfaChallengeRow,
-  body: MfaVerifyBody,
+  attempt: { user: UserRow; challenge: MfaChallengeRow; body: MfaVerifyBody },
 ): Promise<SecondFactorMethod | null> {
+  const { user, challenge, body } = attempt;
   if (body.code !== undefined) return (await spendTotpCode(ctx, trx, user.id, body.code)) ? 'otp' : null;
   if (body.recovery_code !== undefined) return (await spendRecoveryCode(ctx, trx, user.id, body.recovery_code)) ? 'recovery_code' : null;
   // A passkey: against the challenge POST /auth/mfa/passkey/options stored on this token. A
@@ -79,7 +78,7 @@ async function checkSecondFactor(
   const expected = challenge.passkey_challenge;
   // Each passkey challenge is answered once, right or wrong.
   await setMfaPasskeyChallenge(trx, challenge.id, null);
-  const checked = await checkAssertion(ctx, trx, body.passkey_response!, expected, user.id);
+  const checked = await checkAssertion(ctx, trx, { response: body.passkey_response!, expectedChallenge: expected, userId: user.id });
   return checked ? 'passkey' : null;
 }
 

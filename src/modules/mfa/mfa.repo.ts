@@ -42,7 +42,8 @@ export async function savePendingTotp(db: Executor, userId: string, sealedSecret
  * one code cannot both pass. `enabling`: the sealed pending secret the code was checked
  * against, which this enables (only that one: a setup racing in between replaced it).
  */
-export async function claimTotpStep(db: Executor, userId: string, step: number, now: Date, enabling?: string): Promise<boolean> {
+export async function claimTotpStep(db: Executor, userId: string, claim: { step: number; now: Date; enabling?: string }): Promise<boolean> {
+  const { step, now, enabling } = claim;
   const result = await sql<{ user_id: string }>`
     UPDATE user_mfa
        SET last_used_step = ${step}, updated_at = ${now}
@@ -135,7 +136,8 @@ export async function spendMfaChallenge(trx: Executor, id: string, now: Date): P
 }
 
 /** A wrong code: counted; the last allowed one kills the challenge. */
-export async function countMfaFailure(trx: Executor, id: string, failedAttempts: number, killed: boolean, now: Date): Promise<void> {
+export async function countMfaFailure(trx: Executor, id: string, failure: { failedAttempts: number; killed: boolean; now: Date }): Promise<void> {
+  const { failedAttempts, killed, now } = failure;
   if (killed) await mfaChallenges.spend(trx, { id }, now, { set: { failed_attempts: failedAttempts } });
   else await trx.updateTable('mfa_challenges').set({ failed_attempts: failedAttempts }).where('id', '=', id).execute();
 }

@@ -51,14 +51,14 @@ export async function enableTotp(
   const pending = await findUserMfa(ctx.db, user.id);
   if (!pending) throw Errors.mfaSetupNotStarted();
   if (pending.enabled) throw Errors.mfaAlreadyEnabled();
-  const codes = await withCountedCode(ctx, user, 'enable', meta, async (trx) => {
+  const codes = await withCountedCode(ctx, { user, purpose: 'enable', meta }, async (trx) => {
     const now = ctx.clock.now();
     const step = matchTotpStep(ctx.secrets.open(pending.sealedSecret, totpPurpose(user.id)), code.trim(), now);
     // Enables only the secret that was checked, and only once (a concurrent enable loses).
-    if (step === null || !(await claimTotpStep(trx, user.id, step, now, pending.sealedSecret))) return null;
+    if (step === null || !(await claimTotpStep(trx, user.id, { step, now, enabling: pending.sealedSecret }))) return null;
     const recoveryCodes = await issueRecoveryCodes(trx, user.id);
     const updated = await updateUser(trx, user.id, { mfa_enabled: true }, now);
-    const ended = await revokeUserSessions(trx, user.id, { except: session.sessionId }, now, 'aal1');
+    const ended = await revokeUserSessions(trx, user.id, { scope: { except: session.sessionId }, now, onlyAal: 'aal1' });
     await emitSessionsRevoked(ctx, trx, ended, 'mfa_enabled');
     await recordAudit(trx, meta, {
       action: 'auth.mfa_enabled',
@@ -75,7 +75,7 @@ export async function enableTotp(
 
 export async function disableTotp(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta): Promise<void> {
   if (!user.mfa_enabled) throw Errors.mfaNotEnabled();
-  await withCountedCode(ctx, user, 'disable', meta, async (trx) => {
+  await withCountedCode(ctx, { user, purpose: 'disable', meta }, async (trx) => {
     const method = await spendEitherCode(ctx, trx, user.id, code);
     if (!method) return null;
     const now = ctx.clock.now();
@@ -89,7 +89,7 @@ export async function disableTotp(ctx: AppContext, user: UserRow, code: string, 
 
 export async function regenerateRecoveryCodes(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta): Promise<{ recovery_codes: string[] }> {
   if (!user.mfa_enabled) throw Errors.mfaNotEnabled();
-  const codes = await withCountedCode(ctx, user, 'recovery_codes', meta, async (trx) => {
+  const codes = await withCountedCode(ctx, { user, purpose: 'recovery_codes', meta }, async (trx) => {
     const method = await spendEitherCode(ctx, trx, user.id, code);
     if (!method) return null;
     const recoveryCodes = await issueRecoveryCodes(trx, user.id);

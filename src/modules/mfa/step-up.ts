@@ -34,14 +34,13 @@ export async function sessionAllowsFactorChange(ctx: Pick<AppContext, 'db'>, use
  */
 export async function proveFactorChange(
   ctx: AppContext,
-  user: UserRow,
-  request: FactorChangeRequest,
-  purpose: string,
   meta: RequestMeta,
+  change: { user: UserRow; request: FactorChangeRequest; purpose: string },
 ): Promise<FactorChangeProof> {
+  const { user, request, purpose } = change;
   if (!user.mfa_enabled) return 'not_enrolled';
   if (await sessionAllowsFactorChange(ctx, user, request.sessionId)) return 'aal2_session';
   if (!request.code) throw Errors.secondFactorRequired();
   const code = request.code;
-  return withCountedCode(ctx, user, purpose, meta, (trx) => spendEitherCode(ctx, trx, user.id, code));
+  return withCountedCode(ctx, { user, purpose, meta }, (trx) => spendEitherCode(ctx, trx, user.id, code));
 }

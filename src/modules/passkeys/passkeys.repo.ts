@@ -84,7 +84,8 @@ export async function deleteUserPasskeys(db: Executor, userId: string): Promise<
  * racing with one counter value only one wins; an authenticator without a counter (always 0)
  * stays at 0.
  */
-export async function recordPasskeyUse(db: Executor, id: string, checkedCounter: number, newCounter: number, now: Date): Promise<boolean> {
+export async function recordPasskeyUse(db: Executor, id: string, use: { checkedCounter: number; newCounter: number; now: Date }): Promise<boolean> {
+  const { checkedCounter, newCounter, now } = use;
   const result = await sql<{ id: string }>`
     UPDATE passkeys SET counter = ${newCounter}, last_used_at = ${now}
      WHERE id = ${id} AND counter = ${checkedCounter}

@@ -72,7 +72,7 @@ export async function registrationOptions(
   request: FactorChangeRequest,
   meta: RequestMeta,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
-  const proof = await proveFactorChange(ctx, user, request, 'passkey_register', meta);
+  const proof = await proveFactorChange(ctx, meta, { user, request, purpose: 'passkey_register' });
   const { rpId, rpName } = ctx.config.webauthn;
   const existing = await listPasskeys(ctx.db, user.id);
   const options = await (await loadWebAuthn()).generateRegistrationOptions({
@@ -191,7 +191,7 @@ export async function renameUserPasskey(ctx: Deps, user: UserRow, id: string, na
 export async function deleteUserPasskey(ctx: AppContext, user: UserRow, id: string, request: FactorChangeRequest, meta: RequestMeta): Promise<void> {
   // An unknown id is a 404 before any code is spent.
   if (!(await listPasskeys(ctx.db, user.id)).some((p) => p.id === id)) throw Errors.passkeyNotFound();
-  const proof = await proveFactorChange(ctx, user, request, 'passkey_delete', meta);
+  const proof = await proveFactorChange(ctx, meta, { user, request, purpose: 'passkey_delete' });
   await inUnitOfWork(ctx, async (trx) => {
     const passkey = await deletePasskey(trx, user.id, id);
     if (!passkey) throw Errors.passkeyNotFound();
@@ -229,10 +229,9 @@ export interface CheckedAssertion {
 export async function checkAssertion(
   ctx: Pick<AppContext, 'config' | 'clock'>,
   trx: Executor,
-  response: AuthenticationResponseJSON,
-  expectedChallenge: string,
-  userId?: string,
+  assertion: { response: AuthenticationResponseJSON; expectedChallenge: string; userId?: string },
 ): Promise<CheckedAssertion | null> {
+  const { response, expectedChallenge, userId } = assertion;
   if (typeof response?.id !== 'string' || response.id.length > 1024) return null;
   const passkey = await findPasskeyByCredentialId(trx, response.id);
   if (!passkey || (userId !== undefined && passkey.user_id !== userId)) return null;
@@ -256,7 +255,7 @@ export async function checkAssertion(
     // Bad signature, origin, RP ID or challenge, or a counter that went backwards (a cloned key).
     return null;
   }
-  if (!(await recordPasskeyUse(trx, passkey.id, passkey.counter, info.newCounter, ctx.clock.now()))) return null;
+  if (!(await recordPasskeyUse(trx, passkey.id, { checkedCounter: passkey.counter, newCounter: info.newCounter, now: ctx.clock.now() }))) return null;
   return { passkey, userVerified: info.userVerified };
 }
 
@@ -275,7 +274,7 @@ export async function signInWithPasskey(
   };
   if (!challenge) throw await failed('unknown_or_spent_challenge');
   const result = await inUnitOfWork(ctx, async (trx) => {
-    const checked = await checkAssertion(ctx, trx, body.response, challenge);
+    const checked = await checkAssertion(ctx, trx, { response: body.response, expectedChallenge: challenge });
     if (!checked) return null;
     const user = await findUserById(trx, checked.passkey.user_id);
     if (!user) return null;

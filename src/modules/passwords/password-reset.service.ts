@@ -74,7 +74,7 @@ export async function passwordSetupWrites(
   const token = await ctx.tokens.issue('password_reset', user.id, { expiresAt: new Date(now.getTime() + PASSWORD_SETUP_DAYS * 86_400_000) });
   return [
     resetTokenWrite(trx, { tokenHash: hashSecret(token.jti), userId: user.id, expiresAt: token.expiresAt, createdAt: now }),
-    emailWrite(trx, passwordSetupMessage(ctx.config.frontendUrl, user.email, accountName, token.token, PASSWORD_SETUP_DAYS)),
+    emailWrite(trx, passwordSetupMessage(ctx.config.frontendUrl, user.email, { accountName, token: token.token, validDays: PASSWORD_SETUP_DAYS })),
   ];
 }
 

@@ -23,7 +23,7 @@ export async function changePassword(
   meta: RequestMeta,
 ): Promise<void> {
   await rejectPasswordless(ctx, user);
-  await verifyCurrentPassword(ctx, user, input.current_password, 'password_change', meta);
+  await verifyCurrentPassword(ctx, meta, { user, password: input.current_password, purpose: 'password_change' });
   if (normalizePassword(input.current_password) === normalizePassword(input.new_password)) {
     throw Errors.newPasswordSameAsCurrent();
   }

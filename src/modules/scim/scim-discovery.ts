@@ -129,7 +129,7 @@ const GROUP_ATTRIBUTES = [
   }),
 ];
 
-const schema = (id: string, name: string, description: string, attributes: Array<Record<string, unknown>>, baseUrl: string) => ({
+const schema = (baseUrl: string, { id, name, description, attributes }: { id: string; name: string; description: string; attributes: Array<Record<string, unknown>> }) => ({
   schemas: [SCHEMA_SCHEMA],
   id,
   name,
@@ -140,9 +140,9 @@ const schema = (id: string, name: string, description: string, attributes: Array
 
 export function schemas(baseUrl: string): Array<Record<string, unknown>> {
   return [
-    schema(USER_SCHEMA, 'User', 'User Account', USER_ATTRIBUTES, baseUrl),
-    schema(ENTERPRISE_USER_SCHEMA, 'EnterpriseUser', 'Enterprise User', ENTERPRISE_ATTRIBUTES, baseUrl),
-    schema(GROUP_SCHEMA, 'Group', 'Group', GROUP_ATTRIBUTES, baseUrl),
+    schema(baseUrl, { id: USER_SCHEMA, name: 'User', description: 'User Account', attributes: USER_ATTRIBUTES }),
+    schema(baseUrl, { id: ENTERPRISE_USER_SCHEMA, name: 'EnterpriseUser', description: 'Enterprise User', attributes: ENTERPRISE_ATTRIBUTES }),
+    schema(baseUrl, { id: GROUP_SCHEMA, name: 'Group', description: 'Group', attributes: GROUP_ATTRIBUTES }),
   ];
 }
 

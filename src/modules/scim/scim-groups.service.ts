@@ -93,10 +93,9 @@ export async function getScimGroup(deps: ScimDeps, caller: ScimCaller, id: strin
 export async function listGroups(
   deps: ScimDeps,
   caller: ScimCaller,
-  filter: Expression<SqlBool> | null,
-  page: Page,
-  withMembers: boolean,
+  query: { filter: Expression<SqlBool> | null; page: Page; withMembers: boolean },
 ): Promise<{ total: number; resources: Array<Record<string, unknown>> }> {
+  const { filter, page, withMembers } = query;
   const { total, rows } = await listScimGroups(deps.db, caller.accountId, filter, page);
   return { total, resources: await represent(deps.db, caller, rows, withMembers) };
 }
@@ -112,10 +111,15 @@ export async function createScimGroup(deps: ScimDeps, caller: ScimCaller, body: 
   await inTransaction(deps, async (trx) => {
     if (await findGroupIdByName(trx, caller.accountId, intent.displayName)) throw Errors.scimGroupNameTaken();
     await checkMembers(trx, caller, intent.memberIds);
-    await insertScimGroup(trx, caller.accountId, id, { display_name: intent.displayName, external_id: intent.externalId }, deps.clock.now());
+    await insertScimGroup(trx, {
+      accountId: caller.accountId,
+      id,
+      fields: { display_name: intent.displayName, external_id: intent.externalId },
+      now: deps.clock.now(),
+    });
     await addGroupMembers(trx, id, intent.memberIds);
     await deriveRoles(deps, trx, changerOf(caller), intent.memberIds);
-    await audit(trx, caller, 'scim.group_created', id, { display_name: intent.displayName, members_added: intent.memberIds.length });
+    await audit(trx, caller, { action: 'scim.group_created', groupId: id, details: { display_name: intent.displayName, members_added: intent.memberIds.length } });
   });
   return getScimGroup(deps, caller, id);
 }
@@ -150,12 +154,21 @@ async function saveGroup(
     const added = intent.memberIds.filter((m) => !before.has(m));
     const removed = [...before].filter((m) => !after.has(m));
     await checkMembers(trx, caller, added);
-    await updateScimGroup(trx, caller.accountId, id, { display_name: intent.displayName, external_id: intent.externalId }, deps.clock.now());
+    await updateScimGroup(trx, {
+      accountId: caller.accountId,
+      id,
+      fields: { display_name: intent.displayName, external_id: intent.externalId },
+      now: deps.clock.now(),
+    });
     await addGroupMembers(trx, id, added);
     await removeGroupMembers(trx, id, removed);
     const renamed = intent.displayName !== record.display_name;
     await deriveRoles(deps, trx, changerOf(caller), renamed ? [...before, ...added] : [...added, ...removed]);
-    await audit(trx, caller, 'scim.group_updated', id, { display_name: intent.displayName, renamed, members_added: added.length, members_removed: removed.length });
+    await audit(trx, caller, {
+      action: 'scim.group_updated',
+      groupId: id,
+      details: { display_name: intent.displayName, renamed, members_added: added.length, members_removed: removed.length },
+    });
   });
   return getScimGroup(deps, caller, id);
 }
@@ -168,17 +181,16 @@ export async function deleteScimGroupById(deps: ScimDeps, caller: ScimCaller, id
     const members = await listGroupMemberIds(trx, caller.accountId, id);
     await deleteScimGroup(trx, caller.accountId, id);
     await deriveRoles(deps, trx, changerOf(caller), members);
-    await audit(trx, caller, 'scim.group_deleted', id, { display_name: record.display_name });
+    await audit(trx, caller, { action: 'scim.group_deleted', groupId: id, details: { display_name: record.display_name } });
   });
 }
 
 async function audit(
   trx: Executor,
   caller: ScimCaller,
-  action: 'scim.group_created' | 'scim.group_updated' | 'scim.group_deleted',
-  groupId: string,
-  details: Record<string, unknown>,
+  entry: { action: 'scim.group_created' | 'scim.group_updated' | 'scim.group_deleted'; groupId: string; details: Record<string, unknown> },
 ): Promise<void> {
+  const { action, groupId, details } = entry;
   await recordAudit(trx, metaOf(caller), {
     action,
     userId: null,

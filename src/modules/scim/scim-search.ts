@@ -29,7 +29,7 @@ export async function searchAll(
     const result =
       kind === 'User'
         ? await listUsers(deps, caller, filter, page)
-        : await listGroups(deps, caller, filter, page, !leavesOut('members', query.attributes, query.excluded));
+        : await listGroups(deps, caller, { filter, page, withMembers: !leavesOut('members', query.attributes, query.excluded) });
     total += result.total;
     resources.push(...result.resources);
     // The next type's page starts where this one's results ran out.

@@ -82,18 +82,18 @@ export async function createScimUser(deps: ScimDeps, caller: ScimCaller, body: u
   const record = await inTransaction(deps, async (trx) => {
     const found = await findProvisioningFacts(trx, caller.accountId, intent.userName, intent.email);
     if (found.userNameHolder) throw Errors.scimUserNameTaken();
-    if (!found.emailHolder) return createProvisionedUser(deps, trx, caller, intent, { onVerifiedDomain, sendSetupLink, now, accountName: found.accountName });
+    if (!found.emailHolder) return createProvisionedUser(deps, trx, { caller, intent, onVerifiedDomain, sendSetupLink, now, accountName: found.accountName });
     const holder = await lockUser(trx, found.emailHolder);
     if (!holder) throw Errors.scimEmailTaken();
     if (holder.account_id === caller.accountId) {
       // A member already here (invited, or signed up before the directory was connected).
       if (await hasScimUser(trx, caller.accountId, holder.id)) throw Errors.scimEmailTaken();
-      await insertScimUser(trx, caller.accountId, holder.id, scimFields(intent), now);
+      await insertScimUser(trx, { accountId: caller.accountId, userId: holder.id, fields: scimFields(intent), now });
       return applyProfile(deps, trx, { caller, user: holder, intent, action: 'scim.user_linked' });
     }
     if (holder.account_role === 'owner' && onVerifiedDomain && (await countOtherMembers(trx, holder.account_id, holder.id)) === 0) {
       await adopt(deps, trx, caller, holder);
-      await insertScimUser(trx, caller.accountId, holder.id, scimFields(intent), now);
+      await insertScimUser(trx, { accountId: caller.accountId, userId: holder.id, fields: scimFields(intent), now });
       const moved = (await lockUser(trx, holder.id))!;
       return applyProfile(deps, trx, { caller, user: moved, intent, action: 'scim.user_updated' });
     }
@@ -106,22 +106,19 @@ export async function createScimUser(deps: ScimDeps, caller: ScimCaller, body: u
 async function createProvisionedUser(
   deps: ScimDeps,
   trx: Executor,
-  caller: ScimCaller,
-  intent: UserIntent,
-  options: { onVerifiedDomain: boolean; sendSetupLink: boolean; now: Date; accountName: string },
+  options: { caller: ScimCaller; intent: UserIntent; onVerifiedDomain: boolean; sendSetupLink: boolean; now: Date; accountName: string },
 ): Promise<UserRow> {
+  const { caller, intent } = options;
   const { now } = options;
   // The address was checked just now (findProvisioningFacts): createUsers, not createUser, which
   // would check it again. The user's SCIM row, and the setup link's token and email, are written
   // in the statement that writes the audit row and events (db/together.ts): with the user's
   // row, a creation is two statements.
   const id = randomUUID();
-  const also = [scimUserWrite(trx, caller.accountId, id, scimFields(intent), now)];
+  const also = [scimUserWrite(trx, { accountId: caller.accountId, userId: id, fields: scimFields(intent), now })];
   if (options.sendSetupLink && intent.active) also.push(...(await passwordSetupWrites(deps, trx, { id, email: intent.email }, options.accountName)));
-  const [user] = await createUsers(
-    deps,
-    trx,
-    [{
+  const [user] = await createUsers(deps, trx, {
+    inputs: [{
       id,
       email: intent.email,
       name: intent.name,
@@ -133,9 +130,10 @@ async function createProvisionedUser(
       profile: { phone: intent.phone, jobTitle: intent.jobTitle, timezone: intent.timezone },
       audit: { action: 'scim.user_created', details: { actor: actorOf(caller), user_name: intent.userName } },
     }],
-    metaOf(caller),
-    { announce: true, also },
-  );
+    meta: metaOf(caller),
+    announce: true,
+    also,
+  });
   return user!;
 }
 
@@ -193,7 +191,7 @@ async function saveUser(
       const holder = await findUserByEmail(trx, intent.email);
       if (holder && holder.id !== id) throw Errors.scimEmailTaken();
     }
-    await updateScimUser(trx, caller.accountId, id, scimFields(intent), deps.clock.now());
+    await updateScimUser(trx, { accountId: caller.accountId, userId: id, fields: scimFields(intent), now: deps.clock.now() });
     await applyProfile(deps, trx, { caller, user, intent, action: 'scim.user_updated', verifiedDomains: domains });
   });
   return getScimUser(deps, caller, id);
@@ -251,7 +249,7 @@ export async function deleteScimUser(deps: ScimDeps, caller: ScimCaller, id: str
     if (!record) throw Errors.scimResourceNotFound();
     const user = (await lockUser(trx, id))!;
     if (user.account_role === 'owner') throw Errors.scimOwnerUnchangeable();
-    await removeUser(deps, trx, user, { action: 'scim.user_deleted', actorId: null, details: { actor: actorOf(caller) } }, metaOf(caller));
+    await removeUser(deps, trx, { user, audit: { action: 'scim.user_deleted', actorId: null, details: { actor: actorOf(caller) } }, meta: metaOf(caller) });
   });
 }
 

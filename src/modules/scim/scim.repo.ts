@@ -106,20 +106,27 @@ export interface ScimUserFields {
   attributes: Record<string, unknown>;
 }
 
-export async function insertScimUser(db: Executor, accountId: string, userId: string, fields: ScimUserFields, now: Date): Promise<void> {
-  await insertScimUserQuery(db, accountId, userId, fields, now).execute();
+/** The SCIM row of one user of an account: its fields and the time they were written. */
+export interface ScimUserWrite {
+  accountId: string;
+  userId: string;
+  fields: ScimUserFields;
+  now: Date;
+}
+
+export async function insertScimUser(db: Executor, row: ScimUserWrite): Promise<void> {
+  await insertScimUserQuery(db, row).execute();
 }
 
 /** insertScimUser as a Write (db/together.ts): a creation sends it with the user's other rows. */
-export const scimUserWrite = (db: Executor, accountId: string, userId: string, fields: ScimUserFields, now: Date): Write =>
-  writeOf(insertScimUserQuery(db, accountId, userId, fields, now).compile());
+export const scimUserWrite = (db: Executor, row: ScimUserWrite): Write => writeOf(insertScimUserQuery(db, row).compile());
 
-const insertScimUserQuery = (db: Executor, accountId: string, userId: string, fields: ScimUserFields, now: Date) =>
+const insertScimUserQuery = (db: Executor, { accountId, userId, fields, now }: ScimUserWrite) =>
   db
     .insertInto('scim_users')
     .values({ user_id: userId, account_id: accountId, ...fields, attributes: JSON.stringify(fields.attributes), created_at: now, updated_at: now });
 
-export async function updateScimUser(db: Executor, accountId: string, userId: string, fields: ScimUserFields, now: Date): Promise<void> {
+export async function updateScimUser(db: Executor, { accountId, userId, fields, now }: ScimUserWrite): Promise<void> {
   await db
     .updateTable('scim_users')
     .set({ ...fields, attributes: JSON.stringify(fields.attributes), updated_at: now })
@@ -177,11 +184,19 @@ export interface ScimGroupFields {
   external_id: string | null;
 }
 
-export async function insertScimGroup(db: Executor, accountId: string, id: string, fields: ScimGroupFields, now: Date): Promise<void> {
+/** The row of one group of an account: its fields and the time they were written. */
+export interface ScimGroupWrite {
+  accountId: string;
+  id: string;
+  fields: ScimGroupFields;
+  now: Date;
+}
+
+export async function insertScimGroup(db: Executor, { accountId, id, fields, now }: ScimGroupWrite): Promise<void> {
   await db.insertInto('scim_groups').values({ id, account_id: accountId, ...fields, created_at: now, updated_at: now }).execute();
 }
 
-export async function updateScimGroup(db: Executor, accountId: string, id: string, fields: ScimGroupFields, now: Date): Promise<void> {
+export async function updateScimGroup(db: Executor, { accountId, id, fields, now }: ScimGroupWrite): Promise<void> {
   await db.updateTable('scim_groups').set({ ...fields, updated_at: now }).where('account_id', '=', accountId).where('id', '=', id).execute();
 }
 

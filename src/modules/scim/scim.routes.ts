@@ -131,7 +131,7 @@ export const scimRoutes: FastifyPluginAsyncTypebox<ScimRoutesOptions> = async (a
     const query = readListQuery(request.query);
     const filter = query.filter ? compileFilter('Group', query.filter) : null;
     const withMembers = !leavesOut('members', query.attributes, query.excluded);
-    const { total, resources } = await listGroups(deps, caller(request), filter, query.page, withMembers);
+    const { total, resources } = await listGroups(deps, caller(request), { filter, page: query.page, withMembers });
     return send(reply, 200, listResponse(resources.map((r) => project(r, query.attributes, query.excluded)), total, query.startIndex));
   });
   app.post('/Groups', { schema: { tags, security, body: ScimBody, response: { 201: ScimReply } } }, async (request, reply) =>

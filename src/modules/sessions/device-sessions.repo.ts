@@ -60,11 +60,14 @@ export type SessionScope = { only: string } | { except: string } | 'all';
 export async function revokeUserSessions(
   db: Executor,
   userId: string,
-  scope: SessionScope,
-  now: Date,
-  /** Only sessions at this assurance level (enabling MFA ends the other aal1 sessions). */
-  onlyAal?: Aal,
+  options: {
+    scope: SessionScope;
+    now: Date;
+    /** Only sessions at this assurance level (enabling MFA ends the other aal1 sessions). */
+    onlyAal?: Aal;
+  },
 ): Promise<SessionRow[]> {
+  const { scope, now, onlyAal } = options;
   const inScope =
     scope === 'all' ? sql`true` : 'only' in scope ? sql`sessions.id = ${scope.only}` : sql`sessions.id <> ${scope.except}`;
   const atLevel = onlyAal ? sql`sessions.aal = ${onlyAal}` : sql`true`;

@@ -52,7 +52,7 @@ async function endSessions(ctx: Deps, end: SessionsToEnd, meta: RequestMeta): Pr
   const { userId, scope, reason, audit } = end;
   const now = ctx.clock.now();
   const ended = await inUnitOfWork(ctx, async (trx) => {
-    const ended = await revokeUserSessions(trx, userId, scope, now);
+    const ended = await revokeUserSessions(trx, userId, { scope, now });
     if (ended.length === 0) return ended;
     await recordAudit(trx, meta, {
       action: audit.action,

@@ -40,10 +40,9 @@ const USER_AGENT_KEPT = 512;
 export async function startSession(
   deps: SessionDeps,
   db: Executor,
-  user: { id: string; must_change_password: boolean } & AccountClaims,
-  assurance: Assurance,
-  meta: RequestMeta,
+  start: { user: { id: string; must_change_password: boolean } & AccountClaims; assurance: Assurance; meta: RequestMeta },
 ): Promise<TokenPair> {
+  const { user, assurance, meta } = start;
   const sessionId = randomUUID();
   // The session keeps its precise start (two sign-ins within a second list in order); the
   // refresh token's iat is whole seconds.

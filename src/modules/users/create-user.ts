@@ -65,7 +65,7 @@ export async function createUser(
   meta: RequestMeta | null,
 ): Promise<UserRow> {
   if (await findUserByEmail(trx, input.email)) throw Errors.emailAlreadyRegistered();
-  const [user] = await createUsers(ctx, trx, [input], meta, { announce: true });
+  const [user] = await createUsers(ctx, trx, { inputs: [input], meta, announce: true });
   return user!;
 }
 
@@ -77,14 +77,15 @@ export async function createUser(
 export async function createUsers(
   ctx: Pick<AppContext, 'config' | 'clock'>,
   trx: Executor,
-  inputs: NewUserInput[],
-  meta: RequestMeta | null,
   options: {
+    inputs: NewUserInput[];
+    meta: RequestMeta | null;
     announce: boolean;
     /** The caller's own writes, sent in the statement that writes the audit rows and events. */
     also?: readonly Write[];
   },
 ): Promise<UserRow[]> {
+  const { inputs, meta } = options;
   const now = ctx.clock.now();
   const ids = inputs.map((input) => input.id ?? randomUUID());
 

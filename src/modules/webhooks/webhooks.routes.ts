@@ -54,7 +54,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; resolve
   app.patch('/admin/webhooks/:id', {
     schema: { tags, security, params: WebhookParams, body: UpdateWebhookBody, response: { 200: WebhookResponse } },
   }, async (request) =>
-    toWebhookResponse(await updateWebhook(deps, currentUser(request).id, request.params.id, request.body, requestMeta(request))));
+    toWebhookResponse(await updateWebhook(deps, requestMeta(request), { adminId: currentUser(request).id, id: request.params.id, input: request.body })));
 
   app.delete('/admin/webhooks/:id', {
     schema: { tags, security, params: WebhookParams, response: { 204: NoContent } },

@@ -84,7 +84,12 @@ export async function getWebhook(deps: Pick<AppContext, 'db'>, id: string): Prom
   return endpoint;
 }
 
-export async function updateWebhook(deps: WebhookDeps, adminId: string | null, id: string, input: EndpointInput, meta: RequestMeta | null): Promise<EndpointRow> {
+export async function updateWebhook(
+  deps: WebhookDeps,
+  meta: RequestMeta | null,
+  change: { adminId: string | null; id: string; input: EndpointInput },
+): Promise<EndpointRow> {
+  const { adminId, id, input } = change;
   const url = input.url === undefined ? undefined : await checkUrl(deps, input.url);
   const events = input.events === undefined ? undefined : checkEvents(input.events);
   return inUnitOfWork(deps, async (trx) => {
