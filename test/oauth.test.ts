@@ -515,7 +515,7 @@ for (const kind of DATABASE_KINDS) {
       };
       const ctx = { ...t.app.ctx, db: t.app.ctx.db.withPlugin(racer) };
       const identity = { provider: 'google', subject: `sub-${email}`, email, emailVerified: true, name: 'Second' };
-      const result = await signInWithIdentity(ctx, identity, {}, { ip: '127.0.0.1', userAgent: null });
+      const result = await signInWithIdentity(ctx, { identity, invites: {}, meta: { ip: '127.0.0.1', userAgent: null } });
       assert.ok(raced, 'the registration went in between');
       assert.ok('access_token' in result, JSON.stringify(result));
       const users = await usersWithEmail(t, email);

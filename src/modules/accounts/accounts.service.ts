@@ -101,7 +101,7 @@ export async function changeMemberRole(
     // Promoting a member to admin is an admin's right; anything touching an admin is the owner's.
     assertMayManageMember(locked.actor, target, 'change');
     if (target.account_role === role) return target;
-    const updated = await updateUser(trx, target.id, { account_role: role }, now);
+    const updated = await updateUser(trx, { id: target.id, changes: { account_role: role }, now });
     await emitEvent(ctx, trx, 'account.member_role_changed', { account_id: actor.account_id, user_id: target.id, role, previous_role: target.account_role });
     await recordAudit(trx, meta, {
       action: 'account.member_role_changed',
@@ -129,7 +129,7 @@ export async function removeMember(ctx: Deps, actor: UserRow, targetId: string, 
       trialDays: ctx.config.trialDays,
       now,
     });
-    await updateUser(trx, target.id, { account_id: personalAccountId, account_role: 'owner' }, now);
+    await updateUser(trx, { id: target.id, changes: { account_id: personalAccountId, account_role: 'owner' }, now });
     // Their tokens were minted while they belonged to the account: end them now.
     await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, target.id, now), 'member_removed');
     await emitEvent(ctx, trx, 'account.member_removed', { account_id: actor.account_id, user_id: target.id, role: target.account_role });

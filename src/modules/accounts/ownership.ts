@@ -28,8 +28,8 @@ export async function transferOwnership(
     const target = members.get(newOwnerId);
     if (!target) throw Errors.userNotFound();
     await lockAccount(trx, owner.account_id);
-    await updateUser(trx, target.id, { account_role: 'owner' }, now);
-    await updateUser(trx, owner.id, { account_role: 'admin' }, now);
+    await updateUser(trx, { id: target.id, changes: { account_role: 'owner' }, now });
+    await updateUser(trx, { id: owner.id, changes: { account_role: 'admin' }, now });
     await setAccountOwner(trx, owner.account_id, target.id);
     const change = { account_id: owner.account_id, previous_owner_id: owner.id, new_owner_id: target.id };
     await recordAudit(trx, meta, {

@@ -97,7 +97,7 @@ export async function updateUserAsAdmin(
     }
     if (Object.keys(update).length === 0) return user;
 
-    const updated = await updateUser(trx, user.id, update, now);
+    const updated = await updateUser(trx, { id: user.id, changes: update, now });
     if (update.is_active === false) await endDeactivatedUserSessions(ctx, trx, user.id, now);
     const event = update.is_active === false ? 'user.deactivated' : update.is_active === true ? 'user.reactivated' : 'user.updated';
     await emitEvent(ctx, trx, event, toUserResponse(updated));

@@ -47,7 +47,7 @@ export async function ensureAdmin(ctx: Deps, input: AdminInput, meta: RequestMet
   try {
     const user = await inUnitOfWork(ctx, (trx) =>
       // An operator vouches for the address: no verification email.
-      createUser(ctx, trx, { email, name, passwordHash, role: 'admin', emailVerifiedAt: now, audit: { action: 'admin.created' } }, meta),
+      createUser(ctx, trx, { input: { email, name, passwordHash, role: 'admin', emailVerifiedAt: now, audit: { action: 'admin.created' } }, meta }),
     );
     return { user, created: true, promoted: false };
   } catch (err) {
@@ -63,7 +63,7 @@ export async function ensureAdmin(ctx: Deps, input: AdminInput, meta: RequestMet
 async function promote(ctx: Deps, existing: UserRow, meta: RequestMeta | null): Promise<AdminOutcome> {
   if (existing.role === 'admin') return { user: existing, created: false, promoted: false };
   const user = await inUnitOfWork(ctx, async (trx) => {
-    const promoted = await updateUser(trx, existing.id, { role: 'admin' }, ctx.clock.now());
+    const promoted = await updateUser(trx, { id: existing.id, changes: { role: 'admin' }, now: ctx.clock.now() });
     await recordAudit(trx, meta, { action: 'admin.user_promoted', userId: existing.id, resourceType: 'user', resourceId: existing.id });
     return promoted;
   });

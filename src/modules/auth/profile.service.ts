@@ -53,7 +53,7 @@ export async function updateProfile(ctx: AppContext, user: UserRow, changes: Pro
   const now = ctx.clock.now();
   try {
     const updated = await inUnitOfWork(ctx, async (trx) => {
-      const updated = await updateUser(trx, user.id, update, now);
+      const updated = await updateUser(trx, { id: user.id, changes: update, now });
       await recordAudit(trx, meta, {
         action: 'auth.profile_update',
         userId: user.id,

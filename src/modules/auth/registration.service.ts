@@ -29,13 +29,16 @@ export async function register(ctx: AppContext, input: RegistrationInput, meta: 
     const user = await inUnitOfWork(ctx, async (trx) => {
       const claimed = await claimInvites(ctx, trx, { ...input, email }, ctx.clock.now());
       const created = await createUser(ctx, trx, {
-        email,
-        name: input.name.trim(),
-        passwordHash,
-        emailVerifiedAt: null,
-        ...claimed,
-        audit: { action: 'auth.register', details: { via: claimed.accountInvite ? 'account_invite' : claimed.inviteCode ? 'invite_code' : 'self_serve' } },
-      }, meta);
+        input: {
+          email,
+          name: input.name.trim(),
+          passwordHash,
+          emailVerifiedAt: null,
+          ...claimed,
+          audit: { action: 'auth.register', details: { via: claimed.accountInvite ? 'account_invite' : claimed.inviteCode ? 'invite_code' : 'self_serve' } },
+        },
+        meta,
+      });
       await queueVerificationEmail(ctx, trx, created);
       return created;
     });

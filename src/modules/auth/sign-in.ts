@@ -122,12 +122,11 @@ async function finishSignIn(
   const { user, meta, amr, aal } = signIn;
   // One statement: the sign-in is recorded, and the guess count starts afresh (for an enrolled
   // user only here, once the second factor has passed: a right password alone does not reset it).
-  await updateUser(
-    trx,
-    user.id,
-    { last_login: now, ...LOCKOUT_CLEARED, ...(signIn.rehashedPassword ? { password_hash: signIn.rehashedPassword } : {}) },
+  await updateUser(trx, {
+    id: user.id,
+    changes: { last_login: now, ...LOCKOUT_CLEARED, ...(signIn.rehashedPassword ? { password_hash: signIn.rehashedPassword } : {}) },
     now,
-  );
+  });
   await recordAudit(trx, meta, {
     action: signIn.audit.action,
     userId: user.id,
@@ -149,7 +148,7 @@ async function challengeSecondFactor(
   const { user, factor, meta } = first;
   const now = ctx.clock.now();
   // The stronger hash is kept now: the password was right whatever the second factor does.
-  if (factor.rehashedPassword) await updateUser(trx, user.id, { password_hash: factor.rehashedPassword }, now);
+  if (factor.rehashedPassword) await updateUser(trx, { id: user.id, changes: { password_hash: factor.rehashedPassword }, now });
   const token = randomToken(32);
   const id = randomUUID();
   await insertMfaChallenge(trx, {

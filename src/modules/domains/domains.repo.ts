@@ -61,7 +61,13 @@ export async function findDomain(db: Executor, accountId: string, id: string): P
 }
 
 /** Marks the claim verified; the partial unique index refuses a second account (unique violation). */
-export async function markDomainVerified(db: Executor, accountId: string, id: string, now: Date): Promise<AccountDomainRow | undefined> {
+export interface MarkDomainVerified {
+  accountId: string;
+  id: string;
+  now: Date;
+}
+
+export async function markDomainVerified(db: Executor, { accountId, id, now }: MarkDomainVerified): Promise<AccountDomainRow | undefined> {
   return db
     .updateTable('account_domains')
     .set({ verified_at: now })

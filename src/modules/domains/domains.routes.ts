@@ -27,7 +27,7 @@ function domainRoutes(ctx: AppContext, lookup: TxtLookup, mount: { base: string;
     app.post(`${base}/domains`, {
       schema: { tags, security, params, body: ClaimDomainBody, response: { 201: DomainResponse } },
     }, async (request, reply) => {
-      const row = await claimDomain(ctx, await scopeOf(request), request.body.domain, requestMeta(request));
+      const row = await claimDomain(ctx, { scope: await scopeOf(request), input: request.body.domain, meta: requestMeta(request) });
       return reply.code(201).send(toDomainResponse(row));
     });
 
@@ -41,14 +41,14 @@ function domainRoutes(ctx: AppContext, lookup: TxtLookup, mount: { base: string;
       schema: { tags, security, params: withId, response: { 200: DomainResponse } },
     }, async (request) => {
       const { id } = request.params as { id: string };
-      return toDomainResponse(await verifyDomain(ctx, lookup, await scopeOf(request), id, requestMeta(request)));
+      return toDomainResponse(await verifyDomain(ctx, lookup, { scope: await scopeOf(request), id, meta: requestMeta(request) }));
     });
 
     app.delete(`${base}/domains/:id`, {
       schema: { tags, security, params: withId, response: { 204: NoContent } },
     }, async (request, reply) => {
       const { id } = request.params as { id: string };
-      await removeDomain(ctx, await scopeOf(request), id, requestMeta(request));
+      await removeDomain(ctx, { scope: await scopeOf(request), id, meta: requestMeta(request) });
       return reply.code(204).send(null);
     });
   };

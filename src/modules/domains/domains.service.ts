@@ -17,7 +17,21 @@ import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
 
-export async function claimDomain(ctx: Deps, scope: AccountScope, input: string, meta: RequestMeta): Promise<AccountDomainRow> {
+export interface ClaimDomain {
+  scope: AccountScope;
+  /** The domain as typed; normalised here. */
+  input: string;
+  meta: RequestMeta;
+}
+
+/** One of the account's domains, by id (verifyDomain, removeDomain). */
+export interface DomainById {
+  scope: AccountScope;
+  id: string;
+  meta: RequestMeta;
+}
+
+export async function claimDomain(ctx: Deps, { scope, input, meta }: ClaimDomain): Promise<AccountDomainRow> {
   const domain = normaliseDomain(input);
   if (refusalReason(domain) !== null) throw Errors.domainNotAllowed();
   return inUnitOfWork(ctx, async (trx) => {
@@ -36,7 +50,7 @@ export async function listAccountDomains(ctx: Pick<AppContext, 'db'>, scope: Acc
 
 /** Looks for the TXT record now; 400 domain_verification_failed without it, 409 domain_taken
  *  when another account verified the domain first. */
-export async function verifyDomain(ctx: Deps, lookup: TxtLookup, scope: AccountScope, id: string, meta: RequestMeta): Promise<AccountDomainRow> {
+export async function verifyDomain(ctx: Deps, lookup: TxtLookup, { scope, id, meta }: DomainById): Promise<AccountDomainRow> {
   const claim = await findDomain(ctx.db, scope.accountId, id);
   if (!claim) throw Errors.domainNotFound();
   if (claim.verified_at) return claim;
@@ -45,7 +59,7 @@ export async function verifyDomain(ctx: Deps, lookup: TxtLookup, scope: AccountS
   let verified: AccountDomainRow;
   try {
     verified = await inUnitOfWork(ctx, async (trx) => {
-      const row = await markDomainVerified(trx, scope.accountId, id, ctx.clock.now());
+      const row = await markDomainVerified(trx, { accountId: scope.accountId, id, now: ctx.clock.now() });
       if (!row) return (await findDomain(trx, scope.accountId, id)) ?? Promise.reject(Errors.domainNotFound());
       await recordAudit(trx, meta, { action: 'domain.verified', userId: scope.actorId, resourceType: 'account_domain', resourceId: row.id, details: { account_id: scope.accountId, domain: row.domain } });
       await emitEvent(ctx, trx, 'account.domain_verified', { id: row.id, account_id: row.account_id, domain: row.domain, verified_at: row.verified_at!.toISOString() });
@@ -58,7 +72,7 @@ export async function verifyDomain(ctx: Deps, lookup: TxtLookup, scope: AccountS
   return verified;
 }
 
-export async function removeDomain(ctx: Deps, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
+export async function removeDomain(ctx: Deps, { scope, id, meta }: DomainById): Promise<void> {
   await inUnitOfWork(ctx, async (trx) => {
     const row = await deleteDomain(trx, scope.accountId, id);
     if (!row) throw Errors.domainNotFound();

@@ -115,7 +115,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
   app.get('/oauth/:provider', { config: perMinute(30), schema: { hide: true } }, async (request, reply) => {
     const { provider } = request.params as { provider: string };
     try {
-      const started = await startAuthorization(ctx, providers, provider, pagesOAuthCallbackUrl(ctx.config.publicUrl, provider));
+      const started = await startAuthorization(ctx, providers, { providerName: provider, redirectUriInput: pagesOAuthCallbackUrl(ctx.config.publicUrl, provider) });
       // The flow is bound to this browser: the callback must come back with the state it started.
       reply.setCookie(OAUTH_STATE_COOKIE, started.state, { path: '/ui/oauth', httpOnly: true, sameSite: 'lax', secure, maxAge: OAUTH_STATE_SECONDS });
       return reply.code(303).redirect(started.authorization_url);
@@ -134,7 +134,11 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
     try {
       if (!state || !code || !sameString(state, expected)) throw Errors.invalidOAuthState();
       const iss = formField(query, 'iss') || undefined;
-      const result = await completeAuthorization(ctx, providers, provider, { code, state, iss, redirect_uri: pagesOAuthCallbackUrl(ctx.config.publicUrl, provider) }, requestMeta(request));
+      const result = await completeAuthorization(ctx, providers, {
+        providerName: provider,
+        input: { code, state, iss, redirect_uri: pagesOAuthCallbackUrl(ctx.config.publicUrl, provider) },
+        meta: requestMeta(request),
+      });
       return await finish(request, reply, result, '/ui/account');
     } catch (err) {
       return fail(reply, '/ui/sign-in', err, {});

@@ -57,7 +57,7 @@ export async function enableTotp(
     // Enables only the secret that was checked, and only once (a concurrent enable loses).
     if (step === null || !(await claimTotpStep(trx, user.id, { step, now, enabling: pending.sealedSecret }))) return null;
     const recoveryCodes = await issueRecoveryCodes(trx, user.id);
-    const updated = await updateUser(trx, user.id, { mfa_enabled: true }, now);
+    const updated = await updateUser(trx, { id: user.id, changes: { mfa_enabled: true }, now });
     const ended = await revokeUserSessions(trx, user.id, { scope: { except: session.sessionId }, now, onlyAal: 'aal1' });
     await emitSessionsRevoked(ctx, trx, ended, 'mfa_enabled');
     await recordAudit(trx, meta, {
@@ -80,7 +80,7 @@ export async function disableTotp(ctx: AppContext, user: UserRow, code: string, 
     if (!method) return null;
     const now = ctx.clock.now();
     await deleteUserMfa(trx, user.id);
-    const updated = await updateUser(trx, user.id, { mfa_enabled: false }, now);
+    const updated = await updateUser(trx, { id: user.id, changes: { mfa_enabled: false }, now });
     await recordAudit(trx, meta, { action: 'auth.mfa_disabled', userId: user.id, resourceType: 'user', resourceId: user.id, details: { code: method } });
     await emitEvent(ctx, trx, 'user.mfa_disabled', toUserResponse(updated));
     return true;
@@ -110,7 +110,7 @@ export async function resetUserMfa(ctx: AppContext, adminId: string, userId: str
     const now = ctx.clock.now();
     const removed = await removeEveryFactor(trx, userId, now);
     await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, userId, now), 'mfa_reset');
-    const updated = await updateUser(trx, userId, { mfa_enabled: false }, now);
+    const updated = await updateUser(trx, { id: userId, changes: { mfa_enabled: false }, now });
     await recordAudit(trx, meta, {
       action: 'admin.user_mfa_reset',
       userId: adminId,

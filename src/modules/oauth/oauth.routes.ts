@@ -16,10 +16,10 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
     // Each call stores a row; the limit keeps an anonymous caller from filling the table.
     config: perMinute(30),
     schema: { tags, params: ProviderParams, querystring: AuthorizeQuery, response: { 200: AuthorizeResponse } },
-  }, async (request) => startAuthorization(ctx, providers, request.params.provider, request.query.redirect_uri));
+  }, async (request) => startAuthorization(ctx, providers, { providerName: request.params.provider, redirectUriInput: request.query.redirect_uri }));
 
   app.post('/auth/:provider/callback', {
     config: perMinute(10),
     schema: { tags, params: ProviderParams, body: CallbackBody, response: { 200: SignInResponse } },
-  }, async (request) => completeAuthorization(ctx, providers, request.params.provider, request.body, requestMeta(request)));
+  }, async (request) => completeAuthorization(ctx, providers, { providerName: request.params.provider, input: request.body, meta: requestMeta(request) }));
 };

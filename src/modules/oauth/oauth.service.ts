@@ -14,11 +14,22 @@ import { signInWithIdentity } from './sign-in.js';
 
 const STATE_LIFETIME_SECONDS = 10 * 60;
 
+export interface StartAuthorization {
+  providerName: string;
+  /** As the caller sent it; only one the operator listed is accepted. */
+  redirectUriInput: string;
+}
+
+export interface CompleteAuthorization {
+  providerName: string;
+  input: CallbackBody;
+  meta: RequestMeta;
+}
+
 export async function startAuthorization(
   ctx: AppContext,
   providers: OAuthProviders,
-  providerName: string,
-  redirectUriInput: string,
+  { providerName, redirectUriInput }: StartAuthorization,
 ): Promise<AuthorizeResponse> {
   const provider = providers.get(providerName);
   const redirectUri = allowedRedirectUri(ctx, redirectUriInput);
@@ -55,9 +66,7 @@ export async function startAuthorization(
 export async function completeAuthorization(
   ctx: AppContext,
   providers: OAuthProviders,
-  providerName: string,
-  input: CallbackBody,
-  meta: RequestMeta,
+  { providerName, input, meta }: CompleteAuthorization,
 ): Promise<SignInResult> {
   const provider = providers.get(providerName);
   const redirectUri = allowedRedirectUri(ctx, input.redirect_uri);
@@ -74,7 +83,7 @@ export async function completeAuthorization(
 
   // The provider round trip happens outside any transaction: no lock waits on the network.
   const identity = await exchangeCode(ctx, { provider, configuration, redirectUri }, { response: input, flow });
-  return signInWithIdentity(ctx, identity, { invite_code: input.invite_code, account_invite_code: input.account_invite_code }, meta);
+  return signInWithIdentity(ctx, { identity, invites: { invite_code: input.invite_code, account_invite_code: input.account_invite_code }, meta });
 }
 
 /**

@@ -30,13 +30,15 @@ type Reclaimed = RemovedFactors & { password: boolean; sessions: number; identit
 
 type Outcome = { kind: 'login' } | { kind: 'register' } | { kind: 'link'; reclaimed: Reclaimed | null };
 
-export async function signInWithIdentity(
-  ctx: AppContext,
-  identity: ProviderIdentity,
-  invites: SignUpInvites,
-  meta: RequestMeta,
-): Promise<SignInResult> {
-  const attempt = () => inUnitOfWork(ctx, (trx) => signIn(ctx, trx, identity, invites, meta));
+/** A provider's verified identity, the invites the sign-up presented, and the request's meta. */
+export interface IdentitySignIn {
+  identity: ProviderIdentity;
+  invites: SignUpInvites;
+  meta: RequestMeta;
+}
+
+export async function signInWithIdentity(ctx: AppContext, { identity, invites, meta }: IdentitySignIn): Promise<SignInResult> {
+  const attempt = () => inUnitOfWork(ctx, (trx) => signIn(ctx, trx, { identity, invites, meta }));
   let result: { tokens: SignInResult; queuedEmail: boolean };
   try {
     result = await attempt();
@@ -54,9 +56,7 @@ export async function signInWithIdentity(
 async function signIn(
   ctx: AppContext,
   trx: Executor,
-  identity: ProviderIdentity,
-  invites: SignUpInvites,
-  meta: RequestMeta,
+  { identity, invites, meta }: IdentitySignIn,
 ): Promise<{ tokens: SignInResult; queuedEmail: boolean }> {
   const now = ctx.clock.now();
   let outcome: Outcome = { kind: 'login' };
@@ -70,16 +70,16 @@ async function signIn(
       // an existing account.
       if (!identity.emailVerified) throw Errors.accountExistsUnverifiedEmail();
       if (!existing.is_active) throw Errors.inactiveUser();
-      const reclaim = existing.email_verified_at === null ? await reclaimUnverifiedUser(ctx, trx, existing, now) : null;
+      const reclaim = existing.email_verified_at === null ? await reclaimUnverifiedUser(ctx, trx, { user: existing, now }) : null;
       user = reclaim?.user ?? existing;
       outcome = { kind: 'link', reclaimed: reclaim?.removed ?? null };
     } else {
-      ({ user, queuedEmail } = await registerUser(ctx, trx, identity, invites, meta));
+      ({ user, queuedEmail } = await registerUser(ctx, trx, { identity, invites, meta }));
       outcome = { kind: 'register' };
     }
     await insertOAuthIdentity(trx, { userId: user.id, provider: identity.provider, subject: identity.subject, email: identity.email, now });
   }
-  await recordLink(trx, meta, user, identity, outcome);
+  await recordLink(trx, { meta, user, identity, outcome });
   const tokens = await completeSignIn(ctx, trx, user, { method: 'oauth', audit: { action: 'auth.oauth_login', details: { provider: identity.provider } } }, meta);
   return { tokens, queuedEmail };
 }
@@ -91,12 +91,16 @@ async function signIn(
  * passkeys, pending MFA and passkey challenges, and identities of other providers (a sign-in
  * with any of them would be theirs). The provider's verification stands in for theirs.
  */
-async function reclaimUnverifiedUser(ctx: AppContext, trx: Executor, user: UserRow, now: Date): Promise<{ user: UserRow; removed: Reclaimed }> {
+async function reclaimUnverifiedUser(
+  ctx: AppContext,
+  trx: Executor,
+  { user, now }: { user: UserRow; now: Date },
+): Promise<{ user: UserRow; removed: Reclaimed }> {
   const sessions = await revokeAllSessions(trx, user.id, now);
   await emitSessionsRevoked(ctx, trx, sessions, 'account_reclaimed');
   const factors = await removeEveryFactor(trx, user.id, now);
   const identities = await deleteIdentitiesOfUser(trx, user.id);
-  const updated = await updateUser(trx, user.id, { password_hash: null, must_change_password: false, email_verified_at: now, mfa_enabled: false }, now);
+  const updated = await updateUser(trx, { id: user.id, changes: { password_hash: null, must_change_password: false, email_verified_at: now, mfa_enabled: false }, now });
   await emitEvent(ctx, trx, 'user.email_verified', toUserResponse(updated));
   if (user.mfa_enabled) await emitEvent(ctx, trx, 'user.mfa_disabled', toUserResponse(updated));
   return { user: updated, removed: { password: user.password_hash !== null, sessions: sessions.length, ...factors, identities } };
@@ -106,28 +110,32 @@ async function reclaimUnverifiedUser(ctx: AppContext, trx: Executor, user: UserR
 async function registerUser(
   ctx: AppContext,
   trx: Executor,
-  identity: ProviderIdentity,
-  invites: SignUpInvites,
-  meta: RequestMeta,
+  { identity, invites, meta }: IdentitySignIn,
 ): Promise<{ user: UserRow; queuedEmail: boolean }> {
   const email = identity.email!;
   const now = ctx.clock.now();
   const claimed = await claimInvites(ctx, trx, { email, invite_code: invites.invite_code, account_invite_code: invites.account_invite_code }, now);
   const user = await createUser(ctx, trx, {
-    email,
-    name: identity.name ?? email.split('@')[0]!,
-    passwordHash: null,
-    emailVerifiedAt: identity.emailVerified ? now : null,
-    ...claimed,
-    audit: { action: 'auth.oauth_register', details: { provider: identity.provider, email_verified: identity.emailVerified } },
-  }, meta);
+    input: {
+      email,
+      name: identity.name ?? email.split('@')[0]!,
+      passwordHash: null,
+      emailVerifiedAt: identity.emailVerified ? now : null,
+      ...claimed,
+      audit: { action: 'auth.oauth_register', details: { provider: identity.provider, email_verified: identity.emailVerified } },
+    },
+    meta,
+  });
   // An address nobody vouched for gets a verification email, as a password registration does.
   const queuedEmail = identity.emailVerified ? false : await queueVerificationEmail(ctx, trx, user);
   return { user, queuedEmail };
 }
 
 /** Linking an identity to an existing user is recorded as such; a registration already was. */
-async function recordLink(trx: Executor, meta: RequestMeta, user: UserRow, identity: ProviderIdentity, outcome: Outcome): Promise<void> {
+async function recordLink(
+  trx: Executor,
+  { meta, user, identity, outcome }: { meta: RequestMeta; user: UserRow; identity: ProviderIdentity; outcome: Outcome },
+): Promise<void> {
   if (outcome.kind !== 'link') return;
   await recordAudit(trx, meta, {
     action: 'auth.oauth_link',

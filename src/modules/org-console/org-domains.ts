@@ -42,7 +42,7 @@ export async function domainPages(app: FastifyInstance, org: OrgPages, lookup: T
     const errors = checkForm(ClaimDomainBody, values);
     if (Object.keys(errors).length > 0) return redirectWithState(reply, `${DOMAINS}#add-domain`, { form: 'add-domain', values, errors }, secure);
     try {
-      const row = await claimDomain(ctx, actor.scope, values.domain, consoleMeta(request));
+      const row = await claimDomain(ctx, { scope: actor.scope, input: values.domain, meta: consoleMeta(request) });
       return org.done(reply, `${DOMAINS}#domain-${row.id}`, { form: `domain-${row.id}`, notice: `Add the TXT record below to the DNS of ${row.domain}, then verify it.` });
     } catch (err) {
       return org.refuse(reply, err, { location: `${DOMAINS}#add-domain`, form: 'add-domain', values });
@@ -54,7 +54,7 @@ export async function domainPages(app: FastifyInstance, org: OrgPages, lookup: T
     if (!actor) return reply;
     const id = idOf(request.params);
     try {
-      const row = await verifyDomain(ctx, lookup, actor.scope, id, consoleMeta(request));
+      const row = await verifyDomain(ctx, lookup, { scope: actor.scope, id, meta: consoleMeta(request) });
       return org.done(reply, `${DOMAINS}#domain-${id}`, { form: `domain-${id}`, notice: `${row.domain} is verified.` });
     } catch (err) {
       return org.refuse(reply, err, { location: `${DOMAINS}#domain-${id}`, form: `domain-${id}` });
@@ -84,7 +84,7 @@ export async function domainPages(app: FastifyInstance, org: OrgPages, lookup: T
     if (!actor) return reply;
     const id = idOf(request.params);
     try {
-      await removeDomain(ctx, actor.scope, id, consoleMeta(request));
+      await removeDomain(ctx, { scope: actor.scope, id, meta: consoleMeta(request) });
       return org.done(reply, DOMAINS, { form: 'domains', notice: 'The domain has been removed.' });
     } catch (err) {
       return org.refuse(reply, err, { location: DOMAINS, form: 'domains' });

@@ -33,7 +33,7 @@ export async function ssoPolicyPages(app: FastifyInstance, org: OrgPages): Promi
       });
     }
     try {
-      await setPolicy(ctx, actor.scope, policy, consoleMeta(request));
+      await setPolicy(ctx, { scope: actor.scope, policy, meta: consoleMeta(request) });
       return org.done(reply, `${SSO}#policy`, { form: 'policy', notice: policy.enforced ? 'Saved. Single sign-on is required for your verified domains.' : 'Saved.' });
     } catch (err) {
       return org.refuse(reply, err, { location: `${SSO}#policy`, form: 'policy' });

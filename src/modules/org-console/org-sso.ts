@@ -71,7 +71,7 @@ export async function ssoPages(app: FastifyInstance, org: OrgPages): Promise<voi
       const kept = { ...values, client_secret: '', metadata_xml: '' };
       if (Object.keys(errors).length > 0) return redirectWithState(reply, `${SSO}#${form}`, { form, values: kept, errors }, secure);
       try {
-        const row = await createConnection(ctx, actor.scope, body as CreateConnectionBody, consoleMeta(request));
+        const row = await createConnection(ctx, { scope: actor.scope, body: body as CreateConnectionBody, meta: consoleMeta(request) });
         return org.done(reply, `${SSO}/${row.id}`, { form: 'connection', notice: 'The connection has been created. Enter the values below in your identity provider.' });
       } catch (err) {
         return org.refuse(reply, err, { location: `${SSO}#${form}`, form, values: kept });
@@ -101,7 +101,7 @@ export async function ssoPages(app: FastifyInstance, org: OrgPages): Promise<voi
     const id = idOf(request.params);
     const enabled = formField(request.body, 'enabled') === 'true';
     try {
-      await changeConnection(ctx, actor.scope, id, { enabled }, consoleMeta(request));
+      await changeConnection(ctx, { scope: actor.scope, id, body: { enabled }, meta: consoleMeta(request) });
       return org.done(reply, `${SSO}/${id}`, { form: 'connection', notice: enabled ? 'The connection is on.' : 'The connection is off: nobody signs in through it until you turn it on again.' });
     } catch (err) {
       return org.refuse(reply, err, { location: `${SSO}/${id}`, form: 'connection' });
@@ -127,7 +127,7 @@ export async function ssoPages(app: FastifyInstance, org: OrgPages): Promise<voi
     if (!actor) return reply;
     const id = idOf(request.params);
     try {
-      await removeConnection(ctx, actor.scope, id, consoleMeta(request));
+      await removeConnection(ctx, { scope: actor.scope, id, meta: consoleMeta(request) });
       return org.done(reply, SSO, { form: 'connections', notice: 'The connection has been deleted.' });
     } catch (err) {
       return org.refuse(reply, err, { location: `${SSO}/${id}`, form: 'connection' });

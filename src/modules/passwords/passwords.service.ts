@@ -43,12 +43,11 @@ export async function changePassword(
  * the change.
  */
 export async function replacePassword(trx: Executor, userId: string, passwordHash: string, now: Date): Promise<void> {
-  const updated = await updateUser(
-    trx,
-    userId,
-    { password_hash: passwordHash, must_change_password: false, ...LOCKOUT_CLEARED },
+  const updated = await updateUser(trx, {
+    id: userId,
+    changes: { password_hash: passwordHash, must_change_password: false, ...LOCKOUT_CLEARED },
     now,
-  );
+  });
   const revoked = await revokeAllSessions(trx, userId, now);
   await retireResetTokens(trx, userId, now);
   const at = { clock: { now: () => now } };

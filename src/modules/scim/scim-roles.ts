@@ -46,7 +46,7 @@ export async function deriveRoles(deps: Pick<ScimDeps, 'clock'>, trx: Executor, 
     if (user.account_role === 'owner') continue;
     const role = roleFromGroups(groupRoles, groups.filter((g) => g.user_id === user.id).map((g) => g.display_name));
     if (role === user.account_role) continue;
-    await updateUser(trx, user.id, { account_role: role }, now);
+    await updateUser(trx, { id: user.id, changes: { account_role: role }, now });
     await emitEvent(deps, trx, 'account.member_role_changed', { account_id: caller.accountId, user_id: user.id, role, previous_role: user.account_role });
     await recordAudit(trx, caller.meta, {
       action: 'account.member_role_changed',

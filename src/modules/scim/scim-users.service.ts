@@ -141,7 +141,7 @@ async function createProvisionedUser(
 async function adopt(deps: ScimDeps, trx: Executor, caller: ScimCaller, user: UserRow): Promise<void> {
   const now = deps.clock.now();
   const personalAccountId = user.account_id;
-  await updateUser(trx, user.id, { account_id: caller.accountId, account_role: 'member' }, now);
+  await updateUser(trx, { id: user.id, changes: { account_id: caller.accountId, account_role: 'member' }, now });
   await deleteAccount(trx, personalAccountId);
   // Their tokens were minted for the personal account: end them.
   await emitSessionsRevoked(deps, trx, await revokeAllSessions(trx, user.id, now), 'member_removed');
@@ -227,7 +227,7 @@ async function applyProfile(deps: ScimDeps, trx: Executor, change: ProfileChange
     if (intent.active !== user.is_active) changes.is_active = intent.active;
   }
   const changed = Object.keys(changes);
-  const updated = changed.length > 0 ? await updateUser(trx, user.id, changes, now) : user;
+  const updated = changed.length > 0 ? await updateUser(trx, { id: user.id, changes, now }) : user;
   if (changes.is_active === false) await endDeactivatedUserSessions(deps, trx, user.id, now);
   if (changed.some((key) => key !== 'is_active')) await emitEvent(deps, trx, 'user.updated', toUserResponse(updated));
   if (changes.is_active !== undefined) await emitEvent(deps, trx, changes.is_active ? 'user.reactivated' : 'user.deactivated', toUserResponse(updated));

@@ -22,7 +22,8 @@ const NoContent = Type.Null({ description: 'No content' });
 const security = [{ bearer: [] }];
 type ScopeOf = (request: FastifyRequest) => Promise<AccountScope>;
 
-function routes(ctx: AppContext, base: string, scopeOf: ScopeOf, tags: string[]): FastifyPluginAsyncTypebox {
+/** `base`: the path the routes hang under; `scopeOf`: whose connections a request may touch. */
+function routes(ctx: AppContext, { base, scopeOf, tags }: { base: string; scopeOf: ScopeOf; tags: string[] }): FastifyPluginAsyncTypebox {
   const params = base.includes(':account_id') ? Type.Object({ account_id: Uuid }) : Type.Object({});
   const withId = Type.Composite([params, ConnectionParams]);
   const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
@@ -30,7 +31,7 @@ function routes(ctx: AppContext, base: string, scopeOf: ScopeOf, tags: string[])
   return async (app) => {
     app.post(`${base}/sso-connections`, {
       schema: { tags, security, params, body: CreateConnectionBody, response: { 201: ConnectionResponse } },
-    }, async (request, reply) => reply.code(201).send(view(await createConnection(ctx, await scopeOf(request), request.body, requestMeta(request)))));
+    }, async (request, reply) => reply.code(201).send(view(await createConnection(ctx, { scope: await scopeOf(request), body: request.body, meta: requestMeta(request) }))));
 
     app.get(`${base}/sso-connections`, {
       schema: { tags, security, params, response: { 200: Type.Array(ConnectionResponse) } },
@@ -42,12 +43,12 @@ function routes(ctx: AppContext, base: string, scopeOf: ScopeOf, tags: string[])
 
     app.patch(`${base}/sso-connections/:id`, {
       schema: { tags, security, params: withId, body: UpdateConnectionBody, response: { 200: ConnectionResponse } },
-    }, async (request) => view(await changeConnection(ctx, await scopeOf(request), idOf(request), request.body, requestMeta(request))));
+    }, async (request) => view(await changeConnection(ctx, { scope: await scopeOf(request), id: idOf(request), body: request.body, meta: requestMeta(request) })));
 
     app.delete(`${base}/sso-connections/:id`, {
       schema: { tags, security, params: withId, response: { 204: NoContent } },
     }, async (request, reply) => {
-      await removeConnection(ctx, await scopeOf(request), idOf(request), requestMeta(request));
+      await removeConnection(ctx, { scope: await scopeOf(request), id: idOf(request), meta: requestMeta(request) });
       return reply.code(204).send(null);
     });
 
@@ -57,20 +58,24 @@ function routes(ctx: AppContext, base: string, scopeOf: ScopeOf, tags: string[])
 
     app.put(`${base}/sso-settings`, {
       schema: { tags, security, params, body: SsoSettingsBody, response: { 200: SsoSettingsResponse } },
-    }, async (request) => setPolicy(ctx, await scopeOf(request), request.body, requestMeta(request)));
+    }, async (request) => setPolicy(ctx, { scope: await scopeOf(request), policy: request.body, meta: requestMeta(request) }));
   };
 }
 
 export const ssoConnectionRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (app, { ctx }) => {
   await app.register(async (own) => {
     own.addHook('onRequest', requireUser(ctx));
-    await own.register(routes(ctx, '/accounts/me', async (request) => ownAccountScope(currentUser(request)), ['sso']));
+    await own.register(routes(ctx, { base: '/accounts/me', scopeOf: async (request) => ownAccountScope(currentUser(request)), tags: ['sso'] }));
   });
   await app.register(async (admin) => {
     admin.addHook('onRequest', requireAdmin(ctx));
-    await admin.register(routes(ctx, '/admin/accounts/:account_id', async (request) => {
-      const { account_id } = request.params as { account_id: string };
-      return adminAccountScope(ctx, currentUser(request), account_id);
-    }, ['admin']));
+    await admin.register(routes(ctx, {
+      base: '/admin/accounts/:account_id',
+      scopeOf: async (request) => {
+        const { account_id } = request.params as { account_id: string };
+        return adminAccountScope(ctx, currentUser(request), account_id);
+      },
+      tags: ['admin'],
+    }));
   });
 };

@@ -77,7 +77,32 @@ function checkRedirectUri(ctx: Deps, uri: string | null | undefined): void {
   if (uri && !ctx.config.oauthRedirectUris.includes(uri)) throw validationError(['body', 'default_redirect_uri'], 'Not one of OAUTH_REDIRECT_URIS');
 }
 
-export async function createConnection(ctx: Deps, scope: AccountScope, body: CreateConnectionBody, meta: RequestMeta): Promise<SsoConnectionRow> {
+export interface CreateConnection {
+  scope: AccountScope;
+  body: CreateConnectionBody;
+  meta: RequestMeta;
+}
+
+export interface ChangeConnection {
+  scope: AccountScope;
+  id: string;
+  body: UpdateConnectionBody;
+  meta: RequestMeta;
+}
+
+export interface RemoveConnection {
+  scope: AccountScope;
+  id: string;
+  meta: RequestMeta;
+}
+
+export interface SetPolicy {
+  scope: AccountScope;
+  policy: SsoPolicy;
+  meta: RequestMeta;
+}
+
+export async function createConnection(ctx: Deps, { scope, body, meta }: CreateConnection): Promise<SsoConnectionRow> {
   const id = randomUUID();
   let config: SamlConfig | OidcConfig;
   let secrets: Record<string, string>;
@@ -126,7 +151,7 @@ export async function getConnection(ctx: Pick<AppContext, 'db'>, scope: AccountS
   return row;
 }
 
-export async function changeConnection(ctx: Deps, scope: AccountScope, id: string, body: UpdateConnectionBody, meta: RequestMeta): Promise<SsoConnectionRow> {
+export async function changeConnection(ctx: Deps, { scope, id, body, meta }: ChangeConnection): Promise<SsoConnectionRow> {
   const current = await getConnection(ctx, scope, id);
   let config: unknown;
   let secrets: string | undefined;
@@ -154,7 +179,7 @@ export async function changeConnection(ctx: Deps, scope: AccountScope, id: strin
     if (body.client_secret !== undefined) secrets = ctx.secrets.seal(JSON.stringify({ client_secret: body.client_secret }), sealPurpose(id));
   }
   return inUnitOfWork(ctx, async (trx) => {
-    const row = await updateConnection(trx, scope.accountId, id, { name: body.name, enabled: body.enabled, config, secrets }, ctx.clock.now());
+    const row = await updateConnection(trx, { accountId: scope.accountId, id, changes: { name: body.name, enabled: body.enabled, config, secrets }, now: ctx.clock.now() });
     if (!row) throw Errors.ssoConnectionNotFound();
     const changed = Object.keys(body).filter((key) => key !== 'client_secret' && key !== 'metadata_xml');
     await recordAudit(trx, meta, { action: 'sso.connection_updated', userId: scope.actorId, resourceType: 'sso_connection', resourceId: id, details: { account_id: scope.accountId, changed: [...changed, ...(body.client_secret !== undefined ? ['client_secret'] : []), ...(body.metadata_xml !== undefined ? ['metadata_xml'] : [])] } });
@@ -162,7 +187,7 @@ export async function changeConnection(ctx: Deps, scope: AccountScope, id: strin
   });
 }
 
-export async function removeConnection(ctx: Deps, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
+export async function removeConnection(ctx: Deps, { scope, id, meta }: RemoveConnection): Promise<void> {
   await inUnitOfWork(ctx, async (trx) => {
     const row = await deleteConnection(trx, scope.accountId, id);
     if (!row) throw Errors.ssoConnectionNotFound();
@@ -178,10 +203,10 @@ export const getPolicy = (ctx: Pick<AppContext, 'db'>, scope: AccountScope): Pro
  * verified domains made by other methods (password, social, passkey): from now on only SSO
  * signs them in.
  */
-export async function setPolicy(ctx: Deps, scope: AccountScope, policy: SsoPolicy, meta: RequestMeta): Promise<SsoPolicy> {
+export async function setPolicy(ctx: Deps, { scope, policy, meta }: SetPolicy): Promise<SsoPolicy> {
   await inUnitOfWork(ctx, async (trx) => {
     const now = ctx.clock.now();
-    const previous = await upsertPolicy(trx, scope.accountId, policy, now);
+    const previous = await upsertPolicy(trx, { accountId: scope.accountId, policy, now });
     let sessionsEnded = 0;
     if (policy.enforced && !previous.enforced) {
       const userIds = await listUserIdsOnDomains(trx, await verifiedDomainsOf(trx, scope.accountId));

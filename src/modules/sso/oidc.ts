@@ -81,12 +81,14 @@ export interface OidcIdentity {
 const MFA_AMR = new Set(['mfa', 'otp', 'hwk', 'sms', 'swk', 'fido', 'sc', 'tel']);
 const MFA_ACR = /mfa|multi|phr|phrh|aal2|aal3|silver|gold/i;
 
-export async function oidcExchange(
-  ctx: Pick<AppContext, 'secrets' | 'log' | 'config'>,
-  row: SsoConnectionRow,
-  query: { code: string; state: string; iss?: string },
-  flow: { code_verifier: string | null; nonce: string | null },
-): Promise<OidcIdentity> {
+export interface OidcExchange {
+  row: SsoConnectionRow;
+  /** The callback's query. */
+  query: { code: string; state: string; iss?: string };
+  flow: { code_verifier: string | null; nonce: string | null };
+}
+
+export async function oidcExchange(ctx: Pick<AppContext, 'secrets' | 'log' | 'config'>, { row, query, flow }: OidcExchange): Promise<OidcIdentity> {
   const configuration = await configurationOf(ctx, row);
   const client = await openIdClient();
   const callbackUrl = new URL(oidcRedirectUri(ctx.config));

@@ -30,7 +30,10 @@ export class SamlRejection extends Error {
 
 const pem = (base64: string): string => `-----BEGIN CERTIFICATE-----\n${base64.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
 
-function samlFor(ctx: Deps, row: SsoConnectionRow, cacheProvider: CacheProvider, inResponseTo: ValidateInResponseTo): SAML {
+function samlFor(
+  ctx: Deps,
+  { row, cacheProvider, inResponseTo }: { row: SsoConnectionRow; cacheProvider: CacheProvider; inResponseTo: ValidateInResponseTo },
+): SAML {
   const config = samlConfig(row);
   const secrets = openSecrets<SamlSecrets>(ctx, row);
   return new SAML({
@@ -67,7 +70,7 @@ export async function samlAuthorizeUrl(ctx: Deps, row: SsoConnectionRow, relaySt
     getAsync: async () => null,
     removeAsync: async () => null,
   };
-  const url = await samlFor(ctx, row, capture, ValidateInResponseTo.always).getAuthorizeUrlAsync(relayState, undefined, {});
+  const url = await samlFor(ctx, { row, cacheProvider: capture, inResponseTo: ValidateInResponseTo.always }).getAuthorizeUrlAsync(relayState, undefined, {});
   if (!requestId) throw new Error('node-saml made no request ID');
   return { url, requestId };
 }
@@ -134,7 +137,7 @@ export async function validateSamlResponse(ctx: Deps, row: SsoConnectionRow, sam
   const store: CacheProvider = {
     saveAsync: async () => null,
     // node-saml wants the request's creation time (it applies requestIdExpirationPeriodMs too).
-    getAsync: async (key) => (await findLiveFlow(ctx.db, row.id, key, now))?.created_at.toISOString() ?? null,
+    getAsync: async (key) => (await findLiveFlow(ctx.db, { connectionId: row.id, requestKey: key, now }))?.created_at.toISOString() ?? null,
     removeAsync: async () => null, // spent by the caller, with the sign-in
   };
   const acsUrl = samlAcsUrl(ctx.config, row.id);
@@ -144,7 +147,7 @@ export async function validateSamlResponse(ctx: Deps, row: SsoConnectionRow, sam
 
   let profile: Profile | null;
   try {
-    ({ profile } = await samlFor(ctx, row, store, ValidateInResponseTo.ifPresent).validatePostResponseAsync({ SAMLResponse: samlResponse }));
+    ({ profile } = await samlFor(ctx, { row, cacheProvider: store, inResponseTo: ValidateInResponseTo.ifPresent }).validatePostResponseAsync({ SAMLResponse: samlResponse }));
   } catch (err) {
     throw new SamlRejection(`invalid_response: ${(err as Error).message}`.slice(0, 200));
   }
@@ -204,6 +207,10 @@ function pickAttribute(profile: Profile, names: string[]): string | null {
 /** The SP metadata XML for the connection (what the IdP admin may upload instead of copying values). */
 export function samlSpMetadata(ctx: Deps, row: SsoConnectionRow): string {
   const config = samlConfig(row);
-  const saml = samlFor(ctx, row, { saveAsync: async () => null, getAsync: async () => null, removeAsync: async () => null }, ValidateInResponseTo.always);
+  const saml = samlFor(ctx, {
+    row,
+    cacheProvider: { saveAsync: async () => null, getAsync: async () => null, removeAsync: async () => null },
+    inResponseTo: ValidateInResponseTo.always,
+  });
   return saml.generateServiceProviderMetadata(config.sp_certificate, null);
 }

@@ -35,8 +35,14 @@ export interface ProvenIdentity {
   multiFactor: boolean;
 }
 
+export interface SsoFailure {
+  connection: SsoConnectionRow | null;
+  reason: string;
+  meta: RequestMeta;
+}
+
 /** Records a refused SSO sign-in with its reason (its own write: the attempt's transaction rolled back). */
-export async function recordSsoFailure(ctx: Pick<AppContext, 'db'>, connection: SsoConnectionRow | null, reason: string, meta: RequestMeta): Promise<void> {
+export async function recordSsoFailure(ctx: Pick<AppContext, 'db'>, { connection, reason, meta }: SsoFailure): Promise<void> {
   await recordAudit(ctx.db, meta, {
     action: 'sso.sign_in_failed',
     resourceType: 'sso_connection',
@@ -45,12 +51,19 @@ export async function recordSsoFailure(ctx: Pick<AppContext, 'db'>, connection: 
   });
 }
 
+export interface AdmitIdentity {
+  identity: ProvenIdentity;
+  /** The client's state, handed back with the code. */
+  clientState: string;
+  meta: RequestMeta;
+}
+
 /**
  * Decides who the identity is (linking, joining or creating the user as the contract says) and
  * returns a single-use code for the front end. `trx` is the caller's transaction, in which the
  * caller also spent the request and recorded the assertion.
  */
-export async function admitIdentity(ctx: AppContext, trx: Executor, identity: ProvenIdentity, clientState: string, meta: RequestMeta): Promise<string> {
+export async function admitIdentity(ctx: AppContext, trx: Executor, { identity, clientState, meta }: AdmitIdentity): Promise<string> {
   const { connection } = identity;
   const now = ctx.clock.now();
   const email = identity.email;
@@ -95,24 +108,27 @@ async function adoptOrCreate(
   if (existing) {
     if (!existing.is_active) throw Errors.inactiveUser();
     let user = existing;
-    if (existing.account_id !== accountId) user = await joinAccount(ctx, trx, existing, accountId, policy.default_role);
+    if (existing.account_id !== accountId) user = await joinAccount(ctx, trx, { user: existing, accountId, role: policy.default_role });
     // The account's identity provider vouches for the address: an unproven registration of it
     // (perhaps by someone else) loses its password and sessions, as in OAuth linking.
     if (user.email_verified_at === null) {
       await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, user.id, now), 'account_reclaimed');
-      user = await updateUser(trx, user.id, { password_hash: null, must_change_password: false, email_verified_at: now }, now);
+      user = await updateUser(trx, { id: user.id, changes: { password_hash: null, must_change_password: false, email_verified_at: now }, now });
     }
     return user;
   }
   if (!policy.auto_join) throw Errors.ssoNotAMember();
   return createUser(ctx, trx, {
-    email,
-    name: identity.name ?? email.split('@')[0]!,
-    passwordHash: null,
-    emailVerifiedAt: now,
-    membership: { accountId, role: policy.default_role },
-    audit: { action: 'sso.register', details: { connection_id: identity.connection.id } },
-  }, meta);
+    input: {
+      email,
+      name: identity.name ?? email.split('@')[0]!,
+      passwordHash: null,
+      emailVerifiedAt: now,
+      membership: { accountId, role: policy.default_role },
+      audit: { action: 'sso.register', details: { connection_id: identity.connection.id } },
+    },
+    meta,
+  });
 }
 
 /**
@@ -120,13 +136,17 @@ async function adoptOrCreate(
  * account closes (as when its last member leaves). The owner of an account with other members
  * must hand it over first (409); a member of someone else's account is not taken from it.
  */
-async function joinAccount(ctx: AppContext, trx: Executor, user: UserRow, accountId: string, role: 'member' | 'admin'): Promise<UserRow> {
+async function joinAccount(
+  ctx: AppContext,
+  trx: Executor,
+  { user, accountId, role }: { user: UserRow; accountId: string; role: 'member' | 'admin' },
+): Promise<UserRow> {
   const previous = await lockAccount(trx, user.account_id);
   const owns = user.account_role === 'owner' || previous?.owner_id === user.id;
   if (!owns) throw Errors.ssoNotAMember();
   if ((await countOtherMembers(trx, user.account_id, user.id)) > 0) throw Errors.ssoTransferOwnershipFirst();
   const now = ctx.clock.now();
-  const moved = await updateUser(trx, user.id, { account_id: accountId, account_role: role }, now);
+  const moved = await updateUser(trx, { id: user.id, changes: { account_id: accountId, account_role: role }, now });
   await deleteAccount(trx, user.account_id);
   await emitEvent(ctx, trx, 'account.member_added', { account_id: accountId, user_id: user.id, role });
   return moved;

@@ -56,13 +56,14 @@ export async function anyEnabledConnection(db: Executor): Promise<boolean> {
   return row !== undefined;
 }
 
-export async function updateConnection(
-  db: Executor,
-  accountId: string,
-  id: string,
-  changes: { name?: string; enabled?: boolean; config?: unknown; secrets?: string },
-  now: Date,
-): Promise<SsoConnectionRow | undefined> {
+export interface UpdateConnection {
+  accountId: string;
+  id: string;
+  changes: { name?: string; enabled?: boolean; config?: unknown; secrets?: string };
+  now: Date;
+}
+
+export async function updateConnection(db: Executor, { accountId, id, changes, now }: UpdateConnection): Promise<SsoConnectionRow | undefined> {
   return db
     .updateTable('sso_connections')
     .set({
@@ -98,7 +99,13 @@ export async function findPolicy(db: Executor, accountId: string): Promise<SsoPo
 }
 
 /** Writes the policy; returns the previous one (to see enforcement being turned on). */
-export async function upsertPolicy(db: Executor, accountId: string, policy: SsoPolicy, now: Date): Promise<SsoPolicy> {
+export interface UpsertPolicy {
+  accountId: string;
+  policy: SsoPolicy;
+  now: Date;
+}
+
+export async function upsertPolicy(db: Executor, { accountId, policy, now }: UpsertPolicy): Promise<SsoPolicy> {
   const previous = await db
     .selectFrom('sso_settings')
     .select(['enforced', 'auto_join', 'default_role'])
@@ -156,7 +163,13 @@ export async function insertFlow(db: Executor, flow: NewFlow): Promise<void> {
 }
 
 /** A live flow of this connection with this request key (SAML: the AuthnRequest ID). */
-export async function findLiveFlow(db: Executor, connectionId: string, requestKey: string, now: Date) {
+export interface FindLiveFlow {
+  connectionId: string;
+  requestKey: string;
+  now: Date;
+}
+
+export async function findLiveFlow(db: Executor, { connectionId, requestKey, now }: FindLiveFlow) {
   return ssoFlows.findLive(db, { connection_id: connectionId, request_key: requestKey }, now, { columns: '*' });
 }
 

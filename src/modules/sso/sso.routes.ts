@@ -38,7 +38,7 @@ export const ssoRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (
     // The identity provider's browser POST is a form (SAML HTTP-POST binding).
     schema: { tags, consumes: ['application/x-www-form-urlencoded'], params: ConnectionIdParams, body: AcsBody, response: { 303: Redirect } },
   }, async (request, reply) => {
-    const target = await acceptSamlResponse(ctx, request.params.id, request.body.SAMLResponse, requestMeta(request));
+    const target = await acceptSamlResponse(ctx, { connectionId: request.params.id, samlResponse: request.body.SAMLResponse, meta: requestMeta(request) });
     return reply.code(303).header('location', target).header('cache-control', 'no-store').send(null);
   });
 

@@ -82,11 +82,18 @@ function pagesRefusal(ctx: AppContext, flow: { redirectUri: string; state: strin
   return url.toString();
 }
 
+export interface AcceptSamlResponse {
+  connectionId: string;
+  /** The form's SAMLResponse (base64). */
+  samlResponse: string;
+  meta: RequestMeta;
+}
+
 /** SAML ACS: validate, spend the request, record the assertion, admit the identity; → redirect URL. */
-export async function acceptSamlResponse(ctx: AppContext, connectionId: string, samlResponse: string, meta: RequestMeta): Promise<string> {
+export async function acceptSamlResponse(ctx: AppContext, { connectionId, samlResponse, meta }: AcceptSamlResponse): Promise<string> {
   const connection = await findConnection(ctx.db, connectionId);
   if (!connection || connection.type !== 'saml' || !connection.enabled) {
-    await recordSsoFailure(ctx, null, 'unknown_connection', meta);
+    await recordSsoFailure(ctx, { connection: null, reason: 'unknown_connection', meta });
     throw Errors.ssoFailed();
   }
   let answering: { redirectUri: string; state: string } | undefined;
@@ -111,17 +118,17 @@ export async function acceptSamlResponse(ctx: AppContext, connectionId: string, 
         throw new SamlRejection('assertion_replayed');
       }
       answering = { redirectUri, state };
-      const code = await admitIdentity(ctx, trx, { connection, ...identity }, state, meta);
+      const code = await admitIdentity(ctx, trx, { identity: { connection, ...identity }, clientState: state, meta });
       return frontEndRedirect(redirectUri, code, state);
     });
     return target;
   } catch (err) {
     if (err instanceof SamlRejection) {
-      await recordSsoFailure(ctx, connection, err.reason, meta);
+      await recordSsoFailure(ctx, { connection, reason: err.reason, meta });
       throw Errors.ssoFailed();
     }
     if (err instanceof AppError && err.statusCode < 500) {
-      await recordSsoFailure(ctx, connection, err.code ?? err.message, meta);
+      await recordSsoFailure(ctx, { connection, reason: err.code ?? err.message, meta });
       const toPages = pagesRefusal(ctx, answering, err.code ?? 'sso_failed');
       if (toPages) return toPages;
     }
@@ -135,22 +142,22 @@ export async function acceptOidcCallback(ctx: AppContext, query: { code: string;
   const pending = await findFlowByKey(ctx.db, requestKey, ctx.clock.now());
   const connection = pending ? await findConnection(ctx.db, pending.connection_id) : undefined;
   if (!pending || !connection || connection.type !== 'oidc' || !connection.enabled) {
-    await recordSsoFailure(ctx, connection ?? null, 'unknown_or_spent_state', meta);
+    await recordSsoFailure(ctx, { connection: connection ?? null, reason: 'unknown_or_spent_state', meta });
     throw Errors.ssoFailed();
   }
   const answering = { redirectUri: pending.redirect_uri, state: pending.client_state };
   try {
-    const identity = await oidcExchange(ctx, connection, query, pending);
+    const identity = await oidcExchange(ctx, { row: connection, query, flow: pending });
     const target = await inUnitOfWork(ctx, async (trx) => {
       const flow = await spendFlow(trx, requestKey, ctx.clock.now());
       if (!flow) throw Errors.ssoFailed();
-      const code = await admitIdentity(ctx, trx, { connection, ...identity }, flow.client_state, meta);
+      const code = await admitIdentity(ctx, trx, { identity: { connection, ...identity }, clientState: flow.client_state, meta });
       return frontEndRedirect(flow.redirect_uri, code, flow.client_state);
     });
     return target;
   } catch (err) {
     if (err instanceof AppError && err.statusCode < 500) {
-      await recordSsoFailure(ctx, connection, err.code ?? err.message, meta);
+      await recordSsoFailure(ctx, { connection, reason: err.code ?? err.message, meta });
       const toPages = pagesRefusal(ctx, answering, err.code ?? 'sso_failed');
       if (toPages) return toPages;
     }

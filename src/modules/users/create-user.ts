@@ -57,12 +57,16 @@ export interface NewUserInput {
   audit: { action: AuditAction; details?: Record<string, unknown> };
 }
 
+export interface CreateUser {
+  input: NewUserInput;
+  meta: RequestMeta | null;
+}
+
 /** Call inside a transaction; `Email already registered` (400) if the address is taken. */
 export async function createUser(
   ctx: Pick<AppContext, 'config' | 'clock'>,
   trx: Executor,
-  input: NewUserInput,
-  meta: RequestMeta | null,
+  { input, meta }: CreateUser,
 ): Promise<UserRow> {
   if (await findUserByEmail(trx, input.email)) throw Errors.emailAlreadyRegistered();
   const [user] = await createUsers(ctx, trx, { inputs: [input], meta, announce: true });
@@ -99,7 +103,7 @@ export async function createUsers(
   const accountIds = inputs.map((input) => joinedAccount(input)?.accountId ?? '');
   personal.forEach((i, n) => (accountIds[i] = personalAccountIds[n]!));
 
-  const rows = await insertUsers(trx, inputs.map((input, i) => userRow(input, ids[i]!, accountIds[i]!, now)));
+  const rows = await insertUsers(trx, inputs.map((input, i) => userRow(input, { id: ids[i]!, accountId: accountIds[i]!, now })));
   for (const [i, input] of inputs.entries()) {
     if (input.accountInvite) await markAccountInviteAccepted(trx, input.accountInvite.id, ids[i]!, now);
     if (input.inviteCode) await markInviteCodeUsed(trx, input.inviteCode.id, ids[i]!, now);
@@ -139,7 +143,7 @@ function joinedAccount(input: NewUserInput): { accountId: string; role: AccountR
   return input.membership ?? null;
 }
 
-function userRow(input: NewUserInput, id: string, accountId: string, now: Date): NewUser {
+function userRow(input: NewUserInput, { id, accountId, now }: { id: string; accountId: string; now: Date }): NewUser {
   const createdAt = input.createdAt ?? now;
   return {
     id,

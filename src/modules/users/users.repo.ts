@@ -55,12 +55,13 @@ export async function insertUsers(db: Executor, users: NewUser[]): Promise<UserR
   return rows;
 }
 
-export async function updateUser(
-  db: Executor,
-  id: string,
-  changes: Updateable<UsersTable>,
-  now: Date,
-): Promise<UserRow> {
+export interface UpdateUser {
+  id: string;
+  changes: Updateable<UsersTable>;
+  now: Date;
+}
+
+export async function updateUser(db: Executor, { id, changes, now }: UpdateUser): Promise<UserRow> {
   return db
     .updateTable('users')
     .set({ ...changes, updated_at: now })
