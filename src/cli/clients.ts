@@ -32,20 +32,24 @@ export function registerClientCommands(program: Command, tools: CliTools): void 
       tools.withDatabase(async (ctx) => {
         const method = String(options.authMethod);
         if (!(AUTH_METHODS as readonly string[]).includes(method)) throw new InvalidArgumentError(`--auth-method must be one of ${AUTH_METHODS.join(', ')}`);
-        const { client, secret } = await createClient(ctx, null, {
-          name,
-          grant_types: options.grantTypes as GrantType[],
-          redirect_uris: options.redirectUris as string[],
-          post_logout_redirect_uris: options.postLogoutRedirectUris as string[],
-          token_endpoint_auth_method: method as AuthMethod,
-          scopes: options.scopes as string[],
-          resources: options.resources as string[],
-          account_id: (options.accountId as string | undefined) ?? null,
-          backchannel_logout_uri: (options.backchannelLogoutUri as string | undefined) ?? null,
-          first_party: options.firstParty === true,
-          require_mfa: options.requireMfa === true,
-          dpop_bound: options.dpopBound === true,
-        }, meta);
+        const { client, secret } = await createClient(ctx, {
+          adminId: null,
+          input: {
+            name,
+            grant_types: options.grantTypes as GrantType[],
+            redirect_uris: options.redirectUris as string[],
+            post_logout_redirect_uris: options.postLogoutRedirectUris as string[],
+            token_endpoint_auth_method: method as AuthMethod,
+            scopes: options.scopes as string[],
+            resources: options.resources as string[],
+            account_id: (options.accountId as string | undefined) ?? null,
+            backchannel_logout_uri: (options.backchannelLogoutUri as string | undefined) ?? null,
+            first_party: options.firstParty === true,
+            require_mfa: options.requireMfa === true,
+            dpop_bound: options.dpopBound === true,
+          },
+          meta,
+        });
         const shown = { ...toClientResponse(client), ...(secret ? { client_secret: secret } : {}) };
         print(shown, () => `${table([shown], ['client_id', 'name', 'grant_types', 'token_endpoint_auth_method'])}${secret ? `\n\nSecret (shown only now): ${secret}` : ''}`);
       }),
@@ -67,7 +71,7 @@ export function registerClientCommands(program: Command, tools: CliTools): void 
     .argument('<client_id>')
     .action((clientId: string) =>
       tools.withDatabase(async (ctx) => {
-        const { client, secret } = await rotateClientSecret(ctx, null, clientId, meta);
+        const { client, secret } = await rotateClientSecret(ctx, { adminId: null, clientId, meta });
         const shown = { ...toClientResponse(client), client_secret: secret };
         print(shown, () => `New secret for ${client.client_id} (shown only now; the old one works for 24 hours): ${secret}`);
       }),
@@ -79,7 +83,7 @@ export function registerClientCommands(program: Command, tools: CliTools): void 
     .argument('<client_id>')
     .action((clientId: string) =>
       tools.withDatabase(async (ctx) => {
-        await deleteClient(ctx, null, clientId, meta);
+        await deleteClient(ctx, { adminId: null, clientId, meta });
         print({ removed: clientId }, () => `Removed ${clientId}`);
       }),
     );

@@ -45,7 +45,7 @@ export async function accountsPages(app: FastifyInstance, pages: PageContext): P
       next: page.next ? pageUrl('/ui/admin/accounts', { q, after: page.next }) : undefined,
       first: afterText ? pageUrl('/ui/admin/accounts', { q }) : undefined,
     };
-    return renderConsole(pages, request, reply, { ...view, name: 'accounts', data: { title: 'Accounts', q, table } });
+    return renderConsole(pages, { request, reply }, { ...view, name: 'accounts', data: { title: 'Accounts', q, table } });
   });
 
   const scopeOf = async (request: FastifyRequest) => {
@@ -56,7 +56,7 @@ export async function accountsPages(app: FastifyInstance, pages: PageContext): P
 
   app.get('/admin/accounts/:id', { schema: { hide: true } }, async (request, reply) => {
     const scope = await scopeOf(request).catch(() => undefined);
-    if (!scope) return renderConsole(pages, request, reply, { ...view, name: 'not-found', data: { title: 'Account not found', message: 'There is no account with this id.' }, status: 404 });
+    if (!scope) return renderConsole(pages, { request, reply }, { ...view, name: 'not-found', data: { title: 'Account not found', message: 'There is no account with this id.' }, status: 404 });
     const [{ account, members }, domains, connections, policy, tokens] = await Promise.all([
       accountForAdmin(ctx, scope.accountId),
       listAccountDomains(ctx, scope),
@@ -85,7 +85,7 @@ export async function accountsPages(app: FastifyInstance, pages: PageContext): P
         empty: 'No SCIM tokens.',
       },
     };
-    return renderConsole(pages, request, reply, { ...view, name: 'account', data: { title: account.name, account, policy, tables } });
+    return renderConsole(pages, { request, reply }, { ...view, name: 'account', data: { title: account.name, account, policy, tables } });
   });
 
   confirmRoute(app, pages, {
@@ -111,9 +111,9 @@ export async function accountsPages(app: FastifyInstance, pages: PageContext): P
     try {
       if (!isUuid(token)) throw Errors.scimTokenNotFound();
       await revokeScopedScimToken(ctx, scope, token, consoleMeta(request));
-      return done(pages, reply, accountPath(scope.accountId), 'The SCIM token was revoked.');
+      return done(pages, reply, { location: accountPath(scope.accountId), notice: 'The SCIM token was revoked.' });
     } catch (err) {
-      return refused(pages, reply, accountPath(scope.accountId), err);
+      return refused(pages, reply, { location: accountPath(scope.accountId), err });
     }
   });
 }

@@ -66,6 +66,6 @@ export async function auditPages(app: FastifyInstance, pages: PageContext): Prom
       next: 'next' in page && page.next ? pageUrl('/ui/admin/audit', { ...filters, before: page.next }) : undefined,
       first: query.before ? pageUrl('/ui/admin/audit', filters) : undefined,
     };
-    return renderConsole(pages, request, reply, { ...view, name: 'audit', data: { title: 'Audit log', filters, actions: AUDIT_ACTIONS, table } });
+    return renderConsole(pages, { request, reply }, { ...view, name: 'audit', data: { title: 'Audit log', filters, actions: AUDIT_ACTIONS, table } });
   });
 }

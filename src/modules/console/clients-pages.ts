@@ -34,7 +34,7 @@ export async function clientsPages(app: FastifyInstance, pages: PageContext): Pr
     return CLIENT_ID.test(id) ? getClient(ctx, id).catch(() => undefined) : undefined;
   };
   const showSecret = (request: FastifyRequest, reply: FastifyReply, input: { title: string; clientId: string; secret: string }) =>
-    renderConsole(pages, request, reply, {
+    renderConsole(pages, { request, reply }, {
       ...view,
       name: 'secret',
       data: { title: input.title, message: `The client ${input.clientId} authenticates with this secret.`, secret: { id: 'client', label: 'Client secret', value: input.secret }, next: { href: clientPath(input.clientId), label: 'Go to the client' } },
@@ -52,13 +52,13 @@ export async function clientsPages(app: FastifyInstance, pages: PageContext): Pr
       }),
       empty: 'No clients yet.',
     };
-    return renderConsole(pages, request, reply, { ...view, name: 'clients', data: { title: 'OAuth clients', table, enabled } });
+    return renderConsole(pages, { request, reply }, { ...view, name: 'clients', data: { title: 'OAuth clients', table, enabled } });
   });
 
   if (!enabled) return;
 
   app.get('/admin/oauth-clients/new', { schema: { hide: true } }, async (request, reply) =>
-    renderConsole(pages, request, reply, { ...view, name: 'client-new', data: { title: 'Register a client', kinds: Object.entries(KINDS).map(([value, k]) => ({ value, label: k.label })) } }));
+    renderConsole(pages, { request, reply }, { ...view, name: 'client-new', data: { title: 'Register a client', kinds: Object.entries(KINDS).map(([value, k]) => ({ value, label: k.label })) } }));
 
   app.post('/admin/oauth-clients', { schema: { hide: true } }, async (request, reply) => {
     const values = { name: formField(request.body, 'name'), kind: formField(request.body, 'kind'), redirect_uris: formField(request.body, 'redirect_uris'), scopes: formField(request.body, 'scopes') };
@@ -70,21 +70,21 @@ export async function clientsPages(app: FastifyInstance, pages: PageContext): Pr
       redirect_uris: kind.grant_types.includes('authorization_code' as never) ? lines(values.redirect_uris) : [],
       scopes: lines(values.scopes),
     };
-    if (!values.name.trim()) return redirectWithState(reply, '/ui/admin/oauth-clients/new', { values, errors: { name: 'Enter a name.' } }, pages.secure);
+    if (!values.name.trim()) return redirectWithState(reply, { location: '/ui/admin/oauth-clients/new', state: { values, errors: { name: 'Enter a name.' } }, secure: pages.secure });
     try {
-      const { client, secret } = await createClient(ctx, pageAdmin(request).id, input, consoleMeta(request));
-      if (!secret) return done(pages, reply, clientPath(client.client_id), `Registered ${client.name}. It has no secret: it proves itself with PKCE.`);
+      const { client, secret } = await createClient(ctx, { adminId: pageAdmin(request).id, input, meta: consoleMeta(request) });
+      if (!secret) return done(pages, reply, { location: clientPath(client.client_id), notice: `Registered ${client.name}. It has no secret: it proves itself with PKCE.` });
       return showSecret(request, reply, { title: 'Client registered', clientId: client.client_id, secret });
     } catch (err) {
-      return refused(pages, reply, '/ui/admin/oauth-clients/new', err, { values });
+      return refused(pages, reply, { location: '/ui/admin/oauth-clients/new', err, state: { values } });
     }
   });
 
   app.get('/admin/oauth-clients/:id', { schema: { hide: true } }, async (request, reply) => {
     const client = await clientOf(request);
-    if (!client) return renderConsole(pages, request, reply, { ...view, name: 'not-found', data: { title: 'Client not found', message: 'It may have been deleted.' }, status: 404 });
+    if (!client) return renderConsole(pages, { request, reply }, { ...view, name: 'not-found', data: { title: 'Client not found', message: 'It may have been deleted.' }, status: 404 });
     const reg = client.metadata as unknown as ClientRegistration;
-    return renderConsole(pages, request, reply, { ...view, name: 'client', data: { title: client.name, client, reg, hasSecret: reg.token_endpoint_auth_method.startsWith('client_secret') } });
+    return renderConsole(pages, { request, reply }, { ...view, name: 'client', data: { title: client.name, client, reg, hasSecret: reg.token_endpoint_auth_method.startsWith('client_secret') } });
   });
 
   confirmRoute(app, pages, {
@@ -104,10 +104,10 @@ export async function clientsPages(app: FastifyInstance, pages: PageContext): Pr
   app.post('/admin/oauth-clients/:id/rotate-secret', { schema: { hide: true } }, async (request, reply) => {
     const { id } = request.params as { id: string };
     try {
-      const { client, secret } = await rotateClientSecret(ctx, pageAdmin(request).id, id, consoleMeta(request));
+      const { client, secret } = await rotateClientSecret(ctx, { adminId: pageAdmin(request).id, clientId: id, meta: consoleMeta(request) });
       return showSecret(request, reply, { title: 'New client secret', clientId: client.client_id, secret });
     } catch (err) {
-      return refused(pages, reply, clientPath(id), err);
+      return refused(pages, reply, { location: clientPath(id), err });
     }
   });
 
@@ -129,10 +129,10 @@ export async function clientsPages(app: FastifyInstance, pages: PageContext): Pr
   app.post('/admin/oauth-clients/:id/delete', { schema: { hide: true } }, async (request, reply) => {
     const { id } = request.params as { id: string };
     try {
-      await deleteClient(ctx, pageAdmin(request).id, id, consoleMeta(request));
-      return done(pages, reply, '/ui/admin/oauth-clients', 'The client was deleted.');
+      await deleteClient(ctx, { adminId: pageAdmin(request).id, clientId: id, meta: consoleMeta(request) });
+      return done(pages, reply, { location: '/ui/admin/oauth-clients', notice: 'The client was deleted.' });
     } catch (err) {
-      return refused(pages, reply, clientPath(id), err);
+      return refused(pages, reply, { location: clientPath(id), err });
     }
   });
 }

@@ -42,10 +42,10 @@ export function consoleGuard(pages: PageContext, allowed: (user: PageSessionUser
       return reply.code(303).redirect(`/ui/sign-in?next=${encodeURIComponent(path)}`);
     }
     if (allowed(user)) return undefined;
-    return pages.render(request, reply, 'console/forbidden', {
+    return pages.render(request, reply, { view: 'console/forbidden', data: {
       title: 'You cannot open this page',
       message: 'This page is for administrators. Ask an administrator if you need access.',
-    }, 403);
+    }, status: 403 });
   };
 }
 
@@ -56,17 +56,35 @@ export interface ConsoleView {
 }
 
 /** Renders a console page inside views/console/layout.eta. */
-export function renderConsole(pages: PageContext, request: FastifyRequest, reply: FastifyReply, view: ConsoleView & { name: string; data: PageData; status?: number }) {
-  return pages.render(request, reply, `console/${view.name}`, { ...view.data, nav: view.nav, current: view.current, when }, view.status);
+export function renderConsole(
+  pages: PageContext,
+  { request, reply }: { request: FastifyRequest; reply: FastifyReply },
+  view: ConsoleView & { name: string; data: PageData; status?: number },
+) {
+  return pages.render(request, reply, { view: `console/${view.name}`, data: { ...view.data, nav: view.nav, current: view.current, when }, status: view.status });
+}
+
+/** Back to `location` with `notice` (for the form `form`, when the page has several). */
+export interface Done {
+  location: string;
+  notice: string;
+  form?: string;
 }
 
 /** After a form: back to a page with a notice (post-redirect-get). */
-export const done = (pages: PageContext, reply: FastifyReply, location: string, notice: string, form?: string) =>
-  redirectWithState(reply, location, { notice, form }, pages.secure);
+export const done = (pages: PageContext, reply: FastifyReply, { location, notice, form }: Done) =>
+  redirectWithState(reply, { location, state: { notice, form }, secure: pages.secure });
+
+/** Back to `location` with the service's refusal `err`, and `state` (e.g. what was typed). */
+export interface Refused {
+  location: string;
+  err: unknown;
+  state?: Omit<PageState, 'message' | 'errors'>;
+}
 
 /** After a refused form: back with the service's message (anything not an AppError is rethrown). */
-export const refused = (pages: PageContext, reply: FastifyReply, location: string, err: unknown, state: Omit<PageState, 'message' | 'errors'> = {}) =>
-  redirectWithError(reply, location, err, state, pages.secure);
+export const refused = (pages: PageContext, reply: FastifyReply, { location, err, state = {} }: Refused) =>
+  redirectWithError(reply, { location, err, state, secure: pages.secure });
 
 export interface Confirmation {
   title: string;
@@ -92,8 +110,8 @@ export function confirmRoute(
 ): void {
   app.get(view.path, { schema: { hide: true } }, async (request, reply) => {
     const confirmation = await view.describe(request);
-    if (!confirmation) return renderConsole(pages, request, reply, { ...view, name: 'not-found', data: { title: 'Not found', message: 'It may have been deleted.' }, status: 404 });
-    return renderConsole(pages, request, reply, { ...view, name: 'confirm', data: { ...confirmation, confirmation } });
+    if (!confirmation) return renderConsole(pages, { request, reply }, { ...view, name: 'not-found', data: { title: 'Not found', message: 'It may have been deleted.' }, status: 404 });
+    return renderConsole(pages, { request, reply }, { ...view, name: 'confirm', data: { ...confirmation, confirmation } });
   });
 }
 

@@ -35,7 +35,7 @@ export async function invitesAndSettingsPages(app: FastifyInstance, pages: PageC
       ]),
       empty: 'No invite codes yet.',
     };
-    return renderConsole(pages, request, reply, { ...invites, name: 'invite-codes', data: { title: 'Invite codes', table, required: ctx.config.requireInviteCode } });
+    return renderConsole(pages, { request, reply }, { ...invites, name: 'invite-codes', data: { title: 'Invite codes', table, required: ctx.config.requireInviteCode } });
   });
 
   app.post('/admin/invite-codes', { schema: { hide: true } }, async (request, reply) => {
@@ -52,16 +52,16 @@ export async function invitesAndSettingsPages(app: FastifyInstance, pages: PageC
         trial_duration_days: formNumber(values.trial_duration_days) ?? null,
         expires_at: values.expires_on ? `${values.expires_on}T23:59:59Z` : null,
       }, consoleMeta(request));
-      return done(pages, reply, '/ui/admin/invite-codes', codes.length === 1 ? `Created invite code ${codes[0]!.code}.` : `Created ${codes.length} invite codes: ${codes.map((c) => c.code).join(', ')}.`);
+      return done(pages, reply, { location: '/ui/admin/invite-codes', notice: codes.length === 1 ? `Created invite code ${codes[0]!.code}.` : `Created ${codes.length} invite codes: ${codes.map((c) => c.code).join(', ')}.` });
     } catch (err) {
-      return refused(pages, reply, '/ui/admin/invite-codes', err, { values });
+      return refused(pages, reply, { location: '/ui/admin/invite-codes', err, state: { values } });
     }
   });
 
   app.get('/admin/settings', { schema: { hide: true } }, async (request, reply) => {
     const current = await getAllSettings(ctx.db);
     const list = (Object.keys(SETTINGS) as SettingKey[]).map((key) => ({ key, value: current[key], description: SETTINGS[key].description }));
-    return renderConsole(pages, request, reply, { ...settings, name: 'settings', data: { title: 'Settings', settings: list } });
+    return renderConsole(pages, { request, reply }, { ...settings, name: 'settings', data: { title: 'Settings', settings: list } });
   });
 
   app.post('/admin/settings', { schema: { hide: true } }, async (request, reply) => {
@@ -75,9 +75,9 @@ export async function invitesAndSettingsPages(app: FastifyInstance, pages: PageC
         await changeSetting(ctx, pageAdmin(request).id, key, value, consoleMeta(request));
         changed++;
       }
-      return done(pages, reply, '/ui/admin/settings', changed === 0 ? 'Nothing changed.' : 'Settings saved.');
+      return done(pages, reply, { location: '/ui/admin/settings', notice: changed === 0 ? 'Nothing changed.' : 'Settings saved.' });
     } catch (err) {
-      return refused(pages, reply, '/ui/admin/settings', err);
+      return refused(pages, reply, { location: '/ui/admin/settings', err });
     }
   });
 }

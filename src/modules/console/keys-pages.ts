@@ -31,7 +31,7 @@ export async function keysPages(app: FastifyInstance, pages: PageContext): Promi
       ]),
       empty: 'No signing keys.',
     };
-    return renderConsole(pages, request, reply, { ...view, name: 'keys', data: { title: 'Signing keys', table, hs256 } });
+    return renderConsole(pages, { request, reply }, { ...view, name: 'keys', data: { title: 'Signing keys', table, hs256 } });
   });
 
   confirmRoute(app, pages, {
@@ -48,9 +48,9 @@ export async function keysPages(app: FastifyInstance, pages: PageContext): Promi
   app.post('/admin/keys/rotate', { schema: { hide: true } }, async (request, reply) => {
     try {
       const result = await rotateSigningKeys(ctx, consoleMeta(request), { actorId: pageAdmin(request).id });
-      return done(pages, reply, '/ui/admin/keys', `Rotated: ${result.current} signs now.`);
+      return done(pages, reply, { location: '/ui/admin/keys', notice: `Rotated: ${result.current} signs now.` });
     } catch (err) {
-      return refused(pages, reply, '/ui/admin/keys', err);
+      return refused(pages, reply, { location: '/ui/admin/keys', err });
     }
   });
 
@@ -74,9 +74,9 @@ export async function keysPages(app: FastifyInstance, pages: PageContext): Promi
     const { kid } = request.params as { kid: string };
     try {
       await revokeSigningKey(ctx, kid, consoleMeta(request), { actorId: pageAdmin(request).id });
-      return done(pages, reply, '/ui/admin/keys', `Key ${kid} was revoked.`);
+      return done(pages, reply, { location: '/ui/admin/keys', notice: `Key ${kid} was revoked.` });
     } catch (err) {
-      return refused(pages, reply, '/ui/admin/keys', err);
+      return refused(pages, reply, { location: '/ui/admin/keys', err });
     }
   });
 }

@@ -55,12 +55,12 @@ export async function usersPages(app: FastifyInstance, pages: PageContext): Prom
       next: page.next ? pageUrl('/ui/admin/users', { q, after: page.next }) : undefined,
       first: after ? pageUrl('/ui/admin/users', { q }) : undefined,
     };
-    return renderConsole(pages, request, reply, { ...view, name: 'users', data: { title: 'Users', q, table } });
+    return renderConsole(pages, { request, reply }, { ...view, name: 'users', data: { title: 'Users', q, table } });
   });
 
   app.get('/admin/users/:id', { schema: { hide: true } }, async (request, reply) => {
     const user = await userOf(pages, request);
-    if (!user) return renderConsole(pages, request, reply, { ...view, name: 'not-found', data: { title: 'User not found', message: 'There is no user with this id. They may have been deleted.' }, status: 404 });
+    if (!user) return renderConsole(pages, { request, reply }, { ...view, name: 'not-found', data: { title: 'User not found', message: 'There is no user with this id. They may have been deleted.' }, status: 404 });
     const [sessions, events] = await Promise.all([listSessionsAsAdmin(ctx, user.id), searchAuditLogs(ctx, { user_id: user.id, limit: 10 })]);
     const sessionTable = {
       id: 'sessions',
@@ -80,7 +80,7 @@ export async function usersPages(app: FastifyInstance, pages: PageContext): Prom
       rows: events.map(auditRow),
       empty: 'No events.',
     };
-    return renderConsole(pages, request, reply, {
+    return renderConsole(pages, { request, reply }, {
       ...view,
       name: 'user',
       data: { title: user.email, subject: user, self: user.id === pageAdmin(request).id, sessionTable, eventTable, auditHref: pageUrl('/ui/admin/audit', { user: user.email }) },
@@ -104,9 +104,9 @@ export async function usersPages(app: FastifyInstance, pages: PageContext): Prom
       if (!isUuid(id)) throw Errors.userNotFound();
       try {
         const notice = await run(request, id);
-        return done(pages, reply, action === 'delete' ? '/ui/admin/users' : userPath(id), notice);
+        return done(pages, reply, { location: action === 'delete' ? '/ui/admin/users' : userPath(id), notice });
       } catch (err) {
-        return refused(pages, reply, userPath(id), err);
+        return refused(pages, reply, { location: userPath(id), err });
       }
     });
 

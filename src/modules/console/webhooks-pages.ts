@@ -31,7 +31,7 @@ function formEvents(body: unknown): string[] {
 export async function webhooksPages(app: FastifyInstance, pages: PageContext): Promise<void> {
   const { ctx } = pages;
   const showSecret = (request: FastifyRequest, reply: FastifyReply, input: { title: string; message: string; id: string; secret: string }) =>
-    renderConsole(pages, request, reply, {
+    renderConsole(pages, { request, reply }, {
       ...view,
       name: 'secret',
       data: { title: input.title, message: input.message, secret: { id: 'webhook', label: 'Signing secret', value: input.secret }, next: { href: hookPath(input.id), label: 'Go to the webhook' } },
@@ -51,29 +51,29 @@ export async function webhooksPages(app: FastifyInstance, pages: PageContext): P
       ]),
       empty: 'No webhooks yet.',
     };
-    return renderConsole(pages, request, reply, { ...view, name: 'webhooks', data: { title: 'Webhooks', table } });
+    return renderConsole(pages, { request, reply }, { ...view, name: 'webhooks', data: { title: 'Webhooks', table } });
   });
 
   app.get('/admin/webhooks/new', { schema: { hide: true } }, async (request, reply) =>
-    renderConsole(pages, request, reply, { ...view, name: 'webhook-new', data: { title: 'Add a webhook', events: SUBSCRIBABLE_EVENTS } }));
+    renderConsole(pages, { request, reply }, { ...view, name: 'webhook-new', data: { title: 'Add a webhook', events: SUBSCRIBABLE_EVENTS } }));
 
   app.post('/admin/webhooks', { schema: { hide: true } }, async (request, reply) => {
     const values = { url: formField(request.body, 'url'), description: formField(request.body, 'description') };
     const events = formEvents(request.body);
     const input = { url: values.url, description: values.description || null, events: events.length > 0 ? events : null };
     const errors = checkForm(CreateWebhookBody, input);
-    if (Object.keys(errors).length > 0) return redirectWithState(reply, '/ui/admin/webhooks/new', { values, errors }, pages.secure);
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: '/ui/admin/webhooks/new', state: { values, errors }, secure: pages.secure });
     try {
       const { endpoint, secret } = await createWebhook(ctx, pageAdmin(request).id, input, consoleMeta(request));
       return showSecret(request, reply, { title: 'Webhook added', message: `Keyhold signs every delivery to ${endpoint.url} with this secret. Store it where your receiver can read it.`, id: endpoint.id, secret });
     } catch (err) {
-      return refused(pages, reply, '/ui/admin/webhooks/new', err, { values });
+      return refused(pages, reply, { location: '/ui/admin/webhooks/new', err, state: { values } });
     }
   });
 
   app.get('/admin/webhooks/:id', { schema: { hide: true } }, async (request, reply) => {
     const endpoint = await endpointOf(pages, request);
-    if (!endpoint) return renderConsole(pages, request, reply, { ...view, name: 'not-found', data: { title: 'Webhook not found', message: 'It may have been deleted.' }, status: 404 });
+    if (!endpoint) return renderConsole(pages, { request, reply }, { ...view, name: 'not-found', data: { title: 'Webhook not found', message: 'It may have been deleted.' }, status: 404 });
     const deliveries = await listWebhookDeliveries(ctx, endpoint.id, { limit: DELIVERIES_SHOWN });
     const table = {
       id: 'deliveries',
@@ -89,7 +89,7 @@ export async function webhooksPages(app: FastifyInstance, pages: PageContext): P
       ]),
       empty: 'Nothing delivered yet. Send a test event to try the endpoint.',
     };
-    return renderConsole(pages, request, reply, { ...view, name: 'webhook', data: { title: 'Webhook', endpoint, table } });
+    return renderConsole(pages, { request, reply }, { ...view, name: 'webhook', data: { title: 'Webhook', endpoint, table } });
   });
 
   app.post('/admin/webhooks/:id/test', { schema: { hide: true } }, async (request, reply) => {
@@ -97,9 +97,9 @@ export async function webhooksPages(app: FastifyInstance, pages: PageContext): P
     if (!isUuid(id)) throw Errors.webhookNotFound();
     try {
       await sendTestEvent(ctx, pageAdmin(request).id, id, consoleMeta(request));
-      return done(pages, reply, hookPath(id), 'A test event is on its way. Reload to see how it went.');
+      return done(pages, reply, { location: hookPath(id), notice: 'A test event is on its way. Reload to see how it went.' });
     } catch (err) {
-      return refused(pages, reply, hookPath(id), err);
+      return refused(pages, reply, { location: hookPath(id), err });
     }
   });
 
@@ -124,7 +124,7 @@ export async function webhooksPages(app: FastifyInstance, pages: PageContext): P
       const { endpoint, secret } = await rotateWebhookSecret(ctx, pageAdmin(request).id, id, consoleMeta(request));
       return showSecret(request, reply, { title: 'New signing secret', message: `Deliveries to ${endpoint.url} are signed with this secret from now on.`, id, secret });
     } catch (err) {
-      return refused(pages, reply, hookPath(id), err);
+      return refused(pages, reply, { location: hookPath(id), err });
     }
   });
 
@@ -148,9 +148,9 @@ export async function webhooksPages(app: FastifyInstance, pages: PageContext): P
     if (!isUuid(id)) throw Errors.webhookNotFound();
     try {
       await deleteWebhook(ctx, pageAdmin(request).id, id, consoleMeta(request));
-      return done(pages, reply, '/ui/admin/webhooks', 'The webhook was deleted.');
+      return done(pages, reply, { location: '/ui/admin/webhooks', notice: 'The webhook was deleted.' });
     } catch (err) {
-      return refused(pages, reply, hookPath(id), err);
+      return refused(pages, reply, { location: hookPath(id), err });
     }
   });
 }

@@ -31,8 +31,8 @@ const PROFILE_FIELDS = ['name', 'phone', 'job_title', 'timezone'] as const;
 
 export async function accountPages(app: FastifyInstance, pages: PageContext): Promise<void> {
   const { ctx, render, secure } = pages;
-  const fail = (reply: FastifyReply, form: string, err: unknown, values: Record<string, string>) =>
-    redirectWithError(reply, `/ui/account#${form}`, err, { form, values }, secure);
+  const fail = (reply: FastifyReply, { form, err, values }: { form: string; err: unknown; values: Record<string, string> }) =>
+    redirectWithError(reply, { location: `/ui/account#${form}`, err, state: { form, values }, secure });
 
   app.get('/account', { schema: { hide: true } }, async (request, reply) => {
     const user = signedInUser(request, reply);
@@ -44,7 +44,7 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
     const imageOrigins = sections.flatMap((section) => (section.data.imageOrigins as string[] | undefined) ?? []);
     if (imageOrigins.length > 0) reply.header('content-security-policy', pagePolicy(ctx.config.hostedUi.logoUrl, undefined, imageOrigins));
     const manager = user.account_role === 'owner' || user.account_role === 'admin';
-    return render(request, reply, 'account', { title: 'Your account', account: user, sections, manager, wide: true, passkeysOffered: pages.passkeys });
+    return render(request, reply, { view: 'account', data: { title: 'Your account', account: user, sections, manager, wide: true, passkeysOffered: pages.passkeys } });
   });
 
   app.post('/account/profile', { schema: { hide: true } }, async (request, reply) => {
@@ -54,12 +54,12 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
     // An emptied optional field clears it; the name stays required.
     const changes = Object.fromEntries(PROFILE_FIELDS.map((field) => [field, field === 'name' ? values[field] : values[field] || null]));
     const errors = checkForm(UpdateProfileBody, changes);
-    if (Object.keys(errors).length > 0) return redirectWithState(reply, '/ui/account#profile', { form: 'profile', values, errors }, secure);
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: '/ui/account#profile', state: { form: 'profile', values, errors }, secure });
     try {
       await updateProfile(ctx, user, changes, requestMeta(request));
-      return redirectWithState(reply, '/ui/account#profile', { form: 'profile', notice: 'Your profile has been saved.' }, secure);
+      return redirectWithState(reply, { location: '/ui/account#profile', state: { form: 'profile', notice: 'Your profile has been saved.' }, secure });
     } catch (err) {
-      return fail(reply, 'profile', err, values);
+      return fail(reply, { form: 'profile', err, values });
     }
   });
 
@@ -70,14 +70,14 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
     const currentPassword = formField(request.body, 'current_password');
     const errors = checkForm(UpdateProfileBody, { email, current_password: currentPassword || null });
     if (!currentPassword) errors.current_password ??= 'Enter your current password to change your email address.';
-    if (Object.keys(errors).length > 0) return redirectWithState(reply, '/ui/account#email', { form: 'email', values: { email }, errors }, secure);
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: '/ui/account#email', state: { form: 'email', values: { email }, errors }, secure });
     try {
       await sharedBudget('password-check')(request);
       const updated = await updateProfile(ctx, user, { email, current_password: currentPassword }, requestMeta(request));
       const notice = updated.email === user.email ? 'Your email address is unchanged.' : `Your email address is now ${updated.email}. We sent a link there to verify it.`;
-      return redirectWithState(reply, '/ui/account#email', { form: 'email', notice }, secure);
+      return redirectWithState(reply, { location: '/ui/account#email', state: { form: 'email', notice }, secure });
     } catch (err) {
-      return fail(reply, 'email', err, { email });
+      return fail(reply, { form: 'email', err, values: { email } });
     }
   });
 
@@ -86,9 +86,9 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
     if (!user) return reply;
     try {
       await sendVerificationEmail(ctx, user);
-      return redirectWithState(reply, '/ui/account#email', { form: 'email', notice: `We sent a new verification link to ${user.email}.` }, secure);
+      return redirectWithState(reply, { location: '/ui/account#email', state: { form: 'email', notice: `We sent a new verification link to ${user.email}.` }, secure });
     } catch (err) {
-      return fail(reply, 'email', err, {});
+      return fail(reply, { form: 'email', err, values: {} });
     }
   });
 
@@ -97,14 +97,14 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
     if (!user) return reply;
     const input = { current_password: formField(request.body, 'current_password'), new_password: formField(request.body, 'new_password') };
     const errors = checkForm(ChangePasswordBody, input);
-    if (Object.keys(errors).length > 0) return redirectWithState(reply, '/ui/account#password', { form: 'password', errors }, secure);
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: '/ui/account#password', state: { form: 'password', errors }, secure });
     try {
       await sharedBudget('password-check')(request);
       // A password change ends every session, this browser's too: the user signs in again.
       await changePassword(ctx, user, input, requestMeta(request));
-      return redirectWithState(reply, '/ui/sign-in', { values: { email: user.email }, notice: 'Password changed successfully. Sign in with your new password.' }, secure);
+      return redirectWithState(reply, { location: '/ui/sign-in', state: { values: { email: user.email }, notice: 'Password changed successfully. Sign in with your new password.' }, secure });
     } catch (err) {
-      return fail(reply, 'password', err, {});
+      return fail(reply, { form: 'password', err, values: {} });
     }
   });
 

@@ -55,7 +55,7 @@ export const appsSection: AccountSection = {
       const clientId = clientIdOf(request.params);
       const found = (await listApps(ctx, user.id)).find((row) => row.client_id === clientId);
       if (!found) throw Errors.appNotFound();
-      return render(request, reply, 'confirm', {
+      return render(request, reply, { view: 'confirm', data: {
         title: `Stop ${found.name} from using your account?`,
         confirmation: {
           message: `${found.name} is signed out and can no longer read your information. If you sign in to it again, it asks for your permission again.`,
@@ -64,7 +64,7 @@ export const appsSection: AccountSection = {
           cancel: '/ui/account#apps',
           danger: true,
         },
-      });
+      } });
     });
 
     app.post('/account/apps/:client_id/revoke', { schema: { hide: true } }, async (request, reply) => {
@@ -72,11 +72,11 @@ export const appsSection: AccountSection = {
       if (!user) return reply;
       const clientId = clientIdOf(request.params);
       try {
-        await revokeApp(ctx, user.id, clientId, requestMeta(request));
-        return redirectWithState(reply, '/ui/account#apps', { form: 'apps', notice: 'The app no longer has access to your account.' }, secure);
+        await revokeApp(ctx, { userId: user.id, clientId, meta: requestMeta(request) });
+        return redirectWithState(reply, { location: '/ui/account#apps', state: { form: 'apps', notice: 'The app no longer has access to your account.' }, secure });
       } catch (err) {
         if (err instanceof Error && 'statusCode' in err && err.statusCode === 404) throw err;
-        return redirectWithError(reply, '/ui/account#apps', err, { form: 'apps' }, secure);
+        return redirectWithError(reply, { location: '/ui/account#apps', err, state: { form: 'apps' }, secure });
       }
     });
   },

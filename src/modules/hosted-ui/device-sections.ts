@@ -44,7 +44,7 @@ export const sessionsSection: AccountSection = {
   },
   async register(app, pages) {
     const { ctx, secure } = pages;
-    const done = (reply: FastifyReply, notice: string) => redirectWithState(reply, '/ui/account#sessions', { form: 'sessions', notice }, secure);
+    const done = (reply: FastifyReply, notice: string) => redirectWithState(reply, { location: '/ui/account#sessions', state: { form: 'sessions', notice }, secure });
 
     app.post('/account/sessions/:id/end', { schema: { hide: true } }, async (request, reply) => {
       const user = signedInUser(request, reply);
@@ -55,10 +55,10 @@ export const sessionsSection: AccountSection = {
         if (!UUID.test(id)) throw Errors.sessionNotFound();
         await endOwnSession(ctx, user.id, id, requestMeta(request));
         // This browser's own session: it is signed out with it.
-        if (id === user.page_session_id) return redirectWithState(reply, '/ui/sign-in', { notice: 'You have signed out.' }, secure);
+        if (id === user.page_session_id) return redirectWithState(reply, { location: '/ui/sign-in', state: { notice: 'You have signed out.' }, secure });
         return done(reply, 'That device has been signed out.');
       } catch (err) {
-        return redirectWithError(reply, '/ui/account#sessions', err, { form: 'sessions' }, secure);
+        return redirectWithError(reply, { location: '/ui/account#sessions', err, state: { form: 'sessions' }, secure });
       }
     });
 

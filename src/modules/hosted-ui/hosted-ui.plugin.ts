@@ -100,7 +100,7 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?
     reply.type('text/javascript; charset=utf-8').send(webauthnBundle),
   );
 
-  const render: RenderPage = async (request, reply, viewName, data, status = 200) => {
+  const render: RenderPage = async (request, reply, { view: viewName, data, status = 200 }) => {
     const state: PageState = request.method === 'GET' ? takeState(request, reply, secure) : {};
     // A bare name is a hosted page's (views/hosted-ui); `console/…` is a console page's.
     const html = await reply.viewAsync(`${viewName.includes('/') ? viewName : `hosted-ui/${viewName}`}.eta`, {
@@ -124,9 +124,9 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?
     reply.headers(refusal.headers);
     // The passkey steps' script reads JSON.
     if (isJsonRequest(request)) return reply.code(status).send(replyBody(refusal, message));
-    return render(request, reply, 'error', { title: status === 429 ? 'Too many attempts' : 'Something went wrong', message }, status);
+    return render(request, reply, { view: 'error', data: { title: status === 429 ? 'Too many attempts' : 'Something went wrong', message }, status });
   });
-  app.setNotFoundHandler(async (request, reply) => render(request, reply, 'error', { title: 'Page not found', message: 'There is no page at this address.' }, 404));
+  app.setNotFoundHandler(async (request, reply) => render(request, reply, { view: 'error', data: { title: 'Page not found', message: 'There is no page at this address.' }, status: 404 }));
 
   app.get('/', { schema: { hide: true } }, async (request, reply) => reply.redirect(request.pageUser ? '/ui/account' : '/ui/sign-in'));
   await signInPages(app, pages);

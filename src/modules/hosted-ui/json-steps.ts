@@ -16,7 +16,7 @@ export const isJsonRequest = (request: FastifyRequest): boolean => request.heade
 export function scriptOnly(location: string, secure: boolean, form?: string) {
   return async function requireScript(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | void> {
     if (isJsonRequest(request)) return;
-    return redirectWithState(reply, location, { form, message: 'Passkeys need JavaScript. Turn it on for this site, or use another way to sign in.' }, secure);
+    return redirectWithState(reply, { location, state: { form, message: 'Passkeys need JavaScript. Turn it on for this site, or use another way to sign in.' }, secure });
   };
 }
 

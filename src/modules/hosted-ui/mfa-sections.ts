@@ -34,13 +34,13 @@ export const totpSection: AccountSection = {
     const { ctx, render, secure } = pages;
     const codeCheck = sharedBudget('password-check');
     // A refused code is shown by the code field; any other refusal for the whole section.
-    const refuse = (reply: FastifyReply, err: unknown) => redirectWithError(reply, '/ui/account#totp', err, { form: 'totp' }, secure);
-    const showCodes = (request: FastifyRequest, reply: FastifyReply, codes: string[], intro: string) =>
-      render(request, reply, 'recovery-codes', { title: 'Your recovery codes', codes, intro });
+    const refuse = (reply: FastifyReply, err: unknown) => redirectWithError(reply, { location: '/ui/account#totp', err, state: { form: 'totp' }, secure });
+    const showCodes = (request: FastifyRequest, reply: FastifyReply, { codes, intro }: { codes: string[]; intro: string }) =>
+      render(request, reply, { view: 'recovery-codes', data: { title: 'Your recovery codes', codes, intro } });
     /** The code posted with the form, or a redirect asking for it. */
     const postedCode = (request: FastifyRequest, reply: FastifyReply): string | undefined => {
       const code = formField(request.body, 'code').trim();
-      if (!code) void redirectWithState(reply, '/ui/account#totp', { form: 'totp', errors: { code: 'Enter a code from your authenticator app.' } }, secure);
+      if (!code) void redirectWithState(reply, { location: '/ui/account#totp', state: { form: 'totp', errors: { code: 'Enter a code from your authenticator app.' } }, secure });
       return code || undefined;
     };
 
@@ -49,39 +49,39 @@ export const totpSection: AccountSection = {
       if (!user) return reply;
       try {
         await setupTotp(ctx, user, requestMeta(request));
-        return redirectWithState(reply, '/ui/account#totp', { form: 'totp', notice: 'Scan the QR code with your authenticator app, then enter the code it shows.' }, secure);
+        return redirectWithState(reply, { location: '/ui/account#totp', state: { form: 'totp', notice: 'Scan the QR code with your authenticator app, then enter the code it shows.' }, secure });
       } catch (err) {
         return refuse(reply, err);
       }
     });
 
     /** A form that proves a TOTP code: signed in, a code given, the shared budget, then `act`. */
-    const codeForm = (path: string, act: (request: FastifyRequest, reply: FastifyReply, user: PageSessionUser, code: string) => Promise<FastifyReply>) =>
+    const codeForm = (path: string, act: (request: FastifyRequest, reply: FastifyReply, proof: { user: PageSessionUser; code: string }) => Promise<FastifyReply>) =>
       app.post(path, { schema: { hide: true } }, async (request, reply) => {
         const user = signedInUser(request, reply);
         const code = user && postedCode(request, reply);
         if (!user || !code) return reply;
         try {
           await codeCheck(request);
-          return await act(request, reply, user, code);
+          return await act(request, reply, { user, code });
         } catch (err) {
           return refuse(reply, err);
         }
       });
 
-    codeForm('/account/totp/enable', async (request, reply, user, code) => {
+    codeForm('/account/totp/enable', async (request, reply, { user, code }) => {
       const { recovery_codes } = await enableTotp(ctx, user, code, { sessionId: user.page_session_id }, requestMeta(request));
-      return showCodes(request, reply, recovery_codes, 'Two-step verification is on.');
+      return showCodes(request, reply, { codes: recovery_codes, intro: 'Two-step verification is on.' });
     });
 
-    codeForm('/account/totp/recovery-codes', async (request, reply, user, code) => {
+    codeForm('/account/totp/recovery-codes', async (request, reply, { user, code }) => {
       const { recovery_codes } = await regenerateRecoveryCodes(ctx, user, code, requestMeta(request));
-      return showCodes(request, reply, recovery_codes, 'Your old recovery codes no longer work.');
+      return showCodes(request, reply, { codes: recovery_codes, intro: 'Your old recovery codes no longer work.' });
     });
 
-    codeForm('/account/totp/disable', async (request, reply, user, code) => {
+    codeForm('/account/totp/disable', async (request, reply, { user, code }) => {
       await disableTotp(ctx, user, code, requestMeta(request));
-      return redirectWithState(reply, '/ui/account#totp', { form: 'totp', notice: MFA_DISABLED }, secure);
+      return redirectWithState(reply, { location: '/ui/account#totp', state: { form: 'totp', notice: MFA_DISABLED }, secure });
     });
   },
 };

@@ -30,7 +30,7 @@ export async function oidcPages(app: FastifyInstance, pages: PageContext, handle
   async function load(request: FastifyRequest, reply: FastifyReply): Promise<{ uid: string; provider: OidcProvider; details: InteractionDetails; client: ProviderClient } | undefined> {
     const { uid } = request.params as { uid: string };
     if (!UID.test(uid)) {
-      await render(request, reply, 'error', { title: 'Page not found', message: 'There is no page at this address.' }, 404);
+      await render(request, reply, { view: 'error', data: { title: 'Page not found', message: 'There is no page at this address.' }, status: 404 });
       return undefined;
     }
     const provider = await handle.current();
@@ -41,19 +41,19 @@ export async function oidcPages(app: FastifyInstance, pages: PageContext, handle
     } catch {
       // The interaction cookie is missing or the interaction expired: handled below.
     }
-    await render(request, reply, 'error', { title: 'Sign-in expired', message: 'This sign-in request has expired or belongs to another browser. Go back to the app and start again.' }, 400);
+    await render(request, reply, { view: 'error', data: { title: 'Sign-in expired', message: 'This sign-in request has expired or belongs to another browser. Go back to the app and start again.' }, status: 400 });
     return undefined;
   }
 
   // Every result names the Keyhold session behind the pages' cookie: the provider gives its
   // session a new id at each resume, and oidc.plugin.ts links the new one (session-end.ts).
-  const finish = async (request: FastifyRequest, reply: FastifyReply, provider: OidcProvider, result: unknown) => {
+  const finish = async (request: FastifyRequest, reply: FastifyReply, { provider, result }: { provider: OidcProvider; result: unknown }) => {
     const location = await provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
     return reply.code(303).redirect(location);
   };
 
-  // login_hint goes to the sign-in page, which prefills the email field with it.
-  const signIn = (reply: FastifyReply, uid: string, again: boolean, loginHint?: string) =>
+  // login_hint goes to the sign-in page, which prefills the email field with it; `again` asks for a new sign-in.
+  const signIn = (reply: FastifyReply, { uid, again, loginHint }: { uid: string; again: boolean; loginHint?: string }) =>
     reply.code(303).redirect(`/ui/sign-in?${new URLSearchParams({ next: `/ui/authorize/${uid}`, ...(again ? { again: '1' } : {}), ...(loginHint ? { login_hint: loginHint } : {}) })}`);
 
   app.get('/authorize/:uid', { schema: { hide: true } }, async (request, reply) => {
@@ -65,43 +65,43 @@ export async function oidcPages(app: FastifyInstance, pages: PageContext, handle
 
     if (details.prompt.name === 'login') {
       const loginHint = typeof details.params.login_hint === 'string' ? details.params.login_hint : undefined;
-      if (!user) return signIn(reply, uid, false, loginHint);
+      if (!user) return signIn(reply, { uid, again: false, loginHint });
       const session = await findSessionAssurance(ctx.db, user.page_session_id);
-      if (!session) return signIn(reply, uid, true, loginHint);
-      if (!freshEnough(details, session.created_at, ctx.clock.now())) return signIn(reply, uid, true, loginHint);
+      if (!session) return signIn(reply, { uid, again: true, loginHint });
+      if (!freshEnough(details, session.created_at, ctx.clock.now())) return signIn(reply, { uid, again: true, loginHint });
       const needsAal2 = String(details.params.acr_values ?? '').split(' ').includes('aal2') || client.keyhold_require_mfa === true;
       if (needsAal2 && session.aal !== 'aal2') {
         // An enrolled user signs in again and passes the second factor; anyone else sets one up first.
-        if (user.mfa_enabled) return signIn(reply, uid, true, loginHint);
-        return render(request, reply, 'mfa-required', { title: 'Two-step verification required', clientName, uid });
+        if (user.mfa_enabled) return signIn(reply, { uid, again: true, loginHint });
+        return render(request, reply, { view: 'mfa-required', data: { title: 'Two-step verification required', clientName, uid } });
       }
       const result = {
         login: { accountId: user.id, acr: session.aal, amr: session.amr, ts: Math.floor(session.created_at.getTime() / 1000), remember: true },
         keyhold: { sessionId: user.page_session_id },
       };
-      return finish(request, reply, provider, result);
+      return finish(request, reply, { provider, result });
     }
 
     if (details.prompt.name === 'consent') {
-      if (!user || user.id !== details.session?.accountId) return signIn(reply, uid, Boolean(user));
+      if (!user || user.id !== details.session?.accountId) return signIn(reply, { uid, again: Boolean(user) });
       const scopes = requestedScopes(details);
       // prompt=consent asks for the page even where consent is remembered (not of a first-party app).
       const asked = details.prompt.reasons.includes('consent_prompt');
-      if (client.keyhold_first_party === true || (!asked && (await consentCovers(ctx, user.id, client.clientId, scopes)))) {
+      if (client.keyhold_first_party === true || (!asked && (await consentCovers(ctx, { userId: user.id, clientId: client.clientId, scopes })))) {
         const grantId = await grantAll(provider, details, user);
         await touchApp(ctx, user.id, client.clientId);
-        return finish(request, reply, provider, { consent: { grantId }, keyhold: { sessionId: user.page_session_id } });
+        return finish(request, reply, { provider, result: { consent: { grantId }, keyhold: { sessionId: user.page_session_id } } });
       }
-      return render(request, reply, 'consent', {
+      return render(request, reply, { view: 'consent', data: {
         title: `Allow ${clientName}?`,
         clientName,
         logoUri: typeof client.logoUri === 'string' ? client.logoUri : undefined,
         email: user.email,
         uid,
         scopes: scopes.map((scope) => ({ label: SCOPE_LABELS[scope] ?? scope })),
-      });
+      } });
     }
-    return finish(request, reply, provider, { error: 'access_denied', error_description: 'interaction not supported' });
+    return finish(request, reply, { provider, result: { error: 'access_denied', error_description: 'interaction not supported' } });
   });
 
   app.post('/authorize/:uid', { schema: { hide: true } }, async (request, reply) => {
@@ -110,12 +110,12 @@ export async function oidcPages(app: FastifyInstance, pages: PageContext, handle
     const { uid, provider, details, client } = loaded;
     const user = request.pageUser;
     if (formField(request.body, 'decision') !== 'allow') {
-      return finish(request, reply, provider, { error: 'access_denied', error_description: 'the user denied the request' });
+      return finish(request, reply, { provider, result: { error: 'access_denied', error_description: 'the user denied the request' } });
     }
     if (details.prompt.name !== 'consent' || !user || user.id !== details.session?.accountId) return reply.code(303).redirect(`/ui/authorize/${uid}`);
     const grantId = await grantAll(provider, details, user);
     await rememberConsent(ctx, { userId: user.id, clientId: client.clientId, scopes: requestedScopes(details), grantId }, requestMeta(request));
-    return finish(request, reply, provider, { consent: { grantId }, keyhold: { sessionId: user.page_session_id } });
+    return finish(request, reply, { provider, result: { consent: { grantId }, keyhold: { sessionId: user.page_session_id } } });
   });
 }
 

@@ -11,7 +11,14 @@ export interface PageData {
   [key: string]: unknown;
 }
 
-export type RenderPage = (request: FastifyRequest, reply: FastifyReply, view: string, data: PageData, status?: number) => Promise<FastifyReply>;
+/** A page to draw: `view` names a template (a bare name is under views/hosted-ui/); `status` is 200 unless given. */
+export interface PageView {
+  view: string;
+  data: PageData;
+  status?: number;
+}
+
+export type RenderPage = (request: FastifyRequest, reply: FastifyReply, page: PageView) => Promise<FastifyReply>;
 
 export interface PageContext {
   ctx: AppContext;

@@ -71,8 +71,7 @@ export function loadPageSession(ctx: Pick<AppContext, 'db' | 'clock'>) {
 /** Sign-out: ends the Keyhold session behind the cookie (so its tokens die too) and the cookie. */
 export async function endPageSession(
   ctx: Pick<AppContext, 'db' | 'clock' | 'config' | 'jobs'>,
-  request: FastifyRequest,
-  reply: FastifyReply,
+  { request, reply }: { request: FastifyRequest; reply: FastifyReply },
   meta: RequestMeta,
 ): Promise<void> {
   const value = request.cookies[SESSION_COOKIE];

@@ -23,7 +23,22 @@ const MAX_BYTES = 3000;
 /** Fields never carried back, whatever the form calls them. */
 const SECRET_FIELD = /password|_csrf|token|code$/;
 
-export function redirectWithState(reply: FastifyReply, location: string, state: PageState, secure: boolean): FastifyReply {
+/** Where a form's answer sends the browser, what the next page shows, and whether the cookie is Secure. */
+export interface StateRedirect {
+  location: string;
+  state: PageState;
+  secure: boolean;
+}
+
+/** A refusal's redirect: `err` is the service's AppError; `state` what else the page shows. */
+export interface ErrorRedirect {
+  location: string;
+  err: unknown;
+  state: Omit<PageState, 'message' | 'errors'>;
+  secure: boolean;
+}
+
+export function redirectWithState(reply: FastifyReply, { location, state, secure }: StateRedirect): FastifyReply {
   keepState(reply, state, secure);
   return reply.code(303).redirect(location);
 }
@@ -50,8 +65,8 @@ export function takeState(request: FastifyRequest, reply: FastifyReply, secure: 
 }
 
 /** A service refused the form: back to `location` with the API's message (anything else is rethrown). */
-export function redirectWithError(reply: FastifyReply, location: string, err: unknown, state: Omit<PageState, 'message' | 'errors'>, secure: boolean): FastifyReply {
+export function redirectWithError(reply: FastifyReply, { location, err, state, secure }: ErrorRedirect): FastifyReply {
   if (!(err instanceof AppError)) throw err;
   const { message, fields } = pageText(err);
-  return redirectWithState(reply, location, { ...state, message, errors: fields }, secure);
+  return redirectWithState(reply, { location, state: { ...state, message, errors: fields }, secure });
 }

@@ -45,7 +45,7 @@ export async function passkeySignInPages(app: FastifyInstance, pages: PageContex
     const input = { challenge_id: body.challenge_id, response: body.response };
     if (!matchesSchema(PasskeyLoginBody, input)) throw Errors.passkeyResponseUnreadable();
     const result = await signInWithPasskey(ctx, input as { challenge_id: string; response: AuthenticationResponseJSON }, requestMeta(request));
-    return { location: await settle(request, reply, result, safeNext(formField(request.body, 'next'))) };
+    return { location: await settle(request, reply, { result, next: safeNext(formField(request.body, 'next')) }) };
   });
 
   app.post('/mfa/passkey/options', { preHandler: [fromMfa, sharedBudget('mfa-passkey-options')], schema: { hide: true } }, async (request) => {
@@ -61,7 +61,7 @@ export async function passkeySignInPages(app: FastifyInstance, pages: PageContex
       const mfaToken = request.cookies[MFA_COOKIE];
       if (!mfaToken) throw Errors.invalidOrExpiredMfaToken();
       const tokens = await verifyMfa(ctx, { mfa_token: mfaToken, passkey_response: response as AuthenticationResponseJSON }, requestMeta(request));
-      return { location: await settle(request, reply, tokens, safeNext(formField(request.body, 'next'))) };
+      return { location: await settle(request, reply, { result: tokens, next: safeNext(formField(request.body, 'next')) }) };
     } catch (err) {
       // A dead token (expired, or killed by the 5th failure) sends the user back to the first
       // factor, as the code form does.

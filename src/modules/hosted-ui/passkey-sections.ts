@@ -56,9 +56,9 @@ export const passkeysSection: AccountSection = {
     // A code given to add or remove a passkey draws from the budget password checks share.
     const codeCheck = sharedBudget('password-check');
     const postedCode = (request: FastifyRequest) => formField(request.body, 'code').trim() || null;
-    const done = (reply: FastifyReply, notice: string) => redirectWithState(reply, SECTION, { form: 'passkeys', notice }, secure);
+    const done = (reply: FastifyReply, notice: string) => redirectWithState(reply, { location: SECTION, state: { form: 'passkeys', notice }, secure });
     /** A refusal shown by the row of passkey `id` (its name field) or, without a field, atop the section. */
-    const refuse = (reply: FastifyReply, err: unknown, id: string) => redirectWithError(reply, SECTION, err, { form: 'passkeys', values: { passkey: id } }, secure);
+    const refuse = (reply: FastifyReply, err: unknown, id: string) => redirectWithError(reply, { location: SECTION, err, state: { form: 'passkeys', values: { passkey: id } }, secure });
 
     // The name is checked before the browser makes a credential it would keep.
     app.post('/account/passkeys/options', step('passkey-register-options'), async (request) => {
@@ -87,7 +87,7 @@ export const passkeysSection: AccountSection = {
       const { id } = request.params as { id: string };
       const name = formField(request.body, 'name').trim();
       const errors = checkForm(RenamePasskeyBody, { name });
-      if (errors.name) return redirectWithState(reply, SECTION, { form: 'passkeys', values: { passkey: id }, errors }, secure);
+      if (errors.name) return redirectWithState(reply, { location: SECTION, state: { form: 'passkeys', values: { passkey: id }, errors }, secure });
       try {
         if (!UUID.test(id)) throw Errors.passkeyNotFound();
         await renameUserPasskey(ctx, signedIn, id, name, requestMeta(request));

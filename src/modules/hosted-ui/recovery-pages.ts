@@ -19,8 +19,8 @@ const EMAIL_VERIFIED = 'Email verified successfully';
 
 export async function recoveryPages(app: FastifyInstance, pages: PageContext): Promise<void> {
   const { ctx, render, secure } = pages;
-  const fail = (reply: FastifyReply, location: string, err: unknown, values: Record<string, string>) =>
-    redirectWithError(reply, location, err, { values }, secure);
+  const fail = (reply: FastifyReply, { location, err, values }: { location: string; err: unknown; values: Record<string, string> }) =>
+    redirectWithError(reply, { location, err, state: { values }, secure });
   const query = (request: { query: unknown }, name: string) => formField(request.query, name);
 
   // The account-invite email links to {FRONTEND_URL}/register?account_invite_code=…
@@ -30,12 +30,12 @@ export async function recoveryPages(app: FastifyInstance, pages: PageContext): P
   });
 
   app.get('/sign-up', { schema: { hide: true } }, async (request, reply) =>
-    render(request, reply, 'sign-up', {
+    render(request, reply, { view: 'sign-up', data: {
       title: 'Create an account',
       // The API asks for a code only when self-serve sign-up is off too; with it on, a code is optional.
       inviteCodeField: ctx.config.requireInviteCode ? (ctx.config.selfServeEnabled ? 'optional' : 'required') : 'none',
       accountInviteCode: query(request, 'account_invite_code'),
-    }),
+    } }),
   );
 
   app.post('/sign-up', { config: perMinute(3), schema: { hide: true } }, async (request, reply) => {
@@ -55,38 +55,38 @@ export async function recoveryPages(app: FastifyInstance, pages: PageContext): P
     };
     const back = `/ui/sign-up${values.account_invite_code ? `?account_invite_code=${encodeURIComponent(values.account_invite_code)}` : ''}`;
     const errors = checkForm(RegisterBody, input);
-    if (Object.keys(errors).length > 0) return redirectWithState(reply, back, { values, errors }, secure);
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: back, state: { values, errors }, secure });
     try {
       const user = await register(ctx, input, requestMeta(request));
-      return redirectWithState(reply, '/ui/sign-in', {
+      return redirectWithState(reply, { location: '/ui/sign-in', state: {
         values: { email: user.email },
         notice: `Your account has been created. We sent a link to ${user.email} to verify the address. You can sign in now.`,
-      }, secure);
+      }, secure });
     } catch (err) {
-      return fail(reply, back, err, values);
+      return fail(reply, { location: back, err, values });
     }
   });
 
   app.get('/forgot-password', { schema: { hide: true } }, async (request, reply) =>
-    render(request, reply, 'forgot-password', { title: 'Reset your password' }),
+    render(request, reply, { view: 'forgot-password', data: { title: 'Reset your password' } }),
   );
 
   app.post('/forgot-password', { config: perMinute(3), schema: { hide: true } }, async (request, reply) => {
     const email = formField(request.body, 'email');
     const errors = checkForm(ForgotPasswordBody, { email });
-    if (Object.keys(errors).length > 0) return redirectWithState(reply, '/ui/forgot-password', { values: { email }, errors }, secure);
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: '/ui/forgot-password', state: { values: { email }, errors }, secure });
     try {
       await requestPasswordReset(ctx, email, requestMeta(request));
-      return redirectWithState(reply, '/ui/forgot-password', { notice: RESET_LINK_SENT }, secure);
+      return redirectWithState(reply, { location: '/ui/forgot-password', state: { notice: RESET_LINK_SENT }, secure });
     } catch (err) {
-      return fail(reply, '/ui/forgot-password', err, { email });
+      return fail(reply, { location: '/ui/forgot-password', err, values: { email } });
     }
   });
 
   app.get('/reset-password', { schema: { hide: true } }, async (request, reply) => {
     const token = query(request, 'token');
     const link = token ? await checkResetToken(ctx, token) : { valid: false };
-    return render(request, reply, 'reset-password', { title: 'Choose a new password', token, valid: link.valid, email: link.email });
+    return render(request, reply, { view: 'reset-password', data: { title: 'Choose a new password', token, valid: link.valid, email: link.email } });
   });
 
   app.post('/reset-password', { config: perMinute(5), schema: { hide: true } }, async (request, reply) => {
@@ -94,27 +94,27 @@ export async function recoveryPages(app: FastifyInstance, pages: PageContext): P
     const input = { token, new_password: formField(request.body, 'new_password') };
     const back = `/ui/reset-password?token=${encodeURIComponent(token)}`;
     const errors = checkForm(ResetPasswordBody, input);
-    if (Object.keys(errors).length > 0) return redirectWithState(reply, back, { errors }, secure);
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: back, state: { errors }, secure });
     try {
       await resetPassword(ctx, input, requestMeta(request));
-      return redirectWithState(reply, '/ui/sign-in', { notice: `${PASSWORD_RESET}. Sign in with your new password.` }, secure);
+      return redirectWithState(reply, { location: '/ui/sign-in', state: { notice: `${PASSWORD_RESET}. Sign in with your new password.` }, secure });
     } catch (err) {
-      return fail(reply, back, err, {});
+      return fail(reply, { location: back, err, values: {} });
     }
   });
 
   // Opening the link shows a button: mail scanners that fetch links do not spend the token.
   app.get('/verify-email', { schema: { hide: true } }, async (request, reply) =>
-    render(request, reply, 'verify-email', { title: 'Verify your email address', token: query(request, 'token') }),
+    render(request, reply, { view: 'verify-email', data: { title: 'Verify your email address', token: query(request, 'token') } }),
   );
 
   app.post('/verify-email', { config: perMinute(10), schema: { hide: true } }, async (request, reply) => {
     const token = formField(request.body, 'token');
     try {
       await verifyEmail(ctx, token, requestMeta(request));
-      return redirectWithState(reply, '/ui/verify-email?done=1', { notice: EMAIL_VERIFIED }, secure);
+      return redirectWithState(reply, { location: '/ui/verify-email?done=1', state: { notice: EMAIL_VERIFIED }, secure });
     } catch (err) {
-      return fail(reply, `/ui/verify-email?token=${encodeURIComponent(token)}`, err, {});
+      return fail(reply, { location: `/ui/verify-email?token=${encodeURIComponent(token)}`, err, values: {} });
     }
   });
 }

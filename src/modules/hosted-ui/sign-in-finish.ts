@@ -32,18 +32,24 @@ export function isDeadMfaToken(err: unknown): err is AppError {
   return isCatalogued(err, Errors.invalidOrExpiredMfaToken);
 }
 
+/** A sign-in step's result and where the browser goes after the sign-in (`next`). */
+export interface SignInStep {
+  result: SignInResult;
+  next: string;
+}
+
 export interface SignInFinisher {
   /** Sets the cookies of a finished step and returns where the browser goes next. */
-  settle(request: FastifyRequest, reply: FastifyReply, result: SignInResult, next: string): Promise<string>;
+  settle(request: FastifyRequest, reply: FastifyReply, step: SignInStep): Promise<string>;
   /** `settle`, answered with a redirect (the forms' way). */
-  finish(request: FastifyRequest, reply: FastifyReply, result: SignInResult, next: string): Promise<FastifyReply>;
+  finish(request: FastifyRequest, reply: FastifyReply, step: SignInStep): Promise<FastifyReply>;
   /** Drops the MFA cookie (its token is spent or dead). */
   clearMfa(reply: FastifyReply): void;
 }
 
 export function signInFinisher({ ctx, secure }: PageContext): SignInFinisher {
   const mfaCookie = { path: '/ui', httpOnly: true, sameSite: 'lax', secure } as const;
-  const settle = async (request: FastifyRequest, reply: FastifyReply, result: SignInResult, next: string): Promise<string> => {
+  const settle = async (request: FastifyRequest, reply: FastifyReply, { result, next }: SignInStep): Promise<string> => {
     if (isMfaChallenge(result)) {
       reply.setCookie(MFA_COOKIE, result.mfa_token, { ...mfaCookie, maxAge: MFA_TOKEN_TTL_SECONDS });
       // The page offers a passkey only when the challenge allows one.
@@ -63,7 +69,7 @@ export function signInFinisher({ ctx, secure }: PageContext): SignInFinisher {
       if (earlier && claims?.sid && claims.sub === earlier.id) {
         await relinkProviderSessions(ctx.db, { userId: earlier.id, from: earlier.page_session_id, to: claims.sid });
       }
-      await endPageSession(ctx, request, reply, requestMeta(request)).catch((err: Error) =>
+      await endPageSession(ctx, { request, reply }, requestMeta(request)).catch((err: Error) =>
         request.log.warn({ err: { message: err.message } }, 'the earlier page session could not be ended'),
       );
     }
@@ -76,7 +82,7 @@ export function signInFinisher({ ctx, secure }: PageContext): SignInFinisher {
   };
   return {
     settle,
-    finish: async (request, reply, result, next) => reply.code(303).redirect(await settle(request, reply, result, next)),
+    finish: async (request, reply, step) => reply.code(303).redirect(await settle(request, reply, step)),
     clearMfa: (reply) => void reply.clearCookie(MFA_COOKIE, mfaCookie),
   };
 }

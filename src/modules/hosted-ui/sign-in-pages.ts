@@ -31,8 +31,8 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
   const { ctx, render, secure } = pages;
   const providers = createOAuthProviders(ctx);
   const oauthButtons = ctx.config.oauthProviders.map((provider) => ({ href: `/ui/oauth/${provider.name}`, label: `Continue with ${providerLabel(provider.name)}` }));
-  const fail = (reply: FastifyReply, location: string, err: unknown, values: Record<string, string>) =>
-    redirectWithError(reply, location, err, { values }, secure);
+  const fail = (reply: FastifyReply, { location, err, values }: { location: string; err: unknown; values: Record<string, string> }) =>
+    redirectWithError(reply, { location, err, state: { values }, secure });
 
   const { finish, clearMfa } = signInFinisher(pages);
 
@@ -40,7 +40,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
     const query = request.query as Record<string, unknown>;
     // `again`: an OpenID authorization asks for a new sign-in (prompt=login, max_age, a second factor).
     if (request.pageUser && query.again !== '1') return reply.redirect(safeNext(query.next));
-    return render(request, reply, 'sign-in', {
+    return render(request, reply, { view: 'sign-in', data: {
       title: 'Sign in',
       next: safeNext(query.next),
       // The email step, unless this is the password step that follows it (or no SSO exists).
@@ -52,7 +52,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
       oauthButtons,
       passkeysOffered: pages.passkeys,
       canSignUp: ctx.config.selfServeEnabled || ctx.config.requireInviteCode,
-    });
+    } });
   });
 
   app.post('/sign-in', { schema: { hide: true } }, async (request, reply) => {
@@ -65,28 +65,28 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
     const back = withNext('/ui/sign-in', next, { ...(step === 'password' ? { step } : {}), ...again });
     if (step === 'email') {
       const errors = checkForm(EmailStep, { email });
-      if (Object.keys(errors).length > 0) return redirectWithState(reply, back, { values: { email }, errors }, secure);
-      const toProvider = await redirectToIdentityProvider(pages, reply, email, next);
-      return toProvider ?? redirectWithState(reply, withNext('/ui/sign-in', next, { step: 'password', ...again }), { values: { email } }, secure);
+      if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: back, state: { values: { email }, errors }, secure });
+      const toProvider = await redirectToIdentityProvider(pages, reply, { email, next });
+      return toProvider ?? redirectWithState(reply, { location: withNext('/ui/sign-in', next, { step: 'password', ...again }), state: { values: { email } }, secure });
     }
     const errors = checkForm(LoginJsonBody, { email, password });
-    if (Object.keys(errors).length > 0) return redirectWithState(reply, back, { values: { email }, errors }, secure);
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: back, state: { values: { email }, errors }, secure });
     try {
       // The API's budget: both login routes and this form draw from one per-IP allowance.
       await sharedBudget('login')(request);
-      return await finish(request, reply, await login(ctx, email, password, requestMeta(request)), next);
+      return await finish(request, reply, { result: await login(ctx, email, password, requestMeta(request)), next });
     } catch (err) {
       // An account that enforces SSO for the domain: its identity provider, not a refusal.
-      const toProvider = err instanceof AppError && err.code === 'sso_required' ? await redirectToIdentityProvider(pages, reply, email, next) : undefined;
+      const toProvider = err instanceof AppError && err.code === 'sso_required' ? await redirectToIdentityProvider(pages, reply, { email, next }) : undefined;
       if (toProvider) return toProvider;
-      return fail(reply, back, err, { email });
+      return fail(reply, { location: back, err, values: { email } });
     }
   });
 
   app.get('/mfa', { schema: { hide: true } }, async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     if (!request.cookies[MFA_COOKIE]) return reply.code(303).redirect('/ui/sign-in');
-    return render(request, reply, 'mfa', { title: 'Two-step verification', next: safeNext(query.next), passkeysOffered: query.passkey === '1' && pages.passkeys });
+    return render(request, reply, { view: 'mfa', data: { title: 'Two-step verification', next: safeNext(query.next), passkeysOffered: query.passkey === '1' && pages.passkeys } });
   });
 
   // The second step, as POST /auth/mfa/verify (its budget too): a six-digit code is a TOTP code,
@@ -96,18 +96,18 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
     const back = withNext('/ui/mfa', next, formField(request.body, 'passkey') === '1' ? { passkey: '1' } : {});
     const mfaToken = request.cookies[MFA_COOKIE] ?? '';
     const code = formField(request.body, 'code').trim();
-    if (!mfaToken) return fail(reply, '/ui/sign-in', Errors.invalidOrExpiredMfaToken(), {});
-    if (!code) return redirectWithState(reply, back, { errors: { code: 'Enter the code from your authenticator app, or a recovery code.' } }, secure);
+    if (!mfaToken) return fail(reply, { location: '/ui/sign-in', err: Errors.invalidOrExpiredMfaToken(), values: {} });
+    if (!code) return redirectWithState(reply, { location: back, state: { errors: { code: 'Enter the code from your authenticator app, or a recovery code.' } }, secure });
     try {
       const tokens = await verifyMfa(ctx, looksLikeTotp(code) ? { mfa_token: mfaToken, code } : { mfa_token: mfaToken, recovery_code: code }, requestMeta(request));
-      return await finish(request, reply, tokens, next);
+      return await finish(request, reply, { result: tokens, next });
     } catch (err) {
       // A dead token (expired, or killed by the 5th wrong code) sends the user back to the first factor.
       if (isDeadMfaToken(err)) {
         clearMfa(reply);
-        return fail(reply, '/ui/sign-in', err, {});
+        return fail(reply, { location: '/ui/sign-in', err, values: {} });
       }
-      if (err instanceof AppError) return redirectWithState(reply, back, { errors: { code: pageText(err).message } }, secure);
+      if (err instanceof AppError) return redirectWithState(reply, { location: back, state: { errors: { code: pageText(err).message } }, secure });
       throw err;
     }
   });
@@ -120,7 +120,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
       reply.setCookie(OAUTH_STATE_COOKIE, started.state, { path: '/ui/oauth', httpOnly: true, sameSite: 'lax', secure, maxAge: OAUTH_STATE_SECONDS });
       return reply.code(303).redirect(started.authorization_url);
     } catch (err) {
-      return fail(reply, '/ui/sign-in', err, {});
+      return fail(reply, { location: '/ui/sign-in', err, values: {} });
     }
   });
 
@@ -139,15 +139,15 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
         input: { code, state, iss, redirect_uri: pagesOAuthCallbackUrl(ctx.config.publicUrl, provider) },
         meta: requestMeta(request),
       });
-      return await finish(request, reply, result, '/ui/account');
+      return await finish(request, reply, { result, next: '/ui/account' });
     } catch (err) {
-      return fail(reply, '/ui/sign-in', err, {});
+      return fail(reply, { location: '/ui/sign-in', err, values: {} });
     }
   });
 
   app.post('/sign-out', { schema: { hide: true } }, async (request, reply) => {
-    await endPageSession(ctx, request, reply, requestMeta(request));
-    return redirectWithState(reply, '/ui/sign-in', { notice: 'You have signed out.' }, secure);
+    await endPageSession(ctx, { request, reply }, requestMeta(request));
+    return redirectWithState(reply, { location: '/ui/sign-in', state: { notice: 'You have signed out.' }, secure });
   });
 }
 

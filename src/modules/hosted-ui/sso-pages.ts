@@ -43,8 +43,9 @@ const stateCookie = (secure: boolean) => ({ path: '/ui/sso', httpOnly: true, sam
 /**
  * Sends the browser to the identity provider serving `email`'s domain and answers with that
  * redirect; undefined when no connection serves the domain (the password step follows).
+ * `next`: where the browser goes after signing in.
  */
-export async function redirectToIdentityProvider(pages: PageContext, reply: FastifyReply, email: string, next: string): Promise<FastifyReply | undefined> {
+export async function redirectToIdentityProvider(pages: PageContext, reply: FastifyReply, { email, next }: { email: string; next: string }): Promise<FastifyReply | undefined> {
   let started: { authorization_url: string; state: string };
   try {
     started = await beginSso(pages.ctx, { email, redirect_uri: pagesSsoCallbackUrl(pages.ctx.config) });
@@ -67,7 +68,7 @@ export async function ssoPages(app: FastifyInstance, pages: PageContext): Promis
     reply.clearCookie(SSO_GO_COOKIE, stateCookie(secure));
     // Only an address this browser was given by the post above (http or https).
     if (!target || !/^https?:\/\//.test(target) || !URL.canParse(target)) return reply.code(303).redirect('/ui/sign-in');
-    return render(request, reply, 'sso-continue', { title: 'Single sign-on', refreshTo: target, host: new URL(target).host });
+    return render(request, reply, { view: 'sso-continue', data: { title: 'Single sign-on', refreshTo: target, host: new URL(target).host } });
   });
 
   app.get('/sso/callback', { config: perMinute(30), schema: { hide: true } }, async (request, reply) => {
@@ -78,14 +79,14 @@ export async function ssoPages(app: FastifyInstance, pages: PageContext): Promis
     const code = formField(query, 'code');
     const refused = formField(query, 'error');
     if (refused && state && expected && sameSecret(state, expected)) {
-      return redirectWithState(reply, '/ui/sign-in', { message: REFUSALS[refused] ?? REFUSED }, secure);
+      return redirectWithState(reply, { location: '/ui/sign-in', state: { message: REFUSALS[refused] ?? REFUSED }, secure });
     }
     try {
       // A code that reaches another browser than the one that started the flow is not redeemed.
       if (!state || !code || !expected || !sameSecret(state, expected)) throw Errors.invalidSsoCode();
-      return await finish(request, reply, await redeemCode(ctx, { code, state }, requestMeta(request)), safeNext(next));
+      return await finish(request, reply, { result: await redeemCode(ctx, { code, state }, requestMeta(request)), next: safeNext(next) });
     } catch (err) {
-      return redirectWithError(reply, '/ui/sign-in', err, {}, secure);
+      return redirectWithError(reply, { location: '/ui/sign-in', err, state: {}, secure });
     }
   });
 }

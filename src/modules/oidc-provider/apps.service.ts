@@ -14,7 +14,7 @@ import { inUnitOfWork } from '../../db/unit-of-work.js';
 type Deps = Pick<AppContext, 'db' | 'clock'> & { jobs: AppContext['jobs'] | undefined };
 
 /** Whether the user already consented to every one of `scopes` for this client. */
-export async function consentCovers(deps: Pick<AppContext, 'db'>, userId: string, clientId: string, scopes: readonly string[]): Promise<boolean> {
+export async function consentCovers(deps: Pick<AppContext, 'db'>, { userId, clientId, scopes }: { userId: string; clientId: string; scopes: readonly string[] }): Promise<boolean> {
   const app = await findUserApp(deps.db, userId, clientId);
   return app !== undefined && scopes.every((scope) => app.scopes.includes(scope));
 }
@@ -62,7 +62,15 @@ export async function listApps(deps: Pick<AppContext, 'db'>, userId: string): Pr
 }
 
 /** Ends the user's grants to a client, with every token issued under them, and forgets the consent. */
-export async function revokeApp(deps: Deps, userId: string, clientId: string, meta: RequestMeta | null, reason = 'user_revoked'): Promise<void> {
+export interface AppRevocation {
+  userId: string;
+  clientId: string;
+  meta: RequestMeta | null;
+  /** The audit row's and the event's `reason` (default user_revoked). */
+  reason?: string;
+}
+
+export async function revokeApp(deps: Deps, { userId, clientId, meta, reason = 'user_revoked' }: AppRevocation): Promise<void> {
   await inUnitOfWork(deps, async (trx) => {
     const remembered = await deleteUserApp(trx, userId, clientId);
     const grants = await grantIdsOfUserAndClient(trx, userId, clientId);

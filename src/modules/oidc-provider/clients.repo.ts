@@ -50,12 +50,13 @@ export async function listClientsByIds(db: Executor, clientIds: readonly string[
   return db.selectFrom('oauth_clients').selectAll().where('client_id', 'in', [...clientIds]).execute();
 }
 
-export async function updateClient(
-  db: Executor,
-  clientId: string,
-  change: Partial<{ name: string; accountId: string | null; firstParty: boolean; requireMfa: boolean; registration: ClientRegistration }>,
-  now: Date,
-): Promise<OAuthClientRow> {
+export interface ClientUpdate {
+  clientId: string;
+  change: Partial<{ name: string; accountId: string | null; firstParty: boolean; requireMfa: boolean; registration: ClientRegistration }>;
+  now: Date;
+}
+
+export async function updateClient(db: Executor, { clientId, change, now }: ClientUpdate): Promise<OAuthClientRow> {
   return db
     .updateTable('oauth_clients')
     .set({
@@ -71,8 +72,16 @@ export async function updateClient(
     .executeTakeFirstOrThrow();
 }
 
+export interface SecretReplacement {
+  clientId: string;
+  secretHash: string;
+  /** Until when the old secret stays valid. */
+  previousUntil: Date;
+  now: Date;
+}
+
 /** The new secret's hash; the old one stays valid until `previousUntil`. */
-export async function replaceClientSecret(db: Executor, clientId: string, secretHash: string, previousUntil: Date, now: Date): Promise<void> {
+export async function replaceClientSecret(db: Executor, { clientId, secretHash, previousUntil, now }: SecretReplacement): Promise<void> {
   await db
     .updateTable('oauth_clients')
     .set((eb) => ({

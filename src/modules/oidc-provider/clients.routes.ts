@@ -16,7 +16,7 @@ export const oauthClientRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> =
   const tags = ['admin', 'oidc-provider'];
 
   app.post('/admin/oauth-clients', { schema: { tags, security, body: CreateClientBody, response: { 201: ClientWithSecretResponse } } }, async (request, reply) => {
-    const { client, secret } = await createClient(ctx, currentUser(request).id, request.body, requestMeta(request));
+    const { client, secret } = await createClient(ctx, { adminId: currentUser(request).id, input: request.body, meta: requestMeta(request) });
     return reply.code(201).send({ ...toClientResponse(client), ...(secret ? { client_secret: secret } : {}) });
   });
 
@@ -26,15 +26,15 @@ export const oauthClientRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> =
     toClientResponse(await getClient(ctx, request.params.client_id)));
 
   app.patch('/admin/oauth-clients/:client_id', { schema: { tags, security, params: ClientParams, body: UpdateClientBody, response: { 200: ClientResponse } } }, async (request) =>
-    toClientResponse(await updateClient(ctx, currentUser(request).id, request.params.client_id, request.body, requestMeta(request))));
+    toClientResponse(await updateClient(ctx, { adminId: currentUser(request).id, clientId: request.params.client_id, input: request.body, meta: requestMeta(request) })));
 
   app.delete('/admin/oauth-clients/:client_id', { schema: { tags, security, params: ClientParams, response: { 204: NoContent } } }, async (request, reply) => {
-    await deleteClient(ctx, currentUser(request).id, request.params.client_id, requestMeta(request));
+    await deleteClient(ctx, { adminId: currentUser(request).id, clientId: request.params.client_id, meta: requestMeta(request) });
     return reply.code(204).send(null);
   });
 
   app.post('/admin/oauth-clients/:client_id/rotate-secret', { schema: { tags, security, params: ClientParams, response: { 200: ClientWithSecretResponse } } }, async (request) => {
-    const { client, secret } = await rotateClientSecret(ctx, currentUser(request).id, request.params.client_id, requestMeta(request));
+    const { client, secret } = await rotateClientSecret(ctx, { adminId: currentUser(request).id, clientId: request.params.client_id, meta: requestMeta(request) });
     return { ...toClientResponse(client), client_secret: secret };
   });
 };
@@ -46,7 +46,7 @@ export const myAppsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asyn
   app.get('/auth/me/apps', { schema: { tags, security, response: { 200: Type.Array(AppResponse) } } }, async (request) => listApps(ctx, currentUser(request).id));
 
   app.delete('/auth/me/apps/:client_id', { schema: { tags, security, params: AppParams, response: { 204: NoContent } } }, async (request, reply) => {
-    await revokeApp(ctx, currentUser(request).id, request.params.client_id, requestMeta(request));
+    await revokeApp(ctx, { userId: currentUser(request).id, clientId: request.params.client_id, meta: requestMeta(request) });
     return reply.code(204).send(null);
   });
 };

@@ -74,12 +74,26 @@ async function checkAll(deps: ClientDeps, registration: ClientRegistration, acco
   }
 }
 
-export async function createClient(
-  deps: ClientDeps,
-  adminId: string | null,
-  input: CreateClientBody,
-  meta: RequestMeta | null,
-): Promise<{ client: repo.OAuthClientRow; secret?: string }> {
+/** Who changes a client (null: the CLI) and the request behind it, for the audit row. */
+export interface ClientChange {
+  adminId: string | null;
+  meta: RequestMeta | null;
+}
+
+export interface CreateClient extends ClientChange {
+  input: CreateClientBody;
+}
+
+export interface UpdateClient extends ClientChange {
+  clientId: string;
+  input: UpdateClientBody;
+}
+
+export interface ClientAction extends ClientChange {
+  clientId: string;
+}
+
+export async function createClient(deps: ClientDeps, { adminId, input, meta }: CreateClient): Promise<{ client: repo.OAuthClientRow; secret?: string }> {
   const registration = registrationOf(input);
   const accountId = input.account_id ?? null;
   await checkAll(deps, registration, accountId);
@@ -109,7 +123,7 @@ export async function getClient(deps: Pick<AppContext, 'db'>, clientId: string):
   return client;
 }
 
-export async function updateClient(deps: ClientDeps, adminId: string | null, clientId: string, input: UpdateClientBody, meta: RequestMeta | null): Promise<repo.OAuthClientRow> {
+export async function updateClient(deps: ClientDeps, { adminId, clientId, input, meta }: UpdateClient): Promise<repo.OAuthClientRow> {
   const current = await getClient(deps, clientId);
   const before = current.metadata as unknown as ClientRegistration;
   const merged = registrationOf({
@@ -121,18 +135,17 @@ export async function updateClient(deps: ClientDeps, adminId: string | null, cli
   await checkAll(deps, merged, accountId);
   return inUnitOfWork(deps, async (trx) => {
     if (!(await repo.lockClient(trx, clientId))) throw Errors.oauthClientNotFound();
-    const updated = await repo.updateClient(
-      trx,
+    const updated = await repo.updateClient(trx, {
       clientId,
-      { name: input.name, accountId, firstParty: input.first_party, requireMfa: input.require_mfa, registration: merged },
-      deps.clock.now(),
-    );
+      change: { name: input.name, accountId, firstParty: input.first_party, requireMfa: input.require_mfa, registration: merged },
+      now: deps.clock.now(),
+    });
     await recordAudit(trx, meta, { action: 'oidc.client_updated', userId: adminId, resourceType: 'oauth_client', resourceId: clientId, details: { fields: Object.keys(input) } });
     return updated;
   });
 }
 
-export async function rotateClientSecret(deps: ClientDeps, adminId: string | null, clientId: string, meta: RequestMeta | null): Promise<{ client: repo.OAuthClientRow; secret: string }> {
+export async function rotateClientSecret(deps: ClientDeps, { adminId, clientId, meta }: ClientAction): Promise<{ client: repo.OAuthClientRow; secret: string }> {
   const secret = newClientSecret();
   const client = await inUnitOfWork(deps, async (trx) => {
     const current = await repo.lockClient(trx, clientId);
@@ -142,7 +155,7 @@ export async function rotateClientSecret(deps: ClientDeps, adminId: string | nul
       throw validationError(['path', 'client_id'], `A ${registration.token_endpoint_auth_method} client has no secret`, 'client_has_no_secret');
     }
     const now = deps.clock.now();
-    await repo.replaceClientSecret(trx, clientId, hashSecret(secret), addSeconds(now, PREVIOUS_SECRET_HOURS * 3600), now);
+    await repo.replaceClientSecret(trx, { clientId, secretHash: hashSecret(secret), previousUntil: addSeconds(now, PREVIOUS_SECRET_HOURS * 3600), now });
     await recordAudit(trx, meta, { action: 'oidc.client_secret_rotated', userId: adminId, resourceType: 'oauth_client', resourceId: clientId });
     return (await repo.findClient(trx, clientId))!;
   });
@@ -150,7 +163,7 @@ export async function rotateClientSecret(deps: ClientDeps, adminId: string | nul
 }
 
 /** Removes the client with every grant, code and token issued to it. */
-export async function deleteClient(deps: ClientDeps, adminId: string | null, clientId: string, meta: RequestMeta | null): Promise<void> {
+export async function deleteClient(deps: ClientDeps, { adminId, clientId, meta }: ClientAction): Promise<void> {
   await inUnitOfWork(deps, async (trx) => {
     const client = await repo.lockClient(trx, clientId);
     if (!client) throw Errors.oauthClientNotFound();

@@ -8,7 +8,7 @@ import { findModel } from './oidc-models.repo.js';
  * for a private-use one), so that a form of the pages may end in a redirect to it.
  */
 export async function interactionRedirectTarget(ctx: Pick<AppContext, 'db' | 'clock'>, uid: string): Promise<string | undefined> {
-  const row = await findModel(ctx.db, 'Interaction', { id: uid }, ctx.clock.now());
+  const row = await findModel(ctx.db, { model: 'Interaction', by: { id: uid }, now: ctx.clock.now() });
   const redirectUri = (row?.payload as { params?: { redirect_uri?: unknown } } | undefined)?.params?.redirect_uri;
   if (typeof redirectUri !== 'string' || !URL.canParse(redirectUri)) return undefined;
   const url = new URL(redirectUri);

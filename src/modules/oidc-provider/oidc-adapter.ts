@@ -61,7 +61,7 @@ class ModelAdapter {
    * other fails as a reuse would.
    */
   async consume(id: string): Promise<void> {
-    const consumed = await consumeModel(this.deps.db, this.model, id, this.deps.clock.now());
+    const consumed = await consumeModel(this.deps.db, { model: this.model, id, now: this.deps.clock.now() });
     if (!consumed) throw this.deps.alreadyConsumed();
   }
 
@@ -75,7 +75,7 @@ class ModelAdapter {
   }
 
   private async read(by: { id: string } | { uid: string } | { userCode: string }): Promise<Payload | undefined> {
-    const row = await findModel(this.deps.db, this.model, by, this.deps.clock.now());
+    const row = await findModel(this.deps.db, { model: this.model, by, now: this.deps.clock.now() });
     if (!row) return undefined;
     const payload = row.payload as Payload;
     return row.consumed_at ? { ...payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) } : payload;

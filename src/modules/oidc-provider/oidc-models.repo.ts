@@ -63,9 +63,7 @@ export async function upsertModel(db: Executor, row: UpsertModel): Promise<void>
 /** A live row (not expired) by one of its look-up columns. */
 export async function findModel(
   db: Executor,
-  model: string,
-  by: { id: string } | { uid: string } | { userCode: string },
-  now: Date,
+  { model, by, now }: { model: string; by: { id: string } | { uid: string } | { userCode: string }; now: Date },
 ): Promise<Pick<OidcModelRow, 'payload' | 'consumed_at'> | undefined> {
   let query = db.selectFrom('oidc_models').select(['payload', 'consumed_at']).where('model', '=', model);
   if ('id' in by) query = query.where('id', '=', by.id);
@@ -75,7 +73,7 @@ export async function findModel(
 }
 
 /** Marks a row used; returns whether it was live and unused (a code is consumed once). */
-export async function consumeModel(db: Executor, model: string, id: string, now: Date): Promise<boolean> {
+export async function consumeModel(db: Executor, { model, id, now }: { model: string; id: string; now: Date }): Promise<boolean> {
   return (await oidcModels.spend(db, { model, id }, now, { returning: ['id'] })) !== undefined;
 }
 

@@ -25,7 +25,7 @@ const clientName = (client: ProviderClient | undefined): string | undefined =>
   client ? String(client.clientName ?? client.clientId) : undefined;
 
 export function pageSources(pages: ProviderPages) {
-  const draw = async (ctx: PageCtx, view: string, data: { title: string; [key: string]: unknown }, formTarget?: string) => {
+  const draw = async (ctx: PageCtx, { view, data, formTarget }: { view: string; data: { title: string; [key: string]: unknown }; formTarget?: string }) => {
     const { html, policy } = await pages.render(view, data, formTarget);
     ctx.type = 'html';
     ctx.set('content-security-policy', policy);
@@ -39,13 +39,13 @@ export function pageSources(pages: ProviderPages) {
         if (err && (err.userCode || err.name === 'NoCodeError')) fieldError = 'That code is not right, or it expired. Check the code on your device and try again.';
         else if (err?.name === 'AbortedError') message = 'The request was cancelled. Start again on your device.';
         else if (err) message = 'The code could not be checked. Start again on your device.';
-        await draw(ctx, 'device-code', { title: 'Connect a device', ...formOf(form), code: err?.userCode, message, fieldError });
+        await draw(ctx, { view: 'device-code', data: { title: 'Connect a device', ...formOf(form), code: err?.userCode, message, fieldError } });
       },
       async userCodeConfirmSource(ctx: PageCtx, form: string, client: ProviderClient, _deviceInfo: unknown, userCode: string) {
-        await draw(ctx, 'device-confirm', { title: 'Confirm the device', ...formOf(form), clientName: clientName(client), userCode });
+        await draw(ctx, { view: 'device-confirm', data: { title: 'Confirm the device', ...formOf(form), clientName: clientName(client), userCode } });
       },
       async successSource(ctx: PageCtx) {
-        await draw(ctx, 'device-done', { title: 'Device connected', clientName: clientName(ctx.oidc.client) });
+        await draw(ctx, { view: 'device-done', data: { title: 'Device connected', clientName: clientName(ctx.oidc.client) } });
       },
     },
     rpInitiatedLogout: {
@@ -55,15 +55,15 @@ export function pageSources(pages: ProviderPages) {
         const target = ctx.oidc.session?.state?.postLogoutRedirectUri;
         const url = target && URL.canParse(target) ? new URL(target) : undefined;
         const formTarget = url && (url.protocol === 'https:' || url.protocol === 'http:' ? url.origin : url.protocol);
-        await draw(ctx, 'sign-out-confirm', { title: 'Sign out', ...formOf(form), clientName: clientName(ctx.oidc.client) }, formTarget);
+        await draw(ctx, { view: 'sign-out-confirm', data: { title: 'Sign out', ...formOf(form), clientName: clientName(ctx.oidc.client) }, formTarget });
       },
       async postLogoutSuccessSource(ctx: PageCtx) {
-        await draw(ctx, 'signed-out', { title: 'Signed out', clientName: clientName(ctx.oidc.client) });
+        await draw(ctx, { view: 'signed-out', data: { title: 'Signed out', clientName: clientName(ctx.oidc.client) } });
       },
     },
     async renderError(ctx: PageCtx, out: { error: string; error_description?: string }) {
       const message = `${out.error}${out.error_description ? `: ${out.error_description}` : ''}`;
-      await draw(ctx, 'error', { title: 'Sign-in could not continue', message });
+      await draw(ctx, { view: 'error', data: { title: 'Sign-in could not continue', message } });
     },
   };
 }

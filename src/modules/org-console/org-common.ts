@@ -75,7 +75,7 @@ export interface OrgPages extends PageContext {
 export function orgPages(pages: PageContext): OrgPages {
   const { render, secure } = pages;
   const page: OrgPages['page'] = (request, reply, { current, view, data, status }) =>
-    render(request, reply, `org-console/${view}`, { ...data, nav: ORG_NAV, current, when }, status);
+    render(request, reply, { view: `org-console/${view}`, data: { ...data, nav: ORG_NAV, current, when }, status });
   return {
     ...pages,
     page,
@@ -88,20 +88,20 @@ export function orgPages(pages: PageContext): OrgPages {
         return undefined;
       }
       if (user.account_role !== 'owner' && user.account_role !== 'admin') {
-        await render(request, reply, 'console/forbidden', {
+        await render(request, reply, { view: 'console/forbidden', data: {
           title: 'You cannot open this page',
           message: 'Only the owner and the admins of your organization can manage it. Ask one of them if you need access.',
-        }, 403);
+        }, status: 403 });
         return undefined;
       }
       return { user, scope: ownAccountScope(user) };
     },
     confirm: (request, reply, step) =>
       page(request, reply, { current: step.current, view: 'confirm', data: { title: step.title, confirmation: { ...step, danger: true }, fields: step.fields ?? {} } }),
-    done: (reply, location, { form, notice }) => redirectWithState(reply, location, { form, notice }, secure),
+    done: (reply, location, { form, notice }) => redirectWithState(reply, { location, state: { form, notice }, secure }),
     refuse(reply, err, { location, ...state }) {
       if (err instanceof AppError && err.statusCode === 404) throw err;
-      return redirectWithError(reply, location, err, state, secure);
+      return redirectWithError(reply, { location, err, state, secure });
     },
   };
 }

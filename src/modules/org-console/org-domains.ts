@@ -40,7 +40,7 @@ export async function domainPages(app: FastifyInstance, org: OrgPages, lookup: T
     if (!actor) return reply;
     const values = { domain: formField(request.body, 'domain').trim() };
     const errors = checkForm(ClaimDomainBody, values);
-    if (Object.keys(errors).length > 0) return redirectWithState(reply, `${DOMAINS}#add-domain`, { form: 'add-domain', values, errors }, secure);
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: `${DOMAINS}#add-domain`, state: { form: 'add-domain', values, errors }, secure });
     try {
       const row = await claimDomain(ctx, { scope: actor.scope, input: values.domain, meta: consoleMeta(request) });
       return org.done(reply, `${DOMAINS}#domain-${row.id}`, { form: `domain-${row.id}`, notice: `Add the TXT record below to the DNS of ${row.domain}, then verify it.` });

@@ -110,7 +110,7 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     const values = { email: formField(request.body, 'email').trim(), role: formField(request.body, 'role') };
     const errors = checkForm(CreateInviteBody, values);
     if (errors.role) errors.role = 'Choose Admin or Member.';
-    if (Object.keys(errors).length > 0) return redirectWithState(reply, `${ORG}#invite`, { form: 'invite', values, errors }, secure);
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: `${ORG}#invite`, state: { form: 'invite', values, errors }, secure });
     try {
       const invite = await createAccountInvite(ctx, actor.user, { email: values.email, role: values.role as 'admin' | 'member' }, consoleMeta(request));
       return org.done(reply, `${ORG}#invites`, { form: 'invites', notice: `We sent an invitation to ${invite.email}. It is valid for 7 days.` });

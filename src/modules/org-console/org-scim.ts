@@ -50,7 +50,7 @@ export async function scimPages(app: FastifyInstance, org: OrgPages): Promise<vo
     const description = formField(request.body, 'description').trim();
     const input = description ? { description } : {};
     const errors = checkForm(CreateScimTokenBody, input);
-    if (Object.keys(errors).length > 0) return redirectWithState(reply, `${SCIM}#new-token`, { form: 'new-token', values: { description }, errors }, secure);
+    if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: `${SCIM}#new-token`, state: { form: 'new-token', values: { description }, errors }, secure });
     try {
       const created = await createScimToken(ctx, actor.user, input, consoleMeta(request));
       // The token exists only in this reply: the page that shows it is this response itself.

@@ -69,7 +69,7 @@ export async function ssoPages(app: FastifyInstance, org: OrgPages): Promise<voi
       if (type === 'saml' && !values.metadata_xml && !values.metadata_url) errors.metadata_xml ??= 'Paste the metadata XML, or give its URL.';
       // What was typed comes back, except the secret and the (large) metadata.
       const kept = { ...values, client_secret: '', metadata_xml: '' };
-      if (Object.keys(errors).length > 0) return redirectWithState(reply, `${SSO}#${form}`, { form, values: kept, errors }, secure);
+      if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: `${SSO}#${form}`, state: { form, values: kept, errors }, secure });
       try {
         const row = await createConnection(ctx, { scope: actor.scope, body: body as CreateConnectionBody, meta: consoleMeta(request) });
         return org.done(reply, `${SSO}/${row.id}`, { form: 'connection', notice: 'The connection has been created. Enter the values below in your identity provider.' });
