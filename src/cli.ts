@@ -257,7 +257,7 @@ for (const [name, isActive] of [['deactivate', false], ['activate', true]] as co
     .action((reference: string) =>
       withDatabase(async (ctx) => {
         const user = await findUserByReference(ctx, reference);
-        const updated = await updateUserAsAdmin(ctx, null, user.id, { is_active: isActive }, CLI_META);
+        const updated = await updateUserAsAdmin(ctx, { actorId: null, userId: user.id, changes: { is_active: isActive }, meta: CLI_META });
         print(toUserResponse(updated), () =>
           isActive ? `Activated ${updated.email}` : `Deactivated ${updated.email}; every session and refresh token revoked`,
         );

@@ -62,7 +62,7 @@ describe('@keyhold/verify', () => {
     }
     assert.equal((await verifier.verify(fresh.accessToken)).sub, fresh.id);
     // Revoked: refused once the cached key set ages out.
-    await revokeSigningKey(t.app.ctx, second.current, null);
+    await revokeSigningKey(t.app.ctx, { kid: second.current, meta: null });
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await assert.rejects(verifier.verify(fresh.accessToken), (err: unknown) => err instanceof TokenRejected && err.code === 'invalid_token');
     // The instance stops signing with the revoked key at its next poll; the tests after this wait for it.

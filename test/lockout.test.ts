@@ -92,7 +92,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await login(email, PASSWORD)).status, 401);
       const { replacePassword } = await import('../src/modules/passwords/passwords.service.js');
       const hash = await t.app.ctx.passwords.hash('a-brand-new-passphrase');
-      await t.app.ctx.db.transaction().execute((trx) => replacePassword(trx, user.id, hash, t.clock.now()));
+      await t.app.ctx.db.transaction().execute((trx) => replacePassword(trx, { userId: user.id, passwordHash: hash, now: t.clock.now() }));
       assert.equal((await login(email, 'a-brand-new-passphrase')).status, 200);
     });
   });

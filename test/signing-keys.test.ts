@@ -139,7 +139,7 @@ for (const kind of DATABASE_KINDS) describe(`signing keys (${kind})`, () => {
       return kidOf(user.accessToken) === current && user;
     });
     assert.equal(await meStatus(t, u.accessToken), 200, 'verified, and remembered');
-    const revoked = await revokeSigningKey(t.app.ctx, current, null);
+    const revoked = await revokeSigningKey(t.app.ctx, { kid: current, meta: null });
     assert.equal(revoked.was, 'current');
     const { keys } = (await (await fetch(`${t.baseUrl}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
     assert.ok(!keys.some((k) => k.kid === current), 'gone from the JWKS at once');
@@ -153,7 +153,7 @@ for (const kind of DATABASE_KINDS) describe(`signing keys (${kind})`, () => {
     const fresh = await registerAndSignIn(t.api);
     assert.notEqual(kidOf(fresh.accessToken), current);
     assert.equal(await meStatus(t, fresh.accessToken), 200, 'new sign-ins work at once');
-    await assert.rejects(revokeSigningKey(t.app.ctx, 'no-such-key', null), /Signing key not found/);
+    await assert.rejects(revokeSigningKey(t.app.ctx, { kid: 'no-such-key', meta: null }), /Signing key not found/);
     const audit = await t.app.ctx.db.selectFrom('audit_logs').select('action').where('resource_id', '=', current).execute();
     assert.ok(audit.some((a) => a.action === 'keys.revoked'), 'audited');
   });
@@ -216,7 +216,7 @@ if (DATABASE_KINDS.includes('postgres')) describe('signing keys: two instances o
       assert.equal(await meStatus(b, fromA.accessToken), 200);
       assert.equal(await meStatus(a, u.accessToken), 200, 'the previous key still verifies on A');
       assert.equal((await a.api.post('/auth/refresh', { refresh_token: u.refreshToken })).status, 200);
-      await revokeSigningKey(b.app.ctx, rotation.previous!, null);
+      await revokeSigningKey(b.app.ctx, { kid: rotation.previous!, meta: null });
       await waitFor('A refusing the key B revoked', async () => (await meStatus(a, u.accessToken)) === 401, 8000);
       assert.equal(await meStatus(a, fromA.accessToken), 200, 'the current key is untouched');
     } finally {

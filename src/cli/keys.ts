@@ -53,7 +53,7 @@ export function registerKeysCommands(program: Command, tools: CliTools): void {
     .description('revoke a key: it leaves the JWKS and its tokens are refused at once (sessions it signed must sign in again)')
     .action((kid: string) =>
       tools.withDatabase(async (ctx) => {
-        const result = await revokeSigningKey(await keysDeps(ctx), kid, tools.meta);
+        const result = await revokeSigningKey(await keysDeps(ctx), { kid, meta: tools.meta });
         tools.print(result, () => `Revoked ${result.kid} (was ${result.was})`);
       }),
     );

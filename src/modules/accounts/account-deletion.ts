@@ -28,13 +28,19 @@ import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
 
+export interface DeleteOwnAccount {
+  user: UserRow;
+  proof: DeleteMeBody;
+  meta: RequestMeta;
+}
+
 /** The caller deletes themself: their password if they have one, a code if MFA is on. */
-export async function deleteOwnAccount(ctx: AppContext, user: UserRow, proof: DeleteMeBody, meta: RequestMeta): Promise<void> {
+export async function deleteOwnAccount(ctx: AppContext, { user, proof, meta }: DeleteOwnAccount): Promise<void> {
   if (user.password_hash !== null) {
     if (!proof.password) throw Errors.currentPasswordRequired();
     await verifyCurrentPassword(ctx, meta, { user, password: proof.password, purpose: 'account_deletion' });
   }
-  await requireSecondFactor(ctx, user, proof.code, meta);
+  await requireSecondFactor(ctx, { user, code: proof.code, meta });
   await inTransaction(ctx, async (trx) => {
     const fresh = await lockUser(trx, user.id);
     // Deleted meanwhile by another request: its tokens are already dead.
@@ -45,14 +51,23 @@ export async function deleteOwnAccount(ctx: AppContext, user: UserRow, proof: De
 
 /** An enrolled user proves the second factor too: a missing or wrong `code` is 400 `Invalid MFA
  *  code`, counted toward the lockout like any wrong code (modules/mfa). */
-async function requireSecondFactor(ctx: AppContext, user: UserRow, code: string | undefined, meta: RequestMeta): Promise<void> {
+async function requireSecondFactor(
+  ctx: AppContext,
+  { user, code, meta }: { user: UserRow; code: string | undefined; meta: RequestMeta },
+): Promise<void> {
   if (!user.mfa_enabled) return;
   if (!code) throw Errors.invalidMfaCode();
   await verifyMfaCodeForAction(ctx, meta, { user, code, purpose: 'account_deletion' });
 }
 
+export interface DeleteUserAsAdmin {
+  actorId: string;
+  userId: string;
+  meta: RequestMeta;
+}
+
 /** An admin deletes a user (never themself): no password, the same account rules. */
-export async function deleteUserAsAdmin(ctx: Deps, actorId: string, userId: string, meta: RequestMeta): Promise<void> {
+export async function deleteUserAsAdmin(ctx: Deps, { actorId, userId, meta }: DeleteUserAsAdmin): Promise<void> {
   // As with self-deactivation: the platform would be one click from having no admin.
   if (actorId === userId) throw Errors.cannotDeleteSelf();
   await inTransaction(ctx, async (trx) => {

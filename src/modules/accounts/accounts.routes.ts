@@ -36,14 +36,19 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = as
   app.patch('/accounts/me/members/:user_id', {
     schema: { tags, security, params: MemberParams, body: ChangeMemberRoleBody, response: { 200: UserResponse } },
   }, async (request) => {
-    const user = await changeMemberRole(ctx, currentUser(request), request.params.user_id, request.body.account_role, requestMeta(request));
+    const user = await changeMemberRole(ctx, {
+      actor: currentUser(request),
+      targetId: request.params.user_id,
+      role: request.body.account_role,
+      meta: requestMeta(request),
+    });
     return toUserResponse(user);
   });
 
   app.delete('/accounts/me/members/:user_id', {
     schema: { tags, security, params: MemberParams, response: { 204: NoContent } },
   }, async (request, reply) => {
-    await removeMember(ctx, currentUser(request), request.params.user_id, requestMeta(request));
+    await removeMember(ctx, { actor: currentUser(request), targetId: request.params.user_id, meta: requestMeta(request) });
     return reply.code(204).send(null);
   });
 

@@ -86,13 +86,14 @@ async function lockActorAndTarget(trx: Executor, actor: UserRow, targetId: strin
   return { actor: rows.get(actor.id)!, target };
 }
 
-export async function changeMemberRole(
-  ctx: Deps,
-  actor: UserRow,
-  targetId: string,
-  role: AssignableAccountRole,
-  meta: RequestMeta | null,
-): Promise<UserRow> {
+export interface ChangeMemberRole {
+  actor: UserRow;
+  targetId: string;
+  role: AssignableAccountRole;
+  meta: RequestMeta | null;
+}
+
+export async function changeMemberRole(ctx: Deps, { actor, targetId, role, meta }: ChangeMemberRole): Promise<UserRow> {
   requireAccountManager(actor);
   const now = ctx.clock.now();
   const changed = await inUnitOfWork(ctx, async (trx) => {
@@ -115,7 +116,13 @@ export async function changeMemberRole(
   return changed;
 }
 
-export async function removeMember(ctx: Deps, actor: UserRow, targetId: string, meta: RequestMeta | null): Promise<void> {
+export interface RemoveMember {
+  actor: UserRow;
+  targetId: string;
+  meta: RequestMeta | null;
+}
+
+export async function removeMember(ctx: Deps, { actor, targetId, meta }: RemoveMember): Promise<void> {
   requireAccountManager(actor);
   const now = ctx.clock.now();
   await inUnitOfWork(ctx, async (trx) => {

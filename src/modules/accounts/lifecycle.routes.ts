@@ -30,7 +30,7 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext
     }),
     schema: { tags: ['auth'], security, body: DeleteMeBody, response: { 204: NoContent } },
   }, async (request, reply) => {
-    await deleteOwnAccount(ctx, currentUser(request), request.body, requestMeta(request));
+    await deleteOwnAccount(ctx, { user: currentUser(request), proof: request.body, meta: requestMeta(request) });
     return reply.code(204).send(null);
   });
 
@@ -47,7 +47,7 @@ export const accountLifecycleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext
 
   app.post('/accounts/me/transfer-ownership', {
     schema: { tags: ['accounts'], security, body: TransferOwnershipBody, response: { 200: AccountResponse } },
-  }, async (request) => toAccountResponse(await transferOwnership(ctx, currentUser(request), request.body.user_id, requestMeta(request))));
+  }, async (request) => toAccountResponse(await transferOwnership(ctx, { actor: currentUser(request), newOwnerId: request.body.user_id, meta: requestMeta(request) })));
 };
 
 export const adminAccountLifecycleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (app, { ctx }) => {
@@ -56,7 +56,7 @@ export const adminAccountLifecycleRoutes: FastifyPluginAsyncTypebox<{ ctx: AppCo
   app.delete('/admin/users/:id', {
     schema: { tags: ['admin'], security, params: UserParams, response: { 204: NoContent } },
   }, async (request, reply) => {
-    await deleteUserAsAdmin(ctx, currentUser(request).id, request.params.id, requestMeta(request));
+    await deleteUserAsAdmin(ctx, { actorId: currentUser(request).id, userId: request.params.id, meta: requestMeta(request) });
     return reply.code(204).send(null);
   });
 };

@@ -11,11 +11,15 @@ import { updateUser } from '../users/users.repo.js';
 import { findAccountWithSubscription, lockAccount, lockAccountMembers, setAccountOwner, type AccountWithSubscription } from './accounts.repo.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
+export interface TransferOwnership {
+  actor: UserRow;
+  newOwnerId: string;
+  meta: RequestMeta;
+}
+
 export async function transferOwnership(
   ctx: Pick<AppContext, 'db' | 'clock' | 'jobs'>,
-  actor: UserRow,
-  newOwnerId: string,
-  meta: RequestMeta,
+  { actor, newOwnerId, meta }: TransferOwnership,
 ): Promise<AccountWithSubscription> {
   if (actor.account_role !== 'owner') throw Errors.notEnoughPermissions();
   if (newOwnerId === actor.id) throw Errors.cannotChangeOwnRole();

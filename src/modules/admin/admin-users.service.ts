@@ -50,13 +50,30 @@ export async function findUserByReference(ctx: Pick<AppContext, 'db'>, reference
   return user;
 }
 
+export interface EndDeactivatedUserSessions {
+  userId: string;
+  now: Date;
+}
+
 /**
  * What deactivating a user ends: every session and refresh token, each announced
  * (session.revoked). The one deactivation path: the admin API, the command line and SCIM
  * (modules/scim) all come here, so whatever else a deactivation must end is added once, here.
  */
-export async function endDeactivatedUserSessions(ctx: Pick<AppContext, 'clock'>, trx: Executor, userId: string, now: Date): Promise<void> {
+export async function endDeactivatedUserSessions(
+  ctx: Pick<AppContext, 'clock'>,
+  trx: Executor,
+  { userId, now }: EndDeactivatedUserSessions,
+): Promise<void> {
   await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, userId, now), 'user_deactivated');
+}
+
+export interface UpdateUserAsAdmin {
+  /** Null for the command line, which acts as no user. */
+  actorId: string | null;
+  userId: string;
+  changes: UserChanges;
+  meta: RequestMeta | null;
 }
 
 /**
@@ -67,10 +84,7 @@ export async function endDeactivatedUserSessions(ctx: Pick<AppContext, 'clock'>,
  */
 export async function updateUserAsAdmin(
   ctx: Pick<AppContext, 'db' | 'clock'> & { jobs: AppContext['jobs'] | undefined },
-  actorId: string | null,
-  userId: string,
-  changes: UserChanges,
-  meta: RequestMeta | null,
+  { actorId, userId, changes, meta }: UpdateUserAsAdmin,
 ): Promise<UserRow> {
   if (actorId === userId && changes.is_active === false) throw Errors.cannotDeactivateSelf();
   if (actorId === userId && changes.role === 'engineer') throw Errors.cannotRemoveOwnAdminRole();
@@ -98,7 +112,7 @@ export async function updateUserAsAdmin(
     if (Object.keys(update).length === 0) return user;
 
     const updated = await updateUser(trx, { id: user.id, changes: update, now });
-    if (update.is_active === false) await endDeactivatedUserSessions(ctx, trx, user.id, now);
+    if (update.is_active === false) await endDeactivatedUserSessions(ctx, trx, { userId: user.id, now });
     const event = update.is_active === false ? 'user.deactivated' : update.is_active === true ? 'user.reactivated' : 'user.updated';
     await emitEvent(ctx, trx, event, toUserResponse(updated));
     await recordAudit(trx, meta, {

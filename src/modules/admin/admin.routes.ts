@@ -64,7 +64,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
   app.patch('/admin/users/:id', {
     schema: { tags, security, params: UserParams, body: UpdateUserBody, response: { 200: UserResponse } },
   }, async (request) => {
-    const user = await updateUserAsAdmin(ctx, currentUser(request).id, request.params.id, request.body, requestMeta(request));
+    const user = await updateUserAsAdmin(ctx, { actorId: currentUser(request).id, userId: request.params.id, changes: request.body, meta: requestMeta(request) });
     return toUserResponse(user);
   });
 

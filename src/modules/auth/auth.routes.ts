@@ -30,12 +30,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async 
   app.post('/auth/login', {
     preHandler: sharedBudget('login'),
     schema: { tags, consumes: ['application/x-www-form-urlencoded', 'multipart/form-data'], body: LoginForm, response: { 200: SignInResponse } },
-  }, async (request) => login(ctx, request.body.username, request.body.password, requestMeta(request)));
+  }, async (request) => login(ctx, { email: request.body.username, password: request.body.password, meta: requestMeta(request) }));
 
   app.post('/auth/login/json', {
     preHandler: sharedBudget('login'),
     schema: { tags, body: LoginJsonBody, response: { 200: SignInResponse } },
-  }, async (request) => login(ctx, request.body.email, request.body.password, requestMeta(request)));
+  }, async (request) => login(ctx, { email: request.body.email, password: request.body.password, meta: requestMeta(request) }));
 
   app.post('/auth/refresh', {
     config: perMinute(10),
@@ -59,5 +59,5 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async 
     // Only a request that carries the password has it checked, and only that one counts.
     preHandler: sharedBudget('password-check', (request) => typeof (request.body as { current_password?: unknown }).current_password === 'string'),
     schema: { tags, security: bearer, body: UpdateProfileBody, response: { 200: UserResponse } },
-  }, async (request) => toUserResponse(await updateProfile(ctx, currentUser(request), request.body, requestMeta(request))));
+  }, async (request) => toUserResponse(await updateProfile(ctx, { user: currentUser(request), changes: request.body, meta: requestMeta(request) })));
 };

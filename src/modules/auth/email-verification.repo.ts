@@ -26,12 +26,16 @@ export async function consumeVerificationToken(
   return verificationTokens.spend(db, { token_hash: tokenHash }, now, { returning: ['user_id', 'email'] });
 }
 
+export interface MarkEmailVerified {
+  userId: string;
+  email: string;
+  now: Date;
+}
+
 /** Marks the address verified only while it is still the one the link was sent to. */
 export async function markEmailVerified(
   db: Executor,
-  userId: string,
-  email: string,
-  now: Date,
+  { userId, email, now }: MarkEmailVerified,
 ): Promise<'verified' | 'email_changed' | 'no_user'> {
   const updated = await sql<{ id: string }>`
     UPDATE users SET email_verified_at = COALESCE(email_verified_at, ${now}), updated_at = ${now}

@@ -50,7 +50,7 @@ export async function verifyEmail(ctx: AppContext, token: unknown, meta: Request
     const spent = await consumeVerificationToken(trx, hashSecret(claims.jti), now);
     if (!spent) throw Errors.verificationTokenSpent();
     if (spent.user_id !== claims.sub) throw Errors.invalidVerificationToken();
-    const outcome = await markEmailVerified(trx, spent.user_id, spent.email, now);
+    const outcome = await markEmailVerified(trx, { userId: spent.user_id, email: spent.email, now });
     if (outcome === 'no_user') throw Errors.invalidVerificationToken();
     // The link was sent to an address the user has since changed: it proves nothing about
     // the current one. Throwing rolls the token back too; it stays unusable all the same.

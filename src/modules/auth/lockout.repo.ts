@@ -42,18 +42,19 @@ export async function findUserAndReserveAttempt(
   return { user: user as UserRow, mayTry };
 }
 
+export interface ReserveGuess {
+  userId: string;
+  now: Date;
+  /** False for a second-factor code: a user without a password (OAuth, passkeys) has codes too. */
+  passwordRequired?: boolean;
+}
+
 /**
  * Takes one of the account's guesses before a password is checked outside login (an email or
  * password change by a signed-in user): a stolen access token must not give unlimited tries.
  * The same atomic conditions as the login's reservation. False: locked, or out of guesses.
  */
-export async function reserveGuess(
-  db: Executor,
-  userId: string,
-  now: Date,
-  /** False for a second-factor code: a user without a password (OAuth, passkeys) has codes too. */
-  { passwordRequired = true }: { passwordRequired?: boolean } = {},
-): Promise<boolean> {
+export async function reserveGuess(db: Executor, { userId, now, passwordRequired = true }: ReserveGuess): Promise<boolean> {
   const result = await sql<{ id: string }>`
     UPDATE users SET failed_login_count = failed_login_count + 1
      WHERE id = ${userId}

@@ -10,7 +10,14 @@ import { lockAfterLastGuess } from './password-check.js';
 import { completeSignIn, type SignInResult } from './sign-in.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
-export async function login(ctx: AppContext, emailInput: string, password: string, meta: RequestMeta): Promise<SignInResult> {
+export interface Login {
+  /** As typed: normalized here. */
+  email: string;
+  password: string;
+  meta: RequestMeta;
+}
+
+export async function login(ctx: AppContext, { email: emailInput, password, meta }: Login): Promise<SignInResult> {
   const email = normalizeEmail(emailInput);
   const now = ctx.clock.now();
   const { user, mayTry } = await findUserAndReserveAttempt(ctx.db, email, now);
@@ -30,7 +37,7 @@ export async function login(ctx: AppContext, emailInput: string, password: strin
   // An inactive user is refused by completeSignIn (403), the one place that rule lives.
   const rehashedPassword = needsRehash ? await ctx.passwords.hash(password) : undefined;
   const tokens = await inUnitOfWork(ctx, (trx) =>
-    completeSignIn(ctx, trx, user, { method: 'pwd', audit: { action: 'auth.login' }, rehashedPassword }, meta),
+    completeSignIn(ctx, trx, { user, factor: { method: 'pwd', audit: { action: 'auth.login' }, rehashedPassword }, meta }),
   );
   return tokens;
 }
@@ -53,7 +60,7 @@ async function recordFailure(
       resourceId: user?.id,
       details: { reason, ...attempted },
     });
-    if (user && guessCounted) await lockAfterLastGuess(trx, meta, user.id, now);
+    if (user && guessCounted) await lockAfterLastGuess(trx, { userId: user.id, now, meta });
   });
   ctx.metrics.signIns.inc('pwd', user && !guessCounted ? 'locked' : 'failure');
 }

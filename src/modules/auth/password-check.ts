@@ -55,7 +55,7 @@ export async function withCountedGuess<T>(
 ): Promise<T> {
   const { user, meta, guess } = counted;
   const now = ctx.clock.now();
-  const mayTry = await reserveGuess(ctx.db, user.id, now, { passwordRequired: guess.passwordRequired ?? true });
+  const mayTry = await reserveGuess(ctx.db, { userId: user.id, now, passwordRequired: guess.passwordRequired ?? true });
   let result: T | null;
   try {
     result = await check(mayTry);
@@ -74,7 +74,7 @@ export async function withCountedGuess<T>(
         resourceId: user.id,
         details: { purpose: guess.purpose, reason: mayTry ? guess.wrongReason : 'account_locked' },
       });
-      if (mayTry) await lockAfterLastGuess(trx, meta, user.id, now);
+      if (mayTry) await lockAfterLastGuess(trx, { userId: user.id, now, meta });
     });
     throw guess.refusal();
   }
@@ -82,8 +82,14 @@ export async function withCountedGuess<T>(
   return result;
 }
 
+export interface LockAfterLastGuess {
+  userId: string;
+  now: Date;
+  meta: RequestMeta;
+}
+
 /** After a counted wrong guess: locks the account once its guesses are used up, audited. */
-export async function lockAfterLastGuess(trx: Executor, meta: RequestMeta, userId: string, now: Date): Promise<void> {
+export async function lockAfterLastGuess(trx: Executor, { userId, now, meta }: LockAfterLastGuess): Promise<void> {
   const lockedUntil = await lockIfExhausted(trx, userId, now);
   if (!lockedUntil) return;
   await recordAudit(trx, meta, {

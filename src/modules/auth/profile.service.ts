@@ -25,7 +25,13 @@ export interface ProfileChanges {
 
 const PROFILE_FIELDS = ['phone', 'job_title', 'timezone'] as const;
 
-export async function updateProfile(ctx: AppContext, user: UserRow, changes: ProfileChanges, meta: RequestMeta): Promise<UserRow> {
+export interface UpdateProfile {
+  user: UserRow;
+  changes: ProfileChanges;
+  meta: RequestMeta;
+}
+
+export async function updateProfile(ctx: AppContext, { user, changes, meta }: UpdateProfile): Promise<UserRow> {
   const fields = Object.keys(changes).filter((key) => key !== 'current_password');
   if (fields.length === 0) return user;
 

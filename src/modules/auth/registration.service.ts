@@ -27,7 +27,7 @@ export async function register(ctx: AppContext, input: RegistrationInput, meta: 
   const passwordHash = await ctx.passwords.hash(input.password);
   try {
     const user = await inUnitOfWork(ctx, async (trx) => {
-      const claimed = await claimInvites(ctx, trx, { ...input, email }, ctx.clock.now());
+      const claimed = await claimInvites(ctx, trx, { input: { ...input, email }, now: ctx.clock.now() });
       const created = await createUser(ctx, trx, {
         input: {
           email,
@@ -50,6 +50,11 @@ export async function register(ctx: AppContext, input: RegistrationInput, meta: 
   }
 }
 
+export interface ClaimInvites {
+  input: { email: string; invite_code?: string | null; account_invite_code?: string | null };
+  now: Date;
+}
+
 export interface ClaimedInvites {
   accountInvite: AccountInviteRow | null;
   inviteCode: InviteCodeRow | null;
@@ -59,12 +64,7 @@ export interface ClaimedInvites {
  * Checks (and row-locks) the invites a registration presents, in the reference's order.
  * Shared with OAuth sign-up, which follows the same gating rules.
  */
-export async function claimInvites(
-  ctx: Pick<AppContext, 'config'>,
-  trx: Executor,
-  input: { email: string; invite_code?: string | null; account_invite_code?: string | null },
-  now: Date,
-): Promise<ClaimedInvites> {
+export async function claimInvites(ctx: Pick<AppContext, 'config'>, trx: Executor, { input, now }: ClaimInvites): Promise<ClaimedInvites> {
   if (input.account_invite_code) {
     const invite = await lockAccountInvite(trx, input.account_invite_code);
     if (!invite || invite.revoked_at) throw Errors.invalidAccountInviteCode();

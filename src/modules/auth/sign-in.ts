@@ -53,15 +53,16 @@ export const MFA_TOKEN_TTL_SECONDS = 5 * 60;
 
 type SignInDeps = Pick<AppContext, 'clock' | 'tokens' | 'config' | 'metrics'>;
 
+/** A user whose first factor has just proven who they are. */
+export interface CompleteSignIn {
+  user: UserRow;
+  factor: FirstFactor;
+  meta: RequestMeta;
+}
+
 /** Call inside the sign-in's transaction, so the session (or challenge), the audit row and the
  *  user's update commit together or not at all. */
-export async function completeSignIn(
-  ctx: SignInDeps,
-  trx: Executor,
-  user: UserRow,
-  factor: FirstFactor,
-  meta: RequestMeta,
-): Promise<SignInResult> {
+export async function completeSignIn(ctx: SignInDeps, trx: Executor, { user, factor, meta }: CompleteSignIn): Promise<SignInResult> {
   if (!user.is_active) throw Errors.inactiveUser();
   // Where the user's email domain belongs to an account that enforces SSO, only SSO signs in.
   if (factor.method !== 'sso') await refuseWhereSsoIsEnforced(trx, user.email);

@@ -73,7 +73,7 @@ export async function keysPages(app: FastifyInstance, pages: PageContext): Promi
   app.post('/admin/keys/:kid/revoke', { schema: { hide: true } }, async (request, reply) => {
     const { kid } = request.params as { kid: string };
     try {
-      await revokeSigningKey(ctx, kid, consoleMeta(request), { actorId: pageAdmin(request).id });
+      await revokeSigningKey(ctx, { kid, meta: consoleMeta(request), actorId: pageAdmin(request).id });
       return done(pages, reply, { location: '/ui/admin/keys', notice: `Key ${kid} was revoked.` });
     } catch (err) {
       return refused(pages, reply, { location: '/ui/admin/keys', err });

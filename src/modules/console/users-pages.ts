@@ -115,20 +115,20 @@ export async function usersPages(app: FastifyInstance, pages: PageContext): Prom
     return ended === 1 ? 'One session ended.' : `${ended} sessions ended.`;
   });
   act('reset-mfa', async (request, id) => {
-    await resetUserMfa(ctx, pageAdmin(request).id, id, consoleMeta(request));
+    await resetUserMfa(ctx, { adminId: pageAdmin(request).id, userId: id, meta: consoleMeta(request) });
     return 'Two-step verification was reset and every session ended.';
   });
   act('deactivate', async (request, id) => {
-    await updateUserAsAdmin(ctx, pageAdmin(request).id, id, { is_active: false }, consoleMeta(request));
+    await updateUserAsAdmin(ctx, { actorId: pageAdmin(request).id, userId: id, changes: { is_active: false }, meta: consoleMeta(request) });
     return 'The user was deactivated and every session ended.';
   });
   act('reactivate', async (request, id) => {
-    await updateUserAsAdmin(ctx, pageAdmin(request).id, id, { is_active: true }, consoleMeta(request));
+    await updateUserAsAdmin(ctx, { actorId: pageAdmin(request).id, userId: id, changes: { is_active: true }, meta: consoleMeta(request) });
     return 'The user was reactivated: they can sign in again.';
   });
   act('delete', async (request, id) => {
     const user = await findUserById(ctx.db, id);
-    await deleteUserAsAdmin(ctx, pageAdmin(request).id, id, consoleMeta(request));
+    await deleteUserAsAdmin(ctx, { actorId: pageAdmin(request).id, userId: id, meta: consoleMeta(request) });
     return `${user?.email ?? 'The user'} was deleted.`;
   });
 }

@@ -56,7 +56,7 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
     const errors = checkForm(UpdateProfileBody, changes);
     if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: '/ui/account#profile', state: { form: 'profile', values, errors }, secure });
     try {
-      await updateProfile(ctx, user, changes, requestMeta(request));
+      await updateProfile(ctx, { user, changes, meta: requestMeta(request) });
       return redirectWithState(reply, { location: '/ui/account#profile', state: { form: 'profile', notice: 'Your profile has been saved.' }, secure });
     } catch (err) {
       return fail(reply, { form: 'profile', err, values });
@@ -73,7 +73,7 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
     if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: '/ui/account#email', state: { form: 'email', values: { email }, errors }, secure });
     try {
       await sharedBudget('password-check')(request);
-      const updated = await updateProfile(ctx, user, { email, current_password: currentPassword }, requestMeta(request));
+      const updated = await updateProfile(ctx, { user, changes: { email, current_password: currentPassword }, meta: requestMeta(request) });
       const notice = updated.email === user.email ? 'Your email address is unchanged.' : `Your email address is now ${updated.email}. We sent a link there to verify it.`;
       return redirectWithState(reply, { location: '/ui/account#email', state: { form: 'email', notice }, secure });
     } catch (err) {
@@ -101,7 +101,7 @@ export async function accountPages(app: FastifyInstance, pages: PageContext): Pr
     try {
       await sharedBudget('password-check')(request);
       // A password change ends every session, this browser's too: the user signs in again.
-      await changePassword(ctx, user, input, requestMeta(request));
+      await changePassword(ctx, { user, input, meta: requestMeta(request) });
       return redirectWithState(reply, { location: '/ui/sign-in', state: { values: { email: user.email }, notice: 'Password changed successfully. Sign in with your new password.' }, secure });
     } catch (err) {
       return fail(reply, { form: 'password', err, values: {} });

@@ -70,17 +70,17 @@ export const totpSection: AccountSection = {
       });
 
     codeForm('/account/totp/enable', async (request, reply, { user, code }) => {
-      const { recovery_codes } = await enableTotp(ctx, user, code, { sessionId: user.page_session_id }, requestMeta(request));
+      const { recovery_codes } = await enableTotp(ctx, { user, code, session: { sessionId: user.page_session_id }, meta: requestMeta(request) });
       return showCodes(request, reply, { codes: recovery_codes, intro: 'Two-step verification is on.' });
     });
 
     codeForm('/account/totp/recovery-codes', async (request, reply, { user, code }) => {
-      const { recovery_codes } = await regenerateRecoveryCodes(ctx, user, code, requestMeta(request));
+      const { recovery_codes } = await regenerateRecoveryCodes(ctx, { user, code, meta: requestMeta(request) });
       return showCodes(request, reply, { codes: recovery_codes, intro: 'Your old recovery codes no longer work.' });
     });
 
     codeForm('/account/totp/disable', async (request, reply, { user, code }) => {
-      await disableTotp(ctx, user, code, requestMeta(request));
+      await disableTotp(ctx, { user, code, meta: requestMeta(request) });
       return redirectWithState(reply, { location: '/ui/account#totp', state: { form: 'totp', notice: MFA_DISABLED }, secure });
     });
   },

@@ -74,7 +74,7 @@ export async function signInPages(app: FastifyInstance, pages: PageContext): Pro
     try {
       // The API's budget: both login routes and this form draw from one per-IP allowance.
       await sharedBudget('login')(request);
-      return await finish(request, reply, { result: await login(ctx, email, password, requestMeta(request)), next });
+      return await finish(request, reply, { result: await login(ctx, { email, password, meta: requestMeta(request) }), next });
     } catch (err) {
       // An account that enforces SSO for the domain: its identity provider, not a refusal.
       const toProvider = err instanceof AppError && err.code === 'sso_required' ? await redirectToIdentityProvider(pages, reply, { email, next }) : undefined;

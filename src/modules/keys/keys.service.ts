@@ -72,7 +72,10 @@ function satisfied(keys: SigningKeyRow[], algs: AsymmetricAlgorithm[]): boolean 
  * The keys of an algorithm no longer wanted (JWT_ALGORITHM changed, or the provider turned off):
  * the current one retires (it verifies until its tokens expire), an unused next one goes.
  */
-async function retireUnwanted(trx: Executor, live: SigningKeyRow[], algs: AsymmetricAlgorithm[], now: Date): Promise<void> {
+async function retireUnwanted(
+  trx: Executor,
+  { live, algs, now }: { live: SigningKeyRow[]; algs: AsymmetricAlgorithm[]; now: Date },
+): Promise<void> {
   for (const key of live) {
     if (algs.includes(key.alg)) continue;
     if (key.state === 'current') await retireCurrentKey(trx, key.alg, now);
@@ -99,7 +102,7 @@ export async function ensureSigningKeys(deps: KeysDeps, legacySecretExists: bool
     if (everyKey.length === 0 && legacySecretExists) {
       await setLegacyHs256Until(trx, addSeconds(now, longestTokenLifetimeSeconds(deps.config) + EXPIRY_MARGIN_SECONDS));
     }
-    await retireUnwanted(trx, live, algs, now);
+    await retireUnwanted(trx, { live, algs, now });
     for (const alg of algs) {
       if (!live.some((k) => k.state === 'current' && k.alg === alg)) await promoteNext(deps, trx, { live, alg, take, now });
       else if (!live.some((k) => k.state === 'next' && k.alg === alg)) await storeKey(deps, trx, { pair: take(alg), state: 'next', now });
@@ -151,7 +154,7 @@ export async function rotateSigningKeys(deps: KeysDeps, meta: RequestMeta | null
     await lockKeySetForChange(trx);
     const live = await listLiveKeys(trx);
     const now = deps.clock.now();
-    await retireUnwanted(trx, live, algs, now);
+    await retireUnwanted(trx, { live, algs, now });
     const rotated = [];
     for (const alg of algs) {
       const previous = live.find((k) => k.state === 'current' && k.alg === alg)?.kid ?? null;
@@ -173,12 +176,19 @@ export async function rotateSigningKeys(deps: KeysDeps, meta: RequestMeta | null
   });
 }
 
+export interface RevokeSigningKey {
+  kid: string;
+  meta: RequestMeta | null;
+  /** The admin who revokes it (none from the command line). */
+  actorId?: string;
+}
+
 /**
  * `keyhold keys revoke KID`: the key leaves the JWKS and its tokens are refused at once (on
  * other instances at their next poll). Revoking a current key promotes its algorithm's next one,
  * and revoking a next one makes a new next, so there is always a key to sign with.
  */
-export async function revokeSigningKey(deps: KeysDeps, kid: string, meta: RequestMeta | null, options: { actorId?: string } = {}): Promise<{ kid: string; was: string }> {
+export async function revokeSigningKey(deps: KeysDeps, { kid, meta, actorId }: RevokeSigningKey): Promise<{ kid: string; was: string }> {
   const algs = signingAlgorithms(deps.config);
   const known = (await listLiveKeys(deps.db)).find((k) => k.kid === kid);
   const alg = known && algs.includes(known.alg) ? known.alg : undefined;
@@ -193,7 +203,7 @@ export async function revokeSigningKey(deps: KeysDeps, kid: string, meta: Reques
     } else if (alg && was === 'next') {
       await storeKey(deps, trx, { pair: take(alg), state: 'next', now });
     }
-    await recordAudit(trx, meta, { action: 'keys.revoked', userId: options.actorId ?? null, resourceType: 'signing_key', resourceId: kid, details: { state: was } });
+    await recordAudit(trx, meta, { action: 'keys.revoked', userId: actorId ?? null, resourceType: 'signing_key', resourceId: kid, details: { state: was } });
     return { kid, was };
   });
 }

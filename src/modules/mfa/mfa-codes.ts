@@ -25,8 +25,14 @@ export const hashRecoveryCode = (userId: string, code: string): string =>
 
 export const looksLikeTotp = (code: string): boolean => /^\d{6}$/.test(code.trim());
 
+/** A user's code, as given, to check and spend. */
+export interface SpendCode {
+  userId: string;
+  code: string;
+}
+
 /** A TOTP code of the user's enabled secret, spent (its time step can never pass again). */
-export async function spendTotpCode(ctx: Pick<AppContext, 'secrets' | 'clock'>, trx: Executor, userId: string, code: string): Promise<boolean> {
+export async function spendTotpCode(ctx: Pick<AppContext, 'secrets' | 'clock'>, trx: Executor, { userId, code }: SpendCode): Promise<boolean> {
   const mfa = await findUserMfa(trx, userId);
   if (!mfa?.enabled) return false;
   const now = ctx.clock.now();
@@ -34,20 +40,19 @@ export async function spendTotpCode(ctx: Pick<AppContext, 'secrets' | 'clock'>, 
   return step !== null && claimTotpStep(trx, userId, { step, now });
 }
 
-export async function spendRecoveryCode(ctx: Pick<AppContext, 'clock'>, trx: Executor, userId: string, code: string): Promise<boolean> {
+export async function spendRecoveryCode(ctx: Pick<AppContext, 'clock'>, trx: Executor, { userId, code }: SpendCode): Promise<boolean> {
   if (code.length > 64) return false;
-  return useRecoveryCode(trx, userId, hashRecoveryCode(userId, code), ctx.clock.now());
+  return useRecoveryCode(trx, { userId, codeHash: hashRecoveryCode(userId, code), now: ctx.clock.now() });
 }
 
 /** `code` is either: six digits are a TOTP code, anything else a recovery code. */
 export async function spendEitherCode(
   ctx: Pick<AppContext, 'secrets' | 'clock'>,
   trx: Executor,
-  userId: string,
-  code: string,
+  { userId, code }: SpendCode,
 ): Promise<'otp' | 'recovery_code' | null> {
-  if (looksLikeTotp(code)) return (await spendTotpCode(ctx, trx, userId, code)) ? 'otp' : null;
-  return (await spendRecoveryCode(ctx, trx, userId, code)) ? 'recovery_code' : null;
+  if (looksLikeTotp(code)) return (await spendTotpCode(ctx, trx, { userId, code })) ? 'otp' : null;
+  return (await spendRecoveryCode(ctx, trx, { userId, code })) ? 'recovery_code' : null;
 }
 
 /** Why a signed-in user's code was checked, as recorded in the audit log. */
@@ -86,5 +91,5 @@ export async function verifyMfaCodeForAction(
 ): Promise<'otp' | 'recovery_code'> {
   const { user, code, purpose = 'sensitive_action' } = check;
   if (!user.mfa_enabled) throw Errors.mfaNotEnabled();
-  return withCountedCode(ctx, { user, purpose, meta }, (trx) => spendEitherCode(ctx, trx, user.id, code));
+  return withCountedCode(ctx, { user, purpose, meta }, (trx) => spendEitherCode(ctx, trx, { userId: user.id, code }));
 }

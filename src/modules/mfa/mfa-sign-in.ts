@@ -40,7 +40,7 @@ export async function verifyMfa(ctx: AppContext, body: MfaVerifyBody, meta: Requ
     const challenge = await lockLiveMfaChallenge(trx, hashSecret(body.mfa_token), now);
     const user = challenge && (await findUserById(trx, challenge.user_id));
     if (!challenge || !user) return { ok: false, error: 'token' };
-    const mayTry = await reserveGuess(trx, user.id, now, { passwordRequired: false });
+    const mayTry = await reserveGuess(trx, { userId: user.id, now, passwordRequired: false });
     const method = mayTry ? await checkSecondFactor(ctx, trx, { user, challenge, body }) : null;
     if (!method) {
       const failures = challenge.failed_attempts + 1;
@@ -53,7 +53,7 @@ export async function verifyMfa(ctx: AppContext, body: MfaVerifyBody, meta: Requ
         resourceId: user.id,
         details: { purpose: 'sign_in', method: given[0], reason: mayTry ? 'bad_code' : 'account_locked', token_killed: killed },
       });
-      if (mayTry) await lockAfterLastGuess(trx, meta, user.id, now);
+      if (mayTry) await lockAfterLastGuess(trx, { userId: user.id, now, meta });
       return { ok: false, error: 'code' };
     }
     await spendMfaChallenge(trx, challenge.id, now);
@@ -70,8 +70,8 @@ async function checkSecondFactor(
   attempt: { user: UserRow; challenge: MfaChallengeRow; body: MfaVerifyBody },
 ): Promise<SecondFactorMethod | null> {
   const { user, challenge, body } = attempt;
-  if (body.code !== undefined) return (await spendTotpCode(ctx, trx, user.id, body.code)) ? 'otp' : null;
-  if (body.recovery_code !== undefined) return (await spendRecoveryCode(ctx, trx, user.id, body.recovery_code)) ? 'recovery_code' : null;
+  if (body.code !== undefined) return (await spendTotpCode(ctx, trx, { userId: user.id, code: body.code })) ? 'otp' : null;
+  if (body.recovery_code !== undefined) return (await spendRecoveryCode(ctx, trx, { userId: user.id, code: body.recovery_code })) ? 'recovery_code' : null;
   // A passkey: against the challenge POST /auth/mfa/passkey/options stored on this token. A
   // passkey that was the first factor does not count twice.
   if (!challenge.passkey_challenge || challenge.first_factor === 'passkey') return null;

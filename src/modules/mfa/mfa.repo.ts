@@ -23,8 +23,14 @@ export async function findUserMfa(db: Executor, userId: string): Promise<UserMfa
   return row && { sealedSecret: row.totp_secret, enabled: row.enabled_at !== null };
 }
 
+export interface SavePendingTotp {
+  userId: string;
+  sealedSecret: string;
+  now: Date;
+}
+
 /** Setup: a new pending secret replaces a pending one; an enabled one is never replaced (false). */
-export async function savePendingTotp(db: Executor, userId: string, sealedSecret: string, now: Date): Promise<boolean> {
+export async function savePendingTotp(db: Executor, { userId, sealedSecret, now }: SavePendingTotp): Promise<boolean> {
   const result = await sql<{ user_id: string }>`
     INSERT INTO user_mfa (user_id, totp_secret, created_at, updated_at)
     VALUES (${userId}, ${sealedSecret}, ${now}, ${now})
@@ -73,8 +79,14 @@ export async function replaceRecoveryCodes(db: Executor, userId: string, codeHas
   await db.insertInto('mfa_recovery_codes').values(codeHashes.map((code_hash) => ({ user_id: userId, code_hash }))).execute();
 }
 
+export interface UseRecoveryCode {
+  userId: string;
+  codeHash: string;
+  now: Date;
+}
+
 /** Spends a recovery code: true once, for the first request; conditional, so races cannot reuse one. */
-export async function useRecoveryCode(db: Executor, userId: string, codeHash: string, now: Date): Promise<boolean> {
+export async function useRecoveryCode(db: Executor, { userId, codeHash, now }: UseRecoveryCode): Promise<boolean> {
   return (await recoveryCodes.spend(db, { user_id: userId, code_hash: codeHash }, now)) !== undefined;
 }
 

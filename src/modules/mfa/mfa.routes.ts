@@ -31,14 +31,14 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (
     onRequest: authenticated,
     preHandler: codeCheck,
     schema: { tags, security, body: CodeBody, response: { 200: RecoveryCodesResponse } },
-  }, async (request) => enableTotp(ctx, currentUser(request), request.body.code, { sessionId: currentSessionId(request) }, requestMeta(request)));
+  }, async (request) => enableTotp(ctx, { user: currentUser(request), code: request.body.code, session: { sessionId: currentSessionId(request) }, meta: requestMeta(request) }));
 
   app.post('/auth/mfa/totp/disable', {
     onRequest: authenticated,
     preHandler: codeCheck,
     schema: { tags, security, body: CodeBody, response: { 200: Message } },
   }, async (request) => {
-    await disableTotp(ctx, currentUser(request), request.body.code, requestMeta(request));
+    await disableTotp(ctx, { user: currentUser(request), code: request.body.code, meta: requestMeta(request) });
     return { message: 'MFA disabled' };
   });
 
@@ -46,7 +46,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async (
     onRequest: authenticated,
     preHandler: codeCheck,
     schema: { tags, security, body: CodeBody, response: { 200: RecoveryCodesResponse } },
-  }, async (request) => regenerateRecoveryCodes(ctx, currentUser(request), request.body.code, requestMeta(request)));
+  }, async (request) => regenerateRecoveryCodes(ctx, { user: currentUser(request), code: request.body.code, meta: requestMeta(request) }));
 
   app.post('/auth/mfa/verify', {
     onRequest: sharedBudget('mfa-verify'),
@@ -66,5 +66,5 @@ export const mfaAdminRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = as
   app.addHook('onRequest', requireAdmin(ctx));
   app.post('/admin/users/:id/mfa/reset', {
     schema: { tags: ['admin'], security: [{ bearer: [] }], params: UserParams, response: { 200: UserResponse } },
-  }, async (request) => toUserResponse(await resetUserMfa(ctx, currentUser(request).id, request.params.id, requestMeta(request))));
+  }, async (request) => toUserResponse(await resetUserMfa(ctx, { adminId: currentUser(request).id, userId: request.params.id, meta: requestMeta(request) })));
 };

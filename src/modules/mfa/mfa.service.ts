@@ -23,7 +23,8 @@ export async function setupTotp(ctx: AppContext, user: UserRow, meta: RequestMet
   const secret = newTotpSecret();
   const now = ctx.clock.now();
   await inUnitOfWork(ctx, async (trx) => {
-    if (!(await savePendingTotp(trx, user.id, ctx.secrets.seal(secret, totpPurpose(user.id)), now))) throw Errors.mfaAlreadyEnabled();
+    const sealedSecret = ctx.secrets.seal(secret, totpPurpose(user.id));
+    if (!(await savePendingTotp(trx, { userId: user.id, sealedSecret, now }))) throw Errors.mfaAlreadyEnabled();
     await recordAudit(trx, meta, { action: 'auth.mfa_totp_setup', userId: user.id, resourceType: 'user', resourceId: user.id });
   });
   return { secret, otpauth_url: otpauthUrl(secret, ctx.config.webauthn.rpName, user.email) };
@@ -35,18 +36,24 @@ async function issueRecoveryCodes(trx: Executor, userId: string): Promise<string
   return codes;
 }
 
+/** A signed-in user's change to their MFA, with the code that proves it. */
+export interface MfaChange {
+  user: UserRow;
+  code: string;
+  meta: RequestMeta;
+}
+
+export interface EnableTotp extends MfaChange {
+  /** The enabling session: it stays. */
+  session: { sessionId: string };
+}
+
 /**
  * Enables TOTP with its first code. The user's other aal1 sessions end in the same transaction:
  * one made with the password alone before enrolment (perhaps by whoever learnt it) must not
  * outlive it. The enabling session stays, at aal1: adding a factor from it takes a code.
  */
-export async function enableTotp(
-  ctx: AppContext,
-  user: UserRow,
-  code: string,
-  session: { sessionId: string },
-  meta: RequestMeta,
-): Promise<{ recovery_codes: string[] }> {
+export async function enableTotp(ctx: AppContext, { user, code, session, meta }: EnableTotp): Promise<{ recovery_codes: string[] }> {
   if (user.mfa_enabled) throw Errors.mfaAlreadyEnabled();
   const pending = await findUserMfa(ctx.db, user.id);
   if (!pending) throw Errors.mfaSetupNotStarted();
@@ -73,10 +80,10 @@ export async function enableTotp(
   return { recovery_codes: codes };
 }
 
-export async function disableTotp(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta): Promise<void> {
+export async function disableTotp(ctx: AppContext, { user, code, meta }: MfaChange): Promise<void> {
   if (!user.mfa_enabled) throw Errors.mfaNotEnabled();
   await withCountedCode(ctx, { user, purpose: 'disable', meta }, async (trx) => {
-    const method = await spendEitherCode(ctx, trx, user.id, code);
+    const method = await spendEitherCode(ctx, trx, { userId: user.id, code });
     if (!method) return null;
     const now = ctx.clock.now();
     await deleteUserMfa(trx, user.id);
@@ -87,10 +94,10 @@ export async function disableTotp(ctx: AppContext, user: UserRow, code: string, 
   });
 }
 
-export async function regenerateRecoveryCodes(ctx: AppContext, user: UserRow, code: string, meta: RequestMeta): Promise<{ recovery_codes: string[] }> {
+export async function regenerateRecoveryCodes(ctx: AppContext, { user, code, meta }: MfaChange): Promise<{ recovery_codes: string[] }> {
   if (!user.mfa_enabled) throw Errors.mfaNotEnabled();
   const codes = await withCountedCode(ctx, { user, purpose: 'recovery_codes', meta }, async (trx) => {
-    const method = await spendEitherCode(ctx, trx, user.id, code);
+    const method = await spendEitherCode(ctx, trx, { userId: user.id, code });
     if (!method) return null;
     const recoveryCodes = await issueRecoveryCodes(trx, user.id);
     await recordAudit(trx, meta, { action: 'auth.mfa_recovery_codes_regenerated', userId: user.id, resourceType: 'user', resourceId: user.id, details: { code: method } });
@@ -99,11 +106,17 @@ export async function regenerateRecoveryCodes(ctx: AppContext, user: UserRow, co
   return { recovery_codes: codes };
 }
 
+export interface ResetUserMfa {
+  adminId: string;
+  userId: string;
+  meta: RequestMeta;
+}
+
 /**
  * POST /admin/users/{id}/mfa/reset: TOTP, recovery codes and passkeys go (a lost device's
  * passkey must not sign in either), pending sign-in challenges die, and every session ends.
  */
-export async function resetUserMfa(ctx: AppContext, adminId: string, userId: string, meta: RequestMeta): Promise<UserRow> {
+export async function resetUserMfa(ctx: AppContext, { adminId, userId, meta }: ResetUserMfa): Promise<UserRow> {
   const user = await inUnitOfWork(ctx, async (trx) => {
     const target = await findUserById(trx, userId);
     if (!target) throw Errors.userNotFound();

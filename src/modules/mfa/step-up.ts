@@ -42,5 +42,5 @@ export async function proveFactorChange(
   if (await sessionAllowsFactorChange(ctx, user, request.sessionId)) return 'aal2_session';
   if (!request.code) throw Errors.secondFactorRequired();
   const code = request.code;
-  return withCountedCode(ctx, { user, purpose, meta }, (trx) => spendEitherCode(ctx, trx, user.id, code));
+  return withCountedCode(ctx, { user, purpose, meta }, (trx) => spendEitherCode(ctx, trx, { userId: user.id, code }));
 }

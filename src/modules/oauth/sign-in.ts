@@ -80,7 +80,7 @@ async function signIn(
     await insertOAuthIdentity(trx, { userId: user.id, provider: identity.provider, subject: identity.subject, email: identity.email, now });
   }
   await recordLink(trx, { meta, user, identity, outcome });
-  const tokens = await completeSignIn(ctx, trx, user, { method: 'oauth', audit: { action: 'auth.oauth_login', details: { provider: identity.provider } } }, meta);
+  const tokens = await completeSignIn(ctx, trx, { user, factor: { method: 'oauth', audit: { action: 'auth.oauth_login', details: { provider: identity.provider } } }, meta });
   return { tokens, queuedEmail };
 }
 
@@ -114,7 +114,7 @@ async function registerUser(
 ): Promise<{ user: UserRow; queuedEmail: boolean }> {
   const email = identity.email!;
   const now = ctx.clock.now();
-  const claimed = await claimInvites(ctx, trx, { email, invite_code: invites.invite_code, account_invite_code: invites.account_invite_code }, now);
+  const claimed = await claimInvites(ctx, trx, { input: { email, invite_code: invites.invite_code, account_invite_code: invites.account_invite_code }, now });
   const user = await createUser(ctx, trx, {
     input: {
       email,

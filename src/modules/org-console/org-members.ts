@@ -70,7 +70,7 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     const role = formField(request.body, 'account_role');
     try {
       if (Object.keys(checkForm(ChangeMemberRoleBody, { account_role: role })).length > 0) throw validationError(['body', 'account_role'], 'Choose Admin or Member.');
-      const changed = await changeMemberRole(ctx, actor.user, userId, role as 'admin' | 'member', consoleMeta(request));
+      const changed = await changeMemberRole(ctx, { actor: actor.user, targetId: userId, role: role as 'admin' | 'member', meta: consoleMeta(request) });
       return org.done(reply, `${ORG}#members`, { form: 'members', notice: `${changed.name || changed.email} is now ${role === 'admin' ? 'an admin' : 'a member'}.` });
     } catch (err) {
       return org.refuse(reply, err, { location: `${ORG}#members`, form: 'members' });
@@ -97,7 +97,7 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     if (!actor) return reply;
     const userId = idOf(request.params, 'user_id');
     try {
-      await removeMember(ctx, actor.user, userId, consoleMeta(request));
+      await removeMember(ctx, { actor: actor.user, targetId: userId, meta: consoleMeta(request) });
       return org.done(reply, `${ORG}#members`, { form: 'members', notice: 'The member has been removed.' });
     } catch (err) {
       return org.refuse(reply, err, { location: `${ORG}#members`, form: 'members' });

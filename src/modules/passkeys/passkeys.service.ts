@@ -278,11 +278,15 @@ export async function signInWithPasskey(
     if (!checked) return null;
     const user = await findUserById(trx, checked.passkey.user_id);
     if (!user) return null;
-    return completeSignIn(ctx, trx, user, {
-      method: 'passkey',
-      audit: { action: 'auth.passkey_login', details: { passkey_id: checked.passkey.id, user_verified: checked.userVerified } },
-      multiFactor: checked.userVerified,
-    }, meta);
+    return completeSignIn(ctx, trx, {
+      user,
+      factor: {
+        method: 'passkey',
+        audit: { action: 'auth.passkey_login', details: { passkey_id: checked.passkey.id, user_verified: checked.userVerified } },
+        multiFactor: checked.userVerified,
+      },
+      meta,
+    });
   });
   if (!result) throw await failed('assertion_refused');
   return result;

@@ -48,6 +48,12 @@ async function queueResetLink(ctx: AppContext, user: UserRow, meta: RequestMeta)
 
 export const PASSWORD_SETUP_DAYS = 7;
 
+/** Who is sent a link to set a password, and the account named in the email. */
+export interface PasswordSetup {
+  user: Pick<UserRow, 'id' | 'email'>;
+  accountName: string;
+}
+
 /**
  * A provisioned user without a password (SCIM, no SSO connection in their account) is sent a
  * link to set one, in the caller's transaction: a password-reset link (the same single-use row
@@ -56,10 +62,9 @@ export const PASSWORD_SETUP_DAYS = 7;
 export async function queuePasswordSetup(
   ctx: Pick<AppContext, 'tokens' | 'config' | 'clock'>,
   trx: Executor,
-  user: Pick<UserRow, 'id' | 'email'>,
-  accountName: string,
+  setup: PasswordSetup,
 ): Promise<void> {
-  await writeTogether(trx, await passwordSetupWrites(ctx, trx, user, accountName));
+  await writeTogether(trx, await passwordSetupWrites(ctx, trx, setup));
 }
 
 /** queuePasswordSetup's writes (the token's row, the email's job), for a caller that sends
@@ -67,8 +72,7 @@ export async function queuePasswordSetup(
 export async function passwordSetupWrites(
   ctx: Pick<AppContext, 'tokens' | 'config' | 'clock'>,
   trx: Executor,
-  user: Pick<UserRow, 'id' | 'email'>,
-  accountName: string,
+  { user, accountName }: PasswordSetup,
 ): Promise<Write[]> {
   const now = ctx.clock.now();
   const token = await ctx.tokens.issue('password_reset', user.id, { expiresAt: new Date(now.getTime() + PASSWORD_SETUP_DAYS * 86_400_000) });
@@ -98,7 +102,7 @@ export async function resetPassword(ctx: AppContext, input: { token: string; new
     const user = spent.user_id === claims.sub ? await findUserById(trx, spent.user_id) : undefined;
     if (!user) throw Errors.invalidResetToken();
     await refuseWhereSsoIsEnforced(trx, user.email);
-    await replacePassword(trx, user.id, passwordHash, now);
+    await replacePassword(trx, { userId: user.id, passwordHash, now });
     await recordAudit(trx, meta, { action: 'auth.password_reset.complete', userId: user.id, resourceType: 'user', resourceId: user.id });
   });
 }

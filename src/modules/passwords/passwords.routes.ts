@@ -22,7 +22,7 @@ export const passwordRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = as
     preHandler: sharedBudget('password-check'),
     schema: { tags, security: [{ bearer: [] }], body: ChangePasswordBody, response: { 200: Message } },
   }, async (request) => {
-    await changePassword(ctx, currentUser(request), request.body, requestMeta(request));
+    await changePassword(ctx, { user: currentUser(request), input: request.body, meta: requestMeta(request) });
     return { message: 'Password changed successfully' };
   });
 

@@ -16,12 +16,13 @@ import { retireResetTokens } from './passwords.repo.js';
 import type { Executor } from '../../db/database.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
-export async function changePassword(
-  ctx: AppContext,
-  user: UserRow,
-  input: { current_password: string; new_password: string },
-  meta: RequestMeta,
-): Promise<void> {
+export interface ChangePassword {
+  user: UserRow;
+  input: { current_password: string; new_password: string };
+  meta: RequestMeta;
+}
+
+export async function changePassword(ctx: AppContext, { user, input, meta }: ChangePassword): Promise<void> {
   await rejectPasswordless(ctx, user);
   await verifyCurrentPassword(ctx, meta, { user, password: input.current_password, purpose: 'password_change' });
   if (normalizePassword(input.current_password) === normalizePassword(input.new_password)) {
@@ -31,9 +32,15 @@ export async function changePassword(
   const passwordHash = await ctx.passwords.hash(input.new_password);
   const now = ctx.clock.now();
   await inUnitOfWork(ctx, async (trx) => {
-    await replacePassword(trx, user.id, passwordHash, now);
+    await replacePassword(trx, { userId: user.id, passwordHash, now });
     await recordAudit(trx, meta, { action: 'auth.password_change', userId: user.id, resourceType: 'user', resourceId: user.id });
   });
+}
+
+export interface ReplacePassword {
+  userId: string;
+  passwordHash: string;
+  now: Date;
 }
 
 /**
@@ -42,7 +49,7 @@ export async function changePassword(
  * used. A lockout from guessing the old password ends too. Call inside the transaction of
  * the change.
  */
-export async function replacePassword(trx: Executor, userId: string, passwordHash: string, now: Date): Promise<void> {
+export async function replacePassword(trx: Executor, { userId, passwordHash, now }: ReplacePassword): Promise<void> {
   const updated = await updateUser(trx, {
     id: userId,
     changes: { password_hash: passwordHash, must_change_password: false, ...LOCKOUT_CLEARED },

@@ -116,7 +116,7 @@ async function createProvisionedUser(
   // row, a creation is two statements.
   const id = randomUUID();
   const also = [scimUserWrite(trx, { accountId: caller.accountId, userId: id, fields: scimFields(intent), now })];
-  if (options.sendSetupLink && intent.active) also.push(...(await passwordSetupWrites(deps, trx, { id, email: intent.email }, options.accountName)));
+  if (options.sendSetupLink && intent.active) also.push(...(await passwordSetupWrites(deps, trx, { user: { id, email: intent.email }, accountName: options.accountName })));
   const [user] = await createUsers(deps, trx, {
     inputs: [{
       id,
@@ -228,7 +228,7 @@ async function applyProfile(deps: ScimDeps, trx: Executor, change: ProfileChange
   }
   const changed = Object.keys(changes);
   const updated = changed.length > 0 ? await updateUser(trx, { id: user.id, changes, now }) : user;
-  if (changes.is_active === false) await endDeactivatedUserSessions(deps, trx, user.id, now);
+  if (changes.is_active === false) await endDeactivatedUserSessions(deps, trx, { userId: user.id, now });
   if (changed.some((key) => key !== 'is_active')) await emitEvent(deps, trx, 'user.updated', toUserResponse(updated));
   if (changes.is_active !== undefined) await emitEvent(deps, trx, changes.is_active ? 'user.reactivated' : 'user.deactivated', toUserResponse(updated));
   await recordAudit(trx, metaOf(caller), {

@@ -165,11 +165,15 @@ export async function redeemCode(ctx: AppContext, input: { code: string; state: 
     if (!spent || !sameText(spent.client_state, input.state)) throw Errors.invalidSsoCode();
     const user = await findUserById(trx, spent.user_id);
     if (!user || user.account_id === undefined) throw Errors.invalidSsoCode();
-    const result = await completeSignIn(ctx, trx, user, {
-      method: 'sso',
-      multiFactor: spent.multi_factor,
-      audit: { action: 'sso.sign_in', details: { connection_id: spent.connection_id, account_id: user.account_id } },
-    }, meta);
+    const result = await completeSignIn(ctx, trx, {
+      user,
+      factor: {
+        method: 'sso',
+        multiFactor: spent.multi_factor,
+        audit: { action: 'sso.sign_in', details: { connection_id: spent.connection_id, account_id: user.account_id } },
+      },
+      meta,
+    });
     if (isMfaChallenge(result)) throw Errors.internal();
     return result;
   });
