@@ -56,7 +56,7 @@ export async function findUserByReference(ctx: Pick<AppContext, 'db'>, reference
  * (modules/scim) all come here, so whatever else a deactivation must end is added once, here.
  */
 export async function endDeactivatedUserSessions(ctx: Pick<AppContext, 'clock'>, trx: Executor, userId: string, now: Date): Promise<void> {
-  await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, userId, now), 'user_deactivated');
+  await emitSessionsRevoked(ctx, trx, { sessions: await revokeAllSessions(trx, userId, now), reason: 'user_deactivated' });
 }
 
 /**
@@ -100,7 +100,7 @@ export async function updateUserAsAdmin(
     const updated = await updateUser(trx, user.id, update, now);
     if (update.is_active === false) await endDeactivatedUserSessions(ctx, trx, user.id, now);
     const event = update.is_active === false ? 'user.deactivated' : update.is_active === true ? 'user.reactivated' : 'user.updated';
-    await emitEvent(ctx, trx, event, toUserResponse(updated));
+    await emitEvent(ctx, trx, { type: event, data: toUserResponse(updated) });
     await recordAudit(trx, meta, {
       action: 'admin.user_updated',
       userId: actorId,

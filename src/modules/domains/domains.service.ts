@@ -48,7 +48,7 @@ export async function verifyDomain(ctx: Deps, lookup: TxtLookup, scope: AccountS
       const row = await markDomainVerified(trx, scope.accountId, id, ctx.clock.now());
       if (!row) return (await findDomain(trx, scope.accountId, id)) ?? Promise.reject(Errors.domainNotFound());
       await recordAudit(trx, meta, { action: 'domain.verified', userId: scope.actorId, resourceType: 'account_domain', resourceId: row.id, details: { account_id: scope.accountId, domain: row.domain } });
-      await emitEvent(ctx, trx, 'account.domain_verified', { id: row.id, account_id: row.account_id, domain: row.domain, verified_at: row.verified_at!.toISOString() });
+      await emitEvent(ctx, trx, { type: 'account.domain_verified', data: { id: row.id, account_id: row.account_id, domain: row.domain, verified_at: row.verified_at!.toISOString() } });
       return row;
     });
   } catch (err) {
