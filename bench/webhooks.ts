@@ -71,7 +71,7 @@ try {
         if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
       }
       const id = await ctx.db.transaction().execute((trx) =>
-        emitEvent(ctx, trx, 'user.updated', { id: `user-${n}`, email: `u${n}@bench.test`, name: 'Bench' } as never),
+        emitEvent(ctx, trx, { type: 'user.updated', data: { id: `user-${n}`, email: `u${n}@bench.test`, name: 'Bench' } as never }),
       );
       committedAt.set(id, performance.now());
       order.push(id);

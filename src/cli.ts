@@ -231,7 +231,7 @@ settings
   .description('change a setting')
   .action((key: string, value: string) =>
     withDatabase(async (ctx) => {
-      const setting = await changeSetting(ctx, null, key, settingValue(value), CLI_META);
+      const setting = await changeSetting(ctx, { actorId: null, key, value: settingValue(value), meta: CLI_META });
       print(setting, () => `${setting.key} = ${JSON.stringify(setting.value)}`);
     }),
   );

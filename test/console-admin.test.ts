@@ -242,7 +242,7 @@ for (const kind of DATABASE_KINDS) {
       const owner = await t.app.ctx.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirstOrThrow();
       const name = `Zenith ${Date.now().toString(36)}`;
       await t.app.ctx.db.updateTable('accounts').set({ name }).where('id', '=', owner.account_id).execute();
-      const token = await createScimToken(t.app.ctx, owner, { description: 'Okta' }, { ip: null, userAgent: null });
+      const token = await createScimToken(t.app.ctx, { actor: owner, input: { description: 'Okta' }, meta: { ip: null, userAgent: null } });
 
       const list = await admin.get(`/ui/admin/accounts?q=${encodeURIComponent(name.slice(0, 9).toLowerCase())}`);
       assert.match(list.html, new RegExp(`href="/ui/admin/accounts/${owner.account_id}">${name}<`));

@@ -190,7 +190,7 @@ for (const kind of DATABASE_KINDS) {
 
 describe('invitation email template', () => {
   it('keeps someone else’s text on one labelled, quoted line; HTML-escaped; never in the Subject', () => {
-    const message = accountInviteMessage('http://frontend.test', 'x@example.com', `${INJECTED_NAME}”\u2028<script>x</script>\u0085tail`, 'CODE');
+    const message = accountInviteMessage('http://frontend.test', 'x@example.com', { accountName: `${INJECTED_NAME}”\u2028<script>x</script>\u0085tail`, code: 'CODE' });
     assert.equal(message.subject, 'You are invited to join an account');
     assert.doesNotMatch(message.subject, /[\r\n]/);
     const nameLines = message.text.split('\n').filter((line) => line.includes('Acme'));

@@ -217,10 +217,11 @@ for (const kind of DATABASE_KINDS) {
       const errors: Array<{ line: number; reason: string }> = [];
       const { importUsers } = await import('../src/modules/import-export/import.service.js');
       const { Readable } = await import('node:stream');
-      const summary = await importUsers(t.app.ctx, Readable.from(lines.map((line) => `${JSON.stringify(line)}\n`).join('')), {
-        dryRun: true,
-        onLineError: (line, reason) => errors.push({ line, reason }),
-      }, null);
+      const summary = await importUsers(t.app.ctx, {
+        input: Readable.from(lines.map((line) => `${JSON.stringify(line)}\n`).join('')),
+        options: { dryRun: true, onLineError: (line, reason) => errors.push({ line, reason }) },
+        meta: null,
+      });
       assert.equal(summary.imported, 1, JSON.stringify(errors));
       assert.deepEqual(errors.map((e) => e.line), [2, 3, 4, 5, 6]);
       assert.match(errors[0]!.reason, /^password_hash: argon2 memory m=1 KiB is below the floor of 512 KiB/);

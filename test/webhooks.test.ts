@@ -200,7 +200,7 @@ for (const kind of DATABASE_KINDS) {
       const marker = uniqueEmail('rolled-back');
       await assert.rejects(
         ctx.db.transaction().execute(async (trx) => {
-          await emitEvent(ctx, trx, 'user.deleted', { id: '00000000-0000-4000-8000-000000000001', email: marker, account_id: '00000000-0000-4000-8000-000000000002' });
+          await emitEvent(ctx, trx, { type: 'user.deleted', data: { id: '00000000-0000-4000-8000-000000000001', email: marker, account_id: '00000000-0000-4000-8000-000000000002' } });
           throw new Error('rolled back');
         }),
       );
@@ -226,10 +226,10 @@ for (const kind of DATABASE_KINDS) {
       // fanned out only now. The times compared are the database's, whatever the app's clock says.
       const { receives_events_since: since } = await ctx.db.selectFrom('webhook_endpoints').select('receives_events_since').where('id', '=', late.body.id).executeTakeFirstOrThrow();
       await ctx.db.transaction().execute(async (trx) => {
-        const eventId = await emitEvent(ctx, trx, 'user.deleted', deleted(before));
+        const eventId = await emitEvent(ctx, trx, { type: 'user.deleted', data: deleted(before) });
         await sql`UPDATE jobs SET created_at = ${new Date(since.getTime() - 1)} WHERE payload->>'id' = ${eventId}`.execute(trx);
       });
-      await ctx.db.transaction().execute((trx) => emitEvent(ctx, trx, 'user.deleted', deleted(afterwards)));
+      await ctx.db.transaction().execute((trx) => emitEvent(ctx, trx, { type: 'user.deleted', data: deleted(afterwards) }));
       ctx.jobs.notify();
       await waitFor('the later event at the new endpoint', async () => receiver.received.some((r) => r.path === '/late' && r.body.includes(afterwards)));
       // The first endpoint, older than both, gets both.

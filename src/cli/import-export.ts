@@ -28,17 +28,16 @@ export function registerImportExportCommands(program: Command, deps: ImportExpor
       const input = createReadStream(file);
       const progress = progressReporter(() => input.bytesRead, size);
       const summary = await deps.withDatabase((ctx) =>
-        importUsers(
-          ctx,
+        importUsers(ctx, {
           input,
-          {
+          options: {
             dryRun: options.dryRun === true,
             batchSize: Number.isInteger(options.batchSize) && options.batchSize > 0 ? options.batchSize : DEFAULT_BATCH_SIZE,
             onLineError: (line, reason) => progress.message(`line ${line}: ${reason}`),
             onProgress: (p) => progress.update(p),
           },
-          deps.meta,
-        ),
+          meta: deps.meta,
+        }),
       );
       progress.done();
       process.stdout.write(json ? `${JSON.stringify(toJson(summary), null, 2)}\n` : `${describeSummary(summary)}\n`);

@@ -115,6 +115,6 @@ export async function removeUser(
     resourceId: user.id,
     details: { account_id: user.account_id, account_deleted: accountDeleted, sessions_ended: liveSessions.length, ...audit.details },
   });
-  await emitSessionsRevoked(ctx, trx, liveSessions, 'user_deleted');
-  await emitEvent(ctx, trx, 'user.deleted', { id: user.id, email: user.email, account_id: user.account_id });
+  await emitSessionsRevoked(ctx, trx, { sessions: liveSessions, reason: 'user_deleted' });
+  await emitEvent(ctx, trx, { type: 'user.deleted', data: { id: user.id, email: user.email, account_id: user.account_id } });
 }

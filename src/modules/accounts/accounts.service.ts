@@ -103,7 +103,7 @@ export async function changeMemberRole(ctx: Deps, { actor, targetId, role, meta 
     assertMayManageMember(locked.actor, target, 'change');
     if (target.account_role === role) return target;
     const updated = await updateUser(trx, { id: target.id, changes: { account_role: role }, now });
-    await emitEvent(ctx, trx, 'account.member_role_changed', { account_id: actor.account_id, user_id: target.id, role, previous_role: target.account_role });
+    await emitEvent(ctx, trx, { type: 'account.member_role_changed', data: { account_id: actor.account_id, user_id: target.id, role, previous_role: target.account_role } });
     await recordAudit(trx, meta, {
       action: 'account.member_role_changed',
       userId: actor.id,
@@ -138,8 +138,8 @@ export async function removeMember(ctx: Deps, { actor, targetId, meta }: RemoveM
     });
     await updateUser(trx, { id: target.id, changes: { account_id: personalAccountId, account_role: 'owner' }, now });
     // Their tokens were minted while they belonged to the account: end them now.
-    await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, target.id, now), 'member_removed');
-    await emitEvent(ctx, trx, 'account.member_removed', { account_id: actor.account_id, user_id: target.id, role: target.account_role });
+    await emitSessionsRevoked(ctx, trx, { sessions: await revokeAllSessions(trx, target.id, now), reason: 'member_removed' });
+    await emitEvent(ctx, trx, { type: 'account.member_removed', data: { account_id: actor.account_id, user_id: target.id, role: target.account_role } });
     await recordAudit(trx, meta, {
       action: 'account.member_removed',
       userId: actor.id,

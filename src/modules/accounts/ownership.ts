@@ -43,7 +43,7 @@ export async function transferOwnership(
       resourceId: owner.account_id,
       details: { ...change, new_owner_previous_role: target.account_role },
     });
-    await emitEvent(ctx, trx, 'account.ownership_transferred', change);
+    await emitEvent(ctx, trx, { type: 'account.ownership_transferred', data: change });
     return findAccountWithSubscription(trx, owner.account_id);
   });
   if (!account) throw Errors.accountNotFound();

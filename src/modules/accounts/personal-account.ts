@@ -34,12 +34,15 @@ export async function createPersonalAccounts(db: Executor, inputs: PersonalAccou
   const subscriptions = await insertSubscriptions(db, inputs.map((input, i) => ({ account_id: accounts[i]!.id, ...subscriptionTerms(input) })));
   if (options.announce) {
     for (const [i, subscription] of subscriptions.entries()) {
-      await emitEvent({ clock: { now: () => inputs[i]!.now } }, db, 'subscription.created', {
-        id: subscription.id,
-        account_id: subscription.account_id,
-        plan: subscription.plan,
-        status: subscription.status,
-        current_period_end: subscription.current_period_end?.toISOString() ?? null,
+      await emitEvent({ clock: { now: () => inputs[i]!.now } }, db, {
+        type: 'subscription.created',
+        data: {
+          id: subscription.id,
+          account_id: subscription.account_id,
+          plan: subscription.plan,
+          status: subscription.status,
+          current_period_end: subscription.current_period_end?.toISOString() ?? null,
+        },
       });
     }
   }

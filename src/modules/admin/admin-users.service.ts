@@ -65,7 +65,7 @@ export async function endDeactivatedUserSessions(
   trx: Executor,
   { userId, now }: EndDeactivatedUserSessions,
 ): Promise<void> {
-  await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, userId, now), 'user_deactivated');
+  await emitSessionsRevoked(ctx, trx, { sessions: await revokeAllSessions(trx, userId, now), reason: 'user_deactivated' });
 }
 
 export interface UpdateUserAsAdmin {
@@ -114,7 +114,7 @@ export async function updateUserAsAdmin(
     const updated = await updateUser(trx, { id: user.id, changes: update, now });
     if (update.is_active === false) await endDeactivatedUserSessions(ctx, trx, { userId: user.id, now });
     const event = update.is_active === false ? 'user.deactivated' : update.is_active === true ? 'user.reactivated' : 'user.updated';
-    await emitEvent(ctx, trx, event, toUserResponse(updated));
+    await emitEvent(ctx, trx, { type: event, data: toUserResponse(updated) });
     await recordAudit(trx, meta, {
       action: 'admin.user_updated',
       userId: actorId,

@@ -52,7 +52,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
 
   app.put('/admin/settings/:key', {
     schema: { tags, security, params: SettingParams, body: SettingBody, response: { 200: SettingResponse } },
-  }, async (request) => changeSetting(ctx, currentUser(request).id, request.params.key, request.body.value, requestMeta(request)));
+  }, async (request) => changeSetting(ctx, { actorId: currentUser(request).id, key: request.params.key, value: request.body.value, meta: requestMeta(request) }));
 
   app.get('/admin/users', {
     schema: { tags, security, querystring: UsersQuery, response: { 200: Type.Array(UserResponse) } },

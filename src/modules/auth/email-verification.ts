@@ -57,7 +57,7 @@ export async function verifyEmail(ctx: AppContext, token: unknown, meta: Request
     if (outcome === 'email_changed') throw Errors.invalidOrExpiredVerificationToken();
     await recordAudit(trx, meta, { action: 'auth.email_verified', userId: spent.user_id, resourceType: 'user', resourceId: spent.user_id });
     const verified = await findUserById(trx, spent.user_id);
-    if (verified) await emitEvent(ctx, trx, 'user.email_verified', toUserResponse(verified));
+    if (verified) await emitEvent(ctx, trx, { type: 'user.email_verified', data: toUserResponse(verified) });
   });
 }
 

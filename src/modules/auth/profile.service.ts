@@ -67,7 +67,7 @@ export async function updateProfile(ctx: AppContext, { user, changes, meta }: Up
         resourceId: user.id,
         details: { fields: Object.keys(update).filter((f) => f !== 'email_verified_at') },
       });
-      await emitEvent(ctx, trx, 'user.updated', toUserResponse(updated));
+      await emitEvent(ctx, trx, { type: 'user.updated', data: toUserResponse(updated) });
       if (newEmail) {
         // A reset link mailed to the old address must not take over the account at the new one.
         await retireResetTokens(trx, user.id, now);

@@ -110,7 +110,7 @@ export async function accountsPages(app: FastifyInstance, pages: PageContext): P
     const { token } = request.params as { token: string };
     try {
       if (!isUuid(token)) throw Errors.scimTokenNotFound();
-      await revokeScopedScimToken(ctx, scope, token, consoleMeta(request));
+      await revokeScopedScimToken(ctx, { scope, id: token, meta: consoleMeta(request) });
       return done(pages, reply, { location: accountPath(scope.accountId), notice: 'The SCIM token was revoked.' });
     } catch (err) {
       return refused(pages, reply, { location: accountPath(scope.accountId), err });

@@ -72,7 +72,7 @@ export async function invitesAndSettingsPages(app: FastifyInstance, pages: PageC
       for (const key of Object.keys(SETTINGS) as SettingKey[]) {
         const value = formField(request.body, key) === 'on';
         if (value === current[key]) continue;
-        await changeSetting(ctx, pageAdmin(request).id, key, value, consoleMeta(request));
+        await changeSetting(ctx, { actorId: pageAdmin(request).id, key, value, meta: consoleMeta(request) });
         changed++;
       }
       return done(pages, reply, { location: '/ui/admin/settings', notice: changed === 0 ? 'Nothing changed.' : 'Settings saved.' });

@@ -62,7 +62,7 @@ export async function verifyDomain(ctx: Deps, lookup: TxtLookup, { scope, id, me
       const row = await markDomainVerified(trx, { accountId: scope.accountId, id, now: ctx.clock.now() });
       if (!row) return (await findDomain(trx, scope.accountId, id)) ?? Promise.reject(Errors.domainNotFound());
       await recordAudit(trx, meta, { action: 'domain.verified', userId: scope.actorId, resourceType: 'account_domain', resourceId: row.id, details: { account_id: scope.accountId, domain: row.domain } });
-      await emitEvent(ctx, trx, 'account.domain_verified', { id: row.id, account_id: row.account_id, domain: row.domain, verified_at: row.verified_at!.toISOString() });
+      await emitEvent(ctx, trx, { type: 'account.domain_verified', data: { id: row.id, account_id: row.account_id, domain: row.domain, verified_at: row.verified_at!.toISOString() } });
       return row;
     });
   } catch (err) {

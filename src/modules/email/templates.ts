@@ -53,7 +53,7 @@ export const resetPasswordMessage = (frontendUrl: string, to: string, token: str
     link: { url: `${frontendUrl}/reset-password?token=${encodeURIComponent(token)}`, label: 'Reset password' },
   });
 
-export const accountInviteMessage = (frontendUrl: string, to: string, accountName: string, code: string): EmailMessage =>
+export const accountInviteMessage = (frontendUrl: string, to: string, { accountName, code }: { accountName: string; code: string }): EmailMessage =>
   render('account_invite', to, {
     subject: 'You are invited to join an account',
     lines: [

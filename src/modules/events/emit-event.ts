@@ -27,12 +27,13 @@ export function newEvent<T extends EventType>(ctx: { clock: Clock }, type: T, da
   return { id: newEventId(), type, timestamp: ctx.clock.now().toISOString(), data };
 }
 
-export async function emitEvent<T extends EventType>(
-  ctx: { clock: Clock },
-  trx: Executor,
-  type: T,
-  data: EventPayloads[T],
-): Promise<string> {
+/** What emitEvent writes: an event's type and the data that type carries. */
+export interface EmittedEvent<T extends EventType> {
+  type: T;
+  data: EventPayloads[T];
+}
+
+export async function emitEvent<T extends EventType>(ctx: { clock: Clock }, trx: Executor, { type, data }: EmittedEvent<T>): Promise<string> {
   const id = newEventId();
   await insertEvent(trx, { id, type, timestamp: ctx.clock.now().toISOString(), data });
   return id;

@@ -39,13 +39,18 @@ declare module '../jobs/jobs.types.js' {
   }
 }
 
+export interface SessionsRevoked {
+  sessions: readonly SessionSource[];
+  reason: string;
+}
+
 /**
  * One session.revoked per session, in the transaction that ended them, and one `sessions-ended`
  * job for them all: whatever else must follow a session's end (the OpenID Provider's sessions
  * and back-channel logout, modules/oidc-provider) runs from it, so every way a session ends
  * passes through here.
  */
-export async function emitSessionsRevoked(ctx: { clock: Clock }, trx: Executor, sessions: readonly SessionSource[], reason: string): Promise<void> {
-  for (const session of sessions) await emitEvent(ctx, trx, 'session.revoked', { ...sessionEventData(session), reason });
+export async function emitSessionsRevoked(ctx: { clock: Clock }, trx: Executor, { sessions, reason }: SessionsRevoked): Promise<void> {
+  for (const session of sessions) await emitEvent(ctx, trx, { type: 'session.revoked', data: { ...sessionEventData(session), reason } });
   if (sessions.length > 0) await enqueue(trx, 'sessions-ended', { session_ids: sessions.map((session) => session.id), reason });
 }

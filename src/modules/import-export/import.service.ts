@@ -63,7 +63,13 @@ class DryRunRollback extends Error {}
 
 type Ctx = Pick<AppContext, 'config' | 'db' | 'clock'>;
 
-export async function importUsers(ctx: Ctx, input: Readable, options: ImportOptions, meta: RequestMeta | null): Promise<ImportSummary> {
+export interface ImportUsers {
+  input: Readable;
+  options: ImportOptions;
+  meta: RequestMeta | null;
+}
+
+export async function importUsers(ctx: Ctx, { input, options, meta }: ImportUsers): Promise<ImportSummary> {
   const started = performance.now();
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const summary: ImportSummary = {

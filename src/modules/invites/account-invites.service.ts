@@ -56,7 +56,7 @@ export async function createAccountInvite(ctx: Deps, actor: UserRow, input: Acco
           now,
         });
         const accountName = await findAccountName(trx, actor.account_id);
-        await enqueueEmail(trx, accountInviteMessage(ctx.config.frontendUrl, email, accountName, invite.code));
+        await enqueueEmail(trx, accountInviteMessage(ctx.config.frontendUrl, email, { accountName, code: invite.code }));
         await recordAudit(trx, meta, {
           action: 'account.invite_created',
           userId: actor.id,
@@ -64,12 +64,15 @@ export async function createAccountInvite(ctx: Deps, actor: UserRow, input: Acco
           resourceId: invite.id,
           details: { account_id: actor.account_id, email, role: input.role, replaced_invite_ids: replaced },
         });
-        await emitEvent(ctx, trx, 'account.invite_created', {
-          id: invite.id,
-          account_id: actor.account_id,
-          email,
-          role: input.role,
-          expires_at: invite.expires_at.toISOString(),
+        await emitEvent(ctx, trx, {
+          type: 'account.invite_created',
+          data: {
+            id: invite.id,
+            account_id: actor.account_id,
+            email,
+            role: input.role,
+            expires_at: invite.expires_at.toISOString(),
+          },
         });
         return invite;
       });

@@ -13,7 +13,7 @@ import type { Metrics } from './metrics.js';
 export function registerRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
   if (!metrics.enabled) return;
   app.addHook('onResponse', (request, reply, done) => {
-    metrics.observeRequest(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+    metrics.observeRequest({ method: request.method, route: request.routeOptions.url, statusCode: reply.statusCode, seconds: reply.elapsedTime / 1000 });
     done();
   });
 }

@@ -25,6 +25,15 @@ export interface QueueStat {
   oldestAgeSeconds: number;
 }
 
+/** A finished request. `route` is the matched route pattern (e.g. /api/v1/auth/me), or
+ *  undefined when no route matched: those all share the label value `unmatched`. */
+export interface ObservedRequest {
+  method: string;
+  route: string | undefined;
+  statusCode: number;
+  seconds: number;
+}
+
 export interface Metrics {
   readonly enabled: boolean;
   signIns: { inc(method: SignInMethod, outcome: SignInOutcome): void };
@@ -33,9 +42,8 @@ export interface Metrics {
   webhookDeliveries: { inc(result: DeliveryResult): void };
   /** Rows removed by retention, by table (a table name chosen by the code, never by input). */
   purgedRows: { inc(table: string, n: number): void };
-  /** A finished request. `route` is the matched route pattern (e.g. /api/v1/auth/me), or
-   *  undefined when no route matched: those all share the label value `unmatched`. */
-  observeRequest(method: string, route: string | undefined, statusCode: number, seconds: number): void;
+  /** A finished request (ObservedRequest). */
+  observeRequest(request: ObservedRequest): void;
   /** The Prometheus text exposition: queue gauges read now, everything else as counted. */
   scrape(): Promise<{ contentType: string; body: string }>;
 }
@@ -167,7 +175,7 @@ export async function createMetrics(options: MetricsOptions): Promise<Metrics> {
         if (n > 0) purgedRows.labels(table).inc(n);
       },
     },
-    observeRequest(method, route, statusCode, seconds) {
+    observeRequest({ method, route, statusCode, seconds }) {
       const key = `${method} ${route ?? ''} ${statusCode}`;
       let series = durationSeries.get(key);
       if (!series) {

@@ -66,7 +66,7 @@ export async function enableTotp(ctx: AppContext, { user, code, session, meta }:
     const recoveryCodes = await issueRecoveryCodes(trx, user.id);
     const updated = await updateUser(trx, { id: user.id, changes: { mfa_enabled: true }, now });
     const ended = await revokeUserSessions(trx, user.id, { scope: { except: session.sessionId }, now, onlyAal: 'aal1' });
-    await emitSessionsRevoked(ctx, trx, ended, 'mfa_enabled');
+    await emitSessionsRevoked(ctx, trx, { sessions: ended, reason: 'mfa_enabled' });
     await recordAudit(trx, meta, {
       action: 'auth.mfa_enabled',
       userId: user.id,
@@ -74,7 +74,7 @@ export async function enableTotp(ctx: AppContext, { user, code, session, meta }:
       resourceId: user.id,
       details: { method: 'totp', aal1_sessions_ended: ended.length },
     });
-    await emitEvent(ctx, trx, 'user.mfa_enabled', toUserResponse(updated));
+    await emitEvent(ctx, trx, { type: 'user.mfa_enabled', data: toUserResponse(updated) });
     return recoveryCodes;
   });
   return { recovery_codes: codes };
@@ -89,7 +89,7 @@ export async function disableTotp(ctx: AppContext, { user, code, meta }: MfaChan
     await deleteUserMfa(trx, user.id);
     const updated = await updateUser(trx, { id: user.id, changes: { mfa_enabled: false }, now });
     await recordAudit(trx, meta, { action: 'auth.mfa_disabled', userId: user.id, resourceType: 'user', resourceId: user.id, details: { code: method } });
-    await emitEvent(ctx, trx, 'user.mfa_disabled', toUserResponse(updated));
+    await emitEvent(ctx, trx, { type: 'user.mfa_disabled', data: toUserResponse(updated) });
     return true;
   });
 }
@@ -122,7 +122,7 @@ export async function resetUserMfa(ctx: AppContext, { adminId, userId, meta }: R
     if (!target) throw Errors.userNotFound();
     const now = ctx.clock.now();
     const removed = await removeEveryFactor(trx, userId, now);
-    await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, userId, now), 'mfa_reset');
+    await emitSessionsRevoked(ctx, trx, { sessions: await revokeAllSessions(trx, userId, now), reason: 'mfa_reset' });
     const updated = await updateUser(trx, { id: userId, changes: { mfa_enabled: false }, now });
     await recordAudit(trx, meta, {
       action: 'admin.user_mfa_reset',
@@ -131,7 +131,7 @@ export async function resetUserMfa(ctx: AppContext, { adminId, userId, meta }: R
       resourceId: userId,
       details: { was_enabled: target.mfa_enabled, totp_removed: removed.totp, passkeys_removed: removed.passkeys, sessions_ended: true },
     });
-    if (target.mfa_enabled) await emitEvent(ctx, trx, 'user.mfa_disabled', toUserResponse(updated));
+    if (target.mfa_enabled) await emitEvent(ctx, trx, { type: 'user.mfa_disabled', data: toUserResponse(updated) });
     return updated;
   });
   return user;

@@ -97,12 +97,12 @@ async function reclaimUnverifiedUser(
   { user, now }: { user: UserRow; now: Date },
 ): Promise<{ user: UserRow; removed: Reclaimed }> {
   const sessions = await revokeAllSessions(trx, user.id, now);
-  await emitSessionsRevoked(ctx, trx, sessions, 'account_reclaimed');
+  await emitSessionsRevoked(ctx, trx, { sessions, reason: 'account_reclaimed' });
   const factors = await removeEveryFactor(trx, user.id, now);
   const identities = await deleteIdentitiesOfUser(trx, user.id);
   const updated = await updateUser(trx, { id: user.id, changes: { password_hash: null, must_change_password: false, email_verified_at: now, mfa_enabled: false }, now });
-  await emitEvent(ctx, trx, 'user.email_verified', toUserResponse(updated));
-  if (user.mfa_enabled) await emitEvent(ctx, trx, 'user.mfa_disabled', toUserResponse(updated));
+  await emitEvent(ctx, trx, { type: 'user.email_verified', data: toUserResponse(updated) });
+  if (user.mfa_enabled) await emitEvent(ctx, trx, { type: 'user.mfa_disabled', data: toUserResponse(updated) });
   return { user: updated, removed: { password: user.password_hash !== null, sessions: sessions.length, ...factors, identities } };
 }
 

@@ -77,6 +77,6 @@ export async function revokeApp(deps: Deps, { userId, clientId, meta, reason = '
     if (!remembered && grants.length === 0) throw Errors.appNotFound();
     for (const grantId of grants) await revokeGrantRows(trx, grantId);
     await recordAudit(trx, meta, { action: 'oidc.grant_revoked', userId, resourceType: 'oauth_client', resourceId: clientId, details: { reason } });
-    await emitEvent(deps, trx, 'oidc.grant_revoked', { user_id: userId, client_id: clientId, reason });
+    await emitEvent(deps, trx, { type: 'oidc.grant_revoked', data: { user_id: userId, client_id: clientId, reason } });
   });
 }

@@ -109,7 +109,7 @@ export async function createClient(deps: ClientDeps, { adminId, input, meta }: C
       registration,
     });
     await recordAudit(trx, meta, { action: 'oidc.client_created', userId: adminId, resourceType: 'oauth_client', resourceId: row.client_id, details: { name: row.name, account_id: accountId } });
-    await emitEvent(deps, trx, 'oauth_client.created', { client_id: row.client_id, name: row.name, account_id: accountId });
+    await emitEvent(deps, trx, { type: 'oauth_client.created', data: { client_id: row.client_id, name: row.name, account_id: accountId } });
     return row;
   });
   return { client, secret };
@@ -170,6 +170,6 @@ export async function deleteClient(deps: ClientDeps, { adminId, clientId, meta }
     await repo.deleteClient(trx, clientId);
     for (const grantId of await grantIdsOfClient(trx, clientId)) await revokeGrantRows(trx, grantId);
     await recordAudit(trx, meta, { action: 'oidc.client_deleted', userId: adminId, resourceType: 'oauth_client', resourceId: clientId, details: { name: client.name } });
-    await emitEvent(deps, trx, 'oauth_client.deleted', { client_id: clientId, name: client.name, account_id: client.account_id });
+    await emitEvent(deps, trx, { type: 'oauth_client.deleted', data: { client_id: clientId, name: client.name, account_id: client.account_id } });
   });
 }

@@ -52,7 +52,7 @@ export async function scimPages(app: FastifyInstance, org: OrgPages): Promise<vo
     const errors = checkForm(CreateScimTokenBody, input);
     if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: `${SCIM}#new-token`, state: { form: 'new-token', values: { description }, errors }, secure });
     try {
-      const created = await createScimToken(ctx, actor.user, input, consoleMeta(request));
+      const created = await createScimToken(ctx, { actor: actor.user, input, meta: consoleMeta(request) });
       // The token exists only in this reply: the page that shows it is this response itself.
       return await show(request, reply, { actor, created: { token: created.token, description: created.description } });
     } catch (err) {
@@ -81,7 +81,7 @@ export async function scimPages(app: FastifyInstance, org: OrgPages): Promise<vo
     if (!actor) return reply;
     const id = idOf(request.params);
     try {
-      await revokeScimToken(ctx, actor.user, id, consoleMeta(request));
+      await revokeScimToken(ctx, { actor: actor.user, id, meta: consoleMeta(request) });
       return org.done(reply, `${SCIM}#tokens`, { form: 'tokens', notice: 'The token has been revoked.' });
     } catch (err) {
       return org.refuse(reply, err, { location: `${SCIM}#tokens`, form: 'tokens' });

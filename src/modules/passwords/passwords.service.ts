@@ -58,6 +58,6 @@ export async function replacePassword(trx: Executor, { userId, passwordHash, now
   const revoked = await revokeAllSessions(trx, userId, now);
   await retireResetTokens(trx, userId, now);
   const at = { clock: { now: () => now } };
-  await emitEvent(at, trx, 'user.password_changed', toUserResponse(updated));
-  await emitSessionsRevoked(at, trx, revoked, 'password_changed');
+  await emitEvent(at, trx, { type: 'user.password_changed', data: toUserResponse(updated) });
+  await emitSessionsRevoked(at, trx, { sessions: revoked, reason: 'password_changed' });
 }

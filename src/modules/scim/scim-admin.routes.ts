@@ -21,7 +21,7 @@ export const scimAdminRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = a
   app.post('/accounts/me/scim-tokens', {
     schema: { tags, security, body: Type.Optional(CreateScimTokenBody), response: { 201: CreatedScimTokenResponse } },
   }, async (request, reply) => {
-    const created = await createScimToken(ctx, currentUser(request), request.body ?? {}, requestMeta(request));
+    const created = await createScimToken(ctx, { actor: currentUser(request), input: request.body ?? {}, meta: requestMeta(request) });
     return reply.code(201).send({ id: created.id, token: created.token, description: created.description, created_at: created.created_at.toISOString() });
   });
 
@@ -32,7 +32,7 @@ export const scimAdminRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = a
   app.delete('/accounts/me/scim-tokens/:id', {
     schema: { tags, security, params: ScimTokenParams, response: { 204: Type.Null({ description: 'No content' }) } },
   }, async (request, reply) => {
-    await revokeScimToken(ctx, currentUser(request), request.params.id, requestMeta(request));
+    await revokeScimToken(ctx, { actor: currentUser(request), id: request.params.id, meta: requestMeta(request) });
     return reply.code(204).send(null);
   });
 
@@ -42,5 +42,5 @@ export const scimAdminRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = a
 
   app.put('/accounts/me/scim-settings', {
     schema: { tags, security, body: ScimSettings, response: { 200: ScimSettings } },
-  }, async (request) => putScimSettings(ctx, currentUser(request), request.body.group_roles, requestMeta(request)));
+  }, async (request) => putScimSettings(ctx, { actor: currentUser(request), groupRoles: request.body.group_roles, meta: requestMeta(request) }));
 };

@@ -14,6 +14,13 @@ export interface ScimCaller {
   baseUrl: string;
 }
 
+/** A PUT or PATCH of one resource (a User or a Group): who asks, its id, and the request body. */
+export interface ScimResourceChange {
+  caller: ScimCaller;
+  id: string;
+  body: unknown;
+}
+
 /** The audit actor of a SCIM change (audit_logs.user_id stays empty: no user acted). */
 export const actorOf = (caller: ScimCaller): string => `scim:${caller.tokenId}`;
 export const metaOf = (caller: ScimCaller) => ({ ip: caller.ip, userAgent: caller.userAgent });

@@ -45,7 +45,10 @@ function attribute(name: string, options: AttributeOptions = {}): Record<string,
 }
 
 /** A multi-valued complex attribute with value/display/type/primary (emails, phoneNumbers, …). */
-const multiValuedComplex = (name: string, valueOptions: AttributeOptions = {}, types?: string[], options: AttributeOptions = {}) =>
+const multiValuedComplex = (
+  name: string,
+  { valueOptions = {}, types, options = {} }: { valueOptions?: AttributeOptions; types?: string[]; options?: AttributeOptions } = {},
+) =>
   attribute(name, {
     ...options,
     multiValued: true,
@@ -75,13 +78,17 @@ const USER_ATTRIBUTES = [
   attribute('active', { type: 'boolean', required: true }),
   // Required here because a Keyhold user needs an address: the server also accepts a userName
   // that is an email address instead (the contract's rule), which a schema cannot express.
-  multiValuedComplex('emails', { required: true }, ['work', 'home', 'other'], {
-    required: true,
-    description: 'The primary (else first) value is the Keyhold user\'s email; may be omitted when userName is an email address',
+  multiValuedComplex('emails', {
+    valueOptions: { required: true },
+    types: ['work', 'home', 'other'],
+    options: {
+      required: true,
+      description: 'The primary (else first) value is the Keyhold user\'s email; may be omitted when userName is an email address',
+    },
   }),
-  multiValuedComplex('phoneNumbers', {}, ['work', 'home', 'mobile', 'fax', 'pager', 'other']),
+  multiValuedComplex('phoneNumbers', { types: ['work', 'home', 'mobile', 'fax', 'pager', 'other'] }),
   multiValuedComplex('ims'),
-  multiValuedComplex('photos', { type: 'reference', referenceTypes: ['external'] }, ['photo', 'thumbnail']),
+  multiValuedComplex('photos', { valueOptions: { type: 'reference', referenceTypes: ['external'] }, types: ['photo', 'thumbnail'] }),
   attribute('addresses', {
     multiValued: true,
     subAttributes: [
@@ -102,7 +109,7 @@ const USER_ATTRIBUTES = [
   }),
   multiValuedComplex('entitlements'),
   multiValuedComplex('roles'),
-  multiValuedComplex('x509Certificates', { type: 'binary' }),
+  multiValuedComplex('x509Certificates', { valueOptions: { type: 'binary' } }),
 ];
 
 const ENTERPRISE_ATTRIBUTES = [

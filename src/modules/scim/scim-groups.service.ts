@@ -7,7 +7,7 @@ import type { Executor } from '../../db/database.js';
 import { Errors } from '../../lib/errors.js';
 import { hasControlOrBidiCharacters } from '../../lib/plain-text.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { actorOf, metaOf, type ScimCaller, type ScimDeps } from './scim-context.js';
+import { actorOf, metaOf, type ScimCaller, type ScimDeps, type ScimResourceChange } from './scim-context.js';
 import { applyPatch } from './scim-patch.js';
 import { changerOf, deriveRoles } from './scim-roles.js';
 import { GROUP_SCHEMA } from './scim-schemas.js';
@@ -79,15 +79,22 @@ function toScimGroup(record: ScimGroupRecord, members: Array<{ user_id: string; 
   };
 }
 
-async function represent(db: Executor, caller: ScimCaller, records: ScimGroupRecord[], withMembers: boolean) {
+async function represent(db: Executor, { caller, records, withMembers }: { caller: ScimCaller; records: ScimGroupRecord[]; withMembers: boolean }) {
   const members = withMembers ? await listMembersOfGroups(db, caller.accountId, records.map((r) => r.id)) : null;
   return records.map((record) => toScimGroup(record, members ? members.filter((m) => m.group_id === record.id) : null, caller.baseUrl));
 }
 
-export async function getScimGroup(deps: ScimDeps, caller: ScimCaller, id: string, withMembers = true): Promise<Record<string, unknown>> {
+/** One group of the caller's account, by id; `withMembers` (default true) lists its members. */
+export interface ScimGroupLookup {
+  caller: ScimCaller;
+  id: string;
+  withMembers?: boolean;
+}
+
+export async function getScimGroup(deps: ScimDeps, { caller, id, withMembers = true }: ScimGroupLookup): Promise<Record<string, unknown>> {
   const record = isUuid(id) ? await findScimGroup(deps.db, caller.accountId, id) : undefined;
   if (!record) throw Errors.scimResourceNotFound();
-  return (await represent(deps.db, caller, [record], withMembers))[0]!;
+  return (await represent(deps.db, { caller, records: [record], withMembers }))[0]!;
 }
 
 export async function listGroups(
@@ -96,8 +103,8 @@ export async function listGroups(
   query: { filter: Expression<SqlBool> | null; page: Page; withMembers: boolean },
 ): Promise<{ total: number; resources: Array<Record<string, unknown>> }> {
   const { filter, page, withMembers } = query;
-  const { total, rows } = await listScimGroups(deps.db, caller.accountId, filter, page);
-  return { total, resources: await represent(deps.db, caller, rows, withMembers) };
+  const { total, rows } = await listScimGroups(deps.db, { accountId: caller.accountId, filter, page });
+  return { total, resources: await represent(deps.db, { caller, records: rows, withMembers }) };
 }
 
 async function checkMembers(trx: Executor, caller: ScimCaller, memberIds: string[]): Promise<void> {
@@ -118,34 +125,36 @@ export async function createScimGroup(deps: ScimDeps, caller: ScimCaller, body: 
       now: deps.clock.now(),
     });
     await addGroupMembers(trx, id, intent.memberIds);
-    await deriveRoles(deps, trx, changerOf(caller), intent.memberIds);
+    await deriveRoles(deps, trx, { caller: changerOf(caller), userIds: intent.memberIds });
     await audit(trx, caller, { action: 'scim.group_created', groupId: id, details: { display_name: intent.displayName, members_added: intent.memberIds.length } });
   });
-  return getScimGroup(deps, caller, id);
+  return getScimGroup(deps, { caller, id });
 }
 
-export async function replaceScimGroup(deps: ScimDeps, caller: ScimCaller, id: string, body: unknown): Promise<Record<string, unknown>> {
-  return saveGroup(deps, caller, id, () => readGroup(body));
+export async function replaceScimGroup(deps: ScimDeps, { caller, id, body }: ScimResourceChange): Promise<Record<string, unknown>> {
+  return saveGroup(deps, { caller, id, intentOf: () => readGroup(body) });
 }
 
-export async function patchScimGroup(deps: ScimDeps, caller: ScimCaller, id: string, body: unknown): Promise<Record<string, unknown>> {
-  return saveGroup(deps, caller, id, (current) => {
-    const { id: _id, meta: _meta, ...rest } = applyPatch(current, body);
-    return readGroup(rest);
+export async function patchScimGroup(deps: ScimDeps, { caller, id, body }: ScimResourceChange): Promise<Record<string, unknown>> {
+  return saveGroup(deps, {
+    caller,
+    id,
+    intentOf: (current) => {
+      const { id: _id, meta: _meta, ...rest } = applyPatch(current, body);
+      return readGroup(rest);
+    },
   });
 }
 
 async function saveGroup(
   deps: ScimDeps,
-  caller: ScimCaller,
-  id: string,
-  intentOf: (current: Record<string, unknown>) => GroupIntent,
+  { caller, id, intentOf }: { caller: ScimCaller; id: string; intentOf: (current: Record<string, unknown>) => GroupIntent },
 ): Promise<Record<string, unknown>> {
   if (!isUuid(id)) throw Errors.scimResourceNotFound();
   await inTransaction(deps, async (trx) => {
     const record = await lockScimGroup(trx, caller.accountId, id);
     if (!record) throw Errors.scimResourceNotFound();
-    const [current] = await represent(trx, caller, [record], true);
+    const [current] = await represent(trx, { caller, records: [record], withMembers: true });
     const intent = intentOf(current!);
     const holder = await findGroupIdByName(trx, caller.accountId, intent.displayName);
     if (holder && holder !== id) throw Errors.scimGroupNameTaken();
@@ -163,14 +172,14 @@ async function saveGroup(
     await addGroupMembers(trx, id, added);
     await removeGroupMembers(trx, id, removed);
     const renamed = intent.displayName !== record.display_name;
-    await deriveRoles(deps, trx, changerOf(caller), renamed ? [...before, ...added] : [...added, ...removed]);
+    await deriveRoles(deps, trx, { caller: changerOf(caller), userIds: renamed ? [...before, ...added] : [...added, ...removed] });
     await audit(trx, caller, {
       action: 'scim.group_updated',
       groupId: id,
       details: { display_name: intent.displayName, renamed, members_added: added.length, members_removed: removed.length },
     });
   });
-  return getScimGroup(deps, caller, id);
+  return getScimGroup(deps, { caller, id });
 }
 
 export async function deleteScimGroupById(deps: ScimDeps, caller: ScimCaller, id: string): Promise<void> {
@@ -180,7 +189,7 @@ export async function deleteScimGroupById(deps: ScimDeps, caller: ScimCaller, id
     if (!record) throw Errors.scimResourceNotFound();
     const members = await listGroupMemberIds(trx, caller.accountId, id);
     await deleteScimGroup(trx, caller.accountId, id);
-    await deriveRoles(deps, trx, changerOf(caller), members);
+    await deriveRoles(deps, trx, { caller: changerOf(caller), userIds: members });
     await audit(trx, caller, { action: 'scim.group_deleted', groupId: id, details: { display_name: record.display_name } });
   });
 }

@@ -34,8 +34,14 @@ export interface RoleChanger {
 
 export const changerOf = (caller: ScimCaller): RoleChanger => ({ accountId: caller.accountId, actor: actorOf(caller), actorUserId: null, meta: metaOf(caller) });
 
+/** Whose roles to re-derive (`userIds`, users of the changer's account) and who changes them. */
+export interface RoleDerivation {
+  caller: RoleChanger;
+  userIds: string[];
+}
+
 /** Re-derives the roles of `userIds` (users of the caller's account) in the caller's transaction. */
-export async function deriveRoles(deps: Pick<ScimDeps, 'clock'>, trx: Executor, caller: RoleChanger, userIds: string[]): Promise<void> {
+export async function deriveRoles(deps: Pick<ScimDeps, 'clock'>, trx: Executor, { caller, userIds }: RoleDerivation): Promise<void> {
   if (userIds.length === 0) return;
   const groupRoles = await findGroupRoles(trx, caller.accountId);
   if (Object.keys(groupRoles).length === 0) return;
@@ -47,7 +53,7 @@ export async function deriveRoles(deps: Pick<ScimDeps, 'clock'>, trx: Executor, 
     const role = roleFromGroups(groupRoles, groups.filter((g) => g.user_id === user.id).map((g) => g.display_name));
     if (role === user.account_role) continue;
     await updateUser(trx, { id: user.id, changes: { account_role: role }, now });
-    await emitEvent(deps, trx, 'account.member_role_changed', { account_id: caller.accountId, user_id: user.id, role, previous_role: user.account_role });
+    await emitEvent(deps, trx, { type: 'account.member_role_changed', data: { account_id: caller.accountId, user_id: user.id, role, previous_role: user.account_role } });
     await recordAudit(trx, caller.meta, {
       action: 'account.member_role_changed',
       userId: caller.actorUserId,

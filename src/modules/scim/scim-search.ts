@@ -16,9 +16,7 @@ export interface ListQuery {
 
 export async function searchAll(
   deps: ScimDeps,
-  caller: ScimCaller,
-  kinds: ScimResourceKind[],
-  query: ListQuery,
+  { caller, kinds, query }: { caller: ScimCaller; kinds: ScimResourceKind[]; query: ListQuery },
 ): Promise<{ total: number; resources: Array<Record<string, unknown>> }> {
   let { offset, limit } = query.page;
   let total = 0;
@@ -28,7 +26,7 @@ export async function searchAll(
     const page = { offset, limit };
     const result =
       kind === 'User'
-        ? await listUsers(deps, caller, filter, page)
+        ? await listUsers(deps, { caller, filter, page })
         : await listGroups(deps, caller, { filter, page, withMembers: !leavesOut('members', query.attributes, query.excluded) });
     total += result.total;
     resources.push(...result.resources);

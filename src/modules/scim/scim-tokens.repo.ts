@@ -37,7 +37,7 @@ export async function findScimTokenByHash(db: Executor, tokenHash: string): Prom
 }
 
 /** Records a use, at most once per `everyMs` per token (a conditional update: no write per request). */
-export async function touchScimToken(db: Executor, id: string, now: Date, everyMs: number): Promise<void> {
+export async function touchScimToken(db: Executor, { id, now, everyMs }: { id: string; now: Date; everyMs: number }): Promise<void> {
   await db
     .updateTable('scim_tokens')
     .set({ last_used_at: now })
@@ -53,7 +53,7 @@ export async function findGroupRoles(db: Executor, accountId: string): Promise<G
   return row?.group_roles ?? {};
 }
 
-export async function saveGroupRoles(db: Executor, accountId: string, groupRoles: GroupRoles, now: Date): Promise<void> {
+export async function saveGroupRoles(db: Executor, { accountId, groupRoles, now }: { accountId: string; groupRoles: GroupRoles; now: Date }): Promise<void> {
   const json = JSON.stringify(groupRoles);
   await db
     .insertInto('scim_settings')

@@ -31,12 +31,13 @@ const TOKEN_PREFIX = 'khscim_';
 /** last_used_at is written at most this often per token (not a write per request). */
 const TOUCH_EVERY_MS = 60_000;
 
-export async function createScimToken(
-  ctx: Deps,
-  actor: UserRow,
-  input: { description?: string },
-  meta: RequestMeta,
-): Promise<ScimTokenRow & { token: string }> {
+export interface CreateScimToken {
+  actor: UserRow;
+  input: { description?: string };
+  meta: RequestMeta;
+}
+
+export async function createScimToken(ctx: Deps, { actor, input, meta }: CreateScimToken): Promise<ScimTokenRow & { token: string }> {
   requireAccountManager(actor);
   const token = `${TOKEN_PREFIX}${randomToken(32)}`;
   const row = await inUnitOfWork(ctx, async (trx) => {
@@ -66,23 +67,35 @@ export async function listTokens(ctx: Pick<AppContext, 'db'>, actor: UserRow): P
   return listScimTokens(ctx.db, actor.account_id);
 }
 
-export async function revokeScimToken(ctx: Deps, actor: UserRow, id: string, meta: RequestMeta): Promise<void> {
+export interface RevokeScimToken {
+  actor: UserRow;
+  id: string;
+  meta: RequestMeta;
+}
+
+export async function revokeScimToken(ctx: Deps, { actor, id, meta }: RevokeScimToken): Promise<void> {
   requireAccountManager(actor);
   await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
-    await deleteTokenAudited(trx, { accountId: actor.account_id, actorId: actor.id }, id, meta);
+    await deleteTokenAudited(trx, { scope: { accountId: actor.account_id, actorId: actor.id }, id, meta });
   });
 }
 
 /** Any account's tokens, for a platform admin (the console; the scope's account was checked). */
 export const listScopedScimTokens = (ctx: Pick<AppContext, 'db'>, scope: AccountScope): Promise<ScimTokenRow[]> => listScimTokens(ctx.db, scope.accountId);
 
-/** A platform admin revokes a token of any account (the console): the same row and audit as the owner's revocation. */
-export async function revokeScopedScimToken(ctx: Deps, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
-  await inUnitOfWork(ctx, (trx) => deleteTokenAudited(trx, scope, id, meta));
+export interface RevokeScopedScimToken {
+  scope: AccountScope;
+  id: string;
+  meta: RequestMeta;
 }
 
-async function deleteTokenAudited(trx: Executor, scope: AccountScope, id: string, meta: RequestMeta): Promise<void> {
+/** A platform admin revokes a token of any account (the console): the same row and audit as the owner's revocation. */
+export async function revokeScopedScimToken(ctx: Deps, { scope, id, meta }: RevokeScopedScimToken): Promise<void> {
+  await inUnitOfWork(ctx, (trx) => deleteTokenAudited(trx, { scope, id, meta }));
+}
+
+async function deleteTokenAudited(trx: Executor, { scope, id, meta }: RevokeScopedScimToken): Promise<void> {
   const deleted = await deleteScimToken(trx, scope.accountId, id);
   if (!deleted) throw Errors.scimTokenNotFound();
   await recordAudit(trx, meta, {
@@ -108,7 +121,7 @@ export async function authenticateScimToken(ctx: Pick<AppContext, 'db' | 'clock'
   if (now.getTime() - (lastTouched.get(token.id) ?? -Infinity) >= TOUCH_EVERY_MS) {
     if (lastTouched.size >= MAX_REMEMBERED_TOKENS) lastTouched.clear();
     lastTouched.set(token.id, now.getTime());
-    await touchScimToken(ctx.db, token.id, now, TOUCH_EVERY_MS);
+    await touchScimToken(ctx.db, { id: token.id, now, everyMs: TOUCH_EVERY_MS });
   }
   return token;
 }
@@ -119,11 +132,17 @@ export async function getScimSettings(ctx: Pick<AppContext, 'db'>, actor: UserRo
 }
 
 /** Saves the mapping and re-derives the role of every grouped user of the account. */
-export async function putScimSettings(ctx: Deps, actor: UserRow, groupRoles: GroupRoles, meta: RequestMeta): Promise<{ group_roles: GroupRoles }> {
+export interface PutScimSettings {
+  actor: UserRow;
+  groupRoles: GroupRoles;
+  meta: RequestMeta;
+}
+
+export async function putScimSettings(ctx: Deps, { actor, groupRoles, meta }: PutScimSettings): Promise<{ group_roles: GroupRoles }> {
   requireAccountManager(actor);
   await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
-    await saveGroupRoles(trx, actor.account_id, groupRoles, ctx.clock.now());
+    await saveGroupRoles(trx, { accountId: actor.account_id, groupRoles, now: ctx.clock.now() });
     await recordAudit(trx, meta, {
       action: 'scim.settings_updated',
       userId: actor.id,
@@ -132,7 +151,7 @@ export async function putScimSettings(ctx: Deps, actor: UserRow, groupRoles: Gro
       details: { account_id: actor.account_id, group_roles: groupRoles },
     });
     const changer = { accountId: actor.account_id, actor: `user:${actor.id}`, actorUserId: actor.id, meta };
-    await deriveRoles(ctx, trx, changer, await listGroupedUserIds(trx, actor.account_id));
+    await deriveRoles(ctx, trx, { caller: changer, userIds: await listGroupedUserIds(trx, actor.account_id) });
   });
   return { group_roles: groupRoles };
 }

@@ -23,7 +23,7 @@ import { toUserResponse } from '../users/user.schemas.js';
 import { findUserByEmail, lockUser, updateUser } from '../users/users.repo.js';
 import { factsOf, isOnDomains } from './identity-facts.js';
 import { applyPatch } from './scim-patch.js';
-import { actorOf, metaOf, type ScimCaller, type ScimDeps } from './scim-context.js';
+import { actorOf, metaOf, type ScimCaller, type ScimDeps, type ScimResourceChange } from './scim-context.js';
 import { readUser, toScimUser, type UserIntent } from './scim-user-mapping.js';
 import {
   findProvisioningFacts,
@@ -58,11 +58,9 @@ export async function getScimUser(deps: ScimDeps, caller: ScimCaller, id: string
 
 export async function listUsers(
   deps: ScimDeps,
-  caller: ScimCaller,
-  filter: Expression<SqlBool> | null,
-  page: Page,
+  { caller, filter, page }: { caller: ScimCaller; filter: Expression<SqlBool> | null; page: Page },
 ): Promise<{ total: number; resources: Array<Record<string, unknown>> }> {
-  const { total, rows } = await listScimUsers(deps.db, caller.accountId, filter, page);
+  const { total, rows } = await listScimUsers(deps.db, { accountId: caller.accountId, filter, page });
   return { total, resources: await represent(deps.db, caller, rows) };
 }
 
@@ -80,7 +78,7 @@ export async function createScimUser(deps: ScimDeps, caller: ScimCaller, body: u
   // One instant for the rows and the reply (which is built without reading them back).
   const now = deps.clock.now();
   const record = await inTransaction(deps, async (trx) => {
-    const found = await findProvisioningFacts(trx, caller.accountId, intent.userName, intent.email);
+    const found = await findProvisioningFacts(trx, { accountId: caller.accountId, userName: intent.userName, email: intent.email });
     if (found.userNameHolder) throw Errors.scimUserNameTaken();
     if (!found.emailHolder) return createProvisionedUser(deps, trx, { caller, intent, onVerifiedDomain, sendSetupLink, now, accountName: found.accountName });
     const holder = await lockUser(trx, found.emailHolder);
@@ -92,7 +90,7 @@ export async function createScimUser(deps: ScimDeps, caller: ScimCaller, body: u
       return applyProfile(deps, trx, { caller, user: holder, intent, action: 'scim.user_linked' });
     }
     if (holder.account_role === 'owner' && onVerifiedDomain && (await countOtherMembers(trx, holder.account_id, holder.id)) === 0) {
-      await adopt(deps, trx, caller, holder);
+      await adopt(deps, trx, { caller, user: holder });
       await insertScimUser(trx, { accountId: caller.accountId, userId: holder.id, fields: scimFields(intent), now });
       const moved = (await lockUser(trx, holder.id))!;
       return applyProfile(deps, trx, { caller, user: moved, intent, action: 'scim.user_updated' });
@@ -138,14 +136,14 @@ async function createProvisionedUser(
 }
 
 /** Someone alone in a personal account joins this one as a member; the personal account closes. */
-async function adopt(deps: ScimDeps, trx: Executor, caller: ScimCaller, user: UserRow): Promise<void> {
+async function adopt(deps: ScimDeps, trx: Executor, { caller, user }: { caller: ScimCaller; user: UserRow }): Promise<void> {
   const now = deps.clock.now();
   const personalAccountId = user.account_id;
   await updateUser(trx, { id: user.id, changes: { account_id: caller.accountId, account_role: 'member' }, now });
   await deleteAccount(trx, personalAccountId);
   // Their tokens were minted for the personal account: end them.
-  await emitSessionsRevoked(deps, trx, await revokeAllSessions(trx, user.id, now), 'member_removed');
-  await emitEvent(deps, trx, 'account.member_added', { account_id: caller.accountId, user_id: user.id, role: 'member' });
+  await emitSessionsRevoked(deps, trx, { sessions: await revokeAllSessions(trx, user.id, now), reason: 'member_removed' });
+  await emitEvent(deps, trx, { type: 'account.member_added', data: { account_id: caller.accountId, user_id: user.id, role: 'member' } });
   await recordAudit(trx, metaOf(caller), {
     action: 'scim.user_adopted',
     userId: null,
@@ -156,13 +154,13 @@ async function adopt(deps: ScimDeps, trx: Executor, caller: ScimCaller, user: Us
 }
 
 /** PUT /Users/{id}. */
-export async function replaceScimUser(deps: ScimDeps, caller: ScimCaller, id: string, body: unknown): Promise<Record<string, unknown>> {
-  return saveUser(deps, caller, id, () => readUser(body));
+export async function replaceScimUser(deps: ScimDeps, { caller, id, body }: ScimResourceChange): Promise<Record<string, unknown>> {
+  return saveUser(deps, { caller, id, intentOf: () => readUser(body) });
 }
 
 /** PATCH /Users/{id}: the operations on the resource as GET shows it, then saved as a PUT. */
-export async function patchScimUser(deps: ScimDeps, caller: ScimCaller, id: string, body: unknown): Promise<Record<string, unknown>> {
-  return saveUser(deps, caller, id, (current) => readUser(stripReadOnly(applyPatch(current, body))));
+export async function patchScimUser(deps: ScimDeps, { caller, id, body }: ScimResourceChange): Promise<Record<string, unknown>> {
+  return saveUser(deps, { caller, id, intentOf: (current) => readUser(stripReadOnly(applyPatch(current, body))) });
 }
 
 const stripReadOnly = (resource: Record<string, unknown>): Record<string, unknown> => {
@@ -172,9 +170,7 @@ const stripReadOnly = (resource: Record<string, unknown>): Record<string, unknow
 
 async function saveUser(
   deps: ScimDeps,
-  caller: ScimCaller,
-  id: string,
-  intentOf: (current: Record<string, unknown>) => UserIntent,
+  { caller, id, intentOf }: { caller: ScimCaller; id: string; intentOf: (current: Record<string, unknown>) => UserIntent },
 ): Promise<Record<string, unknown>> {
   if (!isUuid(id)) throw Errors.scimResourceNotFound();
   const domains = await deps.facts.verifiedDomains(caller.accountId);
@@ -229,8 +225,8 @@ async function applyProfile(deps: ScimDeps, trx: Executor, change: ProfileChange
   const changed = Object.keys(changes);
   const updated = changed.length > 0 ? await updateUser(trx, { id: user.id, changes, now }) : user;
   if (changes.is_active === false) await endDeactivatedUserSessions(deps, trx, { userId: user.id, now });
-  if (changed.some((key) => key !== 'is_active')) await emitEvent(deps, trx, 'user.updated', toUserResponse(updated));
-  if (changes.is_active !== undefined) await emitEvent(deps, trx, changes.is_active ? 'user.reactivated' : 'user.deactivated', toUserResponse(updated));
+  if (changed.some((key) => key !== 'is_active')) await emitEvent(deps, trx, { type: 'user.updated', data: toUserResponse(updated) });
+  if (changes.is_active !== undefined) await emitEvent(deps, trx, { type: changes.is_active ? 'user.reactivated' : 'user.deactivated', data: toUserResponse(updated) });
   await recordAudit(trx, metaOf(caller), {
     action,
     userId: null,

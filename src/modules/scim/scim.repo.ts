@@ -56,12 +56,14 @@ export async function lockScimUser(db: Executor, accountId: string, userId: stri
   return usersOf(db, accountId).select(USER_COLUMNS).where('s.user_id', '=', userId).forUpdate('u').executeTakeFirst();
 }
 
-export async function listScimUsers(
-  db: Executor,
-  accountId: string,
-  filter: Expression<SqlBool> | null,
-  page: Page,
-): Promise<{ total: number; rows: ScimUserRecord[] }> {
+/** A page of an account's SCIM Users or Groups, those the filter (compiled, scim-filter.ts) matches. */
+export interface ScimListQuery {
+  accountId: string;
+  filter: Expression<SqlBool> | null;
+  page: Page;
+}
+
+export async function listScimUsers(db: Executor, { accountId, filter, page }: ScimListQuery): Promise<{ total: number; rows: ScimUserRecord[] }> {
   const base = filter ? usersOf(db, accountId).where(filter) : usersOf(db, accountId);
   const { n } = await base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
   const total = Number(n);
@@ -85,9 +87,7 @@ export async function findUserIdByUserName(db: Executor, accountId: string, user
  *  who holds the address (anywhere), and the account's name (for the setup email). */
 export async function findProvisioningFacts(
   db: Executor,
-  accountId: string,
-  userName: string,
-  email: string,
+  { accountId, userName, email }: { accountId: string; userName: string; email: string },
 ): Promise<{ userNameHolder: string | null; emailHolder: string | null; accountName: string }> {
   const row = await db
     .selectNoFrom((eb) => [
@@ -155,12 +155,7 @@ export async function lockScimGroup(db: Executor, accountId: string, groupId: st
   return groupsOf(db, accountId).select(GROUP_COLUMNS).where('g.id', '=', groupId).forUpdate().executeTakeFirst();
 }
 
-export async function listScimGroups(
-  db: Executor,
-  accountId: string,
-  filter: Expression<SqlBool> | null,
-  page: Page,
-): Promise<{ total: number; rows: ScimGroupRecord[] }> {
+export async function listScimGroups(db: Executor, { accountId, filter, page }: ScimListQuery): Promise<{ total: number; rows: ScimGroupRecord[] }> {
   const base = filter ? groupsOf(db, accountId).where(filter) : groupsOf(db, accountId);
   const { n } = await base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
   const total = Number(n);

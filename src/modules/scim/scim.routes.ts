@@ -2,7 +2,7 @@
 // (POST /accounts/me/scim-tokens), whose account scopes everything. Bodies are
 // application/scim+json (application/json too); replies are application/scim+json, and every
 // failure is in the SCIM error schema (this plugin's own error and not-found handlers).
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
@@ -105,7 +105,7 @@ export const scimRoutes: FastifyPluginAsyncTypebox<ScimRoutesOptions> = async (a
   app.get('/Users', { schema: { tags, security, querystring: ListQuery, response: { 200: ScimReply } } }, async (request, reply) => {
     const query = readListQuery(request.query);
     const filter = query.filter ? compileFilter('User', query.filter) : null;
-    const { total, resources } = await listUsers(deps, caller(request), filter, query.page);
+    const { total, resources } = await listUsers(deps, { caller: caller(request), filter, page: query.page });
     return send(reply, 200, listResponse(resources.map((r) => project(r, query.attributes, query.excluded)), total, query.startIndex));
   });
   app.post('/Users', { schema: { tags, security, body: ScimBody, response: { 201: ScimReply } } }, async (request, reply) =>
@@ -116,10 +116,10 @@ export const scimRoutes: FastifyPluginAsyncTypebox<ScimRoutesOptions> = async (a
     return send(reply, 200, project(resource, parseAttributeList(request.query.attributes), parseAttributeList(request.query.excludedAttributes)));
   });
   app.put('/Users/:id', { schema: { tags, security, params: IdParams, body: ScimBody, response: { 200: ScimReply } } }, async (request, reply) =>
-    send(reply, 200, await replaceScimUser(deps, caller(request), request.params.id, request.body)),
+    send(reply, 200, await replaceScimUser(deps, { caller: caller(request), id: request.params.id, body: request.body })),
   );
   app.patch('/Users/:id', { schema: { tags, security, params: IdParams, body: ScimBody, response: { 200: ScimReply } } }, async (request, reply) =>
-    send(reply, 200, await patchScimUser(deps, caller(request), request.params.id, request.body)),
+    send(reply, 200, await patchScimUser(deps, { caller: caller(request), id: request.params.id, body: request.body })),
   );
   app.delete('/Users/:id', { schema: { tags, security, params: IdParams, response: { 204: Type.Null() } } }, async (request, reply) => {
     await deleteScimUser(deps, caller(request), request.params.id);
@@ -140,14 +140,14 @@ export const scimRoutes: FastifyPluginAsyncTypebox<ScimRoutesOptions> = async (a
   app.get('/Groups/:id', { schema: { tags, security, params: IdParams, querystring: ProjectionQuery, response: { 200: ScimReply } } }, async (request, reply) => {
     const attributes = parseAttributeList(request.query.attributes);
     const excluded = parseAttributeList(request.query.excludedAttributes);
-    const resource = await getScimGroup(deps, caller(request), request.params.id, !leavesOut('members', attributes, excluded));
+    const resource = await getScimGroup(deps, { caller: caller(request), id: request.params.id, withMembers: !leavesOut('members', attributes, excluded) });
     return send(reply, 200, project(resource, attributes, excluded));
   });
   app.put('/Groups/:id', { schema: { tags, security, params: IdParams, body: ScimBody, response: { 200: ScimReply } } }, async (request, reply) =>
-    send(reply, 200, await replaceScimGroup(deps, caller(request), request.params.id, request.body)),
+    send(reply, 200, await replaceScimGroup(deps, { caller: caller(request), id: request.params.id, body: request.body })),
   );
   app.patch('/Groups/:id', { schema: { tags, security, params: IdParams, body: ScimBody, response: { 200: ScimReply } } }, async (request, reply) =>
-    send(reply, 200, await patchScimGroup(deps, caller(request), request.params.id, request.body)),
+    send(reply, 200, await patchScimGroup(deps, { caller: caller(request), id: request.params.id, body: request.body })),
   );
   app.delete('/Groups/:id', { schema: { tags, security, params: IdParams, response: { 204: Type.Null() } } }, async (request, reply) => {
     await deleteScimGroupById(deps, caller(request), request.params.id);
@@ -165,7 +165,7 @@ export const scimRoutes: FastifyPluginAsyncTypebox<ScimRoutesOptions> = async (a
         attributes: Array.isArray(body.attributes) ? body.attributes.join(',') : stringOrUndefined(body.attributes),
         excludedAttributes: Array.isArray(body.excludedAttributes) ? body.excludedAttributes.join(',') : stringOrUndefined(body.excludedAttributes),
       });
-      const { total, resources } = await searchAll(deps, caller(request), [...kinds], query);
+      const { total, resources } = await searchAll(deps, { caller: caller(request), kinds: [...kinds], query });
       return send(reply, 200, listResponse(resources.map((r) => project(r, query.attributes, query.excluded)), total, query.startIndex));
     });
   }
@@ -220,6 +220,6 @@ function sendScimError(reply: FastifyReply, error: FastifyError | Error, request
   return send(reply, status, { schemas: [ERROR_SCHEMA], status: String(status), ...(status === 400 ? { scimType: 'invalidSyntax' } : {}), detail: text });
 }
 
-function renderScimError(this: FastifyInstance, error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+function renderScimError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   return sendScimError(reply, error, request);
 }

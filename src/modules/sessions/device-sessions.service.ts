@@ -61,7 +61,7 @@ async function endSessions(ctx: Deps, end: SessionsToEnd, meta: RequestMeta): Pr
       ...(typeof scope === 'object' && 'only' in scope ? { resourceType: 'session', resourceId: ended[0]!.id } : { resourceType: 'user', resourceId: userId }),
       details: { user_id: userId, revoked: ended.length },
     });
-    await emitSessionsRevoked(ctx, trx, ended, reason);
+    await emitSessionsRevoked(ctx, trx, { sessions: ended, reason });
     return ended;
   });
   return ended.length;

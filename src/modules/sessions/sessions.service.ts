@@ -66,10 +66,13 @@ export async function startSession(
     aal: assurance.aal,
     amr: assurance.amr,
   });
-  await emitEvent(deps, db, 'session.created', sessionEventData({
-    id: sessionId, user_id: user.id, created_at: startedAt,
-    ip: meta.ip, user_agent: meta.userAgent?.slice(0, USER_AGENT_KEPT) ?? null, aal: assurance.aal, amr: assurance.amr,
-  }));
+  await emitEvent(deps, db, {
+    type: 'session.created',
+    data: sessionEventData({
+      id: sessionId, user_id: user.id, created_at: startedAt,
+      ip: meta.ip, user_agent: meta.userAgent?.slice(0, USER_AGENT_KEPT) ?? null, aal: assurance.aal, amr: assurance.amr,
+    }),
+  });
   const access = await deps.tokens.issue('access', user.id, { sid: sessionId, aal: assurance.aal, amr: assurance.amr, account: accountClaims(user) });
   return tokenPair(access.token, refresh.token, user.must_change_password);
 }
@@ -145,7 +148,7 @@ export async function refreshSession(ctx: AppContext, presented: unknown, meta: 
   const endedSession = await inUnitOfWork(ctx, async (trx) => {
     const revoked = await revokeSession(trx, token.session_id, now);
     if (!revoked) return false;
-    await emitSessionsRevoked(ctx, trx, [revoked], 'refresh_token_reuse');
+    await emitSessionsRevoked(ctx, trx, { sessions: [revoked], reason: 'refresh_token_reuse' });
     await recordAudit(trx, null, {
       action: 'auth.refresh_token_reuse',
       userId: token.user_id,
@@ -211,7 +214,7 @@ export async function signOutSession(
 ): Promise<boolean> {
   const revoked = await inUnitOfWork(ctx, async (trx) => {
     const ended = await revokeSession(trx, session.sessionId, ctx.clock.now());
-    await emitSessionsRevoked(ctx, trx, ended ? [ended] : [], 'logout');
+    await emitSessionsRevoked(ctx, trx, { sessions: ended ? [ended] : [], reason: 'logout' });
     await recordAudit(trx, meta, {
       action: 'auth.logout',
       userId: session.userId,

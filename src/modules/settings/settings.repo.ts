@@ -10,8 +10,15 @@ export async function listStoredSettings(db: Executor): Promise<Array<{ key: str
   return db.selectFrom('platform_settings').select(['key', 'value']).execute();
 }
 
+export interface SettingWrite {
+  key: string;
+  value: unknown;
+  updatedBy: string | null;
+  now: Date;
+}
+
 /** Stores a value already checked with SETTINGS[key].parse. */
-export async function writeSetting(db: Executor, key: string, value: unknown, updatedBy: string | null, now: Date): Promise<void> {
+export async function writeSetting(db: Executor, { key, value, updatedBy, now }: SettingWrite): Promise<void> {
   await db
     .insertInto('platform_settings')
     .values({ key, value: JSON.stringify(value), updated_by: updatedBy, updated_at: now })

@@ -63,13 +63,17 @@ export async function readSetting(ctx: Pick<AppContext, 'db'>, key: string): Pro
   return { key: known, value: await getSetting(ctx.db, known) };
 }
 
+export interface ChangeSetting {
+  actorId: string | null;
+  key: string;
+  value: unknown;
+  meta: RequestMeta | null;
+}
+
 /** Unknown key → 404; a value the key does not accept → 422 on `value`; else stored and audited. */
 export async function changeSetting(
   ctx: Pick<AppContext, 'db' | 'clock'> & { jobs: AppContext['jobs'] | undefined },
-  actorId: string | null,
-  key: string,
-  value: unknown,
-  meta: RequestMeta | null,
+  { actorId, key, value, meta }: ChangeSetting,
 ): Promise<{ key: SettingKey; value: unknown }> {
   const known = settingKey(key);
   const parsed = SETTINGS[known].parse(value);
@@ -77,7 +81,7 @@ export async function changeSetting(
   const now = ctx.clock.now();
   await inUnitOfWork(ctx, async (trx) => {
     const previous = await getSetting(trx, known);
-    await writeSetting(trx, known, parsed, actorId, now);
+    await writeSetting(trx, { key: known, value: parsed, updatedBy: actorId, now });
     await recordAudit(trx, meta, {
       action: 'admin.setting_changed',
       userId: actorId,

@@ -137,7 +137,7 @@ export async function createConnection(ctx: Deps, { scope, body, meta }: CreateC
       now: ctx.clock.now(),
     });
     await recordAudit(trx, meta, { action: 'sso.connection_created', userId: scope.actorId, resourceType: 'sso_connection', resourceId: id, details: { account_id: scope.accountId, type: body.type, name: body.name } });
-    await emitEvent(ctx, trx, 'account.sso_connection_created', { id, account_id: scope.accountId, type: body.type, name: body.name });
+    await emitEvent(ctx, trx, { type: 'account.sso_connection_created', data: { id, account_id: scope.accountId, type: body.type, name: body.name } });
     return created;
   });
   return row;
@@ -192,7 +192,7 @@ export async function removeConnection(ctx: Deps, { scope, id, meta }: RemoveCon
     const row = await deleteConnection(trx, scope.accountId, id);
     if (!row) throw Errors.ssoConnectionNotFound();
     await recordAudit(trx, meta, { action: 'sso.connection_deleted', userId: scope.actorId, resourceType: 'sso_connection', resourceId: id, details: { account_id: scope.accountId, type: row.type, name: row.name } });
-    await emitEvent(ctx, trx, 'account.sso_connection_deleted', { id, account_id: scope.accountId, type: row.type, name: row.name });
+    await emitEvent(ctx, trx, { type: 'account.sso_connection_deleted', data: { id, account_id: scope.accountId, type: row.type, name: row.name } });
   });
 }
 
@@ -212,7 +212,7 @@ export async function setPolicy(ctx: Deps, { scope, policy, meta }: SetPolicy): 
       const userIds = await listUserIdsOnDomains(trx, await verifiedDomainsOf(trx, scope.accountId));
       const ended = await revokeSessionsNotUsing(trx, userIds, 'sso', now);
       sessionsEnded = ended.length;
-      await emitSessionsRevoked(ctx, trx, ended, 'sso_enforced');
+      await emitSessionsRevoked(ctx, trx, { sessions: ended, reason: 'sso_enforced' });
     }
     await recordAudit(trx, meta, { action: 'sso.settings_updated', userId: scope.actorId, resourceType: 'account', resourceId: scope.accountId, details: { ...policy, sessions_ended: sessionsEnded } });
   });

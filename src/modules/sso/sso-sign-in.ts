@@ -112,7 +112,7 @@ async function adoptOrCreate(
     // The account's identity provider vouches for the address: an unproven registration of it
     // (perhaps by someone else) loses its password and sessions, as in OAuth linking.
     if (user.email_verified_at === null) {
-      await emitSessionsRevoked(ctx, trx, await revokeAllSessions(trx, user.id, now), 'account_reclaimed');
+      await emitSessionsRevoked(ctx, trx, { sessions: await revokeAllSessions(trx, user.id, now), reason: 'account_reclaimed' });
       user = await updateUser(trx, { id: user.id, changes: { password_hash: null, must_change_password: false, email_verified_at: now }, now });
     }
     return user;
@@ -148,7 +148,7 @@ async function joinAccount(
   const now = ctx.clock.now();
   const moved = await updateUser(trx, { id: user.id, changes: { account_id: accountId, account_role: role }, now });
   await deleteAccount(trx, user.account_id);
-  await emitEvent(ctx, trx, 'account.member_added', { account_id: accountId, user_id: user.id, role });
+  await emitEvent(ctx, trx, { type: 'account.member_added', data: { account_id: accountId, user_id: user.id, role } });
   return moved;
 }
 
