@@ -185,7 +185,7 @@ export async function setPolicy(ctx: Deps, scope: AccountScope, policy: SsoPolic
     let sessionsEnded = 0;
     if (policy.enforced && !previous.enforced) {
       const userIds = await listUserIdsOnDomains(trx, await verifiedDomainsOf(trx, scope.accountId));
-      const ended = await revokeSessionsNotUsing(trx, userIds, 'sso', now);
+      const ended = await revokeSessionsNotUsing(trx, { userIds, method: 'sso', now });
       sessionsEnded = ended.length;
       await emitSessionsRevoked(ctx, trx, ended, 'sso_enforced');
     }
