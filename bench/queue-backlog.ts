@@ -75,12 +75,12 @@ async function explainClaim(client: pg.Client, text: string, runs = 21): Promise
 }
 
 async function emptyClaimCpuMs(db: Db): Promise<number> {
-  await claimDueJob(db, 'event', 60); // warm: plan cached, pages in memory
+  await claimDueJob(db, { kind: 'event', leaseSeconds: 60 }); // warm: plan cached, pages in memory
   // One connection (poolSize 1): its backend does every claim.
   const { rows } = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(db);
   const pid = rows[0]!.pid;
   const before = processCpuSeconds(pid)!;
-  for (let i = 0; i < CLAIMS; i++) if (await claimDueJob(db, 'event', 60)) throw new Error('an event job was due: the claim is not empty');
+  for (let i = 0; i < CLAIMS; i++) if (await claimDueJob(db, { kind: 'event', leaseSeconds: 60 })) throw new Error('an event job was due: the claim is not empty');
   return ((processCpuSeconds(pid)! - before) / CLAIMS) * 1000;
 }
 

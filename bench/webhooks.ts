@@ -58,7 +58,7 @@ const app = await buildApp(config, { logStream: new Writable({ write: (_c, _e, d
 await app.ready();
 const ctx = app.ctx;
 try {
-  for (let i = 0; i < endpointCount; i++) await createWebhook(ctx, null, { url: `http://127.0.0.1:${port}/e${i}`, events: ['user.updated'] }, null);
+  for (let i = 0; i < endpointCount; i++) await createWebhook(ctx, { adminId: null, input: { url: `http://127.0.0.1:${port}/e${i}`, events: ['user.updated'] }, meta: null });
 
   const order: string[] = [];
   let next = 0;

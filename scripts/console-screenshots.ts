@@ -33,7 +33,11 @@ try {
   const grace = await t.app.ctx.db.selectFrom('users').selectAll().where('email', '=', 'grace@acme.example').executeTakeFirstOrThrow();
   await t.app.ctx.db.updateTable('accounts').set({ name: 'Acme Corporation' }).where('id', '=', grace.account_id).execute();
   await createScimToken(t.app.ctx, { actor: grace, input: { description: 'Okta directory' }, meta });
-  const { endpoint } = await createWebhook(t.app.ctx, admin.id, { url: `${receiver.url}/keyhold`, description: 'Billing service', events: ['user.created', 'user.deactivated'] }, meta);
+  const { endpoint } = await createWebhook(t.app.ctx, {
+    adminId: admin.id,
+    input: { url: `${receiver.url}/keyhold`, description: 'Billing service', events: ['user.created', 'user.deactivated'] },
+    meta,
+  });
 
   const page = await browser.context.newPage();
   await page.setViewportSize({ width: 1280, height: 800 });

@@ -154,8 +154,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     ? await createProviderHandle(ctx, keySet, (await import('./modules/hosted-ui/provider-pages.js')).providerPages(ctx))
     : undefined;
   registerSessionEndJobs(jobs, ctx, oidcProvider && (() => oidcProvider.current()));
-  jobs.every('retention', config.retentionIntervalSeconds * 1000, async (signal) => void (await runRetention(ctx, signal)));
-  if (keySet.rotates) jobs.every('signing-keys', config.signingKeysIntervalSeconds * 1000, () => keySet.maintain());
+  jobs.every('retention', { intervalMs: config.retentionIntervalSeconds * 1000 }, async (signal) => void (await runRetention(ctx, signal)));
+  if (keySet.rotates) jobs.every('signing-keys', { intervalMs: config.signingKeysIntervalSeconds * 1000 }, () => keySet.maintain());
 
   if (config.bootstrapAdmin) {
     const { created } = await ensureAdmin(ctx, config.bootstrapAdmin);

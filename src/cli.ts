@@ -185,12 +185,11 @@ inviteCodes
   .option('--expires-at <date-time>', 'ISO-8601 time after which the codes no longer work')
   .action((options: { count: number; plan?: string; trialDays?: number; expiresAt?: string }) =>
     withDatabase(async (ctx) => {
-      const codes = await createInviteCodes(
-        ctx,
-        null,
-        { count: options.count, assigned_plan: options.plan, trial_duration_days: options.trialDays, expires_at: options.expiresAt },
-        CLI_META,
-      );
+      const codes = await createInviteCodes(ctx, {
+        actorId: null,
+        input: { count: options.count, assigned_plan: options.plan, trial_duration_days: options.trialDays, expires_at: options.expiresAt },
+        meta: CLI_META,
+      });
       const rows = codes.map(toInviteCodeResponse);
       print(rows, () => table(rows, ['code', 'assigned_plan', 'trial_duration_days', 'expires_at']));
     }),

@@ -245,12 +245,12 @@ for (const kind of DATABASE_KINDS) {
     it('a claim hides the job for its lease; a late result of a lost lease is not recorded', async () => {
       const id = await enqueue(t.app.ctx.db, 'test.unhandled', { n: 8 });
       // A worker claims it and dies (never finishes).
-      const dead = await claimDueJob(t.app.ctx.db, 'test.unhandled', 300);
+      const dead = await claimDueJob(t.app.ctx.db, { kind: 'test.unhandled', leaseSeconds: 300 });
       assert.equal(dead?.id, id);
-      assert.equal(await claimDueJob(t.app.ctx.db, 'test.unhandled', 300), undefined, 'hidden while the lease lasts');
+      assert.equal(await claimDueJob(t.app.ctx.db, { kind: 'test.unhandled', leaseSeconds: 300 }), undefined, 'hidden while the lease lasts');
       // The lease runs out.
       await t.app.ctx.db.updateTable('jobs').set({ next_attempt_at: sql`now() - interval '1 second'` }).where('id', '=', id).execute();
-      const second = await claimDueJob(t.app.ctx.db, 'test.unhandled', 300);
+      const second = await claimDueJob(t.app.ctx.db, { kind: 'test.unhandled', leaseSeconds: 300 });
       assert.equal(second?.id, id);
       assert.equal(second?.attempt, 2);
       assert.equal(await markJobSucceeded(t.app.ctx.db, dead!, undefined), false, 'the first worker’s late result is refused');
@@ -501,8 +501,8 @@ for (const kind of DATABASE_KINDS) {
       const runs: string[] = [];
       const onA = scheduler(a);
       const onB = scheduler(b);
-      onA.every('test.once', HOUR, async () => void runs.push('a'));
-      onB.every('test.once', HOUR, async () => void runs.push('b'));
+      onA.every('test.once', { intervalMs: HOUR }, async () => void runs.push('a'));
+      onB.every('test.once', { intervalMs: HOUR }, async () => void runs.push('b'));
       const tickBoth = () => Promise.all([onA.runDue(), onB.runDue(), onA.runDue(), onB.runDue(), onB.runDue(), onA.runDue()]);
 
       const first = await tickBoth();
@@ -527,11 +527,11 @@ for (const kind of DATABASE_KINDS) {
       const runs: string[] = [];
       const onA = scheduler(a);
       const onB = scheduler(b);
-      onA.every('test.long', HOUR, async (signal) => {
+      onA.every('test.long', { intervalMs: HOUR }, async (signal) => {
         runs.push('a');
         await until(held, signal);
       });
-      onB.every('test.long', HOUR, async () => void runs.push('b'));
+      onB.every('test.long', { intervalMs: HOUR }, async () => void runs.push('b'));
       const running = onA.runDue();
       await waitFor('the run on a', async () => runs.length === 1);
       await makeDue(a, 'test.long');
@@ -549,11 +549,11 @@ for (const kind of DATABASE_KINDS) {
       const runs: string[] = [];
       const onA = scheduler(a);
       const onB = scheduler(b);
-      onA.every('test.heartbeat', HOUR, async (signal) => {
+      onA.every('test.heartbeat', { intervalMs: HOUR, leaseMs: 1000 }, async (signal) => {
         runs.push('a');
         await until(held, signal);
-      }, { leaseMs: 1000 });
-      onB.every('test.heartbeat', HOUR, async () => void runs.push('b'), { leaseMs: 1000 });
+      });
+      onB.every('test.heartbeat', { intervalMs: HOUR, leaseMs: 1000 }, async () => void runs.push('b'));
       const running = onA.runDue();
       await waitFor('the run on a', async () => runs.length === 1);
       await makeDue(a, 'test.heartbeat');
@@ -573,7 +573,7 @@ for (const kind of DATABASE_KINDS) {
     it('records a failed run and runs again at the next interval', async () => {
       const onA = scheduler(a);
       let calls = 0;
-      onA.every('test.failing', HOUR, async () => {
+      onA.every('test.failing', { intervalMs: HOUR }, async () => {
         calls++;
         throw new Error('purge hit a snag');
       });
@@ -590,7 +590,7 @@ for (const kind of DATABASE_KINDS) {
     it('stop() aborts a run in flight and waits for it', async () => {
       const onA = scheduler(a);
       let sawAbort = false;
-      onA.every('test.abortable', HOUR, (signal) => new Promise<void>((resolve) => {
+      onA.every('test.abortable', { intervalMs: HOUR }, (signal) => new Promise<void>((resolve) => {
         signal.addEventListener('abort', () => {
           sawAbort = true;
           resolve();
@@ -612,7 +612,7 @@ for (const kind of DATABASE_KINDS) {
       const c = await secondInstance(kind, a, { OUTBOX_POLL_INTERVAL_MS: '100' });
       try {
         let runs = 0;
-        c.app.ctx.jobs.every('test.by-itself', HOUR, async () => void runs++);
+        c.app.ctx.jobs.every('test.by-itself', { intervalMs: HOUR }, async () => void runs++);
         await waitFor('a run', async () => runs === 1);
         assert.deepEqual(await c.app.ctx.jobs.periodic.runDue(), []);
       } finally {
@@ -628,7 +628,7 @@ for (const kind of DATABASE_KINDS) {
         let runs = 0;
         const first = await startTestApp(kind, { database });
         const before = createPeriodicScheduler({ db: first.app.ctx.db, log: first.app.ctx.log, tickMs: 60_000 });
-        before.every('test.daily', 24 * HOUR, async () => void runs++);
+        before.every('test.daily', { intervalMs: 24 * HOUR }, async () => void runs++);
         assert.deepEqual(await before.runDue(), ['test.daily']);
         await before.stop();
         await first.close();
@@ -636,13 +636,13 @@ for (const kind of DATABASE_KINDS) {
         const second = await startTestApp(kind, { database });
         try {
           const after = createPeriodicScheduler({ db: second.app.ctx.db, log: second.app.ctx.log, tickMs: 60_000 });
-          after.every('test.daily', 24 * HOUR, async () => void runs++);
+          after.every('test.daily', { intervalMs: 24 * HOUR }, async () => void runs++);
           assert.deepEqual(await after.runDue(), [], 'ran a minute ago, before the restart: not due');
           assert.equal(runs, 1);
           await after.stop();
           // A shorter interval in a new release: due one new interval after the last run.
           const shorter = createPeriodicScheduler({ db: second.app.ctx.db, log: second.app.ctx.log, tickMs: 60_000 });
-          shorter.every('test.daily', HOUR, async () => void runs++);
+          shorter.every('test.daily', { intervalMs: HOUR }, async () => void runs++);
           assert.deepEqual(await shorter.runDue(), []);
           const row = await second.app.ctx.db.selectFrom('periodic_tasks').selectAll().where('name', '=', 'test.daily').executeTakeFirstOrThrow();
           assert.equal(Math.round((row.next_run_at.getTime() - row.last_started_at!.getTime()) / 1000), 3600);

@@ -173,9 +173,9 @@ for (const kind of DATABASE_KINDS) {
     it('the spend itself refuses a code that is already used', async () => {
       const { user } = await registerUser(t.api);
       const code = await insertInviteCode({ code: 'SPENTONCE' });
-      await db().transaction().execute((trx) => markInviteCodeUsed(trx, code.id, user.id, t.clock.now()));
+      await db().transaction().execute((trx) => markInviteCodeUsed(trx, { id: code.id, userId: user.id, now: t.clock.now() }));
       await assert.rejects(
-        db().transaction().execute((trx) => markInviteCodeUsed(trx, code.id, user.id, t.clock.now())),
+        db().transaction().execute((trx) => markInviteCodeUsed(trx, { id: code.id, userId: user.id, now: t.clock.now() })),
         (err: { statusCode?: number; detail?: unknown }) => err.statusCode === 400 && err.detail === 'Invite code has already been used',
       );
     });

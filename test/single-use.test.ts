@@ -23,16 +23,16 @@ for (const kind of DATABASE_KINDS) {
           await insertResetToken(db, { tokenHash, userId: user.id, expiresAt: addSeconds(now, i === 2 ? -1 : 3600), createdAt: now });
         }
         assert.equal(await resetTokens.countLive(db, { user_id: user.id }, now), 2, 'the expired one is not live');
-        assert.equal((await resetTokens.findLive(db, { token_hash: hashes[2]! }, now, { columns: ['user_id'] })), undefined);
+        assert.equal((await resetTokens.findLive(db, { match: { token_hash: hashes[2]! }, now, columns: ['user_id'] })), undefined);
 
         // Two transactions race for the same row: the second waits for the first's row lock,
         // re-reads used_at, and matches nothing.
         const race = await Promise.all(
-          [0, 1].map(() => db.transaction().execute((trx) => resetTokens.spend(trx, { token_hash: hashes[0]! }, now, { returning: ['user_id'] }))),
+          [0, 1].map(() => db.transaction().execute((trx) => resetTokens.spend(trx, { match: { token_hash: hashes[0]! }, now, returning: ['user_id'] }))),
         );
         assert.deepEqual(race.filter(Boolean), [{ user_id: user.id }]);
-        assert.equal(await resetTokens.spend(db, { token_hash: hashes[0]! }, now), undefined, 'spent');
-        assert.equal(await resetTokens.spend(db, { token_hash: hashes[2]! }, now), undefined, 'expired');
+        assert.equal(await resetTokens.spend(db, { match: { token_hash: hashes[0]! }, now }), undefined, 'spent');
+        assert.equal(await resetTokens.spend(db, { match: { token_hash: hashes[2]! }, now }), undefined, 'expired');
 
         assert.equal(await resetTokens.spendAll(db, { user_id: user.id }, now), 1, 'only the live one is retired');
         assert.equal(await resetTokens.countLive(db, { user_id: user.id }, now), 0);

@@ -43,7 +43,7 @@ export function registerWebhookCommands(program: Command, tools: CliTools): void
     .action((url: string, options: { events?: string; description?: string }) =>
       withWebhooks(async (deps) => {
         const events = options.events?.split(',').map((type) => type.trim()).filter(Boolean);
-        const { endpoint, secret } = await createWebhook(deps, null, { url, events, description: options.description ?? null }, meta);
+        const { endpoint, secret } = await createWebhook(deps, { adminId: null, input: { url, events, description: options.description ?? null }, meta });
         const shown = { ...toWebhookResponse(endpoint), secret };
         print(shown, () => `${table([shown], ['id', 'url', 'events', 'enabled'])}\n\nSecret (shown only now): ${secret}`);
       }),
@@ -65,7 +65,7 @@ export function registerWebhookCommands(program: Command, tools: CliTools): void
     .argument('<id>', 'endpoint id')
     .action((id: string) =>
       withWebhooks(async (deps) => {
-        await deleteWebhook(deps, null, checkId(id), meta);
+        await deleteWebhook(deps, { adminId: null, id: checkId(id), meta });
         print({ id, removed: true }, () => `Removed webhook ${id}.`);
       }),
     );
@@ -76,7 +76,7 @@ export function registerWebhookCommands(program: Command, tools: CliTools): void
     .argument('<id>', 'endpoint id')
     .action((id: string) =>
       withWebhooks(async (deps) => {
-        const { endpoint, secret } = await rotateWebhookSecret(deps, null, checkId(id), meta);
+        const { endpoint, secret } = await rotateWebhookSecret(deps, { adminId: null, id: checkId(id), meta });
         print({ ...toWebhookResponse(endpoint), secret }, () => `New secret (shown only now): ${secret}\nThe previous secret also signs for the next 24 hours.`);
       }),
     );
@@ -95,7 +95,7 @@ export function registerWebhookCommands(program: Command, tools: CliTools): void
         );
       }
       return withWebhooks(async (deps) => {
-        const queued = await sendTestEvent(deps, null, checkId(id), meta);
+        const queued = await sendTestEvent(deps, { adminId: null, id: checkId(id), meta });
         const deadline = Date.now() + TEST_WAIT_MS;
         let delivery = queued;
         while (delivery.status === 'pending' && Date.now() < deadline) {

@@ -38,6 +38,22 @@ export interface SingleUseOptions<T extends SingleUseTable> {
   neverExpires?: boolean;
 }
 
+/** What `spend` spends: the live row matching `match` at `now`. */
+export interface Spend<T extends SingleUseTable, C extends Column<T>> {
+  match: Match<T>;
+  now: Date;
+  returning?: readonly C[] | '*';
+  set?: Match<T>;
+}
+
+/** What `findLive` reads: the live row matching `match` at `now`. */
+export interface FindLive<T extends SingleUseTable, C extends Column<T>> {
+  match: Match<T>;
+  now: Date;
+  columns: readonly C[] | '*';
+  lock?: boolean;
+}
+
 export interface SingleUse<T extends SingleUseTable> {
   readonly table: T;
   /**
@@ -45,21 +61,11 @@ export interface SingleUse<T extends SingleUseTable> {
    * there is none (unknown, already spent, expired); every column without `returning`. `set` writes more columns with the mark
    * (who used an invite, a challenge's last failed attempt).
    */
-  spend<C extends Column<T> = Column<T>>(
-    db: Executor,
-    match: Match<T>,
-    now: Date,
-    options?: { returning?: readonly C[] | '*'; set?: Match<T> },
-  ): Promise<Pick<Row<T>, C> | undefined>;
+  spend<C extends Column<T> = Column<T>>(db: Executor, spend: Spend<T, C>): Promise<Pick<Row<T>, C> | undefined>;
   /** Spends every live row matching `match` (a password change retires its reset links); how many. */
   spendAll(db: Executor, match: Match<T>, now: Date): Promise<number>;
   /** The live (unspent, unexpired) row matching `match`, without spending it; `lock` holds it until the transaction ends. */
-  findLive<C extends Column<T> = Column<T>>(
-    db: Executor,
-    match: Match<T>,
-    now: Date,
-    options: { columns: readonly C[] | '*'; lock?: boolean },
-  ): Promise<Pick<Row<T>, C> | undefined>;
+  findLive<C extends Column<T> = Column<T>>(db: Executor, find: FindLive<T, C>): Promise<Pick<Row<T>, C> | undefined>;
   /** How many live rows match. */
   countLive(db: Executor, match: Match<T>, now: Date): Promise<number>;
   /** Deletes up to `limit` rows spent (used, or expired, whichever came first) before `before`; how many. */
@@ -87,12 +93,12 @@ export function singleUse<T extends SingleUseTable>(table: T, options: SingleUse
 
   return {
     table,
-    async spend<C extends Column<T>>(db: Executor, match: Match<T>, now: Date, opts: { returning?: readonly C[] | '*'; set?: Match<T> } = {}) {
-      const extra = Object.entries(opts.set ?? {}).map(([column, value]) => sql`, ${sql.ref(column)} = ${value}`);
+    async spend<C extends Column<T>>(db: Executor, { match, now, returning, set }: Spend<T, C>) {
+      const extra = Object.entries(set ?? {}).map(([column, value]) => sql`, ${sql.ref(column)} = ${value}`);
       const result = await sql<Pick<Row<T>, C>>`
         UPDATE ${name} SET ${used} = ${now}${sql.join(extra, sql``)}
          WHERE ${where(match, now)}
-        RETURNING ${columns(opts.returning ?? '*')}
+        RETURNING ${columns(returning ?? '*')}
       `.execute(db);
       return result.rows[0];
     },
@@ -100,9 +106,9 @@ export function singleUse<T extends SingleUseTable>(table: T, options: SingleUse
       const result = await sql`UPDATE ${name} SET ${used} = ${now} WHERE ${where(match, now)}`.execute(db);
       return Number(result.numAffectedRows ?? 0n);
     },
-    async findLive<C extends Column<T>>(db: Executor, match: Match<T>, now: Date, opts: { columns: readonly C[] | '*'; lock?: boolean }) {
-      const lock = opts.lock ? sql` FOR UPDATE` : sql``;
-      const result = await sql<Pick<Row<T>, C>>`SELECT ${columns(opts.columns)} FROM ${name} WHERE ${where(match, now)}${lock}`.execute(db);
+    async findLive<C extends Column<T>>(db: Executor, { match, now, columns: selected, lock }: FindLive<T, C>) {
+      const forUpdate = lock ? sql` FOR UPDATE` : sql``;
+      const result = await sql<Pick<Row<T>, C>>`SELECT ${columns(selected)} FROM ${name} WHERE ${where(match, now)}${forUpdate}`.execute(db);
       return result.rows[0];
     },
     async countLive(db, match, now) {

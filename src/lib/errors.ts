@@ -173,7 +173,8 @@ export function isCatalogued(err: unknown, entry: () => AppError): err is AppErr
 export const validationError = (loc: Array<string | number>, msg: string, type = 'value_error'): AppError =>
   new AppError({ status: 422, code: 'validation_failed', detail: [{ loc, msg, type }] });
 
-const refuse = (status: number, code: ErrorCode, detail: unknown, headers?: Record<string, string>): AppError => new AppError({ status, code, detail, ...(headers ? { headers } : {}) });
+/** A catalogue entry without headers; one with headers (Bearer, Retry-After, Allow) is an AppError built in place. */
+const refuse = (status: number, code: ErrorCode, detail: unknown): AppError => new AppError({ status, code, detail });
 const BEARER = { 'WWW-Authenticate': 'Bearer' };
 
 
@@ -185,11 +186,16 @@ const BEARER = { 'WWW-Authenticate': 'Bearer' };
  */
 export const Errors = {
   // Credentials and sessions
-  credentials: (): AppError => refuse(401, 'not_authenticated', 'Could not validate credentials', BEARER),
+  credentials: (): AppError => new AppError({ status: 401, code: 'not_authenticated', detail: 'Could not validate credentials', headers: BEARER }),
   /** An access token that was valid but expired: the same reply, plus RFC 6750's error, so a client refreshes. */
   tokenExpired: (): AppError =>
-    refuse(401, 'token_expired', 'Could not validate credentials', { 'WWW-Authenticate': 'Bearer error="invalid_token", error_description="The access token expired"' }),
-  incorrectEmailOrPassword: (): AppError => refuse(401, 'invalid_credentials', 'Incorrect email or password', BEARER),
+    new AppError({
+      status: 401,
+      code: 'token_expired',
+      detail: 'Could not validate credentials',
+      headers: { 'WWW-Authenticate': 'Bearer error="invalid_token", error_description="The access token expired"' },
+    }),
+  incorrectEmailOrPassword: (): AppError => new AppError({ status: 401, code: 'invalid_credentials', detail: 'Incorrect email or password', headers: BEARER }),
   inactiveUser: (): AppError => refuse(403, 'inactive_user', 'Inactive user'),
   notEnoughPermissions: (): AppError => refuse(403, 'not_enough_permissions', 'Not enough permissions'),
   invalidRefreshToken: (): AppError => refuse(401, 'invalid_refresh_token', 'Invalid refresh token'),
@@ -225,7 +231,7 @@ export const Errors = {
   invalidRedirectUri: (): AppError => refuse(400, 'invalid_redirect_uri', 'Invalid redirect_uri'),
   invalidOAuthState: (): AppError => refuse(400, 'invalid_oauth_state', 'Invalid OAuth state'),
   oauthSignInFailed: (): AppError => refuse(400, 'oauth_sign_in_failed', 'OAuth sign-in failed'),
-  oauthProviderUnavailable: (): AppError => refuse(503, 'oauth_provider_unavailable', 'OAuth provider unavailable', { 'Retry-After': '30' }),
+  oauthProviderUnavailable: (): AppError => new AppError({ status: 503, code: 'oauth_provider_unavailable', detail: 'OAuth provider unavailable', headers: { 'Retry-After': '30' } }),
   oauthNoEmail: (): AppError => refuse(400, 'oauth_no_email', 'OAuth provider did not share an email address'),
   accountExistsUnverifiedEmail: (): AppError => refuse(409, 'account_exists_unverified_email', { error: 'account_exists_unverified_email' }),
   // Accounts and administration
@@ -291,12 +297,12 @@ export const Errors = {
   // HTTP
   unsupportedMediaType: (): AppError => refuse(415, 'unsupported_media_type', 'Unsupported media type'),
   bodyTooLarge: (): AppError => refuse(413, 'body_too_large', 'Request body too large'),
-  serviceUnavailable: (): AppError => refuse(503, 'service_unavailable', 'Service unavailable', { 'Retry-After': '5' }),
+  serviceUnavailable: (): AppError => new AppError({ status: 503, code: 'service_unavailable', detail: 'Service unavailable', headers: { 'Retry-After': '5' } }),
   internal: (): AppError => refuse(500, 'internal_error', 'Internal server error'),
   /** 400 for a user who has no password: sign in through one of these providers. */
   useOAuthProvider: (providers: string[]): AppError => refuse(400, 'use_oauth_provider', { error: 'use_oauth_provider', providers }),
   rateLimitExceeded: (max: number, retryAfterSeconds: number): AppError =>
-    refuse(429, 'rate_limited', `Rate limit exceeded: ${max} per 1 minute`, { 'Retry-After': String(retryAfterSeconds) }),
+    new AppError({ status: 429, code: 'rate_limited', detail: `Rate limit exceeded: ${max} per 1 minute`, headers: { 'Retry-After': String(retryAfterSeconds) } }),
   /** A 4xx the framework refuses (bad URL, framing, headers, a multipart limit): its status's bare phrase. */
   requestRefused: (status: number): AppError =>
     status === 413 ? Errors.bodyTooLarge()
@@ -304,7 +310,7 @@ export const Errors = {
         : status === 404 ? Errors.notFound()
           : refuse(status, 'bad_request', STATUS_CODES[status] ?? 'Bad Request'),
   notFound: (): AppError => refuse(404, 'not_found', 'Not Found'),
-  methodNotAllowed: (allowed: string[]): AppError => refuse(405, 'method_not_allowed', 'Method Not Allowed', { Allow: allowed.join(', ') }),
+  methodNotAllowed: (allowed: string[]): AppError => new AppError({ status: 405, code: 'method_not_allowed', detail: 'Method Not Allowed', headers: { Allow: allowed.join(', ') } }),
   // Hosted pages (their JSON steps, run by views/hosted-ui/assets/passkey.js)
   /** The browser session ended; `location` is where the script sends the browser. */
   pageSessionEnded: (location: string): AppError =>

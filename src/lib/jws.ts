@@ -47,9 +47,18 @@ export interface ClaimRules {
   requiredClaims: string[];
 }
 
+/** How verifyCompact checks a token: its decoded protected `header`, the `key` it must be signed
+ *  with, the `typ` the header must carry, and the claims' rules. */
+export interface CompactVerification {
+  header: Record<string, unknown>;
+  key: TokenKey;
+  typ: string;
+  claimRules: ClaimRules;
+}
+
 /** The claims of `token` when its signature is `key`'s and its header and claims pass, else null
  *  (jose's errors, e.g. JWTExpired, are thrown as jwtVerify throws them). jose must be loaded. */
-export function verifyCompact(token: string, header: Record<string, unknown>, key: TokenKey, typ: string, claimRules: ClaimRules): Record<string, unknown> | null {
+export function verifyCompact(token: string, { header, key, typ, claimRules }: CompactVerification): Record<string, unknown> | null {
   // What jwtVerify refuses in a header: an unexpected typ, crit (no extension is understood), b64.
   if (header.typ !== typ || 'crit' in header || 'b64' in header) return null;
   const firstDot = token.indexOf('.');

@@ -179,7 +179,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         const payload =
           verifier.kid === undefined
             ? (await jwtVerify(token, verifier.key, { ...claimRules, algorithms: ['HS256'], typ: TYP_HEADER[type] })).payload
-            : verifyCompact(token, header, verifier, TYP_HEADER[type], claimRules);
+            : verifyCompact(token, { header, key: verifier, typ: TYP_HEADER[type], claimRules });
         if (!payload) return INVALID;
         if (payload.type !== type) return INVALID;
         if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) return INVALID;

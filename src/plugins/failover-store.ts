@@ -26,13 +26,26 @@ const require = createRequire(import.meta.url);
 const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as StoreConstructor;
 const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as StoreConstructor;
 
+/** The shared (Redis) store, the local one it falls back to, and what to call on a fallback. */
+interface FailoverParts {
+  shared: Store;
+  local: Store;
+  onFallback: () => void;
+}
+
 class FailoverStore implements Store {
+  private readonly shared: Store;
+  private readonly local: Store;
+  private readonly onFallback: () => void;
+
   constructor(
     private readonly redis: Redis,
-    private readonly shared: Store,
-    private readonly local: Store,
-    private readonly onFallback: () => void,
-  ) {}
+    { shared, local, onFallback }: FailoverParts,
+  ) {
+    this.shared = shared;
+    this.local = local;
+    this.onFallback = onFallback;
+  }
 
   incr(key: string, callback: IncrCallback, timeWindow: number, max: number): void {
     if (this.redis.status !== 'ready') {
@@ -53,7 +66,7 @@ class FailoverStore implements Store {
   }
 
   child(routeOptions: RouteOptions): Store {
-    return new FailoverStore(this.redis, this.shared.child(routeOptions), this.local.child(routeOptions), this.onFallback);
+    return new FailoverStore(this.redis, { shared: this.shared.child(routeOptions), local: this.local.child(routeOptions), onFallback: this.onFallback });
   }
 }
 
@@ -61,12 +74,11 @@ class FailoverStore implements Store {
 export function failoverStoreClass(redis: Redis, nameSpace: string, onFallback: () => void): FastifyRateLimitStoreCtor {
   return class {
     constructor(params: { continueExceeding: boolean; exponentialBackoff: boolean }) {
-      return new FailoverStore(
-        redis,
-        new RedisStore(params.continueExceeding, params.exponentialBackoff, redis, nameSpace),
-        new LocalStore(params.continueExceeding, params.exponentialBackoff),
+      return new FailoverStore(redis, {
+        shared: new RedisStore(params.continueExceeding, params.exponentialBackoff, redis, nameSpace),
+        local: new LocalStore(params.continueExceeding, params.exponentialBackoff),
         onFallback,
-      );
+      });
     }
   } as unknown as FastifyRateLimitStoreCtor;
 }

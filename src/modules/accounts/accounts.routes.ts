@@ -57,7 +57,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = as
     config: perMinute(20),
     schema: { tags, security, body: CreateInviteBody, response: { 201: AccountInviteResponse } },
   }, async (request, reply) => {
-    const invite = await createAccountInvite(ctx, currentUser(request), request.body, requestMeta(request));
+    const invite = await createAccountInvite(ctx, { actor: currentUser(request), input: request.body, meta: requestMeta(request) });
     return reply.code(201).send(toAccountInviteResponse(invite));
   });
 
@@ -68,7 +68,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = as
   app.delete('/accounts/me/invites/:id', {
     schema: { tags, security, params: InviteParams, response: { 204: NoContent } },
   }, async (request, reply) => {
-    await revokeAccountInvite(ctx, currentUser(request), request.params.id, requestMeta(request));
+    await revokeAccountInvite(ctx, { actor: currentUser(request), inviteId: request.params.id, meta: requestMeta(request) });
     return reply.code(204).send(null);
   });
 };

@@ -35,7 +35,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = async
   app.post('/admin/invite-codes', {
     schema: { tags, security, body: CreateInviteCodesBody, response: { 201: Type.Array(InviteCodeResponse) } },
   }, async (request, reply) => {
-    const codes = await createInviteCodes(ctx, currentUser(request).id, request.body, requestMeta(request));
+    const codes = await createInviteCodes(ctx, { actorId: currentUser(request).id, input: request.body, meta: requestMeta(request) });
     return reply.code(201).send(codes.map(toInviteCodeResponse));
   });
 

@@ -23,7 +23,7 @@ export async function consumeVerificationToken(
   tokenHash: string,
   now: Date,
 ): Promise<{ user_id: string; email: string } | undefined> {
-  return verificationTokens.spend(db, { token_hash: tokenHash }, now, { returning: ['user_id', 'email'] });
+  return verificationTokens.spend(db, { match: { token_hash: tokenHash }, now, returning: ['user_id', 'email'] });
 }
 
 export interface MarkEmailVerified {

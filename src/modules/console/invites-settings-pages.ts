@@ -46,12 +46,16 @@ export async function invitesAndSettingsPages(app: FastifyInstance, pages: PageC
       expires_on: formField(request.body, 'expires_on'),
     };
     try {
-      const codes = await createInviteCodes(ctx, pageAdmin(request).id, {
-        count: formNumber(values.count) ?? 1,
-        assigned_plan: values.assigned_plan || null,
-        trial_duration_days: formNumber(values.trial_duration_days) ?? null,
-        expires_at: values.expires_on ? `${values.expires_on}T23:59:59Z` : null,
-      }, consoleMeta(request));
+      const codes = await createInviteCodes(ctx, {
+        actorId: pageAdmin(request).id,
+        input: {
+          count: formNumber(values.count) ?? 1,
+          assigned_plan: values.assigned_plan || null,
+          trial_duration_days: formNumber(values.trial_duration_days) ?? null,
+          expires_at: values.expires_on ? `${values.expires_on}T23:59:59Z` : null,
+        },
+        meta: consoleMeta(request),
+      });
       return done(pages, reply, { location: '/ui/admin/invite-codes', notice: codes.length === 1 ? `Created invite code ${codes[0]!.code}.` : `Created ${codes.length} invite codes: ${codes.map((c) => c.code).join(', ')}.` });
     } catch (err) {
       return refused(pages, reply, { location: '/ui/admin/invite-codes', err, state: { values } });

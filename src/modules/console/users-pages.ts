@@ -111,7 +111,7 @@ export async function usersPages(app: FastifyInstance, pages: PageContext): Prom
     });
 
   act('end-sessions', async (request, id) => {
-    const ended = await endSessionsAsAdmin(ctx, pageAdmin(request).id, id, consoleMeta(request));
+    const ended = await endSessionsAsAdmin(ctx, { actorId: pageAdmin(request).id, userId: id, meta: consoleMeta(request) });
     return ended === 1 ? 'One session ended.' : `${ended} sessions ended.`;
   });
   act('reset-mfa', async (request, id) => {

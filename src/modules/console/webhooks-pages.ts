@@ -64,7 +64,7 @@ export async function webhooksPages(app: FastifyInstance, pages: PageContext): P
     const errors = checkForm(CreateWebhookBody, input);
     if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: '/ui/admin/webhooks/new', state: { values, errors }, secure: pages.secure });
     try {
-      const { endpoint, secret } = await createWebhook(ctx, pageAdmin(request).id, input, consoleMeta(request));
+      const { endpoint, secret } = await createWebhook(ctx, { adminId: pageAdmin(request).id, input, meta: consoleMeta(request) });
       return showSecret(request, reply, { title: 'Webhook added', message: `Keyhold signs every delivery to ${endpoint.url} with this secret. Store it where your receiver can read it.`, id: endpoint.id, secret });
     } catch (err) {
       return refused(pages, reply, { location: '/ui/admin/webhooks/new', err, state: { values } });
@@ -96,7 +96,7 @@ export async function webhooksPages(app: FastifyInstance, pages: PageContext): P
     const { id } = request.params as { id: string };
     if (!isUuid(id)) throw Errors.webhookNotFound();
     try {
-      await sendTestEvent(ctx, pageAdmin(request).id, id, consoleMeta(request));
+      await sendTestEvent(ctx, { adminId: pageAdmin(request).id, id, meta: consoleMeta(request) });
       return done(pages, reply, { location: hookPath(id), notice: 'A test event is on its way. Reload to see how it went.' });
     } catch (err) {
       return refused(pages, reply, { location: hookPath(id), err });
@@ -121,7 +121,7 @@ export async function webhooksPages(app: FastifyInstance, pages: PageContext): P
     const { id } = request.params as { id: string };
     if (!isUuid(id)) throw Errors.webhookNotFound();
     try {
-      const { endpoint, secret } = await rotateWebhookSecret(ctx, pageAdmin(request).id, id, consoleMeta(request));
+      const { endpoint, secret } = await rotateWebhookSecret(ctx, { adminId: pageAdmin(request).id, id, meta: consoleMeta(request) });
       return showSecret(request, reply, { title: 'New signing secret', message: `Deliveries to ${endpoint.url} are signed with this secret from now on.`, id, secret });
     } catch (err) {
       return refused(pages, reply, { location: hookPath(id), err });
@@ -147,7 +147,7 @@ export async function webhooksPages(app: FastifyInstance, pages: PageContext): P
     const { id } = request.params as { id: string };
     if (!isUuid(id)) throw Errors.webhookNotFound();
     try {
-      await deleteWebhook(ctx, pageAdmin(request).id, id, consoleMeta(request));
+      await deleteWebhook(ctx, { adminId: pageAdmin(request).id, id, meta: consoleMeta(request) });
       return done(pages, reply, { location: '/ui/admin/webhooks', notice: 'The webhook was deleted.' });
     } catch (err) {
       return refused(pages, reply, { location: hookPath(id), err });

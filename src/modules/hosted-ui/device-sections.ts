@@ -53,7 +53,7 @@ export const sessionsSection: AccountSection = {
       try {
         // A malformed id is just another unknown session.
         if (!UUID.test(id)) throw Errors.sessionNotFound();
-        await endOwnSession(ctx, user.id, id, requestMeta(request));
+        await endOwnSession(ctx, { userId: user.id, sessionId: id, meta: requestMeta(request) });
         // This browser's own session: it is signed out with it.
         if (id === user.page_session_id) return redirectWithState(reply, { location: '/ui/sign-in', state: { notice: 'You have signed out.' }, secure });
         return done(reply, 'That device has been signed out.');
@@ -65,7 +65,7 @@ export const sessionsSection: AccountSection = {
     app.post('/account/sessions/end-others', { schema: { hide: true } }, async (request, reply) => {
       const user = signedInUser(request, reply);
       if (!user) return reply;
-      const ended = await endOtherSessions(ctx, user.id, user.page_session_id, requestMeta(request));
+      const ended = await endOtherSessions(ctx, { userId: user.id, currentSessionId: user.page_session_id, meta: requestMeta(request) });
       return done(reply, ended === 0 ? 'No other device was signed in.' : `Signed out ${ended} other ${ended === 1 ? 'device' : 'devices'}.`);
     });
   },

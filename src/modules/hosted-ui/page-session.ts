@@ -76,7 +76,11 @@ export async function endPageSession(
 ): Promise<void> {
   const value = request.cookies[SESSION_COOKIE];
   if (request.pageUser) {
-    await signOutSession(ctx, { userId: request.pageUser.id, sessionId: request.pageUser.page_session_id }, meta, { via: 'hosted_ui' });
+    await signOutSession(ctx, {
+      session: { userId: request.pageUser.id, sessionId: request.pageUser.page_session_id },
+      meta,
+      details: { via: 'hosted_ui' },
+    });
   }
   if (value) await deletePageSession(ctx.db, hashSecret(value));
   reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(ctx));

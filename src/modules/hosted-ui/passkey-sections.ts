@@ -66,7 +66,7 @@ export const passkeysSection: AccountSection = {
       if (error) throw Errors.passkeyNameRefused(error);
       const code = postedCode(request);
       if (code) await codeCheck(request);
-      const options = await registrationOptions(ctx, user(request), { sessionId: user(request).page_session_id, code }, requestMeta(request));
+      const options = await registrationOptions(ctx, { user: user(request), request: { sessionId: user(request).page_session_id, code }, meta: requestMeta(request) });
       return { options };
     });
 
@@ -76,7 +76,7 @@ export const passkeysSection: AccountSection = {
       const response = (request.body as { response?: unknown }).response;
       if (!matchesSchema(WebAuthnCredentialJson, response)) throw Errors.passkeyResponseUnreadable();
       const body = { response: response as RegistrationResponseJSON, name };
-      const passkey = await registerPasskey(ctx, user(request), body, { sessionId: user(request).page_session_id }, requestMeta(request));
+      const passkey = await registerPasskey(ctx, { user: user(request), body, session: { sessionId: user(request).page_session_id }, meta: requestMeta(request) });
       keepState(reply, { form: 'passkeys', notice: `Passkey "${passkey.name}" added. You can sign in with it now.` }, secure);
       return { location: SECTION };
     });
@@ -90,7 +90,7 @@ export const passkeysSection: AccountSection = {
       if (errors.name) return redirectWithState(reply, { location: SECTION, state: { form: 'passkeys', values: { passkey: id }, errors }, secure });
       try {
         if (!UUID.test(id)) throw Errors.passkeyNotFound();
-        await renameUserPasskey(ctx, signedIn, id, name, requestMeta(request));
+        await renameUserPasskey(ctx, { user: signedIn, id, name, meta: requestMeta(request) });
         return done(reply, `Passkey renamed to "${name}".`);
       } catch (err) {
         return refuse(reply, err, id);
@@ -105,7 +105,7 @@ export const passkeysSection: AccountSection = {
         if (!UUID.test(id)) throw Errors.passkeyNotFound();
         const code = postedCode(request);
         if (code) await codeCheck(request);
-        await deleteUserPasskey(ctx, signedIn, id, { sessionId: signedIn.page_session_id, code }, requestMeta(request));
+        await deleteUserPasskey(ctx, { user: signedIn, id, request: { sessionId: signedIn.page_session_id, code }, meta: requestMeta(request) });
         return done(reply, 'The passkey has been removed. It no longer signs you in.');
       } catch (err) {
         return refuse(reply, err, id);

@@ -10,9 +10,15 @@ export async function lockAccountInvite(db: Executor, code: string): Promise<Acc
   return db.selectFrom('account_invites').selectAll().where('code', '=', code).forUpdate().executeTakeFirst();
 }
 
+export interface InviteAcceptance {
+  id: string;
+  userId: string;
+  now: Date;
+}
+
 /** Spends the invite lockAccountInvite checked (locked, so the conditional spend matches). */
-export async function markAccountInviteAccepted(db: Executor, id: string, userId: string, now: Date): Promise<void> {
-  await accountInvites.spend(db, { id }, now, { returning: ['id'], set: { accepted_by_id: userId } });
+export async function markAccountInviteAccepted(db: Executor, { id, userId, now }: InviteAcceptance): Promise<void> {
+  await accountInvites.spend(db, { match: { id }, now, returning: ['id'], set: { accepted_by_id: userId } });
 }
 
 export interface NewAccountInvite {
@@ -41,8 +47,14 @@ export async function insertAccountInvite(db: Executor, invite: NewAccountInvite
     .executeTakeFirstOrThrow();
 }
 
+export interface OpenInvitesForEmail {
+  accountId: string;
+  email: string;
+  now: Date;
+}
+
 /** Open = neither used nor revoked (expired ones included: they still block a new one). */
-export async function revokeOpenInvitesForEmail(db: Executor, accountId: string, email: string, now: Date): Promise<string[]> {
+export async function revokeOpenInvitesForEmail(db: Executor, { accountId, email, now }: OpenInvitesForEmail): Promise<string[]> {
   const rows = await db
     .updateTable('account_invites')
     .set({ revoked_at: now })
@@ -55,8 +67,14 @@ export async function revokeOpenInvitesForEmail(db: Executor, accountId: string,
   return rows.map((row) => row.id);
 }
 
+export interface OpenInviteRevocation {
+  accountId: string;
+  id: string;
+  now: Date;
+}
+
 /** The conditional UPDATE is the check: a used, revoked or foreign invite matches nothing. */
-export async function revokeOpenInvite(db: Executor, accountId: string, id: string, now: Date): Promise<AccountInviteRow | undefined> {
+export async function revokeOpenInvite(db: Executor, { accountId, id, now }: OpenInviteRevocation): Promise<AccountInviteRow | undefined> {
   return db
     .updateTable('account_invites')
     .set({ revoked_at: now })

@@ -32,7 +32,13 @@ export interface AccountInviteInput {
   role: AssignableAccountRole;
 }
 
-export async function createAccountInvite(ctx: Deps, actor: UserRow, input: AccountInviteInput, meta: RequestMeta | null): Promise<AccountInviteRow> {
+export interface CreateAccountInvite {
+  actor: UserRow;
+  input: AccountInviteInput;
+  meta: RequestMeta | null;
+}
+
+export async function createAccountInvite(ctx: Deps, { actor, input, meta }: CreateAccountInvite): Promise<AccountInviteRow> {
   requireAccountManager(actor);
   const email = normalizeEmail(input.email);
   // Two re-invites of one address at once: the partial unique index lets one insert win;
@@ -45,7 +51,7 @@ export async function createAccountInvite(ctx: Deps, actor: UserRow, input: Acco
           throw Errors.alreadyAMember();
         }
         const now = ctx.clock.now();
-        const replaced = await revokeOpenInvitesForEmail(trx, actor.account_id, email, now);
+        const replaced = await revokeOpenInvitesForEmail(trx, { accountId: actor.account_id, email, now });
         const invite = await insertAccountInvite(trx, {
           accountId: actor.account_id,
           code: randomToken(24),
@@ -90,12 +96,18 @@ export async function listAccountInvites(ctx: Pick<AppContext, 'db'>, actor: Use
   return listOpenAccountInvites(ctx.db, actor.account_id);
 }
 
-export async function revokeAccountInvite(ctx: Pick<AppContext, 'db' | 'clock' | 'jobs'>, actor: UserRow, inviteId: string, meta: RequestMeta | null): Promise<void> {
+export interface RevokeAccountInvite {
+  actor: UserRow;
+  inviteId: string;
+  meta: RequestMeta | null;
+}
+
+export async function revokeAccountInvite(ctx: Pick<AppContext, 'db' | 'clock' | 'jobs'>, { actor, inviteId, meta }: RevokeAccountInvite): Promise<void> {
   requireAccountManager(actor);
   await inUnitOfWork(ctx, async (trx) => {
     await lockManager(trx, actor);
     // Unknown, already used or revoked, or another account's: all the same 404.
-    const revoked = await revokeOpenInvite(trx, actor.account_id, inviteId, ctx.clock.now());
+    const revoked = await revokeOpenInvite(trx, { accountId: actor.account_id, id: inviteId, now: ctx.clock.now() });
     if (!revoked) throw Errors.inviteNotFound();
     await recordAudit(trx, meta, {
       action: 'account.invite_revoked',

@@ -14,13 +14,19 @@ export async function lockInviteCode(db: Executor, code: string): Promise<Invite
   return db.selectFrom('invite_codes').selectAll().where('code', '=', code.toUpperCase()).forUpdate().executeTakeFirst();
 }
 
+export interface InviteCodeUse {
+  id: string;
+  userId: string;
+  now: Date;
+}
+
 /**
  * Spends the code. The row lock of lockInviteCode already serialises registrations; the
  * `used_at IS NULL` guard makes the database itself refuse a second spend, so the caller's
  * transaction fails (and rolls back) with the contract's answer even if the lock were lost.
  */
-export async function markInviteCodeUsed(db: Executor, id: string, userId: string, now: Date): Promise<void> {
-  const spent = await inviteCodes.spend(db, { id }, now, { returning: ['id'], set: { used_by_id: userId } });
+export async function markInviteCodeUsed(db: Executor, { id, userId, now }: InviteCodeUse): Promise<void> {
+  const spent = await inviteCodes.spend(db, { match: { id }, now, returning: ['id'], set: { used_by_id: userId } });
   if (!spent) throw Errors.inviteCodeUsed();
 }
 

@@ -64,11 +64,15 @@ function checkInput(input: InviteCodesInput, now: Date): CheckedInput {
   return { count, assignedPlan, trialDurationDays, expiresAt };
 }
 
+export interface CreateInviteCodes {
+  actorId: string | null;
+  input: InviteCodesInput;
+  meta: RequestMeta | null;
+}
+
 export async function createInviteCodes(
   ctx: Pick<AppContext, 'db' | 'clock'> & { jobs: AppContext['jobs'] | undefined },
-  actorId: string | null,
-  input: InviteCodesInput,
-  meta: RequestMeta | null,
+  { actorId, input, meta }: CreateInviteCodes,
 ): Promise<InviteCodeRow[]> {
   const now = ctx.clock.now();
   const checked = checkInput(input, now);

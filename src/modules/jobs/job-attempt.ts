@@ -19,12 +19,12 @@ export async function runAttempt(deps: { db: Db; log: FastifyBaseLogger }, handl
     // Only the error is logged, never the payload: it may carry a token.
     const reason = describeError(err);
     if (err instanceof PermanentJobError || job.attempt >= handler.maxAttempts) {
-      recorded = await markJobFailed(db, job, reason, handler.finalPayload?.(job.payload));
+      recorded = await markJobFailed(db, { job, error: reason, finalPayload: handler.finalPayload?.(job.payload) });
       result = 'failed';
       log.error({ job: about, reason }, 'job failed; giving up');
     } else {
       const delayMs = Math.max(0, Math.round(handler.retryDelayMs(job.attempt)));
-      recorded = await scheduleJobRetry(db, job, delayMs, reason);
+      recorded = await scheduleJobRetry(db, { job, delayMs, error: reason });
       result = 'retry';
       log.warn({ job: { ...about, retryInMs: delayMs }, reason }, 'job failed; will retry');
     }

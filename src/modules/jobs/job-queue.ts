@@ -8,7 +8,7 @@
 // And no claim where this process knows there is nothing new: notify() wakes only the lanes of
 // the kinds whose jobs this process committed since; the poll wakes every lane.
 //
-// It also carries the periodic tasks (periodic.ts): every(name, intervalMs, fn).
+// It also carries the periodic tasks (periodic.ts): every(name, { intervalMs }, fn).
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/executor.js';
@@ -29,7 +29,7 @@ export interface JobQueue {
   /** The kinds registered or parked here (for the queue-depth metrics). */
   kinds(): JobKind[];
   /** A periodic task run on one instance at a time, at most once per interval (periodic.ts). */
-  every(name: string, intervalMs: number, fn: PeriodicTask, options?: PeriodicTaskOptions): void;
+  every(name: string, options: PeriodicTaskOptions, fn: PeriodicTask): void;
   /** The scheduler of every() tasks; tests drive it with runDue(). */
   readonly periodic: PeriodicScheduler;
   start(): void;
@@ -102,7 +102,7 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
     const { handler } = lane;
     const lease = handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
     while (running && !lane.paused && lane.inFlight.size < lane.concurrency) {
-      const job = await claimDueJob(db, handler.kind, lease, fullGroups(lane));
+      const job = await claimDueJob(db, { kind: handler.kind, leaseSeconds: lease, exclude: fullGroups(lane) });
       reachable();
       if (!job) return;
       const group = groupOf(lane, job);
@@ -132,7 +132,7 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
   async function showParked(): Promise<void> {
     for (const entry of parked.values()) {
       for (;;) {
-        const batch = await markParkedJobs(db, entry.kind, entry.reason, PARKED_BATCH);
+        const batch = await markParkedJobs(db, { kind: entry.kind, reason: entry.reason, limit: PARKED_BATCH });
         reachable();
         for (const job of batch) entry.onParked({ id: job.id, kind: entry.kind, payload: job.payload as JobPayloads[JobKind] });
         if (batch.length < PARKED_BATCH) break;
@@ -157,8 +157,8 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
     kinds() {
       return [...lanes.keys(), ...parked.keys()];
     },
-    every(name, intervalMs, fn, options) {
-      periodic.every(name, intervalMs, fn, options);
+    every(name, options, fn) {
+      periodic.every(name, options, fn);
     },
     periodic,
     start() {

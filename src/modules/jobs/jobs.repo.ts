@@ -93,6 +93,12 @@ export interface ClaimExclusion {
   values: readonly string[];
 }
 
+export interface JobClaim {
+  kind: JobKind;
+  leaseSeconds: number;
+  exclude?: ClaimExclusion;
+}
+
 /**
  * Claims the oldest due job of `kind` for one attempt. The claim reads only that kind's due
  * entries (jobs_due_idx leads with the kind): its cost never depends on other kinds' backlog,
@@ -102,12 +108,7 @@ export interface ClaimExclusion {
  * database's only connection) open meanwhile. A worker that dies mid-run leaves the job to be
  * retried when the lease runs out.
  */
-export async function claimDueJob(
-  db: Executor,
-  kind: JobKind,
-  leaseSeconds: number,
-  exclude?: ClaimExclusion,
-): Promise<ClaimedJob | undefined> {
+export async function claimDueJob(db: Executor, { kind, leaseSeconds, exclude }: JobClaim): Promise<ClaimedJob | undefined> {
   const excluded =
     exclude && exclude.values.length > 0
       ? sql`AND NOT (COALESCE(payload ->> ${exclude.field}, '') = ANY(${[...exclude.values]}::text[]))`
@@ -143,7 +144,13 @@ export async function markJobSucceeded(db: Executor, job: ClaimedJob, finalPaylo
   return result.rows.length > 0;
 }
 
-export async function scheduleJobRetry(db: Executor, job: ClaimedJob, delayMs: number, error: string): Promise<boolean> {
+export interface JobRetry {
+  job: ClaimedJob;
+  delayMs: number;
+  error: string;
+}
+
+export async function scheduleJobRetry(db: Executor, { job, delayMs, error }: JobRetry): Promise<boolean> {
   const result = await sql<{ id: string }>`
     UPDATE jobs
        SET next_attempt_at = now() + make_interval(secs => ${delayMs / 1000}), last_error = ${error}
@@ -153,7 +160,13 @@ export async function scheduleJobRetry(db: Executor, job: ClaimedJob, delayMs: n
   return result.rows.length > 0;
 }
 
-export async function markJobFailed(db: Executor, job: ClaimedJob, error: string, finalPayload: unknown): Promise<boolean> {
+export interface JobFailure {
+  job: ClaimedJob;
+  error: string;
+  finalPayload: unknown;
+}
+
+export async function markJobFailed(db: Executor, { job, error, finalPayload }: JobFailure): Promise<boolean> {
   const result = await sql<{ id: string }>`
     UPDATE jobs
        SET status = 'failed', finished_at = now(), last_error = ${error},
@@ -164,18 +177,19 @@ export async function markJobFailed(db: Executor, job: ClaimedJob, error: string
   return result.rows.length > 0;
 }
 
+export interface ParkedJobsMark {
+  kind: JobKind;
+  reason: string;
+  limit: number;
+}
+
 /**
  * For a kind this instance does not run: marks up to `limit` pending jobs of `kind` that
  * nothing has recorded anything about yet (last_error IS NULL) with `reason`, and returns them,
  * so each is shown (logged) once. They stay pending and due, with their attempts, for an
  * instance that runs the kind.
  */
-export async function markParkedJobs(
-  db: Executor,
-  kind: JobKind,
-  reason: string,
-  limit: number,
-): Promise<Array<{ id: string; payload: unknown }>> {
+export async function markParkedJobs(db: Executor, { kind, reason, limit }: ParkedJobsMark): Promise<Array<{ id: string; payload: unknown }>> {
   const result = await sql<{ id: string; payload: unknown }>`
     UPDATE jobs
        SET last_error = ${reason}
@@ -253,8 +267,14 @@ export async function claimPeriodicRun(db: Executor, name: string, run: { interv
   return result.rows.length > 0;
 }
 
+export interface PeriodicLease {
+  name: string;
+  runId: string;
+  leaseMs: number;
+}
+
 /** The heartbeat of a run: extends its lease; false once the run no longer holds it. */
-export async function renewPeriodicLease(db: Executor, name: string, runId: string, leaseMs: number): Promise<boolean> {
+export async function renewPeriodicLease(db: Executor, { name, runId, leaseMs }: PeriodicLease): Promise<boolean> {
   const result = await sql<{ name: string }>`
     UPDATE periodic_tasks
        SET running_until = now() + make_interval(secs => ${leaseMs / 1000})
@@ -264,7 +284,13 @@ export async function renewPeriodicLease(db: Executor, name: string, runId: stri
   return result.rows.length > 0;
 }
 
-export async function finishPeriodicRun(db: Executor, name: string, runId: string, error: string | null): Promise<void> {
+export interface PeriodicRunEnd {
+  name: string;
+  runId: string;
+  error: string | null;
+}
+
+export async function finishPeriodicRun(db: Executor, { name, runId, error }: PeriodicRunEnd): Promise<void> {
   await sql`
     UPDATE periodic_tasks
        SET running_until = NULL, run_id = NULL, last_finished_at = now(), last_error = ${error}

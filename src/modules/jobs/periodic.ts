@@ -1,4 +1,4 @@
-// Periodic tasks: every(name, intervalMs, fn) runs fn about once per interval, on one instance
+// Periodic tasks: every(name, { intervalMs }, fn) runs fn about once per interval, on one instance
 // at a time, however many instances share the database.
 //
 // - The schedule is a row of periodic_tasks: the next run time is in the database, so it
@@ -22,6 +22,8 @@ import { claimPeriodicRun, ensurePeriodicTask, finishPeriodicRun, renewPeriodicL
 export type PeriodicTask = (signal: AbortSignal) => Promise<void>;
 
 export interface PeriodicTaskOptions {
+  /** How often the task runs (at least a second). */
+  intervalMs: number;
   /**
    * The run's lease, renewed every third of it while the run goes on. Only matters when an
    * instance dies mid-run: the task can run elsewhere this long after the last renewal.
@@ -31,7 +33,7 @@ export interface PeriodicTaskOptions {
 }
 
 export interface PeriodicScheduler {
-  every(name: string, intervalMs: number, fn: PeriodicTask, options?: PeriodicTaskOptions): void;
+  every(name: string, options: PeriodicTaskOptions, fn: PeriodicTask): void;
   /**
    * Claims every registered task that is due and not running anywhere, runs those this call
    * claimed, and resolves (with their names) when they have finished.
@@ -112,7 +114,7 @@ export function createPeriodicScheduler(deps: PeriodicSchedulerDeps): PeriodicSc
     const started = Date.now();
     let over = false;
     const heartbeat = setInterval(() => {
-      renewPeriodicLease(db, task.name, runId, task.leaseMs).then(
+      renewPeriodicLease(db, { name: task.name, runId, leaseMs: task.leaseMs }).then(
         (held) => {
           if (held || over) return;
           log.warn({ task: task.name }, 'periodic task lost its lease; stopping it');
@@ -134,7 +136,7 @@ export function createPeriodicScheduler(deps: PeriodicSchedulerDeps): PeriodicSc
       over = true;
     }
     try {
-      await finishPeriodicRun(db, task.name, runId, error);
+      await finishPeriodicRun(db, { name: task.name, runId, error });
     } catch (err) {
       // The lease runs out by itself; the task is free again then.
       log.warn({ err: { message: (err as Error).message }, task: task.name }, 'periodic task finish not recorded');
@@ -167,10 +169,10 @@ export function createPeriodicScheduler(deps: PeriodicSchedulerDeps): PeriodicSc
   }
 
   return {
-    every(name, intervalMs, fn, options = {}) {
+    every(name, { intervalMs, leaseMs }, fn) {
       if (tasks.has(name)) throw new Error(`periodic task ${name} is already registered`);
       if (!(intervalMs >= 1000)) throw new Error(`periodic task ${name}: the interval must be at least a second`);
-      tasks.set(name, { name, intervalMs, leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS, fn, ensured: false });
+      tasks.set(name, { name, intervalMs, leaseMs: leaseMs ?? DEFAULT_LEASE_MS, fn, ensured: false });
     },
     runDue,
     start() {

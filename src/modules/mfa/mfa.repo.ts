@@ -87,7 +87,7 @@ export interface UseRecoveryCode {
 
 /** Spends a recovery code: true once, for the first request; conditional, so races cannot reuse one. */
 export async function useRecoveryCode(db: Executor, { userId, codeHash, now }: UseRecoveryCode): Promise<boolean> {
-  return (await recoveryCodes.spend(db, { user_id: userId, code_hash: codeHash }, now)) !== undefined;
+  return (await recoveryCodes.spend(db, { match: { user_id: userId, code_hash: codeHash }, now })) !== undefined;
 }
 
 export async function countUnusedRecoveryCodes(db: Executor, userId: string): Promise<number> {
@@ -136,7 +136,9 @@ export interface MfaChallengeRow {
 
 /** The live challenge behind a token, locked until the transaction ends (its attempts serialise). */
 export async function lockLiveMfaChallenge(trx: Executor, tokenHash: string, now: Date): Promise<MfaChallengeRow | undefined> {
-  return mfaChallenges.findLive(trx, { token_hash: tokenHash }, now, {
+  return mfaChallenges.findLive(trx, {
+    match: { token_hash: tokenHash },
+    now,
     columns: ['id', 'user_id', 'first_factor', 'audit_action', 'audit_details', 'passkey_challenge', 'failed_attempts'],
     lock: true,
   });
@@ -144,13 +146,13 @@ export async function lockLiveMfaChallenge(trx: Executor, tokenHash: string, now
 
 /** The challenge is answered (it is locked and live: lockLiveMfaChallenge). */
 export async function spendMfaChallenge(trx: Executor, id: string, now: Date): Promise<void> {
-  await mfaChallenges.spend(trx, { id }, now);
+  await mfaChallenges.spend(trx, { match: { id }, now });
 }
 
 /** A wrong code: counted; the last allowed one kills the challenge. */
 export async function countMfaFailure(trx: Executor, id: string, failure: { failedAttempts: number; killed: boolean; now: Date }): Promise<void> {
   const { failedAttempts, killed, now } = failure;
-  if (killed) await mfaChallenges.spend(trx, { id }, now, { set: { failed_attempts: failedAttempts } });
+  if (killed) await mfaChallenges.spend(trx, { match: { id }, now, set: { failed_attempts: failedAttempts } });
   else await trx.updateTable('mfa_challenges').set({ failed_attempts: failedAttempts }).where('id', '=', id).execute();
 }
 

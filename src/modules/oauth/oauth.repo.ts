@@ -50,7 +50,9 @@ export async function consumeOAuthState(
   db: Executor,
   where: { stateHash: string; provider: string; redirectUri: string; now: Date },
 ): Promise<ConsumedOAuthState | undefined> {
-  return oauthStates.spend(db, { state_hash: where.stateHash, provider: where.provider, redirect_uri: where.redirectUri }, where.now, {
+  return oauthStates.spend(db, {
+    match: { state_hash: where.stateHash, provider: where.provider, redirect_uri: where.redirectUri },
+    now: where.now,
     returning: ['code_verifier', 'nonce', 'redirect_uri'],
   });
 }

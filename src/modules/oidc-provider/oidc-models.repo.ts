@@ -74,7 +74,7 @@ export async function findModel(
 
 /** Marks a row used; returns whether it was live and unused (a code is consumed once). */
 export async function consumeModel(db: Executor, { model, id, now }: { model: string; id: string; now: Date }): Promise<boolean> {
-  return (await oidcModels.spend(db, { model, id }, now, { returning: ['id'] })) !== undefined;
+  return (await oidcModels.spend(db, { match: { model, id }, now, returning: ['id'] })) !== undefined;
 }
 
 export async function destroyModel(db: Executor, model: string, id: string): Promise<void> {

@@ -72,7 +72,7 @@ function sessionLinks(ctx: AppContext) {
       await linkProviderSession(ctx.db, oidc.session.jti, { userId: oidc.session.accountId, sessionId });
     }
     if (ending && koa.status >= 300 && koa.status < 400) {
-      await signOutSession(ctx, ending, { ip: null, userAgent: null }, { via: 'oidc_logout' });
+      await signOutSession(ctx, { session: ending, meta: { ip: null, userAgent: null }, details: { via: 'oidc_logout' } });
     }
   };
 }

@@ -112,7 +112,11 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     if (errors.role) errors.role = 'Choose Admin or Member.';
     if (Object.keys(errors).length > 0) return redirectWithState(reply, { location: `${ORG}#invite`, state: { form: 'invite', values, errors }, secure });
     try {
-      const invite = await createAccountInvite(ctx, actor.user, { email: values.email, role: values.role as 'admin' | 'member' }, consoleMeta(request));
+      const invite = await createAccountInvite(ctx, {
+        actor: actor.user,
+        input: { email: values.email, role: values.role as 'admin' | 'member' },
+        meta: consoleMeta(request),
+      });
       return org.done(reply, `${ORG}#invites`, { form: 'invites', notice: `We sent an invitation to ${invite.email}. It is valid for 7 days.` });
     } catch (err) {
       return org.refuse(reply, err, { location: `${ORG}#invite`, form: 'invite', values });
@@ -140,7 +144,7 @@ export async function memberPages(app: FastifyInstance, org: OrgPages): Promise<
     if (!actor) return reply;
     const id = idOf(request.params);
     try {
-      await revokeAccountInvite(ctx, actor.user, id, consoleMeta(request));
+      await revokeAccountInvite(ctx, { actor: actor.user, inviteId: id, meta: consoleMeta(request) });
       return org.done(reply, `${ORG}#invites`, { form: 'invites', notice: 'The invitation has been revoked.' });
     } catch (err) {
       return org.refuse(reply, err, { location: `${ORG}#invites`, form: 'invites' });

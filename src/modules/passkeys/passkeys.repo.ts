@@ -64,7 +64,13 @@ export async function findPasskeyByCredentialId(db: Executor, credentialId: stri
   return row && toRow(row);
 }
 
-export async function renamePasskey(db: Executor, userId: string, id: string, name: string): Promise<PasskeyRow | undefined> {
+export interface PasskeyRename {
+  userId: string;
+  id: string;
+  name: string;
+}
+
+export async function renamePasskey(db: Executor, { userId, id, name }: PasskeyRename): Promise<PasskeyRow | undefined> {
   const row = await db.updateTable('passkeys').set({ name }).where('id', '=', id).where('user_id', '=', userId).returning(COLUMNS).executeTakeFirst();
   return row && toRow(row);
 }
@@ -116,17 +122,21 @@ export async function insertWebauthnChallenge(
   return row.id;
 }
 
+export interface RegistrationChallengeSpend {
+  userId: string;
+  challenge: string;
+  now: Date;
+}
+
 /**
  * Spends a registration challenge issued to this user, once: whether it was issued with
  * second-factor proof, or undefined when there is none to spend.
  */
 export async function spendRegistrationChallenge(
   db: Executor,
-  userId: string,
-  challenge: string,
-  now: Date,
+  { userId, challenge, now }: RegistrationChallengeSpend,
 ): Promise<{ secondFactorProven: boolean } | undefined> {
-  const row = await webauthnChallenges.spend(db, { challenge, purpose: 'register', user_id: userId }, now, { returning: ['second_factor_proven'] });
+  const row = await webauthnChallenges.spend(db, { match: { challenge, purpose: 'register', user_id: userId }, now, returning: ['second_factor_proven'] });
   return row && { secondFactorProven: row.second_factor_proven };
 }
 
@@ -137,7 +147,7 @@ export async function endRegistrationChallenges(db: Executor, userId: string, no
 
 /** Spends a sign-in challenge by its id: its value, once; undefined when unknown, used or expired. */
 export async function spendLoginChallenge(db: Executor, id: string, now: Date): Promise<string | undefined> {
-  return (await webauthnChallenges.spend(db, { id, purpose: 'login' }, now, { returning: ['challenge'] }))?.challenge;
+  return (await webauthnChallenges.spend(db, { match: { id, purpose: 'login' }, now, returning: ['challenge'] }))?.challenge;
 }
 
 /** Retention (modules/retention): ceremony challenges used or expired over a day ago. */

@@ -47,14 +47,14 @@ export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asy
     preValidation: emptyBody,
     preHandler: codeCheck,
     schema: { tags, security, body: FactorChangeBody, response: { 200: WebAuthnOptions } },
-  }, async (request) => registrationOptions(ctx, currentUser(request), proofOf(request), requestMeta(request)));
+  }, async (request) => registrationOptions(ctx, { user: currentUser(request), request: proofOf(request), meta: requestMeta(request) }));
 
   app.post('/auth/passkeys/register/verify', {
     onRequest: [authenticated, sharedBudget('passkey-register')],
     schema: { tags, security, body: RegisterPasskeyBody, response: { 201: PasskeyResponse } },
   }, async (request, reply) => {
     const body = { response: request.body.response as unknown as RegistrationResponseJSON, name: request.body.name };
-    return reply.code(201).send(await registerPasskey(ctx, currentUser(request), body, { sessionId: currentSessionId(request) }, requestMeta(request)));
+    return reply.code(201).send(await registerPasskey(ctx, { user: currentUser(request), body, session: { sessionId: currentSessionId(request) }, meta: requestMeta(request) }));
   });
 
   app.get('/auth/passkeys', {
@@ -65,7 +65,7 @@ export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asy
   app.patch('/auth/passkeys/:id', {
     onRequest: authenticated,
     schema: { tags, security, params: PasskeyParams, body: RenamePasskeyBody, response: { 200: PasskeyResponse } },
-  }, async (request) => renameUserPasskey(ctx, currentUser(request), request.params.id, request.body.name, requestMeta(request)));
+  }, async (request) => renameUserPasskey(ctx, { user: currentUser(request), id: request.params.id, name: request.body.name, meta: requestMeta(request) }));
 
   app.delete('/auth/passkeys/:id', {
     onRequest: authenticated,
@@ -73,7 +73,7 @@ export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asy
     preHandler: codeCheck,
     schema: { tags, security, params: PasskeyParams, body: FactorChangeBody, response: { 200: Message } },
   }, async (request) => {
-    await deleteUserPasskey(ctx, currentUser(request), request.params.id, proofOf(request), requestMeta(request));
+    await deleteUserPasskey(ctx, { user: currentUser(request), id: request.params.id, request: proofOf(request), meta: requestMeta(request) });
     return { message: 'Passkey deleted' };
   });
 

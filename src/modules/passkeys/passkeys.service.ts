@@ -61,6 +61,12 @@ type Deps = Pick<AppContext, 'config' | 'clock' | 'db' | 'jobs'>;
 
 const transportsOf = (p: PasskeyRow) => p.transports as AuthenticatorTransportFuture[];
 
+export interface RegistrationOptionsRequest {
+  user: UserRow;
+  request: FactorChangeRequest;
+  meta: RequestMeta;
+}
+
 /**
  * Creation options for a signed-in user. An MFA-enrolled user's session must be aal2, or the
  * request carry a fresh code (mfa/step-up.ts); the challenge remembers that proof, so the
@@ -68,9 +74,7 @@ const transportsOf = (p: PasskeyRow) => p.transports as AuthenticatorTransportFu
  */
 export async function registrationOptions(
   ctx: AppContext,
-  user: UserRow,
-  request: FactorChangeRequest,
-  meta: RequestMeta,
+  { user, request, meta }: RegistrationOptionsRequest,
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const proof = await proveFactorChange(ctx, meta, { user, request, purpose: 'passkey_register' });
   const { rpId, rpName } = ctx.config.webauthn;
@@ -111,17 +115,18 @@ function signedChallenge(response: { response?: { clientDataJSON?: unknown } }):
   }
 }
 
-export async function registerPasskey(
-  ctx: Deps,
-  user: UserRow,
-  body: { response: RegistrationResponseJSON; name?: string | null },
-  session: { sessionId: string },
-  meta: RequestMeta,
-): Promise<PasskeyResponse> {
+export interface RegisterPasskey {
+  user: UserRow;
+  body: { response: RegistrationResponseJSON; name?: string | null };
+  session: { sessionId: string };
+  meta: RequestMeta;
+}
+
+export async function registerPasskey(ctx: Deps, { user, body, session, meta }: RegisterPasskey): Promise<PasskeyResponse> {
   const now = ctx.clock.now();
   const challenge = signedChallenge(body.response);
   // The challenge is spent first: a failed attempt cannot be replayed with it.
-  const spent = challenge ? await spendRegistrationChallenge(ctx.db, user.id, challenge, now) : undefined;
+  const spent = challenge ? await spendRegistrationChallenge(ctx.db, { userId: user.id, challenge, now }) : undefined;
   if (!challenge || !spent) throw Errors.passkeyRegistrationFailed();
 
   const { rpId, origins } = ctx.config.webauthn;
@@ -178,17 +183,31 @@ export async function userPasskeys(ctx: Deps, user: UserRow): Promise<PasskeyRes
   return (await listPasskeys(ctx.db, user.id)).map(toPasskeyResponse);
 }
 
-export async function renameUserPasskey(ctx: Deps, user: UserRow, id: string, name: string, meta: RequestMeta): Promise<PasskeyResponse> {
+export interface RenameUserPasskey {
+  user: UserRow;
+  id: string;
+  name: string;
+  meta: RequestMeta;
+}
+
+export async function renameUserPasskey(ctx: Deps, { user, id, name, meta }: RenameUserPasskey): Promise<PasskeyResponse> {
   return inUnitOfWork(ctx, async (trx) => {
-    const passkey = await renamePasskey(trx, user.id, id, name);
+    const passkey = await renamePasskey(trx, { userId: user.id, id, name });
     if (!passkey) throw Errors.passkeyNotFound();
     await recordAudit(trx, meta, { action: 'auth.passkey_renamed', userId: user.id, resourceType: 'passkey', resourceId: id, details: { name } });
     return toPasskeyResponse(passkey);
   });
 }
 
+export interface DeleteUserPasskey {
+  user: UserRow;
+  id: string;
+  request: FactorChangeRequest;
+  meta: RequestMeta;
+}
+
 /** Removing a passkey takes the same proof as adding one (mfa/step-up.ts). */
-export async function deleteUserPasskey(ctx: AppContext, user: UserRow, id: string, request: FactorChangeRequest, meta: RequestMeta): Promise<void> {
+export async function deleteUserPasskey(ctx: AppContext, { user, id, request, meta }: DeleteUserPasskey): Promise<void> {
   // An unknown id is a 404 before any code is spent.
   if (!(await listPasskeys(ctx.db, user.id)).some((p) => p.id === id)) throw Errors.passkeyNotFound();
   const proof = await proveFactorChange(ctx, meta, { user, request, purpose: 'passkey_delete' });

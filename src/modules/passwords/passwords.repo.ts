@@ -39,7 +39,7 @@ export async function findUsableResetToken(db: Executor, tokenHash: string, now:
 
 /** Spends a token, once: of two concurrent resets with one token, the second finds nothing. */
 export async function consumeResetToken(db: Executor, tokenHash: string, now: Date): Promise<{ user_id: string } | undefined> {
-  return resetTokens.spend(db, { token_hash: tokenHash }, now, { returning: ['user_id'] });
+  return resetTokens.spend(db, { match: { token_hash: tokenHash }, now, returning: ['user_id'] });
 }
 
 /** Once the password has changed, links asked for before the change no longer work. */

@@ -84,12 +84,18 @@ export async function revokeUserSessions(
   return result.rows;
 }
 
+export interface SessionsNotUsing {
+  userIds: readonly string[];
+  method: string;
+  now: Date;
+}
+
 /**
  * Ends the live sessions of these users that were not made with `method` among their `amr`
  * (enterprise SSO's enforcement: the password, social and passkey sessions go), with their
  * refresh tokens, in one statement.
  */
-export async function revokeSessionsNotUsing(db: Executor, userIds: readonly string[], method: string, now: Date): Promise<SessionRow[]> {
+export async function revokeSessionsNotUsing(db: Executor, { userIds, method, now }: SessionsNotUsing): Promise<SessionRow[]> {
   if (userIds.length === 0) return [];
   const result = await sql<SessionRow>`
     WITH ended AS (

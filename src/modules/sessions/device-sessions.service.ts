@@ -19,15 +19,27 @@ export async function listSessions(ctx: Pick<AppContext, 'db' | 'clock'>, userId
   return listLiveSessions(ctx.db, userId, ctx.clock.now());
 }
 
+export interface EndOwnSession {
+  userId: string;
+  sessionId: string;
+  meta: RequestMeta;
+}
+
 /** One of the caller's own sessions (the current one included, like a logout); 404 otherwise. */
-export async function endOwnSession(ctx: Deps, userId: string, sessionId: string, meta: RequestMeta): Promise<void> {
+export async function endOwnSession(ctx: Deps, { userId, sessionId, meta }: EndOwnSession): Promise<void> {
   const ended = await endSessions(ctx, { userId, scope: { only: sessionId }, reason: 'revoked_by_user', audit: { action: 'auth.session_revoked', actorId: userId } }, meta);
   // Unknown, already ended, or someone else's: the same answer, so ids cannot be probed.
   if (ended === 0) throw Errors.sessionNotFound();
 }
 
+export interface EndOtherSessions {
+  userId: string;
+  currentSessionId: string;
+  meta: RequestMeta;
+}
+
 /** Every session of the caller but the one making the request. */
-export async function endOtherSessions(ctx: Deps, userId: string, currentSessionId: string, meta: RequestMeta): Promise<number> {
+export async function endOtherSessions(ctx: Deps, { userId, currentSessionId, meta }: EndOtherSessions): Promise<number> {
   return endSessions(ctx, { userId, scope: { except: currentSessionId }, reason: 'revoked_by_user', audit: { action: 'auth.other_sessions_revoked', actorId: userId } }, meta);
 }
 
@@ -36,7 +48,13 @@ export async function listSessionsAsAdmin(ctx: Pick<AppContext, 'db' | 'clock'>,
   return listSessions(ctx, userId);
 }
 
-export async function endSessionsAsAdmin(ctx: Deps, actorId: string, userId: string, meta: RequestMeta): Promise<number> {
+export interface EndSessionsAsAdmin {
+  actorId: string;
+  userId: string;
+  meta: RequestMeta;
+}
+
+export async function endSessionsAsAdmin(ctx: Deps, { actorId, userId, meta }: EndSessionsAsAdmin): Promise<number> {
   if (!(await findUserById(ctx.db, userId))) throw Errors.userNotFound();
   return endSessions(ctx, { userId, scope: 'all', reason: 'revoked_by_admin', audit: { action: 'admin.user_sessions_revoked', actorId } }, meta);
 }

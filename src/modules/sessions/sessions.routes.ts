@@ -25,14 +25,14 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = as
   app.delete('/auth/sessions/:id', {
     schema: { tags, security, params: SessionParams, response: { 204: NoContent } },
   }, async (request, reply) => {
-    await endOwnSession(ctx, currentUser(request).id, request.params.id, requestMeta(request));
+    await endOwnSession(ctx, { userId: currentUser(request).id, sessionId: request.params.id, meta: requestMeta(request) });
     return reply.code(204).send(null);
   });
 
   app.post('/auth/sessions/revoke-others', {
     schema: { tags, security, response: { 200: RevokedResponse } },
   }, async (request) => ({
-    revoked: await endOtherSessions(ctx, currentUser(request).id, currentSessionId(request), requestMeta(request)),
+    revoked: await endOtherSessions(ctx, { userId: currentUser(request).id, currentSessionId: currentSessionId(request), meta: requestMeta(request) }),
   }));
 };
 
@@ -51,6 +51,6 @@ export const adminSessionsRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }>
   app.delete('/admin/users/:id/sessions', {
     schema: { tags, security, params: UserParams, response: { 200: RevokedResponse } },
   }, async (request) => ({
-    revoked: await endSessionsAsAdmin(ctx, currentUser(request).id, request.params.id, requestMeta(request)),
+    revoked: await endSessionsAsAdmin(ctx, { actorId: currentUser(request).id, userId: request.params.id, meta: requestMeta(request) }),
   }));
 };

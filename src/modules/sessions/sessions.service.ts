@@ -190,7 +190,7 @@ export async function logout(ctx: AppContext, presented: unknown, meta: RequestM
   if (!claims) throw Errors.invalidRefreshToken();
   const token = await findSessionOfToken(ctx.db, hashSecret(claims.jti));
   if (!token || token.user_id !== claims.sub) return;
-  await signOutSession(ctx, { userId: token.user_id, sessionId: token.session_id }, meta);
+  await signOutSession(ctx, { session: { userId: token.user_id, sessionId: token.session_id }, meta });
 }
 
 /** The account claims of a user row (first-party access tokens carry them; see lib/tokens.ts). */
@@ -203,14 +203,18 @@ const tokenPair = (access: string, refresh: string, mustChangePassword: boolean)
   must_change_password: mustChangePassword,
 });
 
+export interface SignOut {
+  session: { userId: string; sessionId: string };
+  meta: RequestMeta;
+  details?: Record<string, unknown>;
+}
+
 /** Signs out of one session (logout, the hosted pages' sign-out): audited as auth.logout, and
  *  its session.revoked event; false when it was not live. Always audited, as logout always was.
  *  (Ending a session from the device list is device-sessions.service.ts's endOwnSession.) */
 export async function signOutSession(
   ctx: Pick<AppContext, 'db' | 'clock' | 'jobs'>,
-  session: { userId: string; sessionId: string },
-  meta: RequestMeta,
-  details: Record<string, unknown> = {},
+  { session, meta, details = {} }: SignOut,
 ): Promise<boolean> {
   const revoked = await inUnitOfWork(ctx, async (trx) => {
     const ended = await revokeSession(trx, session.sessionId, ctx.clock.now());

@@ -210,7 +210,7 @@ export async function setPolicy(ctx: Deps, { scope, policy, meta }: SetPolicy): 
     let sessionsEnded = 0;
     if (policy.enforced && !previous.enforced) {
       const userIds = await listUserIdsOnDomains(trx, await verifiedDomainsOf(trx, scope.accountId));
-      const ended = await revokeSessionsNotUsing(trx, userIds, 'sso', now);
+      const ended = await revokeSessionsNotUsing(trx, { userIds, method: 'sso', now });
       sessionsEnded = ended.length;
       await emitSessionsRevoked(ctx, trx, { sessions: ended, reason: 'sso_enforced' });
     }

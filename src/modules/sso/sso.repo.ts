@@ -170,17 +170,17 @@ export interface FindLiveFlow {
 }
 
 export async function findLiveFlow(db: Executor, { connectionId, requestKey, now }: FindLiveFlow) {
-  return ssoFlows.findLive(db, { connection_id: connectionId, request_key: requestKey }, now, { columns: '*' });
+  return ssoFlows.findLive(db, { match: { connection_id: connectionId, request_key: requestKey }, now, columns: '*' });
 }
 
 /** A live flow by its request key alone (OIDC: the callback names no connection). */
 export async function findFlowByKey(db: Executor, requestKey: string, now: Date) {
-  return ssoFlows.findLive(db, { request_key: requestKey }, now, { columns: '*' });
+  return ssoFlows.findLive(db, { match: { request_key: requestKey }, now, columns: '*' });
 }
 
 /** Spends the flow (of two responses to one request, one wins). */
 export async function spendFlow(db: Executor, requestKey: string, now: Date) {
-  return ssoFlows.spend(db, { request_key: requestKey }, now);
+  return ssoFlows.spend(db, { match: { request_key: requestKey }, now });
 }
 
 // ---- codes -------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ export async function insertCode(
 
 /** Spends a live code (a second redemption finds nothing). */
 export async function spendCode(db: Executor, codeHash: string, now: Date) {
-  return ssoCodes.spend(db, { code_hash: codeHash }, now, { returning: ['client_state', 'user_id', 'connection_id', 'multi_factor'] });
+  return ssoCodes.spend(db, { match: { code_hash: codeHash }, now, returning: ['client_state', 'user_id', 'connection_id', 'multi_factor'] });
 }
 
 // ---- SAML replay store -------------------------------------------------------------------

@@ -105,8 +105,8 @@ export async function createUsers(
 
   const rows = await insertUsers(trx, inputs.map((input, i) => userRow(input, { id: ids[i]!, accountId: accountIds[i]!, now })));
   for (const [i, input] of inputs.entries()) {
-    if (input.accountInvite) await markAccountInviteAccepted(trx, input.accountInvite.id, ids[i]!, now);
-    if (input.inviteCode) await markInviteCodeUsed(trx, input.inviteCode.id, ids[i]!, now);
+    if (input.accountInvite) await markAccountInviteAccepted(trx, { id: input.accountInvite.id, userId: ids[i]!, now });
+    if (input.inviteCode) await markInviteCodeUsed(trx, { id: input.inviteCode.id, userId: ids[i]!, now });
   }
   // The audit rows, the events and the caller's writes: one statement (db/together.ts).
   const writes: Write[] = [];

@@ -12,8 +12,15 @@ export const SECRET_PREFIX = 'whsec_';
 /** A new endpoint secret: `whsec_` and 32 random bytes in base64, the spec's form. */
 export const newWebhookSecret = (): string => `${SECRET_PREFIX}${randomBytes(32).toString('base64')}`;
 
+/** What a webhook signature covers. */
+export interface SignedMessage {
+  id: string;
+  timestampSeconds: number;
+  body: string;
+}
+
 /** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` under the secret's decoded bytes. */
-export function signature(secret: string, id: string, timestampSeconds: number, body: string): string {
+export function signature(secret: string, { id, timestampSeconds, body }: SignedMessage): string {
   const key = Buffer.from(secret.slice(SECRET_PREFIX.length), 'base64');
   return `v1,${createHmac('sha256', key).update(`${id}.${timestampSeconds}.${body}`).digest('base64')}`;
 }
@@ -72,7 +79,7 @@ export function createWebhookSender(options: SendOptions): WebhookSender {
       'webhook-id': message.id,
       'webhook-timestamp': String(timestamp),
       // Several signatures, space-separated, while a rotated secret is still honoured.
-      'webhook-signature': message.secrets.map((secret) => signature(secret, message.id, timestamp, message.body)).join(' '),
+      'webhook-signature': message.secrets.map((secret) => signature(secret, { id: message.id, timestampSeconds: timestamp, body: message.body })).join(' '),
     };
     return new Promise<Attempt>((resolve) => {
       let settled = false;

@@ -39,7 +39,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; resolve
   app.post('/admin/webhooks', {
     schema: { tags, security, body: CreateWebhookBody, response: { 201: WebhookWithSecretResponse } },
   }, async (request, reply) => {
-    const { endpoint, secret } = await createWebhook(deps, currentUser(request).id, request.body, requestMeta(request));
+    const { endpoint, secret } = await createWebhook(deps, { adminId: currentUser(request).id, input: request.body, meta: requestMeta(request) });
     return reply.code(201).send({ ...toWebhookResponse(endpoint), secret });
   });
 
@@ -59,7 +59,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; resolve
   app.delete('/admin/webhooks/:id', {
     schema: { tags, security, params: WebhookParams, response: { 204: NoContent } },
   }, async (request, reply) => {
-    await deleteWebhook(deps, currentUser(request).id, request.params.id, requestMeta(request));
+    await deleteWebhook(deps, { adminId: currentUser(request).id, id: request.params.id, meta: requestMeta(request) });
     return reply.code(204).send(null);
   });
 
@@ -73,14 +73,14 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext; resolve
   app.post('/admin/webhooks/:id/rotate-secret', {
     schema: { tags, security, params: WebhookParams, response: { 200: WebhookWithSecretResponse } },
   }, async (request) => {
-    const { endpoint, secret } = await rotateWebhookSecret(deps, currentUser(request).id, request.params.id, requestMeta(request));
+    const { endpoint, secret } = await rotateWebhookSecret(deps, { adminId: currentUser(request).id, id: request.params.id, meta: requestMeta(request) });
     return { ...toWebhookResponse(endpoint), secret };
   });
 
   app.post('/admin/webhooks/:id/test', {
     schema: { tags, security, params: WebhookParams, response: { 202: DeliveryResponse } },
   }, async (request, reply) => {
-    const delivery = await sendTestEvent(deps, currentUser(request).id, request.params.id, requestMeta(request));
+    const delivery = await sendTestEvent(deps, { adminId: currentUser(request).id, id: request.params.id, meta: requestMeta(request) });
     return reply.code(202).send(toDeliveryResponse(delivery));
   });
 };

@@ -51,12 +51,20 @@ function checkEvents(events: string[] | null | undefined): string[] | null {
   return [...new Set(events)];
 }
 
-export async function createWebhook(
-  deps: WebhookDeps,
-  adminId: string | null,
-  input: { url: string; events?: string[] | null; description?: string | null },
-  meta: RequestMeta | null,
-): Promise<{ endpoint: EndpointRow; secret: string }> {
+export interface CreateWebhook {
+  adminId: string | null;
+  input: { url: string; events?: string[] | null; description?: string | null };
+  meta: RequestMeta | null;
+}
+
+/** Who acts on which endpoint: deleteWebhook, rotateWebhookSecret, sendTestEvent. */
+export interface WebhookAction {
+  adminId: string | null;
+  id: string;
+  meta: RequestMeta | null;
+}
+
+export async function createWebhook(deps: WebhookDeps, { adminId, input, meta }: CreateWebhook): Promise<{ endpoint: EndpointRow; secret: string }> {
   const url = await checkUrl(deps, input.url);
   const events = checkEvents(input.events);
   const id = randomUUID();
@@ -109,7 +117,7 @@ export async function updateWebhook(
   });
 }
 
-export async function deleteWebhook(deps: WebhookDeps, adminId: string | null, id: string, meta: RequestMeta | null): Promise<void> {
+export async function deleteWebhook(deps: WebhookDeps, { adminId, id, meta }: WebhookAction): Promise<void> {
   await inUnitOfWork(deps, async (trx) => {
     const current = await repo.findEndpoint(trx, id, true);
     if (!current) throw Errors.webhookNotFound();
@@ -119,7 +127,7 @@ export async function deleteWebhook(deps: WebhookDeps, adminId: string | null, i
   });
 }
 
-export async function rotateWebhookSecret(deps: WebhookDeps, adminId: string | null, id: string, meta: RequestMeta | null): Promise<{ endpoint: EndpointRow; secret: string }> {
+export async function rotateWebhookSecret(deps: WebhookDeps, { adminId, id, meta }: WebhookAction): Promise<{ endpoint: EndpointRow; secret: string }> {
   const secret = newWebhookSecret();
   const endpoint = await inUnitOfWork(deps, async (trx) => {
     const current = await repo.findEndpoint(trx, id, true);
@@ -139,7 +147,7 @@ export async function rotateWebhookSecret(deps: WebhookDeps, adminId: string | n
 }
 
 /** Queues a `webhook.test` event for this endpoint alone (enabled or not). */
-export async function sendTestEvent(deps: WebhookDeps, adminId: string | null, id: string, meta: RequestMeta | null): Promise<DeliveryRow> {
+export async function sendTestEvent(deps: WebhookDeps, { adminId, id, meta }: WebhookAction): Promise<DeliveryRow> {
   const eventId = newEventId();
   const delivery = await inUnitOfWork(deps, async (trx) => {
     const endpoint = await repo.findEndpoint(trx, id, true);
