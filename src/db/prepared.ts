@@ -26,6 +26,8 @@ const MARKER_END = ' */';
 export type PreparedStatement<Row> = ((db: Db, parameters: unknown[]) => Promise<Row[]>) & {
   /** The statement as written, without the name marker (tests EXPLAIN it). */
   readonly text: string;
+  /** With the marker: what a Write (db/together.ts) carries to be prepared when sent alone. */
+  readonly marked: string;
 };
 
 /** The pool behind each open database (see openDatabase). */
@@ -53,7 +55,7 @@ export function preparedStatement<Row>(name: string, text: string): PreparedStat
       client.release();
     }
   };
-  return Object.assign(run, { text });
+  return Object.assign(run, { text, marked });
 }
 
 /** The name a statement was prepared as (see the driver in database.ts), or undefined. */

@@ -95,5 +95,17 @@ export async function lockIfExhausted(db: Executor, userId: string, now: Date): 
   return result.rows[0]?.locked_until ?? null;
 }
 
+// Every completed sign-in runs it: prepared. $1 now, $2 a new password hash (NULL: keep), $3 the user.
+const signedIn = preparedStatement('record_sign_in', `
+  UPDATE users SET last_login = $1, updated_at = $1, failed_login_count = 0, lockout_count = 0, locked_until = NULL,
+                   password_hash = COALESCE($2::text, password_hash)
+   WHERE id = $3`);
+
+/** A completed sign-in: when, a rehashed password if any, and the guess count starts afresh
+ *  (LOCKOUT_CLEARED). */
+export async function recordSignIn(db: Executor, signIn: { userId: string; now: Date; rehashedPassword?: string }): Promise<void> {
+  await signedIn(db, [signIn.now, signIn.rehashedPassword ?? null, signIn.userId]);
+}
+
 /** The columns a successful login or a new password resets: the count starts afresh. */
 export const LOCKOUT_CLEARED = { failed_login_count: 0, lockout_count: 0, locked_until: null } as const;

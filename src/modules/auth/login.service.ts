@@ -7,7 +7,7 @@ import { recordAudit } from '../audit/audit.repo.js';
 import { linkedProviders } from '../users/users.repo.js';
 import { findUserAndReserveAttempt, releaseGuess } from './lockout.repo.js';
 import { lockAfterLastGuess } from './password-check.js';
-import { completeSignIn, type SignInResult } from './sign-in.js';
+import { completeSignIn, isMfaChallenge, type SignInResult } from './sign-in.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export interface Login {
@@ -30,16 +30,22 @@ export async function login(ctx: AppContext, { email: emailInput, password, meta
     await recordFailure(ctx, meta, { email, user, guessCounted: mayTry, now });
     throw Errors.incorrectEmailOrPassword();
   }
-  // The right password gives its guess back at once: an MFA-enrolled user's count starts
-  // afresh only once the second factor passes (completeSecondFactor), but a sign-in abandoned
-  // at the second step, or refused as inactive, must not use up the account's guesses.
-  await releaseGuess(ctx.db, user.id);
-  // An inactive user is refused by completeSignIn (403), the one place that rule lives.
+  // The right password gives its guess back: a completed sign-in starts the count afresh in
+  // its own statement (recordSignIn); an MFA-enrolled user's only once the second factor
+  // passes, so a sign-in that stops at the second step gives it back in the same transaction,
+  // and one refused (inactive, SSO enforced: completeSignIn, the one place those rules live)
+  // gives it back after the rollback. A right password never uses up the account's guesses.
   const rehashedPassword = needsRehash ? await ctx.passwords.hash(password) : undefined;
-  const tokens = await inUnitOfWork(ctx, (trx) =>
-    completeSignIn(ctx, trx, { user, factor: { method: 'pwd', audit: { action: 'auth.login' }, rehashedPassword }, meta }),
-  );
-  return tokens;
+  try {
+    return await inUnitOfWork(ctx, async (trx) => {
+      const result = await completeSignIn(ctx, trx, { user, factor: { method: 'pwd', audit: { action: 'auth.login' }, rehashedPassword }, meta });
+      if (isMfaChallenge(result)) await releaseGuess(trx, user.id);
+      return result;
+    });
+  } catch (err) {
+    await releaseGuess(ctx.db, user.id);
+    throw err;
+  }
 }
 
 async function recordFailure(

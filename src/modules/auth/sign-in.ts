@@ -15,9 +15,9 @@ import { recordAudit } from '../audit/audit.repo.js';
 import { insertMfaChallenge } from '../mfa/mfa.repo.js';
 import { countPasskeys } from '../passkeys/passkeys.repo.js';
 import { startSession, type TokenPair } from '../sessions/sessions.service.js';
-import { updateUser } from '../users/users.repo.js';
 import { refuseWhereSsoIsEnforced } from '../sso-policy/enforcement.js';
-import { LOCKOUT_CLEARED } from './lockout.repo.js';
+import { updateUser } from '../users/users.repo.js';
+import { recordSignIn } from './lockout.repo.js';
 import type { Executor } from '../../db/database.js';
 
 /** Authentication method references (RFC 8176) a first factor can contribute. */
@@ -123,11 +123,7 @@ async function finishSignIn(
   const { user, meta, amr, aal } = signIn;
   // One statement: the sign-in is recorded, and the guess count starts afresh (for an enrolled
   // user only here, once the second factor has passed: a right password alone does not reset it).
-  await updateUser(trx, {
-    id: user.id,
-    changes: { last_login: now, ...LOCKOUT_CLEARED, ...(signIn.rehashedPassword ? { password_hash: signIn.rehashedPassword } : {}) },
-    now,
-  });
+  await recordSignIn(trx, { userId: user.id, now, rehashedPassword: signIn.rehashedPassword });
   await recordAudit(trx, meta, {
     action: signIn.audit.action,
     userId: user.id,

@@ -1,7 +1,7 @@
 // Where events are written: the `event` jobs of the queue (emit-event.ts).
-import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { writeOf, writeTogether, type Write } from '../../db/together.js';
+import { preparedStatement } from '../../db/prepared.js';
+import { writeTogether, type Write } from '../../db/together.js';
 import { noteEnqueued } from '../jobs/jobs.repo.js';
 import type { EventType } from './event-types.js';
 
@@ -12,6 +12,18 @@ export interface EventJobPayload {
   timestamp: string;
   data: unknown;
 }
+
+// Nearly every change writes one (a sign-in its session.created): prepared when sent alone.
+const insertEventStatement = preparedStatement('insert_event', `
+    INSERT INTO jobs (kind, payload, status, finished_at)
+    SELECT 'event', $1::jsonb, listened.status,
+           CASE WHEN listened.status = 'succeeded' THEN now() END
+      FROM (SELECT CASE WHEN EXISTS (
+                     SELECT 1 FROM webhook_endpoints
+                      WHERE enabled AND receives_events_since <= now()
+                        AND (events IS NULL OR $2::text = ANY(events)))
+                   THEN 'pending' ELSE 'succeeded' END AS status) AS listened
+    RETURNING status`);
 
 /**
  * Writes the event as a job of kind `event`, in one statement. Pending (to be fanned out) when
@@ -26,22 +38,13 @@ export async function insertEvent(db: Executor, event: EventJobPayload): Promise
 }
 
 /** insertEvent as a Write (db/together.ts), for a change that sends its writes together. */
-export function eventWrite(db: Executor, event: EventJobPayload): Write {
-  const query = sql<{ status: string }>`
-    INSERT INTO jobs (kind, payload, status, finished_at)
-    SELECT 'event', ${JSON.stringify(event)}::jsonb, listened.status,
-           CASE WHEN listened.status = 'succeeded' THEN now() END
-      FROM (SELECT CASE WHEN EXISTS (
-                     SELECT 1 FROM webhook_endpoints
-                      WHERE enabled AND receives_events_since <= now()
-                        AND (events IS NULL OR ${event.type} = ANY(events)))
-                   THEN 'pending' ELSE 'succeeded' END AS status) AS listened
-    RETURNING status
-  `;
-  return writeOf(query.compile(db), {
+export function eventWrite(_db: Executor, event: EventJobPayload): Write {
+  return {
+    sql: insertEventStatement.marked,
+    parameters: [JSON.stringify(event), event.type],
     returning: true,
     then: async (db, rows) => {
       if (rows[0]?.status === 'pending') await noteEnqueued(db, 'event');
     },
-  });
+  };
 }

@@ -9,6 +9,7 @@ import type { Executor } from '../../db/database.js';
 import { afterCommit } from '../../db/after-commit.js';
 import { writeOf, type Write } from '../../db/together.js';
 import { markEnqueued } from '../../db/unit-of-work.js';
+import { preparedStatement } from '../../db/prepared.js';
 import type { ClaimedJob, JobKind, JobPayloads } from './jobs.types.js';
 import { finishedRule } from '../retention/retention-rules.js';
 
@@ -99,6 +100,24 @@ export interface JobClaim {
   exclude?: ClaimExclusion;
 }
 
+// The queue's own statements run on every claim, attempt and poll of every instance: prepared
+// (db/prepared.ts), each costs its backend about a fifth of the CPU of parsing and planning it
+// anew (0.025 against 0.13-0.18 ms for an empty claim, measured 2026-12-07).
+
+/** $1 lease seconds, $2 kind, $3 the excluded payload field, $4 its excluded values (NULL: none). */
+const claimStatement = preparedStatement<ClaimedRow>('claim_due_job', `
+    UPDATE jobs
+       SET attempts = attempts + 1,
+           next_attempt_at = now() + make_interval(secs => $1::double precision)
+     WHERE id = (
+       SELECT id FROM jobs
+        WHERE kind = $2 AND status = 'pending' AND next_attempt_at <= now()
+          AND ($4::text[] IS NULL OR NOT (COALESCE(payload ->> $3::text, '') = ANY($4::text[])))
+        ORDER BY next_attempt_at
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED)
+    RETURNING id, kind, payload, attempts, last_error`);
+
 /**
  * Claims the oldest due job of `kind` for one attempt. The claim reads only that kind's due
  * entries (jobs_due_idx leads with the kind): its cost never depends on other kinds' backlog,
@@ -109,39 +128,45 @@ export interface JobClaim {
  * retried when the lease runs out.
  */
 export async function claimDueJob(db: Executor, { kind, leaseSeconds, exclude }: JobClaim): Promise<ClaimedJob | undefined> {
-  const excluded =
-    exclude && exclude.values.length > 0
-      ? sql`AND NOT (COALESCE(payload ->> ${exclude.field}, '') = ANY(${[...exclude.values]}::text[]))`
-      : sql``;
-  const result = await sql<ClaimedRow>`
-    UPDATE jobs
-       SET attempts = attempts + 1,
-           next_attempt_at = now() + make_interval(secs => ${leaseSeconds})
-     WHERE id = (
-       SELECT id FROM jobs
-        WHERE kind = ${kind} AND status = 'pending' AND next_attempt_at <= now() ${excluded}
-        ORDER BY next_attempt_at
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED)
-    RETURNING id, kind, payload, attempts, last_error
-  `.execute(db);
-  const row = result.rows[0];
+  const rows = await claimStatement(db, [leaseSeconds, kind, exclude?.field ?? '', exclude && exclude.values.length > 0 ? [...exclude.values] : null]);
+  const row = rows[0];
   return row && toClaimed(row);
 }
+
+/** $1 'succeeded' or 'failed', $2 the error (NULL on success), $3 the final payload (NULL: keep), $4 id, $5 attempt. */
+const finishStatement = preparedStatement<{ id: string }>('finish_job', `
+    UPDATE jobs
+       SET status = $1::text, finished_at = now(), last_error = $2::text,
+           payload = COALESCE($3::jsonb, payload)
+     WHERE id = $4 AND status = 'pending' AND attempts = $5
+    RETURNING id`);
+
+/** $1 delay seconds, $2 error, $3 id, $4 attempt. */
+const retryStatement = preparedStatement<{ id: string }>('retry_job', `
+    UPDATE jobs
+       SET next_attempt_at = now() + make_interval(secs => $1::double precision), last_error = $2::text
+     WHERE id = $3 AND status = 'pending' AND attempts = $4
+    RETURNING id`);
+
+/** $1 reason, $2 kind, $3 limit. */
+const markParkedStatement = preparedStatement<{ id: string; payload: unknown }>('mark_parked_jobs', `
+    UPDATE jobs
+       SET last_error = $1::text
+     WHERE id IN (
+       SELECT id FROM jobs
+        WHERE kind = $2 AND status = 'pending' AND last_error IS NULL
+        ORDER BY created_at
+        LIMIT $3::int
+        FOR UPDATE SKIP LOCKED)
+    RETURNING id, payload`);
 
 // The three ways an attempt ends. Each applies only while the job is still pending at the
 // attempt this worker claimed: if the lease ran out and another worker claimed it since
 // (attempts moved on), the newer attempt decides, and these return false.
 
 export async function markJobSucceeded(db: Executor, job: ClaimedJob, finalPayload: unknown): Promise<boolean> {
-  const result = await sql<{ id: string }>`
-    UPDATE jobs
-       SET status = 'succeeded', finished_at = now(), last_error = NULL,
-           payload = COALESCE(${finalPayload === undefined ? null : JSON.stringify(finalPayload)}::jsonb, payload)
-     WHERE id = ${job.id} AND status = 'pending' AND attempts = ${job.attempt}
-    RETURNING id
-  `.execute(db);
-  return result.rows.length > 0;
+  const rows = await finishStatement(db, ['succeeded', null, finalPayload === undefined ? null : JSON.stringify(finalPayload), job.id, job.attempt]);
+  return rows.length > 0;
 }
 
 export interface JobRetry {
@@ -151,13 +176,8 @@ export interface JobRetry {
 }
 
 export async function scheduleJobRetry(db: Executor, { job, delayMs, error }: JobRetry): Promise<boolean> {
-  const result = await sql<{ id: string }>`
-    UPDATE jobs
-       SET next_attempt_at = now() + make_interval(secs => ${delayMs / 1000}), last_error = ${error}
-     WHERE id = ${job.id} AND status = 'pending' AND attempts = ${job.attempt}
-    RETURNING id
-  `.execute(db);
-  return result.rows.length > 0;
+  const rows = await retryStatement(db, [delayMs / 1000, error, job.id, job.attempt]);
+  return rows.length > 0;
 }
 
 export interface JobFailure {
@@ -167,14 +187,8 @@ export interface JobFailure {
 }
 
 export async function markJobFailed(db: Executor, { job, error, finalPayload }: JobFailure): Promise<boolean> {
-  const result = await sql<{ id: string }>`
-    UPDATE jobs
-       SET status = 'failed', finished_at = now(), last_error = ${error},
-           payload = COALESCE(${finalPayload === undefined ? null : JSON.stringify(finalPayload)}::jsonb, payload)
-     WHERE id = ${job.id} AND status = 'pending' AND attempts = ${job.attempt}
-    RETURNING id
-  `.execute(db);
-  return result.rows.length > 0;
+  const rows = await finishStatement(db, ['failed', error, finalPayload === undefined ? null : JSON.stringify(finalPayload), job.id, job.attempt]);
+  return rows.length > 0;
 }
 
 export interface ParkedJobsMark {
@@ -190,18 +204,7 @@ export interface ParkedJobsMark {
  * instance that runs the kind.
  */
 export async function markParkedJobs(db: Executor, { kind, reason, limit }: ParkedJobsMark): Promise<Array<{ id: string; payload: unknown }>> {
-  const result = await sql<{ id: string; payload: unknown }>`
-    UPDATE jobs
-       SET last_error = ${reason}
-     WHERE id IN (
-       SELECT id FROM jobs
-        WHERE kind = ${kind} AND status = 'pending' AND last_error IS NULL
-        ORDER BY created_at
-        LIMIT ${limit}
-        FOR UPDATE SKIP LOCKED)
-    RETURNING id, payload
-  `.execute(db);
-  return result.rows;
+  return markParkedStatement(db, [reason, kind, limit]);
 }
 
 /**
@@ -246,6 +249,28 @@ export async function ensurePeriodicTask(db: Executor, name: string, intervalMs:
   `.execute(db);
 }
 
+// Every instance tries each task's claim on its poll: prepared, like the jobs' statements.
+const claimRunStatement = preparedStatement<{ name: string }>('claim_periodic_run', `
+    UPDATE periodic_tasks
+       SET next_run_at = now() + make_interval(secs => $1::double precision),
+           running_until = now() + make_interval(secs => $2::double precision),
+           run_id = $3,
+           last_started_at = now()
+     WHERE name = $4 AND next_run_at <= now()
+       AND (running_until IS NULL OR running_until <= now())
+    RETURNING name`);
+
+const renewLeaseStatement = preparedStatement<{ name: string }>('renew_periodic_lease', `
+    UPDATE periodic_tasks
+       SET running_until = now() + make_interval(secs => $1::double precision)
+     WHERE name = $2 AND run_id = $3
+    RETURNING name`);
+
+const finishRunStatement = preparedStatement('finish_periodic_run', `
+    UPDATE periodic_tasks
+       SET running_until = NULL, run_id = NULL, last_finished_at = now(), last_error = $1::text
+     WHERE name = $2 AND run_id = $3`);
+
 /**
  * Claims one run of a due task that is not running anywhere (no live lease). One conditional
  * UPDATE: of two instances claiming at once, the second waits on the row lock, then finds the
@@ -254,17 +279,8 @@ export async function ensurePeriodicTask(db: Executor, name: string, intervalMs:
  */
 export async function claimPeriodicRun(db: Executor, name: string, run: { intervalMs: number; leaseMs: number; runId: string }): Promise<boolean> {
   const { intervalMs, leaseMs, runId } = run;
-  const result = await sql<{ name: string }>`
-    UPDATE periodic_tasks
-       SET next_run_at = now() + make_interval(secs => ${intervalMs / 1000}),
-           running_until = now() + make_interval(secs => ${leaseMs / 1000}),
-           run_id = ${runId},
-           last_started_at = now()
-     WHERE name = ${name} AND next_run_at <= now()
-       AND (running_until IS NULL OR running_until <= now())
-    RETURNING name
-  `.execute(db);
-  return result.rows.length > 0;
+  const rows = await claimRunStatement(db, [intervalMs / 1000, leaseMs / 1000, runId, name]);
+  return rows.length > 0;
 }
 
 export interface PeriodicLease {
@@ -275,13 +291,8 @@ export interface PeriodicLease {
 
 /** The heartbeat of a run: extends its lease; false once the run no longer holds it. */
 export async function renewPeriodicLease(db: Executor, { name, runId, leaseMs }: PeriodicLease): Promise<boolean> {
-  const result = await sql<{ name: string }>`
-    UPDATE periodic_tasks
-       SET running_until = now() + make_interval(secs => ${leaseMs / 1000})
-     WHERE name = ${name} AND run_id = ${runId}
-    RETURNING name
-  `.execute(db);
-  return result.rows.length > 0;
+  const rows = await renewLeaseStatement(db, [leaseMs / 1000, name, runId]);
+  return rows.length > 0;
 }
 
 export interface PeriodicRunEnd {
@@ -291,11 +302,7 @@ export interface PeriodicRunEnd {
 }
 
 export async function finishPeriodicRun(db: Executor, { name, runId, error }: PeriodicRunEnd): Promise<void> {
-  await sql`
-    UPDATE periodic_tasks
-       SET running_until = NULL, run_id = NULL, last_finished_at = now(), last_error = ${error}
-     WHERE name = ${name} AND run_id = ${runId}
-  `.execute(db);
+  await finishRunStatement(db, [error, name, runId]);
 }
 
 /** Retention (modules/retention): finished jobs (emails, events, deliveries' attempts) after 30 days. */

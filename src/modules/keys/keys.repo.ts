@@ -1,6 +1,7 @@
 // signing_keys and signing_key_set (migrations 0004, 0020): the SQL of the keys module (app_secrets: app-secrets.repo.ts).
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { preparedStatement } from '../../db/prepared.js';
 import type { SigningKeysTable } from '../../db/schema.js';
 import type { AsymmetricAlgorithm, PublicJwk } from './key-material.js';
 
@@ -18,9 +19,13 @@ export interface SigningKeyRow {
   revoked_at: Date | null;
 }
 
+const keySetVersion = preparedStatement<{ version: string }>('key_set_version', `SELECT version::text AS version FROM signing_key_set WHERE id`);
+
 /** The version every instance polls: one primary-key read. */
 export async function readKeySetVersion(db: Executor): Promise<string> {
-  const row = await db.selectFrom('signing_key_set').select(sql<string>`version::text`.as('version')).where('id', '=', true).executeTakeFirstOrThrow();
+  // Prepared: every instance reads it every few seconds, idle or not.
+  const [row] = await keySetVersion(db, []);
+  if (!row) throw new Error('the signing key set row is missing (migration 0004)');
   return row.version;
 }
 

@@ -3,24 +3,26 @@
 // account's identity provider only. Below both the sign-in seam (modules/auth), which asks this
 // for every other first factor, and modules/sso, which owns the policy: so neither depends on
 // the other's folder.
-import { sql } from 'kysely';
+import { preparedStatement } from '../../db/prepared.js';
 import type { Executor } from '../../db/database.js';
 import { Errors } from '../../lib/errors.js';
 
 /** The part after the last `@`, lower-cased. */
 const domainOf = (email: string): string => email.slice(email.lastIndexOf('@') + 1).toLowerCase();
 
+// Asked on every sign-in that is not SSO: prepared (db/prepared.ts).
+const enforcedFor = preparedStatement<{ connection_id: string | null }>('sso_enforced_for_domain', `
+    SELECT (SELECT c.id FROM sso_connections c WHERE c.account_id = d.account_id AND c.enabled ORDER BY c.created_at LIMIT 1) AS connection_id
+      FROM account_domains d
+      JOIN sso_settings s ON s.account_id = d.account_id AND s.enforced
+     WHERE d.domain = $1 AND d.verified_at IS NOT NULL`);
+
 /**
  * When the email's domain is verified by an account that enforces SSO: that account's first
  * enabled connection (null when it has none enabled). Otherwise undefined.
  */
 export async function enforcedSsoFor(db: Executor, email: string): Promise<{ connectionId: string | null } | undefined> {
-  const result = await sql<{ connection_id: string | null }>`
-    SELECT (SELECT c.id FROM sso_connections c WHERE c.account_id = d.account_id AND c.enabled ORDER BY c.created_at LIMIT 1) AS connection_id
-      FROM account_domains d
-      JOIN sso_settings s ON s.account_id = d.account_id AND s.enforced
-     WHERE d.domain = ${domainOf(email)} AND d.verified_at IS NOT NULL`.execute(db);
-  const row = result.rows[0];
+  const [row] = await enforcedFor(db, [domainOf(email)]);
   return row ? { connectionId: row.connection_id } : undefined;
 }
 

@@ -2,6 +2,7 @@
 import { sql, type Selectable } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import type { WebhookDeliveriesTable, WebhookEndpointsTable } from '../../db/schema.js';
+import { preparedStatement } from '../../db/prepared.js';
 import { finishedRule } from '../retention/retention-rules.js';
 
 export type EndpointRow = Selectable<WebhookEndpointsTable>;
@@ -43,6 +44,39 @@ export async function deleteEndpoint(db: Executor, id: string): Promise<boolean>
   return Number(result.numDeletedRows) > 0;
 }
 
+// The statements of every event fanned out and every delivery attempt: prepared (db/prepared.ts),
+// since parsing and planning them anew cost their backend several times their execution.
+const fanOutStatement = preparedStatement<{ n: number }>('fan_out_event', `
+    WITH endpoints AS (
+      SELECT id FROM webhook_endpoints
+       WHERE enabled
+         AND receives_events_since <= (SELECT created_at FROM jobs WHERE id = $1)
+         AND (events IS NULL OR $2::text = ANY(events))
+       ORDER BY id
+       FOR SHARE),
+    deliveries AS (
+      INSERT INTO webhook_deliveries (endpoint_id, event_id, type, body)
+      SELECT id, $3::text, $2::text, $4::text FROM endpoints
+      ON CONFLICT (endpoint_id, event_id) DO NOTHING
+      RETURNING id, endpoint_id),
+    queued AS (
+      INSERT INTO jobs (kind, payload)
+      SELECT 'webhook', jsonb_build_object('delivery_id', id, 'endpoint_id', endpoint_id) FROM deliveries
+      RETURNING 1)
+    SELECT count(*)::int AS n FROM queued`);
+
+const deliveryToSend = preparedStatement<Pick<DeliveryRow, 'id' | 'endpoint_id' | 'event_id' | 'body' | 'created_at'> & Pick<EndpointRow, 'url' | 'secret' | 'previous_secret' | 'previous_secret_expires_at'>>('delivery_to_send', `
+    SELECT d.id, d.endpoint_id, d.event_id, d.body, d.created_at, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at
+      FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+     WHERE d.id = $1 AND d.status = 'pending'`);
+
+/** $1 attempts, $2 status, $3 response status, $4 duration, $5 error, $6 attempted at, $7 id. */
+const recordAttemptStatement = preparedStatement('record_delivery_attempt', `
+    UPDATE webhook_deliveries
+       SET attempts = $1::int, status = $2::text, response_status = $3::int, duration_ms = $4::int, error = $5::text,
+           last_attempt_at = $6::timestamptz, finished_at = CASE WHEN $2::text = 'pending' THEN NULL ELSE now() END
+     WHERE id = $7 AND status = 'pending'`);
+
 /**
  * The fan-out of event job `eventJobId`, in one statement: a delivery row and its `webhook` job
  * for every enabled endpoint subscribed to the type that receives events queued when the job
@@ -58,26 +92,8 @@ export async function fanOutEvent(
   eventJobId: string,
   event: { id: string; type: string; body: string },
 ): Promise<number> {
-  const result = await sql<{ n: number }>`
-    WITH endpoints AS (
-      SELECT id FROM webhook_endpoints
-       WHERE enabled
-         AND receives_events_since <= (SELECT created_at FROM jobs WHERE id = ${eventJobId})
-         AND (events IS NULL OR ${event.type} = ANY(events))
-       ORDER BY id
-       FOR SHARE),
-    deliveries AS (
-      INSERT INTO webhook_deliveries (endpoint_id, event_id, type, body)
-      SELECT id, ${event.id}, ${event.type}, ${event.body} FROM endpoints
-      ON CONFLICT (endpoint_id, event_id) DO NOTHING
-      RETURNING id, endpoint_id),
-    queued AS (
-      INSERT INTO jobs (kind, payload)
-      SELECT 'webhook', jsonb_build_object('delivery_id', id, 'endpoint_id', endpoint_id) FROM deliveries
-      RETURNING 1)
-    SELECT count(*)::int AS n FROM queued
-  `.execute(db);
-  return result.rows[0]?.n ?? 0;
+  const rows = await fanOutStatement(db, [eventJobId, event.type, event.id, event.body]);
+  return rows[0]?.n ?? 0;
 }
 
 /** A pending delivery with what sending it needs of its endpoint (one read). */
@@ -85,13 +101,7 @@ export async function findDeliveryToSend(
   db: Executor,
   id: string,
 ): Promise<{ delivery: Pick<DeliveryRow, 'id' | 'endpoint_id' | 'event_id' | 'body' | 'created_at'>; endpoint: Pick<EndpointRow, 'id' | 'url' | 'secret' | 'previous_secret' | 'previous_secret_expires_at'> } | undefined> {
-  const row = await db
-    .selectFrom('webhook_deliveries as d')
-    .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')
-    .select(['d.id', 'd.endpoint_id', 'd.event_id', 'd.body', 'd.created_at', 'e.url', 'e.secret', 'e.previous_secret', 'e.previous_secret_expires_at'])
-    .where('d.id', '=', id)
-    .where('d.status', '=', 'pending')
-    .executeTakeFirst();
+  const [row] = await deliveryToSend(db, [id]);
   if (!row) return undefined;
   return {
     delivery: { id: row.id, endpoint_id: row.endpoint_id, event_id: row.event_id, body: row.body, created_at: row.created_at },
@@ -136,20 +146,7 @@ export async function recordAttempt(
   id: string,
   attempt: { number: number; status: 'pending' | 'succeeded' | 'failed'; responseStatus: number | null; durationMs: number; error: string | null; at: Date },
 ): Promise<void> {
-  await db
-    .updateTable('webhook_deliveries')
-    .set({
-      attempts: attempt.number,
-      status: attempt.status,
-      response_status: attempt.responseStatus,
-      duration_ms: attempt.durationMs,
-      error: attempt.error,
-      last_attempt_at: attempt.at,
-      finished_at: attempt.status === 'pending' ? null : sql<Date>`now()`,
-    })
-    .where('id', '=', id)
-    .where('status', '=', 'pending')
-    .execute();
+  await recordAttemptStatement(db, [attempt.number, attempt.status, attempt.responseStatus, attempt.durationMs, attempt.error, attempt.at, id]);
 }
 
 /** Gives up every pending delivery of an endpoint (it was disabled); returns how many. */
