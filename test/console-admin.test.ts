@@ -11,6 +11,7 @@ import { PageClient, pageSignIn } from './helpers/page-client.js';
 import { freePort } from './helpers/ports.js';
 import { startReceiver, type Receiver } from './helpers/webhook-receiver.js';
 import { createScimToken } from '../src/modules/scim/scim-tokens.service.js';
+import { pastPrefix } from '../src/modules/admin/admin-users.repo.js';
 
 const UI_ENV = { HOSTED_UI_ENABLED: 'true', FRONTEND_URL: '', WEBHOOK_ALLOW_INSECURE_URLS: 'true' };
 
@@ -97,6 +98,21 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(seen, [...emails].sort());
       const none = await admin.get('/ui/admin/users?q=nobody-has-this-prefix');
       assert.match(none.html, /No user’s email starts with that/);
+    });
+
+    test('users: a prefix is taken literally (LIKE wildcards match themselves), and ends where the prefix does', async () => {
+      const stamp = Date.now().toString(36);
+      const literal = (await registerUser(t.api, { email: `lit_${stamp}@example.com` })).email;
+      const wildcardMatch = (await registerUser(t.api, { email: `litx${stamp}@example.com` })).email;
+      const inside = (await registerUser(t.api, { email: `end${stamp}1z@example.com` })).email;
+      await registerUser(t.api, { email: `end${stamp}2@example.com` }); // the first email past the prefix
+      const listed = async (q: string) => [...(await admin.get(`/ui/admin/users?q=${encodeURIComponent(q)}`)).html.matchAll(/<a href="\/ui\/admin\/users\/[0-9a-f-]+">([^<]+)<\/a>/g)].map((m) => m[1]!);
+      assert.deepEqual(await listed(`lit_${stamp}`), [literal]);
+      assert.ok(!(await listed('lit_')).includes(wildcardMatch));
+      assert.deepEqual(await listed(`end${stamp}1`), [inside]);
+      assert.deepEqual(pastPrefix('ab'), 'ac');
+      assert.deepEqual(pastPrefix('a\u{d7ff}'), 'a\u{e000}');
+      assert.deepEqual(pastPrefix('é'), 'ê');
     });
 
     test('users: end sessions, reset MFA, deactivate, reactivate, delete: each takes effect and is audited via the console', async () => {

@@ -1,7 +1,6 @@
-// Options objects past three parameters (STYLE.md; issue 25): counts the functions in src/ that
-// take more than three positional parameters. None may take more than five; the number taking
-// four or five may only go down (the ratchet below: lower it when you convert one, never raise
-// it). A callback whose signature a library fixes counts too, so the ceiling is not zero yet.
+// Options objects past three parameters (STYLE.md; issue 25): every function in src/ takes at
+// most three positional parameters, and the rest in one object. The only exceptions are the
+// callbacks whose signature a library fixes, listed below by file and name with the library.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -9,11 +8,15 @@ import { describe, it } from 'node:test';
 import ts from 'typescript';
 import { repoRoot } from './helpers/repo-root.js';
 
-/** Functions with four or five positional parameters today (2026-12-07: 190 before issue 25's work on this branch, 180 after it, 191 with the org console merged, 199 with the admin console, the provider's pages, the SCIM batching merged; 167 after the conversions on branch params25: jobs, passkeys, webhooks, email, keys, scim, mfa, sessions, users, import-export, auth, accounts, passwords, domains). */
-const CEILING = 167;
-const MOST = 5;
-/** Longer, with the reason. */
-const ALLOWED: Record<string, string> = {
+/** Callbacks whose parameter list a library fixes: `file name` (anonymous: `(anonymous)`). */
+const LIBRARY_FIXED: Record<string, string> = {
+  'src/app.ts (anonymous)': "Fastify's onSend hook (request, reply, payload, done); the callback form, not async, on every request's path",
+  'src/plugins/input-guard.ts refuseUnreadableBody': "Fastify's preParsing hook (request, reply, payload, done)",
+  'src/plugins/lingering-close.ts (anonymous)': "Fastify's onSend hook (request, reply, payload, done)",
+  'src/plugins/failover-store.ts incr': "@fastify/rate-limit's store interface incr(key, callback, timeWindow, max)",
+  'src/plugins/openapi.ts (anonymous)': "@fastify/swagger's refResolver.buildLocalReference(json, baseUri, fragment, i)",
+  'src/modules/oidc-provider/page-sources.ts userCodeInputSource': "oidc-provider's features.deviceFlow.userCodeInputSource(ctx, form, out, err)",
+  'src/modules/oidc-provider/page-sources.ts userCodeConfirmSource': "oidc-provider's features.deviceFlow.userCodeConfirmSource(ctx, form, client, deviceInfo, userCode)",
 };
 
 function sourceFiles(dir: string): string[] {
@@ -46,14 +49,15 @@ function longParameterLists(root: string): Array<{ where: string; name: string; 
 
 describe('parameter lists in src/', () => {
   const found = longParameterLists(repoRoot());
-  const list = (rows: typeof found) => rows.map((r) => `${r.count} ${r.where} ${r.name}`).join('\n');
+  const key = (row: { where: string; name: string }) => `${row.where.replace(/:\d+$/, '')} ${row.name}`;
 
-  it(`none takes more than ${MOST} positional parameters`, () => {
-    const tooLong = found.filter((r) => r.count > MOST && !ALLOWED[`${r.where.replace(/:\d+$/, '')} ${r.name}`]);
-    assert.deepEqual(tooLong, [], `use an options object:\n${list(tooLong)}`);
+  it('none takes more than three positional parameters, but for callbacks a library fixes', () => {
+    const tooLong = found.filter((row) => !LIBRARY_FIXED[key(row)]).map((row) => `${row.count} ${row.where} ${row.name}`);
+    assert.deepEqual(tooLong, [], `use an options object (or, for a library's callback, add it to LIBRARY_FIXED with the library):\n${tooLong.join('\n')}`);
   });
 
-  it(`at most ${CEILING} take four or five (the number only goes down)`, () => {
-    assert.ok(found.length <= CEILING, `${found.length} functions take more than three positional parameters; new ones take an options object:\n${list(found)}`);
+  it('every LIBRARY_FIXED entry still names such a callback', () => {
+    const present = new Set(found.map(key));
+    assert.deepEqual(Object.keys(LIBRARY_FIXED).filter((entry) => !present.has(entry)), []);
   });
 });

@@ -1,6 +1,6 @@
 // Platform-wide user queries for administrators (users.repo.ts holds the per-user ones).
-import { sql } from 'kysely';
 import type { UserRow } from '../../db/schema.js';
+import { preparedStatement } from '../../db/prepared.js';
 import type { Executor } from '../../db/database.js';
 
 /** `q` matches anywhere in the email or name, case-insensitively; LIKE wildcards in it are literal. */
@@ -22,17 +22,38 @@ export async function lockUsers(db: Executor, ids: string[]): Promise<Map<string
 // The console's user list: by email, in byte order ("C" collation), so that one index
 // (users_email_prefix_idx, migrations/0018) serves the prefix match, the order and the keyset
 // cursor alike, whatever the database's collation.
-const EMAIL_KEY = sql<string>`lower(email) COLLATE "C"`;
 
-/** What a list of users shows (not the whole row: fewer columns to read and parse per row). */
-export type UserListItem = Pick<UserRow, 'id' | 'email' | 'name' | 'role' | 'is_active' | 'account_id' | 'last_login' | 'created_at'>;
+/** What the console's list of users shows (not the whole row: fewer columns to read and parse per row). */
+export type UserListItem = Pick<UserRow, 'id' | 'email' | 'name' | 'role' | 'is_active' | 'last_login'>;
 
-/** Users whose email starts with `prefix` (LIKE wildcards in it are literal), after the email `after`. */
+// Every page of the console's user list runs it: prepared (db/prepared.ts), one text for every
+// filter. The bounds are plain comparisons on users_email_prefix_idx (migration 0018), so even
+// the generic plan walks the index from the first email in range and stops after `limit`:
+// $1 the prefix (or ''), $2 the first string past every email with that prefix (or a bound past
+// every email), $3 the cursor (the last email shown, or ''), $4 the limit.
+export const usersByEmailPrefix = preparedStatement<UserListItem>('users_by_email_prefix', `
+  SELECT id, email, name, role, is_active, last_login FROM users
+   WHERE lower(email) COLLATE "C" >= $1::text AND lower(email) COLLATE "C" < $2::text AND lower(email) COLLATE "C" > $3::text
+   ORDER BY lower(email) COLLATE "C"
+   LIMIT $4::int`);
+
+/** Past every lower-cased email in byte order (U+10FFFF, the last code point, is in none). */
+const PAST_EVERY_EMAIL = '\u{10FFFF}';
+
+/** The first string after every string that starts with `prefix`, in byte ("C") order: the
+ *  prefix with its last code point moved on by one (UTF-8 byte order is code point order). */
+export function pastPrefix(prefix: string): string {
+  if (!prefix) return PAST_EVERY_EMAIL;
+  const points = [...prefix];
+  const last = points.pop()!.codePointAt(0)!;
+  // Skip the surrogate range, which no string holds as a code point.
+  const next = last === 0xd7ff ? 0xe000 : last + 1;
+  return points.join('') + String.fromCodePoint(Math.min(next, 0x10ffff));
+}
+
+/** Users whose email starts with `prefix` (taken literally), after the email `after`, in email order. */
 export async function searchUsersByEmailPrefix(db: Executor, filter: { prefix: string; after?: string; limit: number }): Promise<UserListItem[]> {
-  let query = db.selectFrom('users').select(['id', 'email', 'name', 'role', 'is_active', 'account_id', 'last_login', 'created_at']);
-  if (filter.prefix) query = query.where(sql<boolean>`${EMAIL_KEY} LIKE ${`${filter.prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`);
-  if (filter.after !== undefined) query = query.where(sql<boolean>`${EMAIL_KEY} > ${filter.after}`);
-  return query.orderBy(EMAIL_KEY).limit(filter.limit).execute();
+  return usersByEmailPrefix(db, [filter.prefix, pastPrefix(filter.prefix), filter.after ?? '', filter.limit]);
 }
 
 /** The emails of the users with these ids (one query for a page of audit rows, not one per row). */
