@@ -35,6 +35,9 @@ for (const kind of DATABASE_KINDS) describe(`keyhold keys (${kind})`, () => {
       assert.deepEqual(revoked, { kid: current, was: 'previous' });
       const unknown = await runCli(['keys', 'revoke', 'no-such-key'], { env });
       assert.deepEqual([unknown.code, unknown.stderr.trim()], [1, 'keyhold: Signing key not found']);
+      // A kid may start with "-" (base64url): it is the key's id, not an option.
+      const dashed = await runCli(['keys', 'revoke', '-no-such-key'], { env });
+      assert.deepEqual([dashed.code, dashed.stderr.trim()], [1, 'keyhold: Signing key not found']);
 
       const second = await startTestApp(kind, { database, env });
       try {

@@ -51,6 +51,9 @@ export function registerKeysCommands(program: Command, tools: CliTools): void {
     .command('revoke')
     .argument('<kid>', 'the key id (from keys list)')
     .description('revoke a key: it leaves the JWKS and its tokens are refused at once (sessions it signed must sign in again)')
+    // A kid is an RFC 7638 thumbprint in base64url: one in 64 starts with "-", which would
+    // otherwise be read as an unknown option.
+    .allowUnknownOption()
     .action((kid: string) =>
       tools.withDatabase(async (ctx) => {
         const result = await revokeSigningKey(await keysDeps(ctx), { kid, meta: tools.meta });
