@@ -16,16 +16,19 @@ import { createPasswordHasher, type PasswordHasher } from './lib/passwords.js';
 import { createSecretBox } from './lib/secret-box.js';
 import { ensureAdmin } from './modules/admin/create-admin.js';
 import { accountsRoutes } from './modules/accounts/accounts.routes.js';
-import { accountLifecycleRoutes, adminAccountLifecycleRoutes } from './modules/accounts/lifecycle.routes.js';
+import { accountLifecycleRoutes, adminAccountLifecycleRoutes } from './modules/account-lifecycle/lifecycle.routes.js';
 import { adminRoutes } from './modules/admin/admin.routes.js';
+import { mfaAdminRoutes } from './modules/admin/mfa-reset.routes.js';
 import { accountDomainRoutes } from './modules/domains/domains.routes.js';
 import { ssoConnectionRoutes } from './modules/sso/connections.routes.js';
 import { ssoRoutes } from './modules/sso/sso.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { emailVerificationRoutes } from './modules/auth/email-verification.routes.js';
+import { mfaSignInRoutes } from './modules/auth/mfa-sign-in.routes.js';
+import { passkeySignInRoutes } from './modules/auth/passkey-sign-in.routes.js';
 import { registerEmailJobs } from './modules/email/email-job.js';
 import { createJobQueue } from './modules/jobs/job-queue.js';
-import { mfaAdminRoutes, mfaRoutes } from './modules/mfa/mfa.routes.js';
+import { mfaRoutes } from './modules/mfa/mfa.routes.js';
 import { oauthRoutes } from './modules/oauth/oauth.routes.js';
 import { passkeyRoutes } from './modules/passkeys/passkeys.routes.js';
 import { passwordRoutes } from './modules/passwords/passwords.routes.js';
@@ -225,8 +228,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await api.register(adminSessionsRoutes, { ctx });
       await api.register(accountLifecycleRoutes, { ctx });
       await api.register(adminAccountLifecycleRoutes, { ctx });
+      // Each factor's sign-in routes right after its own (the OpenAPI document keeps their order).
       await api.register(mfaRoutes, { ctx });
+      await api.register(mfaSignInRoutes, { ctx });
       await api.register(passkeyRoutes, { ctx });
+      await api.register(passkeySignInRoutes, { ctx });
       await api.register(mfaAdminRoutes, { ctx });
       await api.register(scimAdminRoutes, { ctx });
       await api.register(accountDomainRoutes, { ctx });
@@ -243,8 +249,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   await app.register(scimRoutes, { ctx, facts: deps.identityFacts ?? databaseIdentityFacts(database.db), prefix: SCIM_PREFIX });
   // The pages' plugins (views, cookies, CSRF, static files, QR codes) load only when they are on.
   if (config.hostedUi.enabled) {
-    const { hostedUiPlugin } = await import('./modules/hosted-ui/hosted-ui.plugin.js');
-    await app.register(hostedUiPlugin, { ctx, prefix: '/ui', oidcProvider });
+    const { registerHostedPages } = await import('./hosted-ui-wiring.js');
+    await registerHostedPages(app, { ctx, oidcProvider });
   }
   return app;
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { ensureAdmin } from '../src/modules/admin/create-admin.js';
-import { MAX_FAILED_LOGINS } from '../src/modules/auth/lockout.repo.js';
+import { MAX_FAILED_LOGINS } from '../src/modules/lockout/lockout.repo.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { SoftwareAuthenticator } from './helpers/authenticator.js';
 import { FakeClock } from './helpers/clock.js';

@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
 import { currentUser, requestMeta, requireUser } from '../../plugins/authenticate.js';
 import { perMinute } from '../../plugins/rate-limit.js';
-import { createAccountInvite, listAccountInvites, revokeAccountInvite } from '../invites/account-invites.service.js';
+import { createAccountInvite, listAccountInvites, revokeAccountInvite } from './account-invites.service.js';
 import { toUserResponse, UserResponse } from '../users/user.schemas.js';
 import {
   AccountInviteResponse,

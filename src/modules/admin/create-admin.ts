@@ -7,7 +7,7 @@ import { Errors, isCatalogued, validationError } from '../../lib/errors.js';
 import { hasControlOrBidiCharacters } from '../../lib/plain-text.js';
 import { PLAIN_TEXT_MESSAGE } from '../../http/schema-types.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { createUser } from '../users/create-user.js';
+import { createUser } from '../accounts/create-user.js';
 import { findUserByEmail, updateUser } from '../users/users.repo.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 

@@ -4,9 +4,8 @@ import type { UserRow } from '../../db/schema.js';
 import { Errors } from '../../lib/errors.js';
 import { isValidEmail, normalizeEmail } from '../../lib/email-address.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { linkedProviders } from '../users/users.repo.js';
-import { findUserAndReserveAttempt, releaseGuess } from './lockout.repo.js';
-import { lockAfterLastGuess } from './password-check.js';
+import { findUserAndReserveAttempt, releaseGuess } from '../lockout/lockout.repo.js';
+import { lockAfterLastGuess, rejectPasswordless } from '../lockout/password-check.js';
 import { completeSignIn, isMfaChallenge, type SignInResult } from './sign-in.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
@@ -69,10 +68,4 @@ async function recordFailure(
     if (user && guessCounted) await lockAfterLastGuess(trx, { userId: user.id, now, meta });
   });
   ctx.metrics.signIns.inc('pwd', user && !guessCounted ? 'locked' : 'failure');
-}
-
-/** A user who signs in only through OAuth is told which providers to use. */
-export async function rejectPasswordless(ctx: Pick<AppContext, 'db'>, user: UserRow): Promise<void> {
-  if (user.password_hash !== null) return;
-  throw Errors.useOAuthProvider(await linkedProviders(ctx.db, user.id));
 }

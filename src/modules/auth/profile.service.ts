@@ -10,8 +10,7 @@ import { findUserByEmail, updateUser } from '../users/users.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { toUserResponse } from '../users/user.schemas.js';
 import { queueVerificationEmail } from './email-verification.js';
-import { rejectPasswordless } from './login.service.js';
-import { verifyCurrentPassword } from './password-check.js';
+import { rejectPasswordless, verifyCurrentPassword } from '../lockout/password-check.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export interface ProfileChanges {

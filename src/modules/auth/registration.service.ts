@@ -7,7 +7,7 @@ import { Errors } from '../../lib/errors.js';
 import { normalizeEmail } from '../../lib/email-address.js';
 import { lockAccountInvite } from '../invites/account-invites.repo.js';
 import { lockInviteCode } from '../invites/invite-codes.repo.js';
-import { createUser } from '../users/create-user.js';
+import { createUser } from '../accounts/create-user.js';
 import { queueVerificationEmail } from './email-verification.js';
 import type { Executor } from '../../db/database.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';

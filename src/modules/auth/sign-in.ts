@@ -17,7 +17,7 @@ import { countPasskeys } from '../passkeys/passkeys.repo.js';
 import { startSession, type TokenPair } from '../sessions/sessions.service.js';
 import { refuseWhereSsoIsEnforced } from '../sso-policy/enforcement.js';
 import { updateUser } from '../users/users.repo.js';
-import { recordSignIn } from './lockout.repo.js';
+import { recordSignIn } from '../lockout/lockout.repo.js';
 import type { Executor } from '../../db/database.js';
 
 /** Authentication method references (RFC 8176) a first factor can contribute. */

@@ -1,5 +1,5 @@
-// /ui/admin: the platform admins' console (HOSTED_UI_ENABLED), registered by the hosted pages'
-// plugin so it shares their session cookie, CSRF check, templates and error pages. Each page
+// /ui/admin: the platform admins' console (HOSTED_UI_ENABLED), registered on the hosted pages'
+// plugin (src/hosted-ui-wiring.ts) so it shares their session cookie, CSRF check, templates and error pages. Each page
 // group calls the service functions the admin API calls (same rules, same audit rows, and
 // `via: console` on those rows: consoleMeta).
 import type { FastifyInstance } from 'fastify';

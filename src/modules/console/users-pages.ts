@@ -4,10 +4,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Errors } from '../../lib/errors.js';
 import { browseUsers, updateUserAsAdmin } from '../admin/admin-users.service.js';
-import { deleteUserAsAdmin } from '../accounts/account-deletion.js';
+import { deleteUserAsAdmin } from '../account-lifecycle/account-deletion.js';
 import { searchAuditLogs } from '../audit/audit-logs.service.js';
 import type { PageContext } from '../hosted-ui/page-context.js';
-import { resetUserMfa } from '../mfa/mfa.service.js';
+import { resetUserMfa } from '../admin/mfa-reset.js';
 import { describeDevice } from '../sessions/device.js';
 import { endSessionsAsAdmin, listSessionsAsAdmin } from '../sessions/device-sessions.service.js';
 import { findUserById } from '../users/users.repo.js';

@@ -1,6 +1,8 @@
 // The hosted pages under /ui/ (HOSTED_UI_ENABLED; registered with prefix /ui): server-rendered with Eta, one stylesheet,
 // no inline script or style, CSRF tokens on every form, and a browser session bound to a
 // Keyhold session (page-session.ts). Pages call the API's service functions directly.
+// The consoles (modules/console, modules/org-console) are built on this module and come in as
+// `consoles` (src/hosted-ui-wiring.ts registers the plugin with them), so it imports neither.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -14,8 +16,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { replyBody } from '../../plugins/errors.js';
 import { accountPages } from './account-pages.js';
-import { organizationPages } from '../org-console/org-pages.js';
-import type { PageContext, RenderPage } from './page-context.js';
+import type { PageContext, PageGroup, RenderPage } from './page-context.js';
 import { brandStylesheet } from './brand.js';
 import { pagePolicy } from './page-policy.js';
 import { cookieIsSecure, loadPageSession } from './page-session.js';
@@ -27,7 +28,6 @@ import { recoveryPages } from './recovery-pages.js';
 import { signInPages } from './sign-in-pages.js';
 import { oidcPages } from './oidc-pages.js';
 import { ssoPages } from './sso-pages.js';
-import { consolePages } from '../console/console.plugin.js';
 import type { ProviderHandle } from '../oidc-provider/oidc.plugin.js';
 import { interactionRedirectTarget } from '../oidc-provider/interactions.js';
 
@@ -46,7 +46,14 @@ const VIEWS_ROOT = fileURLToPath(new URL('../../../views/', import.meta.url));
 
 const WEBAUTHN_BROWSER_BUNDLE = join(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '../dist/bundle/index.umd.min.js');
 
-export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?: ProviderHandle }> = async (app, { ctx, oidcProvider }) => {
+export interface HostedUiOptions {
+  ctx: AppContext;
+  oidcProvider?: ProviderHandle;
+  /** Page groups registered after the hosted pages' own, in this order (the consoles). */
+  consoles?: readonly PageGroup[];
+}
+
+export const hostedUiPlugin: FastifyPluginAsync<HostedUiOptions> = async (app, { ctx, oidcProvider, consoles = [] }) => {
   const secure = cookieIsSecure(ctx.config.publicUrl);
   const ui = ctx.config.hostedUi;
   const contentSecurityPolicy = pagePolicy(ui.logoUrl);
@@ -134,8 +141,7 @@ export const hostedUiPlugin: FastifyPluginAsync<{ ctx: AppContext; oidcProvider?
   await recoveryPages(app, pages);
   await ssoPages(app, pages);
   await accountPages(app, pages);
-  await organizationPages(app, pages);
   if (oidcProvider) await oidcPages(app, pages, oidcProvider);
-  await consolePages(app, pages);
+  for (const group of consoles) await group(app, pages);
 
 };

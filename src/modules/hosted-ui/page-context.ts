@@ -1,6 +1,7 @@
 // What the hosted pages' modules share: the page context the plugin (hosted-ui.plugin.ts)
-// builds and hands to each group of pages, and the account page's section contract. Types
-// only, so that the plugin imports the pages and the pages import nothing back.
+// builds and hands to each group of pages (PageGroup: the consoles are groups too), and the
+// account page's section contract. Types only, so that the plugin imports the pages and the
+// pages import nothing back.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import type { PageSessionUser } from './page-sessions.repo.js';
@@ -28,6 +29,11 @@ export interface PageContext {
   /** Whether the pages offer passkeys (passkeysOffered: fixed by the config, so worked out once). */
   passkeys: boolean;
 }
+
+/** A group of pages the plugin registers on its instance (with its cookies, CSRF check, templates
+ *  and error pages): each of the hosted pages' own, and the consoles (modules/console,
+ *  modules/org-console), which src/hosted-ui-wiring.ts hands to the plugin. */
+export type PageGroup = (app: FastifyInstance, pages: PageContext) => Promise<void>;
 
 export interface AccountSection {
   id: string;

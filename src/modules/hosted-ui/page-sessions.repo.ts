@@ -3,7 +3,7 @@ import { preparedStatement, USERS_COLUMNS } from '../../db/prepared.js';
 import type { Executor } from '../../db/database.js';
 import type { Database, UserRow } from '../../db/schema.js';
 import { sql, type ExpressionBuilder } from 'kysely';
-import { LIVE_SESSION, liveSession } from '../sessions/live-session.js';
+import { LIVE_SESSION, liveSession } from '../../db/live-session.js';
 import type { RetentionRule } from '../retention/retention-rules.js';
 
 export async function insertPageSession(

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { pagesOAuthCallbackUrl } from '../../config.js';
 import { AppError, Errors } from '../../lib/errors.js';
 import { looksLikeTotp } from '../mfa/mfa-codes.js';
-import { verifyMfa } from '../mfa/mfa-sign-in.js';
+import { verifyMfa } from '../auth/mfa-sign-in.js';
 import { requestMeta } from '../../plugins/authenticate.js';
 import { perMinute, sharedBudget } from '../../plugins/rate-limit.js';
 import { LoginJsonBody } from '../auth/auth.schemas.js';

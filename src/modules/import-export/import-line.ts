@@ -9,7 +9,7 @@ import { DateTime, Email, FreeText, Nullable } from '../../http/schema-types.js'
 import { normalizeEmail } from '../../lib/email-address.js';
 import { importFloorReason, inspectPasswordHash } from '../../lib/password-formats.js';
 import { INVITE_CODE_RULES } from '../invites/invite-codes.service.js';
-import type { AccountRole } from '../users/create-user.js';
+import type { AccountRole } from '../accounts/create-user.js';
 
 const PersonName = FreeText({ minLength: 1, maxLength: 200, pattern: '\\S' });
 const SUBSCRIPTION_STATUSES = ['trialing', 'active', 'past_due', 'canceled'] as const;

@@ -13,7 +13,7 @@ import type { Executor } from '../../db/database.js';
 import { DISPLAY_CODE_LENGTH, standardTrial } from '../accounts/personal-account.js';
 import { insertAccountsWithFreshDisplayCodes, insertSubscriptions, setAccountOwners } from '../accounts/accounts.repo.js';
 import { insertOAuthIdentities } from '../oauth/oauth.repo.js';
-import { createUsers, type NewUserInput } from '../users/create-user.js';
+import { createUsers, type NewUserInput } from '../accounts/create-user.js';
 import { checkImportLine, type ImportRecord } from './import-line.js';
 import {
   createRunTables,

@@ -5,7 +5,7 @@ import type { Executor } from '../../db/database.js';
 import type { UserRow } from '../../db/schema.js';
 import { Errors } from '../../lib/errors.js';
 import { hashSecret, randomCode } from '../../lib/random.js';
-import { withCountedGuess } from '../auth/password-check.js';
+import { withCountedGuess } from '../lockout/password-check.js';
 import { claimTotpStep, findUserMfa, useRecoveryCode } from './mfa.repo.js';
 import { matchTotpStep } from './totp.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';

@@ -1,6 +1,7 @@
 // TOTP enrolment of a signed-in user: setup (a pending secret), enable (with the first code;
-// recovery codes issued), disable, new recovery codes; and the admin's reset for a user who
-// lost every factor. users.mfa_enabled changes only here, with its webhook event.
+// recovery codes issued), disable, new recovery codes. users.mfa_enabled changes only here,
+// with its webhook event, and where every factor goes at once (auth/factors.ts): the admin's
+// reset (admin/mfa-reset.ts) and an OAuth account reclaim (oauth/sign-in.ts).
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import type { UserRow } from '../../db/schema.js';
@@ -8,12 +9,10 @@ import { Errors } from '../../lib/errors.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
-import { revokeAllSessions } from '../sessions/sessions.repo.js';
 import { revokeUserSessions } from '../sessions/device-sessions.repo.js';
 import { toUserResponse } from '../users/user.schemas.js';
-import { findUserById, updateUser } from '../users/users.repo.js';
+import { updateUser } from '../users/users.repo.js';
 import { hashRecoveryCode, newRecoveryCodes, spendEitherCode, totpPurpose, withCountedCode } from './mfa-codes.js';
-import { removeEveryFactor } from './factors.js';
 import { claimTotpStep, deleteUserMfa, findUserMfa, replaceRecoveryCodes, savePendingTotp } from './mfa.repo.js';
 import { matchTotpStep, newTotpSecret, otpauthUrl } from './totp.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
@@ -104,35 +103,4 @@ export async function regenerateRecoveryCodes(ctx: AppContext, { user, code, met
     return recoveryCodes;
   });
   return { recovery_codes: codes };
-}
-
-export interface ResetUserMfa {
-  adminId: string;
-  userId: string;
-  meta: RequestMeta;
-}
-
-/**
- * POST /admin/users/{id}/mfa/reset: TOTP, recovery codes and passkeys go (a lost device's
- * passkey must not sign in either), pending sign-in challenges die, and every session ends.
- */
-export async function resetUserMfa(ctx: AppContext, { adminId, userId, meta }: ResetUserMfa): Promise<UserRow> {
-  const user = await inUnitOfWork(ctx, async (trx) => {
-    const target = await findUserById(trx, userId);
-    if (!target) throw Errors.userNotFound();
-    const now = ctx.clock.now();
-    const removed = await removeEveryFactor(trx, userId, now);
-    await emitSessionsRevoked(ctx, trx, { sessions: await revokeAllSessions(trx, userId, now), reason: 'mfa_reset' });
-    const updated = await updateUser(trx, { id: userId, changes: { mfa_enabled: false }, now });
-    await recordAudit(trx, meta, {
-      action: 'admin.user_mfa_reset',
-      userId: adminId,
-      resourceType: 'user',
-      resourceId: userId,
-      details: { was_enabled: target.mfa_enabled, totp_removed: removed.totp, passkeys_removed: removed.passkeys, sessions_ended: true },
-    });
-    if (target.mfa_enabled) await emitEvent(ctx, trx, { type: 'user.mfa_disabled', data: toUserResponse(updated) });
-    return updated;
-  });
-  return user;
 }

@@ -12,11 +12,11 @@ import { revokeAllSessions } from '../sessions/sessions.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
 import { toUserResponse } from '../users/user.schemas.js';
-import { createUser } from '../users/create-user.js';
+import { createUser } from '../accounts/create-user.js';
 import { findUserByEmail, updateUser } from '../users/users.repo.js';
 import type { ProviderIdentity } from './code-exchange.js';
 import { deleteIdentitiesOfUser, findUserByIdentity, insertOAuthIdentity } from './oauth.repo.js';
-import { removeEveryFactor, type RemovedFactors } from '../mfa/factors.js';
+import { removeEveryFactor, type RemovedFactors } from '../auth/factors.js';
 import type { Executor } from '../../db/database.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 

@@ -7,7 +7,7 @@ import { Errors, validationError } from '../../lib/errors.js';
 import { ChangeMemberRoleBody, CreateInviteBody } from '../accounts/accounts.schemas.js';
 import { changeMemberRole, getAccount, getMember, listMembersPage, removeMember } from '../accounts/accounts.service.js';
 import { keysetPage, pageUrl, queryText } from '../console/console-kit.js';
-import { createAccountInvite, listAccountInvites, revokeAccountInvite } from '../invites/account-invites.service.js';
+import { createAccountInvite, listAccountInvites, revokeAccountInvite } from '../accounts/account-invites.service.js';
 import { when } from '../console/console-format.js';
 import { checkForm, formField } from '../hosted-ui/form-validation.js';
 import { consoleMeta, ORG, UUID, type OrgPages } from './org-common.js';

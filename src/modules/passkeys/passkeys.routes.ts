@@ -1,18 +1,15 @@
-// Passkeys: registration and management by a signed-in user (/auth/passkeys…), and
-// passwordless sign-in (/auth/passkeys/login/…).
+// Passkeys: registration and management by a signed-in user (/auth/passkeys…). Passwordless
+// sign-in (/auth/passkeys/login/…) is the sign-in's (auth/passkey-sign-in.routes.ts).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
+import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { AppContext } from '../../context.js';
 import { Message } from '../../http/schema-types.js';
 import { currentSessionId, currentUser, requestMeta, requireUser } from '../../plugins/authenticate.js';
 import { sharedBudget } from '../../plugins/rate-limit.js';
-import { SignInResponse } from '../auth/auth.schemas.js';
 import {
   FactorChangeBody,
-  PasskeyLoginBody,
-  PasskeyLoginOptionsResponse,
   PasskeyParams,
   PasskeyResponse,
   RegisterPasskeyBody,
@@ -21,11 +18,9 @@ import {
 } from './passkeys.schemas.js';
 import {
   deleteUserPasskey,
-  passkeyLoginOptions,
   registerPasskey,
   registrationOptions,
   renameUserPasskey,
-  signInWithPasskey,
   userPasskeys,
 } from './passkeys.service.js';
 
@@ -75,19 +70,5 @@ export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: AppContext }> = asy
   }, async (request) => {
     await deleteUserPasskey(ctx, { user: currentUser(request), id: request.params.id, request: proofOf(request), meta: requestMeta(request) });
     return { message: 'Passkey deleted' };
-  });
-
-  app.post('/auth/passkeys/login/options', {
-    // Each call stores a row; the limit keeps an anonymous caller from filling the table.
-    onRequest: sharedBudget('passkey-login-options'),
-    schema: { tags, response: { 200: PasskeyLoginOptionsResponse } },
-  }, async () => passkeyLoginOptions(ctx));
-
-  app.post('/auth/passkeys/login/verify', {
-    onRequest: sharedBudget('passkey-login'),
-    schema: { tags, body: PasskeyLoginBody, response: { 200: SignInResponse } },
-  }, async (request) => {
-    const body = { challenge_id: request.body.challenge_id, response: request.body.response as unknown as AuthenticationResponseJSON };
-    return signInWithPasskey(ctx, body, requestMeta(request));
   });
 };

@@ -1,7 +1,8 @@
 // Passkeys (WebAuthn, @simplewebauthn/server): registration by a signed-in user, management,
-// passwordless sign-in, and the assertion check the second factor shares. Every ceremony's
-// challenge is stored server-side, spent once, and lives 5 minutes; origin and RP ID are
-// checked against WEBAUTHN_ORIGINS / WEBAUTHN_RP_ID, and the signature counter must advance.
+// and the assertion check that passwordless sign-in (auth/passkey-sign-in.ts) and the second
+// factor (auth/mfa-sign-in.ts) share. Every ceremony's challenge is stored server-side, spent
+// once, and lives 5 minutes; origin and RP ID are checked against WEBAUTHN_ORIGINS /
+// WEBAUTHN_RP_ID, and the signature counter must advance.
 import type * as WebAuthn from '@simplewebauthn/server';
 import type {
   AuthenticationResponseJSON,
@@ -14,10 +15,9 @@ import type { AppContext, RequestMeta } from '../../context.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { UserRow } from '../../db/schema.js';
 import { addSeconds } from '../../lib/clock.js';
-import { AppError, Errors } from '../../lib/errors.js';
+import { Errors } from '../../lib/errors.js';
 import type { Executor } from '../../db/database.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { completeSignIn, type SignInResult } from '../auth/sign-in.js';
 import { proveFactorChange, type FactorChangeRequest } from '../mfa/step-up.js';
 import { lockLiveSession } from '../sessions/sessions.repo.js';
 import { findUserById } from '../users/users.repo.js';
@@ -29,7 +29,6 @@ import {
   listPasskeys,
   recordPasskeyUse,
   renamePasskey,
-  spendLoginChallenge,
   spendRegistrationChallenge,
   type PasskeyRow,
 } from './passkeys.repo.js';
@@ -228,13 +227,6 @@ export async function assertionOptions(ctx: Pick<AppContext, 'config'>, allow?: 
   });
 }
 
-export async function passkeyLoginOptions(ctx: Deps): Promise<{ challenge_id: string; options: PublicKeyCredentialRequestOptionsJSON }> {
-  const options = await assertionOptions(ctx);
-  const now = ctx.clock.now();
-  const id = await insertWebauthnChallenge(ctx.db, { challenge: options.challenge, purpose: 'login', userId: null, expiresAt: addSeconds(now, WEBAUTHN_CHALLENGE_TTL_SECONDS), now });
-  return { challenge_id: id, options };
-}
-
 export interface CheckedAssertion {
   passkey: PasskeyRow;
   userVerified: boolean;
@@ -276,37 +268,4 @@ export async function checkAssertion(
   }
   if (!(await recordPasskeyUse(trx, passkey.id, { checkedCounter: passkey.counter, newCounter: info.newCounter, now: ctx.clock.now() }))) return null;
   return { passkey, userVerified: info.userVerified };
-}
-
-/** Passwordless sign-in: a passkey is the first factor (both factors when the user was verified). */
-export async function signInWithPasskey(
-  ctx: AppContext,
-  body: { challenge_id: string; response: AuthenticationResponseJSON },
-  meta: RequestMeta,
-): Promise<SignInResult> {
-  const now = ctx.clock.now();
-  const challenge = await spendLoginChallenge(ctx.db, body.challenge_id, now);
-  const failed = async (reason: string): Promise<AppError> => {
-    await recordAudit(ctx.db, meta, { action: 'auth.passkey_login_failed', userId: null, resourceType: 'passkey', details: { reason } });
-    ctx.metrics.signIns.inc('passkey', 'failure');
-    return Errors.passkeySignInFailed();
-  };
-  if (!challenge) throw await failed('unknown_or_spent_challenge');
-  const result = await inUnitOfWork(ctx, async (trx) => {
-    const checked = await checkAssertion(ctx, trx, { response: body.response, expectedChallenge: challenge });
-    if (!checked) return null;
-    const user = await findUserById(trx, checked.passkey.user_id);
-    if (!user) return null;
-    return completeSignIn(ctx, trx, {
-      user,
-      factor: {
-        method: 'passkey',
-        audit: { action: 'auth.passkey_login', details: { passkey_id: checked.passkey.id, user_verified: checked.userVerified } },
-        multiFactor: checked.userVerified,
-      },
-      meta,
-    });
-  });
-  if (!result) throw await failed('assertion_refused');
-  return result;
 }

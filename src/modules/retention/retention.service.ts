@@ -21,8 +21,12 @@
 // dry runs) and registers them (retention-rules.ts; src/retention-wiring.ts wires them). This
 // module runs the registered batches, one rule after another in turn, until each is done or the
 // time budget is spent, and counts the rows per table. Nothing here holds a lock between
-// batches, and nothing here imports a feature module.
-import type { AppContext } from '../../context.js';
+// batches, and nothing here imports a feature module, nor the AppContext (context.ts, which
+// holds the registry, is above this module: the run takes the narrow RetentionDeps).
+import type { FastifyBaseLogger } from 'fastify';
+import type { Db } from '../../db/database.js';
+import type { Clock } from '../../lib/clock.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Counts, RetentionRegistry, RetentionRule } from './retention-rules.js';
 
 export { FINISHED_JOB_DAYS, SPENT_ROW_DAYS } from './retention-rules.js';
@@ -42,7 +46,13 @@ export const PERIODIC_TIME_BUDGET_MS = 60 * 1000;
 /** A dry run's count: null for a table whose rule has no count. */
 type DryCounts = Record<string, number | null>;
 
-export type RetentionDeps = Pick<AppContext, 'db' | 'clock'> & Partial<Pick<AppContext, 'metrics'>> & { retention: RetentionRegistry };
+/** What a run needs (the AppContext fits): the rules, the database, the clock, and the metrics when there are some. */
+export interface RetentionDeps {
+  db: Db;
+  clock: Clock;
+  metrics?: Metrics;
+  retention: RetentionRegistry;
+}
 
 export interface RetentionOptions {
   /** Count what would go; delete nothing. */
@@ -132,7 +142,7 @@ function add(total: DryCounts, counts: Counts): void {
  * batches; what is left waits for the next run. Logs what it removed.
  */
 export async function runRetention(
-  ctx: Pick<AppContext, 'db' | 'clock' | 'metrics' | 'log'> & { retention: RetentionRegistry },
+  ctx: RetentionDeps & { metrics: Metrics; log: FastifyBaseLogger },
   signal?: AbortSignal,
 ): Promise<RetentionReport> {
   const report = await purgeExpiredRows(ctx, { timeBudgetMs: PERIODIC_TIME_BUDGET_MS, signal });

@@ -3,7 +3,7 @@
 import { sql, type Kysely } from 'kysely';
 import { preparedStatement } from '../../db/prepared.js';
 import type { Database } from '../../db/schema.js';
-import { REFRESHABLE_UNTIL, liveSession, refreshableAt } from './live-session.js';
+import { REFRESHABLE_UNTIL, liveSession, refreshableAt } from '../../db/live-session.js';
 import type { Aal } from './sessions.repo.js';
 
 type Executor = Kysely<Database>;

@@ -1,10 +1,10 @@
 // Sessions: starting and ending them, and what they were signed in with. The refresh tokens'
 // rotation is in refresh-tokens.repo.ts, the device list in device-sessions.repo.ts, the purge
-// in sessions-purge.repo.ts; "live" is defined once, in live-session.ts.
+// in sessions-purge.repo.ts; "live" is defined once, in db/live-session.ts.
 import { sql, type Kysely } from 'kysely';
 import { preparedStatement } from '../../db/prepared.js';
 import type { Database } from '../../db/schema.js';
-import { liveSession } from './live-session.js';
+import { liveSession } from '../../db/live-session.js';
 
 type Executor = Kysely<Database>;
 

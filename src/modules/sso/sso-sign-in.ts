@@ -18,7 +18,7 @@ import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
 import { revokeAllSessions } from '../sessions/sessions.repo.js';
 import type { TokenPair } from '../sessions/sessions.service.js';
-import { createUser } from '../users/create-user.js';
+import { createUser } from '../accounts/create-user.js';
 import { findUserByEmail, findUserById, updateUser } from '../users/users.repo.js';
 import { findIdentity, findPolicy, insertCode, insertIdentity, spendCode } from './sso.repo.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';

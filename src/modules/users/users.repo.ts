@@ -2,7 +2,7 @@ import { sql, type Updateable } from 'kysely';
 import { preparedStatement, USERS_COLUMNS } from '../../db/prepared.js';
 import type { NewUser, UserRow, UsersTable } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
-import { LIVE_SESSION } from '../sessions/live-session.js';
+import { LIVE_SESSION } from '../../db/live-session.js';
 
 export async function findUserByEmail(db: Executor, email: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where(sql<string>`lower(email)`, '=', email.toLowerCase()).executeTakeFirst();

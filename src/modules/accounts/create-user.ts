@@ -3,7 +3,9 @@
 // transaction: an account to belong to (the inviting one, the one an operator's import names,
 // or a personal account with its subscription), the invites they presented marked spent, and
 // the audit row. Whether to mail a verification link is the caller's (a sign-up does; an
-// operator's import or create-admin does not).
+// operator's import or create-admin does not). It lives with the accounts (every user belongs
+// to one), above users/ (the row and its schema) and invites/ (the spent invites), and below
+// every caller (auth, oauth, sso, admin, scim, import-export).
 //
 // createUsers is the same function for many users at once: the rows are built by the same
 // code and written with one multi-row statement per table, which is what lets an import reach
@@ -17,16 +19,16 @@ import { randomUUID } from 'node:crypto';
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { AccountInviteRow, InviteCodeRow, NewUser, UserRow } from '../../db/schema.js';
 import { Errors } from '../../lib/errors.js';
-import { createPersonalAccounts } from '../accounts/personal-account.js';
+import { createPersonalAccounts } from './personal-account.js';
 import type { AuditAction } from '../audit/audit-actions.js';
 import { auditsWrite } from '../audit/audit.repo.js';
 import { markAccountInviteAccepted } from '../invites/account-invites.repo.js';
 import { markInviteCodeUsed } from '../invites/invite-codes.repo.js';
-import { findUserByEmail, insertUsers } from './users.repo.js';
+import { findUserByEmail, insertUsers } from '../users/users.repo.js';
 import { eventWrite } from '../events/events.repo.js';
 import { newEvent } from '../events/emit-event.js';
 import { writeTogether, type Write } from '../../db/together.js';
-import { toUserResponse } from './user.schemas.js';
+import { toUserResponse } from '../users/user.schemas.js';
 import type { Executor } from '../../db/database.js';
 
 export type AccountRole = 'owner' | 'admin' | 'member';

@@ -3,7 +3,7 @@ import { DateTime, Nullable, PresentedPassword, Uuid } from '../../http/schema-t
 import { AuditLogResponse } from '../audit/audit.schemas.js';
 import { SessionResponse } from '../sessions/sessions.schemas.js';
 import { UserResponse } from '../users/user.schemas.js';
-import { AccountResponse } from './accounts.schemas.js';
+import { AccountResponse } from '../accounts/accounts.schemas.js';
 
 export const DeleteMeBody = Type.Object({
   password: Type.Optional(PresentedPassword),

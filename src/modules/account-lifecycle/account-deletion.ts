@@ -16,13 +16,13 @@ import { Errors } from '../../lib/errors.js';
 import { lockUsers } from '../admin/admin-users.repo.js';
 import type { AuditAction } from '../audit/audit-actions.js';
 import { eraseEmailFromAuditLogs, recordAudit } from '../audit/audit.repo.js';
-import { verifyCurrentPassword } from '../auth/password-check.js';
+import { verifyCurrentPassword } from '../lockout/password-check.js';
 import { verifyMfaCodeForAction } from '../mfa/mfa-codes.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
 import { listLiveSessions } from '../sessions/device-sessions.repo.js';
 import { deleteUser, lockUser } from '../users/users.repo.js';
-import { countOtherMembers, deleteAccount, lockAccount } from './accounts.repo.js';
+import { countOtherMembers, deleteAccount, lockAccount } from '../accounts/accounts.repo.js';
 import type { DeleteMeBody } from './lifecycle.schemas.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 

@@ -1,9 +1,11 @@
 // Removing every second factor and passkey of a user at once, in the caller's transaction: the
 // admin's MFA reset (a user who lost their device) and an account reclaim (factors a squatter
-// planted before the address's owner arrived). One list, so neither can forget a kind.
+// planted before the address's owner arrived). One list, so neither can forget a kind. Here in
+// auth/, above both modules whose rows it removes (mfa/, passkeys/); its callers are
+// admin/mfa-reset.ts and oauth/sign-in.ts.
 import type { Executor } from '../../db/database.js';
 import { deleteUserPasskeys, endRegistrationChallenges } from '../passkeys/passkeys.repo.js';
-import { deleteUserMfaCounted, endLiveMfaChallenges } from './mfa.repo.js';
+import { deleteUserMfaCounted, endLiveMfaChallenges } from '../mfa/mfa.repo.js';
 
 /** What went, for the audit row. */
 export interface RemovedFactors {

@@ -1,6 +1,8 @@
 // Inviting people into the caller's account. An invite is a random, single-use code bound
 // to one email address and one role, valid for ACCOUNT_INVITE_TTL_DAYS; registration with
-// `account_invite_code` spends it (see auth/registration.service.ts claimInvites).
+// `account_invite_code` spends it (see auth/registration.service.ts claimInvites). With the
+// accounts, as it checks that the inviter manages the account; the invite rows' SQL is
+// invites/account-invites.repo.ts (below, with the invite codes).
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { AccountInviteRow, UserRow } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/errors.js';
@@ -8,8 +10,8 @@ import { addDays } from '../../lib/clock.js';
 import { normalizeEmail } from '../../lib/email-address.js';
 import { Errors } from '../../lib/errors.js';
 import { randomToken } from '../../lib/random.js';
-import { findAccountName, isAccountMemberEmail } from '../accounts/accounts.repo.js';
-import { lockManager, requireAccountManager, type AssignableAccountRole } from '../accounts/accounts.service.js';
+import { findAccountName, isAccountMemberEmail } from './accounts.repo.js';
+import { lockManager, requireAccountManager, type AssignableAccountRole } from './accounts.service.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { enqueueEmail } from '../email/email-job.js';
@@ -19,7 +21,7 @@ import {
   listOpenAccountInvites,
   revokeOpenInvite,
   revokeOpenInvitesForEmail,
-} from './account-invites.repo.js';
+} from '../invites/account-invites.repo.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export const ACCOUNT_INVITE_TTL_DAYS = 7;

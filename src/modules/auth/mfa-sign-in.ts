@@ -1,7 +1,9 @@
 // The second step of an MFA-enrolled user's sign-in: POST /auth/mfa/verify redeems the
 // mfa_token with a TOTP code, a recovery code or a passkey assertion. The challenge row is
 // locked for the attempt, so parallel attempts on one token count one by one; the 5th wrong
-// code kills it. Every wrong code also counts toward the account lockout.
+// code kills it. Every wrong code also counts toward the account lockout. It ends at the seam
+// (completeSecondFactor, sign-in.ts), so it is auth's, above mfa/ (the codes) and passkeys/
+// (the assertion); its routes are mfa-sign-in.routes.ts.
 import type { AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { Executor } from '../../db/database.js';
@@ -9,15 +11,15 @@ import type { UserRow } from '../../db/schema.js';
 import { Errors, validationError } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/random.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { reserveGuess } from '../auth/lockout.repo.js';
-import { lockAfterLastGuess } from '../auth/password-check.js';
-import { completeSecondFactor, type SecondFactorMethod } from '../auth/sign-in.js';
+import { reserveGuess } from '../lockout/lockout.repo.js';
+import { lockAfterLastGuess } from '../lockout/password-check.js';
+import { completeSecondFactor, type SecondFactorMethod } from './sign-in.js';
 import { listPasskeys } from '../passkeys/passkeys.repo.js';
 import { assertionOptions, checkAssertion } from '../passkeys/passkeys.service.js';
 import type { TokenPair } from '../sessions/sessions.service.js';
 import { findUserById } from '../users/users.repo.js';
-import { spendRecoveryCode, spendTotpCode } from './mfa-codes.js';
-import { countMfaFailure, lockLiveMfaChallenge, setMfaPasskeyChallenge, spendMfaChallenge, type MfaChallengeRow } from './mfa.repo.js';
+import { spendRecoveryCode, spendTotpCode } from '../mfa/mfa-codes.js';
+import { countMfaFailure, lockLiveMfaChallenge, setMfaPasskeyChallenge, spendMfaChallenge, type MfaChallengeRow } from '../mfa/mfa.repo.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 /** Wrong codes an mfa_token survives: the 5th kills it. */

@@ -4,6 +4,8 @@
 // *refreshed* is a further condition with its own name: a live refresh token that has not
 // expired. The device list shows, and "end my other sessions" ends, only refreshable sessions
 // (one whose tokens have all expired is over for its owner, though its row is not revoked).
+// SQL text over the sessions table that three modules' repos share (users, sessions, hosted-ui),
+// so it sits in db/, below all of them.
 import { sql, type RawBuilder } from 'kysely';
 
 /** SQL text over a table named `sessions` (for prepared statements). */

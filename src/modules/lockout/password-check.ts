@@ -1,11 +1,15 @@
 // Every check of a password counts toward the per-account lockout: login, and the checks a
 // signed-in user passes to change their email or password. Without this, a stolen access
-// token would allow unlimited guesses at the password behind it.
+// token would allow unlimited guesses at the password behind it. A user without a password
+// (OAuth only) is told which providers to use instead (rejectPasswordless). With the counter
+// (lockout.repo.ts) in modules/lockout, below every module that checks a secret: auth, mfa,
+// passwords and account-lifecycle.
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
 import { Errors, type AppError } from '../../lib/errors.js';
 import type { AuditAction } from '../audit/audit-actions.js';
 import { recordAudit } from '../audit/audit.repo.js';
+import { linkedProviders } from '../users/users.repo.js';
 import { clearFailedGuesses, lockIfExhausted, releaseGuess, reserveGuess } from './lockout.repo.js';
 import type { Executor } from '../../db/database.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
@@ -99,4 +103,10 @@ export async function lockAfterLastGuess(trx: Executor, { userId, now, meta }: L
     resourceId: userId,
     details: { locked_until: lockedUntil.toISOString() },
   });
+}
+
+/** A user who signs in only through OAuth is told which providers to use. */
+export async function rejectPasswordless(ctx: Pick<AppContext, 'db'>, user: UserRow): Promise<void> {
+  if (user.password_hash !== null) return;
+  throw Errors.useOAuthProvider(await linkedProviders(ctx.db, user.id));
 }

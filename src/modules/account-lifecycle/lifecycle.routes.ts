@@ -1,5 +1,7 @@
 // The account lifecycle: DELETE /auth/me, GET /auth/me/export,
-// POST /accounts/me/transfer-ownership, DELETE /admin/users/{id}.
+// POST /accounts/me/transfer-ownership, DELETE /admin/users/{id}. The module (deletion, export)
+// orchestrates the others and is the top of the feature modules' layering
+// (docs/architecture.md); ownership transfer itself is accounts/ownership.ts.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../context.js';
@@ -7,10 +9,10 @@ import { currentUser, requestMeta, requireAdmin, requireUser } from '../../plugi
 import { sharedBudget } from '../../plugins/rate-limit.js';
 import { UserParams } from '../../http/request-params.js';
 import { deleteOwnAccount, deleteUserAsAdmin } from './account-deletion.js';
-import { AccountResponse, toAccountResponse } from './accounts.schemas.js';
+import { AccountResponse, toAccountResponse } from '../accounts/accounts.schemas.js';
 import { exportUserData } from './data-export.js';
 import { DataExportResponse, DeleteMeBody, TransferOwnershipBody } from './lifecycle.schemas.js';
-import { transferOwnership } from './ownership.js';
+import { transferOwnership } from '../accounts/ownership.js';
 
 const NoContent = Type.Null({ description: 'No content' });
 const security = [{ bearer: [] }];

@@ -1,5 +1,6 @@
 // GET /auth/me/export: what Keyhold holds about the caller, as one JSON document. Built field by
 // field into DataExportResponse, whose schema is the allow-list: no hash or secret can leave.
+// It reads every module that holds the user's data, so it sits at the top (account-lifecycle).
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { UserRow } from '../../db/schema.js';
 import { Errors } from '../../lib/errors.js';
@@ -10,8 +11,8 @@ import { listIdentities } from '../oauth/oauth.repo.js';
 import { listAllSessions } from '../sessions/device-sessions.repo.js';
 import { toSessionResponse } from '../sessions/sessions.schemas.js';
 import { toUserResponse } from '../users/user.schemas.js';
-import { findAccountWithSubscription } from './accounts.repo.js';
-import { toAccountResponse } from './accounts.schemas.js';
+import { findAccountWithSubscription } from '../accounts/accounts.repo.js';
+import { toAccountResponse } from '../accounts/accounts.schemas.js';
 import type { DataExportResponse, ExportedPasskey } from './lifecycle.schemas.js';
 import { listPasskeys } from '../passkeys/passkeys.repo.js';
 
