@@ -1,16 +1,15 @@
 // buildApp(config) is the whole service: `npm start` and every test build it the same way.
 // Order: database and migrations, services, plugins, routes, then the error handler.
-import { createRequire } from 'node:module';
-import type { ValidatorFactory } from '@fastify/ajv-compiler';
-import type { SerializerFactory } from '@fastify/fast-json-stringify-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Redis } from 'ioredis';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import { openDatabase, type DatabaseHandle } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { formatsPlugin } from './http/ajv-formats.js';
+import { lazySchemaCompilers } from './http/lazy-schema-compilers.js';
+import { loggerOptions } from './http/logger-options.js';
+import { connectRedis } from './http/redis-connection.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createPasswordHasher, type PasswordHasher } from './lib/passwords.js';
 import { createSecretBox } from './lib/secret-box.js';
@@ -58,8 +57,6 @@ import { registerOpenApi } from './plugins/openapi.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
 import { registerSecurity, withApiHeaders } from './plugins/security.js';
 
-// For what is loaded on first use rather than at start (see lazySchemaCompilers).
-const requireCjs = createRequire(import.meta.url);
 
 export interface AppDeps {
   clock?: Clock;
@@ -165,7 +162,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     if (created) app.log.info({ email: config.bootstrapAdmin.email }, 'bootstrap admin created');
   }
 
-  const redis = config.redisUrl && config.rateLimitEnabled ? await connectRedis(config.redisUrl, app) : undefined;
+  const redis = config.redisUrl && config.rateLimitEnabled ? await connectRedis(config.redisUrl, app.log) : undefined;
   let shuttingDown = false;
   app.addHook('onReady', async () => {
     jobs.start();
@@ -253,133 +250,4 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     await registerHostedPages(app, { ctx, oidcProvider });
   }
   return app;
-}
-
-/**
- * Route schemas are compiled on each route's first request instead of at start: compiling every
- * route's validators (Ajv) and reply serializers (fast-json-stringify) was the largest part of
- * start-up time and idle memory, for routes a given instance may seldom or never serve. The
- * compilers are Fastify's defaults with the options Fastify gives them; only the moment
- * differs. A schema that does not compile fails its route's first request (a logged 500 naming
- * the route) rather than the start; the test suites exercise every route.
- * (A custom validator factory also means Fastify leaves `headers` schemas as written: write
- * their property names in lower case. No route has one today.)
- */
-function lazySchemaCompilers(): { buildValidator: ValidatorFactory; buildSerializer: SerializerFactory } {
-  type AjvCompilerModule = () => ValidatorFactory;
-  type SerializerModule = () => SerializerFactory;
-  // One of each per app, as Fastify makes them (Ajv instances are pooled per selector).
-  let validatorSelector: ValidatorFactory | undefined;
-  let serializerSelector: SerializerFactory | undefined;
-  const buildValidator: ValidatorFactory = (externalSchemas, ajvOptions) => {
-    let compilerOf: ReturnType<ValidatorFactory> | undefined;
-    return (route) => {
-      let compiled: ReturnType<ReturnType<ValidatorFactory>> | undefined;
-      const compile = (): NonNullable<typeof compiled> => {
-        if (compiled) return compiled;
-        validatorSelector ??= (requireCjs('@fastify/ajv-compiler') as AjvCompilerModule)();
-        compilerOf ??= validatorSelector(externalSchemas, ajvOptions);
-        try {
-          compiled = compilerOf(route);
-        } catch (err) {
-          throw new Error(`Failed building the validation schema for ${route.method}: ${route.url}, due to error ${(err as Error).message}`);
-        }
-        return compiled;
-      };
-      const validate = function (this: unknown, data: unknown, dataContext?: unknown) {
-        const ajvValidate = compile();
-        const valid = (ajvValidate as (this: unknown, data: unknown, dataContext?: unknown) => unknown).call(this, data, dataContext);
-        validate.errors = ajvValidate.errors;
-        return valid;
-      } as ((this: unknown, data: unknown, dataContext?: unknown) => unknown) & { errors?: unknown };
-      // Fastify reads schemaEnv just before it validates, to let Ajv change the root value.
-      Object.defineProperty(validate, 'schemaEnv', { get: () => compile().schemaEnv });
-      return validate as unknown as NonNullable<typeof compiled>;
-    };
-  };
-  const buildSerializer: SerializerFactory = (externalSchemas, serializerOptions) => {
-    let compilerOf: ReturnType<SerializerFactory> | undefined;
-    return (route) => {
-      let serialize: ((doc: unknown) => string) | undefined;
-      return (doc: unknown) => {
-        if (!serialize) {
-          serializerSelector ??= (requireCjs('@fastify/fast-json-stringify-compiler') as SerializerModule)();
-          compilerOf ??= serializerSelector(externalSchemas, serializerOptions);
-          try {
-            serialize = compilerOf(route);
-          } catch (err) {
-            const { method, url } = route as { method?: string; url?: string };
-            throw new Error(`Failed building the serialization schema for ${method}: ${url}, due to error ${(err as Error).message}`);
-          }
-        }
-        return serialize(doc);
-      };
-    };
-  };
-  return { buildValidator, buildSerializer };
-}
-
-/** ioredis is loaded only when REDIS_URL is set. */
-async function connectRedis(url: string, app: FastifyInstance): Promise<Redis> {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(url, {
-    // Fail rate-limit lookups fast while Redis is away instead of queueing them.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-    lazyConnect: false,
-  });
-  let lastState = '';
-  redis.on('error', (err) => {
-    if (lastState !== 'error') app.log.warn({ err: { message: err.message } }, 'redis unavailable');
-    lastState = 'error';
-  });
-  redis.on('ready', () => {
-    lastState = 'ready';
-  });
-  // Serve only once the shared counters can be reached (or the first attempt has failed):
-  // requests answered before would count in this instance's memory, and one client's first
-  // requests would slip past the limit shared by every instance.
-  await new Promise<void>((resolve) => {
-    const settle = () => {
-      clearTimeout(timer);
-      redis.off('ready', settle).off('error', settle);
-      resolve();
-    };
-    const timer = setTimeout(settle, REDIS_CONNECT_TIMEOUT_MS);
-    redis.once('ready', settle).once('error', settle);
-  });
-  return redis;
-}
-
-const REDIS_CONNECT_TIMEOUT_MS = 2000;
-
-export interface LogOutput {
-  /** Where JSON lines go instead of stdout (tests read them). */
-  stream?: NodeJS.WritableStream;
-  /** Whether stdout is a terminal: then lines are printed for a person to read. */
-  isTTY: boolean;
-}
-
-/**
- * JSON lines on stdout (or `output.stream`), as a log collector wants them; on a terminal with
- * no stream given, pino-pretty's readable lines instead (resolved here, loaded by pino's
- * transport worker only in that case). LOG_LEVEL and the redaction apply either way: both
- * happen before a line is formatted.
- */
-export function loggerOptions(config: Readonly<Config>, output: LogOutput): FastifyServerOptions['logger'] {
-  const common = {
-    level: config.logLevel,
-    // Credentials travel in headers; they never reach a log line.
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
-  };
-  if (output.stream) return { ...common, stream: output.stream };
-  if (!output.isTTY) return common;
-  return {
-    ...common,
-    transport: {
-      target: createRequire(import.meta.url).resolve('pino-pretty'),
-      options: { colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
-    },
-  };
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import Fastify from 'fastify';
-import { loggerOptions } from '../src/app.js';
+import { loggerOptions } from '../src/http/logger-options.js';
 import { loadConfig } from '../src/config.js';
 import { startTestApp } from './helpers/app.js';
 
