@@ -2,19 +2,22 @@
 // issue 27: client-credentials grants >= 1,000; code exchange with an ID token >= 400; provider
 // refresh >= 1,000; userinfo within 1.5x of GET /auth/me (CPU per request).
 //
-//   npx tsx bench/oidc.ts [--seconds 8] [--concurrency 16] [--codes 400]
+//   npx tsx bench/oidc.ts [--seconds 8] [--concurrency 16] [--codes 400] [--profile]
 //
 // The server is a child process (bench/server.ts), so its CPU time is read from /proc apart from
 // this load generator's. Requests are plain fetches (the protocol's own requests, as a client
 // library would send them); the code-exchange figure counts only the exchanges (the codes are
 // made first, through the authorization endpoint and the hosted pages). Figures, not a test.
 import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ADMIN_URL, createBenchDatabase } from './databases.js';
 import { processCpuSeconds } from './proc-cpu.js';
-import { prepareServer, startServer, type RunningServer } from './server.js';
+import { prepareServer, REPO_ROOT, startServer, type RunningServer } from './server.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '16' }, codes: { type: 'string', default: '400' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '16' }, codes: { type: 'string', default: '400' }, profile: { type: 'boolean', default: false } },
+});
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
 const CODES = Number(values.codes);
@@ -63,6 +66,8 @@ async function main(): Promise<void> {
   const entry = await prepareServer({ build: false });
   const server = await startServer({
     entry,
+    // --profile: the server writes a .cpuprofile into bench/results/profiles/ (bench/profile-summary.ts reads it).
+    nodeFlags: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(REPO_ROOT, 'bench', 'results', 'profiles')}`] : [],
     env: {
       ...database.env,
       RATE_LIMIT_ENABLED: 'false',
