@@ -1,6 +1,7 @@
 // scim_tokens and scim_settings: the only place that queries them. Every function takes the
 // account first: a token, a listing or a setting is always the caller's account's.
 import type { Executor } from '../../db/database.js';
+import { preparedStatement } from '../../db/prepared.js';
 
 export interface ScimTokenRow {
   id: string;
@@ -31,9 +32,14 @@ export async function deleteScimToken(db: Executor, accountId: string, id: strin
   return db.deleteFrom('scim_tokens').where('account_id', '=', accountId).where('id', '=', id).returning(PUBLIC_COLUMNS).executeTakeFirst();
 }
 
+// Every SCIM request starts with it: prepared (db/prepared.ts).
+const tokenByHash = preparedStatement<ScimTokenRow>('scim_token_by_hash', `
+  SELECT ${PUBLIC_COLUMNS.join(', ')} FROM scim_tokens WHERE token_hash = $1`);
+
 /** The token whose hash this is (an index equality on the unique hash). */
 export async function findScimTokenByHash(db: Executor, tokenHash: string): Promise<ScimTokenRow | undefined> {
-  return db.selectFrom('scim_tokens').select(PUBLIC_COLUMNS).where('token_hash', '=', tokenHash).executeTakeFirst();
+  const [row] = await tokenByHash(db, [tokenHash]);
+  return row;
 }
 
 /** Records a use, at most once per `everyMs` per token (a conditional update: no write per request). */

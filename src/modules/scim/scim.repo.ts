@@ -3,6 +3,7 @@
 // row to be in that account, so no query can reach another account's people.
 import { sql, type Expression, type SqlBool } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import { preparedStatement } from '../../db/prepared.js';
 import { writeOf, type Write } from '../../db/together.js';
 
 export interface ScimUserRecord {
@@ -85,18 +86,18 @@ export async function findUserIdByUserName(db: Executor, accountId: string, user
 
 /** What a POST /Users checks first, in one statement: who holds the userName in the account,
  *  who holds the address (anywhere), and the account's name (for the setup email). */
+// Every SCIM creation asks it: prepared (db/prepared.ts). $1 account, $2 userName, $3 email (lower-cased).
+const provisioningFacts = preparedStatement<{ name_holder: string | null; email_holder: string | null; account_name: string | null }>('scim_provisioning_facts', `
+  SELECT (SELECT user_id FROM scim_users WHERE account_id = $1 AND lower(user_name) = lower($2::text)) AS name_holder,
+         (SELECT id FROM users WHERE lower(email) = $3::text) AS email_holder,
+         (SELECT name FROM accounts WHERE id = $1) AS account_name`);
+
 export async function findProvisioningFacts(
   db: Executor,
   { accountId, userName, email }: { accountId: string; userName: string; email: string },
 ): Promise<{ userNameHolder: string | null; emailHolder: string | null; accountName: string }> {
-  const row = await db
-    .selectNoFrom((eb) => [
-      eb.selectFrom('scim_users').select('user_id').where('account_id', '=', accountId).where(sql<string>`lower(user_name)`, '=', sql<string>`lower(${userName})`).as('name_holder'),
-      eb.selectFrom('users').select('id').where(sql<string>`lower(email)`, '=', email.toLowerCase()).as('email_holder'),
-      eb.selectFrom('accounts').select('name').where('id', '=', accountId).as('account_name'),
-    ])
-    .executeTakeFirstOrThrow();
-  return { userNameHolder: row.name_holder, emailHolder: row.email_holder, accountName: row.account_name ?? '' };
+  const [row] = await provisioningFacts(db, [accountId, userName, email.toLowerCase()]);
+  return { userNameHolder: row?.name_holder ?? null, emailHolder: row?.email_holder ?? null, accountName: row?.account_name ?? '' };
 }
 
 export interface ScimUserFields {
