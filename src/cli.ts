@@ -8,7 +8,6 @@ import { Writable } from 'node:stream';
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { AppContext, RequestMeta } from './context.js';
-import { openDatabase } from './db/database.js';
 import { isDatabaseUnavailable } from './db/errors.js';
 import { migrateToLatest } from './db/migrate.js';
 import { systemClock } from './lib/clock.js';
@@ -28,6 +27,7 @@ import { registerWebhookCommands } from './cli/webhooks.js';
 import { registerClientCommands } from './cli/clients.js';
 import { registerImportExportCommands } from './cli/import-export.js';
 import { registerKeysCommands } from './cli/keys.js';
+import { openCliDatabase } from './cli/cli-database.js';
 
 // No job queue runs in a CLI command: what a command queues waits for a server's next poll.
 type CliContext = Pick<AppContext, 'config' | 'db' | 'clock' | 'passwords' | 'secrets'> & { jobs: undefined };
@@ -37,7 +37,7 @@ const CLI_META: RequestMeta = { ip: null, userAgent: 'keyhold-cli' };
 /** Opens the database for one command and always closes it, so the process can exit. */
 async function withDatabase<T>(fn: (ctx: CliContext) => Promise<T>, options: { migrate: boolean } = { migrate: true }): Promise<T> {
   const config: Readonly<Config> = loadConfig();
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+  const database = await openCliDatabase(config);
   try {
     if (options.migrate) await migrateToLatest(database.db);
     // The server's secret box key (same environment, same DATA_DIR), for signing keys and webhook

@@ -113,6 +113,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(pastPrefix('ab'), 'ac');
       assert.deepEqual(pastPrefix('a\u{d7ff}'), 'a\u{e000}');
       assert.deepEqual(pastPrefix('é'), 'ê');
+      assert.deepEqual(pastPrefix('a\u{10ffff}'), 'b', 'the last code point carries');
     });
 
     test('users: end sessions, reset MFA, deactivate, reactivate, delete: each takes effect and is audited via the console', async () => {

@@ -39,6 +39,22 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([row.failed_login_count, row.lockout_count, row.locked_until], [0, 0, null]);
     });
 
+    it('a right password whose rehash fails (argon2 out of memory) gives its guess back', async () => {
+      const { email, user } = await registerUser(t.api);
+      const { verify, hash } = hasher;
+      hasher.verify = async (stored, password) => ({ ...(await verify.call(hasher, stored, password)), needsRehash: true });
+      hasher.hash = async () => {
+        throw new Error('argon2: out of memory');
+      };
+      try {
+        assert.equal((await login(email, PASSWORD)).status, 500);
+      } finally {
+        Object.assign(hasher, { verify, hash });
+      }
+      const row = await t.app.ctx.db.selectFrom('users').select('failed_login_count').where('id', '=', user.id).executeTakeFirstOrThrow();
+      assert.equal(row.failed_login_count, 0);
+    });
+
     it('lets no more than 10 of 25 parallel guesses be checked', async () => {
       const { email, user } = await registerUser(t.api);
       const results = await Promise.all(Array.from({ length: 25 }, () => login(email, 'wrong password')));

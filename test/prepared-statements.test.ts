@@ -10,6 +10,9 @@ import { isDatabaseUnavailable } from '../src/db/errors.js';
 import { PGlitePool } from '../src/db/pglite-pool.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { preparedStatementName } from '../src/db/prepared.js';
+import { openCliDatabase } from '../src/cli/cli-database.js';
+import { loadConfig } from '../src/config.js';
+import { readKeySetVersion } from '../src/modules/keys/keys.repo.js';
 import { findUserInLiveSession } from '../src/modules/users/users.repo.js';
 import { startTestApp } from './helpers/app.js';
 import { createTestDatabase, DATABASE_KINDS } from './helpers/database.js';
@@ -20,6 +23,25 @@ describe('prepared statements', () => {
     assert.equal(preparedStatementName('/* prepared:user_in_live_session */\nSELECT 1'), 'user_in_live_session');
     assert.equal(preparedStatementName('SELECT 1 /* prepared:x */'), undefined);
     assert.equal(preparedStatementName('/* prepared:unterminated SELECT 1'), undefined);
+  });
+
+  it('the command line keeps DATABASE_PREPARED_STATEMENTS too (PgBouncer)', { skip: !DATABASE_KINDS.includes('postgres') && 'needs PostgreSQL' }, async () => {
+    for (const prepared of [true, false]) {
+      const database = await createTestDatabase('postgres');
+      const handle = await openCliDatabase(loadConfig({ DATABASE_URL: database.url!, DATABASE_PREPARED_STATEMENTS: String(prepared) }));
+      try {
+        await migrateToLatest(handle.db);
+        // One transaction: the statement and the look at pg_prepared_statements share its connection.
+        const names = await handle.db.transaction().execute(async (trx) => {
+          await readKeySetVersion(trx);
+          return (await sql<{ name: string }>`SELECT name FROM pg_prepared_statements`.execute(trx)).rows.map((row) => row.name);
+        });
+        assert.deepEqual(names, prepared ? ['key_set_version'] : [], `DATABASE_PREPARED_STATEMENTS=${prepared}`);
+      } finally {
+        await handle.close();
+        await database.drop();
+      }
+    }
   });
 
   for (const kind of DATABASE_KINDS) {

@@ -43,12 +43,13 @@ const PAST_EVERY_EMAIL = '\u{10FFFF}';
 /** The first string after every string that starts with `prefix`, in byte ("C") order: the
  *  prefix with its last code point moved on by one (UTF-8 byte order is code point order). */
 export function pastPrefix(prefix: string): string {
-  if (!prefix) return PAST_EVERY_EMAIL;
   const points = [...prefix];
-  const last = points.pop()!.codePointAt(0)!;
-  // Skip the surrogate range, which no string holds as a code point.
-  const next = last === 0xd7ff ? 0xe000 : last + 1;
-  return points.join('') + String.fromCodePoint(Math.min(next, 0x10ffff));
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    // The last code point carries into the one before it; the surrogate range holds none.
+    if (last < 0x10ffff) return points.join('') + String.fromCodePoint(last === 0xd7ff ? 0xe000 : last + 1);
+  }
+  return PAST_EVERY_EMAIL;
 }
 
 /** Users whose email starts with `prefix` (taken literally), after the email `after`, in email order. */

@@ -34,8 +34,9 @@ export async function login(ctx: AppContext, { email: emailInput, password, meta
   // passes, so a sign-in that stops at the second step gives it back in the same transaction,
   // and one refused (inactive, SSO enforced: completeSignIn, the one place those rules live)
   // gives it back after the rollback. A right password never uses up the account's guesses.
-  const rehashedPassword = needsRehash ? await ctx.passwords.hash(password) : undefined;
   try {
+    // Inside the try: a rehash that fails (argon2 out of memory) must give the guess back too.
+    const rehashedPassword = needsRehash ? await ctx.passwords.hash(password) : undefined;
     return await inUnitOfWork(ctx, async (trx) => {
       const result = await completeSignIn(ctx, trx, { user, factor: { method: 'pwd', audit: { action: 'auth.login' }, rehashedPassword }, meta });
       if (isMfaChallenge(result)) await releaseGuess(trx, user.id);
