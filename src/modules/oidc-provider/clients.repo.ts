@@ -1,7 +1,8 @@
 // The only SQL on oauth_clients (migrations/0015): the OpenID Provider's relying parties.
 import type { Selectable } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import type { Database } from '../../db/schema.js';
+import { preparedStatement } from '../../db/prepared.js';
+import type { Database, OAuthClientsTable } from '../../db/schema.js';
 import { providerMetadata, type ClientRegistration } from './client-metadata.js';
 
 export type OAuthClientRow = Selectable<Database['oauth_clients']>;
@@ -32,8 +33,18 @@ export async function insertClient(db: Executor, row: NewClientRow): Promise<OAu
     .executeTakeFirstOrThrow();
 }
 
+// `satisfies` keeps the list in step with the table type (a prepared statement names its columns).
+const CLIENT_COLUMNS = Object.keys({
+  client_id: true, name: true, account_id: true, secret_hash: true, previous_secret_hash: true, previous_secret_expires_at: true,
+  first_party: true, require_mfa: true, metadata: true, created_at: true, updated_at: true,
+} as const satisfies Record<keyof OAuthClientsTable, true>).join(', ');
+
+// The provider looks the client up on every request it serves: prepared (db/prepared.ts).
+const clientById = preparedStatement<OAuthClientRow>('oauth_client_by_id', `SELECT ${CLIENT_COLUMNS} FROM oauth_clients WHERE client_id = $1`);
+
 export async function findClient(db: Executor, clientId: string): Promise<OAuthClientRow | undefined> {
-  return db.selectFrom('oauth_clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+  const [row] = await clientById(db, [clientId]);
+  return row;
 }
 
 /** Locks the row for a change (PATCH, rotate-secret) so two admins' edits do not interleave. */

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
 import type { Selectable } from 'kysely';
+import { preparedStatement } from '../../db/prepared.js';
 import { singleUse } from '../../db/single-use.repo.js';
 import { SPENT_ROW_DAYS, tableRule } from '../retention/retention-rules.js';
 import { addDays } from '../../lib/clock.js';
@@ -30,34 +31,29 @@ export interface UpsertModel {
   sessionId?: string | null;
 }
 
+// The provider saves, finds and removes a row several times per request it serves (codes,
+// tokens, grants, sessions, interactions): prepared statements (db/prepared.ts).
+const upsert = preparedStatement('oidc_model_upsert', `
+  INSERT INTO oidc_models (model, id, payload, grant_id, uid, user_code, user_id, session_id, expires_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+  ON CONFLICT (model, id) DO UPDATE
+     SET payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid, user_code = excluded.user_code,
+         -- A Session saved again by the provider keeps the Keyhold links it was given.
+         user_id = COALESCE(excluded.user_id, oidc_models.user_id),
+         session_id = COALESCE(excluded.session_id, oidc_models.session_id),
+         expires_at = excluded.expires_at`);
+
+const LIVE = '(expires_at IS NULL OR expires_at > $3)';
+const findById = preparedStatement<Pick<OidcModelRow, 'payload' | 'consumed_at'>>('oidc_model_by_id', `SELECT payload, consumed_at FROM oidc_models WHERE model = $1 AND id = $2 AND ${LIVE}`);
+const findByUid = preparedStatement<Pick<OidcModelRow, 'payload' | 'consumed_at'>>('oidc_model_by_uid', `SELECT payload, consumed_at FROM oidc_models WHERE model = $1 AND uid = $2 AND ${LIVE}`);
+const findByUserCode = preparedStatement<Pick<OidcModelRow, 'payload' | 'consumed_at'>>('oidc_model_by_user_code', `SELECT payload, consumed_at FROM oidc_models WHERE model = $1 AND user_code = $2 AND ${LIVE}`);
+const destroy = preparedStatement('oidc_model_destroy', 'DELETE FROM oidc_models WHERE model = $1 AND id = $2');
+
 export async function upsertModel(db: Executor, row: UpsertModel): Promise<void> {
-  const values = {
-    model: row.model,
-    id: row.id,
-    payload: JSON.stringify(row.payload),
-    grant_id: row.grantId ?? null,
-    uid: row.uid ?? null,
-    user_code: row.userCode ?? null,
-    user_id: row.userId ?? null,
-    session_id: row.sessionId ?? null,
-    expires_at: row.expiresAt,
-  };
-  await db
-    .insertInto('oidc_models')
-    .values(values)
-    .onConflict((oc) =>
-      oc.columns(['model', 'id']).doUpdateSet({
-        payload: values.payload,
-        grant_id: values.grant_id,
-        uid: values.uid,
-        user_code: values.user_code,
-        // A Session saved again by the provider keeps the Keyhold links it was given.
-        user_id: sql<string | null>`COALESCE(excluded.user_id, oidc_models.user_id)`,
-        session_id: sql<string | null>`COALESCE(excluded.session_id, oidc_models.session_id)`,
-        expires_at: values.expires_at,
-      }),
-    )
-    .execute();
+  await upsert(db, [
+    row.model, row.id, JSON.stringify(row.payload), row.grantId ?? null, row.uid ?? null, row.userCode ?? null,
+    row.userId ?? null, row.sessionId ?? null, row.expiresAt,
+  ]);
 }
 
 /** A live row (not expired) by one of its look-up columns. */
@@ -65,11 +61,9 @@ export async function findModel(
   db: Executor,
   { model, by, now }: { model: string; by: { id: string } | { uid: string } | { userCode: string }; now: Date },
 ): Promise<Pick<OidcModelRow, 'payload' | 'consumed_at'> | undefined> {
-  let query = db.selectFrom('oidc_models').select(['payload', 'consumed_at']).where('model', '=', model);
-  if ('id' in by) query = query.where('id', '=', by.id);
-  else if ('uid' in by) query = query.where('uid', '=', by.uid);
-  else query = query.where('user_code', '=', by.userCode);
-  return query.where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)])).executeTakeFirst();
+  const [row] =
+    'id' in by ? await findById(db, [model, by.id, now]) : 'uid' in by ? await findByUid(db, [model, by.uid, now]) : await findByUserCode(db, [model, by.userCode, now]);
+  return row;
 }
 
 /** Marks a row used; returns whether it was live and unused (a code is consumed once). */
@@ -78,7 +72,7 @@ export async function consumeModel(db: Executor, { model, id, now }: { model: st
 }
 
 export async function destroyModel(db: Executor, model: string, id: string): Promise<void> {
-  await db.deleteFrom('oidc_models').where('model', '=', model).where('id', '=', id).execute();
+  await destroy(db, [model, id]);
 }
 
 /** Every row of a grant (codes, tokens, the grant itself), in one statement. */
