@@ -34,11 +34,11 @@ const insertEventStatement = preparedStatement('insert_event', `
  * may miss the event (it receives the events of the changes that commit after it exists).
  */
 export async function insertEvent(db: Executor, event: EventJobPayload): Promise<void> {
-  await writeTogether(db, [eventWrite(db, event)]);
+  await writeTogether(db, [eventWrite(event)]);
 }
 
 /** insertEvent as a Write (db/together.ts), for a change that sends its writes together. */
-export function eventWrite(_db: Executor, event: EventJobPayload): Write {
+export function eventWrite(event: EventJobPayload): Write {
   return {
     sql: insertEventStatement.marked,
     parameters: [JSON.stringify(event), event.type],

@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../../db/executor.js';
-import { claimPeriodicRun, ensurePeriodicTask, finishPeriodicRun, renewPeriodicLease } from './jobs.repo.js';
+import { claimPeriodicRun, ensurePeriodicTask, finishPeriodicRun, renewPeriodicLease } from './periodic.repo.js';
 
 /** The work of a periodic task. `signal` aborts when the instance stops (or the run lost its
  *  lease): a long task checks it between batches and returns early. */

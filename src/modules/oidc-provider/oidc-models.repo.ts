@@ -43,10 +43,14 @@ const upsert = preparedStatement('oidc_model_upsert', `
          session_id = COALESCE(excluded.session_id, oidc_models.session_id),
          expires_at = excluded.expires_at`);
 
-const LIVE = '(expires_at IS NULL OR expires_at > $3)';
-const findById = preparedStatement<Pick<OidcModelRow, 'payload' | 'consumed_at'>>('oidc_model_by_id', `SELECT payload, consumed_at FROM oidc_models WHERE model = $1 AND id = $2 AND ${LIVE}`);
-const findByUid = preparedStatement<Pick<OidcModelRow, 'payload' | 'consumed_at'>>('oidc_model_by_uid', `SELECT payload, consumed_at FROM oidc_models WHERE model = $1 AND uid = $2 AND ${LIVE}`);
-const findByUserCode = preparedStatement<Pick<OidcModelRow, 'payload' | 'consumed_at'>>('oidc_model_by_user_code', `SELECT payload, consumed_at FROM oidc_models WHERE model = $1 AND user_code = $2 AND ${LIVE}`);
+type FoundModel = Pick<OidcModelRow, 'payload' | 'consumed_at'>;
+/** A live row of model $1 whose `column` is $2 ($3: now). */
+const findBy = (column: 'id' | 'uid' | 'user_code') =>
+  preparedStatement<FoundModel>(`oidc_model_by_${column}`, `
+    SELECT payload, consumed_at FROM oidc_models WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > $3)`);
+const findById = findBy('id');
+const findByUid = findBy('uid');
+const findByUserCode = findBy('user_code');
 const destroy = preparedStatement('oidc_model_destroy', 'DELETE FROM oidc_models WHERE model = $1 AND id = $2');
 
 export async function upsertModel(db: Executor, row: UpsertModel): Promise<void> {
@@ -60,7 +64,7 @@ export async function upsertModel(db: Executor, row: UpsertModel): Promise<void>
 export async function findModel(
   db: Executor,
   { model, by, now }: { model: string; by: { id: string } | { uid: string } | { userCode: string }; now: Date },
-): Promise<Pick<OidcModelRow, 'payload' | 'consumed_at'> | undefined> {
+): Promise<FoundModel | undefined> {
   const [row] =
     'id' in by ? await findById(db, [model, by.id, now]) : 'uid' in by ? await findByUid(db, [model, by.uid, now]) : await findByUserCode(db, [model, by.userCode, now]);
   return row;
