@@ -30,6 +30,7 @@ declare module '../src/modules/jobs/jobs.types.js' {
     'test.slow': { n: number };
     'test.hang': { n: number };
     'test.parallel': { n: number };
+    'test.idle': { n: number };
   }
 }
 
@@ -245,18 +246,57 @@ for (const kind of DATABASE_KINDS) {
     it('a claim hides the job for its lease; a late result of a lost lease is not recorded', async () => {
       const id = await enqueue(t.app.ctx.db, 'test.unhandled', { n: 8 });
       // A worker claims it and dies (never finishes).
-      const dead = await claimDueJob(t.app.ctx.db, { kind: 'test.unhandled', leaseSeconds: 300 });
+      const { job: dead } = await claimDueJob(t.app.ctx.db, { kind: 'test.unhandled', leaseSeconds: 300 });
       assert.equal(dead?.id, id);
-      assert.equal(await claimDueJob(t.app.ctx.db, { kind: 'test.unhandled', leaseSeconds: 300 }), undefined, 'hidden while the lease lasts');
+      assert.equal((await claimDueJob(t.app.ctx.db, { kind: 'test.unhandled', leaseSeconds: 300 })).job, undefined, 'hidden while the lease lasts');
       // The lease runs out.
       await t.app.ctx.db.updateTable('jobs').set({ next_attempt_at: sql`now() - interval '1 second'` }).where('id', '=', id).execute();
-      const second = await claimDueJob(t.app.ctx.db, { kind: 'test.unhandled', leaseSeconds: 300 });
+      const { job: second } = await claimDueJob(t.app.ctx.db, { kind: 'test.unhandled', leaseSeconds: 300 });
       assert.equal(second?.id, id);
       assert.equal(second?.attempt, 2);
       assert.equal(await markJobSucceeded(t.app.ctx.db, dead!, undefined), false, 'the first worker’s late result is refused');
       assert.equal((await jobRow(t.app.ctx.db, id)).status, 'pending');
       assert.equal(await markJobSucceeded(t.app.ctx.db, second!, undefined), true);
       assert.equal((await jobRow(t.app.ctx.db, id)).status, 'succeeded');
+    });
+
+    it('a lane claims once per job, and not again once its claim saw nothing more due (no claim for an idle lane)', async () => {
+      // The queue's statements, counted on their way to the database (the real one).
+      const claims: string[] = [];
+      const db = t.app.ctx.db;
+      const counting = new Proxy(db, {
+        get(target, prop) {
+          if (prop === 'executeQuery') {
+            return (query: { sql: string }) => {
+              if (query.sql.includes('prepared:claim_due_job')) claims.push(query.sql);
+              return target.executeQuery(query as never);
+            };
+          }
+          const value = Reflect.get(target, prop, target) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      // Polls an hour apart: only start() and notify() wake the lane here.
+      const idle = createJobQueue({ db: counting, config: { ...t.app.ctx.config, outboxPollIntervalMs: HOUR }, log: t.app.ctx.log });
+      const ran: number[] = [];
+      idle.register({ kind: 'test.idle', maxAttempts: 1, retryDelayMs: () => 0, run: async (job) => void ran.push(job.payload.n) });
+      const ids = [await enqueue(db, 'test.idle', { n: 1 })];
+      try {
+        idle.start();
+        await waitFor('the lone job ran', async () => ran.length === 1);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.equal(claims.length, 1, 'the claim saw nothing else due: no claim after the job');
+        for (const n of [2, 3, 4]) ids.push(await enqueue(db, 'test.idle', { n }));
+        idle.notify();
+        await waitFor('three more ran', async () => ran.length === 4);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.equal(claims.length, 4, 'one claim per job, the last seeing nothing more due');
+        const rows = await db.selectFrom('jobs').select('status').where('id', 'in', ids).execute();
+        assert.deepEqual(rows.map((row) => row.status), Array(4).fill('succeeded'));
+      } finally {
+        await idle.stop();
+        await db.deleteFrom('jobs').where('id', 'in', ids).execute();
+      }
     });
 
     it('reports pending jobs and the oldest one’s age by kind, and 0 for a known kind with none', async () => {

@@ -14,6 +14,11 @@ export interface Lane {
   paused: boolean;
   /** Jobs in flight per group (handler.group), for the per-group limit. */
   readonly groups: Map<string, number>;
+  /** Counts the wakes (poll, notify, a job that queued this kind, a group slot freed). */
+  wakes: number;
+  /** `wakes` when a claim last found nothing due besides what it claimed: while it is still
+   *  the count, the lane is idle and claims nothing. */
+  drainedAt: number;
 }
 
 /** A lane for `handler`, its settings checked; `fill` is made with the lane (it fills this lane). */
@@ -23,7 +28,7 @@ export function createLane(handler: JobHandler<JobKind>, fill: (lane: Lane) => C
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`job kind ${handler.kind}: concurrency must be a whole number of at least 1`);
   const perGroup = handler.group?.concurrency;
   if (perGroup !== undefined && (!Number.isInteger(perGroup) || perGroup < 1)) throw new Error(`job kind ${handler.kind}: group concurrency must be a whole number of at least 1`);
-  const lane = { handler, concurrency, inFlight: new Set(), paused: false, groups: new Map() } as Omit<Lane, 'fill'> as Lane;
+  const lane = { handler, concurrency, inFlight: new Set(), paused: false, groups: new Map(), wakes: 0, drainedAt: -1 } as Omit<Lane, 'fill'> as Lane;
   (lane as { fill: Coalesced }).fill = fill(lane);
   return lane;
 }

@@ -6,7 +6,8 @@
 //
 // What a claim costs: one statement that reads only its own kind's due entries (jobs.repo.ts).
 // And no claim where this process knows there is nothing new: notify() wakes only the lanes of
-// the kinds whose jobs this process committed since; the poll wakes every lane.
+// the kinds whose jobs this process committed since; the poll wakes every lane; and a lane whose
+// last claim saw nothing else due claims nothing more until one of those wakes it.
 //
 // It also carries the periodic tasks (periodic.ts): every(name, { intervalMs }, fn).
 import type { FastifyBaseLogger } from 'fastify';
@@ -77,8 +78,14 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
     for (const lane of kinds === undefined ? lanes.values() : kinds.map((kind) => lanes.get(kind))) {
       if (!lane) continue;
       lane.paused = false;
-      lane.fill.poke();
+      wake(lane);
     }
+  }
+
+  /** Something may have become due in `lane`: it claims again (see Lane.wakes). */
+  function wake(lane: Lane): void {
+    lane.wakes += 1;
+    lane.fill.poke();
   }
 
   /** The database answered: a later failure is a new outage. (Only after a query: a lane that
@@ -101,9 +108,13 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
   async function fillLane(lane: Lane): Promise<void> {
     const { handler } = lane;
     const lease = handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
-    while (running && !lane.paused && lane.inFlight.size < lane.concurrency) {
-      const job = await claimDueJob(db, { kind: handler.kind, leaseSeconds: lease, exclude: fullGroups(lane) });
+    // A lane that found nothing more due claims nothing until it is woken again (no claim for
+    // an idle lane): a wake during this claim counts, since the claim may have looked too early.
+    while (running && !lane.paused && lane.inFlight.size < lane.concurrency && lane.wakes !== lane.drainedAt) {
+      const wakesBefore = lane.wakes;
+      const { job, moreDue } = await claimDueJob(db, { kind: handler.kind, leaseSeconds: lease, exclude: fullGroups(lane) });
       reachable();
+      if (!moreDue) lane.drainedAt = wakesBefore;
       if (!job) return;
       const group = groupOf(lane, job);
       if (group !== undefined) lane.groups.set(group, (lane.groups.get(group) ?? 0) + 1);
@@ -117,13 +128,20 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
       }).finally(() => {
         lane.inFlight.delete(run);
         if (group !== undefined) {
-          const left = (lane.groups.get(group) ?? 1) - 1;
-          if (left > 0) lane.groups.set(group, left);
+          const before = lane.groups.get(group) ?? 1;
+          if (before > 1) lane.groups.set(group, before - 1);
           else lane.groups.delete(group);
+          // The claims excluded this group's jobs while it was full (and so did their "more
+          // due"): now that it is not, they may be due.
+          if (before >= (handler.group?.concurrency ?? Infinity)) lane.wakes += 1;
         }
-        // A slot is free; and the job may have queued jobs of another kind (handler.enqueues).
+        // A slot is free, for a job the claim saw due besides; and the job may have queued
+        // jobs of another kind (handler.enqueues).
         lane.fill.poke();
-        for (const kind of handler.enqueues ?? []) lanes.get(kind)?.fill.poke();
+        for (const kind of handler.enqueues ?? []) {
+          const woken = lanes.get(kind);
+          if (woken) wake(woken);
+        }
       });
       lane.inFlight.add(run);
     }

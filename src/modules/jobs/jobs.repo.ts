@@ -82,10 +82,18 @@ interface ClaimedRow {
   payload: unknown;
   attempts: number;
   last_error: string | null;
+  more_due: boolean;
 }
 
 const toClaimed = (row: ClaimedRow): ClaimedJob =>
   ({ id: row.id, kind: row.kind, payload: row.payload, attempt: row.attempts, lastError: row.last_error }) as ClaimedJob;
+
+/** What a claim found: the job it claimed, if any, and whether another job of the kind was due
+ *  besides (so a lane that finds nothing more due claims nothing until it is woken). */
+export interface Claim {
+  job: ClaimedJob | undefined;
+  moreDue: boolean;
+}
 
 /** Jobs of a kind whose payload `field` is one of `values` are not claimed (their group is at
  *  its concurrency on this instance). */
@@ -116,7 +124,12 @@ const claimStatement = preparedStatement<ClaimedRow>('claim_due_job', `
         ORDER BY next_attempt_at
         LIMIT 1
         FOR UPDATE SKIP LOCKED)
-    RETURNING id, kind, payload, attempts, last_error`);
+    RETURNING id, kind, payload, attempts, last_error,
+      EXISTS (
+        SELECT 1 FROM jobs AS other
+         WHERE other.kind = $2 AND other.status = 'pending' AND other.next_attempt_at <= now()
+           AND other.id <> jobs.id
+           AND ($4::text[] IS NULL OR NOT (COALESCE(other.payload ->> $3::text, '') = ANY($4::text[])))) AS more_due`);
 
 /**
  * Claims the oldest due job of `kind` for one attempt. The claim reads only that kind's due
@@ -125,12 +138,15 @@ const claimStatement = preparedStatement<ClaimedRow>('claim_due_job', `
  * other; the lease (next_attempt_at pushed forward by `leaseSeconds`) keeps the job away from
  * every other instance while it runs, without holding a transaction (or the embedded
  * database's only connection) open meanwhile. A worker that dies mid-run leaves the job to be
- * retried when the lease runs out.
+ * retried when the lease runs out. The same statement says whether another job of the kind
+ * (outside the excluded groups) was due besides: an index probe that spares the lane the empty
+ * claim it would otherwise make after the job (job-queue.ts). Jobs other workers hold locked
+ * count as due: at worst one claim more.
  */
-export async function claimDueJob(db: Executor, { kind, leaseSeconds, exclude }: JobClaim): Promise<ClaimedJob | undefined> {
+export async function claimDueJob(db: Executor, { kind, leaseSeconds, exclude }: JobClaim): Promise<Claim> {
   const rows = await claimStatement(db, [leaseSeconds, kind, exclude?.field ?? '', exclude && exclude.values.length > 0 ? [...exclude.values] : null]);
   const row = rows[0];
-  return row && toClaimed(row);
+  return row ? { job: toClaimed(row), moreDue: row.more_due } : { job: undefined, moreDue: false };
 }
 
 /** $1 'succeeded' or 'failed', $2 the error (NULL on success), $3 the final payload (NULL: keep), $4 id, $5 attempt. */
