@@ -31,6 +31,8 @@ declare module '../src/modules/jobs/jobs.types.js' {
     'test.hang': { n: number };
     'test.parallel': { n: number };
     'test.idle': { n: number };
+    'test.recorded': { n: number };
+    'test.marker': { n: number };
   }
 }
 
@@ -254,9 +256,9 @@ for (const kind of DATABASE_KINDS) {
       const { job: second } = await claimDueJob(t.app.ctx.db, { kind: 'test.unhandled', leaseSeconds: 300 });
       assert.equal(second?.id, id);
       assert.equal(second?.attempt, 2);
-      assert.equal(await markJobSucceeded(t.app.ctx.db, dead!, undefined), false, 'the first worker’s late result is refused');
+      assert.equal(await markJobSucceeded(t.app.ctx.db, { job: dead!, finalPayload: undefined }), false, 'the first worker’s late result is refused');
       assert.equal((await jobRow(t.app.ctx.db, id)).status, 'pending');
-      assert.equal(await markJobSucceeded(t.app.ctx.db, second!, undefined), true);
+      assert.equal(await markJobSucceeded(t.app.ctx.db, { job: second!, finalPayload: undefined }), true);
       assert.equal((await jobRow(t.app.ctx.db, id)).status, 'succeeded');
     });
 
@@ -296,6 +298,45 @@ for (const kind of DATABASE_KINDS) {
       } finally {
         await idle.stop();
         await db.deleteFrom('jobs').where('id', 'in', ids).execute();
+      }
+    });
+
+    it('a handler’s own write is made in the same statement as its job’s success', async () => {
+      const statements: string[] = [];
+      const db = t.app.ctx.db;
+      const counting = new Proxy(db, {
+        get(target, prop) {
+          if (prop === 'executeQuery') {
+            return (query: { sql: string }) => {
+              statements.push(query.sql);
+              return target.executeQuery(query as never);
+            };
+          }
+          const value = Reflect.get(target, prop, target) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const recording = createJobQueue({ db: counting, config: { ...t.app.ctx.config, outboxPollIntervalMs: HOUR }, log: t.app.ctx.log });
+      recording.register({
+        kind: 'test.recorded',
+        maxAttempts: 1,
+        retryDelayMs: () => 0,
+        run: async (job) => ({
+          recordWith: { sql: `INSERT INTO jobs (kind, payload, status, finished_at) VALUES ('test.marker', $1::jsonb, 'succeeded', now())`, parameters: [JSON.stringify({ n: job.payload.n })] },
+        }),
+      });
+      const id = await enqueue(db, 'test.recorded', { n: 41 });
+      try {
+        recording.start();
+        await waitFor('the job succeeded', async () => (await jobRow(db, id)).status === 'succeeded');
+        const marker = await db.selectFrom('jobs').select('id').where('kind', '=', 'test.marker').where(sql`payload->>'n'`, '=', '41').execute();
+        assert.equal(marker.length, 1, 'the handler’s write was made');
+        const ends = statements.filter((text) => text.includes('finish_job'));
+        assert.equal(ends.length, 1);
+        assert.match(ends[0]!, /^\/\* prepared:finish_job_with_test_recorded \*\/[\s\S]*INSERT INTO jobs/, 'one prepared statement, both writes');
+      } finally {
+        await recording.stop();
+        await db.deleteFrom('jobs').where('kind', 'in', ['test.recorded', 'test.marker']).execute();
       }
     });
 

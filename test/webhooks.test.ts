@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { ensureAdmin } from '../src/modules/admin/create-admin.js';
-import { emitEvent } from '../src/modules/events/emit-event.js';
+import { emitEvent, newEventId } from '../src/modules/events/emit-event.js';
+import { enqueue } from '../src/modules/jobs/jobs.repo.js';
 import type { Resolver } from '../src/modules/webhooks/url-guard.js';
 import { systemResolver } from '../src/modules/webhooks/url-guard.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
@@ -215,20 +217,22 @@ for (const kind of DATABASE_KINDS) {
       await events('user.created', (d) => d.email === first.email);
     });
 
-    it('an endpoint gets the events queued from its creation on, not a backlog still waiting when it was added', async () => {
+    it('an endpoint gets the events of changes made from its creation on; a pre-0.3 backlog queued before it is not fanned out to it', async () => {
       const ctx = t.app.ctx;
       const late = await t.api.post('/admin/webhooks', { url: `${receiver.url}/late`, events: ['user.deleted'] }, admin.accessToken);
       assert.equal(late.status, 201);
       const before = uniqueEmail('before-endpoint');
       const afterwards = uniqueEmail('after-endpoint');
       const deleted = (email: string) => ({ id: '00000000-0000-4000-8000-000000000003', email, account_id: '00000000-0000-4000-8000-000000000004' });
-      // An event queued a moment before the new endpoint existed (after the first one), and
-      // fanned out only now. The times compared are the database's, whatever the app's clock says.
+      // An event a version before 0.3 queued pending (to be fanned out by the `event` lane) a
+      // moment before the new endpoint existed, and fanned out only now. The times compared are
+      // the database's, whatever the app's clock says.
       const { receives_events_since: since } = await ctx.db.selectFrom('webhook_endpoints').select('receives_events_since').where('id', '=', late.body.id).executeTakeFirstOrThrow();
       await ctx.db.transaction().execute(async (trx) => {
-        const eventId = await emitEvent(ctx, trx, { type: 'user.deleted', data: deleted(before) });
-        await sql`UPDATE jobs SET created_at = ${new Date(since.getTime() - 1)} WHERE payload->>'id' = ${eventId}`.execute(trx);
+        const id = await enqueue(trx, 'event', { id: newEventId(), type: 'user.deleted', timestamp: new Date().toISOString(), data: deleted(before) });
+        await sql`UPDATE jobs SET created_at = ${new Date(since.getTime() - 1)} WHERE id = ${id}`.execute(trx);
       });
+      // A change made now writes its event's deliveries itself, the new endpoint's among them.
       await ctx.db.transaction().execute((trx) => emitEvent(ctx, trx, { type: 'user.deleted', data: deleted(afterwards) }));
       ctx.jobs.notify();
       await waitFor('the later event at the new endpoint', async () => receiver.received.some((r) => r.path === '/late' && r.body.includes(afterwards)));
@@ -238,6 +242,34 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await t.api.delete(`/admin/webhooks/${late.body.id}`, admin.accessToken)).status, 204);
       // (The other tests verify every request with the first endpoint's secret.)
       receiver.received.splice(0, receiver.received.length, ...receiver.received.filter((r) => r.path !== '/late'));
+    });
+
+    it('an endpoint deleted or disabled while a change writes its event: the change commits, and that endpoint gets no delivery', { skip: kind !== 'postgres' && 'needs a second connection (PostgreSQL)' }, async () => {
+      const ctx = t.app.ctx;
+      for (const end of ['DELETE FROM webhook_endpoints WHERE id = $1', 'UPDATE webhook_endpoints SET enabled = false WHERE id = $1']) {
+        const doomed = await t.api.post('/admin/webhooks', { url: `${receiver.url}/doomed`, events: ['user.deleted'] }, admin.accessToken);
+        assert.equal(doomed.status, 201);
+        const other = new pg.Client({ connectionString: t.database.url });
+        await other.connect();
+        try {
+          // Another transaction holds the endpoint's row lock (as an admin's PATCH or DELETE
+          // does) when the change's statement reads the endpoint, and commits while it waits.
+          await other.query('BEGIN');
+          await other.query('SELECT id FROM webhook_endpoints WHERE id = $1 FOR UPDATE', [doomed.body.id]);
+          await other.query(end, [doomed.body.id]);
+          const data = { id: '00000000-0000-4000-8000-000000000005', email: uniqueEmail('racing'), account_id: '00000000-0000-4000-8000-000000000006' };
+          const emitted = ctx.db.transaction().execute((trx) => emitEvent(ctx, trx, { type: 'user.deleted', data }));
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          await other.query('COMMIT');
+          const eventId = await emitted;
+          const deliveries = await ctx.db.selectFrom('webhook_deliveries').select(['endpoint_id', 'status']).where('event_id', '=', eventId).execute();
+          assert.ok(!deliveries.some((d) => d.endpoint_id === doomed.body.id), `${end}: no delivery to the endpoint`);
+          assert.ok(deliveries.some((d) => d.endpoint_id === endpointId), 'the other endpoint has its delivery');
+        } finally {
+          await other.end();
+          await t.api.delete(`/admin/webhooks/${doomed.body.id}`, admin.accessToken);
+        }
+      }
     });
 
     it('a receiver refusing one event still receives the events after it (no head-of-line blocking)', async () => {

@@ -39,9 +39,7 @@ export function registerPool(db: Db, pool: PostgresPool): void {
 
 /** `text` uses $1, $2, … for the parameters, in the order the caller passes them. */
 export function preparedStatement<Row>(name: string, text: string): PreparedStatement<Row> {
-  if (!/^[a-z_]+$/.test(name)) throw new Error(`bad prepared statement name: ${name}`);
-  // Kysely hands the driver only text and values, so the name travels in the text.
-  const marked = `${MARKER}${name}${MARKER_END}\n${text}`;
+  const marked = markedAs(name, text);
   const run = async (db: Db, parameters: unknown[]): Promise<Row[]> => {
     const pool = pools.get(db);
     // Inside a transaction `db` is the transaction, and Kysely holds its connection.
@@ -56,6 +54,13 @@ export function preparedStatement<Row>(name: string, text: string): PreparedStat
     }
   };
   return Object.assign(run, { text, marked });
+}
+
+/** `text` marked to be run as the prepared statement `name`: Kysely hands the driver only text
+ *  and values, so the name travels in the text. One name, one text, for good. */
+export function markedAs(name: string, text: string): string {
+  if (!/^[a-z_]+$/.test(name)) throw new Error(`bad prepared statement name: ${name}`);
+  return `${MARKER}${name}${MARKER_END}\n${text}`;
 }
 
 /** The name a statement was prepared as (see the driver in database.ts), or undefined. */

@@ -10,6 +10,7 @@
 // come back as strings), for the few that need a value (an event's status).
 import { CompiledQuery } from 'kysely';
 import type { Executor } from './executor.js';
+import { markedAs } from './prepared.js';
 
 export interface Write {
   /** One INSERT, UPDATE or DELETE with $1, $2, … placeholders. */
@@ -26,8 +27,14 @@ export function writeOf(compiled: CompiledQuery, options: Pick<Write, 'returning
   return { sql: compiled.sql, parameters: compiled.parameters, ...options };
 }
 
+export interface TogetherOptions {
+  /** Run the statement as this named prepared statement (db/prepared.ts): for writes whose
+   *  texts and number never vary, sent together on a hot path (an event's, events.repo.ts). */
+  preparedAs?: string;
+}
+
 /** Runs `writes` as one statement; returns each write's rows (empty for those not `returning`). */
-export async function writeTogether(db: Executor, writes: readonly Write[]): Promise<Array<Array<Record<string, unknown>>>> {
+export async function writeTogether(db: Executor, writes: readonly Write[], options: TogetherOptions = {}): Promise<Array<Array<Record<string, unknown>>>> {
   if (writes.length === 0) return [];
   if (writes.length === 1) {
     // Alone, a write is sent as it is (its rows typed by the driver, not JSON).
@@ -44,7 +51,8 @@ export async function writeTogether(db: Executor, writes: readonly Write[]): Pro
   });
   const selects = writes.flatMap((write, i) => (write.returning ? [`SELECT ${i} AS w, to_jsonb(w${i}) AS row FROM w${i}`] : []));
   const text = `WITH ${ctes.join(',\n')}\n${selects.length > 0 ? selects.join('\nUNION ALL\n') : 'SELECT NULL::int AS w, NULL::jsonb AS row WHERE false'}`;
-  const result = await db.executeQuery<{ w: number; row: Record<string, unknown> }>(CompiledQuery.raw(text, parameters));
+  const sent = options.preparedAs ? markedAs(options.preparedAs, text) : text;
+  const result = await db.executeQuery<{ w: number; row: Record<string, unknown> }>(CompiledQuery.raw(sent, parameters));
   const rows: Array<Array<Record<string, unknown>>> = writes.map(() => []);
   for (const { w, row } of result.rows) rows[w]!.push(row);
   for (const [i, write] of writes.entries()) await write.then?.(db, rows[i]!);

@@ -25,7 +25,7 @@ import { auditsWrite } from '../audit/audit.repo.js';
 import { markAccountInviteAccepted } from '../invites/account-invites.repo.js';
 import { markInviteCodeUsed } from '../invites/invite-codes.repo.js';
 import { findUserByEmail, insertUsers } from '../users/users.repo.js';
-import { eventWrite } from '../events/events.repo.js';
+import { eventWrites } from '../events/events.repo.js';
 import { newEvent } from '../events/emit-event.js';
 import { writeTogether, type Write } from '../../db/together.js';
 import { toUserResponse } from '../users/user.schemas.js';
@@ -127,11 +127,11 @@ export async function createUsers(
   const users = ids.map((id) => byId.get(id)!);
   if (options.announce) {
     for (const [i, user] of users.entries()) {
-      writes.push(eventWrite(newEvent(ctx, 'user.created', toUserResponse(user))));
+      writes.push(...eventWrites(newEvent(ctx, 'user.created', toUserResponse(user))));
       // Joining an existing account (an invite, or a directory's provisioning) is announced as such.
       if (inputs[i]!.accountInvite || inputs[i]!.membership) {
         const data = { account_id: user.account_id, user_id: user.id, role: user.account_role };
-        writes.push(eventWrite(newEvent(ctx, 'account.member_added', data)));
+        writes.push(...eventWrites(newEvent(ctx, 'account.member_added', data)));
       }
     }
   }

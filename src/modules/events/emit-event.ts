@@ -1,9 +1,8 @@
 // The one way a change announces itself to other services. Call it with the transaction of the
 // change (inside inUnitOfWork, db/unit-of-work.ts), so the event commits or rolls back with it and the queue wakes after the commit.
 //
-// The event is a job of kind `event`; the webhooks module fans it out to the endpoints that
-// subscribe to its type. An event no endpoint subscribes to costs its one INSERT and no more:
-// it is written already finished (events.repo.ts).
+// The event is recorded as a finished job of kind `event`, and written with a delivery (and its
+// job) for each webhook endpoint subscribed to its type, all in one statement (events.repo.ts).
 import { randomUUID } from 'node:crypto';
 import type { Executor } from '../../db/database.js';
 import type { Clock } from '../../lib/clock.js';

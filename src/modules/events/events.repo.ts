@@ -1,6 +1,6 @@
-// Where events are written: the `event` jobs of the queue (emit-event.ts).
+// Where events are written: an `event` job as their record, and their webhook deliveries
+// (emit-event.ts).
 import type { Executor } from '../../db/database.js';
-import { preparedStatement } from '../../db/prepared.js';
 import { writeTogether, type Write } from '../../db/together.js';
 import { noteEnqueued } from '../jobs/jobs.repo.js';
 import type { EventType } from './event-types.js';
@@ -13,38 +13,60 @@ export interface EventJobPayload {
   data: unknown;
 }
 
-// Nearly every change writes one (a sign-in its session.created): prepared when sent alone.
-const insertEventStatement = preparedStatement('insert_event', `
-    INSERT INTO jobs (kind, payload, status, finished_at)
-    SELECT 'event', $1::jsonb, listened.status,
-           CASE WHEN listened.status = 'succeeded' THEN now() END
-      FROM (SELECT CASE WHEN EXISTS (
-                     SELECT 1 FROM webhook_endpoints
-                      WHERE enabled AND receives_events_since <= now()
-                        AND (events IS NULL OR $2::text = ANY(events)))
-                   THEN 'pending' ELSE 'succeeded' END AS status) AS listened
-    RETURNING status`);
+/** The exact JSON body of the event's webhook deliveries: what is signed and sent. */
+export const deliveryBody = (event: EventJobPayload): string => JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
+
+// The enabled endpoints subscribed to the event's type ($2) that receive the events of changes
+// made since they were created (both times the database's, migration 0011). Key-share locked,
+// as the deliveries' foreign key would lock them anyway: an endpoint deleted or disabled by a
+// transaction that commits meanwhile (its pending deliveries given up under its row lock,
+// webhooks.service.ts) is read as it is after that commit, so it gets nothing, and the
+// statement never fails on a vanished endpoint.
+const SUBSCRIBED = `FROM webhook_endpoints
+      WHERE enabled AND receives_events_since <= now() AND (events IS NULL OR $2::text = ANY(events))
+      ORDER BY id
+      FOR KEY SHARE`;
+
+// A delivery's id is derived from the event and the endpoint (unique together), so the two
+// independent writes below agree on it without one reading the other's rows.
+const DELIVERY_ID = 'md5($1::text || id::text)::uuid';
 
 /**
- * Writes the event as a job of kind `event`, in one statement. Pending (to be fanned out) when
- * an enabled webhook endpoint subscribes to its type; otherwise already finished ('succeeded':
- * there is no one to deliver it to), so it never costs a claim, and stays on record for as long
- * as the purge keeps finished jobs. The test mirrors lockSubscribedEndpoints (webhooks.repo.ts),
- * which decides at the fan-out; an endpoint whose creation commits while this statement runs
- * may miss the event (it receives the events of the changes that commit after it exists).
+ * What an event writes, in the change's own transaction and statement (db/together.ts):
+ * - its record, a job of kind `event` already finished (the log of events, kept as long as the
+ *   purge keeps finished jobs);
+ * - for every subscribed endpoint, its delivery and that delivery's `webhook` job.
+ * So an event no endpoint subscribes to costs two index probes of an empty set in a statement
+ * the change sends anyway, and one that has subscribers costs no fan-out job: no claim, no
+ * second transaction (issue 31). The `event` kind's lane still fans out the events queued
+ * pending by versions before 0.3 (webhook-jobs.ts).
  */
-export async function insertEvent(db: Executor, event: EventJobPayload): Promise<void> {
-  await writeTogether(db, [eventWrite(event)]);
+export function eventWrites(event: EventJobPayload): Write[] {
+  return [
+    {
+      sql: `INSERT INTO jobs (kind, payload, status, finished_at) VALUES ('event', $1::jsonb, 'succeeded', now())`,
+      parameters: [JSON.stringify(event)],
+    },
+    {
+      sql: `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, type, body)
+    SELECT ${DELIVERY_ID}, id, $1::text, $2::text, $3::text ${SUBSCRIBED}`,
+      parameters: [event.id, event.type, deliveryBody(event)],
+    },
+    {
+      sql: `INSERT INTO jobs (kind, payload)
+    SELECT 'webhook', jsonb_build_object('delivery_id', ${DELIVERY_ID}, 'endpoint_id', id) ${SUBSCRIBED}
+    RETURNING 1 AS queued`,
+      parameters: [event.id, event.type],
+      returning: true,
+      then: async (db, rows) => {
+        if (rows.length > 0) await noteEnqueued(db, 'webhook');
+      },
+    },
+  ];
 }
 
-/** insertEvent as a Write (db/together.ts), for a change that sends its writes together. */
-export function eventWrite(event: EventJobPayload): Write {
-  return {
-    sql: insertEventStatement.marked,
-    parameters: [JSON.stringify(event), event.type],
-    returning: true,
-    then: async (db, rows) => {
-      if (rows[0]?.status === 'pending') await noteEnqueued(db, 'event');
-    },
-  };
+/** An event's writes sent alone (emitEvent): nearly every change writes one (a sign-in its
+ *  session.created), so as one prepared statement. */
+export async function insertEvent(db: Executor, event: EventJobPayload): Promise<void> {
+  await writeTogether(db, eventWrites(event), { preparedAs: 'insert_event' });
 }

@@ -3,7 +3,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../../db/executor.js';
 import { markJobFailed, markJobSucceeded, scheduleJobRetry } from './jobs.repo.js';
-import { PermanentJobError, type AttemptResult, type ClaimedJob, type JobHandler, type JobKind } from './jobs.types.js';
+import { PermanentJobError, type AttemptResult, type ClaimedJob, type JobHandler, type JobKind, type JobSuccess } from './jobs.types.js';
 
 const MAX_ERROR_LENGTH = 500;
 
@@ -12,8 +12,9 @@ export async function runAttempt(deps: { db: Db; log: FastifyBaseLogger }, handl
   const about = { id: job.id, kind: job.kind, attempt: job.attempt, ...handler.describe?.(job.payload) };
   let result: AttemptResult;
   let recorded: boolean;
+  let success: JobSuccess | void;
   try {
-    await handler.run(job);
+    success = await handler.run(job);
     result = 'succeeded';
   } catch (err) {
     // Only the error is logged, never the payload: it may carry a token.
@@ -31,7 +32,7 @@ export async function runAttempt(deps: { db: Db; log: FastifyBaseLogger }, handl
     finish(log, { handler, job, result, recorded });
     return result;
   }
-  recorded = await markJobSucceeded(db, job, handler.finalPayload?.(job.payload));
+  recorded = await markJobSucceeded(db, { job, finalPayload: handler.finalPayload?.(job.payload), recordWith: success?.recordWith });
   log.info({ job: about }, 'job succeeded');
   finish(log, { handler, job, result, recorded });
   return result;

@@ -7,7 +7,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import { afterCommit } from '../../db/after-commit.js';
-import { writeOf, type Write } from '../../db/together.js';
+import { writeOf, writeTogether, type Write } from '../../db/together.js';
 import { markEnqueued } from '../../db/unit-of-work.js';
 import { preparedStatement } from '../../db/prepared.js';
 import type { ClaimedJob, JobKind, JobPayloads } from './jobs.types.js';
@@ -125,11 +125,12 @@ const claimStatement = preparedStatement<ClaimedRow>('claim_due_job', `
         LIMIT 1
         FOR UPDATE SKIP LOCKED)
     RETURNING id, kind, payload, attempts, last_error,
-      EXISTS (
-        SELECT 1 FROM jobs AS other
-         WHERE other.kind = $2 AND other.status = 'pending' AND other.next_attempt_at <= now()
-           AND other.id <> jobs.id
-           AND ($4::text[] IS NULL OR NOT (COALESCE(other.payload ->> $3::text, '') = ANY($4::text[])))) AS more_due`);
+      (SELECT true FROM jobs AS other
+        WHERE other.kind = $2 AND other.status = 'pending' AND other.next_attempt_at <= now()
+          AND other.id <> jobs.id
+          AND ($4::text[] IS NULL OR NOT (COALESCE(other.payload ->> $3::text, '') = ANY($4::text[])))
+        ORDER BY other.next_attempt_at
+        LIMIT 1) IS NOT NULL AS more_due`);
 
 /**
  * Claims the oldest due job of `kind` for one attempt. The claim reads only that kind's due
@@ -141,7 +142,9 @@ const claimStatement = preparedStatement<ClaimedRow>('claim_due_job', `
  * retried when the lease runs out. The same statement says whether another job of the kind
  * (outside the excluded groups) was due besides: an index probe that spares the lane the empty
  * claim it would otherwise make after the job (job-queue.ts). Jobs other workers hold locked
- * count as due: at worst one claim more.
+ * count as due: at worst one claim more. (Ordered like the claim so that it, too, walks
+ * jobs_due_idx: as a plain EXISTS the generic plan could scan the table for the first match,
+ * 40 ms under the backlog of bench/queue-backlog.ts.)
  */
 export async function claimDueJob(db: Executor, { kind, leaseSeconds, exclude }: JobClaim): Promise<Claim> {
   const rows = await claimStatement(db, [leaseSeconds, kind, exclude?.field ?? '', exclude && exclude.values.length > 0 ? [...exclude.values] : null]);
@@ -186,15 +189,26 @@ interface JobEnd {
   status: 'succeeded' | 'failed';
   error: string | null;
   finalPayload: unknown;
+  /** The handler's own write, made in the same statement (JobSuccess). */
+  recordWith?: Write;
 }
 
-async function finishJob(db: Executor, { job, status, error, finalPayload }: JobEnd): Promise<boolean> {
-  const rows = await finishStatement(db, [status, error, finalPayload === undefined ? null : JSON.stringify(finalPayload), job.id, job.attempt]);
-  return rows.length > 0;
+async function finishJob(db: Executor, { job, status, error, finalPayload, recordWith }: JobEnd): Promise<boolean> {
+  const parameters = [status, error, finalPayload === undefined ? null : JSON.stringify(finalPayload), job.id, job.attempt];
+  if (!recordWith) return (await finishStatement(db, parameters)).length > 0;
+  const finish: Write = { sql: finishStatement.marked, parameters, returning: true };
+  const [finished] = await writeTogether(db, [finish, recordWith], { preparedAs: `finish_job_with_${job.kind.replace(/[^a-z]/g, '_')}` });
+  return finished!.length > 0;
 }
 
-export async function markJobSucceeded(db: Executor, job: ClaimedJob, finalPayload: unknown): Promise<boolean> {
-  return finishJob(db, { job, status: 'succeeded', error: null, finalPayload });
+export interface JobSucceeded {
+  job: ClaimedJob;
+  finalPayload: unknown;
+  recordWith?: Write;
+}
+
+export async function markJobSucceeded(db: Executor, succeeded: JobSucceeded): Promise<boolean> {
+  return finishJob(db, { ...succeeded, status: 'succeeded', error: null });
 }
 
 export interface JobRetry {

@@ -9,6 +9,8 @@
 // a Date comes back as a string. Never put anything in a payload you would not keep in the
 // database; what must not outlive the job (an email body with a token) is erased by the
 // handler's `finalPayload` when the job finishes.
+import type { Write } from '../../db/together.js';
+
 export interface JobPayloads {}
 
 export type JobKind = keyof JobPayloads & string;
@@ -24,6 +26,13 @@ export interface ClaimedJob<K extends JobKind = JobKind> {
   attempt: number;
   /** What the previous attempt (or a parked instance) recorded; null on a first attempt. */
   lastError: string | null;
+}
+
+/** What a handler's run may return on success. */
+export interface JobSuccess {
+  /** Written together with the job's success (db/together.ts), as one prepared statement per
+   *  kind: its text must never vary (a repo's prepared statement's `marked` text). */
+  readonly recordWith: Write;
 }
 
 /** The result of one attempt, as handlers' `onResult` sees it. */
@@ -66,8 +75,10 @@ export interface JobHandler<K extends JobKind> {
    *  ends (as notify() after a commit), instead of at the next poll. */
   readonly enqueues?: readonly JobKind[];
   /** Does the work. Throwing fails the attempt: retried, or given up after maxAttempts, or at
-   *  once for a PermanentJobError. The error's message (never the payload) is recorded and logged. */
-  run(job: ClaimedJob<K>): Promise<void>;
+   *  once for a PermanentJobError. The error's message (never the payload) is recorded and logged.
+   *  It may return a write of its own to make in the same statement as the job's success
+   *  (JobSuccess): one round trip and one commit fewer per job. */
+  run(job: ClaimedJob<K>): Promise<void | JobSuccess>;
   /** The payload kept once the job has finished either way (e.g. without a body carrying a
    *  token). Default: unchanged. */
   finalPayload?(payload: JobPayloads[K]): JobPayloads[K];

@@ -1,15 +1,16 @@
-// Webhooks on the job queue: two kinds.
+// Webhooks on the job queue. An event's deliveries, and a `webhook` job for each, are written
+// by the change that emits it, in its transaction and statement (events.repo.ts eventWrites).
 //
-// - `event` (written by emitEvent in the change's transaction, only when an endpoint subscribes
-//   to its type): the fan-out. One statement writes a delivery row and its job for every
-//   enabled endpoint subscribed to the type (webhooks.repo.ts fanOutEvent).
-// - `webhook`: one attempt at one delivery. Every delivery has a job of its own from the
-//   fan-out on and retries on its own schedule: a receiver that keeps refusing one event still
+// - `webhook`: one attempt at one delivery. Every delivery has a job of its own and retries on its own schedule: a receiver that keeps refusing one event still
 //   receives the events after it (no head-of-line blocking; receivers order by `timestamp`).
 //   The job's attempt number is the delivery's: the queue's retry schedule (stepSchedule),
 //   leases and restarts apply per delivery as they do for email. An instance runs at most
 //   `perEndpointConcurrency` deliveries of one endpoint at once (the queue's job groups), so a
 //   slow receiver never takes every slot.
+//
+// - `event`: the fan-out of an event that a version before 0.3 queued pending (one statement
+//   writes a delivery row and its job for every subscribed endpoint, webhooks.repo.ts
+//   fanOutEvent). Events are no longer queued so; the lane drains what an upgrade finds.
 //
 // Every attempt carries the event's `msg_…` id as `webhook-id`. A delivery that exhausts the
 // schedule (about 3 days) is given up; if nothing was delivered to its endpoint since that
@@ -19,6 +20,7 @@ import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import type { EventJobPayload } from '../events/emit-event.js';
+import { deliveryBody } from '../events/events.repo.js';
 import { stepSchedule } from '../jobs/job-queue.js';
 import { enqueue } from '../jobs/jobs.repo.js';
 import { PermanentJobError } from '../jobs/jobs.types.js';
@@ -30,6 +32,7 @@ import {
   findEndpoint,
   insertDelivery,
   recordAttempt,
+  recordAttemptWrite,
   updateEndpoint,
   type EndpointRow,
 } from './webhooks.repo.js';
@@ -105,8 +108,6 @@ export async function queueDelivery(trx: Executor, endpoint: Pick<EndpointRow, '
   return true;
 }
 
-/** The exact JSON body that is signed and sent. */
-const deliveryBody = (event: EventJobPayload): string => JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
 
 /** Ends an endpoint's deliveries (disabled by an admin, or by failing for 3 days). Endpoint
  *  row-locked. Their jobs find them no longer pending and end. */
@@ -181,7 +182,12 @@ export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, optio
       const status = attempt.ok ? 'succeeded' : last ? 'failed' : 'pending';
       const recorded = { number: job.attempt, status, responseStatus: attempt.status, durationMs: attempt.durationMs, error: attempt.error, at: now } as const;
       let disabled = false;
-      if (status !== 'failed') {
+      if (status === 'succeeded') {
+        metrics.webhookDeliveries.inc('sent');
+        // Recorded in the same statement as the job's success.
+        return { recordWith: recordAttemptWrite(delivery.id, recorded) };
+      }
+      if (status === 'pending') {
         await recordAttempt(db, delivery.id, recorded);
       } else {
         await db.transaction().execute(async (trx) => {
@@ -201,9 +207,9 @@ export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, optio
           });
         });
       }
-      metrics.webhookDeliveries.inc(attempt.ok ? 'sent' : last ? 'failed' : 'retry');
+      metrics.webhookDeliveries.inc(last ? 'failed' : 'retry');
       if (disabled) log.warn({ webhook: { endpoint: endpoint.id } }, 'webhook endpoint disabled after failing for 3 days');
-      if (!attempt.ok) throw last ? new PermanentJobError(attempt.error ?? 'failed') : new Error(attempt.error ?? 'failed');
+      throw last ? new PermanentJobError(attempt.error ?? 'failed') : new Error(attempt.error ?? 'failed');
     },
     describe: (payload) => ({ delivery: payload.delivery_id }),
     close: () => sender.close(),

@@ -3,6 +3,7 @@ import { sql, type Selectable } from 'kysely';
 import type { Executor } from '../../db/database.js';
 import type { WebhookDeliveriesTable, WebhookEndpointsTable } from '../../db/schema.js';
 import { preparedStatement } from '../../db/prepared.js';
+import type { Write } from '../../db/together.js';
 import { finishedRule } from '../retention/retention-rules.js';
 
 export type EndpointRow = Selectable<WebhookEndpointsTable>;
@@ -141,12 +142,24 @@ export async function deliveredSince(db: Executor, endpointId: string, since: Da
 }
 
 /** Records one attempt: still pending (a retry follows), succeeded or failed (given up). */
-export async function recordAttempt(
-  db: Executor,
-  id: string,
-  attempt: { number: number; status: 'pending' | 'succeeded' | 'failed'; responseStatus: number | null; durationMs: number; error: string | null; at: Date },
-): Promise<void> {
-  await recordAttemptStatement(db, [attempt.number, attempt.status, attempt.responseStatus, attempt.durationMs, attempt.error, attempt.at, id]);
+export interface DeliveryAttempt {
+  number: number;
+  status: 'pending' | 'succeeded' | 'failed';
+  responseStatus: number | null;
+  durationMs: number;
+  error: string | null;
+  at: Date;
+}
+
+const attemptParameters = (id: string, attempt: DeliveryAttempt): unknown[] => [attempt.number, attempt.status, attempt.responseStatus, attempt.durationMs, attempt.error, attempt.at, id];
+
+export async function recordAttempt(db: Executor, id: string, attempt: DeliveryAttempt): Promise<void> {
+  await recordAttemptStatement(db, attemptParameters(id, attempt));
+}
+
+/** recordAttempt as a Write: a successful attempt is recorded with its job's success (JobSuccess). */
+export function recordAttemptWrite(id: string, attempt: DeliveryAttempt): Write {
+  return { sql: recordAttemptStatement.marked, parameters: attemptParameters(id, attempt) };
 }
 
 /** Gives up every pending delivery of an endpoint (it was disabled); returns how many. */
