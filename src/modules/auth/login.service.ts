@@ -30,7 +30,7 @@ export async function login(ctx: AppContext, { email: emailInput, password, meta
     throw Errors.incorrectEmailOrPassword();
   }
   // The right password gives its guess back: a completed sign-in starts the count afresh in
-  // its own statement (recordSignIn); an MFA-enrolled user's only once the second factor
+  // its own write (recordSignInWrite); an MFA-enrolled user's only once the second factor
   // passes, so a sign-in that stops at the second step gives it back in the same transaction,
   // and one refused (inactive, SSO enforced: completeSignIn, the one place those rules live)
   // gives it back after the rollback. A right password never uses up the account's guesses.

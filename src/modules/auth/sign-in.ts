@@ -11,13 +11,14 @@ import { addSeconds } from '../../lib/clock.js';
 import { Errors } from '../../lib/errors.js';
 import { hashSecret, randomToken } from '../../lib/random.js';
 import type { AuditAction } from '../audit/audit-actions.js';
-import { recordAudit } from '../audit/audit.repo.js';
+import { auditWrite, recordAudit } from '../audit/audit.repo.js';
 import { insertMfaChallenge } from '../mfa/mfa.repo.js';
 import { countPasskeys } from '../passkeys/passkeys.repo.js';
-import { startSession, type TokenPair } from '../sessions/sessions.service.js';
+import { newSession, type TokenPair } from '../sessions/sessions.service.js';
 import { refuseWhereSsoIsEnforced } from '../sso-policy/enforcement.js';
 import { updateUser } from '../users/users.repo.js';
-import { recordSignIn } from '../lockout/lockout.repo.js';
+import { recordSignInWrite } from '../lockout/lockout.repo.js';
+import { writeTogether } from '../../db/together.js';
 import type { Executor } from '../../db/database.js';
 
 /** Authentication method references (RFC 8176) a first factor can contribute. */
@@ -121,19 +122,18 @@ async function finishSignIn(
 ): Promise<TokenPair> {
   const now = ctx.clock.now();
   const { user, meta, amr, aal } = signIn;
-  // One statement: the sign-in is recorded, and the guess count starts afresh (for an enrolled
-  // user only here, once the second factor has passed: a right password alone does not reset it).
-  await recordSignIn(trx, { userId: user.id, now, rehashedPassword: signIn.rehashedPassword });
-  await recordAudit(trx, meta, {
-    action: signIn.audit.action,
-    userId: user.id,
-    resourceType: 'user',
-    resourceId: user.id,
-    details: { ...signIn.audit.details, amr, aal },
-  });
-  const session = await startSession(ctx, trx, { user, assurance: { aal, amr }, meta });
+  const session = await newSession(ctx, { user, assurance: { aal, amr }, meta });
+  // Every write of a sign-in in one prepared statement (db/together.ts): the sign-in recorded,
+  // with the guess count starting afresh (for an enrolled user only here, once the second factor
+  // has passed: a right password alone does not reset it); its audit row; the session, its
+  // first refresh token and its session.created event with the event's webhook deliveries.
+  await writeTogether(trx, [
+    recordSignInWrite({ userId: user.id, now, rehashedPassword: signIn.rehashedPassword }),
+    auditWrite(meta, { action: signIn.audit.action, userId: user.id, resourceType: 'user', resourceId: user.id, details: { ...signIn.audit.details, amr, aal } }),
+    ...session.writes,
+  ], { preparedAs: 'sign_in_writes' });
   ctx.metrics.signIns.inc(signIn.metric, 'success');
-  return session;
+  return session.tokens;
 }
 
 /** The first factor passed for an enrolled user: no tokens, an mfa_token for the second. */

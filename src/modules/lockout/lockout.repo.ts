@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { preparedStatement, USERS_COLUMNS } from '../../db/prepared.js';
 import type { UserRow } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
+import type { Write } from '../../db/together.js';
 
 /** Consecutive failures that lock the account. */
 export const MAX_FAILED_LOGINS = 10;
@@ -95,17 +96,26 @@ export async function lockIfExhausted(db: Executor, userId: string, now: Date): 
   return result.rows[0]?.locked_until ?? null;
 }
 
-// Every completed sign-in runs it: prepared. $1 now, $2 a new password hash (NULL: keep), $3 the user.
-const signedIn = preparedStatement('record_sign_in', `
+// Every completed sign-in runs it, in the sign-in's one statement (auth/sign-in.ts).
+// $1 now, $2 a new password hash (NULL: keep), $3 the user.
+const SIGNED_IN = (`
   UPDATE users SET last_login = $1, updated_at = $1, failed_login_count = 0, lockout_count = 0, locked_until = NULL,
                    password_hash = COALESCE($2::text, password_hash)
    WHERE id = $3`);
 
 /** A completed sign-in: when, a rehashed password if any, and the guess count starts afresh
- *  (LOCKOUT_CLEARED). */
-export async function recordSignIn(db: Executor, signIn: { userId: string; now: Date; rehashedPassword?: string }): Promise<void> {
-  await signedIn(db, [signIn.now, signIn.rehashedPassword ?? null, signIn.userId]);
+ *  (LOCKOUT_CLEARED). A Write, sent with the rest of the sign-in (db/together.ts). */
+export function recordSignInWrite(signIn: SignInRecord): Write {
+  return { sql: SIGNED_IN, parameters: signInParameters(signIn) };
 }
+
+export interface SignInRecord {
+  userId: string;
+  now: Date;
+  rehashedPassword?: string;
+}
+
+const signInParameters = (signIn: SignInRecord): unknown[] => [signIn.now, signIn.rehashedPassword ?? null, signIn.userId];
 
 /** The columns a successful login or a new password resets: the count starts afresh. */
 export const LOCKOUT_CLEARED = { failed_login_count: 0, lockout_count: 0, locked_until: null } as const;

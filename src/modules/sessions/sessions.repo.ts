@@ -2,7 +2,7 @@
 // rotation is in refresh-tokens.repo.ts, the device list in device-sessions.repo.ts, the purge
 // in sessions-purge.repo.ts; "live" is defined once, in db/live-session.ts.
 import { sql, type Kysely } from 'kysely';
-import { preparedStatement } from '../../db/prepared.js';
+import type { Write } from '../../db/together.js';
 import type { Database } from '../../db/schema.js';
 import { liveSession } from '../../db/live-session.js';
 
@@ -27,18 +27,20 @@ export interface NewSession {
   amr: string[];
 }
 
-// $1 session id, $2 user id, $3 issued at, $4 token id, $5 token hash, $6 expires at, $7 ip,
-// $8 user agent, $9 aal, $10 amr, $11 started at.
-const sessionStart = preparedStatement('insert_session', `
-  WITH session AS (
-    INSERT INTO sessions (id, user_id, created_at, last_used_at, ip, last_ip, user_agent, aal, amr)
-    VALUES ($1, $2, $11, $11, $7, $7, $8, $9, $10)
-  )
-  INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, issued_at, expires_at)
-  VALUES ($4, $5, $2, $1, $3, $6)`);
+// A session and its first refresh token: two independent inserts (the token's foreign key is
+// checked at the end of the statement they are sent in, after both). Sent together with the
+// rest of a sign-in (auth/sign-in.ts), so the texts never vary.
+const INSERT_SESSION = `INSERT INTO sessions (id, user_id, created_at, last_used_at, ip, last_ip, user_agent, aal, amr)
+    VALUES ($1, $2, $3, $3, $4, $4, $5, $6, $7)`;
+const INSERT_FIRST_TOKEN = `INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, issued_at, expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6)`;
 
-export async function insertSession(db: Executor, s: NewSession): Promise<void> {
-  await sessionStart(db, [s.sessionId, s.userId, s.issuedAt, s.tokenId, s.tokenHash, s.expiresAt, s.ip, s.userAgent, s.aal, s.amr, s.startedAt]);
+/** The writes that start a session (db/together.ts). */
+export function sessionWrites(s: NewSession): Write[] {
+  return [
+    { sql: INSERT_SESSION, parameters: [s.sessionId, s.userId, s.startedAt, s.ip, s.userAgent, s.aal, s.amr] },
+    { sql: INSERT_FIRST_TOKEN, parameters: [s.tokenId, s.tokenHash, s.userId, s.sessionId, s.issuedAt, s.expiresAt] },
+  ];
 }
 
 /** A session just ended (for its session.revoked event). */

@@ -7,11 +7,12 @@ import { Errors, type AppError } from '../../lib/errors.js';
 import { hashSecret } from '../../lib/random.js';
 import type { AccountClaims } from '../../lib/tokens.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { emitEvent } from '../events/emit-event.js';
+import { newEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked, sessionEventData } from '../events/session-events.js';
 import { findPresentedToken, findSessionOfToken, rotateRefreshToken } from './refresh-tokens.repo.js';
-import { insertSession, revokeSession, type Aal } from './sessions.repo.js';
-import type { Executor } from '../../db/database.js';
+import { revokeSession, sessionWrites, type Aal } from './sessions.repo.js';
+import type { Write } from '../../db/together.js';
+import { eventWrites } from '../events/events.repo.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export interface TokenPair {
@@ -35,13 +36,19 @@ export interface Assurance {
 /** Stored user agents are cut to this many characters: the device list needs no more. */
 const USER_AGENT_KEPT = 512;
 
-/** Starts a session for a user who has just proven who they are. Call inside the sign-in
- *  transaction (completeSignIn is the only caller). */
-export async function startSession(
+/** A session about to start: the writes that start it, and the tokens it hands out once
+ *  they commit. */
+export interface NewSessionStart {
+  writes: Write[];
+  tokens: TokenPair;
+}
+
+/** Starts a session for a user who has just proven who they are: the caller sends `writes` in
+ *  the sign-in's transaction, with its own (completeSignIn is the only caller). */
+export async function newSession(
   deps: SessionDeps,
-  db: Executor,
   start: { user: { id: string; must_change_password: boolean } & AccountClaims; assurance: Assurance; meta: RequestMeta },
-): Promise<TokenPair> {
+): Promise<NewSessionStart> {
   const { user, assurance, meta } = start;
   const sessionId = randomUUID();
   // The session keeps its precise start (two sign-ins within a second list in order); the
@@ -53,7 +60,8 @@ export async function startSession(
     issuedAt,
     expiresAt: addDays(issuedAt, deps.config.refreshTokenExpireDays),
   });
-  await insertSession(db, {
+  const userAgent = meta.userAgent?.slice(0, USER_AGENT_KEPT) ?? null;
+  const writes = sessionWrites({
     sessionId,
     userId: user.id,
     tokenId: randomUUID(),
@@ -62,19 +70,15 @@ export async function startSession(
     startedAt,
     expiresAt: refresh.expiresAt,
     ip: meta.ip,
-    userAgent: meta.userAgent?.slice(0, USER_AGENT_KEPT) ?? null,
+    userAgent,
     aal: assurance.aal,
     amr: assurance.amr,
   });
-  await emitEvent(deps, db, {
-    type: 'session.created',
-    data: sessionEventData({
-      id: sessionId, user_id: user.id, created_at: startedAt,
-      ip: meta.ip, user_agent: meta.userAgent?.slice(0, USER_AGENT_KEPT) ?? null, aal: assurance.aal, amr: assurance.amr,
-    }),
-  });
+  const event = newEvent(deps, 'session.created', sessionEventData({
+    id: sessionId, user_id: user.id, created_at: startedAt, ip: meta.ip, user_agent: userAgent, aal: assurance.aal, amr: assurance.amr,
+  }));
   const access = await deps.tokens.issue('access', user.id, { sid: sessionId, aal: assurance.aal, amr: assurance.amr, account: accountClaims(user) });
-  return tokenPair(access.token, refresh.token, user.must_change_password);
+  return { writes: [...writes, ...eventWrites(event)], tokens: tokenPair(access.token, refresh.token, user.must_change_password) };
 }
 
 /**
