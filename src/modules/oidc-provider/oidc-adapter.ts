@@ -11,7 +11,7 @@ import { providerMetadata } from './client-metadata.js';
 import { findGrantSourceRows } from './grant-source.repo.js';
 import { consumeModel, destroyModel, findModel, revokeGrantRows, upsertModel } from './oidc-models.repo.js';
 import type { KoaLikeContext } from './provider-types.js';
-import { modelKey, readsOf, sessionUidKey, type RequestReads } from './request-reads.js';
+import { existingReadsOf, modelKey, readsOf, sessionUidKey, type RequestReads } from './request-reads.js';
 import { deferConsume, mayDeferConsume, mayDeferSave, sendPending, takePending } from './write-behind.js';
 
 export interface AdapterDeps {
@@ -110,7 +110,7 @@ class ModelAdapter {
   }
 
   private reads(): RequestReads | undefined {
-    return readsOf(this.deps.currentRequest?.());
+    return existingReadsOf(this.deps.currentRequest?.());
   }
 
   /** What waits (write-behind.ts) goes before any other call: the provider never reads around its own write. */
@@ -133,13 +133,13 @@ class ModelAdapter {
    */
   private async readAhead(by: { id: string } | { uid: string } | { userCode: string }) {
     const request = this.deps.currentRequest?.();
-    const reads = readsOf(request);
-    if (!reads) return undefined;
-    if ('uid' in by) return this.model === 'Session' ? reads.takeModel(sessionUidKey(by.uid)) : undefined;
+    const existing = existingReadsOf(request);
+    if ('uid' in by) return this.model === 'Session' ? existing?.takeModel(sessionUidKey(by.uid)) : undefined;
     if (!('id' in by)) return undefined;
     const key = modelKey(this.model, by.id);
-    const kept = reads.takeModel(key);
+    const kept = existing?.takeModel(key);
     if (kept || this.model !== 'AccessToken' || request?.oidc?.route !== 'userinfo') return kept;
+    const reads = readsOf(request)!;
     const token = { model: this.model, id: by.id };
     reads.keep(await findGrantSourceRows(this.deps.db, { ...token, now: this.deps.clock.now(), clientId: null }), token);
     return reads.takeModel(key);
@@ -157,10 +157,10 @@ class ClientAdapter {
    */
   async find(id: string): Promise<Record<string, unknown> | undefined> {
     const request = this.deps.currentRequest?.();
-    const reads = readsOf(request);
-    const kept = reads?.takeClient(id);
+    const kept = existingReadsOf(request)?.takeClient(id);
     if (kept) return providerMetadata(kept);
     const source = request && grantSourceOf(request);
+    const reads = source && readsOf(request);
     if (!reads || !source) return findClientMetadata(this.deps.db, id);
     reads.keep(await findGrantSourceRows(this.deps.db, { ...source, now: this.deps.clock.now(), clientId: id }), source);
     const client = reads.takeClient(id);

@@ -11,7 +11,7 @@
 import type { AppContext } from '../../context.js';
 import { adapterFactory } from './oidc-adapter.js';
 import { findAccountFacts } from './grant-source.repo.js';
-import { readsOf } from './request-reads.js';
+import { existingReadsOf } from './request-reads.js';
 import { sendWhatWaits } from './write-behind.js';
 import { EXTRA_METADATA, OIDC_SCOPES } from './client-metadata.js';
 import { secretMatches } from './clients.service.js';
@@ -178,7 +178,7 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
     },
     findAccount: async (ctx: KoaLikeContext | undefined, sub: string) => {
       // Often read already, with the token that names it (request-reads.ts).
-      const user = readsOf(ctx)?.takeAccount(sub) ?? (await findAccountFacts(db, sub));
+      const user = existingReadsOf(ctx)?.takeAccount(sub) ?? (await findAccountFacts(db, sub));
       if (!user || !user.is_active) return undefined;
       return {
         accountId: user.id,

@@ -66,3 +66,8 @@ export function readsOf(ctx: object | undefined): RequestReads | undefined {
   if (!reads) byRequest.set(ctx, (reads = new RequestReads()));
   return reads;
 }
+
+/** The memo of the request `ctx` if anything was read ahead in it (most requests read nothing ahead). */
+export function existingReadsOf(ctx: object | undefined): RequestReads | undefined {
+  return ctx && byRequest.get(ctx);
+}
