@@ -2,7 +2,13 @@
 // issue 27: client-credentials grants >= 1,000; code exchange with an ID token >= 400; provider
 // refresh >= 1,000; userinfo within 1.5x of GET /auth/me (CPU per request).
 //
-//   npx tsx bench/oidc.ts [--seconds 8] [--concurrency 16] [--codes 400] [--profile]
+//   npx tsx bench/oidc.ts [--seconds 8] [--concurrency 16] [--codes 400] [--profile] [--statements] [--only userinfo]
+//
+// --statements: the server reaches PostgreSQL through the counting proxy (bench/sql-counter.ts),
+// and each line says how many SQL statements and round trips a request cost (the proxy runs in
+// this process, so the server's CPU figures stay comparable; its wall figures do not).
+// --only: measures only the requests whose label starts so (with --profile and profile-summary's
+// last-seconds, a profile of that one kind of request).
 //
 // The server is a child process (bench/server.ts), so its CPU time is read from /proc apart from
 // this load generator's. Requests are plain fetches (the protocol's own requests, as a client
@@ -14,9 +20,10 @@ import { parseArgs } from 'node:util';
 import { ADMIN_URL, createBenchDatabase } from './databases.js';
 import { processCpuSeconds } from './proc-cpu.js';
 import { prepareServer, REPO_ROOT, startServer, type RunningServer } from './server.js';
+import { startSqlCounter, type SqlCounter } from './sql-counter.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '16' }, codes: { type: 'string', default: '400' }, profile: { type: 'boolean', default: false } },
+  options: { seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '16' }, codes: { type: 'string', default: '400' }, profile: { type: 'boolean', default: false }, statements: { type: 'boolean', default: false }, only: { type: 'string' } },
 });
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
@@ -26,7 +33,11 @@ const ISSUER = 'http://localhost:8443';
 
 const b64url = (buffer: Buffer) => buffer.toString('base64url');
 
+let counter: SqlCounter | undefined;
+
 async function measure(server: RunningServer, label: string, floor: string, requests: (() => Promise<void>) | Array<() => Promise<void>>): Promise<number> {
+  if (values.only && !label.startsWith(values.only)) return NaN;
+  const counted = counter?.counts();
   const started = processCpuSeconds(server.pid)!;
   const startedAt = performance.now();
   let done = 0;
@@ -50,7 +61,9 @@ async function measure(server: RunningServer, label: string, floor: string, requ
   const cpu = processCpuSeconds(server.pid)! - started;
   const wall = (performance.now() - startedAt) / 1000;
   const perCore = done / cpu;
-  console.log(`${label.padEnd(34)} ${String(done).padStart(6)} requests  ${(done / wall).toFixed(0).padStart(6)}/s wall  ${perCore.toFixed(0).padStart(6)} per server core-second  (floor: ${floor})`);
+  const now = counter?.counts();
+  const sql = counted && now ? `  ${((now.statements - counted.statements) / done).toFixed(2)} statements, ${((now.roundTrips - counted.roundTrips) / done).toFixed(2)} round trips per request` : '';
+  console.log(`${label.padEnd(34)} ${String(done).padStart(6)} requests  ${(done / wall).toFixed(0).padStart(6)}/s wall  ${perCore.toFixed(0).padStart(6)} per server core-second  (floor: ${floor})${sql}`);
   return perCore;
 }
 
@@ -64,12 +77,14 @@ async function main(): Promise<void> {
   const database = await createBenchDatabase('postgres', ADMIN_URL);
   // From source (tsx): the compiled bench build has no views/ beside it for the hosted pages.
   const entry = await prepareServer({ build: false });
+  if (values.statements) counter = await startSqlCounter(database.env.DATABASE_URL!);
   const server = await startServer({
     entry,
     // --profile: the server writes a .cpuprofile into bench/results/profiles/ (bench/profile-summary.ts reads it).
     nodeFlags: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(REPO_ROOT, 'bench', 'results', 'profiles')}`] : [],
     env: {
       ...database.env,
+      ...(counter ? { DATABASE_URL: counter.url } : {}),
       RATE_LIMIT_ENABLED: 'false',
       LOG_LEVEL: 'warn',
       OIDC_PROVIDER_ENABLED: 'true',
@@ -151,6 +166,7 @@ async function main(): Promise<void> {
     console.log(`userinfo costs ${(meRate / userinfoRate).toFixed(2)}x the CPU of /auth/me per request (floor: <= 1.5x)`);
   } finally {
     await server.stop();
+    await counter?.close();
     await database.drop();
   }
 }

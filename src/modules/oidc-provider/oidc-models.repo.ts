@@ -6,16 +6,16 @@ import type { Executor } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
 import type { Selectable } from 'kysely';
 import { preparedStatement } from '../../db/prepared.js';
-import { singleUse } from '../../db/single-use.repo.js';
 import { SPENT_ROW_DAYS, tableRule } from '../retention/retention-rules.js';
 import { addDays } from '../../lib/clock.js';
 
 /**
- * Codes (authorization, device, refresh under rotation) are consumed once (db/single-use.repo.ts);
- * consumed_at is the mark, kept on the row because the provider reads it (a consumed code
- * presented again revokes its grant). Their purge is by expiry (purgeExpiredModels).
+ * Codes (authorization, device, refresh under rotation) are consumed once, by the one
+ * conditional statement of db/single-use.repo.ts (the lock: of two requests racing with one
+ * code, the second matches nothing), here prepared (`consume` below: one on every code exchange
+ * and refresh). consumed_at is the mark, kept on the row because the provider reads it (a
+ * consumed code presented again revokes its grant). Their purge is by expiry (purgeExpiredModels).
  */
-const oidcModels = singleUse('oidc_models', { key: 'id', usedColumn: 'consumed_at' });
 
 export type OidcModelRow = Selectable<Database['oidc_models']>;
 
@@ -51,13 +51,57 @@ const findBy = (column: 'id' | 'uid' | 'user_code') =>
 const findById = findBy('id');
 const findByUid = findBy('uid');
 const findByUserCode = findBy('user_code');
+const consume = preparedStatement<{ id: string }>('oidc_model_consume', `
+  UPDATE oidc_models SET consumed_at = $3
+   WHERE model = $1 AND id = $2 AND consumed_at IS NULL AND (expires_at IS NULL OR expires_at > $3)
+  RETURNING id`);
 const destroy = preparedStatement('oidc_model_destroy', 'DELETE FROM oidc_models WHERE model = $1 AND id = $2');
 
+const upsertParameters = (row: UpsertModel): unknown[] => [
+  row.model, row.id, JSON.stringify(row.payload), row.grantId ?? null, row.uid ?? null, row.userCode ?? null,
+  row.userId ?? null, row.sessionId ?? null, row.expiresAt,
+];
+
 export async function upsertModel(db: Executor, row: UpsertModel): Promise<void> {
-  await upsert(db, [
-    row.model, row.id, JSON.stringify(row.payload), row.grantId ?? null, row.uid ?? null, row.userCode ?? null,
-    row.userId ?? null, row.sessionId ?? null, row.expiresAt,
-  ]);
+  await upsert(db, upsertParameters(row));
+}
+
+// A code or refresh token consumed and the tokens it buys saved, in one statement (write-behind.ts):
+// the rows are written only if this statement spent the code ($1 model, $2 id, $3 now), so of two
+// requests racing with one code only one saves anything. One statement per number of rows saved.
+const consumeAndSaveText = (rows: number): string => {
+  const values = Array.from({ length: rows }, (_, i) => {
+    const p = (n: number) => `$${4 + i * 9 + n}`;
+    return `(${p(0)}::text, ${p(1)}::text, ${p(2)}::jsonb, ${p(3)}::text, ${p(4)}::text, ${p(5)}::text, ${p(6)}::uuid, ${p(7)}::uuid, ${p(8)}::timestamptz)`;
+  });
+  return `
+  WITH spent AS (
+    UPDATE oidc_models SET consumed_at = $3
+     WHERE model = $1 AND id = $2 AND consumed_at IS NULL AND (expires_at IS NULL OR expires_at > $3)
+    RETURNING id
+  ), saved AS (
+    INSERT INTO oidc_models (model, id, payload, grant_id, uid, user_code, user_id, session_id, expires_at)
+    SELECT v.* FROM (VALUES ${values.join(', ')}) v (model, id, payload, grant_id, uid, user_code, user_id, session_id, expires_at)
+     WHERE EXISTS (SELECT 1 FROM spent)
+    ON CONFLICT (model, id) DO UPDATE
+       SET payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid, user_code = excluded.user_code,
+           user_id = COALESCE(excluded.user_id, oidc_models.user_id),
+           session_id = COALESCE(excluded.session_id, oidc_models.session_id),
+           expires_at = excluded.expires_at
+  )
+  SELECT count(*)::int AS spent FROM spent`;
+};
+const consumeAndSave = [
+  preparedStatement<{ spent: number }>('oidc_model_consume_and_save_one', consumeAndSaveText(1)),
+  preparedStatement<{ spent: number }>('oidc_model_consume_and_save_two', consumeAndSaveText(2)),
+];
+
+/** Consumes `spend` and, only if that spent it, saves `rows` (one or two); returns whether it was spent. */
+export async function consumeAndUpsertModels(db: Executor, spend: { model: string; id: string; now: Date }, rows: readonly UpsertModel[]): Promise<boolean> {
+  const statement = consumeAndSave[rows.length - 1];
+  if (!statement) throw new Error(`consumeAndUpsertModels saves one or two rows, not ${rows.length}`);
+  const [result] = await statement(db, [spend.model, spend.id, spend.now, ...rows.flatMap(upsertParameters)]);
+  return result!.spent > 0;
 }
 
 /** A live row (not expired) by one of its look-up columns. */
@@ -72,7 +116,7 @@ export async function findModel(
 
 /** Marks a row used; returns whether it was live and unused (a code is consumed once). */
 export async function consumeModel(db: Executor, { model, id, now }: { model: string; id: string; now: Date }): Promise<boolean> {
-  return (await oidcModels.spend(db, { match: { model, id }, now, returning: ['id'] })) !== undefined;
+  return (await consume(db, [model, id, now])).length > 0;
 }
 
 export async function destroyModel(db: Executor, model: string, id: string): Promise<void> {

@@ -9,8 +9,10 @@
 // there, e.g. crypto.hash), and Keyhold's tests cover the flows used; the warning is a notice
 // that upstream fixes will not be checked against Node 20, not a failure.
 import type { AppContext } from '../../context.js';
-import { findUserById } from '../users/users.repo.js';
 import { adapterFactory } from './oidc-adapter.js';
+import { findAccountFacts } from './grant-source.repo.js';
+import { existingReadsOf } from './request-reads.js';
+import { sendWhatWaits } from './write-behind.js';
 import { EXTRA_METADATA, OIDC_SCOPES } from './client-metadata.js';
 import { secretMatches } from './clients.service.js';
 import { guardedFetch } from '../webhooks/guarded-fetch.js';
@@ -41,7 +43,10 @@ export type ProviderDeps = Pick<AppContext, 'db' | 'clock' | 'config' | 'log'> &
 };
 
 type OidcModule = {
-  default: new (issuer: string, configuration: Record<string, unknown>) => OidcProvider;
+  default: (new (issuer: string, configuration: Record<string, unknown>) => OidcProvider) & {
+    /** The request being served (the library keeps it in an AsyncLocalStorage of its own). */
+    readonly ctx: KoaLikeContext | undefined;
+  };
   errors: { InvalidGrant: new (description?: string) => Error; InvalidTarget: new (description?: string) => Error };
   interactionPolicy: {
     base(): { get(name: string): { checks: { add(check: unknown): void } } };
@@ -75,7 +80,7 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
   );
 
   const provider = new oidc.default(issuer, {
-    adapter: adapterFactory({ db, clock, alreadyConsumed: () => new oidc.errors.InvalidGrant('already consumed') }),
+    adapter: adapterFactory({ db, clock, alreadyConsumed: () => new oidc.errors.InvalidGrant('already consumed'), currentRequest: () => oidc.default.ctx }),
     jwks: { keys: deps.keys.keys },
     cookies: {
       keys: deps.cookieKeys,
@@ -171,8 +176,9 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
       if (token.kind === 'ClientCredentials' && token.client?.keyhold_account_id) return { account_id: token.client.keyhold_account_id };
       return undefined;
     },
-    findAccount: async (_ctx: unknown, sub: string) => {
-      const user = await findUserById(db, sub);
+    findAccount: async (ctx: KoaLikeContext | undefined, sub: string) => {
+      // Often read already, with the token that names it (request-reads.ts).
+      const user = existingReadsOf(ctx)?.takeAccount(sub) ?? (await findAccountFacts(db, sub));
       if (!user || !user.is_active) return undefined;
       return {
         accountId: user.id,
@@ -193,6 +199,7 @@ export async function createProvider(deps: ProviderDeps): Promise<OidcProvider> 
     renderError: sources.renderError,
   });
   provider.proxy = config.trustProxy !== false;
+  provider.use(sendWhatWaits(db));
   // RFC 9068 tokens for userinfo when no resource is asked for (userinfo-tokens.ts).
   const jtiOf = await jwtForUserinfo([provider.AccessToken, provider.ClientCredentials], { issuer, userinfoUrl: `${issuer}${OIDC_PREFIX}/me`, keys: deps.keys });
   provider.use(acceptOwnJwts([`${OIDC_PREFIX}/token/introspection`, `${OIDC_PREFIX}/token/revocation`], jtiOf));
