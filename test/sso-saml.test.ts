@@ -179,6 +179,28 @@ for (const kind of DATABASE_KINDS) {
       assert.ok(outsider.accessToken);
     });
 
+    it('a changed IdP certificate applies from the next response: the ACS keeps no instance made from the old settings', async () => {
+      const { owner, domain } = await accountWithDomain(t, dns);
+      const idp = new TestSamlIdp();
+      const connection = await samlConnection(t, owner, idp.metadata());
+      await setPolicy(t, owner, { auto_join: true });
+      const who = { nameId: 'rotating-1', email: `rota@${domain}` };
+      assert.equal((await samlSignIn(t, idp, connection, who)).acs.status, 303);
+
+      // The IdP rolls its key: same entity, new certificate. The old key's responses stop at once.
+      const rolled = new TestSamlIdp(idp.entityId, idp.ssoUrl);
+      const patched = await t.api.patch(`/accounts/me/sso-connections/${connection.id}`, { metadata_xml: rolled.metadata() }, owner.accessToken);
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      const old = await samlSignIn(t, idp, connection, who);
+      assert.deepEqual([old.acs.status, old.acs.body.code], [400, 'sso_failed']);
+      assert.equal((await samlSignIn(t, rolled, connection, who)).acs.status, 303);
+
+      // And back (a change the other way round is seen as well, whatever was made before).
+      assert.equal((await t.api.patch(`/accounts/me/sso-connections/${connection.id}`, { metadata_xml: idp.metadata() }, owner.accessToken)).status, 200);
+      assert.deepEqual((await samlSignIn(t, rolled, connection, who)).acs.status, 400);
+      assert.equal((await samlSignIn(t, idp, connection, who)).acs.status, 303);
+    });
+
     it('start by email finds the domain connection; unknown domains answer 404 sso_not_configured; redirect_uri is checked', async () => {
       const { owner, domain } = await accountWithDomain(t, dns);
       const idp = new TestSamlIdp();

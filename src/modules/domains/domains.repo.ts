@@ -1,5 +1,5 @@
 // Verified domains of an account: the only SQL of the domains feature. Other features (SSO,
-// SCIM) ask through verifiedDomainsOf / accountOwningVerifiedDomain, never the table itself.
+// SCIM) ask through verifiedDomainsOf / accountOwningVerifiedDomain (or its text, verifiedDomainOwnerSql), never the table itself.
 import type { AccountDomainRow } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
 
@@ -14,6 +14,13 @@ export async function verifiedDomainsOf(db: Executor, accountId: string): Promis
     .execute();
   return rows.map((row) => row.domain);
 }
+
+/**
+ * The same question as SQL text, for a statement that asks it among others (the SSO sign-in's
+ * facts, modules/sso/sso-sign-in.repo.ts): a scalar subquery on the parameter `placeholder`.
+ */
+export const verifiedDomainOwnerSql = (placeholder: string): string =>
+  `SELECT account_id FROM account_domains WHERE domain = ${placeholder} AND verified_at IS NOT NULL`;
 
 /** The account that verified `domain` (lower-case, as stored), if any: at most one can. */
 export async function accountOwningVerifiedDomain(db: Executor, domain: string): Promise<string | undefined> {

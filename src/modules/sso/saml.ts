@@ -4,17 +4,14 @@
 // InResponseTo against the request store. Keyhold adds what node-saml leaves to its caller:
 // the recipient and destination, the issuer, one use per assertion ID, and refusing
 // IdP-initiated responses unless the connection allows them.
-import { SAML, ValidateInResponseTo, type CacheProvider, type Profile } from '@node-saml/node-saml';
-import { firstValue, parseXml, xpathSelector, type XmlDocument, type XmlNode } from '../../lib/xml.js';
+import { ValidateInResponseTo, type CacheProvider, type Profile } from '@node-saml/node-saml';
+import { attributeValues, childElements, hasCommentChild, parseXml, textValues, type XmlDocument, type XmlNode } from '../../lib/xml.js';
 import type { AppContext } from '../../context.js';
 import type { SsoConnectionRow } from '../../db/schema.js';
-import { openSecrets, samlAcsUrl, samlConfig, samlMetadataUrl, type SamlSecrets } from './connection-config.js';
-import { findLiveFlow } from './sso.repo.js';
+import { samlAcsUrl, samlConfig } from './connection-config.js';
+import { acsInstance, answering, CLOCK_SKEW_MS, REQUEST_TTL_MS, samlFor } from './saml-instances.js';
 
-/** NotBefore / NotOnOrAfter tolerance. */
-export const CLOCK_SKEW_MS = 2 * 60_000;
-/** How long a request (and so its InResponseTo) stays answerable. */
-export const REQUEST_TTL_MS = 10 * 60_000;
+export { CLOCK_SKEW_MS, REQUEST_TTL_MS };
 /** Larger responses are refused before parsing. */
 export const MAX_RESPONSE_BYTES = 256 * 1024;
 
@@ -26,36 +23,6 @@ export class SamlRejection extends Error {
     super(reason);
     this.name = 'SamlRejection';
   }
-}
-
-const pem = (base64: string): string => `-----BEGIN CERTIFICATE-----\n${base64.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
-
-function samlFor(
-  ctx: Deps,
-  { row, cacheProvider, inResponseTo }: { row: SsoConnectionRow; cacheProvider: CacheProvider; inResponseTo: ValidateInResponseTo },
-): SAML {
-  const config = samlConfig(row);
-  const secrets = openSecrets<SamlSecrets>(ctx, row);
-  return new SAML({
-    entryPoint: config.idp_sso_url,
-    issuer: samlMetadataUrl(ctx.config, row.id),
-    callbackUrl: samlAcsUrl(ctx.config, row.id),
-    audience: samlMetadataUrl(ctx.config, row.id),
-    idpCert: config.idp_certificates.map(pem),
-    idpIssuer: config.idp_entity_id,
-    // Either signature suffices, and one is required: node-saml refuses a response where
-    // neither the response nor its assertion carries a valid signature, and reads the
-    // assertion only from the signed XML.
-    wantAssertionsSigned: false,
-    wantAuthnResponseSigned: false,
-    acceptedClockSkewMs: CLOCK_SKEW_MS,
-    validateInResponseTo: inResponseTo,
-    requestIdExpirationPeriodMs: REQUEST_TTL_MS,
-    cacheProvider,
-    identifierFormat: null,
-    disableRequestedAuthnContext: true,
-    ...(secrets.sp_private_key ? { decryptionPvk: secrets.sp_private_key } : {}),
-  });
 }
 
 /** Start: the IdP's URL with the AuthnRequest, and its ID (the InResponseTo to expect). */
@@ -99,10 +66,10 @@ const MFA_CONTEXTS = new Set([
   'https://refeds.org/profile/mfa',
 ]);
 
-const select = xpathSelector({
-  saml: 'urn:oasis:names:tc:SAML:2.0:assertion',
-  samlp: 'urn:oasis:names:tc:SAML:2.0:protocol',
-});
+const SAML_NS = 'urn:oasis:names:tc:SAML:2.0:assertion';
+const SAMLP_NS = 'urn:oasis:names:tc:SAML:2.0:protocol';
+const IDENTITY_ELEMENTS = new Set(['NameID', 'AttributeValue']);
+const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 
 function parse(xml: string): XmlDocument {
   const doc = parseXml(xml);
@@ -110,44 +77,61 @@ function parse(xml: string): XmlDocument {
   return doc;
 }
 
-const text = firstValue;
+/** A path of SAML assertion elements under `from`, as XPath's `from/saml:a/saml:b/…`. */
+const path = (from: XmlNode, ...names: string[]): XmlNode[] => names.reduce<XmlNode[]>((nodes, name) => childElements(nodes, SAML_NS, name), [from]);
+
+/** A posted SAMLResponse as read: its Response element and the request it names (not yet validated). */
+export interface PostedResponse {
+  samlResponse: string;
+  response: XmlNode;
+  inResponseTo: string | null;
+}
+
+/**
+ * Reads the posted form's SAMLResponse: what can be refused before the connection is known (a
+ * SamlRejection), and the InResponseTo the connection's look-up brings the request of.
+ */
+export function readSamlResponse(samlResponse: string): PostedResponse {
+  if (samlResponse.length > MAX_RESPONSE_BYTES) throw new SamlRejection('response_too_large');
+  const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
+  const outer = parse(xml);
+  const response = outer.documentElement;
+  if (!response || response.localName !== 'Response' || response.namespaceURI !== SAMLP_NS) {
+    throw new SamlRejection('not_a_response');
+  }
+  // A comment inside an identity value is how the 2018 comment-injection attacks cut an address
+  // short in readers that take the first text node. The signature does not cover comments
+  // (exclusive c14n drops them), so such a response is refused outright.
+  if (hasCommentChild(response, SAML_NS, IDENTITY_ELEMENTS)) throw new SamlRejection('comment_in_identity');
+  return { samlResponse, response, inResponseTo: response.getAttributeNode('InResponseTo')?.nodeValue || null };
+}
+
+export interface ValidateSamlResponse {
+  posted: PostedResponse;
+  /** When the live request of this connection that the response names was made; undefined: none. */
+  requestCreatedAt: Date | undefined;
+}
 
 /**
  * Validates a posted SAMLResponse for this connection and returns who it signs in. Every
  * refusal is a SamlRejection; nothing is written here (the caller records the assertion's use
  * and spends the flow in its transaction).
  */
-export async function validateSamlResponse(ctx: Deps, row: SsoConnectionRow, samlResponse: string): Promise<SamlIdentity> {
-  if (samlResponse.length > MAX_RESPONSE_BYTES) throw new SamlRejection('response_too_large');
-  const xml = Buffer.from(samlResponse, 'base64').toString('utf8');
-  const outer = parse(xml);
-  const response = outer.documentElement;
-  if (!response || response.localName !== 'Response' || response.namespaceURI !== 'urn:oasis:names:tc:SAML:2.0:protocol') {
-    throw new SamlRejection('not_a_response');
-  }
-  // A comment inside an identity value is how the 2018 comment-injection attacks cut an address
-  // short in readers that take the first text node. The signature does not cover comments
-  // (exclusive c14n drops them), so such a response is refused outright.
-  if (select('//saml:NameID/comment() | //saml:AttributeValue/comment()', response).length > 0) throw new SamlRejection('comment_in_identity');
+export async function validateSamlResponse(ctx: Deps, row: SsoConnectionRow, { posted, requestCreatedAt }: ValidateSamlResponse): Promise<SamlIdentity> {
+  const { samlResponse, response, inResponseTo } = posted;
   const config = samlConfig(row);
-  const inResponseTo = response.getAttribute('InResponseTo') || null;
   if (!inResponseTo && !config.allow_idp_initiated) throw new SamlRejection('idp_initiated_not_allowed');
-  // The request store is the flows table: an InResponseTo names a live request of this connection.
-  const now = ctx.clock.now();
-  const store: CacheProvider = {
-    saveAsync: async () => null,
-    // node-saml wants the request's creation time (it applies requestIdExpirationPeriodMs too).
-    getAsync: async (key) => (await findLiveFlow(ctx.db, { connectionId: row.id, requestKey: key, now }))?.created_at.toISOString() ?? null,
-    removeAsync: async () => null, // spent by the caller, with the sign-in
-  };
   const acsUrl = samlAcsUrl(ctx.config, row.id);
   // Destination (on the Response) must name this ACS when present.
   const destination = response.getAttribute('Destination');
   if (destination && destination !== acsUrl) throw new SamlRejection('wrong_destination');
 
+  // The request store is the flows table (read with the connection): an InResponseTo names a
+  // live request of this connection.
+  const now = ctx.clock.now();
   let profile: Profile | null;
   try {
-    ({ profile } = await samlFor(ctx, { row, cacheProvider: store, inResponseTo: ValidateInResponseTo.ifPresent }).validatePostResponseAsync({ SAMLResponse: samlResponse }));
+    ({ profile } = await answering(acsInstance(ctx, row), { requestKey: inResponseTo, createdAt: requestCreatedAt }, (saml) => saml.validatePostResponseAsync({ SAMLResponse: samlResponse })));
   } catch (err) {
     throw new SamlRejection(`invalid_response: ${(err as Error).message}`.slice(0, 200));
   }
@@ -157,26 +141,30 @@ export async function validateSamlResponse(ctx: Deps, row: SsoConnectionRow, sam
   // Everything below reads the assertion node that the signature covers (node-saml's verified XML).
   const signedXml = profile.getAssertionXml?.();
   if (!signedXml) throw new SamlRejection('no_signed_assertion');
-  const assertion: XmlNode = parse(signedXml).documentElement!;
-  const assertionId = text(select('/saml:Assertion/@ID', assertion));
+  const assertion = parse(signedXml).documentElement!;
+  if (assertion.localName !== 'Assertion' || assertion.namespaceURI !== SAML_NS) throw new SamlRejection('no_assertion_id');
+  const assertionId = assertion.getAttributeNode('ID')?.nodeValue;
   if (!assertionId) throw new SamlRejection('no_assertion_id');
-  const recipients = select("/saml:Assertion/saml:Subject/saml:SubjectConfirmation[@Method='urn:oasis:names:tc:SAML:2.0:cm:bearer']/saml:SubjectConfirmationData/@Recipient", assertion).map((a) => a.nodeValue);
+  const confirmations = path(assertion, 'Subject', 'SubjectConfirmation');
+  const bearerData = childElements(confirmations.filter((c) => c.getAttributeNode('Method')?.nodeValue === BEARER), SAML_NS, 'SubjectConfirmationData');
+  const recipients = attributeValues(bearerData, 'Recipient');
   if (recipients.length === 0 || recipients.some((r) => r !== acsUrl)) throw new SamlRejection('wrong_recipient');
-  const subjectInResponseTo = select('/saml:Assertion/saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData/@InResponseTo', assertion).map((a) => a.nodeValue);
+  const confirmationData = childElements(confirmations, SAML_NS, 'SubjectConfirmationData');
+  const subjectInResponseTo = attributeValues(confirmationData, 'InResponseTo');
   if (subjectInResponseTo.some((value) => value !== (inResponseTo ?? ''))) throw new SamlRejection('wrong_in_response_to');
 
   // NameID as the signed XML has it: the text of the element, all of it (a comment inside it
   // must not cut the value short, as in the 2018 comment-injection attacks).
-  const nameIdNode = select('/saml:Assertion/saml:Subject/saml:NameID', assertion);
+  const nameIdNode = path(assertion, 'Subject', 'NameID');
   if (nameIdNode.length !== 1) throw new SamlRejection('no_name_id');
   const nameId = nameIdNode[0]!;
   if (Array.from(nameId.childNodes).some((child) => child.nodeType !== 3)) throw new SamlRejection('name_id_not_plain_text');
   const subject = (nameId.textContent ?? '').trim();
   if (!subject || subject !== (profile.nameID ?? '').trim()) throw new SamlRejection('name_id_mismatch');
 
-  const notOnOrAfter = text(select('/saml:Assertion/saml:Conditions/@NotOnOrAfter', assertion)) ?? text(select('/saml:Assertion/saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData/@NotOnOrAfter', assertion));
+  const notOnOrAfter = attributeValues(path(assertion, 'Conditions'), 'NotOnOrAfter')[0] ?? attributeValues(confirmationData, 'NotOnOrAfter')[0];
   const validUntil = new Date(Math.max(Date.parse(notOnOrAfter ?? '') || 0, now.getTime()) + CLOCK_SKEW_MS + REQUEST_TTL_MS);
-  const contexts = select('/saml:Assertion/saml:AuthnStatement/saml:AuthnContext/saml:AuthnContextClassRef/text()', assertion).map((n) => (n.nodeValue ?? '').trim());
+  const contexts = textValues(path(assertion, 'AuthnStatement', 'AuthnContext', 'AuthnContextClassRef')).map((value) => value.trim());
 
   const email = pickAttribute(profile, ['email', 'mail', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress', 'urn:oid:0.9.2342.19200300.100.1.3'])
     ?? (/^[^@\s]+@[^@\s]+$/.test(subject) ? subject : null);

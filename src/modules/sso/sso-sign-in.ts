@@ -3,7 +3,7 @@
 // on one of the connection's account's verified domains; nobody reaches another account
 // through a connection. The session itself is made by the sign-in seam (completeSignIn) when
 // the code is redeemed at POST /auth/sso/callback.
-import { timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AppContext, RequestMeta } from '../../context.js';
 import type { SsoConnectionRow, UserRow } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
@@ -11,16 +11,18 @@ import { addSeconds } from '../../lib/clock.js';
 import { Errors } from '../../lib/errors.js';
 import { hashSecret, randomToken } from '../../lib/random.js';
 import { countOtherMembers, deleteAccount, lockAccount } from '../accounts/accounts.repo.js';
-import { recordAudit } from '../audit/audit.repo.js';
+import { auditWrite, recordAudit } from '../audit/audit.repo.js';
 import { completeSignIn, isMfaChallenge } from '../auth/sign-in.js';
-import { accountOwningVerifiedDomain, emailDomain } from '../domains/domains.repo.js';
+import { emailDomain } from '../domains/domains.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
 import { revokeAllSessions } from '../sessions/sessions.repo.js';
 import type { TokenPair } from '../sessions/sessions.service.js';
-import { createUser } from '../accounts/create-user.js';
-import { findUserByEmail, findUserById, updateUser } from '../users/users.repo.js';
-import { findIdentity, findPolicy, insertCode, insertIdentity, spendCode } from './sso.repo.js';
+import { createUsers } from '../accounts/create-user.js';
+import { findUserById, updateUser } from '../users/users.repo.js';
+import { spendCode, type SsoPolicy } from './sso.repo.js';
+import { codeWrite, findSignInFacts, identityWrite, type FactsOf, type SignInFacts } from './sso-sign-in.repo.js';
+import { writeTogether, type Write } from '../../db/together.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 /** How long the code handed to the front end may be redeemed. */
@@ -53,82 +55,112 @@ export async function recordSsoFailure(ctx: Pick<AppContext, 'db'>, { connection
 
 export interface AdmitIdentity {
   identity: ProvenIdentity;
+  /** Who the identity is, when the caller read it with its own statement (the SAML ACS); else read here. */
+  facts?: SignInFacts;
   /** The client's state, handed back with the code. */
   clientState: string;
   meta: RequestMeta;
 }
 
+/** What the sign-in facts are read by (sso-sign-in.repo.ts): the email's domain, the identity, the account. */
+export const signInFactsOf = (identity: ProvenIdentity): FactsOf => ({
+  domain: identity.email ? emailDomain(identity.email) : null,
+  connectionId: identity.connection.id,
+  subject: identity.subject,
+  accountId: identity.connection.account_id,
+  email: identity.email,
+});
+
 /**
  * Decides who the identity is (linking, joining or creating the user as the contract says) and
  * returns a single-use code for the front end. `trx` is the caller's transaction, in which the
- * caller also spent the request and recorded the assertion.
+ * caller also spent the request and recorded the assertion. One read (sso-sign-in.repo.ts) and,
+ * for a new user, one statement for the user and one for everything else (db/together.ts).
  */
-export async function admitIdentity(ctx: AppContext, trx: Executor, { identity, clientState, meta }: AdmitIdentity): Promise<string> {
+export async function admitIdentity(ctx: AppContext, trx: Executor, { identity, clientState, meta, facts: known }: AdmitIdentity): Promise<string> {
   const { connection } = identity;
   const now = ctx.clock.now();
   const email = identity.email;
-  const domain = email ? emailDomain(email) : null;
-  if (!email || !domain || (await accountOwningVerifiedDomain(trx, domain)) !== connection.account_id) throw Errors.ssoDomainNotVerified();
-
-  let user: UserRow | undefined;
-  const linked = await findIdentity(trx, connection.id, identity.subject);
-  if (linked) {
-    user = await findUserById(trx, linked.user_id);
-  } else {
-    user = await adoptOrCreate(ctx, trx, { identity, email, now, meta });
-    await insertIdentity(trx, { connectionId: connection.id, subject: identity.subject, userId: user.id, email, now });
-    await recordAudit(trx, meta, { action: 'sso.link', userId: user.id, resourceType: 'user', resourceId: user.id, details: { connection_id: connection.id, account_id: connection.account_id } });
-  }
-  // A connection signs in only its own account's people.
-  if (!user || user.account_id !== connection.account_id) throw Errors.ssoNotAMember();
-  if (!user.is_active) throw Errors.inactiveUser();
+  if (!email || !emailDomain(email)) throw Errors.ssoDomainNotVerified();
+  const facts = known ?? (await findSignInFacts(trx, signInFactsOf(identity)));
+  if (facts.domainAccountId !== connection.account_id) throw Errors.ssoDomainNotVerified();
 
   const code = randomToken(32);
-  await insertCode(trx, {
+  const codeFor = (userId: string): Write => codeWrite({
     codeHash: hashSecret(code),
     clientState,
-    userId: user.id,
+    userId,
     connectionId: connection.id,
     multiFactor: identity.multiFactor,
     expiresAt: addSeconds(now, SSO_CODE_TTL_SECONDS),
   });
+  const link = (userId: string): Write[] => [
+    identityWrite({ connectionId: connection.id, subject: identity.subject, userId, email, now }),
+    auditWrite(meta, { action: 'sso.link', userId, resourceType: 'user', resourceId: userId, details: { connection_id: connection.id, account_id: connection.account_id } }),
+  ];
+
+  let user = facts.user;
+  let writes: Write[] = [];
+  if (!facts.linked) {
+    if (user) {
+      user = await adopt(ctx, trx, { existing: user, accountId: connection.account_id, policy: facts.policy, now });
+    } else {
+      // A new member (auto_join): the user's row, then its audit row and event, the link and
+      // the code in one statement.
+      if (!facts.policy.auto_join) throw Errors.ssoNotAMember();
+      const id = randomUUID();
+      user = await createMember(ctx, trx, { identity, email, policy: facts.policy, meta, also: [...link(id), codeFor(id)], id });
+      return code;
+    }
+    writes = link(user.id);
+  }
+  // A connection signs in only its own account's people.
+  if (!user || user.account_id !== connection.account_id) throw Errors.ssoNotAMember();
+  if (!user.is_active) throw Errors.inactiveUser();
+  await writeTogether(trx, [...writes, codeFor(user.id)]);
   return code;
 }
 
-/** An existing user of the account is linked; one alone in a personal account joins it; else a new member (auto_join). */
-async function adoptOrCreate(
+/** An existing user of the account is linked; one alone in a personal account joins it. */
+async function adopt(
   ctx: AppContext,
   trx: Executor,
-  signIn: { identity: ProvenIdentity; email: string; now: Date; meta: RequestMeta },
+  { existing, accountId, policy, now }: { existing: UserRow; accountId: string; policy: SsoPolicy; now: Date },
 ): Promise<UserRow> {
-  const { identity, email, now, meta } = signIn;
-  const accountId = identity.connection.account_id;
-  const policy = await findPolicy(trx, accountId);
-  const existing = await findUserByEmail(trx, email);
-  if (existing) {
-    if (!existing.is_active) throw Errors.inactiveUser();
-    let user = existing;
-    if (existing.account_id !== accountId) user = await joinAccount(ctx, trx, { user: existing, accountId, role: policy.default_role });
-    // The account's identity provider vouches for the address: an unproven registration of it
-    // (perhaps by someone else) loses its password and sessions, as in OAuth linking.
-    if (user.email_verified_at === null) {
-      await emitSessionsRevoked(ctx, trx, { sessions: await revokeAllSessions(trx, user.id, now), reason: 'account_reclaimed' });
-      user = await updateUser(trx, { id: user.id, changes: { password_hash: null, must_change_password: false, email_verified_at: now }, now });
-    }
-    return user;
+  if (!existing.is_active) throw Errors.inactiveUser();
+  let user = existing;
+  if (existing.account_id !== accountId) user = await joinAccount(ctx, trx, { user: existing, accountId, role: policy.default_role });
+  // The account's identity provider vouches for the address: an unproven registration of it
+  // (perhaps by someone else) loses its password and sessions, as in OAuth linking.
+  if (user.email_verified_at === null) {
+    await emitSessionsRevoked(ctx, trx, { sessions: await revokeAllSessions(trx, user.id, now), reason: 'account_reclaimed' });
+    user = await updateUser(trx, { id: user.id, changes: { password_hash: null, must_change_password: false, email_verified_at: now }, now });
   }
-  if (!policy.auto_join) throw Errors.ssoNotAMember();
-  return createUser(ctx, trx, {
-    input: {
+  return user;
+}
+
+/** A new member of the connection's account; nobody holds the address (the sign-in facts said so, in this transaction). */
+async function createMember(
+  ctx: AppContext,
+  trx: Executor,
+  member: { identity: ProvenIdentity; email: string; policy: SsoPolicy; meta: RequestMeta; also: Write[]; id: string },
+): Promise<UserRow> {
+  const { identity, email } = member;
+  const [user] = await createUsers(ctx, trx, {
+    inputs: [{
+      id: member.id,
       email,
       name: identity.name ?? email.split('@')[0]!,
       passwordHash: null,
-      emailVerifiedAt: now,
-      membership: { accountId, role: policy.default_role },
+      emailVerifiedAt: ctx.clock.now(),
+      membership: { accountId: identity.connection.account_id, role: member.policy.default_role },
       audit: { action: 'sso.register', details: { connection_id: identity.connection.id } },
-    },
-    meta,
+    }],
+    meta: member.meta,
+    announce: true,
+    also: member.also,
   });
+  return user!;
 }
 
 /**

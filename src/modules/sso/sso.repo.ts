@@ -3,6 +3,7 @@
 // account's data names the account (tenant isolation).
 import type { SsoConnectionRow } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
+import { preparedStatement } from '../../db/prepared.js';
 import { singleUse } from '../../db/single-use.repo.js';
 import { spentRowsRule, type RetentionRule } from '../retention/retention-rules.js';
 
@@ -33,9 +34,14 @@ export async function findAccountConnection(db: Executor, accountId: string, id:
   return db.selectFrom('sso_connections').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
 }
 
+// Every SAML response and SSO start by id reads it: prepared (db/prepared.ts), its columns named.
+const connectionById = preparedStatement<SsoConnectionRow>('sso_connection_by_id', `
+  SELECT id, account_id, type, name, enabled, config, secrets, created_at, updated_at FROM sso_connections WHERE id = $1`);
+
 /** A connection by id alone: only for the public sign-in routes, whose URL names it. */
 export async function findConnection(db: Executor, id: string): Promise<SsoConnectionRow | undefined> {
-  return db.selectFrom('sso_connections').selectAll().where('id', '=', id).executeTakeFirst();
+  const [row] = await connectionById(db, [id]);
+  return row;
 }
 
 /** The account's first enabled connection (sign-in by email, the enforcement reply). */
@@ -120,18 +126,7 @@ export async function upsertPolicy(db: Executor, { accountId, policy, now }: Ups
   return previous ?? DEFAULT_POLICY;
 }
 
-// ---- identities --------------------------------------------------------------------------
-
-export async function findIdentity(db: Executor, connectionId: string, subject: string): Promise<{ user_id: string } | undefined> {
-  return db.selectFrom('sso_identities').select('user_id').where('connection_id', '=', connectionId).where('subject', '=', subject).executeTakeFirst();
-}
-
-export async function insertIdentity(db: Executor, row: { connectionId: string; subject: string; userId: string; email: string; now: Date }): Promise<void> {
-  await db
-    .insertInto('sso_identities')
-    .values({ connection_id: row.connectionId, subject: row.subject, user_id: row.userId, email: row.email, created_at: row.now })
-    .execute();
-}
+// Identities are read and written with the sign-in (sso-sign-in.repo.ts).
 
 // ---- flows (sign-ins under way) ----------------------------------------------------------
 
@@ -162,17 +157,6 @@ export async function insertFlow(db: Executor, flow: NewFlow): Promise<void> {
     .execute();
 }
 
-/** A live flow of this connection with this request key (SAML: the AuthnRequest ID). */
-export interface FindLiveFlow {
-  connectionId: string;
-  requestKey: string;
-  now: Date;
-}
-
-export async function findLiveFlow(db: Executor, { connectionId, requestKey, now }: FindLiveFlow) {
-  return ssoFlows.findLive(db, { match: { connection_id: connectionId, request_key: requestKey }, now, columns: '*' });
-}
-
 /** A live flow by its request key alone (OIDC: the callback names no connection). */
 export async function findFlowByKey(db: Executor, requestKey: string, now: Date) {
   return ssoFlows.findLive(db, { match: { request_key: requestKey }, now, columns: '*' });
@@ -185,34 +169,9 @@ export async function spendFlow(db: Executor, requestKey: string, now: Date) {
 
 // ---- codes -------------------------------------------------------------------------------
 
-export async function insertCode(
-  db: Executor,
-  row: { codeHash: string; clientState: string; userId: string; connectionId: string; multiFactor: boolean; expiresAt: Date },
-): Promise<void> {
-  await db
-    .insertInto('sso_codes')
-    .values({ code_hash: row.codeHash, client_state: row.clientState, user_id: row.userId, connection_id: row.connectionId, multi_factor: row.multiFactor, expires_at: row.expiresAt })
-    .execute();
-}
-
 /** Spends a live code (a second redemption finds nothing). */
 export async function spendCode(db: Executor, codeHash: string, now: Date) {
   return ssoCodes.spend(db, { match: { code_hash: codeHash }, now, returning: ['client_state', 'user_id', 'connection_id', 'multi_factor'] });
-}
-
-// ---- SAML replay store -------------------------------------------------------------------
-
-/** Records the assertion's use; false when it was used before (a replay). */
-export async function recordAssertionUse(db: Executor, row: { connectionId: string; assertionId: string; keepUntil: Date; now: Date }): Promise<boolean> {
-  const inserted = await db
-    .insertInto('sso_assertions')
-    // used_at is when the row may go (retention purges by the earlier of used_at and
-    // expires_at): not before the assertion could no longer be accepted anyway.
-    .values({ connection_id: row.connectionId, assertion_id: row.assertionId, expires_at: row.keepUntil, used_at: row.keepUntil > row.now ? row.keepUntil : row.now })
-    .onConflict((oc) => oc.columns(['connection_id', 'assertion_id']).doNothing())
-    .returning('assertion_id')
-    .executeTakeFirst();
-  return inserted !== undefined;
 }
 
 /**

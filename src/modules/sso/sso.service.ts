@@ -10,9 +10,10 @@ import { randomToken } from '../../lib/random.js';
 import { accountOwningVerifiedDomain, emailDomain } from '../domains/domains.repo.js';
 import { pagesSsoCallbackUrl, samlConfig } from './connection-config.js';
 import { oidcAuthorizeUrl, oidcExchange, oidcRequestKey } from './oidc.js';
-import { REQUEST_TTL_MS, SamlRejection, samlAuthorizeUrl, validateSamlResponse } from './saml.js';
-import { admitIdentity, recordSsoFailure } from './sso-sign-in.js';
-import { findConnection, findEnabledConnectionOfAccount, findFlowByKey, insertFlow, recordAssertionUse, spendFlow } from './sso.repo.js';
+import { readSamlResponse, REQUEST_TTL_MS, SamlRejection, samlAuthorizeUrl, validateSamlResponse, type PostedResponse } from './saml.js';
+import { admitIdentity, recordSsoFailure, signInFactsOf } from './sso-sign-in.js';
+import { findConnection, findEnabledConnectionOfAccount, findFlowByKey, insertFlow, spendFlow } from './sso.repo.js';
+import { answerSamlRequest, findConnectionAndRequest } from './sso-sign-in.repo.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export interface StartInput {
@@ -91,20 +92,39 @@ export interface AcceptSamlResponse {
 
 /** SAML ACS: validate, spend the request, record the assertion, admit the identity; → redirect URL. */
 export async function acceptSamlResponse(ctx: AppContext, { connectionId, samlResponse, meta }: AcceptSamlResponse): Promise<string> {
-  const connection = await findConnection(ctx.db, connectionId);
+  // Read first, for the InResponseTo: the connection's look-up brings the request with it. A
+  // refusal of the reading waits until the connection is known (an unknown one is said first).
+  let posted: PostedResponse | SamlRejection;
+  try {
+    posted = readSamlResponse(samlResponse);
+  } catch (err) {
+    if (!(err instanceof SamlRejection)) throw err;
+    posted = err;
+  }
+  const requestKey = posted instanceof SamlRejection ? null : posted.inResponseTo;
+  const { connection, requestCreatedAt } = await findConnectionAndRequest(ctx.db, { connectionId, requestKey, now: ctx.clock.now() });
   if (!connection || connection.type !== 'saml' || !connection.enabled) {
     await recordSsoFailure(ctx, { connection: null, reason: 'unknown_connection', meta });
     throw Errors.ssoFailed();
   }
   let answering: { redirectUri: string; state: string } | undefined;
   try {
-    const identity = await validateSamlResponse(ctx, connection, samlResponse);
+    if (posted instanceof SamlRejection) throw posted;
+    const identity = await validateSamlResponse(ctx, connection, { posted, requestCreatedAt });
     const target = await inUnitOfWork(ctx, async (trx) => {
       const now = ctx.clock.now();
       let redirectUri: string;
       let state: string;
+      // One statement: the request spent, the assertion's use recorded (also for an
+      // IdP-initiated response, which has no request to spend), and who the identity is.
+      const { flow, recorded, facts } = await answerSamlRequest(trx, {
+        requestKey: identity.inResponseTo,
+        assertionId: identity.assertionId,
+        keepUntil: identity.validUntil,
+        now,
+        facts: signInFactsOf({ connection, ...identity }),
+      });
       if (identity.inResponseTo) {
-        const flow = await spendFlow(trx, identity.inResponseTo, now);
         if (!flow || flow.connection_id !== connection.id) throw new SamlRejection('request_already_answered');
         ({ redirect_uri: redirectUri, client_state: state } = flow);
       } else {
@@ -114,11 +134,9 @@ export async function acceptSamlResponse(ctx: AppContext, { connectionId, samlRe
         redirectUri = fallback;
         state = randomToken(24);
       }
-      if (!(await recordAssertionUse(trx, { connectionId: connection.id, assertionId: identity.assertionId, keepUntil: identity.validUntil, now }))) {
-        throw new SamlRejection('assertion_replayed');
-      }
+      if (!recorded) throw new SamlRejection('assertion_replayed');
       answering = { redirectUri, state };
-      const code = await admitIdentity(ctx, trx, { identity: { connection, ...identity }, clientState: state, meta });
+      const code = await admitIdentity(ctx, trx, { identity: { connection, ...identity }, clientState: state, meta, facts });
       return frontEndRedirect(redirectUri, code, state);
     });
     return target;
