@@ -1,7 +1,8 @@
 // Single-use rows, one mechanism (issue 25), as node-oidc-provider's `consumable` mixin: reset
 // and verification tokens, OAuth states, MFA challenges and recovery codes, passkey
-// challenges, SSO requests and codes, invites (the OpenID Provider's codes keep the same statement,
-// prepared, in modules/oidc-provider/oidc-models.repo.ts). Each feature
+// challenges, SSO requests and codes, invites (the OpenID Provider's codes and the SAML ACS's
+// requests keep the same statement, prepared, in modules/oidc-provider/oidc-models.repo.ts and
+// modules/sso/sso-sign-in.repo.ts). Each feature
 // declares its table once in its repo:
 //
 //   const resetTokens = singleUse('password_reset_tokens', { key: 'id' });
