@@ -33,6 +33,7 @@ declare module '../src/modules/jobs/jobs.types.js' {
     'test.idle': { n: number };
     'test.recorded': { n: number };
     'test.marker': { n: number };
+    'test.forgotten': { n: number };
   }
 }
 
@@ -337,6 +338,32 @@ for (const kind of DATABASE_KINDS) {
       } finally {
         await recording.stop();
         await db.deleteFrom('jobs').where('kind', 'in', ['test.recorded', 'test.marker']).execute();
+      }
+    });
+
+    it('a kind that forgets on success: a succeeded job is deleted, a failed one kept', async () => {
+      const db = t.app.ctx.db;
+      const forgetting = createJobQueue({ db, config: { ...t.app.ctx.config, outboxPollIntervalMs: HOUR }, log: t.app.ctx.log });
+      const ran: number[] = [];
+      forgetting.register({
+        kind: 'test.forgotten',
+        maxAttempts: 1,
+        retryDelayMs: () => 0,
+        forgetOnSuccess: true,
+        run: async (job) => {
+          ran.push(job.payload.n);
+          if (job.payload.n === 2) throw new Error('refused');
+        },
+      });
+      const ids = [await enqueue(db, 'test.forgotten', { n: 1 }), await enqueue(db, 'test.forgotten', { n: 2 })];
+      try {
+        forgetting.start();
+        await waitFor('both ran', async () => ran.length === 2);
+        await waitFor('the failure recorded', async () => (await db.selectFrom('jobs').select('status').where('id', '=', ids[1]!).executeTakeFirst())?.status === 'failed');
+        assert.equal(await db.selectFrom('jobs').select('id').where('id', '=', ids[0]!).executeTakeFirst(), undefined, 'the succeeded job is gone');
+      } finally {
+        await forgetting.stop();
+        await db.deleteFrom('jobs').where('kind', '=', 'test.forgotten').execute();
       }
     });
 

@@ -32,7 +32,7 @@ export async function runAttempt(deps: { db: Db; log: FastifyBaseLogger }, handl
     finish(log, { handler, job, result, recorded });
     return result;
   }
-  recorded = await markJobSucceeded(db, { job, finalPayload: handler.finalPayload?.(job.payload), recordWith: success?.recordWith });
+  recorded = await markJobSucceeded(db, { job, finalPayload: handler.finalPayload?.(job.payload), recordWith: success?.recordWith, forget: handler.forgetOnSuccess });
   log.info({ job: about }, 'job succeeded');
   finish(log, { handler, job, result, recorded });
   return result;

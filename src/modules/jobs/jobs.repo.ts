@@ -160,6 +160,11 @@ const finishStatement = preparedStatement<{ id: string }>('finish_job', `
      WHERE id = $4 AND status = 'pending' AND attempts = $5
     RETURNING id`);
 
+/** $1 id, $2 attempt: a succeeded job deleted at once (JobHandler.forgetOnSuccess). */
+const forgetStatement = preparedStatement<{ id: string }>('forget_job', `
+    DELETE FROM jobs WHERE id = $1 AND status = 'pending' AND attempts = $2
+    RETURNING id`);
+
 /** $1 delay seconds, $2 error, $3 id, $4 attempt. */
 const retryStatement = preparedStatement<{ id: string }>('retry_job', `
     UPDATE jobs
@@ -191,13 +196,18 @@ interface JobEnd {
   finalPayload: unknown;
   /** The handler's own write, made in the same statement (JobSuccess). */
   recordWith?: Write;
+  /** Deleted instead of kept (JobHandler.forgetOnSuccess; succeeded only). */
+  forget?: boolean;
 }
 
-async function finishJob(db: Executor, { job, status, error, finalPayload, recordWith }: JobEnd): Promise<boolean> {
-  const parameters = [status, error, finalPayload === undefined ? null : JSON.stringify(finalPayload), job.id, job.attempt];
-  if (!recordWith) return (await finishStatement(db, parameters)).length > 0;
-  const finish: Write = { sql: finishStatement.marked, parameters, returning: true };
-  const [finished] = await writeTogether(db, [finish, recordWith], { preparedAs: `finish_job_with_${job.kind.replace(/[^a-z]/g, '_')}` });
+async function finishJob(db: Executor, { job, status, error, finalPayload, recordWith, forget }: JobEnd): Promise<boolean> {
+  const [statement, parameters] = forget && status === 'succeeded'
+    ? [forgetStatement, [job.id, job.attempt]]
+    : [finishStatement, [status, error, finalPayload === undefined ? null : JSON.stringify(finalPayload), job.id, job.attempt]];
+  if (!recordWith) return (await statement(db, parameters)).length > 0;
+  const finish: Write = { sql: statement.marked, parameters, returning: true };
+  const name = `${statement === forgetStatement ? 'forget' : 'finish'}_job_with_${job.kind.replace(/[^a-z]/g, '_')}`;
+  const [finished] = await writeTogether(db, [finish, recordWith], { preparedAs: name });
   return finished!.length > 0;
 }
 
@@ -205,6 +215,7 @@ export interface JobSucceeded {
   job: ClaimedJob;
   finalPayload: unknown;
   recordWith?: Write;
+  forget?: boolean;
 }
 
 export async function markJobSucceeded(db: Executor, succeeded: JobSucceeded): Promise<boolean> {

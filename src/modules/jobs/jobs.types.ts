@@ -79,6 +79,12 @@ export interface JobHandler<K extends JobKind> {
    *  It may return a write of its own to make in the same statement as the job's success
    *  (JobSuccess): one round trip and one commit fewer per job. */
   run(job: ClaimedJob<K>): Promise<void | JobSuccess>;
+  /**
+   * A job whose success is on record elsewhere (a webhook delivery's own row) is deleted when it
+   * succeeds, instead of kept finished until the purge: one write fewer on the due path (no new
+   * row version, no index entries). Failed jobs are kept as always. Default false.
+   */
+  readonly forgetOnSuccess?: boolean;
   /** The payload kept once the job has finished either way (e.g. without a body carrying a
    *  token). Default: unchanged. */
   finalPayload?(payload: JobPayloads[K]): JobPayloads[K];

@@ -164,6 +164,9 @@ export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, optio
     // at most perEndpointConcurrency of them, never the other endpoints'.
     concurrency: settings.concurrency,
     group: { field: 'endpoint_id', concurrency: settings.perEndpointConcurrency },
+    // The delivery's row is the record (its status, attempts, last response): the job of a
+    // delivered one is deleted with the attempt's record, not kept for the purge.
+    forgetOnSuccess: true,
     async run(job) {
       // Gone (its endpoint deleted) or no longer pending (given up with its disabled endpoint).
       const found = await findDeliveryToSend(db, job.payload.delivery_id);
