@@ -9,7 +9,7 @@ import { sql } from 'kysely';
 import type { DatabaseHandle } from '../src/db/database.js';
 import { LOGGED_NOT_SENT, MAX_DELIVERY_ATTEMPTS } from '../src/modules/email/email-job.js';
 import { retryDelayMs } from '../src/modules/jobs/job-queue.js';
-import { noteEnqueued } from '../src/modules/jobs/jobs.repo.js';
+import { noteEnqueued } from '../src/modules/jobs/local-queues.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { registerUser, uniqueEmail } from './helpers/fixtures.js';

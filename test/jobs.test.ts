@@ -13,6 +13,7 @@ import { migrateToLatest } from '../src/db/migrate.js';
 import { LOGGED_NOT_SENT } from '../src/modules/email/email-job.js';
 import { createJobQueue, stepSchedule, type JobQueue } from '../src/modules/jobs/job-queue.js';
 import { claimDueJob, enqueue, markJobSucceeded, purgeFinishedJobs } from '../src/modules/jobs/jobs.repo.js';
+import { handOver, handOverLease } from '../src/modules/jobs/local-queues.js';
 import { PermanentJobError, type AttemptResult, type JobHandler } from '../src/modules/jobs/jobs.types.js';
 import { createPeriodicScheduler, type PeriodicScheduler } from '../src/modules/jobs/periodic.js';
 import { jobQueueStats } from '../src/modules/metrics/metrics.repo.js';
@@ -294,8 +295,24 @@ for (const kind of DATABASE_KINDS) {
         await waitFor('three more ran', async () => ran.length === 4);
         await new Promise((resolve) => setTimeout(resolve, 200));
         assert.equal(claims.length, 4, 'one claim per job, the last seeing nothing more due');
-        const rows = await db.selectFrom('jobs').select('status').where('id', 'in', ids).execute();
-        assert.deepEqual(rows.map((row) => row.status), Array(4).fill('succeeded'));
+        // A job written claimed by this process's change is handed over at the commit: it runs
+        // without a claim. (As events do for their webhook deliveries, events.repo.ts.)
+        const lease = handOverLease(counting, 'test.idle');
+        assert.equal(lease, 300, 'the queue runs the kind: its lease');
+        await db.transaction().execute(async (trx) => {
+          const row = (await sql<{ id: string }>`
+            INSERT INTO jobs (kind, payload, attempts, next_attempt_at)
+            VALUES ('test.idle', ${JSON.stringify({ n: 5 })}::jsonb, 1, now() + make_interval(secs => ${lease}))
+            RETURNING id`.execute(trx)).rows[0]!;
+          ids.push(row.id);
+          await handOver(trx, [{ id: row.id, kind: 'test.idle', payload: { n: 5 }, attempt: 1, lastError: null }]);
+        });
+        idle.notify();
+        await waitFor('the handed-over job ran', async () => ran.length === 5);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.equal(claims.length, 4, 'no claim for it');
+        const rows = await db.selectFrom('jobs').select(['status', 'attempts']).where('id', 'in', ids).execute();
+        assert.deepEqual(rows.map((row) => `${row.status}:${row.attempts}`), Array(5).fill('succeeded:1'));
       } finally {
         await idle.stop();
         await db.deleteFrom('jobs').where('id', 'in', ids).execute();

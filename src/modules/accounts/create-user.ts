@@ -127,11 +127,11 @@ export async function createUsers(
   const users = ids.map((id) => byId.get(id)!);
   if (options.announce) {
     for (const [i, user] of users.entries()) {
-      writes.push(...eventWrites(newEvent(ctx, 'user.created', toUserResponse(user))));
+      writes.push(...eventWrites(trx, newEvent(ctx, 'user.created', toUserResponse(user))));
       // Joining an existing account (an invite, or a directory's provisioning) is announced as such.
       if (inputs[i]!.accountInvite || inputs[i]!.membership) {
         const data = { account_id: user.account_id, user_id: user.id, role: user.account_role };
-        writes.push(...eventWrites(newEvent(ctx, 'account.member_added', data)));
+        writes.push(...eventWrites(trx, newEvent(ctx, 'account.member_added', data)));
       }
     }
   }

@@ -122,7 +122,7 @@ async function finishSignIn(
 ): Promise<TokenPair> {
   const now = ctx.clock.now();
   const { user, meta, amr, aal } = signIn;
-  const session = await newSession(ctx, { user, assurance: { aal, amr }, meta });
+  const session = await newSession(ctx, trx, { user, assurance: { aal, amr }, meta });
   // Every write of a sign-in in one prepared statement (db/together.ts): the sign-in recorded,
   // with the guess count starting afresh (for an enrolled user only here, once the second factor
   // has passed: a right password alone does not reset it); its audit row; the session, its

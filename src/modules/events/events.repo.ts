@@ -2,8 +2,9 @@
 // (emit-event.ts).
 import type { Executor } from '../../db/database.js';
 import { writeTogether, type Write } from '../../db/together.js';
-import { noteEnqueued } from '../jobs/jobs.repo.js';
+import { handOver, handOverLease, noteEnqueued } from '../jobs/local-queues.js';
 import type { EventType } from './event-types.js';
+import type { ClaimedJob } from '../jobs/jobs.types.js';
 
 export interface EventJobPayload {
   /** `msg_…`: the Standard Webhooks `webhook-id`, the same on every retry. */
@@ -41,7 +42,10 @@ const DELIVERY_ID = 'md5($1::text || id::text)::uuid';
  * second transaction (issue 31). The `event` kind's lane still fans out the events queued
  * pending by versions before 0.3 (webhook-jobs.ts).
  */
-export function eventWrites(event: EventJobPayload): Write[] {
+export function eventWrites(db: Executor, event: EventJobPayload): Write[] {
+  // Written claimed, and handed to this process's queue at the commit, when it runs webhooks:
+  // the delivery then costs no claim (local-queues.ts). $3: the lease, or NULL (written due).
+  const lease = handOverLease(db, 'webhook') ?? null;
   return [
     {
       sql: `INSERT INTO jobs (kind, payload, status, finished_at) VALUES ('event', $1::jsonb, 'succeeded', now())`,
@@ -53,13 +57,18 @@ export function eventWrites(event: EventJobPayload): Write[] {
       parameters: [event.id, event.type, deliveryBody(event)],
     },
     {
-      sql: `INSERT INTO jobs (kind, payload)
-    SELECT 'webhook', jsonb_build_object('delivery_id', ${DELIVERY_ID}, 'endpoint_id', id) ${SUBSCRIBED}
-    RETURNING 1 AS queued`,
-      parameters: [event.id, event.type],
+      sql: `INSERT INTO jobs (kind, payload, attempts, next_attempt_at)
+    SELECT 'webhook', jsonb_build_object('delivery_id', ${DELIVERY_ID}, 'endpoint_id', id),
+           CASE WHEN $3::double precision IS NULL THEN 0 ELSE 1 END,
+           now() + make_interval(secs => COALESCE($3::double precision, 0)) ${SUBSCRIBED}
+    RETURNING id, payload`,
+      parameters: [event.id, event.type, lease],
       returning: true,
-      then: async (db, rows) => {
-        if (rows.length > 0) await noteEnqueued(db, 'webhook');
+      then: async (trx, rows) => {
+        if (rows.length === 0) return;
+        if (lease === null) return noteEnqueued(trx, 'webhook');
+        const jobs = rows.map((row) => ({ id: String(row.id), kind: 'webhook', payload: row.payload, attempt: 1, lastError: null }) as ClaimedJob);
+        await handOver(trx, jobs);
       },
     },
   ];
@@ -68,5 +77,5 @@ export function eventWrites(event: EventJobPayload): Write[] {
 /** An event's writes sent alone (emitEvent): nearly every change writes one (a sign-in its
  *  session.created), so as one prepared statement. */
 export async function insertEvent(db: Executor, event: EventJobPayload): Promise<void> {
-  await writeTogether(db, eventWrites(event), { preparedAs: 'insert_event' });
+  await writeTogether(db, eventWrites(db, event), { preparedAs: 'insert_event' });
 }

@@ -41,6 +41,12 @@ export function groupOf(lane: Lane, job: ClaimedJob): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** Whether `job` may start in `lane` now: its group (if any) is below its limit. */
+export function hasRoom(lane: Lane, job: ClaimedJob): boolean {
+  const group = groupOf(lane, job);
+  return group === undefined || (lane.groups.get(group) ?? 0) < lane.handler.group!.concurrency;
+}
+
 /** The groups at their limit on this instance: the claim skips their jobs. */
 export function fullGroups(lane: Lane): { field: string; values: string[] } | undefined {
   const spec = lane.handler.group;

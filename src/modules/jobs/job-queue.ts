@@ -13,11 +13,12 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/executor.js';
-import { claimDueJob, markParkedJobs, watchEnqueued } from './jobs.repo.js';
-import type { JobHandler, JobKind, JobPayloads, ParkedKind } from './jobs.types.js';
+import { claimDueJob, markParkedJobs } from './jobs.repo.js';
+import { watchLocalChanges } from './local-queues.js';
+import type { ClaimedJob, JobHandler, JobKind, JobPayloads, ParkedKind } from './jobs.types.js';
 import { coalesced } from './coalesced.js';
 import { runAttempt } from './job-attempt.js';
-import { createLane, fullGroups, groupOf, type Lane } from './job-lanes.js';
+import { createLane, fullGroups, groupOf, hasRoom, type Lane } from './job-lanes.js';
 
 export { jitter, MAX_RETRY_DELAY_MS, retryDelayMs, stepSchedule } from './retry-schedule.js';
 import { createPeriodicScheduler, type PeriodicScheduler, type PeriodicTask, type PeriodicTaskOptions } from './periodic.js';
@@ -59,7 +60,12 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let databaseFailing = false;
-  const enqueued = watchEnqueued(db);
+  // A job written claimed by this process's own change is handed over at the commit (events'
+  // webhook deliveries, local-queues.ts): while it runs a kind, the queue says its lease.
+  const local = watchLocalChanges(db, (kind) => {
+    const lane = running ? lanes.get(kind) : undefined;
+    return lane && (lane.handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS);
+  });
   const parkedPass = coalesced(() => guarded(showParked), () => running);
 
   /** The poll: every lane looks for due jobs (and the parked kinds for new ones). */
@@ -110,11 +116,8 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
     const lease = handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
     // A lane that found nothing more due claims nothing until it is woken again (no claim for
     // an idle lane): a wake during this claim counts, since the claim may have looked too early.
-    while (running && !lane.paused && lane.inFlight.size < lane.concurrency && lane.wakes !== lane.drainedAt) {
-      const wakesBefore = lane.wakes;
-      const { job, moreDue } = await claimDueJob(db, { kind: handler.kind, leaseSeconds: lease, exclude: fullGroups(lane) });
-      reachable();
-      if (!moreDue) lane.drainedAt = wakesBefore;
+    while (running && !lane.paused && lane.inFlight.size < lane.concurrency) {
+      const job = local.takeHanded(handler.kind, (handed) => hasRoom(lane, handed)) ?? (await claimNext(lane, lease));
       if (!job) return;
       const group = groupOf(lane, job);
       if (group !== undefined) lane.groups.set(group, (lane.groups.get(group) ?? 0) + 1);
@@ -145,6 +148,16 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
       });
       lane.inFlight.add(run);
     }
+  }
+
+  /** The next due job of the lane's kind, claimed; none while the lane is idle (Lane.drainedAt). */
+  async function claimNext(lane: Lane, leaseSeconds: number): Promise<ClaimedJob | undefined> {
+    if (lane.wakes === lane.drainedAt) return undefined;
+    const wakesBefore = lane.wakes;
+    const { job, moreDue } = await claimDueJob(db, { kind: lane.handler.kind, leaseSeconds, exclude: fullGroups(lane) });
+    reachable();
+    if (!moreDue) lane.drainedAt = wakesBefore;
+    return job;
   }
 
   async function showParked(): Promise<void> {
@@ -189,13 +202,15 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
       // Only the lanes of the kinds queued by transactions that have committed since the last
       // notify() (jobs.repo.ts noteEnqueued, db/after-commit.ts): a sign-in that queued
       // nothing claims nothing. Other instances' jobs, retries and expired leases: the poll.
-      const kinds = enqueued.take();
+      const kinds = local.take();
       if (kinds.length > 0) wakeKinds(kinds);
+      // Jobs handed over claimed: their lanes start them, and claim nothing for them.
+      for (const kind of local.handedKinds()) lanes.get(kind)?.fill.poke();
     },
     async stop() {
       running = false;
       stopped = true;
-      enqueued.close();
+      local.close();
       clearTimeout(timer);
       const stopping = periodic.stop();
       // Claims in progress first (a claim that lands still runs its job), then every job running.

@@ -1,4 +1,5 @@
-// The job queue's table: jobs (one row per piece of background work). The schedule of
+// The job queue's table: jobs (one row per piece of background work). What this process's
+// queues learn from its commits without asking the database is local-queues.ts'. The schedule of
 // every(name, …) tasks, periodic_tasks, is periodic.repo.ts's.
 //
 // Times (next_attempt_at, finished_at, leases) are the database's clock, not the
@@ -6,9 +7,8 @@
 // on what is due.
 import { sql } from 'kysely';
 import type { Executor } from '../../db/database.js';
-import { afterCommit } from '../../db/after-commit.js';
 import { writeOf, writeTogether, type Write } from '../../db/together.js';
-import { markEnqueued } from '../../db/unit-of-work.js';
+import { noteEnqueued } from './local-queues.js';
 import { preparedStatement } from '../../db/prepared.js';
 import type { ClaimedJob, JobKind, JobPayloads } from './jobs.types.js';
 import { finishedRule } from '../retention/retention-rules.js';
@@ -31,49 +31,6 @@ export async function enqueue<K extends JobKind>(db: Executor, kind: K, payload:
 /** enqueue as a Write (db/together.ts), for a change that sends its writes together. */
 export function enqueueWrite<K extends JobKind>(db: Executor, kind: K, payload: JobPayloads[K]): Write {
   return writeOf(db.insertInto('jobs').values({ kind, payload: JSON.stringify(payload) }).compile(), { then: (trx) => noteEnqueued(trx, kind) });
-}
-
-/**
- * The kinds queued and committed by this process since each job queue on the same database
- * (Kysely instance: its transactions share its adapter object) last asked. notify() after a
- * commit then wakes only those kinds' lanes: a change that queued nothing, or only an email,
- * costs the other lanes no claim. A kind is noted when the transaction that queued it commits
- * (db/after-commit.ts), never before: a note taken by another request's notify() while the job
- * was still invisible would leave the job to the poll. A rolled-back change notes nothing.
- */
-const listeners = new WeakMap<object, Set<Set<JobKind>>>();
-
-const listenersOf = (db: Executor): Set<Set<JobKind>> => {
-  const key = db.getExecutor().adapter;
-  let sets = listeners.get(key);
-  if (!sets) listeners.set(key, (sets = new Set()));
-  return sets;
-};
-
-export async function noteEnqueued(db: Executor, kind: JobKind): Promise<void> {
-  markEnqueued(db); // the unit of work wakes the queue after its commit
-  const sets = listeners.get(db.getExecutor().adapter);
-  if (!sets || sets.size === 0) return;
-  await afterCommit(db, () => {
-    for (const kinds of sets) kinds.add(kind);
-  });
-}
-
-/** A job queue's view of what is queued on `db`: take() returns the kinds noted since the last
- *  take() (and forgets them); close() stops noting. */
-export function watchEnqueued(db: Executor): { take(): JobKind[]; close(): void } {
-  const kinds = new Set<JobKind>();
-  listenersOf(db).add(kinds);
-  return {
-    take() {
-      const taken = [...kinds];
-      kinds.clear();
-      return taken;
-    },
-    close() {
-      listenersOf(db).delete(kinds);
-    },
-  };
 }
 
 interface ClaimedRow {

@@ -12,6 +12,7 @@ import { emitSessionsRevoked, sessionEventData } from '../events/session-events.
 import { findPresentedToken, findSessionOfToken, rotateRefreshToken } from './refresh-tokens.repo.js';
 import { revokeSession, sessionWrites, type Aal } from './sessions.repo.js';
 import type { Write } from '../../db/together.js';
+import type { Executor } from '../../db/executor.js';
 import { eventWrites } from '../events/events.repo.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
@@ -44,9 +45,10 @@ export interface NewSessionStart {
 }
 
 /** Starts a session for a user who has just proven who they are: the caller sends `writes` in
- *  the sign-in's transaction, with its own (completeSignIn is the only caller). */
+ *  the sign-in's transaction `db`, with its own (completeSignIn is the only caller). */
 export async function newSession(
   deps: SessionDeps,
+  db: Executor,
   start: { user: { id: string; must_change_password: boolean } & AccountClaims; assurance: Assurance; meta: RequestMeta },
 ): Promise<NewSessionStart> {
   const { user, assurance, meta } = start;
@@ -78,7 +80,7 @@ export async function newSession(
     id: sessionId, user_id: user.id, created_at: startedAt, ip: meta.ip, user_agent: userAgent, aal: assurance.aal, amr: assurance.amr,
   }));
   const access = await deps.tokens.issue('access', user.id, { sid: sessionId, aal: assurance.aal, amr: assurance.amr, account: accountClaims(user) });
-  return { writes: [...writes, ...eventWrites(event)], tokens: tokenPair(access.token, refresh.token, user.must_change_password) };
+  return { writes: [...writes, ...eventWrites(db, event)], tokens: tokenPair(access.token, refresh.token, user.must_change_password) };
 }
 
 /**
