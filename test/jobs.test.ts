@@ -58,6 +58,25 @@ const until = (held: Promise<void>, signal: AbortSignal) =>
     signal.addEventListener('abort', () => resolve());
   });
 
+/** `db`, but every statement sent through it (as the queue sends them: executeQuery) is kept in
+ *  `sent`, in order, on its way to the real database. */
+function countingStatements(db: Executor): { counting: Executor; sent: string[] } {
+  const sent: string[] = [];
+  const counting = new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'executeQuery') {
+        return (query: { sql: string }) => {
+          sent.push(query.sql);
+          return target.executeQuery(query as never);
+        };
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { counting, sent };
+}
+
 const jobRow = (db: Executor, id: string) => db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
 /** A second app on the first one's database: the same PostgreSQL database, or the same embedded one. */
@@ -265,21 +284,10 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('a lane claims once per job, and not again once its claim saw nothing more due (no claim for an idle lane)', async () => {
-      // The queue's statements, counted on their way to the database (the real one).
-      const claims: string[] = [];
+      // The queue's claims, counted on their way to the database (the real one).
       const db = t.app.ctx.db;
-      const counting = new Proxy(db, {
-        get(target, prop) {
-          if (prop === 'executeQuery') {
-            return (query: { sql: string }) => {
-              if (query.sql.includes('prepared:claim_due_job')) claims.push(query.sql);
-              return target.executeQuery(query as never);
-            };
-          }
-          const value = Reflect.get(target, prop, target) as unknown;
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      });
+      const { counting, sent } = countingStatements(db);
+      const claims = (): number => sent.filter((text) => text.includes('prepared:claim_due_job')).length;
       // Polls an hour apart: only start() and notify() wake the lane here.
       const idle = createJobQueue({ db: counting, config: { ...t.app.ctx.config, outboxPollIntervalMs: HOUR }, log: t.app.ctx.log });
       const ran: number[] = [];
@@ -289,12 +297,12 @@ for (const kind of DATABASE_KINDS) {
         idle.start();
         await waitFor('the lone job ran', async () => ran.length === 1);
         await new Promise((resolve) => setTimeout(resolve, 200));
-        assert.equal(claims.length, 1, 'the claim saw nothing else due: no claim after the job');
+        assert.equal(claims(), 1, 'the claim saw nothing else due: no claim after the job');
         for (const n of [2, 3, 4]) ids.push(await enqueue(db, 'test.idle', { n }));
         idle.notify();
         await waitFor('three more ran', async () => ran.length === 4);
         await new Promise((resolve) => setTimeout(resolve, 200));
-        assert.equal(claims.length, 4, 'one claim per job, the last seeing nothing more due');
+        assert.equal(claims(), 4, 'one claim per job, the last seeing nothing more due');
         // A job written claimed by this process's change is handed over at the commit: it runs
         // without a claim. (As events do for their webhook deliveries, events.repo.ts.)
         const lease = handOverLease(counting, 'test.idle');
@@ -310,7 +318,7 @@ for (const kind of DATABASE_KINDS) {
         idle.notify();
         await waitFor('the handed-over job ran', async () => ran.length === 5);
         await new Promise((resolve) => setTimeout(resolve, 200));
-        assert.equal(claims.length, 4, 'no claim for it');
+        assert.equal(claims(), 4, 'no claim for it');
         const rows = await db.selectFrom('jobs').select(['status', 'attempts']).where('id', 'in', ids).execute();
         assert.deepEqual(rows.map((row) => `${row.status}:${row.attempts}`), Array(5).fill('succeeded:1'));
       } finally {
@@ -320,20 +328,8 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('a handler’s own write is made in the same statement as its job’s success', async () => {
-      const statements: string[] = [];
       const db = t.app.ctx.db;
-      const counting = new Proxy(db, {
-        get(target, prop) {
-          if (prop === 'executeQuery') {
-            return (query: { sql: string }) => {
-              statements.push(query.sql);
-              return target.executeQuery(query as never);
-            };
-          }
-          const value = Reflect.get(target, prop, target) as unknown;
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      });
+      const { counting, sent: statements } = countingStatements(db);
       const recording = createJobQueue({ db: counting, config: { ...t.app.ctx.config, outboxPollIntervalMs: HOUR }, log: t.app.ctx.log });
       recording.register({
         kind: 'test.recorded',

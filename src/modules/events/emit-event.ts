@@ -33,7 +33,7 @@ export interface EmittedEvent<T extends EventType> {
 }
 
 export async function emitEvent<T extends EventType>(ctx: { clock: Clock }, trx: Executor, { type, data }: EmittedEvent<T>): Promise<string> {
-  const id = newEventId();
-  await insertEvent(trx, { id, type, timestamp: ctx.clock.now().toISOString(), data });
-  return id;
+  const event = newEvent(ctx, type, data);
+  await insertEvent(trx, event);
+  return event.id;
 }

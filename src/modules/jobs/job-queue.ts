@@ -114,8 +114,7 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
   async function fillLane(lane: Lane): Promise<void> {
     const { handler } = lane;
     const lease = handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
-    // A lane that found nothing more due claims nothing until it is woken again (no claim for
-    // an idle lane): a wake during this claim counts, since the claim may have looked too early.
+    // Jobs handed over at their commit first (no claim), then claims.
     while (running && !lane.paused && lane.inFlight.size < lane.concurrency) {
       const job = local.takeHanded(handler.kind, (handed) => hasRoom(lane, handed)) ?? (await claimNext(lane, lease));
       if (!job) return;
@@ -150,7 +149,11 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
     }
   }
 
-  /** The next due job of the lane's kind, claimed; none while the lane is idle (Lane.drainedAt). */
+  /**
+   * The next due job of the lane's kind, claimed. A lane whose claim saw nothing more due claims
+   * nothing until it is woken again (no claim for an idle lane, Lane.drainedAt); a wake during
+   * this claim counts, since the claim may have looked too early.
+   */
   async function claimNext(lane: Lane, leaseSeconds: number): Promise<ClaimedJob | undefined> {
     if (lane.wakes === lane.drainedAt) return undefined;
     const wakesBefore = lane.wakes;
@@ -200,7 +203,7 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
     },
     notify() {
       // Only the lanes of the kinds queued by transactions that have committed since the last
-      // notify() (jobs.repo.ts noteEnqueued, db/after-commit.ts): a sign-in that queued
+      // notify() (local-queues.ts noteEnqueued, db/after-commit.ts): a sign-in that queued
       // nothing claims nothing. Other instances' jobs, retries and expired leases: the poll.
       const kinds = local.take();
       if (kinds.length > 0) wakeKinds(kinds);

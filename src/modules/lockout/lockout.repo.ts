@@ -98,10 +98,10 @@ export async function lockIfExhausted(db: Executor, userId: string, now: Date): 
 
 // Every completed sign-in runs it, in the sign-in's one statement (auth/sign-in.ts).
 // $1 now, $2 a new password hash (NULL: keep), $3 the user.
-const SIGNED_IN = (`
+const SIGNED_IN = `
   UPDATE users SET last_login = $1, updated_at = $1, failed_login_count = 0, lockout_count = 0, locked_until = NULL,
                    password_hash = COALESCE($2::text, password_hash)
-   WHERE id = $3`);
+   WHERE id = $3`;
 
 /** A completed sign-in: when, a rehashed password if any, and the guess count starts afresh
  *  (LOCKOUT_CLEARED). A Write, sent with the rest of the sign-in (db/together.ts). */

@@ -1,8 +1,8 @@
 // Webhooks on the job queue. An event's deliveries, and a `webhook` job for each, are written
 // by the change that emits it, in its transaction and statement (events.repo.ts eventWrites).
 //
-// - `webhook`: one attempt at one delivery. Every delivery has a job of its own and retries on its own schedule: a receiver that keeps refusing one event still
-//   receives the events after it (no head-of-line blocking; receivers order by `timestamp`).
+// - `webhook`: one attempt at one delivery. Every delivery has a job of its own and retries on
+//   its own schedule: a receiver that keeps refusing one event still receives the events after it (no head-of-line blocking; receivers order by `timestamp`).
 //   The job's attempt number is the delivery's: the queue's retry schedule (stepSchedule),
 //   leases and restarts apply per delivery as they do for email. An instance runs at most
 //   `perEndpointConcurrency` deliveries of one endpoint at once (the queue's job groups), so a
@@ -107,7 +107,6 @@ export async function queueDelivery(trx: Executor, endpoint: Pick<EndpointRow, '
   await enqueue(trx, 'webhook', { delivery_id: deliveryId, endpoint_id: endpoint.id });
   return true;
 }
-
 
 /** Ends an endpoint's deliveries (disabled by an admin, or by failing for 3 days). Endpoint
  *  row-locked. Their jobs find them no longer pending and end. */
