@@ -2,8 +2,15 @@
 // rotate-secret, remove, and a refused redirect URI as one clear line.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { newClientId } from '../src/modules/oidc-provider/clients.service.js';
 import { runCli, runCliJson } from './helpers/cli.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './helpers/database.js';
+
+it('a client id never begins with - or _ (it would read as an option on the command line)', () => {
+  const ids = Array.from({ length: 2000 }, newClientId);
+  assert.deepEqual(ids.filter((id) => !/^[A-Za-z0-9]/.test(id)), []);
+  assert.ok(ids.every((id) => /^[A-Za-z0-9_-]{22}$/.test(id)));
+});
 
 for (const kind of DATABASE_KINDS) {
   describe(`keyhold clients (${kind})`, () => {
@@ -31,6 +38,10 @@ for (const kind of DATABASE_KINDS) {
       const gone = await runCli(['clients', 'remove', added.client_id], { env });
       assert.equal(gone.code, 1);
       assert.match(gone.stderr, /OAuth client not found/);
+      // An id made by an earlier version may begin with `-`: after `--` it is an argument, not an option.
+      const dashed = await runCli(['clients', 'remove', '--', '-2PDkM2XDFLXtwfScrleQQ'], { env });
+      assert.equal(dashed.code, 1);
+      assert.match(dashed.stderr, /OAuth client not found/);
     });
   });
 }

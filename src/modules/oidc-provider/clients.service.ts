@@ -19,7 +19,16 @@ export const PREVIOUS_SECRET_HOURS = 24;
 
 export type ClientDeps = Pick<AppContext, 'db' | 'clock' | 'config'> & { jobs: AppContext['jobs'] | undefined } & { resolver?: Resolver };
 
-const newClientId = (): string => randomBytes(16).toString('base64url');
+/**
+ * 128 random bits in base64url, never starting with `-` or `_`: an id that began with `-` read as
+ * an option to `keyhold clients rotate-secret <client_id>` (1 id in 64 did, failing CI once).
+ */
+export function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
+}
 const newClientSecret = (): string => randomBytes(32).toString('base64url');
 
 /** Whether `presented` is the client's secret (or its previous one, within its 24 hours). Constant time. */
