@@ -380,6 +380,22 @@ for (const kind of DATABASE_KINDS) {
       }
     });
 
+    it('a job’s end is committed without waiting for the WAL flush, and only its own transaction is', async () => {
+      const db = t.app.ctx.db;
+      const id = await enqueue(db, 'test.marker', { n: 1 });
+      const { job } = await claimDueJob(db, { kind: 'test.marker', leaseSeconds: 60 });
+      assert.equal(job?.id, id);
+      const setting = (executor: Executor) => sql<{ synchronous_commit: string }>`SHOW synchronous_commit`.execute(executor).then((r) => r.rows[0]!.synchronous_commit);
+      await db.transaction().execute(async (trx) => {
+        assert.equal(await setting(trx), 'on');
+        assert.equal(await markJobSucceeded(trx, { job: job!, finalPayload: undefined }), true);
+        assert.equal(await setting(trx), 'off', 'the end’s transaction commits asynchronously');
+      });
+      assert.equal(await setting(db), 'on', 'no other transaction is');
+      assert.equal((await db.selectFrom('jobs').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status, 'succeeded');
+      await db.deleteFrom('jobs').where('id', '=', id).execute();
+    });
+
     it('reports pending jobs and the oldest one’s age by kind, and 0 for a known kind with none', async () => {
       await t.app.ctx.db.deleteFrom('jobs').where('status', '=', 'pending').execute();
       assert.deepEqual(await jobQueueStats(t.app.ctx.db, ['email']), [{ kind: 'email', pending: 0, oldestAgeSeconds: 0 }]);

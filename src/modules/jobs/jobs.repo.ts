@@ -109,17 +109,27 @@ export async function claimDueJob(db: Executor, { kind, leaseSeconds, exclude }:
   return row ? { job: toClaimed(row), moreDue: row.more_due } : { job: undefined, moreDue: false };
 }
 
+// A job's end (and the handler's write made with it, JobSuccess.recordWith) is committed
+// asynchronously: its transaction does not wait for the WAL flush (synchronous_commit off for
+// it alone, set in the statement so that it costs no round trip). What a crash can lose is the
+// last fraction of a second of such ends (3 x wal_writer_delay at most), never half of one; a
+// job whose end was lost is still pending at its attempt, so its lease runs out and it runs
+// again, as after a crash during the attempt. Jobs are at-least-once already (webhook
+// receivers dedupe by webhook-id). It saves each job a WAL flush: about 0.06 ms of the
+// database's CPU and 0.2 ms of waiting on the machine of docs/performance.md.
+const ASYNCHRONOUS_COMMIT = `(SELECT set_config('synchronous_commit', 'off', true)) = 'off'`;
+
 /** $1 'succeeded' or 'failed', $2 the error (NULL on success), $3 the final payload (NULL: keep), $4 id, $5 attempt. */
 const finishStatement = preparedStatement<{ id: string }>('finish_job', `
     UPDATE jobs
        SET status = $1::text, finished_at = now(), last_error = $2::text,
            payload = COALESCE($3::jsonb, payload)
-     WHERE id = $4 AND status = 'pending' AND attempts = $5
+     WHERE id = $4 AND status = 'pending' AND attempts = $5 AND ${ASYNCHRONOUS_COMMIT}
     RETURNING id`);
 
 /** $1 id, $2 attempt: a succeeded job deleted at once (JobHandler.forgetOnSuccess). */
 const forgetStatement = preparedStatement<{ id: string }>('forget_job', `
-    DELETE FROM jobs WHERE id = $1 AND status = 'pending' AND attempts = $2
+    DELETE FROM jobs WHERE id = $1 AND status = 'pending' AND attempts = $2 AND ${ASYNCHRONOUS_COMMIT}
     RETURNING id`);
 
 /** $1 delay seconds, $2 error, $3 id, $4 attempt. */
