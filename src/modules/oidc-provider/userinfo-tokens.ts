@@ -12,8 +12,11 @@
 //
 // Introspection and revocation refuse any JWT-shaped `token` before looking it up, so for those
 // two the form is rewritten on its way in (acceptOwnJwts): one of these JWTs becomes its `jti`.
+import { createPrivateKey, type JsonWebKey as NodeJsonWebKey } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
+import { createLocalJWKSet, jwtVerify, type JWK } from 'jose';
+import { signCompact } from '../../lib/jws.js';
+import type { SigningAlgorithm, TokenKey } from '../../lib/token-keys.js';
 import { VerifiedTokenCache } from '../../lib/verified-token-cache.js';
 import type { KoaLikeContext, TokenModel } from './provider-types.js';
 import type { ProviderKeys } from '../keys/key-set.js';
@@ -29,7 +32,10 @@ export type JtiOf = (value: string) => Promise<string | undefined>;
 export async function jwtForUserinfo(classes: TokenModel[], options: { issuer: string; userinfoUrl: string; keys: ProviderKeys }): Promise<JtiOf> {
   const { issuer, userinfoUrl, keys } = options;
   const signingJwk = keys.keys.find((jwk) => jwk.alg === keys.alg)!;
-  const signingKey = await importJWK(signingJwk, keys.alg);
+  // Signed as first-party tokens are (lib/jws.ts: node:crypto's one-shot sign on a KeyObject),
+  // not by jose's SignJWT, whose asymmetric sign is a round trip through the threadpool: about
+  // 0.1 ms of a provider refresh or code exchange (docs/performance.md).
+  const signingKey: TokenKey = { kid: signingJwk.kid, alg: keys.alg as SigningAlgorithm, key: createPrivateKey({ key: signingJwk as NodeJsonWebKey, format: 'jwk' }) };
   const verificationKeys = createLocalJWKSet({ keys: keys.keys.map(publicJwk) });
   // A client presents one token many times: its signature is checked once (as first-party tokens'
   // are). The cache lives as long as this provider, which is built again when the key set moves.
@@ -55,20 +61,18 @@ export async function jwtForUserinfo(classes: TokenModel[], options: { issuer: s
       // A token for a resource is the library's own RFC 9068 JWT (not stored): left as it is.
       if (this.resourceServer || !stored.payload) return stored;
       const p = stored.payload as { jti: string; iat: number; exp: number; accountId?: string; clientId: string; scope?: string; jkt?: string; extra?: Record<string, unknown> };
-      const value = await new SignJWT({
+      const value = signCompact({ alg: keys.alg, kid: signingJwk.kid, typ: 'at+jwt' }, {
         ...p.extra,
         client_id: p.clientId,
         ...(p.scope ? { scope: p.scope } : {}),
         ...(p.jkt ? { cnf: { jkt: p.jkt } } : {}),
-      })
-        .setProtectedHeader({ alg: keys.alg, kid: signingJwk.kid, typ: 'at+jwt' })
-        .setIssuer(issuer)
-        .setSubject(p.accountId ?? p.clientId)
-        .setAudience(userinfoUrl)
-        .setJti(p.jti)
-        .setIssuedAt(p.iat)
-        .setExpirationTime(p.exp)
-        .sign(signingKey);
+        iss: issuer,
+        sub: p.accountId ?? p.clientId,
+        aud: userinfoUrl,
+        jti: p.jti,
+        iat: p.iat,
+        exp: p.exp,
+      }, signingKey);
       return { value, payload: stored.payload };
     };
 
