@@ -10,6 +10,7 @@
 // come back as strings), for the few that need a value (an event's status).
 import { CompiledQuery } from 'kysely';
 import type { Executor } from './executor.js';
+import { endingItsChange } from './after-commit.js';
 import { markedAs } from './prepared.js';
 
 export interface Write {
@@ -31,6 +32,9 @@ export interface TogetherOptions {
   /** Run the statement as this named prepared statement (db/prepared.ts): for writes whose
    *  texts and number never vary, sent together on a hot path (an event's, events.repo.ts). */
   preparedAs?: string;
+  /** The change's last statement: where it is also its transaction's first, it is sent alone,
+   *  without BEGIN and COMMIT (db/after-commit.ts), and any statement after it is refused. */
+  endsItsChange?: boolean;
 }
 
 /** Runs `writes` as one statement; returns each write's rows (empty for those not `returning`). */
@@ -39,24 +43,52 @@ export async function writeTogether(db: Executor, writes: readonly Write[], opti
   if (writes.length === 1) {
     // Alone, a write is sent as it is (its rows typed by the driver, not JSON).
     const [write] = writes as [Write];
-    const result = await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(write.sql, [...write.parameters]));
+    const result = await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(ending(write.sql, options.endsItsChange), [...write.parameters]));
     await write.then?.(db, result.rows);
     return [result.rows];
   }
-  const parameters: unknown[] = [];
-  const ctes = writes.map((write, i) => {
-    const text = renumber(write.sql, parameters.length);
-    parameters.push(...write.parameters);
-    return `w${i} AS (${text})`;
-  });
-  const selects = writes.flatMap((write, i) => (write.returning ? [`SELECT ${i} AS w, to_jsonb(w${i}) AS row FROM w${i}`] : []));
-  const text = `WITH ${ctes.join(',\n')}\n${selects.length > 0 ? selects.join('\nUNION ALL\n') : 'SELECT NULL::int AS w, NULL::jsonb AS row WHERE false'}`;
-  const sent = options.preparedAs ? markedAs(options.preparedAs, text) : text;
+  const parameters = writes.flatMap((write) => write.parameters);
+  const sent = options.preparedAs ? preparedText(options.preparedAs, writes, options.endsItsChange) : ending(combinedText(writes), options.endsItsChange);
   const result = await db.executeQuery<{ w: number; row: Record<string, unknown> }>(CompiledQuery.raw(sent, parameters));
   const rows: Array<Array<Record<string, unknown>>> = writes.map(() => []);
   for (const { w, row } of result.rows) rows[w]!.push(row);
   for (const [i, write] of writes.entries()) await write.then?.(db, rows[i]!);
   return rows;
+}
+
+const ending = (text: string, endsItsChange = false): string => (endsItsChange ? endingItsChange(text) : text);
+
+function combinedText(writes: readonly Write[]): string {
+  let offset = 0;
+  const ctes = writes.map((write, i) => {
+    const text = renumber(write.sql, offset);
+    offset += write.parameters.length;
+    return `w${i} AS (${text})`;
+  });
+  const selects = writes.flatMap((write, i) => (write.returning ? [`SELECT ${i} AS w, to_jsonb(w${i}) AS row FROM w${i}`] : []));
+  return `WITH ${ctes.join(',\n')}\n${selects.length > 0 ? selects.join('\nUNION ALL\n') : 'SELECT NULL::int AS w, NULL::jsonb AS row WHERE false'}`;
+}
+
+/** A prepared statement's combined text, by name, with the writes it was built from. */
+const preparedTexts = new Map<string, { writes: Array<Pick<Write, 'sql' | 'returning'> & { count: number }>; text: string }>();
+
+/**
+ * The text of a named statement: one name has one text for good (db/prepared.ts), so it is
+ * built once, not renumbered on every sign-in (a tenth of a millisecond of the event loop's
+ * time per login, bench/login-cost.ts). Writes that differ from those it was built from (a
+ * mistake: two callers giving one name to different writes) rebuild it, and the driver then
+ * refuses the second text under the same name, as it would without this.
+ */
+function preparedText(name: string, writes: readonly Write[], endsItsChange = false): string {
+  const kept = preparedTexts.get(name);
+  const same = kept !== undefined && kept.writes.length === writes.length && kept.writes.every((w, i) => {
+    const write = writes[i]!;
+    return w.sql === write.sql && w.count === write.parameters.length && Boolean(w.returning) === Boolean(write.returning);
+  });
+  if (same) return kept.text;
+  const text = markedAs(name, ending(combinedText(writes), endsItsChange));
+  preparedTexts.set(name, { writes: writes.map((write) => ({ sql: write.sql, returning: write.returning, count: write.parameters.length })), text });
+  return text;
 }
 
 /** `$n` → `$(n + offset)`, outside quoted literals and identifiers (which the repos' SQL never

@@ -19,7 +19,7 @@ export interface Login {
 export async function login(ctx: AppContext, { email: emailInput, password, meta }: Login): Promise<SignInResult> {
   const email = normalizeEmail(emailInput);
   const now = ctx.clock.now();
-  const { user, mayTry } = await findUserAndReserveAttempt(ctx.db, email, now);
+  const { user, mayTry, ssoEnforcement } = await findUserAndReserveAttempt(ctx.db, email, now);
   if (user && user.password_hash === null) await rejectPasswordless(ctx, user);
 
   // Unknown and locked users cost the same argon2 work as a real check (verify(null) hashes
@@ -38,7 +38,7 @@ export async function login(ctx: AppContext, { email: emailInput, password, meta
     // Inside the try: a rehash that fails (argon2 out of memory) must give the guess back too.
     const rehashedPassword = needsRehash ? await ctx.passwords.hash(password) : undefined;
     return await inUnitOfWork(ctx, async (trx) => {
-      const result = await completeSignIn(ctx, trx, { user, factor: { method: 'pwd', audit: { action: 'auth.login' }, rehashedPassword }, meta });
+      const result = await completeSignIn(ctx, trx, { user, factor: { method: 'pwd', audit: { action: 'auth.login' }, rehashedPassword, ssoEnforcement }, meta });
       if (isMfaChallenge(result)) await releaseGuess(trx, user.id);
       return result;
     });
