@@ -6,13 +6,19 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { startSqlCounter, type SqlCounter } from '../bench/sql-counter.js';
-import { afterCommit } from '../src/db/after-commit.js';
+import { afterCommit, endingItsChange } from '../src/db/after-commit.js';
+import { markedAs, preparedStatementName } from '../src/db/prepared.js';
 import { openDatabase, type DatabaseHandle, type Executor } from '../src/db/database.js';
 import { writeOf, writeTogether } from '../src/db/together.js';
 import { createTestDatabase, DATABASE_KINDS, openMemoryDatabase, type TestDatabase } from './helpers/database.js';
 
 const record = (db: Executor, label: string, endsItsChange: boolean) =>
   writeTogether(db, [writeOf(sql`INSERT INTO lazy_probe (label) VALUES (${label})`.compile(db))], { endsItsChange });
+
+it('the mark goes after a prepared statement’s name, which stays readable', () => {
+  assert.equal(preparedStatementName(endingItsChange(markedAs('some_write', 'UPDATE t SET a = $1'))), 'some_write');
+  assert.match(endingItsChange('UPDATE t SET a = $1'), /^\/\* ends its change \*\/\n/);
+});
 
 for (const kind of DATABASE_KINDS) {
   describe(`transactions begin with their first statement (${kind})`, () => {
@@ -76,6 +82,28 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([await row('before'), await row('last')], [undefined, undefined]);
       const sent = await sentBy(() => handle.db.transaction().execute((trx) => record(trx, 'in-block', false)));
       assert.equal(sent, expected(3), 'BEGIN went before an unmarked statement, and COMMIT after it');
+    });
+
+    it('one statement name, marked once and not once: the unmarked use stays in its transaction', async () => {
+      const both = (db: Executor, label: string, endsItsChange: boolean) =>
+        writeTogether(db, [
+          writeOf(sql`INSERT INTO lazy_probe (label) VALUES (${`${label}-a`})`.compile(db)),
+          writeOf(sql`INSERT INTO lazy_probe (label) VALUES (${`${label}-b`})`.compile(db)),
+        ], { preparedAs: 'lazy_probe_pair', endsItsChange });
+      await handle.db.transaction().execute((trx) => both(trx, 'marked', true));
+      assert.equal((await row('marked-a'))?.label, 'marked-a');
+      // Unmarked, the same writes must not be sent as a change's end (before: the text kept for
+      // the name still carried the mark, and this first statement committed by itself). Either
+      // the driver refuses the name's second text, or the statement is one of the transaction:
+      // what the failed change wrote is gone in both cases.
+      await assert.rejects(
+        handle.db.transaction().execute(async (trx) => {
+          await both(trx, 'unmarked', false);
+          await record(trx, 'unmarked-c', false);
+          throw new Error('the work fails');
+        }),
+      );
+      assert.deepEqual([await row('unmarked-a'), await row('unmarked-c')], [undefined, undefined]);
     });
 
     it('a marked statement that fails commits nothing and runs no hook', async () => {

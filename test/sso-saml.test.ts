@@ -14,6 +14,8 @@ import { queuedEmails, waitFor } from './helpers/jobs.js';
 import { hashSecret } from '../src/lib/random.js';
 import { insertResetToken } from '../src/modules/passwords/passwords.repo.js';
 import { freePort } from './helpers/ports.js';
+import { createTestHasher } from './helpers/hasher.js';
+import type { PasswordHasher } from '../src/lib/passwords.js';
 import { TestSamlIdp } from './helpers/saml-idp.js';
 import { accountWithDomain, FRONT_END, postToAcs, samlConnection, samlSignIn, setPolicy, startSaml } from './helpers/sso.js';
 
@@ -21,11 +23,26 @@ for (const kind of DATABASE_KINDS) {
   describe(`SSO over SAML (${kind})`, () => {
     let t: TestApp;
     let dns: TestDnsServer;
+    // A test may hold password checks at their end (to change something while one is running).
+    let holdVerify: { entered: () => void; released: Promise<void> } | undefined;
+    const hasher = createTestHasher();
+    const passwords: PasswordHasher = {
+      hash: (password) => hasher.hash(password),
+      async verify(...args) {
+        const result = await hasher.verify(...args);
+        const hold = holdVerify;
+        if (hold) {
+          hold.entered();
+          await hold.released;
+        }
+        return result;
+      },
+    };
 
     before(async () => {
       dns = await startDnsServer();
       const port = await freePort();
-      t = await startTestApp(kind, { port, env: { DNS_SERVERS: dns.address, OAUTH_REDIRECT_URIS: FRONT_END, PUBLIC_URL: `http://127.0.0.1:${port}` } });
+      t = await startTestApp(kind, { port, passwords, env: { DNS_SERVERS: dns.address, OAUTH_REDIRECT_URIS: FRONT_END, PUBLIC_URL: `http://127.0.0.1:${port}` } });
     });
     after(async () => {
       await t.close();
@@ -143,6 +160,32 @@ for (const kind of DATABASE_KINDS) {
       await t.api.post('/auth/register', { email: invite.body.email, password: PASSWORD, name: 'S', account_invite_code: invite.body.code });
       const blocked = await samlSignIn(t, idp, connection, { nameId: 'boss', email: boss.email });
       assert.deepEqual([blocked.acs.status, blocked.acs.body.code], [409, 'transfer_ownership_first']);
+    });
+
+    it('enforcement turned on while a password is being checked stops that sign-in too', async () => {
+      const { owner, domain } = await accountWithDomain(t, dns);
+      const connection = await samlConnection(t, owner, new TestSamlIdp().metadata());
+      const invite = await t.api.post('/accounts/me/invites', { email: `lee@${domain}`, role: 'member' }, owner.accessToken);
+      await t.api.post('/auth/register', { email: `lee@${domain}`, password: PASSWORD, name: 'Lee', account_invite_code: invite.body.code });
+      let entered!: () => void;
+      const checking = new Promise<void>((resolve) => (entered = resolve));
+      let release!: () => void;
+      holdVerify = { entered, released: new Promise<void>((resolve) => (release = resolve)) };
+      try {
+        const login = t.api.post('/auth/login/json', { email: `lee@${domain}`, password: PASSWORD });
+        await checking; // the password is being checked: the user was read, the guess reserved
+        holdVerify = undefined;
+        await setPolicy(t, owner, { enforced: true }); // its sweep finds no session of Lee's yet
+        release();
+        const answered = await login;
+        // Read with the user (before the check), the policy said "not enforced", and the session
+        // made after the sweep would have outlived the enforcement.
+        assert.deepEqual([answered.status, answered.body.code], [403, 'sso_required']);
+        assert.equal(answered.body.detail.connection_id, connection.id);
+      } finally {
+        holdVerify = undefined;
+        release();
+      }
     });
 
     it('enforcement: other sign-ins and resets answer 403 sso_required, forgot sends no link, and password sessions end', async () => {

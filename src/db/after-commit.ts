@@ -28,8 +28,13 @@ const commitAware = new WeakSet<DialectAdapter>();
 
 const ENDS_ITS_CHANGE = '/* ends its change */';
 
-/** `text` marked as the last statement of its change (see above). */
-export const endingItsChange = (text: string): string => `${ENDS_ITS_CHANGE}\n${text}`;
+/** `text` marked as the last statement of its change (see above); after a prepared statement's
+ *  name when it has one (db/prepared.ts reads the name from the text's start). */
+export function endingItsChange(text: string): string {
+  if (!text.startsWith('/* prepared:')) return `${ENDS_ITS_CHANGE}\n${text}`;
+  const lineEnd = text.indexOf('\n') + 1;
+  return `${text.slice(0, lineEnd)}${ENDS_ITS_CHANGE}\n${text.slice(lineEnd)}`;
+}
 
 // Where the marker may sit: first, or after a prepared statement's name (db/prepared.ts).
 const endsItsChange = (sql: string): boolean => sql.startsWith(ENDS_ITS_CHANGE) || sql.startsWith(ENDS_ITS_CHANGE, sql.indexOf('\n') + 1);
@@ -59,6 +64,7 @@ class LazyConnection implements DatabaseConnection {
   }
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    if (this.state === 'alone') throw new Error('a statement after the one marked as the whole of its change (db/after-commit.ts)');
     if (this.state === 'owed') {
       this.state = 'begun';
       await this.inner.executeQuery(CompiledQuery.raw('begin'));

@@ -70,24 +70,25 @@ function combinedText(writes: readonly Write[]): string {
 }
 
 /** A prepared statement's combined text, by name, with the writes it was built from. */
-const preparedTexts = new Map<string, { writes: Array<Pick<Write, 'sql' | 'returning'> & { count: number }>; text: string }>();
+const preparedTexts = new Map<string, { writes: Array<Pick<Write, 'sql' | 'returning'> & { count: number }>; endsItsChange: boolean; text: string }>();
 
 /**
  * The text of a named statement: one name has one text for good (db/prepared.ts), so it is
  * built once, not renumbered on every sign-in (a tenth of a millisecond of the event loop's
- * time per login, bench/login-cost.ts). Writes that differ from those it was built from (a
- * mistake: two callers giving one name to different writes) rebuild it, and the driver then
- * refuses the second text under the same name, as it would without this.
+ * time per login, bench/login-cost.ts). Writes, or an endsItsChange, that differ from those it
+ * was built from (a mistake: two callers giving one name to different statements) rebuild it,
+ * and the driver then refuses the second text under the same name, as it would without this:
+ * never is a statement sent as a change's end that its caller did not mark so.
  */
 function preparedText(name: string, writes: readonly Write[], endsItsChange = false): string {
   const kept = preparedTexts.get(name);
-  const same = kept !== undefined && kept.writes.length === writes.length && kept.writes.every((w, i) => {
+  const same = kept !== undefined && kept.endsItsChange === endsItsChange && kept.writes.length === writes.length && kept.writes.every((w, i) => {
     const write = writes[i]!;
     return w.sql === write.sql && w.count === write.parameters.length && Boolean(w.returning) === Boolean(write.returning);
   });
   if (same) return kept.text;
   const text = markedAs(name, ending(combinedText(writes), endsItsChange));
-  preparedTexts.set(name, { writes: writes.map((write) => ({ sql: write.sql, returning: write.returning, count: write.parameters.length })), text });
+  preparedTexts.set(name, { writes: writes.map((write) => ({ sql: write.sql, returning: write.returning, count: write.parameters.length })), endsItsChange, text });
   return text;
 }
 

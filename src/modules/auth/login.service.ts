@@ -7,6 +7,7 @@ import { recordAudit } from '../audit/audit.repo.js';
 import { findUserAndReserveAttempt, releaseGuess } from '../lockout/lockout.repo.js';
 import { lockAfterLastGuess, rejectPasswordless } from '../lockout/password-check.js';
 import { completeSignIn, isMfaChallenge, type SignInResult } from './sign-in.js';
+import { enforcedSsoFor } from '../sso-policy/enforcement.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 
 export interface Login {
@@ -19,7 +20,7 @@ export interface Login {
 export async function login(ctx: AppContext, { email: emailInput, password, meta }: Login): Promise<SignInResult> {
   const email = normalizeEmail(emailInput);
   const now = ctx.clock.now();
-  const { user, mayTry, ssoEnforcement } = await findUserAndReserveAttempt(ctx.db, email, now);
+  const { user, mayTry } = await findUserAndReserveAttempt(ctx.db, email, now);
   if (user && user.password_hash === null) await rejectPasswordless(ctx, user);
 
   // Unknown and locked users cost the same argon2 work as a real check (verify(null) hashes
@@ -37,6 +38,12 @@ export async function login(ctx: AppContext, { email: emailInput, password, meta
   try {
     // Inside the try: a rehash that fails (argon2 out of memory) must give the guess back too.
     const rehashedPassword = needsRehash ? await ctx.passwords.hash(password) : undefined;
+    // The SSO policy is read here, after the password check and just before the sign-in's
+    // write, outside the transaction: so that write is the transaction's only statement, sent
+    // without BEGIN and COMMIT (db/after-commit.ts). Not earlier (with the user, before
+    // argon2id): an enforcement turned on during the check would then not stop this sign-in,
+    // and its session would outlive the sweep of sessions that enforcement makes.
+    const ssoEnforcement = (await enforcedSsoFor(ctx.db, user.email)) ?? null;
     return await inUnitOfWork(ctx, async (trx) => {
       const result = await completeSignIn(ctx, trx, { user, factor: { method: 'pwd', audit: { action: 'auth.login' }, rehashedPassword, ssoEnforcement }, meta });
       if (isMfaChallenge(result)) await releaseGuess(trx, user.id);

@@ -36,9 +36,9 @@ export interface FirstFactor {
   /** The factor proved two things at once (a passkey whose authenticator verified the user; an
    *  enterprise identity provider that asserted multi-factor): aal2. */
   multiFactor?: boolean;
-  /** Whether the user's email domain must sign in through SSO, where the factor read it with the
-   *  user (the password login's look-up: one statement fewer); null where it need not. Left
-   *  out, the seam asks. */
+  /** Whether the user's email domain must sign in through SSO, where the factor read it itself
+   *  just before (the password login, outside its transaction: login.service.ts); null where it
+   *  need not. Left out, the seam asks. */
   ssoEnforcement?: EnforcedSso | null;
 }
 

@@ -6,7 +6,6 @@ import { preparedStatement, USERS_COLUMNS } from '../../db/prepared.js';
 import type { UserRow } from '../../db/schema.js';
 import type { Executor } from '../../db/database.js';
 import type { Write } from '../../db/together.js';
-import { domainOf, enforcedSsoColumn, enforcementOf, type EnforcedSso } from '../sso-policy/enforcement.js';
 
 /** Consecutive failures that lock the account. */
 export const MAX_FAILED_LOGINS = 10;
@@ -14,10 +13,8 @@ const FIRST_LOCK_SECONDS = 60;
 const MAX_LOCK_SECONDS = 15 * 60;
 
 // The UPDATE re-checks its conditions on the locked row, so concurrent guesses count one by one.
-// $1 lower-cased email, $2 now, $3 MAX_FAILED_LOGINS, $4 the email's domain. Every login runs
-// it: prepared. It also reads whether the domain's account enforces SSO (sso-policy), which the
-// sign-in seam would otherwise ask in a statement of its own.
-const findAndReserve = preparedStatement<UserRow & { may_try: boolean; sso_enforcement: { connection_id: string | null } | null }>('find_user_and_reserve_attempt', `
+// $1 lower-cased email, $2 now, $3 MAX_FAILED_LOGINS. Every login runs it: prepared.
+const findAndReserve = preparedStatement<UserRow & { may_try: boolean }>('find_user_and_reserve_attempt', `
   WITH found AS (SELECT ${USERS_COLUMNS} FROM users WHERE lower(email) = $1),
   reserved AS (
     UPDATE users SET failed_login_count = users.failed_login_count + 1
@@ -28,26 +25,22 @@ const findAndReserve = preparedStatement<UserRow & { may_try: boolean; sso_enfor
        AND users.failed_login_count < $3
     RETURNING users.id
   )
-  SELECT found.*, EXISTS (SELECT 1 FROM reserved) AS may_try, ${enforcedSsoColumn('$4')} AS sso_enforcement FROM found`);
-
-export interface FoundForLogin {
-  user: UserRow | undefined;
-  /** False while the account is locked or its guesses are all in flight, and for a user without a password. */
-  mayTry: boolean;
-  /** Whether the user's email domain must sign in through SSO (null: it need not), for the sign-in seam. */
-  ssoEnforcement: EnforcedSso | null;
-}
+  SELECT found.*, EXISTS (SELECT 1 FROM reserved) AS may_try FROM found`);
 
 /**
  * Finds the user by email and, in the same statement, takes one of the account's guesses
  * before the password is checked. `mayTry` is false while the account is locked or its
  * guesses are all in flight (the password must not be tried), and for a user without one.
  */
-export async function findUserAndReserveAttempt(db: Executor, email: string, now: Date): Promise<FoundForLogin> {
-  const [row] = await findAndReserve(db, [email.toLowerCase(), now, MAX_FAILED_LOGINS, domainOf(email)]);
-  if (!row) return { user: undefined, mayTry: false, ssoEnforcement: null };
-  const { may_try: mayTry, sso_enforcement: enforcement, ...user } = row;
-  return { user: user as UserRow, mayTry, ssoEnforcement: enforcementOf(enforcement) };
+export async function findUserAndReserveAttempt(
+  db: Executor,
+  email: string,
+  now: Date,
+): Promise<{ user: UserRow | undefined; mayTry: boolean }> {
+  const [row] = await findAndReserve(db, [email.toLowerCase(), now, MAX_FAILED_LOGINS]);
+  if (!row) return { user: undefined, mayTry: false };
+  const { may_try: mayTry, ...user } = row;
+  return { user: user as UserRow, mayTry };
 }
 
 export interface ReserveGuess {
