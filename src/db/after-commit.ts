@@ -20,6 +20,7 @@
 // longer be rolled back with it): the mark is for a change's last statement only.
 import { CompiledQuery, PostgresDialect, type DatabaseConnection, type DialectAdapter, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
 import type { Executor } from './executor.js';
+import { preparedStatementName } from './prepared.js';
 
 type Hook = () => void;
 
@@ -31,7 +32,7 @@ const ENDS_ITS_CHANGE = '/* ends its change */';
 /** `text` marked as the last statement of its change (see above); after a prepared statement's
  *  name when it has one (db/prepared.ts reads the name from the text's start). */
 export function endingItsChange(text: string): string {
-  if (!text.startsWith('/* prepared:')) return `${ENDS_ITS_CHANGE}\n${text}`;
+  if (preparedStatementName(text) === undefined) return `${ENDS_ITS_CHANGE}\n${text}`;
   const lineEnd = text.indexOf('\n') + 1;
   return `${text.slice(0, lineEnd)}${ENDS_ITS_CHANGE}\n${text.slice(lineEnd)}`;
 }
@@ -47,28 +48,33 @@ class LazyConnection implements DatabaseConnection {
   state: TransactionState | undefined;
   constructor(readonly inner: DatabaseConnection) {}
 
-  private async beforeStatement(query: CompiledQuery): Promise<boolean> {
+  /** The transaction's state, forgotten: it has ended (committed or rolled back). */
+  end(): TransactionState | undefined {
+    const state = this.state;
+    this.state = undefined;
+    return state;
+  }
+
+  /** Refuses a statement after a lone one; sends the BEGIN owed, if any. */
+  private async beforeStatement(): Promise<void> {
     if (this.state === 'alone') throw new Error('a statement after the one marked as the whole of its change (db/after-commit.ts)');
-    if (this.state !== 'owed') return false;
-    if (endsItsChange(query.sql)) return true;
+    if (this.state !== 'owed') return;
     this.state = 'begun';
     await this.inner.executeQuery(CompiledQuery.raw('begin'));
-    return false;
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const alone = await this.beforeStatement(query);
-    const result = await this.inner.executeQuery<R>(query);
-    if (alone) this.state = 'alone'; // committed by itself (a failure committed nothing: BEGIN still owed)
-    return result;
+    if (this.state === 'owed' && endsItsChange(query.sql)) {
+      const result = await this.inner.executeQuery<R>(query);
+      this.state = 'alone'; // committed by itself (a failure committed nothing: BEGIN still owed)
+      return result;
+    }
+    await this.beforeStatement();
+    return this.inner.executeQuery<R>(query);
   }
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
-    if (this.state === 'alone') throw new Error('a statement after the one marked as the whole of its change (db/after-commit.ts)');
-    if (this.state === 'owed') {
-      this.state = 'begun';
-      await this.inner.executeQuery(CompiledQuery.raw('begin'));
-    }
+    await this.beforeStatement();
     yield* this.inner.streamQuery<R>(query, chunkSize);
   }
 }
@@ -83,7 +89,8 @@ export class CommitAwareDialect extends PostgresDialect {
   override createDriver(): Driver {
     const driver = super.createDriver();
     const lazy = new WeakMap<DatabaseConnection, LazyConnection>();
-    const innerOf = (connection: DatabaseConnection) => (connection instanceof LazyConnection ? connection.inner : connection);
+    // Every connection the driver hands out is one of these (acquireConnection).
+    const lazyOf = (connection: DatabaseConnection) => connection as LazyConnection;
     const runHooks = (connection: DatabaseConnection) => {
       const due = hooks.get(connection);
       hooks.delete(connection);
@@ -99,35 +106,34 @@ export class CommitAwareDialect extends PostgresDialect {
         connection.state = undefined;
         return connection;
       },
-      releaseConnection: (connection) => driver.releaseConnection(innerOf(connection)),
+      releaseConnection: (connection) => driver.releaseConnection(lazyOf(connection).inner),
       destroy: () => driver.destroy(),
       savepoint: driver.savepoint?.bind(driver), // through the lazy connection: BEGIN first if owed
       rollbackToSavepoint: driver.rollbackToSavepoint?.bind(driver),
       releaseSavepoint: driver.releaseSavepoint?.bind(driver),
       async beginTransaction(connection, settings: TransactionSettings) {
         hooks.delete(connection);
-        const lazyConnection = connection as LazyConnection;
+        const lazyConnection = lazyOf(connection);
         // START TRANSACTION ISOLATION LEVEL … must come first: sent at once.
         if (settings.isolationLevel || settings.accessMode) {
           lazyConnection.state = 'begun';
-          return driver.beginTransaction(innerOf(connection), settings);
+          return driver.beginTransaction(lazyConnection.inner, settings);
         }
         lazyConnection.state = 'owed';
       },
       async commitTransaction(connection) {
-        const state = (connection as LazyConnection).state;
-        (connection as LazyConnection).state = undefined;
-        if (state === 'begun') await driver.commitTransaction(innerOf(connection));
+        const lazyConnection = lazyOf(connection);
+        if (lazyConnection.end() === 'begun') await driver.commitTransaction(lazyConnection.inner);
         runHooks(connection);
       },
       async rollbackTransaction(connection) {
-        const state = (connection as LazyConnection).state;
-        (connection as LazyConnection).state = undefined;
+        const lazyConnection = lazyOf(connection);
+        const state = lazyConnection.end();
         // A change whose one statement committed by itself has nothing left to roll back (the
         // work failed after its last statement): what it queued is there, so its hooks run.
         if (state === 'alone') return runHooks(connection);
         hooks.delete(connection);
-        if (state === 'begun') await driver.rollbackTransaction(innerOf(connection));
+        if (state === 'begun') await driver.rollbackTransaction(lazyConnection.inner);
       },
     };
   }
