@@ -15,7 +15,7 @@ import { auditWrite, recordAudit } from '../audit/audit.repo.js';
 import { insertMfaChallenge } from '../mfa/mfa.repo.js';
 import { countPasskeys } from '../passkeys/passkeys.repo.js';
 import { newSession, type TokenPair } from '../sessions/sessions.service.js';
-import { enforcedSsoFor, type EnforcedSso } from '../sso-policy/enforcement.js';
+import { refuseWhereSsoIsEnforced, type EnforcedSso } from '../sso-policy/enforcement.js';
 import { updateUser } from '../users/users.repo.js';
 import { recordSignInWrite } from '../lockout/lockout.repo.js';
 import { writeTogether } from '../../db/together.js';
@@ -70,10 +70,7 @@ export interface CompleteSignIn {
 export async function completeSignIn(ctx: SignInDeps, trx: Executor, { user, factor, meta }: CompleteSignIn): Promise<SignInResult> {
   if (!user.is_active) throw Errors.inactiveUser();
   // Where the user's email domain belongs to an account that enforces SSO, only SSO signs in.
-  if (factor.method !== 'sso') {
-    const enforced = factor.ssoEnforcement !== undefined ? factor.ssoEnforcement : await enforcedSsoFor(trx, user.email);
-    if (enforced) throw Errors.ssoRequired(enforced.connectionId);
-  }
+  if (factor.method !== 'sso') await refuseWhereSsoIsEnforced(trx, user.email, factor.ssoEnforcement);
   // Enterprise SSO: the customer's identity provider owns the second factor, so Keyhold's own
   // is not asked (aal2 only when the provider asserted one).
   if (user.mfa_enabled && !factor.multiFactor && factor.method !== 'sso') return challengeSecondFactor(ctx, trx, { user, factor, meta });

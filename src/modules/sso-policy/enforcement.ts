@@ -31,8 +31,11 @@ export async function enforcedSsoFor(db: Executor, email: string): Promise<Enfor
   return row ? { connectionId: row.connection_id } : undefined;
 }
 
-/** 403 sso_required for a user who must sign in through SSO. */
-export async function refuseWhereSsoIsEnforced(db: Executor, email: string): Promise<void> {
-  const enforced = await enforcedSsoFor(db, email);
+/**
+ * 403 sso_required for a user who must sign in through SSO. `known`: the policy as the caller
+ * read it just before (null: not enforced), so it is not asked again; left out, it is asked.
+ */
+export async function refuseWhereSsoIsEnforced(db: Executor, email: string, known?: EnforcedSso | null): Promise<void> {
+  const enforced = known !== undefined ? known : await enforcedSsoFor(db, email);
   if (enforced) throw Errors.ssoRequired(enforced.connectionId);
 }
