@@ -9,11 +9,10 @@
 //
 // Logins run `--concurrency` at a time (8, like `npm run bench`; 1 gives the main thread its own
 // core, so a --profile shows where its time goes rather than where it was preempted).
-import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ADMIN_URL, createBenchDatabase, postgresPidsFor } from './databases.js';
-import { cpuBetween, snapshot } from './proc-cpu.js';
+import { cpuBetween, snapshot, threadCpuSeconds, threadIds } from './proc-cpu.js';
 import { BENCH_PASSWORD, inParallel, login, register } from './seed.js';
 import { BENCH_SERVER_ENV, customEntry, prepareServer, startServer } from './server.js';
 
@@ -27,16 +26,13 @@ const { values: args } = parseArgs({
 });
 const LOGINS = Number(args.logins);
 const CONCURRENCY = Number(args.concurrency);
-const TICK = 100; // /proc's clock ticks per second (USER_HZ)
-
-/** CPU seconds of each thread of `pid`, the main thread (tid = pid) apart. */
+/** CPU seconds of the threads of `pid`, the main thread (tid = pid) apart. */
 function threadSeconds(pid: number): { main: number; others: number } {
   let main = 0;
   let others = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    const seconds = (Number(fields[11]) + Number(fields[12])) / TICK;
-    if (Number(tid) === pid) main += seconds;
+  for (const tid of threadIds(pid)) {
+    const seconds = threadCpuSeconds(pid, tid) ?? 0;
+    if (tid === pid) main += seconds;
     else others += seconds;
   }
   return { main, others };

@@ -17,9 +17,21 @@ function readClockTicks(): number {
 
 /** utime + stime of a process (all its threads), in seconds; null once it has exited. */
 export function processCpuSeconds(pid: number): number | null {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** utime + stime of one thread of a process, in seconds; null once it has exited. */
+export function threadCpuSeconds(pid: number, tid: number): number | null {
+  return statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
+}
+
+/** The thread ids of a process (its main thread's is the process id). */
+export const threadIds = (pid: number): number[] => readdirSync(`/proc/${pid}/task`).map(Number);
+
+function statCpuSeconds(path: string): number | null {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch {
     return null;
   }

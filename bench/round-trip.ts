@@ -4,17 +4,13 @@
 // machine's neighbours); run this beside a bench to say which phase its figures come from.
 //
 //   npx tsx bench/round-trip.ts
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { ADMIN_URL } from './databases.js';
+import { processCpuSeconds } from './proc-cpu.js';
 
 const ROUNDS = 20_000;
 
-/** CPU seconds of a process from /proc (user + system, clock ticks of 1/100 s). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+const cpuSeconds = (pid: number): number => processCpuSeconds(pid) ?? Number.NaN;
 
 async function main(): Promise<void> {
   const client = new pg.Client({ connectionString: ADMIN_URL });

@@ -50,6 +50,7 @@ export interface JobQueueDeps {
 }
 
 const DEFAULT_LEASE_SECONDS = 5 * 60;
+const leaseSecondsOf = (lane: Lane): number => lane.handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
 const PARKED_BATCH = 50;
 export function createJobQueue(deps: JobQueueDeps): JobQueue {
   const { db, config, log } = deps;
@@ -64,7 +65,7 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
   // webhook deliveries, local-queues.ts): while it runs a kind, the queue says its lease.
   const local = watchLocalChanges(db, (kind) => {
     const lane = running ? lanes.get(kind) : undefined;
-    return lane && (lane.handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS);
+    return lane && leaseSecondsOf(lane);
   });
   const parkedPass = coalesced(() => guarded(showParked), () => running);
 
@@ -113,7 +114,7 @@ export function createJobQueue(deps: JobQueueDeps): JobQueue {
 
   async function fillLane(lane: Lane): Promise<void> {
     const { handler } = lane;
-    const lease = handler.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+    const lease = leaseSecondsOf(lane);
     // Jobs handed over at their commit first (no claim), then claims.
     while (running && !lane.paused && lane.inFlight.size < lane.concurrency) {
       const job = local.takeHanded(handler.kind, (handed) => hasRoom(lane, handed)) ?? (await claimNext(lane, lease));

@@ -2,7 +2,8 @@
 // by the change that emits it, in its transaction and statement (events.repo.ts eventWrites).
 //
 // - `webhook`: one attempt at one delivery. Every delivery has a job of its own and retries on
-//   its own schedule: a receiver that keeps refusing one event still receives the events after it (no head-of-line blocking; receivers order by `timestamp`).
+//   its own schedule: a receiver that keeps refusing one event still receives the events after
+//   it (no head-of-line blocking; receivers order by `timestamp`).
 //   The job's attempt number is the delivery's: the queue's retry schedule (stepSchedule),
 //   leases and restarts apply per delivery as they do for email. An instance runs at most
 //   `perEndpointConcurrency` deliveries of one endpoint at once (the queue's job groups), so a
