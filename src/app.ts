@@ -39,6 +39,7 @@ import { createMetrics } from './modules/metrics/metrics.js';
 import { jobQueueStats } from './modules/metrics/metrics.repo.js';
 import { metricsRoutes, registerRequestMetrics } from './modules/metrics/metrics.routes.js';
 import { registerWebhookJobs, type WebhookDeliveryOptions } from './modules/webhooks/webhook-jobs.js';
+import { registerSsoJobs } from './modules/sso/enforcement-sweep.js';
 import { webhookRoutes } from './modules/webhooks/webhooks.routes.js';
 import { adminSessionsRoutes, sessionsRoutes } from './modules/sessions/sessions.routes.js';
 import { openKeySet } from './modules/keys/key-set.js';
@@ -154,6 +155,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     ? await createProviderHandle(ctx, keySet, (await import('./modules/hosted-ui/provider-pages.js')).providerPages(ctx))
     : undefined;
   registerSessionEndJobs(jobs, ctx, oidcProvider && (() => oidcProvider.current()));
+  registerSsoJobs(jobs, ctx);
   jobs.every('retention', { intervalMs: config.retentionIntervalSeconds * 1000 }, async (signal) => void (await runRetention(ctx, signal)));
   if (keySet.rotates) jobs.every('signing-keys', { intervalMs: config.signingKeysIntervalSeconds * 1000 }, () => keySet.maintain());
 

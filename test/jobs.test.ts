@@ -266,6 +266,16 @@ for (const kind of DATABASE_KINDS) {
       await t.app.ctx.db.deleteFrom('jobs').where('id', '=', id).execute();
     });
 
+    it('a job queued with a delay is not claimed before its time, and is once it comes', async () => {
+      const id = await enqueue(t.app.ctx.db, 'test.unhandled', { n: 9 }, { delaySeconds: 60 });
+      const { seconds } = (await sql<{ seconds: number }>`SELECT extract(epoch FROM next_attempt_at - now())::float8 AS seconds FROM jobs WHERE id = ${id}`.execute(t.app.ctx.db)).rows[0]!;
+      assert.ok(seconds > 55 && seconds <= 60, `due in ${seconds} s`);
+      assert.equal((await claimDueJob(t.app.ctx.db, { kind: 'test.unhandled', leaseSeconds: 300 })).job, undefined, 'not due yet');
+      await t.app.ctx.db.updateTable('jobs').set({ next_attempt_at: sql`now() - interval '1 second'` }).where('id', '=', id).execute();
+      assert.equal((await claimDueJob(t.app.ctx.db, { kind: 'test.unhandled', leaseSeconds: 300 })).job?.id, id);
+      await t.app.ctx.db.deleteFrom('jobs').where('id', '=', id).execute();
+    });
+
     it('a claim hides the job for its lease; a late result of a lost lease is not recorded', async () => {
       const id = await enqueue(t.app.ctx.db, 'test.unhandled', { n: 8 });
       // A worker claims it and dies (never finishes).

@@ -13,6 +13,9 @@ import { PASSWORD, registerAndSignIn, signIn } from './helpers/fixtures.js';
 import { queuedEmails, waitFor } from './helpers/jobs.js';
 import { hashSecret } from '../src/lib/random.js';
 import { insertResetToken } from '../src/modules/passwords/passwords.repo.js';
+import { completeSignIn, isMfaChallenge } from '../src/modules/auth/sign-in.js';
+import { findUserById } from '../src/modules/users/users.repo.js';
+import { inUnitOfWork } from '../src/db/unit-of-work.js';
 import { freePort } from './helpers/ports.js';
 import { createTestHasher } from './helpers/hasher.js';
 import type { PasswordHasher } from '../src/lib/passwords.js';
@@ -42,7 +45,12 @@ for (const kind of DATABASE_KINDS) {
     before(async () => {
       dns = await startDnsServer();
       const port = await freePort();
-      t = await startTestApp(kind, { port, passwords, env: { DNS_SERVERS: dns.address, OAUTH_REDIRECT_URIS: FRONT_END, PUBLIC_URL: `http://127.0.0.1:${port}` } });
+      t = await startTestApp(kind, {
+        port,
+        passwords,
+        // Enforcement's second sweep within a second, found by a poll every 100 ms.
+        env: { DNS_SERVERS: dns.address, OAUTH_REDIRECT_URIS: FRONT_END, PUBLIC_URL: `http://127.0.0.1:${port}`, SSO_ENFORCEMENT_RESWEEP_SECONDS: '1', OUTBOX_POLL_INTERVAL_MS: '100' },
+      });
     });
     after(async () => {
       await t.close();
@@ -186,6 +194,24 @@ for (const kind of DATABASE_KINDS) {
         holdVerify = undefined;
         release();
       }
+    });
+
+    it('a sign-in that read the policy just before enforcement was saved, and wrote its session after the sweep: a second sweep ends it', async () => {
+      const { owner, domain } = await accountWithDomain(t, dns);
+      await samlConnection(t, owner, new TestSamlIdp().metadata());
+      const invite = await t.api.post('/accounts/me/invites', { email: `sam@${domain}`, role: 'member' }, owner.accessToken);
+      await t.api.post('/auth/register', { email: `sam@${domain}`, password: PASSWORD, name: 'Sam', account_invite_code: invite.body.code });
+      await setPolicy(t, owner, { enforced: true });
+      // The race's outcome: the seam handed the policy as such a login read it ("not enforced"),
+      // its session written after the first sweep had read the sessions.
+      const { ctx } = t.app;
+      const sam = (await findUserById(ctx.db, (await userByEmail(`sam@${domain}`))!.id))!;
+      const late = await inUnitOfWork(ctx, (trx) =>
+        completeSignIn(ctx, trx, { user: sam, factor: { method: 'pwd', audit: { action: 'auth.login' }, ssoEnforcement: null }, meta: { ip: null, userAgent: null } }),
+      );
+      assert.ok(!isMfaChallenge(late));
+      assert.equal((await t.api.get('/auth/me', late.access_token)).status, 200, 'live after the first sweep');
+      await waitFor('the second sweep to end the session', async () => (await t.api.get('/auth/me', late.access_token)).status === 401);
     });
 
     it('enforcement: other sign-ins and resets answer 403 sso_required, forgot sends no link, and password sessions end', async () => {

@@ -13,18 +13,24 @@ import { preparedStatement } from '../../db/prepared.js';
 import type { ClaimedJob, JobKind, JobPayloads } from './jobs.types.js';
 import { finishedRule } from '../retention/retention-rules.js';
 
+/** When a queued job is due: at once, or `delaySeconds` from now (the database's clock). */
+export interface EnqueueOptions {
+  delaySeconds?: number;
+}
+
 /**
  * Queues a job. Call it with the transaction of the change that causes the job, so the two
  * commit (or roll back) together: inside inUnitOfWork (db/unit-of-work.ts), which wakes the
- * worker after the commit because this marks the transaction.
+ * worker after the commit because this marks the transaction. A job due later wakes nothing:
+ * the poll that follows its time finds it.
  */
-export async function enqueue<K extends JobKind>(db: Executor, kind: K, payload: JobPayloads[K]): Promise<string> {
+export async function enqueue<K extends JobKind>(db: Executor, kind: K, payload: JobPayloads[K], { delaySeconds = 0 }: EnqueueOptions = {}): Promise<string> {
   const row = await db
     .insertInto('jobs')
-    .values({ kind, payload: JSON.stringify(payload) })
+    .values({ kind, payload: JSON.stringify(payload), ...(delaySeconds > 0 ? { next_attempt_at: sql<Date>`now() + make_interval(secs => ${delaySeconds})` } : {}) })
     .returning('id')
     .executeTakeFirstOrThrow();
-  await noteEnqueued(db, kind);
+  if (delaySeconds <= 0) await noteEnqueued(db, kind);
   return row.id;
 }
 

@@ -6,13 +6,10 @@ import type { SsoConnectionRow } from '../../db/schema.js';
 import { Errors, validationError } from '../../lib/errors.js';
 import type { AccountScope } from '../accounts/account-scope.js';
 import { recordAudit } from '../audit/audit.repo.js';
-import { verifiedDomainsOf } from '../domains/domains.repo.js';
 import { emitEvent } from '../events/emit-event.js';
-import { emitSessionsRevoked } from '../events/session-events.js';
-import { revokeSessionsNotUsing } from '../sessions/device-sessions.repo.js';
-import { listUserIdsOnDomains } from '../users/users.repo.js';
 import { guardedFetch } from '../webhooks/guarded-fetch.js';
 import { checkWebhookUrl } from '../webhooks/url-guard.js';
+import { endSessionsNotUsingSso, queueSecondSweep } from './enforcement-sweep.js';
 import { samlConfig, sealPurpose, type OidcConfig, type SamlConfig } from './connection-config.js';
 import { parseIdpMetadata, type IdpSettings } from './idp-metadata.js';
 import type { CreateConnectionBody, UpdateConnectionBody } from './connections.schemas.js';
@@ -201,7 +198,7 @@ export const getPolicy = (ctx: Pick<AppContext, 'db'>, scope: AccountScope): Pro
 /**
  * Writes the policy. Turning enforcement on ends the sessions that people on the account's
  * verified domains made by other methods (password, social, passkey): from now on only SSO
- * signs them in.
+ * signs them in. A second sweep follows shortly (enforcement-sweep.ts says why).
  */
 export async function setPolicy(ctx: Deps, { scope, policy, meta }: SetPolicy): Promise<SsoPolicy> {
   await inUnitOfWork(ctx, async (trx) => {
@@ -209,10 +206,8 @@ export async function setPolicy(ctx: Deps, { scope, policy, meta }: SetPolicy): 
     const previous = await upsertPolicy(trx, { accountId: scope.accountId, policy, now });
     let sessionsEnded = 0;
     if (policy.enforced && !previous.enforced) {
-      const userIds = await listUserIdsOnDomains(trx, await verifiedDomainsOf(trx, scope.accountId));
-      const ended = await revokeSessionsNotUsing(trx, { userIds, method: 'sso', now });
-      sessionsEnded = ended.length;
-      await emitSessionsRevoked(ctx, trx, { sessions: ended, reason: 'sso_enforced' });
+      sessionsEnded = await endSessionsNotUsingSso(ctx, trx, scope.accountId);
+      await queueSecondSweep(ctx, trx, scope.accountId);
     }
     await recordAudit(trx, meta, { action: 'sso.settings_updated', userId: scope.actorId, resourceType: 'account', resourceId: scope.accountId, details: { ...policy, sessions_ended: sessionsEnded } });
   });
