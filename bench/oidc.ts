@@ -3,7 +3,10 @@
 // refresh >= 1,000; userinfo within 1.5x of GET /auth/me (CPU per request).
 //
 //   npx tsx bench/oidc.ts [--seconds 8] [--concurrency 16] [--codes 400] [--profile] [--statements] [--only userinfo]
+//                         [--entry <server.js>]
 //
+// The server is the compiled tree, as `npm start` runs it (compiled into bench/results/.build/),
+// or --entry's (another tree's dist/server.js, for a before/after on one run).
 // --statements: the server reaches PostgreSQL through the counting proxy (bench/sql-counter.ts),
 // and each line says how many SQL statements and round trips a request cost (the proxy runs in
 // this process, so the server's CPU figures stay comparable; its wall figures do not).
@@ -19,11 +22,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ADMIN_URL, createBenchDatabase } from './databases.js';
 import { processCpuSeconds } from './proc-cpu.js';
-import { prepareServer, REPO_ROOT, startServer, type RunningServer } from './server.js';
+import { customEntry, prepareServer, REPO_ROOT, startServer, type RunningServer } from './server.js';
 import { startSqlCounter, type SqlCounter } from './sql-counter.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '16' }, codes: { type: 'string', default: '400' }, profile: { type: 'boolean', default: false }, statements: { type: 'boolean', default: false }, only: { type: 'string' } },
+  options: { entry: { type: 'string' }, seconds: { type: 'string', default: '8' }, concurrency: { type: 'string', default: '16' }, codes: { type: 'string', default: '400' }, profile: { type: 'boolean', default: false }, statements: { type: 'boolean', default: false }, only: { type: 'string' } },
 });
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
@@ -75,8 +78,8 @@ async function json(response: Response): Promise<Record<string, any>> {
 
 async function main(): Promise<void> {
   const database = await createBenchDatabase('postgres', ADMIN_URL);
-  // From source (tsx): the compiled bench build has no views/ beside it for the hosted pages.
-  const entry = await prepareServer({ build: false });
+  const entry = values.entry ? customEntry(values.entry) : await prepareServer({ build: true });
+  if (entry.buildError) console.log(`the tree does not build; measuring its source under tsx:\n${entry.buildError}`);
   if (values.statements) counter = await startSqlCounter(database.env.DATABASE_URL!);
   const server = await startServer({
     entry,

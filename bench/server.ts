@@ -9,8 +9,8 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-// Inside the git-ignored results folder. migrate.ts finds migrations at ../../migrations from
-// <outDir>/db/, i.e. next to the outDir, so a symlink sits there.
+// Inside the git-ignored results folder, with symlinks to migrations/ and views/ next to the
+// outDir (see prepareServer).
 const BUILD_ROOT = join(REPO_ROOT, 'bench', 'results', '.build');
 const OUT_DIR = join(BUILD_ROOT, 'dist');
 
@@ -47,8 +47,12 @@ export async function prepareServer(options: { build: boolean }): Promise<Server
   };
   if (!options.build) return tsx;
   mkdirSync(BUILD_ROOT, { recursive: true });
-  const migrationsLink = join(BUILD_ROOT, 'migrations');
-  if (!existsSync(migrationsLink)) symlinkSync(join(REPO_ROOT, 'migrations'), migrationsLink, 'dir');
+  // Beside the outDir, as in the repository: migrate.ts finds migrations/ and the hosted pages
+  // find views/ at ../ from it.
+  for (const folder of ['migrations', 'views']) {
+    const link = join(BUILD_ROOT, folder);
+    if (!existsSync(link)) symlinkSync(join(REPO_ROOT, folder), link, 'dir');
+  }
   try {
     await execFileAsync(
       join(REPO_ROOT, 'node_modules', '.bin', 'tsc'),

@@ -3,7 +3,7 @@
 // and processing a SAML response must cost within 1.2x of the same with 10 accounts, and a SAML
 // response under 5 ms of server CPU.
 //
-//   npx tsx bench/sso.ts [--ops 300] [--accounts 10,10000] [--statements] [--profile DIR]
+//   npx tsx bench/sso.ts [--ops 300] [--accounts 10,10000] [--statements] [--profile DIR] [--entry <server.js>]
 //
 // --statements counts the SQL statements and round trips per SAML response, through a proxy
 // in this process (bench/sql-counter.ts): its CPU then adds to the figures, so count in a run
@@ -16,19 +16,21 @@
 //
 // For each account count: a throw-away PostgreSQL database (TEST_DATABASE_URL / BENCH_DATABASE_URL's
 // server, loopback only), migrated, seeded in SQL (accounts, verified domains, SAML connections
-// to one test IdP, auto_join on); the app built in this process and driven with app.inject (no
-// sockets). Responses are signed beforehand, so what is measured is the server's work only:
-// CPU of this process (process.cpuUsage) per operation, and wall time. PostgreSQL's own CPU is
-// not in the figure. Figures, not a test: the machine's other load moves them.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// to one test IdP, auto_join on); the compiled app built in this process and driven with
+// app.inject (no sockets). Responses are signed beforehand, so what is measured is the server's
+// work only: CPU of this process (process.cpuUsage) per operation, and wall time. PostgreSQL's
+// own CPU is not in the figure. Figures, not a test: the machine's other load moves them.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import type * as AppModule from '../src/app.js';
+import type * as ConfigModule from '../src/config.js';
 import { TestSamlIdp, authnRequestId, base64 } from '../test/helpers/saml-idp.js';
 import { ADMIN_URL, createBenchDatabase } from './databases.js';
+import { customEntry, prepareServer } from './server.js';
 import { startSqlCounter } from './sql-counter.js';
 
 const { values: args } = parseArgs({ options: {
@@ -36,8 +38,19 @@ const { values: args } = parseArgs({ options: {
   accounts: { type: 'string', default: '10,10000' },
   statements: { type: 'boolean', default: false },
   profile: { type: 'string' },
+  entry: { type: 'string' },
 } });
 const OPS = Number(args.ops);
+
+// The app as `npm start` runs it: compiled (into bench/results/.build/, or --entry's tree, a
+// dist/server.js whose app.js sits beside it), not the source under tsx.
+const entry = args.entry ? customEntry(args.entry) : await prepareServer({ build: true });
+if (entry.buildError) console.log(`the tree does not build; measuring its source under tsx:\n${entry.buildError}`);
+const appDir = dirname(entry.args.at(-1)!);
+const load = async <T>(name: string): Promise<T> =>
+  (await import(pathToFileURL(join(appDir, existsSync(join(appDir, `${name}.js`)) ? `${name}.js` : `${name}.ts`)).href)) as T;
+const { buildApp } = await load<typeof AppModule>('app');
+const { loadConfig } = await load<typeof ConfigModule>('config');
 const FRONT_END = 'http://frontend.bench/sso';
 const idp = new TestSamlIdp('https://idp.bench/saml', 'https://idp.bench/saml/sso');
 
@@ -176,7 +189,7 @@ const results: Figures[] = [];
 for (const n of args.accounts.split(',').map(Number)) results.push(await measure(n));
 const fmt = (us: number) => `${(us / 1000).toFixed(2)} ms`;
 const acs = (f: AcsFigures) => `${fmt(f.cpuUs)} (${fmt(f.wallUs)})${Number.isNaN(f.statements) ? '' : ` ${f.statements.toFixed(1)} statements / ${f.roundTrips.toFixed(1)} round trips`}`;
-console.log(`SSO bench, ${OPS} operations each, PostgreSQL, server CPU of this process per operation (wall in brackets), ${new Date().toISOString()}`);
+console.log(`SSO bench, ${OPS} operations each, PostgreSQL, app ${entry.label}, server CPU of this process per operation (wall in brackets), ${new Date().toISOString()}`);
 for (const r of results) {
   console.log(`${String(r.accounts).padStart(6)} accounts: start by email ${fmt(r.startCpuUs)} (${fmt(r.startWallUs)}), SAML response ${acs(r.first)}; returning user ${acs(r.returning)}`);
 }
