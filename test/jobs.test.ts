@@ -13,14 +13,14 @@ import { migrateToLatest } from '../src/db/migrate.js';
 import { LOGGED_NOT_SENT } from '../src/modules/email/email-job.js';
 import { createJobQueue, stepSchedule, type JobQueue } from '../src/modules/jobs/job-queue.js';
 import { claimDueJob, enqueue, markJobSucceeded, purgeFinishedJobs } from '../src/modules/jobs/jobs.repo.js';
-import { handOver, handOverLease } from '../src/modules/jobs/local-queues.js';
-import { PermanentJobError, type AttemptResult, type JobHandler } from '../src/modules/jobs/jobs.types.js';
+import { HANDED_DATA_TRUSTED_MS, handOver, handOverLease, watchLocalChanges } from '../src/modules/jobs/local-queues.js';
+import { PermanentJobError, type AttemptResult, type ClaimedJob, type JobHandler } from '../src/modules/jobs/jobs.types.js';
 import { createPeriodicScheduler, type PeriodicScheduler } from '../src/modules/jobs/periodic.js';
 import { jobQueueStats } from '../src/modules/metrics/metrics.repo.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { createTestDatabase, DATABASE_KINDS, openMemoryDatabase, type DatabaseKind } from './helpers/database.js';
 import { uniqueEmail } from './helpers/fixtures.js';
-import { queuedEmails, waitFor } from './helpers/jobs.js';
+import { countingStatements, queuedEmails, waitFor } from './helpers/jobs.js';
 import { smtpEnv, startSmtpServer, type TestSmtpServer } from './helpers/smtp.js';
 
 // Kinds for these tests only (the queue is typed by this map: jobs.types.ts).
@@ -35,6 +35,7 @@ declare module '../src/modules/jobs/jobs.types.js' {
     'test.recorded': { n: number };
     'test.marker': { n: number };
     'test.forgotten': { n: number };
+    'test.handed': { n: number };
   }
 }
 
@@ -57,25 +58,6 @@ const until = (held: Promise<void>, signal: AbortSignal) =>
     void held.then(resolve);
     signal.addEventListener('abort', () => resolve());
   });
-
-/** `db`, but every statement sent through it (as the queue sends them: executeQuery) is kept in
- *  `sent`, in order, on its way to the real database. */
-function countingStatements(db: Executor): { counting: Executor; sent: string[] } {
-  const sent: string[] = [];
-  const counting = new Proxy(db, {
-    get(target, prop) {
-      if (prop === 'executeQuery') {
-        return (query: { sql: string }) => {
-          sent.push(query.sql);
-          return target.executeQuery(query as never);
-        };
-      }
-      const value = Reflect.get(target, prop, target) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-  return { counting, sent };
-}
 
 const jobRow = (db: Executor, id: string) => db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
@@ -334,6 +316,22 @@ for (const kind of DATABASE_KINDS) {
       } finally {
         await idle.stop();
         await db.deleteFrom('jobs').where('id', 'in', ids).execute();
+      }
+    });
+
+    it('what a change hands over with a job stands for a moment: a job taken later comes without it (its run reads afresh)', async () => {
+      const db = t.app.ctx.db;
+      const view = watchLocalChanges(db, (kind) => (kind === 'test.handed' ? 60 : undefined));
+      const job = (n: number): ClaimedJob => ({ id: `00000000-0000-4000-8000-00000000000${n}`, kind: 'test.handed', payload: { n }, attempt: 1, lastError: null, handedWith: { n } });
+      try {
+        await db.transaction().execute((trx) => handOver(trx, [job(1), job(2)]));
+        assert.deepEqual(view.takeHanded('test.handed', () => true)?.handedWith, { n: 1 });
+        await new Promise((resolve) => setTimeout(resolve, HANDED_DATA_TRUSTED_MS + 100));
+        const late = view.takeHanded('test.handed', () => true);
+        assert.equal(late?.id, job(2).id);
+        assert.equal(late?.handedWith, undefined);
+      } finally {
+        view.close();
       }
     });
 

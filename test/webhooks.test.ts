@@ -14,7 +14,11 @@ import { systemResolver } from '../src/modules/webhooks/url-guard.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { DATABASE_KINDS } from './helpers/database.js';
 import { PASSWORD, registerAndSignIn, registerUser, signIn, uniqueEmail, type SignedInUser } from './helpers/fixtures.js';
-import { queuedEmails, waitFor } from './helpers/jobs.js';
+import { countingStatements, queuedEmails, waitFor } from './helpers/jobs.js';
+import { openDatabase } from '../src/db/database.js';
+import { inUnitOfWork } from '../src/db/unit-of-work.js';
+import { createJobQueue } from '../src/modules/jobs/job-queue.js';
+import { registerWebhookJobs } from '../src/modules/webhooks/webhook-jobs.js';
 import { startReceiver, verified, type Receiver, type ReceivedWebhook } from './helpers/webhook-receiver.js';
 
 const FAST = { retryDelaysMs: [100], giveUpAfterMs: 60_000, timeoutMs: 2000, leaseSeconds: 5 };
@@ -269,6 +273,31 @@ for (const kind of DATABASE_KINDS) {
           await other.end();
           await t.api.delete(`/admin/webhooks/${doomed.body.id}`, admin.accessToken);
         }
+      }
+    });
+
+    it('a delivery handed over at its commit is sent with what its change read: the queue reads nothing back', { skip: kind !== 'postgres' && 'needs a second pool (PostgreSQL)' }, async () => {
+      // A queue of its own, on a pool of its own (hand-overs go to the queues of the database
+      // object the change is made on), its statements counted.
+      const ctx = t.app.ctx;
+      const pool = await openDatabase({ databaseUrl: ctx.config.databaseUrl!, dataDir: '', poolSize: 2 });
+      const { counting, sent } = countingStatements(pool.db);
+      const queue = createJobQueue({ db: counting, config: { ...ctx.config, outboxPollIntervalMs: 3_600_000 }, log: ctx.log });
+      registerWebhookJobs(queue, { ...ctx, db: counting }, FAST);
+      const claims = (): number => sent.filter((text) => text.includes('prepared:claim_due_job')).length;
+      queue.start();
+      try {
+        await waitFor('the first poll’s claims (the event and webhook lanes)', async () => claims() === 2);
+        const marker = uniqueEmail('handed');
+        const data = { id: '00000000-0000-4000-8000-000000000003', email: marker, account_id: '00000000-0000-4000-8000-000000000004' };
+        await inUnitOfWork({ db: counting, jobs: queue }, (trx) => emitEvent(ctx, trx, { type: 'user.deleted', data }));
+        await events('user.deleted', (d) => d.email === marker);
+        await waitFor('the attempt recorded', async () => sent.some((text) => text.includes('forget_job_with_webhook')));
+        assert.equal(sent.filter((text) => text.includes('delivery_to_send')).length, 0, 'no read of the delivery');
+        assert.equal(claims(), 2, 'no claim');
+      } finally {
+        await queue.stop();
+        await pool.close();
       }
     });
 

@@ -7,14 +7,17 @@
 //
 // Each repo builds its own Write (its SQL stays in its *.repo.ts); the caller collects them.
 // A write that says `returning` gets its RETURNING rows back as JSON (to_jsonb: timestamps
-// come back as strings), for the few that need a value (an event's status).
+// come back as strings), for the few that need a value (an event's status). A read the change
+// needs back (a SELECT) may go along too: it must say `returning`, since PostgreSQL runs a
+// plain CTE only where the statement refers to it, and it sees the statement's one snapshot,
+// not the writes' effects.
 import { CompiledQuery } from 'kysely';
 import type { Executor } from './executor.js';
 import { endingItsChange } from './after-commit.js';
 import { markedAs } from './prepared.js';
 
 export interface Write {
-  /** One INSERT, UPDATE or DELETE with $1, $2, … placeholders. */
+  /** One INSERT, UPDATE or DELETE (or a SELECT that says `returning`) with $1, $2, … placeholders. */
   readonly sql: string;
   readonly parameters: readonly unknown[];
   /** Ends in RETURNING: its rows come back (as JSON objects). */

@@ -38,3 +38,22 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** `db`, but every statement sent through it (as the queue sends them: executeQuery) is kept in
+ *  `sent`, in order, on its way to the real database. */
+export function countingStatements(db: Executor): { counting: Executor; sent: string[] } {
+  const sent: string[] = [];
+  const counting = new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'executeQuery') {
+        return (query: { sql: string }) => {
+          sent.push(query.sql);
+          return target.executeQuery(query as never);
+        };
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { counting, sent };
+}

@@ -23,10 +23,32 @@ export const deliveryBody = (event: EventJobPayload): string => JSON.stringify({
 // transaction that commits meanwhile (its pending deliveries given up under its row lock,
 // webhooks.service.ts) is read as it is after that commit, so it gets nothing, and the
 // statement never fails on a vanished endpoint.
-const SUBSCRIBED = `FROM webhook_endpoints
-      WHERE enabled AND receives_events_since <= now() AND (events IS NULL OR $2::text = ANY(events))
+const subscribed = (type: string, onlyIf = 'true'): string => `FROM webhook_endpoints
+      WHERE ${onlyIf} AND enabled AND receives_events_since <= now() AND (events IS NULL OR ${type}::text = ANY(events))
       ORDER BY id
       FOR KEY SHARE`;
+const SUBSCRIBED = subscribed('$2');
+
+/**
+ * What a delivery is sent with (webhook-jobs.ts): the same as a read of the delivery and its
+ * endpoint (webhooks.repo.ts findDeliveryToSend), which a delivery handed over at its commit
+ * brings along (ClaimedJob.handedWith) instead of reading it back.
+ */
+export interface DeliveryToSend {
+  delivery: { id: string; endpoint_id: string; event_id: string; body: string; created_at: Date };
+  endpoint: { id: string; url: string; secret: string; previous_secret: string | null; previous_secret_expires_at: Date | null };
+}
+
+/** The endpoint columns read with a handed-over delivery (all of an endpoint's in DeliveryToSend). */
+interface SendingEndpointRow {
+  id: string;
+  url: string;
+  secret: string;
+  previous_secret: string | null;
+  /** JSON (writeTogether): a timestamp as text. */
+  previous_secret_expires_at: string | null;
+  created_at: string;
+}
 
 // A delivery's id is derived from the event and the endpoint (unique together), so the two
 // independent writes below agree on it without one reading the other's rows.
@@ -46,6 +68,8 @@ export function eventWrites(db: Executor, event: EventJobPayload): Write[] {
   // Written claimed, and handed to this process's queue at the commit, when it runs webhooks:
   // the delivery then costs no claim (local-queues.ts). $3: the lease, or NULL (written due).
   const lease = handOverLease(db, 'webhook') ?? null;
+  const body = deliveryBody(event);
+  let sendingEndpoints: SendingEndpointRow[] = [];
   return [
     {
       sql: `INSERT INTO jobs (kind, payload, status, finished_at) VALUES ('event', $1::jsonb, 'succeeded', now())`,
@@ -54,7 +78,17 @@ export function eventWrites(db: Executor, event: EventJobPayload): Write[] {
     {
       sql: `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, type, body)
     SELECT ${DELIVERY_ID}, id, $1::text, $2::text, $3::text ${SUBSCRIBED}`,
-      parameters: [event.id, event.type, deliveryBody(event)],
+      parameters: [event.id, event.type, body],
+    },
+    // Where deliveries are handed over ($2), what they are sent with, so the queue reads nothing
+    // back: the endpoints' address and sealed secrets, and the deliveries' created_at (now():
+    // the transaction's start, their column's default). A read, so `returning` (db/together.ts).
+    {
+      sql: `SELECT id, url, secret, previous_secret, previous_secret_expires_at, now() AS created_at
+    ${subscribed('$1', '$2::boolean')}`,
+      parameters: [event.type, lease !== null],
+      returning: true,
+      then: (_trx, rows) => void (sendingEndpoints = rows as unknown as SendingEndpointRow[]),
     },
     {
       sql: `INSERT INTO jobs (kind, payload, attempts, next_attempt_at)
@@ -67,7 +101,22 @@ export function eventWrites(db: Executor, event: EventJobPayload): Write[] {
       then: async (trx, rows) => {
         if (rows.length === 0) return;
         if (lease === null) return noteEnqueued(trx, 'webhook');
-        const jobs = rows.map((row) => ({ id: String(row.id), kind: 'webhook', payload: row.payload, attempt: 1, lastError: null }) as ClaimedJob);
+        const endpoints = new Map(sendingEndpoints.map((endpoint) => [endpoint.id, endpoint]));
+        const jobs = rows.map((row) => {
+          const payload = row.payload as { delivery_id: string; endpoint_id: string };
+          const endpoint = endpoints.get(payload.endpoint_id);
+          const handedWith: DeliveryToSend | undefined = endpoint && {
+            delivery: { id: payload.delivery_id, endpoint_id: endpoint.id, event_id: event.id, body, created_at: new Date(endpoint.created_at) },
+            endpoint: {
+              id: endpoint.id,
+              url: endpoint.url,
+              secret: endpoint.secret,
+              previous_secret: endpoint.previous_secret,
+              previous_secret_expires_at: endpoint.previous_secret_expires_at === null ? null : new Date(endpoint.previous_secret_expires_at),
+            },
+          };
+          return { id: String(row.id), kind: 'webhook', payload, attempt: 1, lastError: null, handedWith } as ClaimedJob;
+        });
         await handOver(trx, jobs);
       },
     },

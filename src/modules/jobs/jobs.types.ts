@@ -26,6 +26,10 @@ export interface ClaimedJob<K extends JobKind = JobKind> {
   attempt: number;
   /** What the previous attempt (or a parked instance) recorded; null on a first attempt. */
   lastError: string | null;
+  /** What the change that wrote the job handed over with it (local-queues.ts handOver): data its
+   *  run would otherwise read back, as that change saw it. In this process's memory only, never
+   *  stored; none on a job claimed from the table, or taken long after its hand-over. */
+  handedWith?: unknown;
 }
 
 /** What a handler's run may return on success. */

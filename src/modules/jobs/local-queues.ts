@@ -21,6 +21,9 @@ interface LocalQueue {
 
 const queuesByDatabase = new WeakMap<object, Set<LocalQueue>>();
 
+/** How long what a change handed over with a job (ClaimedJob.handedWith) stands for the database. */
+export const HANDED_DATA_TRUSTED_MS = 1000;
+
 const queuesOf = (db: Executor): Set<LocalQueue> => {
   const key = db.getExecutor().adapter;
   let queues = queuesByDatabase.get(key);
@@ -82,7 +85,8 @@ export interface LocalQueueView {
   /** The kinds of the jobs handed over and not yet taken. */
   handedKinds(): JobKind[];
   /** The first handed-over job of `kind` that `accept` takes (the rest stay). One that waited
-   *  half its lease is dropped instead: its lease runs out, and a claim gets it then. */
+   *  half its lease is dropped instead: its lease runs out, and a claim gets it then. One that
+   *  waited past HANDED_DATA_TRUSTED_MS comes without its handedWith. */
   takeHanded(kind: JobKind, accept: (job: ClaimedJob) => boolean): ClaimedJob | undefined;
   close(): void;
 }
@@ -110,7 +114,9 @@ export function watchLocalChanges(db: Executor, leaseOf: (kind: JobKind) => numb
           queue.handed.splice(i, 1);
         } else if (accept(job)) {
           queue.handed.splice(i, 1);
-          return job;
+          // What came with the job is its change's view at the commit: trusted for a moment, so
+          // the run reads nothing back; a job that waited longer reads afresh.
+          return Date.now() - at <= HANDED_DATA_TRUSTED_MS ? job : { ...job, handedWith: undefined };
         } else {
           i++;
         }

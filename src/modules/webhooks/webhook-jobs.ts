@@ -21,7 +21,7 @@ import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import { recordAudit } from '../audit/audit.repo.js';
 import type { EventJobPayload } from '../events/emit-event.js';
-import { deliveryBody } from '../events/events.repo.js';
+import { deliveryBody, type DeliveryToSend } from '../events/events.repo.js';
 import { stepSchedule } from '../jobs/job-queue.js';
 import { enqueue } from '../jobs/jobs.repo.js';
 import { PermanentJobError } from '../jobs/jobs.types.js';
@@ -168,8 +168,10 @@ export function registerWebhookJobs(queue: AppContext['jobs'], deps: Deps, optio
     // delivered one is deleted with the attempt's record, not kept for the purge.
     forgetOnSuccess: true,
     async run(job) {
-      // Gone (its endpoint deleted) or no longer pending (given up with its disabled endpoint).
-      const found = await findDeliveryToSend(db, job.payload.delivery_id);
+      // Handed over by the change that wrote it, with what it is sent with (events.repo.ts);
+      // else read: gone (its endpoint deleted) or no longer pending (given up with its disabled
+      // endpoint), it is not sent.
+      const found = (job.handedWith as DeliveryToSend | undefined) ?? (await findDeliveryToSend(db, job.payload.delivery_id));
       if (!found) return;
       const { delivery, endpoint } = found;
 

@@ -5,6 +5,7 @@ import type { WebhookDeliveriesTable, WebhookEndpointsTable } from '../../db/sch
 import { preparedStatement } from '../../db/prepared.js';
 import type { Write } from '../../db/together.js';
 import { finishedRule } from '../retention/retention-rules.js';
+import type { DeliveryToSend } from '../events/events.repo.js';
 
 export type EndpointRow = Selectable<WebhookEndpointsTable>;
 export type DeliveryRow = Selectable<WebhookDeliveriesTable>;
@@ -98,10 +99,7 @@ export async function fanOutEvent(
 }
 
 /** A pending delivery with what sending it needs of its endpoint (one read). */
-export async function findDeliveryToSend(
-  db: Executor,
-  id: string,
-): Promise<{ delivery: Pick<DeliveryRow, 'id' | 'endpoint_id' | 'event_id' | 'body' | 'created_at'>; endpoint: Pick<EndpointRow, 'id' | 'url' | 'secret' | 'previous_secret' | 'previous_secret_expires_at'> } | undefined> {
+export async function findDeliveryToSend(db: Executor, id: string): Promise<DeliveryToSend | undefined> {
   const [row] = await deliveryToSend(db, [id]);
   if (!row) return undefined;
   return {
