@@ -146,7 +146,7 @@ const email = {
 
 const signIn = {
   dnsServers: setting('DNS_SERVERS', { fallback: [], parser: dnsServers(), doc: 'Resolvers (`ip[:port]`, comma-separated) for the DNS TXT check of an account\'s domain (enterprise SSO); unset: the system\'s.', defaultText: 'the system\'s' }),
-  ssoEnforcementResweepSeconds: setting('SSO_ENFORCEMENT_RESWEEP_SECONDS', { fallback: 30, parser: int(1, 3600), doc: 'When an account turns SSO enforcement on, its members\' other sessions end at once and again this long after (a sign-in that raced the change).' }),
+  ssoEnforcementResweepSeconds: setting('SSO_ENFORCEMENT_RESWEEP_SECONDS', { fallback: 30, parser: int(1, 300), doc: 'When an account turns SSO enforcement on, the sessions not made by SSO of people on its verified domains end at once, and again this long after (a sign-in that raced the change).' }),
   oauthRedirectUris: setting('OAUTH_REDIRECT_URIS', { fallback: [], parser: redirectUris(), doc: 'Redirect URIs the front end may use with the OAuth providers (no query string).', defaultText: 'none' }),
   googleClientId: input(optional('GOOGLE_CLIENT_ID', { parser: string(), doc: 'Google sign-in: the OAuth client id (turns Google on).' })),
   googleClientSecret: input(optional('GOOGLE_CLIENT_SECRET', { parser: string(), doc: 'Google: the client secret.' })),

@@ -20,6 +20,7 @@ import { freePort } from './helpers/ports.js';
 import { createTestHasher } from './helpers/hasher.js';
 import type { PasswordHasher } from '../src/lib/passwords.js';
 import { TestSamlIdp } from './helpers/saml-idp.js';
+import { enrolTotp, passwordFirstFactor } from './helpers/mfa.js';
 import { accountWithDomain, FRONT_END, postToAcs, samlConnection, samlSignIn, setPolicy, startSaml } from './helpers/sso.js';
 
 for (const kind of DATABASE_KINDS) {
@@ -194,6 +195,18 @@ for (const kind of DATABASE_KINDS) {
         holdVerify = undefined;
         release();
       }
+    });
+
+    it('enforcement turned on between the password step and the second factor: the second factor answers 403 sso_required', async () => {
+      const { owner, domain } = await accountWithDomain(t, dns);
+      const connection = await samlConnection(t, owner, new TestSamlIdp().metadata());
+      const invite = await t.api.post('/accounts/me/invites', { email: `mo@${domain}`, role: 'member' }, owner.accessToken);
+      await t.api.post('/auth/register', { email: `mo@${domain}`, password: PASSWORD, name: 'Mo', account_invite_code: invite.body.code });
+      const { recoveryCodes } = await enrolTotp(t.api, t.clock, (await signIn(t.api, `mo@${domain}`)).accessToken);
+      const mfaToken = await passwordFirstFactor(t.api, `mo@${domain}`, PASSWORD);
+      await setPolicy(t, owner, { enforced: true });
+      const verify = await t.api.post('/auth/mfa/verify', { mfa_token: mfaToken, recovery_code: recoveryCodes[0] });
+      assert.deepEqual([verify.status, verify.body.code, verify.body.detail?.connection_id], [403, 'sso_required', connection.id]);
     });
 
     it('a sign-in that read the policy just before enforcement was saved, and wrote its session after the sweep: a second sweep ends it', async () => {

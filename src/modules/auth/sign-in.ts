@@ -101,6 +101,9 @@ export async function completeSecondFactor(
 ): Promise<TokenPair> {
   const { user, challenge, second, meta } = passed;
   if (!user.is_active) throw Errors.inactiveUser();
+  // Asked again, not taken from the first step: enforcement turned on while the challenge was
+  // waiting (up to MFA_TOKEN_TTL_SECONDS) stops the sign-in too. (An SSO sign-in makes no challenge.)
+  await refuseWhereSsoIsEnforced(trx, user.email);
   return finishSignIn(ctx, trx, {
     user,
     meta,

@@ -13,7 +13,8 @@ import { preparedStatement } from '../../db/prepared.js';
 import type { ClaimedJob, JobKind, JobPayloads } from './jobs.types.js';
 import { finishedRule } from '../retention/retention-rules.js';
 
-/** When a queued job is due: at once, or `delaySeconds` from now (the database's clock). */
+/** When a queued job is due: at once, or `delaySeconds` from now (the database's clock, at this
+ *  statement: not its transaction's start, which a long transaction would eat into). */
 export interface EnqueueOptions {
   delaySeconds?: number;
 }
@@ -27,7 +28,7 @@ export interface EnqueueOptions {
 export async function enqueue<K extends JobKind>(db: Executor, kind: K, payload: JobPayloads[K], { delaySeconds = 0 }: EnqueueOptions = {}): Promise<string> {
   const row = await db
     .insertInto('jobs')
-    .values({ kind, payload: JSON.stringify(payload), ...(delaySeconds > 0 ? { next_attempt_at: sql<Date>`now() + make_interval(secs => ${delaySeconds})` } : {}) })
+    .values({ kind, payload: JSON.stringify(payload), ...(delaySeconds > 0 ? { next_attempt_at: sql<Date>`clock_timestamp() + make_interval(secs => ${delaySeconds})` } : {}) })
     .returning('id')
     .executeTakeFirstOrThrow();
   if (delaySeconds <= 0) await noteEnqueued(db, kind);
