@@ -48,7 +48,6 @@ export function registerSsoJobs(queue: JobQueue, ctx: Deps): void {
     // Only database work: a failure is the database's.
     maxAttempts: 10,
     retryDelayMs: stepSchedule([10_000, 60_000, 300_000]),
-    enqueues: ['sessions-ended'],
     async run(job) {
       const ended = await inUnitOfWork(ctx, async (trx) => {
         // Turned off again meanwhile: nothing to end.
