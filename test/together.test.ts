@@ -24,6 +24,14 @@ describe('writeTogether', () => {
     assert.throws(() => renumber(`SELECT '$1' WHERE a = $1`, 1), /quoted/);
   });
 
+  it('refuses a read that does not say `returning` (unreferenced, it would never run)', async () => {
+    const unused = { executeQuery: () => assert.fail('nothing is sent') } as never;
+    await assert.rejects(
+      writeTogether(unused, [{ sql: 'INSERT INTO t (a) VALUES ($1)', parameters: [1] }, { sql: ' select a FROM t', parameters: [] }]),
+      /a SELECT must say `returning`/,
+    );
+  });
+
   for (const kind of DATABASE_KINDS) {
     it(`writes every write in one statement, returns the RETURNING rows, and all or nothing (${kind})`, async () => {
       const { handle, drop } = await open(kind);
@@ -37,10 +45,13 @@ describe('writeTogether', () => {
           // Its parent row is written by the CTE above, in the same statement: the foreign key is checked at its end.
           writeOf(sql`INSERT INTO together_b (a_id, note) VALUES (${1}, ${'first'})`.compile(db)),
           writeOf(sql`INSERT INTO together_b (a_id, note) VALUES (${2}, ${'second'}) RETURNING note`.compile(db), { returning: true }),
+          // A read going along: the statement's snapshot, so not the rows written above.
+          writeOf(sql`SELECT count(*)::int AS n FROM together_a WHERE ${true}`.compile(db), { returning: true }),
         ]);
         assert.deepEqual(rows[0]!.map((r) => r.label).sort(), ['one', 'two']);
         assert.deepEqual(rows[1], []);
         assert.deepEqual(rows[2], [{ note: 'second' }]);
+        assert.deepEqual(rows[3], [{ n: 0 }]);
         assert.equal(seen.length, 2);
         const b = await sql<{ a_id: number; note: string }>`SELECT a_id, note FROM together_b ORDER BY a_id`.execute(db);
         assert.deepEqual(b.rows, [{ a_id: 1, note: 'first' }, { a_id: 2, note: 'second' }]);

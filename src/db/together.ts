@@ -20,7 +20,7 @@ export interface Write {
   /** One INSERT, UPDATE or DELETE (or a SELECT that says `returning`) with $1, $2, … placeholders. */
   readonly sql: string;
   readonly parameters: readonly unknown[];
-  /** Ends in RETURNING: its rows come back (as JSON objects). */
+  /** Ends in RETURNING (or is a SELECT): its rows come back (as JSON objects). */
   readonly returning?: boolean;
   /** Run after the statement, with this write's rows (e.g. noting a queued job kind). */
   readonly then?: (db: Executor, rows: Array<Record<string, unknown>>) => void | Promise<void>;
@@ -64,6 +64,8 @@ const ending = (text: string, endsItsChange = false): string => (endsItsChange ?
 function combinedText(writes: readonly Write[]): string {
   let offset = 0;
   const ctes = writes.map((write, i) => {
+    // Unreferenced, a read would never run (nor take its locks): a mistake, not a no-op.
+    if (!write.returning && /^\s*SELECT\b/i.test(write.sql)) throw new Error('writeTogether: a SELECT must say `returning`');
     const text = renumber(write.sql, offset);
     offset += write.parameters.length;
     return `w${i} AS (${text})`;

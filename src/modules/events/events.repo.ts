@@ -22,7 +22,9 @@ export const deliveryBody = (event: EventJobPayload): string => JSON.stringify({
 // as the deliveries' foreign key would lock them anyway: an endpoint deleted or disabled by a
 // transaction that commits meanwhile (its pending deliveries given up under its row lock,
 // webhooks.service.ts) is read as it is after that commit, so it gets nothing, and the
-// statement never fails on a vanished endpoint.
+// statement never fails on a vanished endpoint. (This holds because every change to an endpoint
+// row-locks it FOR UPDATE first, as webhooks.service.ts and webhook-jobs.ts do: a plain UPDATE
+// would be neither waited for nor seen.)
 const subscribed = (type: string, onlyIf = 'true'): string => `FROM webhook_endpoints
       WHERE ${onlyIf} AND enabled AND receives_events_since <= now() AND (events IS NULL OR ${type}::text = ANY(events))
       ORDER BY id
@@ -47,7 +49,8 @@ interface SendingEndpointRow {
   previous_secret: string | null;
   /** JSON (writeTogether): a timestamp as text. */
   previous_secret_expires_at: string | null;
-  created_at: string;
+  /** The deliveries' created_at (now()), as text. */
+  delivery_created_at: string;
 }
 
 // A delivery's id is derived from the event and the endpoint (unique together), so the two
@@ -84,7 +87,7 @@ export function eventWrites(db: Executor, event: EventJobPayload): Write[] {
     // back: the endpoints' address and sealed secrets, and the deliveries' created_at (now():
     // the transaction's start, their column's default). A read, so `returning` (db/together.ts).
     {
-      sql: `SELECT id, url, secret, previous_secret, previous_secret_expires_at, now() AS created_at
+      sql: `SELECT id, url, secret, previous_secret, previous_secret_expires_at, now() AS delivery_created_at
     ${subscribed('$1', '$2::boolean')}`,
       parameters: [event.type, lease !== null],
       returning: true,
@@ -106,7 +109,7 @@ export function eventWrites(db: Executor, event: EventJobPayload): Write[] {
           const payload = row.payload as { delivery_id: string; endpoint_id: string };
           const endpoint = endpoints.get(payload.endpoint_id);
           const handedWith: DeliveryToSend | undefined = endpoint && {
-            delivery: { id: payload.delivery_id, endpoint_id: endpoint.id, event_id: event.id, body, created_at: new Date(endpoint.created_at) },
+            delivery: { id: payload.delivery_id, endpoint_id: endpoint.id, event_id: event.id, body, created_at: new Date(endpoint.delivery_created_at) },
             endpoint: {
               id: endpoint.id,
               url: endpoint.url,

@@ -110,7 +110,8 @@ export async function queueDelivery(trx: Executor, endpoint: Pick<EndpointRow, '
 }
 
 /** Ends an endpoint's deliveries (disabled by an admin, or by failing for 3 days). Endpoint
- *  row-locked. Their jobs find them no longer pending and end. */
+ *  row-locked. Their jobs find them no longer pending and end; but one handed over with its
+ *  data in the second before (events.repo.ts) is still sent, once. */
 export async function stopDeliveries(trx: Executor, endpointId: string, reason: string): Promise<void> {
   await failPendingDeliveries(trx, endpointId, reason);
 }

@@ -121,7 +121,8 @@ export async function deleteWebhook(deps: WebhookDeps, { adminId, id, meta }: We
   await inUnitOfWork(deps, async (trx) => {
     const current = await repo.findEndpoint(trx, id, true);
     if (!current) throw Errors.webhookNotFound();
-    // Its deliveries go with it (ON DELETE CASCADE); a job still queued finds nothing to do.
+    // Its deliveries go with it (ON DELETE CASCADE); a job still queued finds nothing to do,
+    // but one handed over with its data in the second before (events.repo.ts) is sent, once.
     await repo.deleteEndpoint(trx, id);
     await recordAudit(trx, meta, { action: 'webhook.endpoint_deleted', userId: adminId, resourceType: 'webhook_endpoint', resourceId: id, details: { url: current.url } });
   });
