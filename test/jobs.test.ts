@@ -12,7 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { LOGGED_NOT_SENT } from '../src/modules/email/email-job.js';
 import { createJobQueue, stepSchedule, type JobQueue } from '../src/modules/jobs/job-queue.js';
-import { claimDueJob, enqueue, markJobSucceeded, purgeFinishedJobs } from '../src/modules/jobs/jobs.repo.js';
+import { claimDueJob, enqueue, enqueueLater, markJobSucceeded, purgeFinishedJobs } from '../src/modules/jobs/jobs.repo.js';
 import { HANDED_DATA_TRUSTED_MS, handOver, handOverLease, watchLocalChanges } from '../src/modules/jobs/local-queues.js';
 import { PermanentJobError, type AttemptResult, type ClaimedJob, type JobHandler } from '../src/modules/jobs/jobs.types.js';
 import { createPeriodicScheduler, type PeriodicScheduler } from '../src/modules/jobs/periodic.js';
@@ -249,7 +249,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('a job queued with a delay is not claimed before its time, and is once it comes', async () => {
-      const id = await enqueue(t.app.ctx.db, 'test.unhandled', { n: 9 }, { delaySeconds: 60 });
+      const id = await enqueueLater(t.app.ctx.db, { kind: 'test.unhandled', payload: { n: 9 }, delaySeconds: 60 });
       const { seconds } = (await sql<{ seconds: number }>`SELECT extract(epoch FROM next_attempt_at - now())::float8 AS seconds FROM jobs WHERE id = ${id}`.execute(t.app.ctx.db)).rows[0]!;
       assert.ok(seconds > 55 && seconds <= 60, `due in ${seconds} s`);
       assert.equal((await claimDueJob(t.app.ctx.db, { kind: 'test.unhandled', leaseSeconds: 300 })).job, undefined, 'not due yet');

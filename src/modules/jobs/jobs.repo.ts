@@ -5,33 +5,41 @@
 // Times (next_attempt_at, finished_at, leases) are the database's clock, not the
 // app's: rows are created with its now(), and several instances sharing one queue must agree
 // on what is due.
-import { sql } from 'kysely';
+import { sql, type InsertObject } from 'kysely';
 import type { Executor } from '../../db/database.js';
+import type { Database } from '../../db/schema.js';
 import { writeOf, writeTogether, type Write } from '../../db/together.js';
 import { noteEnqueued } from './local-queues.js';
 import { preparedStatement } from '../../db/prepared.js';
 import type { ClaimedJob, JobKind, JobPayloads } from './jobs.types.js';
 import { finishedRule } from '../retention/retention-rules.js';
 
-/** When a queued job is due: at once, or `delaySeconds` from now (the database's clock, at this
- *  statement: not its transaction's start, which a long transaction would eat into). */
-export interface EnqueueOptions {
-  delaySeconds?: number;
-}
-
 /**
  * Queues a job. Call it with the transaction of the change that causes the job, so the two
  * commit (or roll back) together: inside inUnitOfWork (db/unit-of-work.ts), which wakes the
- * worker after the commit because this marks the transaction. A job due later wakes nothing:
- * the poll that follows its time finds it.
+ * worker after the commit because this marks the transaction.
  */
-export async function enqueue<K extends JobKind>(db: Executor, kind: K, payload: JobPayloads[K], { delaySeconds = 0 }: EnqueueOptions = {}): Promise<string> {
-  const row = await db
-    .insertInto('jobs')
-    .values({ kind, payload: JSON.stringify(payload), ...(delaySeconds > 0 ? { next_attempt_at: sql<Date>`clock_timestamp() + make_interval(secs => ${delaySeconds})` } : {}) })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  if (delaySeconds <= 0) await noteEnqueued(db, kind);
+export async function enqueue<K extends JobKind>(db: Executor, kind: K, payload: JobPayloads[K]): Promise<string> {
+  const id = await insertJob(db, { kind, payload: JSON.stringify(payload) });
+  await noteEnqueued(db, kind);
+  return id;
+}
+
+/** A job due `delaySeconds` from now: the database's clock at this statement (not its
+ *  transaction's start, which a long transaction would eat into). As enqueue, but it wakes
+ *  nothing: the poll that follows its time finds it. */
+export interface LaterJob<K extends JobKind> {
+  kind: K;
+  payload: JobPayloads[K];
+  delaySeconds: number;
+}
+
+export async function enqueueLater<K extends JobKind>(db: Executor, { kind, payload, delaySeconds }: LaterJob<K>): Promise<string> {
+  return insertJob(db, { kind, payload: JSON.stringify(payload), next_attempt_at: sql<Date>`clock_timestamp() + make_interval(secs => ${delaySeconds})` });
+}
+
+async function insertJob(db: Executor, values: InsertObject<Database, 'jobs'>): Promise<string> {
+  const row = await db.insertInto('jobs').values(values).returning('id').executeTakeFirstOrThrow();
   return row.id;
 }
 

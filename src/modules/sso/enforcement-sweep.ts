@@ -16,7 +16,7 @@ import { inUnitOfWork } from '../../db/unit-of-work.js';
 import { verifiedDomainsOf } from '../domains/domains.repo.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
 import { stepSchedule, type JobQueue } from '../jobs/job-queue.js';
-import { enqueue } from '../jobs/jobs.repo.js';
+import { enqueueLater } from '../jobs/jobs.repo.js';
 import { revokeSessionsNotUsing } from '../sessions/device-sessions.repo.js';
 import { listUserIdsOnDomains } from '../users/users.repo.js';
 import { findPolicy } from './sso.repo.js';
@@ -39,7 +39,7 @@ export async function endSessionsNotUsingSso(ctx: Pick<AppContext, 'clock'>, trx
 
 /** Queues the second sweep, in the transaction that turns enforcement on. */
 export async function queueSecondSweep(ctx: Pick<AppContext, 'config'>, trx: Executor, accountId: string): Promise<void> {
-  await enqueue(trx, 'sso-enforcement-sweep', { account_id: accountId }, { delaySeconds: ctx.config.ssoEnforcementResweepSeconds });
+  await enqueueLater(trx, { kind: 'sso-enforcement-sweep', payload: { account_id: accountId }, delaySeconds: ctx.config.ssoEnforcementResweepSeconds });
 }
 
 export function registerSsoJobs(queue: JobQueue, ctx: Deps): void {
