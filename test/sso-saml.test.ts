@@ -227,6 +227,20 @@ for (const kind of DATABASE_KINDS) {
       await waitFor('the second sweep to end the session', async () => (await t.api.get('/auth/me', late.access_token)).status === 401);
     });
 
+    it('a domain verified while its account enforces SSO: the password sessions of its people end', async () => {
+      const { owner } = await accountWithDomain(t, dns);
+      await samlConnection(t, owner, new TestSamlIdp().metadata());
+      await setPolicy(t, owner, { enforced: true });
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // its second sweep has run
+      const second = `corp-${randomBytes(4).toString('hex')}.test`;
+      const kim = await registerAndSignIn(t.api, { email: `kim@${second}` });
+      assert.equal((await t.api.get('/auth/me', kim.accessToken)).status, 200, 'live before the domain is verified');
+      const claimed = await t.api.post('/accounts/me/domains', { domain: second }, owner.accessToken);
+      dns.txt.set(claimed.body.verification.name, [claimed.body.verification.value]);
+      assert.equal((await t.api.post(`/accounts/me/domains/${claimed.body.id}/verify`, {}, owner.accessToken)).status, 200);
+      await waitFor('the sweep of the new domain', async () => (await t.api.get('/auth/me', kim.accessToken)).status === 401);
+    });
+
     it('enforcement: other sign-ins and resets answer 403 sso_required, forgot sends no link, and password sessions end', async () => {
       const { owner, domain } = await accountWithDomain(t, dns);
       const idp = new TestSamlIdp();

@@ -13,6 +13,7 @@ import { hasVerificationRecord, type TxtLookup } from './dns-verification.js';
 import { normaliseDomain, refusalReason } from './domain-name.js';
 import { deleteDomain, findDomain, insertDomain, listDomains, markDomainVerified } from './domains.repo.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
+import { queueEnforcementSweep } from '../sso-policy/enforcement.js';
 
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'jobs'>;
@@ -63,6 +64,9 @@ export async function verifyDomain(ctx: Deps, lookup: TxtLookup, { scope, id, me
       if (!row) return (await findDomain(trx, scope.accountId, id)) ?? Promise.reject(Errors.domainNotFound());
       await recordAudit(trx, meta, { action: 'domain.verified', userId: scope.actorId, resourceType: 'account_domain', resourceId: row.id, details: { account_id: scope.accountId, domain: row.domain } });
       await emitEvent(ctx, trx, { type: 'account.domain_verified', data: { id: row.id, account_id: row.account_id, domain: row.domain, verified_at: row.verified_at!.toISOString() } });
+      // Where the account enforces SSO, the domain's people are now bound by it: their other
+      // sessions end as when enforcement is turned on (a job: it asks the policy when it runs).
+      await queueEnforcementSweep(trx, { accountId: scope.accountId });
       return row;
     });
   } catch (err) {

@@ -6,6 +6,14 @@
 import { preparedStatement } from '../../db/prepared.js';
 import type { Executor } from '../../db/database.js';
 import { Errors } from '../../lib/errors.js';
+import { enqueue, enqueueLater } from '../jobs/jobs.repo.js';
+
+declare module '../jobs/jobs.types.js' {
+  interface JobPayloads {
+    /** Run by modules/sso/enforcement-sweep.ts. */
+    'sso-enforcement-sweep': { account_id: string };
+  }
+}
 
 /** The part after the last `@`, lower-cased. */
 const domainOf = (email: string): string => email.slice(email.lastIndexOf('@') + 1).toLowerCase();
@@ -38,4 +46,16 @@ export async function enforcedSsoFor(db: Executor, email: string): Promise<Enfor
 export async function refuseWhereSsoIsEnforced(db: Executor, email: string, known?: EnforcedSso | null): Promise<void> {
   const enforced = known !== undefined ? known : await enforcedSsoFor(db, email);
   if (enforced) throw Errors.ssoRequired(enforced.connectionId);
+}
+
+/**
+ * Queues a sweep of the account's people (modules/sso/enforcement-sweep.ts): where the account
+ * enforces SSO when it runs, the sessions not made by SSO of everyone on its verified domains
+ * end. Queued when enforcement is turned on (again, a little later) and when the account
+ * verifies a domain (its people were not swept before).
+ */
+export async function queueEnforcementSweep(db: Executor, { accountId, delaySeconds = 0 }: { accountId: string; delaySeconds?: number }): Promise<void> {
+  const payload = { account_id: accountId };
+  if (delaySeconds > 0) await enqueueLater(db, { kind: 'sso-enforcement-sweep', payload, delaySeconds });
+  else await enqueue(db, 'sso-enforcement-sweep', payload);
 }

@@ -10,22 +10,19 @@
 // would outlive the enforcement. Within SSO_ENFORCEMENT_RESWEEP_SECONDS, the second sweep ends
 // it. Locking the policy on every sign-in instead would cost every sign-in of an enforcing
 // account's domains a row lock (and a round trip for the password login).
+//
+// The same job sweeps when an account verifies a domain (domains.service.ts): where it
+// enforces SSO, that domain's people keep no session made another way.
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import { inUnitOfWork } from '../../db/unit-of-work.js';
 import { verifiedDomainsOf } from '../domains/domains.repo.js';
 import { emitSessionsRevoked } from '../events/session-events.js';
 import { stepSchedule, type JobQueue } from '../jobs/job-queue.js';
-import { enqueueLater } from '../jobs/jobs.repo.js';
 import { revokeSessionsNotUsing } from '../sessions/device-sessions.repo.js';
 import { listUserIdsOnDomains } from '../users/users.repo.js';
+import { queueEnforcementSweep } from '../sso-policy/enforcement.js';
 import { findPolicy } from './sso.repo.js';
-
-declare module '../jobs/jobs.types.js' {
-  interface JobPayloads {
-    'sso-enforcement-sweep': { account_id: string };
-  }
-}
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'config' | 'log' | 'jobs'>;
 
@@ -39,7 +36,7 @@ export async function endSessionsNotUsingSso(ctx: Pick<AppContext, 'clock'>, trx
 
 /** Queues the second sweep, in the transaction that turns enforcement on. */
 export async function queueSecondSweep(ctx: Pick<AppContext, 'config'>, trx: Executor, accountId: string): Promise<void> {
-  await enqueueLater(trx, { kind: 'sso-enforcement-sweep', payload: { account_id: accountId }, delaySeconds: ctx.config.ssoEnforcementResweepSeconds });
+  await queueEnforcementSweep(trx, { accountId, delaySeconds: ctx.config.ssoEnforcementResweepSeconds });
 }
 
 export function registerSsoJobs(queue: JobQueue, ctx: Deps): void {
