@@ -21,7 +21,7 @@ import { createTestHasher } from './helpers/hasher.js';
 import type { PasswordHasher } from '../src/lib/passwords.js';
 import { TestSamlIdp } from './helpers/saml-idp.js';
 import { enrolTotp, passwordFirstFactor } from './helpers/mfa.js';
-import { accountWithDomain, FRONT_END, postToAcs, samlConnection, samlSignIn, setPolicy, startSaml } from './helpers/sso.js';
+import { accountWithDomain, FRONT_END, postToAcs, registerMember, samlConnection, samlSignIn, setPolicy, startSaml } from './helpers/sso.js';
 
 for (const kind of DATABASE_KINDS) {
   describe(`SSO over SAML (${kind})`, () => {
@@ -174,8 +174,7 @@ for (const kind of DATABASE_KINDS) {
     it('enforcement turned on while a password is being checked stops that sign-in too', async () => {
       const { owner, domain } = await accountWithDomain(t, dns);
       const connection = await samlConnection(t, owner, new TestSamlIdp().metadata());
-      const invite = await t.api.post('/accounts/me/invites', { email: `lee@${domain}`, role: 'member' }, owner.accessToken);
-      await t.api.post('/auth/register', { email: `lee@${domain}`, password: PASSWORD, name: 'Lee', account_invite_code: invite.body.code });
+      await registerMember(t, owner, { email: `lee@${domain}`, name: 'Lee' });
       let entered!: () => void;
       const checking = new Promise<void>((resolve) => (entered = resolve));
       let release!: () => void;
@@ -200,8 +199,7 @@ for (const kind of DATABASE_KINDS) {
     it('enforcement turned on between the password step and the second factor: the second factor answers 403 sso_required', async () => {
       const { owner, domain } = await accountWithDomain(t, dns);
       const connection = await samlConnection(t, owner, new TestSamlIdp().metadata());
-      const invite = await t.api.post('/accounts/me/invites', { email: `mo@${domain}`, role: 'member' }, owner.accessToken);
-      await t.api.post('/auth/register', { email: `mo@${domain}`, password: PASSWORD, name: 'Mo', account_invite_code: invite.body.code });
+      await registerMember(t, owner, { email: `mo@${domain}`, name: 'Mo' });
       const { recoveryCodes } = await enrolTotp(t.api, t.clock, (await signIn(t.api, `mo@${domain}`)).accessToken);
       const mfaToken = await passwordFirstFactor(t.api, `mo@${domain}`, PASSWORD);
       await setPolicy(t, owner, { enforced: true });
@@ -212,8 +210,7 @@ for (const kind of DATABASE_KINDS) {
     it('a sign-in that read the policy just before enforcement was saved, and wrote its session after the sweep: a second sweep ends it', async () => {
       const { owner, domain } = await accountWithDomain(t, dns);
       await samlConnection(t, owner, new TestSamlIdp().metadata());
-      const invite = await t.api.post('/accounts/me/invites', { email: `sam@${domain}`, role: 'member' }, owner.accessToken);
-      await t.api.post('/auth/register', { email: `sam@${domain}`, password: PASSWORD, name: 'Sam', account_invite_code: invite.body.code });
+      await registerMember(t, owner, { email: `sam@${domain}`, name: 'Sam' });
       await setPolicy(t, owner, { enforced: true });
       // The race's outcome: the seam handed the policy as such a login read it ("not enforced"),
       // its session written after the first sweep had read the sessions.
@@ -245,8 +242,7 @@ for (const kind of DATABASE_KINDS) {
       const { owner, domain } = await accountWithDomain(t, dns);
       const idp = new TestSamlIdp();
       const connection = await samlConnection(t, owner, idp.metadata());
-      const invite = await t.api.post('/accounts/me/invites', { email: `pat@${domain}`, role: 'member' }, owner.accessToken);
-      await t.api.post('/auth/register', { email: `pat@${domain}`, password: PASSWORD, name: 'Pat', account_invite_code: invite.body.code });
+      await registerMember(t, owner, { email: `pat@${domain}`, name: 'Pat' });
       const session = await signIn(t.api, `pat@${domain}`);
       const pat = (await userByEmail(`pat@${domain}`))!;
       const issued = await t.app.ctx.tokens.issue('password_reset', pat.id);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { TestApp } from './app.js';
 import type { TestDnsServer } from './dns-server.js';
-import { registerAndSignIn, type SignedInUser } from './fixtures.js';
+import { registerAndSignIn, registerUser, type SignedInUser } from './fixtures.js';
 import { authnRequestId, base64, type ResponseOptions, type TestSamlIdp } from './saml-idp.js';
 
 export const FRONT_END = 'http://frontend.test/sso/done';
@@ -25,6 +25,13 @@ export async function accountWithDomain(t: TestApp, dns: TestDnsServer, domain =
   const verified = await t.api.post(`/accounts/me/domains/${claimed.body.id}/verify`, {}, owner.accessToken);
   assert.equal(verified.status, 200, JSON.stringify(verified.body));
   return { owner, accountId, domain };
+}
+
+/** A member of the owner's account (invited, then registered with the fixtures' PASSWORD) with this email. */
+export async function registerMember(t: TestApp, owner: SignedInUser, { email, name }: { email: string; name: string }): Promise<void> {
+  const invite = await t.api.post('/accounts/me/invites', { email, role: 'member' }, owner.accessToken);
+  assert.equal(invite.status, 201, JSON.stringify(invite.body));
+  await registerUser(t.api, { email, name, account_invite_code: invite.body.code });
 }
 
 export async function samlConnection(t: TestApp, owner: SignedInUser, metadataXml: string, extra: Record<string, unknown> = {}) {

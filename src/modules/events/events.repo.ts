@@ -85,7 +85,8 @@ export function eventWrites(db: Executor, event: EventJobPayload): Write[] {
     },
     // Where deliveries are handed over ($2), what they are sent with, so the queue reads nothing
     // back: the endpoints' address and sealed secrets, and the deliveries' created_at (now():
-    // the transaction's start, their column's default). A read, so `returning` (db/together.ts).
+    // the transaction's start, their column's default). A read, so `returning` (db/together.ts);
+    // its `then` runs before the jobs' below, which builds the hand-over from these rows.
     {
       sql: `SELECT id, url, secret, previous_secret, previous_secret_expires_at, now() AS delivery_created_at
     ${subscribed('$1', '$2::boolean')}`,

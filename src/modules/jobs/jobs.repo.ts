@@ -25,15 +25,15 @@ export async function enqueue<K extends JobKind>(db: Executor, kind: K, payload:
   return id;
 }
 
-/** A job due `delaySeconds` from now: the database's clock at this statement (not its
- *  transaction's start, which a long transaction would eat into). As enqueue, but it wakes
- *  nothing: the poll that follows its time finds it. */
 export interface LaterJob<K extends JobKind> {
   kind: K;
   payload: JobPayloads[K];
   delaySeconds: number;
 }
 
+/** Queues a job due `delaySeconds` from now: the database's clock at this statement (not its
+ *  transaction's start, which a long transaction would eat into). As enqueue, but it wakes
+ *  nothing: the poll that follows its time finds it. */
 export async function enqueueLater<K extends JobKind>(db: Executor, { kind, payload, delaySeconds }: LaterJob<K>): Promise<string> {
   return insertJob(db, { kind, payload: JSON.stringify(payload), next_attempt_at: sql<Date>`clock_timestamp() + make_interval(secs => ${delaySeconds})` });
 }

@@ -9,7 +9,8 @@ import { recordAudit } from '../audit/audit.repo.js';
 import { emitEvent } from '../events/emit-event.js';
 import { guardedFetch } from '../webhooks/guarded-fetch.js';
 import { checkWebhookUrl } from '../webhooks/url-guard.js';
-import { endSessionsNotUsingSso, queueSecondSweep } from './enforcement-sweep.js';
+import { endSessionsNotUsingSso } from './enforcement-sweep.js';
+import { queueEnforcementSweep } from '../sso-policy/enforcement.js';
 import { samlConfig, sealPurpose, type OidcConfig, type SamlConfig } from './connection-config.js';
 import { parseIdpMetadata, type IdpSettings } from './idp-metadata.js';
 import type { CreateConnectionBody, UpdateConnectionBody } from './connections.schemas.js';
@@ -207,7 +208,7 @@ export async function setPolicy(ctx: Deps, { scope, policy, meta }: SetPolicy): 
     let sessionsEnded = 0;
     if (policy.enforced && !previous.enforced) {
       sessionsEnded = await endSessionsNotUsingSso(ctx, trx, scope.accountId);
-      await queueSecondSweep(ctx, trx, scope.accountId);
+      await queueEnforcementSweep(trx, { accountId: scope.accountId, delaySeconds: ctx.config.ssoEnforcementResweepSeconds });
     }
     await recordAudit(trx, meta, { action: 'sso.settings_updated', userId: scope.actorId, resourceType: 'account', resourceId: scope.accountId, details: { ...policy, sessions_ended: sessionsEnded } });
   });

@@ -1,7 +1,8 @@
 // Enforcement's sweep (API.md "Enterprise single sign-on, per account", `enforced`): when an
 // account turns enforcement on, the sessions that people on its verified domains made by other
 // methods (password, social, passkey) end (setPolicy, connections.service.ts), and they end once
-// more a little later, in the `sso-enforcement-sweep` job queued with the change.
+// more a little later, in the `sso-enforcement-sweep` job queued with the change
+// (sso-policy/enforcement.ts queueEnforcementSweep).
 //
 // Why twice: a sign-in reads the policy without a lock, shortly before it writes its session
 // (the password login just before its one write, auth/login.service.ts; the other factors in
@@ -21,7 +22,6 @@ import { emitSessionsRevoked } from '../events/session-events.js';
 import { stepSchedule, type JobQueue } from '../jobs/job-queue.js';
 import { revokeSessionsNotUsing } from '../sessions/device-sessions.repo.js';
 import { listUserIdsOnDomains } from '../users/users.repo.js';
-import { queueEnforcementSweep } from '../sso-policy/enforcement.js';
 import { findPolicy } from './sso.repo.js';
 
 type Deps = Pick<AppContext, 'db' | 'clock' | 'config' | 'log' | 'jobs'>;
@@ -32,11 +32,6 @@ export async function endSessionsNotUsingSso(ctx: Pick<AppContext, 'clock'>, trx
   const ended = await revokeSessionsNotUsing(trx, { userIds, method: 'sso', now: ctx.clock.now() });
   await emitSessionsRevoked(ctx, trx, { sessions: ended, reason: 'sso_enforced' });
   return ended.length;
-}
-
-/** Queues the second sweep, in the transaction that turns enforcement on. */
-export async function queueSecondSweep(ctx: Pick<AppContext, 'config'>, trx: Executor, accountId: string): Promise<void> {
-  await queueEnforcementSweep(trx, { accountId, delaySeconds: ctx.config.ssoEnforcementResweepSeconds });
 }
 
 export function registerSsoJobs(queue: JobQueue, ctx: Deps): void {
@@ -51,7 +46,7 @@ export function registerSsoJobs(queue: JobQueue, ctx: Deps): void {
         if (!(await findPolicy(trx, job.payload.account_id)).enforced) return 0;
         return endSessionsNotUsingSso(ctx, trx, job.payload.account_id);
       });
-      if (ended > 0) ctx.log.info({ sso: { account: job.payload.account_id, sessionsEnded: ended } }, 'sso enforcement: a second sweep ended sessions made while it was turned on');
+      if (ended > 0) ctx.log.info({ sso: { account: job.payload.account_id, sessionsEnded: ended } }, 'sso enforcement: a sweep ended sessions not made by SSO');
     },
     describe: (payload) => ({ account: payload.account_id }),
   });
